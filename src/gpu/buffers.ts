@@ -1,0 +1,48 @@
+/** Storage buffers: creation with labels, uploads, and read-backs into caller-owned arrays. */
+import type { GpuContext } from './device';
+
+export const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+
+/** Buffer sizes are rounded up to 4 bytes; WebGPU requires it for copies and writes. */
+function alignedSize(bytes: number): number {
+  return Math.max(4, Math.ceil(bytes / 4) * 4);
+}
+
+export function createBuffer(ctx: GpuContext, label: string, bytes: number, usage = STORAGE): GPUBuffer {
+  return ctx.device.createBuffer({ label, size: alignedSize(bytes), usage });
+}
+
+export function uploadBuffer(ctx: GpuContext, label: string, data: ArrayBufferView, usage = STORAGE): GPUBuffer {
+  const buffer = createBuffer(ctx, label, data.byteLength, usage);
+  ctx.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+  return buffer;
+}
+
+export function uniformBuffer(ctx: GpuContext, label: string, data: ArrayBufferView): GPUBuffer {
+  return uploadBuffer(ctx, label, data, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+}
+
+/** Copies `source` into `into` (whole length) through a staging buffer and waits for it. */
+export async function readBuffer<T extends Float32Array | Uint32Array | Int32Array>(
+  ctx: GpuContext,
+  source: GPUBuffer,
+  into: T,
+  sourceOffset = 0,
+): Promise<T> {
+  const { device } = ctx;
+  const staging = device.createBuffer({
+    label: `${source.label}:readback`,
+    size: alignedSize(into.byteLength),
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const encoder = device.createCommandEncoder({ label: `${source.label}:readback` });
+  encoder.copyBufferToBuffer(source, sourceOffset, staging, 0, alignedSize(into.byteLength));
+  device.queue.submit([encoder.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const Ctor = into.constructor as new (b: ArrayBuffer, o: number, n: number) => T;
+  into.set(new Ctor(staging.getMappedRange(), 0, into.length));
+  staging.unmap();
+  staging.destroy();
+  if (ctx.lostReason) throw new Error(ctx.lostReason);
+  return into;
+}

@@ -1,0 +1,103 @@
+/**
+ * Kernel programs and their pipelines. One `KernelProgram` describes one WGSL entry point with
+ * its override constants; pipelines are built once per (program, constants) key and cached.
+ * Every GPU object is labelled with the kernel's name, and compilation or validation errors
+ * name the kernel they came from.
+ */
+import type { GpuContext } from './device';
+
+export interface KernelProgram {
+  /** Kernel name, used as label and cache key, e.g. `matmul_v2`. */
+  name: string;
+  /** WGSL source (one of `shaders/*.wgsl`). */
+  source: string;
+  entryPoint?: string;
+  /** Values for the shader's `override` declarations. */
+  constants?: Record<string, number>;
+}
+
+export class KernelError extends Error {
+  override name = 'KernelError';
+}
+
+const caches = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
+const modules = new WeakMap<GPUDevice, Map<string, GPUShaderModule>>();
+
+function programKey(p: KernelProgram): string {
+  const constants = Object.entries(p.constants ?? {})
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  return `${p.name}:${p.entryPoint ?? 'main'}:${constants}`;
+}
+
+function shaderModule(device: GPUDevice, p: KernelProgram): GPUShaderModule {
+  let byName = modules.get(device);
+  if (!byName) modules.set(device, (byName = new Map()));
+  let module = byName.get(p.source);
+  if (!module) {
+    module = device.createShaderModule({ label: p.name, code: p.source });
+    byName.set(p.source, module);
+  }
+  return module;
+}
+
+/** The compute pipeline of a program, compiled on first use and cached per device. */
+export function getPipeline(ctx: GpuContext, p: KernelProgram): Promise<GPUComputePipeline> {
+  const { device } = ctx;
+  let cache = caches.get(device);
+  if (!cache) caches.set(device, (cache = new Map()));
+  const key = programKey(p);
+  let pipeline = cache.get(key);
+  if (!pipeline) {
+    pipeline = compile(device, p);
+    cache.set(key, pipeline);
+    pipeline.catch(() => cache.delete(key));
+  }
+  return pipeline;
+}
+
+async function compile(device: GPUDevice, p: KernelProgram): Promise<GPUComputePipeline> {
+  const module = shaderModule(device, p);
+  const info = await module.getCompilationInfo();
+  const errors = info.messages.filter((m) => m.type === 'error');
+  if (errors.length > 0) {
+    const text = errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ');
+    throw new KernelError(`kernel ${p.name}: WGSL compilation failed: ${text}`);
+  }
+  try {
+    return await device.createComputePipelineAsync({
+      label: programKey(p),
+      layout: 'auto',
+      compute: { module, entryPoint: p.entryPoint ?? 'main', constants: p.constants },
+    });
+  } catch (err) {
+    throw new KernelError(`kernel ${p.name}: pipeline creation failed: ${(err as Error).message}`);
+  }
+}
+
+/** Runs `work` inside validation and out-of-memory error scopes and names the kernel on failure. */
+export async function withErrorScope<T>(device: GPUDevice, kernel: string, work: () => T): Promise<T> {
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  const result = work();
+  const validation = await device.popErrorScope();
+  const oom = await device.popErrorScope();
+  const error = validation ?? oom;
+  if (error) throw new KernelError(`kernel ${kernel}: ${error.message}`);
+  return result;
+}
+
+/** A bind group for a pipeline's group 0, with buffers bound in binding order. */
+export function bindBuffers(
+  device: GPUDevice,
+  pipeline: GPUComputePipeline,
+  label: string,
+  buffers: readonly GPUBuffer[],
+): GPUBindGroup {
+  return device.createBindGroup({
+    label,
+    layout: pipeline.getBindGroupLayout(0),
+    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+}

@@ -1,0 +1,29 @@
+/** Samples as the network consumes them. */
+export interface Dataset {
+  /** Where the samples came from, for messages. */
+  source: string;
+  count: number;
+  /** Values per sample (784 for MNIST). */
+  features: number;
+  /** `[count, features]` row-major; pixel bytes scaled by 1/255 in float32, as the seed does. */
+  inputs: Float32Array;
+  /** `[count]` class indices. */
+  labels: Uint8Array;
+  classes: number;
+}
+
+export interface TrainTestData {
+  train: Dataset;
+  test: Dataset;
+}
+
+/** The first `count` samples of a dataset (views, no copy). */
+export function takeSamples(data: Dataset, count: number): Dataset {
+  const n = Math.min(count, data.count);
+  return {
+    ...data,
+    count: n,
+    inputs: data.inputs.subarray(0, n * data.features),
+    labels: data.labels.subarray(0, n),
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * What a training backend does. The CPU reference (`src/cpu/trainer.ts`) and the WebGPU
+ * trainer (`src/gpu/trainer.ts`) implement the same seed semantics, so the training loop
+ * (`src/train/run.ts`) drives either one:
+ *
+ * Per sample: forward through the layers (no biases; a hidden neuron with value ≤ 0 passes
+ * nothing on, which is ReLU), prediction = argmax of the logits, softmax; if p[target] <
+ * `confidence` the output gradient is onehot − p and flows back through the weights and the
+ * ReLU, else the sample contributes no gradient. Per batch: velocity += Σ_batch aᵀ·g for every
+ * weight that exists (mask 1), then w += lr·velocity, velocity *= momentum. Pruned weights and
+ * their velocities stay exactly 0.
+ */
+import type { Network } from '../model/network';
+
+export interface TrainConfig {
+  batchSize: number;
+  /** The seed's 0.99: samples whose target probability reaches it are not backpropagated. */
+  confidence: number;
+}
+
+export interface EpochResult {
+  /** Training samples predicted correctly by the training forward passes (before each update). */
+  correct: number;
+  /** Samples trained on: whole batches only, as in the seed (60 000 / 800 = 75 batches). */
+  samples: number;
+  /** Samples that were backpropagated (p[target] < confidence). */
+  backpropagated: number;
+}
+
+export interface TrainerState {
+  net: Network;
+  /** One per layer, same shape as the weights. */
+  velocities: Float32Array[];
+}
+
+export interface Trainer {
+  readonly backend: 'cpu' | 'gpu';
+  /**
+   * One epoch over the trainer's training set in `order` (sample indices; null = file order),
+   * in whole batches; the remainder that does not fill a batch is skipped.
+   */
+  trainEpoch(order: Uint32Array | null, lr: number, momentum: number): Promise<EpochResult>;
+  /** Copies of the current weights, masks and velocities. */
+  state(): Promise<TrainerState>;
+  /** Replaces the masks; weights and velocities where the mask is 0 become 0 and stay 0. */
+  setMasks(masks: Uint8Array[]): Promise<void>;
+  dispose(): void;
+}

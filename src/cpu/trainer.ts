@@ -1,0 +1,141 @@
+/**
+ * The JS reference trainer: the seed's per-sample training loop in plain TypeScript, single
+ * threaded. Every GPU result is checked against this code, so it stays obvious: no batching
+ * tricks, the seed's skips (inputs ≤ 0, confident samples) and float32 storage throughout.
+ */
+import type { Dataset } from '../data/dataset';
+import { applyMasks, cloneNetwork, type Network } from '../model/network';
+import type { EpochResult, Trainer, TrainConfig, TrainerState } from '../train/trainer';
+import { allocateActivations, argmax, forwardSample } from './forward';
+
+/**
+ * Turns logits into probabilities in place. Subtracting the maximum first changes nothing
+ * mathematically (the seed exponentiates the raw logits) but cannot overflow.
+ */
+export function softmaxInPlace(values: Float32Array): void {
+  let max = values[0]!;
+  for (let i = 1; i < values.length; i++) if (values[i]! > max) max = values[i]!;
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i] = Math.exp(values[i]! - max);
+  for (let i = 0; i < values.length; i++) values[i] = values[i]! / sum;
+}
+
+/**
+ * Adds one sample's weight gradient to `velocities` (the seed's `delta`). `gradients[l]` receives
+ * ∂/∂(layer l values) of log p[target] for the active neurons, 0 elsewhere; the output gradient is
+ * onehot(target) − p, the direction the update climbs.
+ */
+export function backpropSample(
+  net: Network,
+  activations: Float32Array[], // per layer [sizes[l]]: values after forwardSample, output = probabilities
+  gradients: Float32Array[], // per layer [sizes[l]]: scratch
+  target: number,
+  velocities: Float32Array[], // per layer [in, out]: accumulated
+): void {
+  const { sizes, weights } = net;
+  const last = sizes.length - 1;
+  const probabilities = activations[last]!;
+  const outGradient = gradients[last]!;
+  for (let o = 0; o < probabilities.length; o++) outGradient[o] = (o === target ? 1 : 0) - probabilities[o]!;
+  for (let l = last - 1; l >= 0; l--) {
+    const input = activations[l]!; // [in]
+    const below = gradients[l]!; // [in]
+    const above = gradients[l + 1]!; // [out]
+    const w = weights[l]!; // [in, out]
+    const v = velocities[l]!; // [in, out]
+    const out = sizes[l + 1]!;
+    below.fill(0);
+    // Nothing uses the gradient of the input pixels (the seed computes it anyway).
+    const needBelow = l > 0;
+    for (let i = 0; i < input.length; i++) {
+      const a = input[i]!;
+      if (a <= 0) continue;
+      const row = i * out;
+      let sum = 0;
+      for (let o = 0; o < out; o++) {
+        const g = above[o]!;
+        if (needBelow) sum += w[row + o]! * g;
+        v[row + o] += a * g;
+      }
+      below[i] = sum;
+    }
+  }
+}
+
+/** The seed's batch update: w += lr·v, then v *= momentum; pruned entries stay 0. */
+export function momentumUpdate(net: Network, velocities: Float32Array[], lr: number, momentum: number): void {
+  net.weights.forEach((w, l) => {
+    const v = velocities[l]!;
+    const mask = net.masks[l]!;
+    for (let k = 0; k < w.length; k++) {
+      if (mask[k] === 0) {
+        w[k] = 0;
+        v[k] = 0;
+        continue;
+      }
+      w[k] += lr * v[k]!;
+      v[k] = v[k]! * momentum;
+    }
+  });
+}
+
+export class CpuTrainer implements Trainer {
+  readonly backend = 'cpu' as const;
+  private readonly net: Network;
+  private readonly velocities: Float32Array[];
+  private readonly activations: Float32Array[];
+  private readonly gradients: Float32Array[];
+
+  constructor(
+    net: Network,
+    private readonly train: Dataset,
+    private readonly config: TrainConfig,
+    velocities?: Float32Array[],
+  ) {
+    if (train.features !== net.sizes[0]) {
+      throw new Error(`the network takes ${net.sizes[0]} inputs but ${train.source} has ${train.features} per sample`);
+    }
+    this.net = cloneNetwork(net);
+    this.velocities = velocities ? velocities.map((v) => v.slice()) : net.weights.map((w) => new Float32Array(w.length));
+    applyMasks(this.net, this.velocities);
+    this.activations = allocateActivations(net.sizes);
+    this.gradients = allocateActivations(net.sizes);
+  }
+
+  async trainEpoch(order: Uint32Array | null, lr: number, momentum: number): Promise<EpochResult> {
+    const { batchSize, confidence } = this.config;
+    const { inputs, labels, features } = this.train;
+    const batches = Math.floor(this.train.count / batchSize);
+    const input = this.activations[0]!;
+    const output = this.activations[this.activations.length - 1]!;
+    let correct = 0;
+    let backpropagated = 0;
+    for (let b = 0; b < batches; b++) {
+      for (let n = b * batchSize; n < (b + 1) * batchSize; n++) {
+        const s = order ? order[n]! : n;
+        const target = labels[s]!;
+        input.set(inputs.subarray(s * features, (s + 1) * features));
+        forwardSample(this.net, this.activations);
+        if (argmax(output) === target) correct++;
+        softmaxInPlace(output);
+        if (output[target]! < confidence) {
+          backpropSample(this.net, this.activations, this.gradients, target, this.velocities);
+          backpropagated++;
+        }
+      }
+      momentumUpdate(this.net, this.velocities, lr, momentum);
+    }
+    return { correct, samples: batches * batchSize, backpropagated };
+  }
+
+  async state(): Promise<TrainerState> {
+    return { net: cloneNetwork(this.net), velocities: this.velocities.map((v) => v.slice()) };
+  }
+
+  async setMasks(masks: Uint8Array[]): Promise<void> {
+    this.net.masks = masks.map((m) => m.slice());
+    applyMasks(this.net, this.velocities);
+  }
+
+  dispose(): void {}
+}

@@ -1,0 +1,87 @@
+/**
+ * Unstructured (single-weight) magnitude pruning. Every pass only removes: a weight that is
+ * already pruned stays pruned, and the velocities of removed weights are zeroed with them.
+ */
+import { keptWeights, type Network } from '../model/network';
+
+export interface PruneResult {
+  /** Kept weights per layer after the pass. */
+  kept: number[];
+  /** Weights removed by this pass, per layer. */
+  removed: number[];
+}
+
+function removeWhere(net: Network, velocities: Float32Array[] | null, drop: (l: number, k: number) => boolean): PruneResult {
+  const kept: number[] = [];
+  const removed: number[] = [];
+  net.weights.forEach((w, l) => {
+    const mask = net.masks[l]!;
+    let count = 0;
+    for (let k = 0; k < w.length; k++) {
+      if (mask[k] === 1 && drop(l, k)) {
+        mask[k] = 0;
+        w[k] = 0;
+        if (velocities) velocities[l]![k] = 0;
+        count++;
+      }
+    }
+    removed.push(count);
+    kept.push(keptWeights(mask));
+  });
+  return { kept, removed };
+}
+
+/** The seed's rule: drop every weight with w² < threshold. */
+export function pruneByThreshold(net: Network, threshold: number, velocities: Float32Array[] | null = null): PruneResult {
+  return removeWhere(net, velocities, (l, k) => net.weights[l]![k]! * net.weights[l]![k]! < threshold);
+}
+
+export type SparsityScope = 'global' | 'layer';
+
+/**
+ * Keeps the `round((1 − sparsity) · total)` largest |w| and drops the rest. `sparsity` is one
+ * fraction for the whole network (`scope: 'global'`, one ranking across layers) or per layer
+ * (`scope: 'layer'`, or an array with one fraction per layer, e.g. a denser output layer).
+ * Ties at the cut are broken by position, so the result is deterministic.
+ */
+export function pruneToSparsity(
+  net: Network,
+  sparsity: number | readonly number[],
+  scope: SparsityScope = 'global',
+  velocities: Float32Array[] | null = null,
+): PruneResult {
+  const layers = net.weights.length;
+  const perLayer = typeof sparsity === 'number' ? new Array<number>(layers).fill(sparsity) : [...sparsity];
+  if (perLayer.length !== layers) throw new Error(`need one sparsity per layer (${layers}), got ${perLayer.length}`);
+  for (const s of perLayer) {
+    if (!(s >= 0 && s <= 1)) throw new Error(`sparsity must be in [0, 1], got ${s}`);
+  }
+  const dropped = net.weights.map((w) => new Uint8Array(w.length));
+  const markSmallest = (groups: number[], fraction: number): void => {
+    const candidates: { l: number; k: number; m: number }[] = [];
+    let total = 0;
+    for (const l of groups) {
+      total += net.weights[l]!.length;
+      const w = net.weights[l]!;
+      const mask = net.masks[l]!;
+      for (let k = 0; k < w.length; k++) if (mask[k] === 1) candidates.push({ l, k, m: Math.abs(w[k]!) });
+    }
+    const keep = Math.round((1 - fraction) * total);
+    if (candidates.length <= keep) return;
+    candidates.sort((a, b) => a.m - b.m || a.l - b.l || a.k - b.k);
+    for (let c = 0; c < candidates.length - keep; c++) dropped[candidates[c]!.l]![candidates[c]!.k] = 1;
+  };
+  if (typeof sparsity === 'number' && scope === 'global') markSmallest([...net.weights.keys()], sparsity);
+  else perLayer.forEach((s, l) => markSmallest([l], s));
+  return removeWhere(net, velocities, (l, k) => dropped[l]![k] === 1);
+}
+
+export function sparsityOf(net: Network): number {
+  let total = 0;
+  let kept = 0;
+  net.masks.forEach((m) => {
+    total += m.length;
+    kept += keptWeights(m);
+  });
+  return total === 0 ? 0 : 1 - kept / total;
+}

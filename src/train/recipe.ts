@@ -1,0 +1,33 @@
+import { SEED_SIZES } from '../model/network';
+import type { PruneSchedule } from '../prune/schedule';
+
+/** Everything that determines a training run. */
+export interface Recipe {
+  sizes: number[];
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  momentum: number;
+  /** lr and momentum are multiplied by it after every epoch. */
+  factor: number;
+  /** Samples whose target probability reaches it are not backpropagated. */
+  confidence: number;
+  seed: number;
+  /** Samples in file order (the seed) or reshuffled every epoch. */
+  shuffle: boolean;
+  prune: PruneSchedule;
+}
+
+/** The seed's recipe ("classic"): 784-100-100-10, 50 epochs, prune w² < 0.01 after epoch 25. */
+export const SEED_RECIPE: Readonly<Recipe> = Object.freeze<Recipe>({
+  sizes: [...SEED_SIZES],
+  epochs: 50,
+  batchSize: 800,
+  learningRate: 0.0005,
+  momentum: 0.67,
+  factor: 0.99,
+  confidence: 0.99,
+  seed: 1337,
+  shuffle: false,
+  prune: { kind: 'once' as const, epoch: 25, threshold: 0.01 },
+});

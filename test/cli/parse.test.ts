@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { parseArgs, type Command } from '../../src/cli/parse';
+import { SEED_RECIPE } from '../../src/train/recipe';
+
+function command(argv: string[]): Command {
+  const result = parseArgs(argv);
+  if (result.kind !== 'command') throw new Error(`expected a command, got exit ${result.code}: ${result.output}`);
+  return result.command;
+}
+
+function failure(argv: string[]): string {
+  const result = parseArgs(argv);
+  if (result.kind !== 'exit' || result.code === 0) throw new Error(`expected a usage error for ${argv.join(' ')}`);
+  return result.output;
+}
+
+describe('parseArgs', () => {
+  it('train with no options is the seed recipe on the auto backend', () => {
+    const c = command(['train']);
+    expect(c).toMatchObject({ name: 'train', backend: 'auto', out: 'mnist.safetensors', verify: false, json: false });
+    if (c.name !== 'train') throw new Error('not train');
+    expect(c.recipe).toEqual({ ...SEED_RECIPE, prune: { kind: 'once', epoch: 25, threshold: 0.01 } });
+  });
+
+  it('train maps flags to the recipe, 1-based epochs to 0-based', () => {
+    const c = command(['train', '--backend', 'cpu', '--epochs', '4', '--batch-size', '100', '--lr', '0.001', '--shuffle',
+      '--prune-epoch', '2', '--threshold', '0.02', '--sizes', '784,32,10', '--limit', '1000', '--json', '--out', 'a.txt']);
+    if (c.name !== 'train') throw new Error('not train');
+    expect(c.backend).toBe('cpu');
+    expect(c.limit).toBe(1000);
+    expect(c.json).toBe(true);
+    expect(c.out).toBe('a.txt');
+    expect(c.recipe).toMatchObject({ epochs: 4, batchSize: 100, learningRate: 0.001, shuffle: true, sizes: [784, 32, 10] });
+    expect(c.recipe.prune).toEqual({ kind: 'once', epoch: 1, threshold: 0.02 });
+  });
+
+  it('train --schedule gradual fills the cubic schedule, with defaults from the epoch count', () => {
+    const c = command(['train', '--schedule', 'gradual', '--final-sparsity', '0.95', '--epochs', '50']);
+    if (c.name !== 'train') throw new Error('not train');
+    expect(c.recipe.prune).toEqual({ kind: 'gradual', start: 4, end: 29, every: 1, initialSparsity: 0, finalSparsity: 0.95 });
+    const none = command(['train', '--schedule', 'none']);
+    if (none.name !== 'train') throw new Error('not train');
+    expect(none.recipe.prune).toEqual({ kind: 'none' });
+  });
+
+  it('rejects impossible train flags with one line', () => {
+    expect(failure(['train', '--epochs', '0'])).toMatch(/--epochs must be a positive integer, got 0/);
+    expect(failure(['train', '--epochs', 'abc'])).toMatch(/--epochs must be a positive integer, got NaN/);
+    expect(failure(['train', '--batch-size', '2.5'])).toMatch(/--batch-size must be a positive integer/);
+    expect(failure(['train', '--momentum', '1.5'])).toMatch(/--momentum must be a fraction in \[0, 1\)/);
+    expect(failure(['train', '--prune-epoch', '60'])).toMatch(/--prune-epoch must be an epoch from 1 to 50, got 60/);
+    expect(failure(['train', '--threshold', '0.1', '--sparsity', '0.9'])).toMatch(/not both/);
+    expect(failure(['train', '--sizes', '784,0,10'])).toMatch(/--sizes: layer sizes must be positive integers/);
+    expect(failure(['train', '--backend', 'tpu'])).toMatch(/Invalid values/);
+    expect(failure(['train', '--schedule', 'gradual', '--prune-start', '30', '--prune-end', '10'])).toMatch(/comes before/);
+    expect(failure(['train', '--limit', '100'])).toMatch(/--batch-size 800 is larger than --limit 100/);
+    expect(failure(['train', '--backend', 'cpu', '--verify'])).toMatch(/--verify compares the GPU/);
+    expect(failure(['train', '--no-such-flag'])).toMatch(/Unknown argument/);
+  });
+
+  it('eval, info, devices, convert and bench parse their positionals and flags', () => {
+    expect(command(['eval', 'm.txt', '--backend', 'cpu', '--json'])).toMatchObject({ name: 'eval', model: 'm.txt', backend: 'cpu', json: true, sparse: false });
+    expect(command(['info', 'm.safetensors'])).toEqual({ name: 'info', model: 'm.safetensors', json: false });
+    expect(command(['devices', '--json'])).toMatchObject({ name: 'devices', json: true });
+    expect(command(['convert', 'm.txt', '--out', 'm.safetensors', '--layout', 'csr'])).toMatchObject({ name: 'convert', layout: 'csr' });
+    expect(command(['bench', 'infer', '--quick'])).toMatchObject({ name: 'bench', target: 'infer', quick: true, repeats: 7 });
+    expect(failure(['bench', 'everything'])).toMatch(/Invalid values/);
+    expect(failure(['eval'])).toMatch(/Missing required argument: model/);
+    expect(failure(['eval', 'm.txt', '--backend', 'cpu', '--sparse'])).toMatch(/--sparse runs the GPU sparse kernel/);
+  });
+
+  it('prune takes exactly one rule, or --structured alone', () => {
+    expect(command(['prune', 'm', '--out', 'o', '--sparsity', '0.95'])).toMatchObject({ name: 'prune', sparsity: 0.95, structured: false, scope: 'global' });
+    expect(command(['prune', 'm', '--out', 'o', '--structured'])).toMatchObject({ structured: true });
+    expect(command(['prune', 'm', '--out', 'o', '--layer-sparsity', '0.9,0.8,0.5'])).toMatchObject({ layerSparsity: [0.9, 0.8, 0.5] });
+    expect(failure(['prune', 'm', '--out', 'o'])).toMatch(/nothing to do/);
+    expect(failure(['prune', 'm', '--out', 'o', '--threshold', '0.01', '--sparsity', '0.5'])).toMatch(/give one of/);
+    expect(failure(['prune', 'm', '--sparsity', '0.5'])).toMatch(/Missing required argument: out/);
+    expect(failure(['prune', 'm', '--out', 'o', '--sparsity', '1'])).toMatch(/fraction in \[0, 1\)/);
+  });
+
+  it('--help prints usage with exit code 0; no command is a usage error', () => {
+    const help = parseArgs(['--help']);
+    expect(help.kind).toBe('exit');
+    if (help.kind !== 'exit') return;
+    expect(help.code).toBe(0);
+    expect(help.output).toMatch(/webgpu-prune <command>/);
+    expect(help.output).toMatch(/train/);
+    const trainHelp = parseArgs(['train', '--help']);
+    expect(trainHelp.kind === 'exit' && trainHelp.output).toMatch(/--batch-size/);
+    expect(failure([])).toMatch(/Name a command/);
+  });
+});

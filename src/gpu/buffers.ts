@@ -1,7 +1,12 @@
 /** Storage buffers: creation with labels, uploads, and read-backs into caller-owned arrays. */
 import type { GpuContext } from './device';
+import { waitForGpu } from './wait';
 
-export const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+/**
+ * GPUBufferUsage.STORAGE | COPY_DST | COPY_SRC, spelled as the spec's flag values: in Node the
+ * `GPUBufferUsage` global exists only once Dawn is loaded, after this module is evaluated.
+ */
+export const STORAGE = 0x0080 | 0x0008 | 0x0004;
 
 /** Buffer sizes are rounded up to 4 bytes; WebGPU requires it for copies and writes. */
 function alignedSize(bytes: number): number {
@@ -38,7 +43,7 @@ export async function readBuffer<T extends Float32Array | Uint32Array | Int32Arr
   const encoder = device.createCommandEncoder({ label: `${source.label}:readback` });
   encoder.copyBufferToBuffer(source, sourceOffset, staging, 0, alignedSize(into.byteLength));
   device.queue.submit([encoder.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
+  await waitForGpu(staging.mapAsync(GPUMapMode.READ));
   const Ctor = into.constructor as new (b: ArrayBuffer, o: number, n: number) => T;
   into.set(new Ctor(staging.getMappedRange(), 0, into.length));
   staging.unmap();

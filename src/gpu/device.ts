@@ -11,6 +11,9 @@ export interface AdapterDescription {
   description: string;
   isFallbackAdapter: boolean;
   features: string[];
+  /** Lanes per subgroup (0 where the platform does not say); kernels built for one size need min = max. */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
   limits: {
     maxStorageBufferBindingSize: number;
     maxBufferSize: number;
@@ -44,6 +47,8 @@ export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
     description: info.description,
     isFallbackAdapter: fallback ?? (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
     features: [...adapter.features].map(String).sort(),
+    subgroupMinSize: info.subgroupMinSize ?? 0,
+    subgroupMaxSize: info.subgroupMaxSize ?? 0,
     limits: {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       maxBufferSize: l.maxBufferSize,

@@ -88,16 +88,19 @@ export async function withErrorScope<T>(device: GPUDevice, kernel: string, work:
   return result;
 }
 
-/** A bind group for a pipeline's group 0, with buffers bound in binding order. */
+/**
+ * A bind group for a pipeline's group 0, bound in binding order: a whole buffer, or a window of
+ * one (`{ buffer, offset, size }`, offset a multiple of `minStorageBufferOffsetAlignment`).
+ */
 export function bindBuffers(
   device: GPUDevice,
   pipeline: GPUComputePipeline,
   label: string,
-  buffers: readonly GPUBuffer[],
+  buffers: readonly (GPUBuffer | GPUBufferBinding)[],
 ): GPUBindGroup {
   return device.createBindGroup({
     label,
     layout: pipeline.getBindGroupLayout(0),
-    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    entries: buffers.map((b, binding) => ({ binding, resource: 'buffer' in b ? b : { buffer: b } })),
   });
 }

@@ -1,0 +1,123 @@
+// Dense matmul in the three shapes of training, with an optional fused epilogue.
+//
+//   C[M,N] = op(A)·op(B)        op(A) = A [M,K], or Aᵀ with A stored [K,M] (TRANS_A)
+//                               op(B) = B [K,N], or Bᵀ with B stored [N,K] (TRANS_B)
+//   forward      X·W     TRANS_A = false, TRANS_B = false
+//   back-prop    dY·Wᵀ   TRANS_B = true
+//   weight grad  Xᵀ·dY   TRANS_A = true
+//
+// Bindings (group 0), all row-major f32:
+//   0 a    [M,K] or [K,M]   read
+//   1 b    [K,N] or [N,K]   read
+//   2 c    [M,N]            read_write (read only by EPILOGUE 3)
+//   3 aux  [M,N]            read: h for EPILOGUE 2, the 0/1 mask for EPILOGUE 3; any 4 bytes otherwise
+// EPILOGUE: 0 c = acc; 1 c = max(acc, 0) (ReLU on a hidden layer's output);
+//   2 c = acc·[aux > 0] (ReLU derivative: an inactive neuron gets no gradient);
+//   3 c = (c + acc)·aux (velocity += weight gradient, live weights only).
+// M, N, K are override constants: one pipeline per layer shape, so strides are compile-time.
+// JS references: matmul / matmulTransB / matmulTransA, relu, reluGradMask, accumulateVelocity
+// in src/cpu/ops.ts.
+//
+// matmul_v1: one invocation per element of C, workgroup 8×8, dispatch (⌈N/8⌉, ⌈M/8⌉).
+// matmul_v2: 64×64 tile of C per workgroup of 16×16 invocations, 4×4 outputs per invocation,
+//   K in steps of 16 through workgroup memory; dispatch (⌈N/64⌉, ⌈M/64⌉).
+
+override M: u32;
+override N: u32;
+override K: u32;
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override EPILOGUE: u32 = 0u;
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+@group(0) @binding(3) var<storage, read> aux: array<f32>;
+
+// op(A)[row, k], 0 outside the matrix.
+fn load_a(row: u32, k: u32) -> f32 {
+  if (row >= M || k >= K) { return 0.0; }
+  if (TRANS_A) { return a[k * M + row]; }
+  return a[row * K + k];
+}
+
+// op(B)[k, col], 0 outside the matrix.
+fn load_b(k: u32, col: u32) -> f32 {
+  if (k >= K || col >= N) { return 0.0; }
+  if (TRANS_B) { return b[col * K + k]; }
+  return b[k * N + col];
+}
+
+fn store_c(row: u32, col: u32, acc: f32) {
+  if (row >= M || col >= N) { return; }
+  let i = row * N + col;
+  switch (EPILOGUE) {
+    case 1u: { c[i] = max(acc, 0.0); }
+    case 2u: { c[i] = select(0.0, acc, aux[i] > 0.0); }
+    case 3u: { c[i] = select(0.0, c[i] + acc, aux[i] != 0.0); }
+    default: { c[i] = acc; }
+  }
+}
+
+// ---- v1: naive, the second reference ----
+
+const V1_WG = 8u;
+
+@compute @workgroup_size(V1_WG, V1_WG)
+fn matmul_v1(@builtin(global_invocation_id) gid: vec3u) {
+  let row = gid.y;
+  let col = gid.x;
+  if (row >= M || col >= N) { return; }
+  var acc = 0.0;
+  for (var k = 0u; k < K; k++) {
+    acc += load_a(row, k) * load_b(k, col);
+  }
+  store_c(row, col, acc);
+}
+
+// ---- v2: workgroup-tiled, 4×4 register block ----
+
+const V2_WG = 16u;            // invocations per side of the workgroup
+const V2_TILE = 64u;          // rows and columns of C per workgroup (V2_WG · 4)
+const V2_TK = 16u;            // K per step through workgroup memory
+const V2_LOADS = V2_TILE * V2_TK / (V2_WG * V2_WG);  // tile elements each invocation loads
+
+// tile_a[k][r/4][r%4] = op(A)[row0 + r, k0 + k], tile_b[k][c/4][c%4] = op(B)[k0 + k, col0 + c]
+var<workgroup> tile_a: array<vec4f, V2_TK * V2_TILE / 4u>;
+var<workgroup> tile_b: array<vec4f, V2_TK * V2_TILE / 4u>;
+
+@compute @workgroup_size(V2_WG, V2_WG)
+fn matmul_v2(@builtin(workgroup_id) wid: vec3u,
+             @builtin(local_invocation_id) lid: vec3u,
+             @builtin(local_invocation_index) li: u32) {
+  let row0 = wid.y * V2_TILE;
+  let col0 = wid.x * V2_TILE;
+  var acc: array<vec4f, 4>;   // acc[i][j] = C[row0 + 4·lid.y + i, col0 + 4·lid.x + j]
+  for (var k0 = 0u; k0 < K; k0 += V2_TK) {
+    for (var e = 0u; e < V2_LOADS; e++) {
+      let idx = li + e * V2_WG * V2_WG;
+      // Walk memory contiguously: along k for a row-major operand, along rows/cols when transposed.
+      let ra = select(idx / V2_TK, idx % V2_TILE, TRANS_A);
+      let ka = select(idx % V2_TK, idx / V2_TILE, TRANS_A);
+      tile_a[ka * (V2_TILE / 4u) + ra / 4u][ra % 4u] = load_a(row0 + ra, k0 + ka);
+      let cb = select(idx % V2_TILE, idx / V2_TK, TRANS_B);
+      let kb = select(idx / V2_TILE, idx % V2_TK, TRANS_B);
+      tile_b[kb * (V2_TILE / 4u) + cb / 4u][cb % 4u] = load_b(k0 + kb, col0 + cb);
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < V2_TK; k++) {
+      let av = tile_a[k * (V2_TILE / 4u) + lid.y];
+      let bv = tile_b[k * (V2_TILE / 4u) + lid.x];
+      acc[0] += av[0] * bv;
+      acc[1] += av[1] * bv;
+      acc[2] += av[2] * bv;
+      acc[3] += av[3] * bv;
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    for (var j = 0u; j < 4u; j++) {
+      store_c(row0 + 4u * lid.y + i, col0 + 4u * lid.x + j, acc[i][j]);
+    }
+  }
+}

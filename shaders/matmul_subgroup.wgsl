@@ -1,0 +1,92 @@
+// matmul_v3: C[M,N] = op(A)·op(B) with the fused epilogues of matmul.wgsl (same bindings, same
+// overrides, same meaning), for devices with the `subgroups` feature and a fixed subgroup size.
+//
+// On CPU-emulated adapters (lavapipe, SwiftShader) a matmul is bound by loads, and a storage
+// load costs far more than a subgroup shuffle. So each invocation keeps a ROWS × COLS block of
+// C in registers; per k step it loads its ROWS values of op(A) and only COLS / SG values of
+// op(B): the subgroup's lanes load the COLS values of op(B)[k, ·] once between them and pass
+// them around with subgroupShuffle.
+//
+// Bindings (group 0), all row-major f32:
+//   0 a    [M,K] or [K,M] (TRANS_A)   read
+//   1 b    [K,N] or [N,K] (TRANS_B)   read
+//   2 c    [M,N]                      read_write
+//   3 aux  [M,N]                      read (EPILOGUE 2: h, EPILOGUE 3: 0/1 mask)
+// Workgroup: WG invocations (a multiple of SG). A workgroup computes rows [ROWS·WG·wid.y, +ROWS·WG)
+// × columns [COLS·wid.x, +COLS); invocation `li` owns rows row0 + li + i·WG, i < ROWS.
+// Dispatch (⌈N / COLS⌉, ⌈M / (ROWS·WG)⌉). SG must equal the device's subgroup size.
+// JS references: matmul / matmulTransB / matmulTransA, relu, reluGradMask, accumulateVelocity
+// in src/cpu/ops.ts.
+enable subgroups;
+
+override M: u32;
+override N: u32;
+override K: u32;
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override EPILOGUE: u32 = 0u;
+override SG: u32 = 8u;     // lanes per subgroup
+override WG: u32 = 64u;    // invocations per workgroup
+
+const ROWS = 2u;           // rows of C per invocation
+const COLS = 32u;          // columns of C per invocation (the same for the whole workgroup)
+const MAX_LANE_B = 8u;     // op(B) values each lane loads per k step: COLS / SG ≤ 8 for SG ≥ 4
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+@group(0) @binding(3) var<storage, read> aux: array<f32>;
+
+fn load_a(row: u32, k: u32) -> f32 {
+  if (row >= M) { return 0.0; }
+  if (TRANS_A) { return a[k * M + row]; }
+  return a[row * K + k];
+}
+
+fn load_b(k: u32, col: u32) -> f32 {
+  if (col >= N) { return 0.0; }
+  if (TRANS_B) { return b[col * K + k]; }
+  return b[k * N + col];
+}
+
+fn store_c(row: u32, col: u32, acc: f32) {
+  if (row >= M || col >= N) { return; }
+  let i = row * N + col;
+  switch (EPILOGUE) {
+    case 1u: { c[i] = max(acc, 0.0); }
+    case 2u: { c[i] = select(0.0, acc, aux[i] > 0.0); }
+    case 3u: { c[i] = select(0.0, c[i] + acc, aux[i] != 0.0); }
+    default: { c[i] = acc; }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn matmul_v3(@builtin(workgroup_id) wid: vec3u,
+             @builtin(local_invocation_index) li: u32,
+             @builtin(subgroup_invocation_id) lane: u32) {
+  let row0 = wid.y * ROWS * WG + li;
+  let col0 = wid.x * COLS;
+  var acc: array<f32, ROWS * COLS>;   // acc[i·COLS + j] = C[row0 + i·WG, col0 + j]
+  // Every invocation runs every k step (no early exit) so the shuffles see a full subgroup.
+  for (var k = 0u; k < K; k++) {
+    var lane_b: array<f32, MAX_LANE_B>;   // lane_b[q] = op(B)[k, col0 + q·SG + lane]
+    for (var q = 0u; q < COLS / SG; q++) {
+      lane_b[q] = load_b(k, col0 + q * SG + lane);
+    }
+    var av: array<f32, ROWS>;
+    for (var i = 0u; i < ROWS; i++) {
+      av[i] = load_a(row0 + i * WG, k);
+    }
+    for (var j = 0u; j < COLS; j++) {
+      let bj = subgroupShuffle(lane_b[j / SG], j % SG);
+      for (var i = 0u; i < ROWS; i++) {
+        acc[i * COLS + j] = fma(av[i], bj, acc[i * COLS + j]);
+      }
+    }
+  }
+  for (var i = 0u; i < ROWS; i++) {
+    for (var j = 0u; j < COLS; j++) {
+      store_c(row0 + i * WG, col0 + j, acc[i * COLS + j]);
+    }
+  }
+}

@@ -1,0 +1,46 @@
+// Output layer of a training step, one invocation per sample.
+//
+//   prediction = argmax(logits) (the first maximum wins); correct += [prediction == target]
+//   p = softmax(logits), computed as exp(x − max) / Σ exp(x − max): the seed's exp(x) / Σ exp(x)
+//       in value, without overflow for large logits
+//   grad = onehot(target) − p if p[target] < CONFIDENCE (and backpropagated += 1), else 0
+//
+// Bindings (group 0):
+//   0 logits    [BATCH, CLASSES] f32   read
+//   1 targets   [BATCH] u32            read
+//   2 grad      [BATCH, CLASSES] f32   write
+//   3 counters  [2] atomic u32         read_write: [0] correct, [1] backpropagated (summed over
+//               every dispatch until the host clears them)
+// Workgroup size WG = 64; dispatch ⌈BATCH / 64⌉. JS reference: softmaxGrad in src/cpu/ops.ts.
+
+override BATCH: u32;
+override CLASSES: u32;
+override CONFIDENCE: f32;
+const WG = 64u;
+
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> targets: array<u32>;
+@group(0) @binding(2) var<storage, read_write> grad: array<f32>;
+@group(0) @binding(3) var<storage, read_write> counters: array<atomic<u32>, 2>;
+
+@compute @workgroup_size(WG)
+fn softmax_grad(@builtin(global_invocation_id) gid: vec3u) {
+  let s = gid.x;
+  if (s >= BATCH) { return; }
+  let row = s * CLASSES;
+  var best = 0u;
+  for (var i = 1u; i < CLASSES; i++) {
+    if (logits[row + i] > logits[row + best]) { best = i; }
+  }
+  let target = targets[s];
+  if (best == target) { atomicAdd(&counters[0], 1u); }
+  let top = logits[row + best];
+  var sum = 0.0;
+  for (var i = 0u; i < CLASSES; i++) { sum += exp(logits[row + i] - top); }
+  let learn = target < CLASSES && exp(logits[row + target] - top) / sum < CONFIDENCE;
+  if (learn) { atomicAdd(&counters[1], 1u); }
+  for (var i = 0u; i < CLASSES; i++) {
+    let p = exp(logits[row + i] - top) / sum;
+    grad[row + i] = select(0.0, select(0.0, 1.0, i == target) - p, learn);
+  }
+}

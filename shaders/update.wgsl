@@ -1,0 +1,32 @@
+// The momentum step after each batch, for one layer:
+//   where mask = 1: w += lr·v, then v *= momentum; elsewhere w and v are untouched (they are 0).
+//
+// Bindings (group 0):
+//   0 w       [COUNT] f32 (a layer's [in, out] weights)   read_write
+//   1 v       [COUNT] f32 (its velocities)                read_write
+//   2 mask    [COUNT] f32, 0 or 1                         read
+//   3 hyper   uniform { lr: f32, momentum: f32 }, rewritten by the host each epoch
+// Workgroup size WG = 64; dispatch ⌈COUNT / 64⌉. JS reference: maskedMomentumUpdate in
+// src/cpu/ops.ts.
+
+struct Hyper {
+  lr: f32,
+  momentum: f32,
+}
+
+override COUNT: u32;
+const WG = 64u;
+
+@group(0) @binding(0) var<storage, read_write> w: array<f32>;
+@group(0) @binding(1) var<storage, read_write> v: array<f32>;
+@group(0) @binding(2) var<storage, read> mask: array<f32>;
+@group(0) @binding(3) var<uniform> hyper: Hyper;
+
+@compute @workgroup_size(WG)
+fn update(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x;
+  if (i >= COUNT || mask[i] == 0.0) { return; }
+  let vi = v[i];
+  w[i] += hyper.lr * vi;
+  v[i] = vi * hyper.momentum;
+}

@@ -1,0 +1,137 @@
+/**
+ * Plain-loop references for the GPU training kernels, one function per kernel, written from the
+ * math. `shaders/*.wgsl` must match these on every input; `test/gpu/*.test.ts` checks that.
+ * Matrices are row-major Float32Arrays; shapes are given as [rows, cols].
+ */
+
+/** C = A·B. The forward pass X·W. */
+export function matmul(
+  a: Float32Array, // [m, k]
+  b: Float32Array, // [k, n]
+  c: Float32Array, // [m, n], overwritten
+  m: number,
+  k: number,
+  n: number,
+): void {
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let p = 0; p < k; p++) sum += a[i * k + p]! * b[p * n + j]!;
+      c[i * n + j] = sum;
+    }
+  }
+}
+
+/** C = A·Bᵀ. Back-propagation through a layer: dY·Wᵀ. */
+export function matmulTransB(
+  a: Float32Array, // [m, k]
+  b: Float32Array, // [n, k]
+  c: Float32Array, // [m, n], overwritten
+  m: number,
+  k: number,
+  n: number,
+): void {
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let p = 0; p < k; p++) sum += a[i * k + p]! * b[j * k + p]!;
+      c[i * n + j] = sum;
+    }
+  }
+}
+
+/** C = Aᵀ·B. The weight gradient Xᵀ·dY, summed over the batch. */
+export function matmulTransA(
+  a: Float32Array, // [k, m]
+  b: Float32Array, // [k, n]
+  c: Float32Array, // [m, n], overwritten
+  m: number,
+  k: number,
+  n: number,
+): void {
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let p = 0; p < k; p++) sum += a[p * m + i]! * b[p * n + j]!;
+      c[i * n + j] = sum;
+    }
+  }
+}
+
+/** x = max(x, 0), in place: a hidden neuron with value ≤ 0 passes nothing on. */
+export function relu(
+  x: Float32Array, // [any]
+): void {
+  for (let i = 0; i < x.length; i++) if (!(x[i]! > 0)) x[i] = 0;
+}
+
+/** g = g·[h > 0], in place: an inactive hidden neuron gets no gradient. */
+export function reluGradMask(
+  g: Float32Array, // [batch, units]: gradient at the layer's output
+  h: Float32Array, // [batch, units]: the layer's activations (after ReLU)
+): void {
+  for (let i = 0; i < g.length; i++) if (!(h[i]! > 0)) g[i] = 0;
+}
+
+/** v = (v + g)·mask, in place: the batch-summed gradient goes into the velocity of live weights. */
+export function accumulateVelocity(
+  v: Float32Array, // [in, out]
+  g: Float32Array, // [in, out]: Xᵀ·dY for the batch
+  mask: Uint8Array, // [in, out]: 1 = weight exists
+): void {
+  for (let i = 0; i < v.length; i++) v[i] = mask[i] ? v[i]! + g[i]! : 0;
+}
+
+export interface SoftmaxGradCounts {
+  /** Samples whose argmax equals the target. */
+  correct: number;
+  /** Samples with p[target] < confidence, whose gradient is not zero. */
+  backpropagated: number;
+}
+
+/**
+ * Per sample: prediction = argmax of the logits (the first maximum wins), p = softmax(logits)
+ * computed as exp(x − max) / Σ exp(x − max) (the same value as the seed's exp(x) / Σ exp(x),
+ * without overflow), then grad = onehot(target) − p if p[target] < confidence, else 0.
+ */
+export function softmaxGrad(
+  logits: Float32Array, // [batch, classes]
+  targets: ArrayLike<number>, // [batch]: class indices
+  grad: Float32Array, // [batch, classes], overwritten
+  batch: number,
+  classes: number,
+  confidence: number,
+): SoftmaxGradCounts {
+  const counts = { correct: 0, backpropagated: 0 };
+  const p = new Float64Array(classes);
+  for (let s = 0; s < batch; s++) {
+    const row = s * classes;
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (logits[row + c]! > logits[row + best]!) best = c;
+    const target = targets[s]!;
+    if (best === target) counts.correct++;
+    const max = logits[row + best]!;
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += p[c] = Math.exp(logits[row + c]! - max);
+    for (let c = 0; c < classes; c++) p[c] = p[c]! / sum;
+    const learn = p[target]! < confidence;
+    if (learn) counts.backpropagated++;
+    for (let c = 0; c < classes; c++) grad[row + c] = learn ? (c === target ? 1 : 0) - p[c]! : 0;
+  }
+  return counts;
+}
+
+/** Where mask = 1: w += lr·v, then v *= momentum. Elsewhere w and v are left as they are (0). */
+export function maskedMomentumUpdate(
+  w: Float32Array, // [in, out]
+  v: Float32Array, // [in, out]
+  mask: Uint8Array, // [in, out]
+  lr: number,
+  momentum: number,
+): void {
+  for (let i = 0; i < w.length; i++) {
+    if (!mask[i]) continue;
+    w[i] = w[i]! + lr * v[i]!;
+    v[i] = v[i]! * momentum;
+  }
+}

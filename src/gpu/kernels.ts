@@ -1,0 +1,187 @@
+/**
+ * The training kernels: one program per `shaders/*.wgsl` entry point, compiled once per shape
+ * (shapes are override constants), bound once, and recorded into the caller's compute pass.
+ * Each kernel has a plain-loop reference in `src/cpu/ops.ts`.
+ */
+import matmulSource from '../../shaders/matmul.wgsl';
+import matmulSubgroupSource from '../../shaders/matmul_subgroup.wgsl';
+import softmaxGradSource from '../../shaders/softmax_grad.wgsl';
+import updateSource from '../../shaders/update.wgsl';
+import { ceilDiv } from '../util/math';
+import type { GpuContext } from './device';
+import { bindBuffers, getPipeline, KernelError, withErrorScope, type KernelProgram } from './program';
+
+/** What the matmul does with each finished element of C (see shaders/matmul.wgsl). */
+export const EPILOGUES = {
+  /** c = acc */
+  none: 0,
+  /** c = max(acc, 0): ReLU on a hidden layer's output */
+  relu: 1,
+  /** c = acc·[aux > 0]: the ReLU derivative, aux = the layer's activations */
+  reluGrad: 2,
+  /** c = (c + acc)·aux: velocity += weight gradient, aux = the 0/1 mask */
+  accumulateVelocity: 3,
+} as const;
+export type Epilogue = keyof typeof EPILOGUES;
+
+/** C[m,n] = op(A)·op(B): A is [m,k] or, with transA, stored [k,m]; B is [k,n] or, with transB, [n,k]. */
+export interface MatmulSpec {
+  m: number;
+  k: number;
+  n: number;
+  transA?: boolean;
+  transB?: boolean;
+  epilogue?: Epilogue;
+}
+
+/** 1 naive, 2 workgroup-tiled (portable), 3 subgroup-shuffle (needs `subgroups`). */
+export type MatmulVersion = 1 | 2 | 3;
+
+/** A compiled kernel for one shape: its pipeline, dispatch size and the bytes each binding needs. */
+export interface Kernel {
+  /** e.g. `matmul_v2[800x784x100 A·Bᵀ relu]`: labels and error messages. */
+  name: string;
+  pipeline: GPUComputePipeline;
+  workgroups: [number, number, number];
+  /** Least size in bytes of each binding, in binding order. */
+  bindingBytes: number[];
+}
+
+/** A kernel with its resources bound: one `dispatchWorkgroups` when recorded. */
+export interface Dispatch {
+  kernel: Kernel;
+  bindGroup: GPUBindGroup;
+}
+
+const F32 = 4;
+
+/** Subgroup size the v3 kernel can be built for on this device, or 0 when it cannot. */
+export function subgroupSize(ctx: GpuContext): number {
+  const { subgroupMinSize, subgroupMaxSize } = ctx.adapter;
+  if (!ctx.device.features.has('subgroups')) return 0;
+  if (subgroupMinSize !== subgroupMaxSize || subgroupMinSize < 4 || subgroupMinSize > 64) return 0;
+  return subgroupMinSize;
+}
+
+/** The fastest matmul this device runs: the subgroup kernel where it can be built, else tiled. */
+export function defaultMatmulVersion(ctx: GpuContext): MatmulVersion {
+  return subgroupSize(ctx) > 0 ? 3 : 2;
+}
+
+function checkWorkgroups(ctx: GpuContext, name: string, workgroups: [number, number, number]): void {
+  const max = ctx.adapter.limits.maxComputeWorkgroupsPerDimension;
+  if (workgroups.some((w) => w > max)) {
+    throw new KernelError(`kernel ${name}: ${workgroups.join('×')} workgroups pass the limit of ${max} per dimension`);
+  }
+}
+
+function positiveIntegers(name: string, values: Record<string, number>): void {
+  for (const [key, value] of Object.entries(values)) {
+    if (!Number.isInteger(value) || value < 1) throw new KernelError(`kernel ${name}: ${key} = ${value} is not a positive integer`);
+  }
+}
+
+async function compileKernel(
+  ctx: GpuContext,
+  program: KernelProgram,
+  name: string,
+  workgroups: [number, number, number],
+  bindingBytes: number[],
+): Promise<Kernel> {
+  checkWorkgroups(ctx, name, workgroups);
+  const pipeline = await getPipeline(ctx, program);
+  return { name, pipeline, workgroups, bindingBytes };
+}
+
+/** v3 tile: ROWS · WG rows × COLS columns per workgroup (shaders/matmul_subgroup.wgsl). */
+const V3_ROWS = 2;
+const V3_COLS = 32;
+const V3_WG = 64;
+
+export function matmulKernel(ctx: GpuContext, spec: MatmulSpec, version: MatmulVersion = defaultMatmulVersion(ctx)): Promise<Kernel> {
+  const { m, k, n } = spec;
+  const transA = spec.transA ?? false;
+  const transB = spec.transB ?? false;
+  const epilogue = spec.epilogue ?? 'none';
+  const form = `${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}`;
+  const name = `matmul_v${version}[${m}x${k}x${n} ${form}${epilogue === 'none' ? '' : ` ${epilogue}`}]`;
+  positiveIntegers(name, { m, k, n });
+  const constants: Record<string, number> = {
+    M: m,
+    N: n,
+    K: k,
+    TRANS_A: Number(transA),
+    TRANS_B: Number(transB),
+    EPILOGUE: EPILOGUES[epilogue],
+  };
+  let program: KernelProgram;
+  let workgroups: [number, number, number];
+  if (version === 3) {
+    const sg = subgroupSize(ctx);
+    if (sg === 0) throw new KernelError(`kernel ${name}: this device has no fixed-size subgroups`);
+    program = { name: 'matmul_v3', source: matmulSubgroupSource, entryPoint: 'matmul_v3', constants: { ...constants, SG: sg, WG: V3_WG } };
+    workgroups = [ceilDiv(n, V3_COLS), ceilDiv(m, V3_ROWS * V3_WG), 1];
+  } else {
+    const tile = version === 1 ? 8 : 64;
+    program = { name: `matmul_v${version}`, source: matmulSource, entryPoint: `matmul_v${version}`, constants };
+    workgroups = [ceilDiv(n, tile), ceilDiv(m, tile), 1];
+  }
+  return compileKernel(ctx, program, name, workgroups, [m * k * F32, k * n * F32, m * n * F32, epilogue === 'reluGrad' || epilogue === 'accumulateVelocity' ? m * n * F32 : F32]);
+}
+
+/** Per sample: argmax, softmax, onehot − p where p[target] < confidence, counters (shaders/softmax_grad.wgsl). */
+export function softmaxGradKernel(ctx: GpuContext, batch: number, classes: number, confidence: number): Promise<Kernel> {
+  const name = `softmax_grad[${batch}x${classes}]`;
+  positiveIntegers(name, { batch, classes });
+  const program = { name: 'softmax_grad', source: softmaxGradSource, entryPoint: 'softmax_grad', constants: { BATCH: batch, CLASSES: classes, CONFIDENCE: confidence } };
+  return compileKernel(ctx, program, name, [ceilDiv(batch, 64), 1, 1], [batch * classes * F32, batch * 4, batch * classes * F32, 2 * 4]);
+}
+
+/** Masked momentum step for one layer of `count` weights (shaders/update.wgsl). */
+export function updateKernel(ctx: GpuContext, count: number): Promise<Kernel> {
+  const name = `update[${count}]`;
+  positiveIntegers(name, { count });
+  const program = { name: 'update', source: updateSource, entryPoint: 'update', constants: { COUNT: count } };
+  return compileKernel(ctx, program, name, [ceilDiv(count, 64), 1, 1], [count * F32, count * F32, count * F32, 2 * F32]);
+}
+
+/** Bytes a binding covers: its window, or the rest of its buffer. */
+function bindingSize(b: GPUBuffer | GPUBufferBinding): number {
+  if (!('buffer' in b)) return b.size;
+  return b.size ?? b.buffer.size - (b.offset ?? 0);
+}
+
+/** Binds resources to a kernel, checking every binding is large enough for the kernel's shape. */
+export function bindKernel(ctx: GpuContext, kernel: Kernel, label: string, bindings: readonly (GPUBuffer | GPUBufferBinding)[]): Dispatch {
+  if (bindings.length !== kernel.bindingBytes.length) {
+    throw new KernelError(`kernel ${kernel.name}: ${bindings.length} bindings given, it takes ${kernel.bindingBytes.length}`);
+  }
+  bindings.forEach((b, i) => {
+    const size = bindingSize(b);
+    if (size < kernel.bindingBytes[i]!) {
+      throw new KernelError(`kernel ${kernel.name}: binding ${i} (${label}) has ${size} bytes, the shape needs ${kernel.bindingBytes[i]}`);
+    }
+  });
+  return { kernel, bindGroup: bindBuffers(ctx.device, kernel.pipeline, `${kernel.name} ${label}`, bindings) };
+}
+
+/** Records dispatches into a compute pass, in order (each sees the writes of the previous ones). */
+export function recordDispatches(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[]): void {
+  for (const { kernel, bindGroup } of dispatches) {
+    pass.setPipeline(kernel.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(...kernel.workgroups);
+  }
+}
+
+/** Runs dispatches in one pass and submits them; validation errors name the kernels. */
+export function submitDispatches(ctx: GpuContext, label: string, dispatches: readonly Dispatch[]): Promise<void> {
+  const kernels = dispatches.map((d) => d.kernel.name).join(', ');
+  return withErrorScope(ctx.device, kernels, () => {
+    const encoder = ctx.device.createCommandEncoder({ label });
+    const pass = encoder.beginComputePass({ label });
+    recordDispatches(pass, dispatches);
+    pass.end();
+    ctx.device.queue.submit([encoder.finish()]);
+  });
+}

@@ -1,0 +1,138 @@
+/**
+ * matmul_v1/v2/v3 against the plain-loop references in src/cpu/ops.ts, in the three training
+ * forms and with each fused epilogue, on fresh random inputs, outputs poisoned with NaN.
+ *
+ * Tolerance: rel 1e-4, plus abs 1e-6·K. The reference sums in float64; the kernels sum K products
+ * in float32 in another order. With inputs in [−1, 1] the partial sums stay around √K/3, so each
+ * of the K roundings adds about 2⁻²⁴·√K/3 and their sum stays well under 1e-7·K; 1e-6·K leaves a
+ * wide margin while a wrong, missing or doubled product (|a·b| ≈ 0.25 on average) still fails.
+ */
+import { describe, expect, it } from 'vitest';
+import { accumulateVelocity, matmul, matmulTransA, matmulTransB, relu, reluGradMask } from '../../src/cpu/ops';
+import { readBuffer } from '../../src/gpu/buffers';
+import type { GpuContext } from '../../src/gpu/device';
+import { bindKernel, matmulKernel, submitDispatches, subgroupSize, type Epilogue, type MatmulSpec, type MatmulVersion } from '../../src/gpu/kernels';
+import { expectClose } from '../helpers/expect-close';
+import { testGpu } from '../helpers/gpu';
+import { inputBuffer, maskAsFloats, poisonedBuffer } from '../helpers/gpu-buffers';
+import { mulberry32, randomFloats, randomMask } from '../helpers/random';
+
+const gpu = await testGpu();
+
+/** [m, k, n]: single elements, either side of the 64 tile of v2, the 128×32 tile of v3, the MLP's shapes. */
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [63, 17, 65],
+  [65, 63, 1],
+  [127, 129, 31],
+  [129, 33, 33],
+  [800, 784, 100],
+  [784, 800, 100],
+  [800, 100, 784],
+  [800, 100, 10],
+];
+
+interface Case {
+  spec: MatmulSpec;
+  a: Float32Array;
+  b: Float32Array;
+  cBefore: Float32Array | null;
+  aux: Float32Array | null;
+  expected: Float32Array;
+}
+
+function makeCase(spec: MatmulSpec, seed: number): Case {
+  const { m, k, n } = spec;
+  const random = mulberry32(seed);
+  const a = randomFloats(random, m * k);
+  const b = randomFloats(random, k * n);
+  const expected = new Float32Array(m * n);
+  if (spec.transA) matmulTransA(a, b, expected, m, k, n);
+  else if (spec.transB) matmulTransB(a, b, expected, m, k, n);
+  else matmul(a, b, expected, m, k, n);
+  let cBefore: Float32Array | null = null;
+  let aux: Float32Array | null = null;
+  switch (spec.epilogue ?? 'none') {
+    case 'relu':
+      relu(expected);
+      break;
+    case 'reluGrad': {
+      // h as a hidden layer has it: about half the units inactive (exactly 0).
+      const h = randomFloats(random, m * n);
+      relu(h);
+      reluGradMask(expected, h);
+      aux = h;
+      break;
+    }
+    case 'accumulateVelocity': {
+      const mask = randomMask(random, m * n, 0.3);
+      cBefore = randomFloats(random, m * n);
+      for (let i = 0; i < cBefore.length; i++) if (!mask[i]) cBefore[i] = 0;
+      const v = cBefore.slice();
+      accumulateVelocity(v, expected, mask);
+      expected.set(v);
+      aux = maskAsFloats(mask);
+      break;
+    }
+    case 'none':
+      break;
+  }
+  return { spec, a, b, cBefore, aux, expected };
+}
+
+async function runCase(ctx: GpuContext, version: MatmulVersion, c: Case): Promise<Float32Array> {
+  const { m, n } = c.spec;
+  const kernel = await matmulKernel(ctx, c.spec, version);
+  const out = c.cBefore ? inputBuffer(ctx, 'c', c.cBefore) : poisonedBuffer(ctx, 'c', m * n);
+  const buffers = [inputBuffer(ctx, 'a', c.a), inputBuffer(ctx, 'b', c.b), out, inputBuffer(ctx, 'aux', c.aux ?? new Float32Array(1))];
+  await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
+  const result = await readBuffer(ctx, out, new Float32Array(m * n));
+  buffers.forEach((b) => b.destroy());
+  return result;
+}
+
+const FORMS: { label: string; transA?: boolean; transB?: boolean }[] = [
+  { label: 'A·B' },
+  { label: 'A·Bᵀ', transB: true },
+  { label: 'Aᵀ·B', transA: true },
+];
+
+const EPILOGUE_CASES: { form: number; epilogue: Epilogue }[] = [
+  { form: 0, epilogue: 'relu' },
+  { form: 1, epilogue: 'reluGrad' },
+  { form: 2, epilogue: 'accumulateVelocity' },
+];
+
+describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
+  const ctx = gpu.context!;
+  const versions: MatmulVersion[] = subgroupSize(ctx) > 0 ? [1, 2, 3] : [1, 2];
+  for (const version of versions) {
+    describe(`matmul_v${version}`, () => {
+      for (const form of FORMS) {
+        it(`${form.label} on ${SHAPES.length} shapes`, async () => {
+          let seed = 1;
+          for (const [m, k, n] of SHAPES) {
+            const c = makeCase({ m, k, n, transA: form.transA, transB: form.transB }, version * 1000 + seed++);
+            expectClose(await runCase(ctx, version, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `${form.label} [${m}x${k}]·[${k}x${n}]`);
+          }
+        });
+      }
+      for (const { form, epilogue } of EPILOGUE_CASES) {
+        const f = FORMS[form]!;
+        it(`${f.label} with the ${epilogue} epilogue`, async () => {
+          for (const [m, k, n] of [SHAPES[2]!, SHAPES[4]!, [100, 800, 10] as [number, number, number]]) {
+            const c = makeCase({ m, k, n, transA: f.transA, transB: f.transB, epilogue }, version * 7 + m);
+            expectClose(await runCase(ctx, version, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `${f.label} ${epilogue} [${m}x${k}x${n}]`);
+          }
+        });
+      }
+    });
+  }
+
+  it('refuses a binding smaller than the shape', async () => {
+    const kernel = await matmulKernel(ctx, { m: 4, k: 4, n: 4 }, 2);
+    const small = poisonedBuffer(ctx, 'small', 8);
+    expect(() => bindKernel(ctx, kernel, 'test', [small, small, small, small])).toThrow(/binding 0/);
+    small.destroy();
+  });
+});

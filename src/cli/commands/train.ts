@@ -1,0 +1,131 @@
+import { takeSamples, type Dataset } from '../../data/dataset';
+import { CpuTrainer } from '../../cpu/trainer';
+import { countCorrect, predictAll } from '../../cpu/forward';
+import { initNetwork, totalWeights, type Network } from '../../model/network';
+import { loadMnist } from '../../node/mnist';
+import type { PruneSchedule } from '../../prune/schedule';
+import { runTraining, type EpochReport } from '../../train/run';
+import type { Trainer } from '../../train/trainer';
+import { UserError } from '../../util/errors';
+import { selectBackend } from '../gpu';
+import { grouped, percent, Progress, type CommandIo } from '../io';
+import { saveModel } from '../model-io';
+import type { TrainCommand } from '../parse';
+
+export function describeSchedule(s: PruneSchedule): string {
+  switch (s.kind) {
+    case 'none':
+      return 'none';
+    case 'once':
+      return `once after epoch ${s.epoch + 1}: drop w² < ${s.threshold}`;
+    case 'once-sparsity':
+      return `once after epoch ${s.epoch + 1}: drop the smallest weights to sparsity ${s.sparsity}`;
+    case 'gradual':
+      return `gradual (cubic) from epoch ${s.start + 1} to ${s.end + 1} every ${s.every}: sparsity ${s.initialSparsity} → ${s.finalSparsity}`;
+  }
+}
+
+/** The seed's table row. */
+export function epochRow(r: EpochReport): string {
+  return `Epoch = ${String(r.epoch + 1).padStart(3)} | Weights = ${percent(r.keptWeights, r.totalWeights).padStart(6)}% | ` +
+    `Accuracy = ${percent(r.correct, r.samples).padStart(6)}% | Time = ${r.elapsed.toFixed(3)}s`;
+}
+
+export function checkDataFits(sizes: readonly number[], data: Dataset, what: string): void {
+  if (sizes[0] !== data.features) throw new UserError(`${what} takes ${sizes[0]} inputs but ${data.source} has ${data.features} values per sample`);
+  if (sizes[sizes.length - 1] !== data.classes) {
+    throw new UserError(`${what} has ${sizes[sizes.length - 1]} outputs but ${data.source} has ${data.classes} classes`);
+  }
+}
+
+export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> {
+  const { recipe } = cmd;
+  const human = cmd.json ? () => {} : io.out;
+  const data = await loadMnist({ dir: cmd.data });
+  const train = cmd.limit ? takeSamples(data.train, cmd.limit) : data.train;
+  checkDataFits(recipe.sizes, train, `--sizes ${recipe.sizes.join(',')}`);
+  if (recipe.batchSize > train.count) throw new UserError(`--batch-size ${recipe.batchSize} is larger than the ${train.count} training samples`);
+
+  const gpu = await selectBackend(cmd.backend, cmd, io);
+  if (gpu) throw new UserError('the WebGPU trainer is not available in this build; use --backend cpu');
+  const net = initNetwork(recipe.sizes, recipe.seed);
+  const trainer: Trainer = new CpuTrainer(net, train, { batchSize: recipe.batchSize, confidence: recipe.confidence });
+  const backend = 'cpu (JS reference)';
+
+  const total = totalWeights(recipe.sizes);
+  human(`Network    ${recipe.sizes.join('-')}, ${grouped(total)} weights, init seed ${recipe.seed}`);
+  human(`Recipe     ${recipe.epochs} epochs, batch ${recipe.batchSize}, lr ${recipe.learningRate}, momentum ${recipe.momentum}, ` +
+    `factor ${recipe.factor}, confidence ${recipe.confidence}${recipe.shuffle ? ', shuffled' : ''}`);
+  human(`Pruning    ${describeSchedule(recipe.prune)}`);
+  human(`Backend    ${backend}`);
+  human(`Data       ${train.source}: ${grouped(train.count)} training, ${grouped(data.test.count)} test samples`);
+  human('');
+
+  const progress = new Progress(io, 'epoch', recipe.epochs);
+  const result = await runTraining(trainer, recipe, train.count, {
+    onEpoch(r) {
+      progress.update(r.epoch + 1, `train ${percent(r.correct, r.samples)}%, weights ${percent(r.keptWeights, r.totalWeights)}%, ${r.elapsed.toFixed(1)}s`);
+      if (r.pruned) {
+        progress.finish();
+        human(`Pruned after epoch ${r.epoch + 1} (${r.pruned.rule}): ${grouped(r.keptWeights)} of ${grouped(r.totalWeights)} weights kept`);
+      }
+      if ((r.epoch + 1) % 5 === 0 || r.epoch + 1 === recipe.epochs) {
+        progress.finish();
+        human(epochRow(r));
+      }
+    },
+  });
+  progress.finish();
+  trainer.dispose();
+
+  const test = evaluateCpu(result.net, data.test);
+  human('');
+  human(`Test Accuracy = ${percent(test.correct, test.total).padStart(6)}% | Time = ${test.seconds.toFixed(3)}s`);
+  human(`Test samples/s = ${grouped(test.samplesPerSec)}`);
+
+  const kept = result.epochs[result.epochs.length - 1]!.keptWeights;
+  const metadata = {
+    recipe: JSON.stringify(recipe),
+    testAccuracy: percent(test.correct, test.total),
+    keptWeights: String(kept),
+    totalWeights: String(total),
+  };
+  const format = await saveModel(cmd.out, result.net, metadata);
+  human(`Saved ${cmd.out} (${format})`);
+
+  if (cmd.json) {
+    io.out(JSON.stringify({
+      backend: 'cpu',
+      recipe,
+      trainingSeconds: result.seconds,
+      epochs: result.epochs.map((r) => ({
+        epoch: r.epoch + 1,
+        trainAccuracy: (100 * r.correct) / r.samples,
+        backpropagated: r.backpropagated,
+        keptWeights: r.keptWeights,
+        seconds: r.elapsed,
+        pruned: r.pruned ? r.pruned.rule : null,
+      })),
+      test: { accuracy: (100 * test.correct) / test.total, correct: test.correct, total: test.total, samplesPerSec: test.samplesPerSec },
+      weights: kept,
+      totalWeights: total,
+      out: cmd.out,
+      format,
+    }));
+  }
+}
+
+export interface TestResult {
+  correct: number;
+  total: number;
+  seconds: number;
+  samplesPerSec: number;
+}
+
+export function evaluateCpu(net: Network, test: Dataset): TestResult {
+  const start = performance.now();
+  const predictions = predictAll(net, test);
+  const seconds = (performance.now() - start) / 1000;
+  return { correct: countCorrect(predictions, test.labels), total: test.count, seconds, samplesPerSec: test.count / seconds };
+}
+

@@ -1,0 +1,30 @@
+/** Backend selection for the CLI: a GPU context, or null to run on the JS reference. */
+import { acquireDevice, adapterName, GpuUnavailableError, type GpuContext } from '../gpu/device';
+import { dawnGpu } from '../node/dawn';
+import type { CommandIo } from './io';
+import type { BackendChoice, GpuSelection } from './parse';
+
+export async function openGpu(selection: GpuSelection, io: CommandIo): Promise<GpuContext> {
+  let gpu: GPU;
+  try {
+    gpu = dawnGpu({ adapter: selection.adapter, backend: selection.dawnBackend });
+  } catch (err) {
+    throw new GpuUnavailableError(`cannot load Dawn's WebGPU bindings: ${(err as Error).message}`);
+  }
+  const context = await acquireDevice(gpu, { onError: (m) => io.err(`webgpu-prune: ${m}`) });
+  return context;
+}
+
+/** `gpu`: a context or a GpuUnavailableError; `auto`: a context, or null after saying why; `cpu`: null. */
+export async function selectBackend(choice: BackendChoice, selection: GpuSelection, io: CommandIo): Promise<GpuContext | null> {
+  if (choice === 'cpu') return null;
+  try {
+    const context = await openGpu(selection, io);
+    io.err(`GPU: ${adapterName(context.adapter)}`);
+    return context;
+  } catch (err) {
+    if (choice === 'gpu' || !(err instanceof GpuUnavailableError)) throw err;
+    io.err(`No usable WebGPU adapter (${err.message}); running on the CPU (JS reference).`);
+    return null;
+  }
+}

@@ -1,0 +1,33 @@
+import { GpuUnavailableError } from '../gpu/device';
+import { KernelError } from '../gpu/program';
+import { UserError } from '../util/errors';
+import { runCommand } from './commands';
+import { processIo } from './io';
+import { parseArgs } from './parse';
+
+async function main(): Promise<number> {
+  const parsed = parseArgs(process.argv.slice(2));
+  if (parsed.kind === 'exit') {
+    (parsed.code === 0 ? processIo.out : processIo.err)(parsed.output);
+    return parsed.code;
+  }
+  try {
+    await runCommand(parsed.command, processIo);
+    return 0;
+  } catch (err) {
+    if (err instanceof UserError || err instanceof GpuUnavailableError || err instanceof KernelError) {
+      processIo.err(`webgpu-prune: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+// Dawn keeps the event loop alive while its instance exists, so the process exits explicitly.
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

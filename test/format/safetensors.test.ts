@@ -229,8 +229,10 @@ describe('safetensors validation', () => {
     expect(
       messageOf(
         editedFile((h, data) => {
-          for (const entry of Object.values(h)) {
-            if ('data_offsets' in entry) entry.data_offsets = [entry.data_offsets[0] + 4, entry.data_offsets[1] + 4] as [number, number];
+          for (const [name, entry] of Object.entries(h)) {
+            if (name === '__metadata__') continue;
+            const tensor = entry as HeaderEntry;
+            tensor.data_offsets = [tensor.data_offsets[0] + 4, tensor.data_offsets[1] + 4];
           }
           return Uint8Array.from([0, 0, 0, 0, ...data]);
         }),

@@ -28,10 +28,7 @@ export function formatDotNetFloat(value: number): string {
  */
 export function parseDotNetFloat(text: string): number | undefined {
   const trimmed = text.trim();
-  if (!DECIMAL.test(trimmed)) {
-    const special = SPECIAL_VALUES.get(trimmed);
-    return special;
-  }
+  if (!DECIMAL.test(trimmed)) return SPECIAL_VALUES.get(trimmed);
   return Math.fround(Number(trimmed));
 }
 

@@ -59,12 +59,10 @@ export function parseSeedText(text: string, fileName: string): Network {
   const fail = (lineIndex: number, problem: string): never => {
     throw new UserError(`${fileName} line ${lineIndex + 1}: ${problem}`);
   };
-  if (lines.length === 0 || (lines.length === 1 && lines[0] === '')) {
+  if (lines.length === 1 && lines[0] === '') {
     throw new UserError(`${fileName}: empty file; expected layer sizes like 784,100,100,10 on line 1`);
   }
-  const sizes = parseSizes(lines[0]!);
-  if (!sizes) fail(0, `"${clip(lines[0]!)}" is not a list of layer sizes like 784,100,100,10`);
-  const layerSizes = sizes!;
+  const layerSizes = parseSizes(lines[0]!) ?? fail(0, `"${clip(lines[0]!)}" is not a list of layer sizes like 784,100,100,10`);
 
   const neuronCount = layerSizes.slice(0, -1).reduce((a, b) => a + b, 0);
   const expectedLines = 1 + 2 * neuronCount;

@@ -32,15 +32,15 @@ fn softmax_grad(@builtin(global_invocation_id) gid: vec3u) {
   for (var i = 1u; i < CLASSES; i++) {
     if (logits[row + i] > logits[row + best]) { best = i; }
   }
-  let target = targets[s];
-  if (best == target) { atomicAdd(&counters[0], 1u); }
+  let label = targets[s];
+  if (best == label) { atomicAdd(&counters[0], 1u); }
   let top = logits[row + best];
   var sum = 0.0;
   for (var i = 0u; i < CLASSES; i++) { sum += exp(logits[row + i] - top); }
-  let learn = target < CLASSES && exp(logits[row + target] - top) / sum < CONFIDENCE;
+  let learn = label < CLASSES && exp(logits[row + label] - top) / sum < CONFIDENCE;
   if (learn) { atomicAdd(&counters[1], 1u); }
   for (var i = 0u; i < CLASSES; i++) {
     let p = exp(logits[row + i] - top) / sum;
-    grad[row + i] = select(0.0, select(0.0, 1.0, i == target) - p, learn);
+    grad[row + i] = select(0.0, select(0.0, 1.0, i == label) - p, learn);
   }
 }

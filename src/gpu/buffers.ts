@@ -23,6 +23,11 @@ export function uploadBuffer(ctx: GpuContext, label: string, data: ArrayBufferVi
   return buffer;
 }
 
+/** Queues a write of a typed array (or a view of one) into `buffer` at byte `offset`. */
+export function writeArray(ctx: GpuContext, buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
+  ctx.device.queue.writeBuffer(buffer, offset, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+}
+
 export function uniformBuffer(ctx: GpuContext, label: string, data: ArrayBufferView): GPUBuffer {
   return uploadBuffer(ctx, label, data, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
 }

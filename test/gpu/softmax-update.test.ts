@@ -1,0 +1,99 @@
+/**
+ * softmax_grad and update against src/cpu/ops.ts on fresh random inputs, outputs poisoned with
+ * NaN. Tolerance rel 1e-4 (abs 1e-6): both kernels do a handful of float32 operations per element,
+ * the references the same in float64, so the difference is a few float32 roundings.
+ */
+import { describe, expect, it } from 'vitest';
+import { maskedMomentumUpdate, softmaxGrad } from '../../src/cpu/ops';
+import { readBuffer, uniformBuffer } from '../../src/gpu/buffers';
+import { bindKernel, softmaxGradKernel, submitDispatches, updateKernel } from '../../src/gpu/kernels';
+import { expectClose } from '../helpers/expect-close';
+import { testGpu } from '../helpers/gpu';
+import { inputBuffer, maskAsFloats, poisonedBuffer } from '../helpers/gpu-buffers';
+import { mulberry32, randomFloats, randomMask } from '../helpers/random';
+
+const gpu = await testGpu();
+
+describe.skipIf(!gpu.context)(`softmax_grad and update kernels ${gpu.label}`, () => {
+  const ctx = gpu.context!;
+
+  // [batch, classes, logit scale]: either side of the 64-sample workgroup, and logits far past
+  // exp's float32 range (89), which only the max-subtracted softmax survives.
+  const SOFTMAX_CASES: [number, number, number][] = [
+    [1, 10, 3],
+    [63, 10, 3],
+    [65, 3, 3],
+    [800, 10, 8],
+    [129, 10, 300],
+  ];
+  for (const [batch, classes, scale] of SOFTMAX_CASES) {
+    it(`softmax_grad on [${batch}x${classes}], logits ±${scale}`, async () => {
+      const random = mulberry32(batch * 31 + classes);
+      const logits = randomFloats(random, batch * classes, -scale, scale);
+      // A few exact ties: the first maximum must win, as in the reference.
+      if (batch > 1) logits.copyWithin(classes + 1, classes, classes + 1);
+      const targets = Uint32Array.from({ length: batch }, () => Math.floor(random() * classes));
+      const confidence = 0.6;
+      const expected = new Float32Array(batch * classes);
+      const counts = softmaxGrad(logits, targets, expected, batch, classes, confidence);
+      const kernel = await softmaxGradKernel(ctx, batch, classes, confidence);
+      const grad = poisonedBuffer(ctx, 'grad', batch * classes);
+      const counters = inputBuffer(ctx, 'counters', new Uint32Array(2));
+      const buffers = [inputBuffer(ctx, 'logits', logits), inputBuffer(ctx, 'targets', targets), grad, counters];
+      await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
+      expectClose(await readBuffer(ctx, grad, new Float32Array(batch * classes)), expected, { rel: 1e-4, abs: 1e-6 }, `[${batch}x${classes}]`);
+      const [correct, backpropagated] = await readBuffer(ctx, counters, new Uint32Array(2));
+      expect({ correct, backpropagated }).toEqual(counts);
+      expect(counts.backpropagated).toBeGreaterThan(0);
+      buffers.forEach((b) => b.destroy());
+    });
+  }
+
+  for (const count of [1, 63, 65, 78_400]) {
+    it(`update over ${count} weights, 3 steps: matches, pruned entries stay exactly 0`, async () => {
+      const random = mulberry32(count);
+      const mask = randomMask(random, count, 0.3);
+      const w = randomFloats(random, count);
+      const v = randomFloats(random, count);
+      for (let i = 0; i < count; i++) if (!mask[i]) w[i] = v[i] = 0;
+      const kernel = await updateKernel(ctx, count);
+      const wBuffer = inputBuffer(ctx, 'w', w);
+      const vBuffer = inputBuffer(ctx, 'v', v);
+      const maskBuffer = inputBuffer(ctx, 'mask', maskAsFloats(mask));
+      for (const [lr, momentum] of [
+        [0.5, 0.67],
+        [0.25, 0.9],
+        [0.125, 0.5],
+      ] as const) {
+        const hyper = uniformBuffer(ctx, 'hyper', new Float32Array([lr, momentum]));
+        await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', [wBuffer, vBuffer, maskBuffer, hyper])]);
+        maskedMomentumUpdate(w, v, mask, lr, momentum);
+        hyper.destroy();
+      }
+      const wGpu = await readBuffer(ctx, wBuffer, new Float32Array(count));
+      const vGpu = await readBuffer(ctx, vBuffer, new Float32Array(count));
+      expectClose(wGpu, w, { rel: 1e-4, abs: 1e-6 }, `w [${count}]`);
+      expectClose(vGpu, v, { rel: 1e-4, abs: 1e-6 }, `v [${count}]`);
+      for (let i = 0; i < count; i++) {
+        if (!mask[i] && (!Object.is(wGpu[i], 0) || !Object.is(vGpu[i], 0))) throw new Error(`pruned entry ${i} became w=${wGpu[i]} v=${vGpu[i]}`);
+      }
+      [wBuffer, vBuffer, maskBuffer].forEach((b) => b.destroy());
+    });
+  }
+
+  it('update leaves poisoned pruned entries alone and writes every live one', async () => {
+    const count = 130;
+    const mask = randomMask(mulberry32(5), count, 0.5);
+    const kernel = await updateKernel(ctx, count);
+    const w = poisonedBuffer(ctx, 'w', count);
+    const v = inputBuffer(ctx, 'v', new Float32Array(count).fill(2));
+    const hyper = uniformBuffer(ctx, 'hyper', new Float32Array([1, 0.5]));
+    ctx.device.queue.writeBuffer(w, 0, new Float32Array(count).fill(1));
+    await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', [w, v, inputBuffer(ctx, 'mask', maskAsFloats(mask)), hyper])]);
+    const wGpu = await readBuffer(ctx, w, new Float32Array(count));
+    const vGpu = await readBuffer(ctx, v, new Float32Array(count));
+    for (let i = 0; i < count; i++) {
+      expect([wGpu[i], vGpu[i]]).toEqual(mask[i] ? [3, 1] : [1, 2]);
+    }
+  });
+});

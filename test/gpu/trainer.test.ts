@@ -1,0 +1,107 @@
+/**
+ * GpuTrainer against the JS reference trainer (CpuTrainer) from the same initial network: the
+ * same epochs in file order and shuffled, a pruning step in between, then the same counters and
+ * the same weights and velocities.
+ *
+ * Tolerance: counters exactly; weights and velocities rel 1e-4 with abs 1e-4 for velocities and
+ * 1e-6 for weights. The two trainers sum the same products in different orders (the CPU per
+ * sample, the GPU per batch), so each step differs by float32 rounding of sums of `batch`
+ * products, about 2⁻²⁴·√batch·(sum magnitude); velocities are batch sums of order 1–10 that
+ * partly cancel, so their elements near 0 need the absolute term; weights move by lr·v per step,
+ * 5e-4 times smaller.
+ */
+import { describe, expect, it } from 'vitest';
+import { CpuTrainer } from '../../src/cpu/trainer';
+import type { Dataset } from '../../src/data/dataset';
+import type { GpuContext } from '../../src/gpu/device';
+import { GpuTrainer } from '../../src/gpu/trainer';
+import { initNetwork } from '../../src/model/network';
+import type { Trainer, TrainConfig } from '../../src/train/trainer';
+import { expectClose } from '../helpers/expect-close';
+import { testGpu } from '../helpers/gpu';
+import { mulberry32, randomMask } from '../helpers/random';
+
+const gpu = await testGpu();
+
+/** MNIST-like inputs: values in [0, 1), about half exactly 0, as pixels are. */
+function syntheticDataset(count: number, features: number, classes: number, seed: number): Dataset {
+  const random = mulberry32(seed);
+  const inputs = new Float32Array(count * features);
+  for (let i = 0; i < inputs.length; i++) inputs[i] = random() < 0.5 ? 0 : random();
+  const labels = Uint8Array.from({ length: count }, () => Math.floor(random() * classes));
+  return { source: 'synthetic', count, features, inputs, labels, classes };
+}
+
+function shuffled(n: number, seed: number): Uint32Array {
+  const random = mulberry32(seed);
+  const order = Uint32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
+async function compareStates(gpuTrainer: Trainer, cpuTrainer: Trainer, when: string): Promise<void> {
+  const g = await gpuTrainer.state();
+  const c = await cpuTrainer.state();
+  c.net.weights.forEach((w, l) => {
+    expectClose(g.net.weights[l]!, w, { rel: 1e-4, abs: 1e-6 }, `${when}: weights ${l}`);
+    expectClose(g.velocities[l]!, c.velocities[l]!, { rel: 1e-4, abs: 1e-4 }, `${when}: velocities ${l}`);
+    expect(g.net.masks[l]).toEqual(c.net.masks[l]);
+  });
+}
+
+async function trainBoth(ctx: GpuContext, sizes: number[], count: number, config: TrainConfig): Promise<void> {
+  const train = syntheticDataset(count, sizes[0]!, sizes[sizes.length - 1]!, count);
+  const gpuTrainer = await GpuTrainer.create(ctx, initNetwork(sizes, 1), train, config);
+  const cpuTrainer = new CpuTrainer(initNetwork(sizes, 1), train, config);
+  try {
+    const epochs: [Uint32Array | null, number, number][] = [
+      [null, 0.0005, 0.67],
+      [shuffled(count, 7), 0.000495, 0.6633],
+      [null, 0.00049, 0.6566],
+    ];
+    for (const [e, [order, lr, momentum]] of epochs.entries()) {
+      if (e === 2) {
+        // Prune as the recipe does, then check pruned weights stay exactly 0 while training goes on.
+        const masks = (await cpuTrainer.state()).net.weights.map((w, l) => randomMask(mulberry32(l + 11), w.length, 0.3));
+        await gpuTrainer.setMasks(masks);
+        await cpuTrainer.setMasks(masks);
+      }
+      const got = await gpuTrainer.trainEpoch(order, lr, momentum);
+      const want = await cpuTrainer.trainEpoch(order, lr, momentum);
+      expect(got, `epoch ${e} counters`).toEqual(want);
+      await compareStates(gpuTrainer, cpuTrainer, `after epoch ${e}`);
+    }
+    const { net, velocities } = await gpuTrainer.state();
+    net.masks.forEach((mask, l) => {
+      for (let i = 0; i < mask.length; i++) {
+        if (!mask[i] && (!Object.is(net.weights[l]![i], 0) || !Object.is(velocities[l]![i], 0))) {
+          throw new Error(`layer ${l} pruned weight ${i} is w=${net.weights[l]![i]} v=${velocities[l]![i]}`);
+        }
+      }
+    });
+  } finally {
+    gpuTrainer.dispose();
+  }
+}
+
+describe.skipIf(!gpu.context)(`GpuTrainer vs CpuTrainer ${gpu.label}`, () => {
+  const ctx = gpu.context!;
+
+  it('784-100-100-10, batch 100, 3 epochs (file order, shuffled, pruned) with a partial batch left over', async () => {
+    await trainBoth(ctx, [784, 100, 100, 10], 537, { batchSize: 100, confidence: 0.99 });
+  });
+
+  it('odd sizes 37-19-5, batch 13, confidence 0.3 (some samples not backpropagated)', async () => {
+    await trainBoth(ctx, [37, 19, 5], 100, { batchSize: 13, confidence: 0.3 });
+  });
+
+  it('splits the training set when it passes the binding limit', async () => {
+    // Pretend the adapter binds only 3 batches' inputs at a time: 7 batches need 3 buffers.
+    const inputBytes = 13 * 37 * 4;
+    const limits = { ...ctx.adapter.limits, maxStorageBufferBindingSize: 3 * 256 * Math.ceil(inputBytes / 256) };
+    await trainBoth({ ...ctx, adapter: { ...ctx.adapter, limits } }, [37, 19, 5], 100, { batchSize: 13, confidence: 0.5 });
+  });
+});

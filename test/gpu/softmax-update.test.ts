@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { maskedMomentumUpdate, softmaxGrad } from '../../src/cpu/ops';
-import { readBuffer, uniformBuffer } from '../../src/gpu/buffers';
+import { readBuffer, uniformBuffer, writeArray } from '../../src/gpu/buffers';
 import { bindKernel, softmaxGradKernel, submitDispatches, updateKernel } from '../../src/gpu/kernels';
 import { expectClose } from '../helpers/expect-close';
 import { testGpu } from '../helpers/gpu';
@@ -88,7 +88,7 @@ describe.skipIf(!gpu.context)(`softmax_grad and update kernels ${gpu.label}`, ()
     const w = poisonedBuffer(ctx, 'w', count);
     const v = inputBuffer(ctx, 'v', new Float32Array(count).fill(2));
     const hyper = uniformBuffer(ctx, 'hyper', new Float32Array([1, 0.5]));
-    ctx.device.queue.writeBuffer(w, 0, new Float32Array(count).fill(1));
+    writeArray(ctx, w, 0, new Float32Array(count).fill(1));
     await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', [w, v, inputBuffer(ctx, 'mask', maskAsFloats(mask)), hyper])]);
     const wGpu = await readBuffer(ctx, w, new Float32Array(count));
     const vGpu = await readBuffer(ctx, v, new Float32Array(count));

@@ -1,10 +1,10 @@
 /** Buffers for kernel tests: inputs uploaded as given, outputs poisoned with NaN first. */
-import { createBuffer, STORAGE } from '../../src/gpu/buffers';
+import { createBuffer, STORAGE, writeArray } from '../../src/gpu/buffers';
 import type { GpuContext } from '../../src/gpu/device';
 
 export function inputBuffer(ctx: GpuContext, label: string, data: Float32Array | Uint32Array): GPUBuffer {
   const buffer = createBuffer(ctx, label, data.byteLength, STORAGE);
-  ctx.device.queue.writeBuffer(buffer, 0, data);
+  writeArray(ctx, buffer, 0, data);
   return buffer;
 }
 

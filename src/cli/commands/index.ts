@@ -3,6 +3,9 @@ import type { Command } from '../parse';
 import { runTrain } from './train';
 import { runEval } from './eval';
 import { runInfo } from './info';
+import { runDevices } from './devices';
+import { runPrune } from './prune';
+import { runConvert } from './convert';
 
 export async function runCommand(command: Command, io: CommandIo): Promise<void> {
   switch (command.name) {
@@ -12,6 +15,12 @@ export async function runCommand(command: Command, io: CommandIo): Promise<void>
       return runEval(command, io);
     case 'info':
       return runInfo(command, io);
+    case 'devices':
+      return runDevices(command, io);
+    case 'prune':
+      return runPrune(command, io);
+    case 'convert':
+      return runConvert(command, io);
     default:
       throw new Error(`${command.name}: not wired yet`);
   }

@@ -1,5 +1,8 @@
 import { takeSamples, type Dataset } from '../../data/dataset';
 import { CpuTrainer } from '../../cpu/trainer';
+import { adapterName, type GpuContext } from '../../gpu/device';
+import { GpuTrainer } from '../../gpu/trainer';
+import type { Recipe } from '../../train/recipe';
 import { countCorrect, predictAll } from '../../cpu/forward';
 import { initNetwork, totalWeights, type Network } from '../../model/network';
 import { loadMnist } from '../../node/mnist';
@@ -47,10 +50,11 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   if (recipe.batchSize > train.count) throw new UserError(`--batch-size ${recipe.batchSize} is larger than the ${train.count} training samples`);
 
   const gpu = await selectBackend(cmd.backend, cmd, io);
-  if (gpu) throw new UserError('the WebGPU trainer is not available in this build; use --backend cpu');
   const net = initNetwork(recipe.sizes, recipe.seed);
-  const trainer: Trainer = new CpuTrainer(net, train, { batchSize: recipe.batchSize, confidence: recipe.confidence });
-  const backend = 'cpu (JS reference)';
+  const config = { batchSize: recipe.batchSize, confidence: recipe.confidence };
+  const verification = gpu && cmd.verify ? await verifyAgainstReference(gpu, net, train, recipe) : null;
+  const trainer: Trainer = gpu ? await GpuTrainer.create(gpu, net, train, config) : new CpuTrainer(net, train, config);
+  const backend = gpu ? `gpu (WebGPU on ${adapterName(gpu.adapter)})` : 'cpu (JS reference)';
 
   const total = totalWeights(recipe.sizes);
   human(`Network    ${recipe.sizes.join('-')}, ${grouped(total)} weights, init seed ${recipe.seed}`);
@@ -59,6 +63,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   human(`Pruning    ${describeSchedule(recipe.prune)}`);
   human(`Backend    ${backend}`);
   human(`Data       ${train.source}: ${grouped(train.count)} training, ${grouped(data.test.count)} test samples`);
+  if (verification) human(`Verify     ${describeVerification(verification)}`);
   human('');
 
   const progress = new Progress(io, 'epoch', recipe.epochs);
@@ -95,7 +100,9 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
 
   if (cmd.json) {
     io.out(JSON.stringify({
-      backend: 'cpu',
+      backend: gpu ? 'gpu' : 'cpu',
+      adapter: gpu?.adapter ?? null,
+      verify: verification,
       recipe,
       trainingSeconds: result.seconds,
       epochs: result.epochs.map((r) => ({
@@ -113,6 +120,58 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
       format,
     }));
   }
+}
+
+export interface Verification {
+  batches: number;
+  batchSize: number;
+  /** Largest |w_gpu − w_js| over all layers after the batches, and its layer. */
+  worstAbsDiff: number;
+  worstLayer: number;
+  /** Largest |w_gpu − w_js| / max|w_js| of a layer. */
+  worstRelDiff: number;
+  /** Training-pass correct counts of both backends (equal when the GPU computes what the reference does). */
+  correctGpu: number;
+  correctReference: number;
+}
+
+const VERIFY_BATCHES = 4;
+
+/**
+ * Trains the first batches of the recipe on both backends from the same initial weights and
+ * compares the resulting weights; the real run then starts afresh from the same init.
+ */
+export async function verifyAgainstReference(gpu: GpuContext, net: Network, train: Dataset, recipe: Recipe): Promise<Verification> {
+  const batches = Math.min(VERIFY_BATCHES, Math.floor(train.count / recipe.batchSize));
+  const subset = takeSamples(train, batches * recipe.batchSize);
+  const config = { batchSize: recipe.batchSize, confidence: recipe.confidence };
+  const gpuTrainer = await GpuTrainer.create(gpu, net, subset, config);
+  const reference = new CpuTrainer(net, subset, config);
+  const gpuEpoch = await gpuTrainer.trainEpoch(null, recipe.learningRate, recipe.momentum);
+  const refEpoch = await reference.trainEpoch(null, recipe.learningRate, recipe.momentum);
+  const [a, b] = [(await gpuTrainer.state()).net, (await reference.state()).net];
+  gpuTrainer.dispose();
+  let worstAbsDiff = 0;
+  let worstLayer = 0;
+  let worstRelDiff = 0;
+  a.weights.forEach((w, l) => {
+    const ref = b.weights[l]!;
+    let layerMax = 0;
+    let scale = 0;
+    for (let k = 0; k < w.length; k++) {
+      layerMax = Math.max(layerMax, Math.abs(w[k]! - ref[k]!));
+      scale = Math.max(scale, Math.abs(ref[k]!));
+    }
+    if (layerMax > worstAbsDiff) [worstAbsDiff, worstLayer] = [layerMax, l];
+    worstRelDiff = Math.max(worstRelDiff, scale === 0 ? 0 : layerMax / scale);
+  });
+  return { batches, batchSize: recipe.batchSize, worstAbsDiff, worstLayer, worstRelDiff, correctGpu: gpuEpoch.correct, correctReference: refEpoch.correct };
+}
+
+export function describeVerification(v: Verification): string {
+  return `${v.batches} batches of ${v.batchSize} on the GPU vs the JS reference: worst |Δw| ${v.worstAbsDiff.toExponential(2)} ` +
+    `(layer ${v.worstLayer}, ${v.worstRelDiff.toExponential(2)} of the layer's largest weight); ` +
+    `correct in training ${v.correctGpu} vs ${v.correctReference}`;
 }
 
 export interface TestResult {

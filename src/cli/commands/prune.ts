@@ -32,6 +32,11 @@ export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> 
       dropInputs: false,
       keepHidden: cmd.keepNeurons === undefined ? undefined : { fraction: cmd.keepNeurons },
     });
+    const empty = compact.net.sizes.findIndex((n) => n === 0);
+    if (empty > 0) {
+      throw new UserError(`${cmd.model}: after pruning no neuron of hidden layer ${empty} can reach the output; ` +
+        'the network no longer depends on its input (prune less)');
+    }
     result = compact.net;
     structured = report;
     rule = [rule, `structured${cmd.keepNeurons === undefined ? '' : ` keep ${cmd.keepNeurons} of hidden neurons`}`].filter(Boolean).join(' + ');

@@ -1,0 +1,107 @@
+/**
+ * The CLI as a user runs it: the bundled `dist/cli.js` in a child process. Checks exit codes,
+ * that --json prints exactly one JSON object on stdout, and that mistakes get one line on stderr
+ * with no stack trace and leave no partial files behind.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { formatSeedText } from '../../src/format/seed-text';
+import { initNetwork } from '../../src/model/network';
+
+const run = promisify(execFile);
+const cli = join(process.cwd(), 'dist', 'cli.js');
+let dir = '';
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function webgpuPrune(...args: string[]): Promise<Outcome> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { cwd: dir, maxBuffer: 1 << 26 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function expectOneLineError(outcome: Outcome, pattern: RegExp): void {
+  expect(outcome.code).not.toBe(0);
+  expect(outcome.stdout).toBe('');
+  const lines = outcome.stderr.trim().split('\n');
+  expect(lines.length).toBeLessThanOrEqual(2);
+  expect(lines[0]).toMatch(pattern);
+  expect(outcome.stderr).not.toMatch(/\n\s+at /);
+}
+
+beforeAll(async () => {
+  await run(process.execPath, ['scripts/build.mjs']);
+  dir = mkdtempSync(join(tmpdir(), 'webgpu-prune-cli-'));
+  writeFileSync(join(dir, 'seed.txt'), formatSeedText(initNetwork([784, 100, 100, 10], 1337)));
+}, 120_000);
+
+describe('webgpu-prune CLI', () => {
+  it('train --backend cpu --json prints one JSON object and saves the network atomically', async () => {
+    const r = await webgpuPrune('train', '--backend', 'cpu', '--epochs', '2', '--limit', '1600', '--json', '--out', 'small.txt');
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({ backend: 'cpu', out: 'small.txt', format: 'seed-text', totalWeights: 89_400 });
+    expect(result.epochs).toHaveLength(2);
+    expect(result.test.total).toBe(10_000);
+    expect(r.stderr).toMatch(/epoch 2\/2/);
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
+    const evaluated = JSON.parse((await webgpuPrune('eval', 'small.txt', '--backend', 'cpu', '--json')).stdout);
+    expect(evaluated.correct).toBe(result.test.correct);
+    expect(evaluated.weights).toBe(result.weights);
+  });
+
+  it('info and convert read the seed text format; eval scores a converted file the same', async () => {
+    const info = JSON.parse((await webgpuPrune('info', 'seed.txt', '--json')).stdout);
+    expect(info).toMatchObject({ format: 'seed-text', sizes: [784, 100, 100, 10], weights: 89_400 });
+    expect(info.layers.map((l: { in: number; out: number; weights: number }) => [l.in, l.out, l.weights])).toEqual([[784, 100, 78_400], [100, 100, 10_000], [100, 10, 1_000]]);
+    const converted = await webgpuPrune('convert', 'seed.txt', '--out', 'seed.safetensors', '--json');
+    expect(JSON.parse(converted.stdout)).toMatchObject({ from: 'seed-text', to: 'safetensors' });
+    const a = JSON.parse((await webgpuPrune('eval', 'seed.txt', '--backend', 'cpu', '--json')).stdout);
+    const b = JSON.parse((await webgpuPrune('eval', 'seed.safetensors', '--backend', 'cpu', '--json')).stdout);
+    expect(b.correct).toBe(a.correct);
+  });
+
+  it('prune --sparsity then --structured shrinks the network and reports it', async () => {
+    const pruned = JSON.parse((await webgpuPrune('prune', 'seed.txt', '--sparsity', '0.99', '--scope', 'layer', '--out', 'p.safetensors', '--json')).stdout);
+    expect(pruned.weights).toBe(784 + 100 + 10);
+    const compact = JSON.parse((await webgpuPrune('prune', 'p.safetensors', '--structured', '--out', 'c.safetensors', '--json')).stdout);
+    expect(compact.sizes[0]).toBe(784);
+    expect(compact.sizes[3]).toBe(10);
+    expect(compact.sizes[1] + compact.sizes[2]).toBeLessThan(200);
+    const before = JSON.parse((await webgpuPrune('eval', 'p.safetensors', '--backend', 'cpu', '--json')).stdout);
+    const after = JSON.parse((await webgpuPrune('eval', 'c.safetensors', '--backend', 'cpu', '--json')).stdout);
+    expect(after.correct).toBe(before.correct);
+  });
+
+  it('mistakes get one line on stderr, a non-zero exit and no stack trace', async () => {
+    writeFileSync(join(dir, 'bad.txt'), '784,100,100,10\n1,2,x\n');
+    expectOneLineError(await webgpuPrune('eval', 'bad.txt', '--backend', 'cpu'), /^webgpu-prune: bad\.txt/);
+    expectOneLineError(await webgpuPrune('eval', 'missing.txt', '--backend', 'cpu'), /^webgpu-prune: cannot read missing\.txt/);
+    expectOneLineError(await webgpuPrune('train', '--epochs', '-3'), /--epochs must be a positive integer/);
+    expectOneLineError(await webgpuPrune('train', '--backend', 'cpu', '--data', 'nowhere'), /^webgpu-prune: .*nowhere/);
+    writeFileSync(join(dir, 'noise.bin'), 'hello');
+    expectOneLineError(await webgpuPrune('info', 'noise.bin'), /^webgpu-prune: noise\.bin/);
+    const dead = await webgpuPrune('prune', 'seed.txt', '--sparsity', '0.99', '--structured', '--out', 'out.safetensors');
+    expectOneLineError(dead, /no neuron of hidden layer 1 can reach the output/);
+    expect(existsSync(join(dir, 'out.safetensors'))).toBe(false);
+  });
+
+  it('--help explains every command', async () => {
+    const r = await webgpuPrune('--help');
+    expect(r.code).toBe(0);
+    for (const command of ['train', 'eval', 'info', 'devices', 'prune', 'convert', 'bench']) expect(r.stdout).toContain(command);
+    expect((await webgpuPrune('train', '--help')).stdout).toMatch(/--final-sparsity/);
+  });
+});

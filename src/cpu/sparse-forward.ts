@@ -1,14 +1,17 @@
 /**
- * The JS reference for batched inference, sparse and dense, in plain loops. The GPU kernels of
- * `shaders/sparse_*.wgsl` and `shaders/infer_dense.wgsl` are checked against these functions.
+ * The JS reference for batched inference, sparse and dense, in plain loops. The kernels of
+ * `shaders/sparse_*.wgsl` are checked against these functions; dense layers use `matmul` and
+ * `relu` of src/cpu/ops.ts, the references of the dense kernels.
  *
- * Sums run over the inputs in ascending order and round to float32 after every step, as
- * `forwardSample` (src/cpu/forward.ts) does, so the sparse and dense references give the same
- * bits on the same pruned network: a pruned weight only ever adds an exact zero.
+ * Sums run in float64 over the inputs in ascending order, as `matmul` does, so the sparse and
+ * dense references give the same bits on the same pruned network: a pruned weight only ever
+ * adds an exact zero.
  */
+import { toCsrByOutput } from '../model/csr';
 import type { Network } from '../model/network';
 import { gatherInputs, type CompactNetwork } from '../prune/structured';
 import { argmax } from './forward';
+import { matmul, relu as reluInPlace } from './ops';
 
 /** One layer as CSR by output neuron: row o lists the inputs feeding output o, ascending. */
 export interface CsrLayer {
@@ -24,22 +27,7 @@ export interface CsrLayer {
 
 /** CSR by output of a dense `[inSize, outSize]` layer, keeping the weights whose mask is 1. */
 export function csrLayer(weights: Float32Array, mask: Uint8Array, inSize: number, outSize: number): CsrLayer {
-  const indptr = new Int32Array(outSize + 1);
-  for (let i = 0; i < inSize; i++) for (let o = 0; o < outSize; o++) if (mask[i * outSize + o] === 1) indptr[o + 1]!++;
-  for (let o = 0; o < outSize; o++) indptr[o + 1]! += indptr[o]!;
-  const nnz = indptr[outSize]!;
-  const indices = new Int32Array(nnz);
-  const values = new Float32Array(nnz);
-  const next = indptr.slice(0, outSize);
-  for (let i = 0; i < inSize; i++) {
-    for (let o = 0; o < outSize; o++) {
-      if (mask[i * outSize + o] !== 1) continue;
-      const k = next[o]!++;
-      indices[k] = i;
-      values[k] = weights[i * outSize + o]!;
-    }
-  }
-  return { inSize, outSize, indptr, indices, values };
+  return { inSize, outSize, ...toCsrByOutput(weights, mask, inSize, outSize) };
 }
 
 /** Every layer of `net` as CSR by output. */
@@ -58,8 +46,8 @@ export function csrForward(layer: CsrLayer, x: Float32Array, batch: number, relu
     const row = s * inSize;
     for (let o = 0; o < outSize; o++) {
       let acc = 0;
-      for (let k = indptr[o]!; k < indptr[o + 1]!; k++) acc = Math.fround(acc + values[k]! * x[row + indices[k]!]!);
-      y[s * outSize + o] = relu && acc < 0 ? 0 : acc;
+      for (let k = indptr[o]!; k < indptr[o + 1]!; k++) acc += values[k]! * x[row + indices[k]!]!;
+      y[s * outSize + o] = relu && !(acc > 0) ? 0 : acc;
     }
   }
   return y;
@@ -71,16 +59,16 @@ export function csrForward(layer: CsrLayer, x: Float32Array, batch: number, relu
  */
 export function denseForward(w: Float32Array, x: Float32Array, batch: number, inSize: number, outSize: number, relu: boolean): Float32Array {
   const y = new Float32Array(batch * outSize);
-  const acc = new Float64Array(outSize);
-  for (let s = 0; s < batch; s++) {
-    acc.fill(0);
-    for (let i = 0; i < inSize; i++) {
-      const a = x[s * inSize + i]!;
-      for (let o = 0; o < outSize; o++) acc[o] = Math.fround(acc[o]! + w[i * outSize + o]! * a);
-    }
-    for (let o = 0; o < outSize; o++) y[s * outSize + o] = relu && acc[o]! < 0 ? 0 : acc[o]!;
-  }
+  matmul(x, w, y, batch, inSize, outSize);
+  if (relu) reluInPlace(y);
   return y;
+}
+
+/** out[f, s] = x[s, f]: `[rows, cols]` → `[cols, rows]`, the reference of shaders/sparse_transpose.wgsl. */
+export function transpose(x: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = x[r * cols + c]!;
+  return out;
 }
 
 export interface Inference {
@@ -96,9 +84,9 @@ function predict(logits: Float32Array, count: number, classes: number): Inferenc
   return { logits, predictions };
 }
 
-/** Whole-network inference through CSR layers: ReLU on every layer but the last. inputs `[count, features]`. */
-export function sparseInfer(layers: readonly CsrLayer[], inputs: Float32Array, count: number, inputIndices: Int32Array | null = null): Inference {
-  let x = gatherInputs(inputs, count, inputs.length / count, inputIndices);
+/** Whole-network inference through CSR layers: ReLU on every layer but the last. inputs `[count, layers[0].inSize]`. */
+export function sparseInfer(layers: readonly CsrLayer[], inputs: Float32Array, count: number): Inference {
+  let x = inputs;
   layers.forEach((layer, l) => (x = csrForward(layer, x, count, l + 1 < layers.length)));
   return predict(x, count, layers[layers.length - 1]!.outSize);
 }
@@ -111,7 +99,8 @@ export function denseInfer(net: Network, inputs: Float32Array, count: number): I
   return predict(x, count, net.sizes[layers]!);
 }
 
-/** Dense inference of a compact network on the original input features `[count, features]`. */
-export function compactInfer(compact: CompactNetwork, inputs: Float32Array, count: number): Inference {
-  return denseInfer(compact.net, gatherInputs(inputs, count, inputs.length / count, compact.inputIndices), count);
+/** Inference of a compact network on the original input features `[count, inputSize]`, dense or through CSR layers. */
+export function compactInfer(compact: CompactNetwork, inputs: Float32Array, count: number, sparse = false): Inference {
+  const kept = gatherInputs(inputs, count, compact.inputSize, compact.inputIndices);
+  return sparse ? sparseInfer(csrLayers(compact.net), kept, count) : denseInfer(compact.net, kept, count);
 }

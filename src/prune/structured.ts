@@ -20,6 +20,8 @@ export interface CompactNetwork {
   net: Network;
   /** Original feature index of each input the compact network reads, ascending; null = all of them. */
   inputIndices: Int32Array | null;
+  /** Features of an original input sample (the uncompacted network's `sizes[0]`). */
+  inputSize: number;
 }
 
 /** Neurons of one layer of the network (`layer` indexes `sizes`: 0 = input, last = output). */
@@ -198,7 +200,7 @@ export function compactNetwork(net: Network, options: StructuredOptions = {}): {
     let r = 0;
     alive[0]!.forEach((v, i) => v && (inputIndices![r++] = i));
   }
-  return { compact: { net: compactNet, inputIndices }, report: { neurons, weights, rounds } };
+  return { compact: { net: compactNet, inputIndices, inputSize: sizes[0]! }, report: { neurons, weights, rounds } };
 }
 
 /**

@@ -76,6 +76,7 @@ describe('structured compression', () => {
     for (let o = 0; o < 4; o++) cut(net, 0, 2, o);
     const { compact } = compactNetwork(net, { dropInputs: false });
     expect(compact.inputIndices).toBeNull();
+    expect(compact.inputSize).toBe(5);
     expect(compact.net.sizes).toEqual([5, 4, 2]);
   });
 
@@ -87,7 +88,8 @@ describe('structured compression', () => {
     const x = randomInputs(count, 784, 11);
     const reference = denseInfer(net, x, count);
     expectSameValues(compactInfer(compact, x, count).logits, reference.logits);
-    expectSameValues(sparseInfer(csrLayers(compact.net), x, count, compact.inputIndices).logits, reference.logits);
+    expectSameValues(compactInfer(compact, x, count, true).logits, reference.logits);
+    expectSameValues(sparseInfer(csrLayers(net), x, count).logits, reference.logits);
     expect([...compactInfer(compact, x, count).predictions]).toEqual([...reference.predictions]);
     if (sparsity >= 0.99) expect(report.neurons[0]!.neuronsAfter).toBeLessThan(784);
   });

@@ -1,0 +1,189 @@
+/**
+ * sparse_v1/v2/v3 and sparse_transpose against the JS reference (src/cpu/sparse-forward.ts) on
+ * fresh random inputs, outputs poisoned with NaN; then whole networks through the sparse and
+ * dense inference engines against sparseInfer / denseInfer.
+ *
+ * Tolerance: rel 1e-4, plus abs 1e-6·(nonzeros in the longest row). The reference sums in
+ * float64, the kernels in float32 in the same order; with weights and inputs in [−1, 1] each of
+ * the n roundings adds at most 2⁻²⁴ × the running sum (≤ n), far below 1e-6·n, while a missing
+ * or doubled product (|w·x| ≈ 0.25 on average) fails.
+ */
+import { describe, expect, it } from 'vitest';
+import { csrForward, csrLayer, denseInfer, sparseInfer, csrLayers, transpose, type CsrLayer } from '../../src/cpu/sparse-forward';
+import { readBuffer, uniformBuffer } from '../../src/gpu/buffers';
+import { createDenseInference, createSparseInference, sparseParams, sparseProgram, sparseWorkgroups, type SparseVersion } from '../../src/gpu/sparse-inference';
+import { bindBuffers, getPipeline, withErrorScope } from '../../src/gpu/program';
+import { initNetwork, type Network } from '../../src/model/network';
+import { compactNetwork } from '../../src/prune/structured';
+import { pruneToSparsity } from '../../src/prune/unstructured';
+import { expectClose } from '../helpers/expect-close';
+import { testGpu } from '../helpers/gpu';
+import { inputBuffer, poisonedBuffer } from '../helpers/gpu-buffers';
+import { mulberry32, randomFloats, randomMask } from '../helpers/random';
+import sparseTransposeSource from '../../shaders/sparse_transpose.wgsl';
+
+const gpu = await testGpu();
+
+/** A random layer of the given density, with row 0 empty, row 1 full and row 2 a single entry when it has the rows. */
+function randomLayer(random: () => number, inSize: number, outSize: number, density: number): CsrLayer {
+  const weights = randomFloats(random, inSize * outSize);
+  const mask = randomMask(random, inSize * outSize, density);
+  const setRow = (o: number, keep: (i: number) => boolean): void => {
+    for (let i = 0; i < inSize; i++) mask[i * outSize + o] = keep(i) ? 1 : 0;
+  };
+  if (outSize >= 3) {
+    setRow(0, () => false);
+    setRow(1, () => true);
+    const only = Math.floor(random() * inSize);
+    setRow(2, (i) => i === only);
+  }
+  return csrLayer(weights, mask, inSize, outSize);
+}
+
+function longestRow(layer: CsrLayer): number {
+  let longest = 1;
+  for (let o = 0; o < layer.outSize; o++) longest = Math.max(longest, layer.indptr[o + 1]! - layer.indptr[o]!);
+  return longest;
+}
+
+const asU32 = (a: Int32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
+
+/** [in, out, batch]: single elements; either side of v1's 64 outputs and v2/v3's 4·64 samples; the MLP's layers. */
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [17, 63, 255],
+  [65, 65, 257],
+  [3, 5, 2],
+  [784, 100, 300],
+  [100, 10, 129],
+];
+const DENSITIES = [1, 0.5, 0.1, 0.01, 0.001];
+
+describe.skipIf(!gpu.context)(`sparse inference kernels ${gpu.label}`, () => {
+  const ctx = gpu.context!;
+  const versions: SparseVersion[] = ctx.device.features.has('subgroups') ? [1, 2, 3] : [1, 2];
+  // v2/v3 in their default shape and with a workgroup and row count that leave partial blocks.
+  const configs = versions.flatMap((version): { version: SparseVersion; workgroupSize?: number; rows?: number }[] =>
+    version === 1 ? [{ version }] : [{ version }, { version, workgroupSize: 32, rows: 3 }],
+  );
+
+  async function runLayer(
+    config: (typeof configs)[number],
+    layer: CsrLayer,
+    x: Float32Array, // [batch, in]
+    batch: number,
+    relu: boolean,
+    xLayout: 'sample-major' | 'feature-major',
+    yLayout: 'sample-major' | 'feature-major',
+  ): Promise<Float32Array> {
+    const { version, workgroupSize = 64, rows = 4 } = config;
+    const pipeline = await getPipeline(ctx, sparseProgram(version, workgroupSize, rows));
+    const buffers = [
+      inputBuffer(ctx, 'indptr', asU32(layer.indptr)),
+      inputBuffer(ctx, 'indices', asU32(layer.indices.length ? layer.indices : new Int32Array(1))),
+      inputBuffer(ctx, 'values', layer.values.length ? layer.values : new Float32Array(1)),
+      inputBuffer(ctx, 'x', xLayout === 'feature-major' ? transpose(x, batch, layer.inSize) : x),
+      poisonedBuffer(ctx, 'y', batch * layer.outSize),
+      uniformBuffer(ctx, 'params', sparseParams(batch, layer, relu, xLayout, yLayout)),
+    ];
+    await withErrorScope(ctx.device, `sparse_v${version}`, () => {
+      const encoder = ctx.device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindBuffers(ctx.device, pipeline, 'test', buffers));
+      pass.dispatchWorkgroups(...sparseWorkgroups(version, layer.outSize, batch, workgroupSize, rows));
+      pass.end();
+      ctx.device.queue.submit([encoder.finish()]);
+    });
+    const y = await readBuffer(ctx, buffers[4]!, new Float32Array(batch * layer.outSize));
+    for (const b of buffers) b.destroy();
+    return yLayout === 'feature-major' ? transpose(y, layer.outSize, batch) : y;
+  }
+
+  for (const config of configs) {
+    const name = `sparse_v${config.version}${config.workgroupSize ? ` WG ${config.workgroupSize} ROWS ${config.rows}` : ''}`;
+    it.each(SHAPES)(`${name}: [%i → %i] × batch %i at every density matches csrForward`, async (inSize, outSize, batch) => {
+      const random = mulberry32(inSize * 7919 + outSize * 31 + batch + config.version);
+      for (const density of DENSITIES) {
+        const layer = randomLayer(random, inSize, outSize, density);
+        const x = randomFloats(random, batch * inSize);
+        const tolerance = { rel: 1e-4, abs: 1e-6 * longestRow(layer) };
+        for (const relu of [false, true]) {
+          const reference = csrForward(layer, x, batch, relu);
+          const shape = `[${batch}, ${outSize}] density ${density} relu ${relu}`;
+          expectClose(await runLayer(config, layer, x, batch, relu, 'feature-major', 'feature-major'), reference, tolerance, `${shape} fm→fm`);
+          if (!relu) expectClose(await runLayer(config, layer, x, batch, relu, 'sample-major', 'sample-major'), reference, tolerance, `${shape} sm→sm`);
+        }
+      }
+    });
+  }
+
+  it.each([
+    [1, 1],
+    [63, 5],
+    [65, 784],
+    [300, 100],
+  ])('sparse_transpose [%i, %i] moves every element', async (batch, features) => {
+    const pipeline = await getPipeline(ctx, { name: 'sparse_transpose', source: sparseTransposeSource });
+    const x = randomFloats(mulberry32(batch + features), batch * features);
+    const buffers = [inputBuffer(ctx, 'x', x), poisonedBuffer(ctx, 'xT', batch * features), uniformBuffer(ctx, 'params', Uint32Array.of(batch, features))];
+    await withErrorScope(ctx.device, 'sparse_transpose', () => {
+      const encoder = ctx.device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindBuffers(ctx.device, pipeline, 'test', buffers));
+      pass.dispatchWorkgroups(Math.ceil(batch / 64), features);
+      pass.end();
+      ctx.device.queue.submit([encoder.finish()]);
+    });
+    expect([...(await readBuffer(ctx, buffers[1]!, new Float32Array(batch * features)))]).toEqual([...transpose(x, batch, features)]);
+  });
+});
+
+describe.skipIf(!gpu.context)(`sparse and dense inference engines ${gpu.label}`, () => {
+  const ctx = gpu.context!;
+
+  function prunedNetwork(sizes: number[], sparsity: number, seed: number): Network {
+    const net = initNetwork(sizes, seed);
+    pruneToSparsity(net, sparsity, 'layer');
+    return net;
+  }
+
+  it.each([0, 0.5, 0.907, 0.99])('784-100-100-10 at sparsity %s: sparse, compact and dense match the JS reference', async (sparsity) => {
+    const net = prunedNetwork([784, 100, 100, 10], sparsity, 3);
+    const count = 300;
+    const inputs = randomFloats(mulberry32(5), count * 784, 0, 1);
+    const reference = sparseInfer(csrLayers(net), inputs, count);
+    expect([...denseInfer(net, inputs, count).predictions]).toEqual([...reference.predictions]);
+    const tolerance = { rel: 1e-4, abs: 1e-5 };
+    const { compact } = compactNetwork(net);
+    const engines = [
+      await createSparseInference(ctx, net, { maxBatch: 128 }),
+      await createSparseInference(ctx, compact, { maxBatch: count }),
+      await createSparseInference(ctx, compact, { maxBatch: count, version: 1 }),
+      await createDenseInference(ctx, net, { maxBatch: count }),
+      await createDenseInference(ctx, compact, { maxBatch: 100 }),
+    ];
+    for (const engine of engines) {
+      const result = await engine.infer(inputs, count);
+      expectClose(result.logits, reference.logits, tolerance, `${engine.name} [${count}, 10]`);
+      // Predictions agree except where two logits tie within float32 rounding.
+      let differ = 0;
+      result.predictions.forEach((p, s) => (differ += p === reference.predictions[s] ? 0 : 1));
+      expect(differ, engine.name).toBeLessThanOrEqual(1);
+      engine.dispose();
+    }
+  });
+
+  it('runs batches of 1 and below the v1 threshold, and refuses a batch past maxBatch', async () => {
+    const net = prunedNetwork([20, 7, 3], 0.6, 9);
+    const engine = await createSparseInference(ctx, net, { maxBatch: 70 });
+    for (const count of [1, 5, 63, 64, 70]) {
+      const inputs = randomFloats(mulberry32(count), count * 20);
+      expectClose((await engine.infer(inputs, count)).logits, sparseInfer(csrLayers(net), inputs, count).logits, { rel: 1e-4, abs: 1e-6 }, `batch ${count}`);
+    }
+    engine.upload(new Float32Array(70 * 20), 70);
+    await expect(engine.run(71)).rejects.toThrow(/batch 71 is outside 1\.\.70/);
+    engine.dispose();
+  });
+});

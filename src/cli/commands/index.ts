@@ -6,6 +6,7 @@ import { runInfo } from './info';
 import { runDevices } from './devices';
 import { runPrune } from './prune';
 import { runConvert } from './convert';
+import { runBench } from './bench';
 
 export async function runCommand(command: Command, io: CommandIo): Promise<void> {
   switch (command.name) {
@@ -21,7 +22,9 @@ export async function runCommand(command: Command, io: CommandIo): Promise<void>
       return runPrune(command, io);
     case 'convert':
       return runConvert(command, io);
+    case 'bench':
+      return runBench(command, io);
     default:
-      throw new Error(`${command.name}: not wired yet`);
+      throw new Error(`${(command as Command).name}: not wired yet`);
   }
 }

@@ -1,0 +1,394 @@
+/**
+ * `bench train`: training throughput of the seed's MLP (784-100-100-10, batch 800) on the first
+ * batches of MNIST, for our WebGPU trainer (each matmul version), TF.js's `webgpu` backend on the
+ * same adapter, and the JS reference, plus the ceiling (our best matmul on a large square shape)
+ * and the time of each kernel of one training step run alone.
+ *
+ * Everything runs in one process, round-robin: every case is timed once per round and the
+ * figure is the median over rounds, because the machine is shared and its speed drifts.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { grouped, type CommandIo } from '../cli/io';
+import type { BenchCommand } from '../cli/parse';
+import { CpuTrainer } from '../cpu/trainer';
+import { takeSamples, type Dataset } from '../data/dataset';
+import { createBuffer, uniformBuffer } from '../gpu/buffers';
+import { acquireDevice, adapterName, GpuUnavailableError, type AdapterDescription, type GpuContext } from '../gpu/device';
+import {
+  bindKernel,
+  defaultMatmulVersion,
+  matmulKernel,
+  recordDispatches,
+  softmaxGradKernel,
+  subgroupSize,
+  updateKernel,
+  type Dispatch,
+  type Kernel,
+  type MatmulSpec,
+  type MatmulVersion,
+} from '../gpu/kernels';
+import { GpuTrainer } from '../gpu/trainer';
+import { waitForGpu } from '../gpu/wait';
+import { initNetwork, SEED_SIZES, type Network } from '../model/network';
+import { dawnGpu } from '../node/dawn';
+import { writeFileAtomic } from '../node/files';
+import { loadMnist } from '../node/mnist';
+import { SEED_RECIPE } from '../train/recipe';
+import type { TrainConfig } from '../train/trainer';
+import { UserError } from '../util/errors';
+import { loadTfjsWebgpu, TfjsMlpTrainer } from './tfjs-peer';
+
+export interface TrainBenchSettings {
+  sizes: number[];
+  batch: number;
+  /** Batches in one timed epoch: the first `batches · batch` training samples. */
+  batches: number;
+  /** Timed rounds; each figure is the median over them. */
+  repeats: number;
+  /** The JS reference's second stage starts from the state after this many epochs of the seed recipe... */
+  trainedEpochs: number;
+  /** ...over this many training samples. */
+  trainedSamples: number;
+  /** The ceiling is an n×n×n matmul. */
+  ceilingSize: number;
+  /** Milliseconds of GPU work one ceiling or step-kernel timing aims at. */
+  kernelTimingMs: number;
+}
+
+export function trainBenchSettings(quick: boolean, repeats: number): TrainBenchSettings {
+  const common = { sizes: [...SEED_SIZES], batch: SEED_RECIPE.batchSize, trainedEpochs: 5 };
+  return quick
+    ? { ...common, batches: 3, repeats: Math.min(repeats, 3), trainedSamples: 12_000, ceilingSize: 512, kernelTimingMs: 30 }
+    : { ...common, batches: 10, repeats, trainedSamples: 60_000, ceilingSize: 1024, kernelTimingMs: 150 };
+}
+
+export type ContenderName = 'webgpu-prune' | 'tfjs-webgpu' | 'js-reference';
+
+export interface TrainBenchResult {
+  name: ContenderName;
+  /** What distinguishes rows with the same name: the matmul version, or the JS reference's stage. */
+  variant: string;
+  batch: number;
+  batches: number;
+  samplesPerSec: number;
+  /** FLOPs of the dense training step per second; the JS reference skips work, so its figure is effective. */
+  gflops: number;
+  msPerBatch: number;
+  /** Fastest and slowest round. */
+  msPerBatchRange: [number, number];
+  matmulVersion?: MatmulVersion;
+  /** The version GpuTrainer picks on this device. */
+  isDefault?: boolean;
+  stage?: 'fresh' | 'trained';
+  /** JS reference: share of samples backpropagated (the rest are skipped as confident). */
+  backpropagatedFraction?: number;
+}
+
+export interface KernelTiming {
+  kernel: string;
+  ms: number;
+  gflops: number | null;
+}
+
+export interface TrainBenchReport {
+  adapter: AdapterDescription;
+  tfjs: { version: string; adapter: { vendor: string; architecture: string } };
+  settings: TrainBenchSettings & { lr: number; momentum: number; confidence: number; initSeed: number };
+  /** FLOPs of one dense training step (see `stepFlops`). */
+  flopsPerStep: number;
+  results: TrainBenchResult[];
+  ratios: { oursOverTfjs: number; oursOverJsFresh: number; oursOverJsTrained: number; jsTrainedOverJsFresh: number };
+  ceiling: { shape: [number, number, number]; matmulVersion: MatmulVersion; ms: number; gflops: number; perVersion: KernelTiming[]; trainerFraction: number };
+  /** Each kernel of one step of the default trainer, timed alone (repeated in one pass). */
+  stepKernels: { kernels: KernelTiming[]; sumMs: number; measuredStepMs: number };
+}
+
+/**
+ * FLOPs of one dense training step on a batch: forward 2·B·Σ in·out, input gradients of every
+ * layer but the first 2·B·Σ_{l≥1} in·out, weight gradients 2·B·Σ in·out. Softmax and the update
+ * are O(B·classes) and O(weights), left out.
+ */
+export function stepFlops(sizes: readonly number[], batch: number): number {
+  let all = 0;
+  let first = 0;
+  for (let l = 0; l + 1 < sizes.length; l++) {
+    all += sizes[l]! * sizes[l + 1]!;
+    if (l === 0) first = all;
+  }
+  return 2 * batch * (2 * all + (all - first));
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** One thing to time: `run` does one timed unit and returns its milliseconds. */
+interface TimedCase {
+  label: string;
+  run: () => Promise<number>;
+  ms: number[];
+}
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await work();
+  return performance.now() - start;
+}
+
+/** Milliseconds per dispatch of `reps` copies of one dispatch in one pass and one submit. */
+async function timeDispatch(ctx: GpuContext, dispatch: Dispatch, reps: number): Promise<number> {
+  const encoder = ctx.device.createCommandEncoder({ label: `bench ${dispatch.kernel.name}` });
+  const pass = encoder.beginComputePass();
+  for (let r = 0; r < reps; r++) recordDispatches(pass, [dispatch]);
+  pass.end();
+  const start = performance.now();
+  ctx.device.queue.submit([encoder.finish()]);
+  await waitForGpu(ctx.device.queue.onSubmittedWorkDone());
+  return (performance.now() - start) / reps;
+}
+
+/** A kernel bound to zeroed scratch buffers of its sizes, with a repeat count for `targetMs`. */
+async function kernelCase(ctx: GpuContext, kernel: Kernel, targetMs: number, uniformLast = false): Promise<TimedCase> {
+  const buffers = kernel.bindingBytes.map((bytes, i) =>
+    uniformLast && i === kernel.bindingBytes.length - 1
+      ? uniformBuffer(ctx, 'bench uniform', new Float32Array(Math.max(1, bytes / 4)))
+      : createBuffer(ctx, `bench ${kernel.name} ${i}`, Math.ceil(bytes / 4) * 4),
+  );
+  const dispatch = bindKernel(ctx, kernel, 'bench', buffers);
+  const first = await timeDispatch(ctx, dispatch, 1);
+  const reps = Math.max(1, Math.min(1000, Math.round(targetMs / Math.max(first, 0.01))));
+  return { label: kernel.name, run: () => timeDispatch(ctx, dispatch, reps), ms: [] };
+}
+
+/** The kernels of one training step as GpuTrainer builds them (src/gpu/trainer.ts). */
+function stepKernelSpecs(sizes: readonly number[], batch: number): MatmulSpec[] {
+  const layers = sizes.length - 1;
+  const specs: MatmulSpec[] = [];
+  for (let l = 0; l < layers; l++) specs.push({ m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none' });
+  for (let l = layers - 1; l >= 1; l--) specs.push({ m: batch, k: sizes[l + 1]!, n: sizes[l]!, transB: true, epilogue: 'reluGrad' });
+  for (let l = 0; l < layers; l++) specs.push({ m: sizes[l]!, k: batch, n: sizes[l + 1]!, transA: true, epilogue: 'accumulateVelocity' });
+  return specs;
+}
+
+export interface TrainBenchInput {
+  ctx: GpuContext;
+  /** The `GPU` that `ctx` came from: TF.js opens its own device on it. */
+  gpu: GPU;
+  train: Dataset;
+  settings: TrainBenchSettings;
+  progress: (line: string) => void;
+}
+
+export async function benchTrain({ ctx, gpu, train, settings, progress }: TrainBenchInput): Promise<TrainBenchReport> {
+  const { sizes, batch, batches } = settings;
+  const recipe = SEED_RECIPE;
+  const config: TrainConfig = { batchSize: batch, confidence: recipe.confidence };
+  const samples = batches * batch;
+  if (train.count < samples) throw new UserError(`bench train needs ${samples} training samples, ${train.source} has ${train.count}`);
+  if (train.features !== sizes[0] || train.classes !== sizes[sizes.length - 1]) {
+    throw new UserError(`bench train: the network ${sizes.join('-')} does not fit ${train.source}`);
+  }
+  const data = takeSamples(train, samples);
+  const initial = initNetwork(sizes, recipe.seed);
+  const flops = stepFlops(sizes, batch);
+  const { learningRate: lr, momentum } = recipe;
+
+  progress(`JS reference: training ${settings.trainedEpochs} epochs on ${settings.trainedSamples} samples for its trained stage`);
+  const trained = await trainedState(ctx, initial, takeSamples(train, settings.trainedSamples), config, settings.trainedEpochs);
+
+  progress('compiling our kernels and starting TF.js');
+  const versions: MatmulVersion[] = subgroupSize(ctx) > 0 ? [1, 2, 3] : [1, 2];
+  const defaultVersion = defaultMatmulVersion(ctx);
+  const ours = await Promise.all(versions.map((v) => GpuTrainer.create(ctx, initial, data, config, undefined, { matmulVersion: v })));
+  const peer = await loadTfjsWebgpu(gpu);
+  const tfjs = TfjsMlpTrainer.create(peer, initial, data, batch, lr, momentum);
+  const jsBackpropagated = { fresh: 0, trained: 0 };
+  const jsCase = (stage: 'fresh' | 'trained', start: { net: Network; velocities?: Float32Array[] }, epochLr: number, epochMomentum: number): TimedCase => ({
+    label: `js-reference ${stage}`,
+    ms: [],
+    // A new trainer from the same state each time, so every round does the same work.
+    run: async () => {
+      const trainer = new CpuTrainer(start.net, data, config, start.velocities);
+      let backpropagated = 0;
+      const ms = await timed(async () => ({ backpropagated } = await trainer.trainEpoch(null, epochLr, epochMomentum)));
+      jsBackpropagated[stage] = backpropagated / samples;
+      return ms;
+    },
+  });
+
+  const trainerCases: TimedCase[] = [
+    ...ours.map((trainer, i) => ({ label: `webgpu-prune v${versions[i]}`, ms: [], run: () => timed(() => trainer.trainEpoch(null, lr, momentum)) })),
+    { label: 'tfjs-webgpu', ms: [], run: () => timed(() => tfjs.trainEpoch()) },
+    jsCase('fresh', { net: initial }, lr, momentum),
+    jsCase('trained', trained.state, trained.lr, trained.momentum),
+  ];
+
+  const ceilingVersions = versions.filter((v) => v > 1);
+  const ceilingCases = await Promise.all(
+    ceilingVersions.map(async (v) => {
+      const n = settings.ceilingSize;
+      return kernelCase(ctx, await matmulKernel(ctx, { m: n, k: n, n }, v), settings.kernelTimingMs);
+    }),
+  );
+  const stepSpecs = stepKernelSpecs(sizes, batch);
+  const stepCases = [
+    ...(await Promise.all(stepSpecs.map(async (spec) => kernelCase(ctx, await matmulKernel(ctx, spec, defaultVersion), settings.kernelTimingMs)))),
+    await kernelCase(ctx, await softmaxGradKernel(ctx, batch, sizes[sizes.length - 1]!, recipe.confidence), settings.kernelTimingMs),
+    ...(await Promise.all(sizes.slice(1).map(async (n, l) => kernelCase(ctx, await updateKernel(ctx, sizes[l]! * n), settings.kernelTimingMs, true)))),
+  ];
+  const cases = [...trainerCases, ...ceilingCases, ...stepCases];
+
+  try {
+    progress('warming up');
+    for (const c of cases) await c.run();
+    for (let round = 1; round <= settings.repeats; round++) {
+      for (const c of cases) c.ms.push(await c.run());
+      const summary = trainerCases.map((c) => `${c.label} ${grouped((samples / c.ms[c.ms.length - 1]!) * 1000)}/s`).join(', ');
+      progress(`round ${round}/${settings.repeats}: ${summary}`);
+    }
+  } finally {
+    for (const trainer of ours) trainer.dispose();
+    tfjs.dispose();
+  }
+
+  const row = (c: TimedCase, name: ContenderName, variant: string, extra: Partial<TrainBenchResult> = {}): TrainBenchResult => {
+    const ms = median(c.ms) / batches;
+    return {
+      name,
+      variant,
+      batch,
+      batches,
+      samplesPerSec: (batch / ms) * 1000,
+      gflops: flops / ms / 1e6,
+      msPerBatch: ms,
+      msPerBatchRange: [Math.min(...c.ms) / batches, Math.max(...c.ms) / batches],
+      ...extra,
+    };
+  };
+  const [jsFreshCase, jsTrainedCase] = trainerCases.slice(-2) as [TimedCase, TimedCase];
+  const results: TrainBenchResult[] = [
+    ...versions.map((v, i) =>
+      row(trainerCases[i]!, 'webgpu-prune', `matmul v${v}${v === defaultVersion ? ' (default)' : ''}`, { matmulVersion: v, isDefault: v === defaultVersion }),
+    ),
+    row(trainerCases[versions.length]!, 'tfjs-webgpu', `TF.js ${peer.version}`),
+    row(jsFreshCase, 'js-reference', 'fresh init', { stage: 'fresh', backpropagatedFraction: jsBackpropagated.fresh }),
+    row(jsTrainedCase, 'js-reference', `after ${settings.trainedEpochs} epochs`, { stage: 'trained', backpropagatedFraction: jsBackpropagated.trained }),
+  ];
+  const best = results.find((r) => r.isDefault)!;
+  const byName = (name: ContenderName, stage?: 'fresh' | 'trained') => results.find((r) => r.name === name && r.stage === stage)!;
+
+  const kernelTiming = (c: TimedCase, kernelFlops: number | null): KernelTiming => {
+    const ms = median(c.ms);
+    return { kernel: c.label, ms, gflops: kernelFlops === null ? null : kernelFlops / ms / 1e6 };
+  };
+  const n = settings.ceilingSize;
+  const perVersion = ceilingCases.map((c) => kernelTiming(c, 2 * n * n * n));
+  const bestCeiling = perVersion.reduce((a, b) => (b.gflops! > a.gflops! ? b : a));
+  const kernels = stepCases.map((c, i) => {
+    const spec = stepSpecs[i];
+    return kernelTiming(c, spec ? 2 * spec.m * spec.k * spec.n : null);
+  });
+
+  return {
+    adapter: ctx.adapter,
+    tfjs: { version: peer.version, adapter: peer.adapter },
+    settings: { ...settings, lr, momentum, confidence: recipe.confidence, initSeed: recipe.seed },
+    flopsPerStep: flops,
+    results,
+    ratios: {
+      oursOverTfjs: best.samplesPerSec / byName('tfjs-webgpu').samplesPerSec,
+      oursOverJsFresh: best.samplesPerSec / byName('js-reference', 'fresh').samplesPerSec,
+      oursOverJsTrained: best.samplesPerSec / byName('js-reference', 'trained').samplesPerSec,
+      jsTrainedOverJsFresh: byName('js-reference', 'trained').samplesPerSec / byName('js-reference', 'fresh').samplesPerSec,
+    },
+    ceiling: {
+      shape: [n, n, n],
+      matmulVersion: ceilingVersions[perVersion.indexOf(bestCeiling)]!,
+      ms: bestCeiling.ms,
+      gflops: bestCeiling.gflops!,
+      perVersion,
+      trainerFraction: best.gflops / bestCeiling.gflops!,
+    },
+    stepKernels: { kernels, sumMs: kernels.reduce((s, k) => s + k.ms, 0), measuredStepMs: best.msPerBatch },
+  };
+}
+
+/**
+ * The network and velocities after `epochs` of the seed recipe (file order, lr and momentum
+ * decayed per epoch), trained by GpuTrainer, which the tests hold to the JS reference's results;
+ * with the lr and momentum of the next epoch.
+ */
+async function trainedState(ctx: GpuContext, initial: Network, train: Dataset, config: TrainConfig, epochs: number) {
+  const recipe = SEED_RECIPE;
+  const trainer = await GpuTrainer.create(ctx, initial, train, config);
+  let lr = recipe.learningRate;
+  let momentum = recipe.momentum;
+  try {
+    for (let e = 0; e < epochs; e++) {
+      await trainer.trainEpoch(null, lr, momentum);
+      lr *= recipe.factor;
+      momentum *= recipe.factor;
+    }
+    return { state: await trainer.state(), lr, momentum };
+  } finally {
+    trainer.dispose();
+  }
+}
+
+const fixed = (x: number, digits = 1) => x.toFixed(digits);
+
+export function formatTrainBench(r: TrainBenchReport): string {
+  const lines = [
+    `adapter: ${adapterName(r.adapter)}; TF.js ${r.tfjs.version} on ${r.tfjs.adapter.vendor}/${r.tfjs.adapter.architecture}`,
+    `MLP ${r.settings.sizes.join('-')}, batch ${r.settings.batch}, ${r.settings.batches} batches per timing, median of ${r.settings.repeats} rounds; ` +
+      `${fixed(r.flopsPerStep / 1e6)} MFLOP per dense step`,
+    '',
+    '| trainer | variant | samples/s | ms/batch (min–max) | GFLOP/s | backprop share |',
+    '| --- | --- | ---: | ---: | ---: | ---: |',
+    ...r.results.map(
+      (x) =>
+        `| ${x.name} | ${x.variant} | ${grouped(x.samplesPerSec)} | ${fixed(x.msPerBatch)} (${fixed(x.msPerBatchRange[0])}–${fixed(x.msPerBatchRange[1])}) | ` +
+        `${fixed(x.gflops, 2)}${x.name === 'js-reference' ? ' (effective)' : ''} | ${x.backpropagatedFraction === undefined ? '' : `${fixed(100 * x.backpropagatedFraction)}%`} |`,
+    ),
+    '',
+    `ours / TF.js: ${fixed(r.ratios.oursOverTfjs, 2)}×   ours / JS fresh: ${fixed(r.ratios.oursOverJsFresh)}×   ` +
+      `ours / JS after ${r.settings.trainedEpochs} epochs: ${fixed(r.ratios.oursOverJsTrained)}×   (JS trained / JS fresh: ${fixed(r.ratios.jsTrainedOverJsFresh, 2)}×)`,
+    `ceiling: matmul ${r.ceiling.shape.join('×')} v${r.ceiling.matmulVersion} ${fixed(r.ceiling.gflops)} GFLOP/s ` +
+      `(${r.ceiling.perVersion.map((k) => `${k.kernel} ${fixed(k.gflops!)}`).join(', ')}); the trainer reaches ${fixed(100 * r.ceiling.trainerFraction)}% of it`,
+    '',
+    `one step's kernels alone: ${fixed(r.stepKernels.sumMs, 2)} ms of ${fixed(r.stepKernels.measuredStepMs, 2)} ms per trained batch`,
+    '| kernel | ms | GFLOP/s |',
+    '| --- | ---: | ---: |',
+    ...r.stepKernels.kernels.map((k) => `| ${k.kernel} | ${fixed(k.ms, 3)} | ${k.gflops === null ? '' : fixed(k.gflops)} |`),
+  ];
+  return lines.join('\n');
+}
+
+/** The CLI's `bench train`. */
+export async function runBenchTrain(cmd: BenchCommand, io: CommandIo): Promise<void> {
+  const settings = trainBenchSettings(cmd.quick, cmd.repeats);
+  const data = await loadMnist();
+  let gpu: GPU;
+  try {
+    gpu = dawnGpu({ adapter: cmd.adapter, backend: cmd.dawnBackend });
+  } catch (err) {
+    throw new GpuUnavailableError(`cannot load Dawn's WebGPU bindings: ${(err as Error).message}`);
+  }
+  const ctx = await acquireDevice(gpu, { onError: (m) => io.err(`webgpu-prune: ${m}`) });
+  io.err(`GPU: ${adapterName(ctx.adapter)}`);
+  const report = await benchTrain({ ctx, gpu, train: data.train, settings, progress: (line) => io.err(line) });
+  await mkdir(cmd.outDir, { recursive: true }).catch((err: Error) => {
+    throw new UserError(`cannot create ${cmd.outDir}: ${err.message}`);
+  });
+  const path = join(cmd.outDir, 'bench-train.json');
+  await writeFileAtomic(path, JSON.stringify(report, null, 2) + '\n');
+  if (cmd.json) {
+    io.out(JSON.stringify(report));
+  } else {
+    io.out(formatTrainBench(report));
+    io.out(`\nwritten: ${path}`);
+  }
+}

@@ -134,6 +134,11 @@ export const trainOptions = {
   sparsity: { type: 'number', describe: 'With --schedule once: drop the smallest weights to this sparsity instead of a threshold' },
   'initial-sparsity': { type: 'number', default: 0, describe: 'With --schedule gradual: sparsity of the first pruning step' },
   'final-sparsity': { type: 'number', default: 0.95, describe: 'With --schedule gradual: sparsity reached at --prune-end' },
+  'layer-sparsity': {
+    type: 'string',
+    describe: 'Instead of --sparsity/--final-sparsity: one target per layer, comma-separated (e.g. 0.96,0.93,0.75)',
+  },
+  scope: { choices: ['global', 'layer'] as const, default: 'global' as const, describe: 'Rank weights across the network or within each layer' },
   'prune-start': { type: 'number', describe: 'With --schedule gradual: first pruning epoch (1-based; default 10% of epochs)' },
   'prune-end': { type: 'number', describe: 'With --schedule gradual: last pruning epoch (1-based; default 60% of epochs)' },
   'prune-every': { type: 'number', default: 1, describe: 'With --schedule gradual: epochs between pruning steps' },
@@ -269,7 +274,7 @@ function gpuSelection(raw: Raw): GpuSelection {
 }
 
 /** Pruning schedule from the train flags; epochs on the command line are 1-based. */
-function pruneSchedule(raw: Raw, epochs: number): PruneSchedule {
+function pruneSchedule(raw: Raw, epochs: number, layers: number): PruneSchedule {
   const kind = raw.schedule as 'once' | 'gradual' | 'none';
   const epochFlag = (name: string, fallback: number): number => {
     const v = (raw[name] as number | undefined) ?? fallback;
@@ -280,8 +285,11 @@ function pruneSchedule(raw: Raw, epochs: number): PruneSchedule {
   if (kind === 'once') {
     if (raw.threshold !== undefined && raw.sparsity !== undefined) throw new UserError('give --threshold or --sparsity, not both');
     const epoch = epochFlag('prune-epoch', Math.floor(epochs / 2) + 1);
-    const sparsity = fraction(raw, 'sparsity', { open: true });
-    if (sparsity !== undefined) return { kind: 'once-sparsity', epoch, sparsity };
+    if (raw['layer-sparsity'] !== undefined && (raw.threshold !== undefined || raw.sparsity !== undefined)) {
+      throw new UserError('give one of --threshold, --sparsity, --layer-sparsity');
+    }
+    const sparsity = layerSparsity(raw, layers) ?? fraction(raw, 'sparsity', { open: true });
+    if (sparsity !== undefined) return { kind: 'once-sparsity', epoch, sparsity, scope: raw.scope as 'global' | 'layer' };
     const threshold = (raw.threshold as number | undefined) ?? 0.01;
     if (!Number.isFinite(threshold) || threshold < 0) throw new UserError(`--threshold must be ≥ 0, got ${threshold}`);
     return { kind: 'once', epoch, threshold };
@@ -290,9 +298,18 @@ function pruneSchedule(raw: Raw, epochs: number): PruneSchedule {
   const end = epochFlag('prune-end', Math.max(1, Math.round(epochs * 0.6)));
   if (end < start) throw new UserError(`--prune-end (${end + 1}) comes before --prune-start (${start + 1})`);
   const initialSparsity = fraction(raw, 'initial-sparsity', { open: true })!;
-  const finalSparsity = fraction(raw, 'final-sparsity', { open: true })!;
-  if (finalSparsity < initialSparsity) throw new UserError('--final-sparsity must be at least --initial-sparsity');
-  return { kind: 'gradual', start, end, every: positiveInteger(raw, 'prune-every'), initialSparsity, finalSparsity };
+  const sparsity = layerSparsity(raw, layers) ?? fraction(raw, 'final-sparsity', { open: true })!;
+  if (typeof sparsity === 'number' && sparsity < initialSparsity) throw new UserError('--final-sparsity must be at least --initial-sparsity');
+  return { kind: 'gradual', start, end, every: positiveInteger(raw, 'prune-every'), initialSparsity, sparsity, scope: raw.scope as 'global' | 'layer' };
+}
+
+/** `--layer-sparsity`: one fraction in [0, 1) per weight layer. */
+function layerSparsity(raw: Raw, layers: number): number[] | undefined {
+  if (raw['layer-sparsity'] === undefined) return undefined;
+  const values = numberList(raw['layer-sparsity'] as string, 'layer-sparsity');
+  if (values.length !== layers) throw new UserError(`--layer-sparsity needs ${layers} values (one per layer), got ${values.length}`);
+  if (values.some((v) => !(v >= 0 && v < 1))) throw new UserError('--layer-sparsity values must be fractions in [0, 1)');
+  return values;
 }
 
 function toCommand(raw: Raw): Command {
@@ -320,7 +337,7 @@ function toCommand(raw: Raw): Command {
         confidence: positiveNumber(raw, 'confidence'),
         seed: integerSeed(raw.seed as number),
         shuffle: raw.shuffle as boolean,
-        prune: pruneSchedule(raw, epochs),
+        prune: pruneSchedule(raw, epochs, sizes.length - 1),
       };
       const backend = raw.backend as BackendChoice;
       if (raw.verify && backend === 'cpu') throw new UserError('--verify compares the GPU with the JS reference; it needs --backend gpu or auto');

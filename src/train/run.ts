@@ -94,13 +94,13 @@ async function prunePass(trainer: Trainer, recipe: Recipe, epoch: number): Promi
     apply = (net) => pruneByThreshold(net, schedule.threshold);
     rule = `w² < ${schedule.threshold}`;
   } else if (schedule.kind === 'once-sparsity' && epoch === schedule.epoch) {
-    apply = (net) => pruneToSparsity(net, schedule.sparsity);
-    rule = `sparsity ${schedule.sparsity}`;
+    apply = (net) => pruneToSparsity(net, schedule.sparsity, schedule.scope);
+    rule = `${schedule.scope} sparsity ${schedule.sparsity}`;
   } else if (schedule.kind === 'gradual') {
     const target = gradualTarget(schedule, epoch);
     if (target !== null) {
-      apply = (net) => pruneToSparsity(net, target);
-      rule = `gradual sparsity ${target.toFixed(4)}`;
+      apply = (net) => pruneToSparsity(net, target, schedule.scope);
+      rule = `gradual ${schedule.scope} sparsity ${typeof target === 'number' ? target.toFixed(4) : target.map((t) => t.toFixed(4)).join(',')}`;
     }
   }
   if (!apply) return null;

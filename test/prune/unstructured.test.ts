@@ -58,7 +58,7 @@ describe('pruneToSparsity', () => {
 
 describe('gradual schedule (Zhu & Gupta)', () => {
   it('follows s_f + (s_i − s_f)(1 − progress)³ between start and end', () => {
-    const s = { kind: 'gradual' as const, start: 2, end: 12, every: 2, initialSparsity: 0, finalSparsity: 0.9 };
+    const s = { kind: 'gradual' as const, start: 2, end: 12, every: 2, initialSparsity: 0, sparsity: 0.9, scope: 'global' as const };
     expect(gradualTarget(s, 1)).toBeNull();
     expect(gradualTarget(s, 3)).toBeNull();
     expect(gradualTarget(s, 2)).toBe(0);
@@ -66,5 +66,13 @@ describe('gradual schedule (Zhu & Gupta)', () => {
     expect(gradualTarget(s, 8)).toBeCloseTo(0.9 - 0.9 * 0.4 ** 3, 12);
     expect(gradualTarget(s, 12)).toBe(0.9);
     expect(gradualTarget(s, 13)).toBeNull();
+  });
+
+  it('a per-layer policy follows the same curve in every layer', () => {
+    const s = { kind: 'gradual' as const, start: 0, end: 10, every: 1, initialSparsity: 0, sparsity: [0.96, 0.9, 0.5], scope: 'layer' as const };
+    expect(gradualTarget(s, 0)).toEqual([0, 0, 0]);
+    const mid = gradualTarget(s, 5) as number[];
+    [0.96, 0.9, 0.5].forEach((f, l) => expect(mid[l]).toBeCloseTo(f * (1 - 0.5 ** 3), 12));
+    expect(gradualTarget(s, 10)).toEqual([0.96, 0.9, 0.5]);
   });
 });

@@ -22,9 +22,9 @@ export function describeSchedule(s: PruneSchedule): string {
     case 'once':
       return `once after epoch ${s.epoch + 1}: drop w² < ${s.threshold}`;
     case 'once-sparsity':
-      return `once after epoch ${s.epoch + 1}: drop the smallest weights to sparsity ${s.sparsity}`;
+      return `once after epoch ${s.epoch + 1}: drop the smallest weights to ${s.scope} sparsity ${s.sparsity}`;
     case 'gradual':
-      return `gradual (cubic) from epoch ${s.start + 1} to ${s.end + 1} every ${s.every}: sparsity ${s.initialSparsity} → ${s.finalSparsity}`;
+      return `gradual (cubic) from epoch ${s.start + 1} to ${s.end + 1} every ${s.every}: ${s.scope} sparsity ${s.initialSparsity} → ${s.sparsity}`;
   }
 }
 

@@ -98,6 +98,7 @@ export interface TrainBenchReport {
   /** FLOPs of one dense training step (see `stepFlops`). */
   flopsPerStep: number;
   results: TrainBenchResult[];
+  /** Samples/s of the first over the second, the median over rounds of the ratio within a round. */
   ratios: { oursOverTfjs: number; oursOverJsFresh: number; oursOverJsTrained: number; jsTrainedOverJsFresh: number };
   ceiling: { shape: [number, number, number]; matmulVersion: MatmulVersion; ms: number; gflops: number; perVersion: KernelTiming[]; trainerFraction: number };
   /** Each kernel of one step of the default trainer, timed alone (repeated in one pass). */
@@ -278,7 +279,11 @@ export async function benchTrain({ ctx, gpu, train, settings, progress }: TrainB
     row(jsTrainedCase, 'js-reference', `after ${settings.trainedEpochs} epochs`, { stage: 'trained', backpropagatedFraction: jsBackpropagated.trained }),
   ];
   const best = results.find((r) => r.isDefault)!;
-  const byName = (name: ContenderName, stage?: 'fresh' | 'trained') => results.find((r) => r.name === name && r.stage === stage)!;
+  const oursCase = trainerCases[versions.indexOf(defaultVersion)]!;
+  const tfjsCase = trainerCases[versions.length]!;
+  // Ratios pair the timings of one round (taken seconds apart), then take the median: steadier
+  // than a ratio of medians when the machine's speed drifts between rounds.
+  const speedup = (fast: TimedCase, slow: TimedCase) => median(fast.ms.map((ms, round) => slow.ms[round]! / ms));
 
   const kernelTiming = (c: TimedCase, kernelFlops: number | null): KernelTiming => {
     const ms = median(c.ms);
@@ -299,10 +304,10 @@ export async function benchTrain({ ctx, gpu, train, settings, progress }: TrainB
     flopsPerStep: flops,
     results,
     ratios: {
-      oursOverTfjs: best.samplesPerSec / byName('tfjs-webgpu').samplesPerSec,
-      oursOverJsFresh: best.samplesPerSec / byName('js-reference', 'fresh').samplesPerSec,
-      oursOverJsTrained: best.samplesPerSec / byName('js-reference', 'trained').samplesPerSec,
-      jsTrainedOverJsFresh: byName('js-reference', 'trained').samplesPerSec / byName('js-reference', 'fresh').samplesPerSec,
+      oursOverTfjs: speedup(oursCase, tfjsCase),
+      oursOverJsFresh: speedup(oursCase, jsFreshCase),
+      oursOverJsTrained: speedup(oursCase, jsTrainedCase),
+      jsTrainedOverJsFresh: speedup(jsTrainedCase, jsFreshCase),
     },
     ceiling: {
       shape: [n, n, n],
@@ -354,8 +359,8 @@ export function formatTrainBench(r: TrainBenchReport): string {
         `${fixed(x.gflops, 2)}${x.name === 'js-reference' ? ' (effective)' : ''} | ${x.backpropagatedFraction === undefined ? '' : `${fixed(100 * x.backpropagatedFraction)}%`} |`,
     ),
     '',
-    `ours / TF.js: ${fixed(r.ratios.oursOverTfjs, 2)}×   ours / JS fresh: ${fixed(r.ratios.oursOverJsFresh)}×   ` +
-      `ours / JS after ${r.settings.trainedEpochs} epochs: ${fixed(r.ratios.oursOverJsTrained)}×   (JS trained / JS fresh: ${fixed(r.ratios.jsTrainedOverJsFresh, 2)}×)`,
+    `speed-ups (median of per-round ratios): ours / TF.js ${fixed(r.ratios.oursOverTfjs, 2)}×, ours / JS fresh ${fixed(r.ratios.oursOverJsFresh)}×, ` +
+      `ours / JS after ${r.settings.trainedEpochs} epochs ${fixed(r.ratios.oursOverJsTrained)}× (JS trained / JS fresh ${fixed(r.ratios.jsTrainedOverJsFresh, 2)}×)`,
     `ceiling: matmul ${r.ceiling.shape.join('×')} v${r.ceiling.matmulVersion} ${fixed(r.ceiling.gflops)} GFLOP/s ` +
       `(${r.ceiling.perVersion.map((k) => `${k.kernel} ${fixed(k.gflops!)}`).join(', ')}); the trainer reaches ${fixed(100 * r.ceiling.trainerFraction)}% of it`,
     '',

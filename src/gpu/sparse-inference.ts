@@ -40,7 +40,7 @@ export interface InferenceOptions {
 export interface SparseInferenceOptions extends InferenceOptions {
   /** Kernel version, or `auto` (default): v1 for batches under AUTO_V1_BELOW, else v3 where subgroups exist, else v2. */
   version?: SparseVersion | 'auto';
-  /** Invocations per workgroup of v2/v3 (default 64). */
+  /** Invocations per workgroup of v2/v3 (default 16: a block of 64 samples stays in the cache; see BENCHMARKS.md). */
   workgroupSize?: number;
   /** Output rows per workgroup of v2/v3 (default 4). */
   rowsPerWorkgroup?: number;
@@ -67,6 +67,9 @@ export interface GpuInference {
 
 /** Below this batch the lanes-over-samples kernels leave most lanes idle and v1 is faster (see BENCHMARKS.md). */
 export const AUTO_V1_BELOW = 64;
+
+/** v2/v3 workgroup size: 16 beat 8, 32 and 64 on lavapipe for 784→100 and 4096×4096 (BENCHMARKS.md). */
+export const DEFAULT_WORKGROUP_SIZE = 16;
 
 const F32 = 4;
 
@@ -173,7 +176,7 @@ export async function createSparseInference(
   const { net, inputIndices, inputSize: features } = asCompact(model);
   const classes = net.sizes[net.sizes.length - 1]!;
   const { maxBatch } = options;
-  const workgroupSize = options.workgroupSize ?? 64;
+  const workgroupSize = options.workgroupSize ?? DEFAULT_WORKGROUP_SIZE;
   const rows = options.rowsPerWorkgroup ?? 4;
   const hasSubgroups = device.features.has('subgroups');
   const requested = options.version ?? 'auto';

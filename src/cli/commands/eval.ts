@@ -1,22 +1,55 @@
-import { keptWeights, totalWeights } from '../../model/network';
+import type { Dataset } from '../../data/dataset';
+import { countCorrect } from '../../cpu/forward';
+import type { GpuContext } from '../../gpu/device';
+import { createDenseInference, createSparseInference } from '../../gpu/sparse-inference';
+import { keptWeights, totalWeights, type Network } from '../../model/network';
 import { loadMnist } from '../../node/mnist';
-import { checkDataFits, evaluateCpu } from './train';
+import { compactNetwork } from '../../prune/structured';
+import { UserError } from '../../util/errors';
+import { selectBackend } from '../gpu';
 import { percent, grouped, type CommandIo } from '../io';
 import { loadModel } from '../model-io';
 import type { EvalCommand } from '../parse';
+import { checkDataFits, evaluateCpu, type TestResult } from './train';
+
+/**
+ * Test accuracy on the GPU. Dense: the training matmul over the masked weights. Sparse: the
+ * structured step first drops every neuron that cannot reach the output, then each layer runs
+ * as CSR. The first (untimed) run compiles nothing new but warms the buffers.
+ */
+export async function evaluateGpu(ctx: GpuContext, net: Network, test: Dataset, sparse: boolean): Promise<TestResult & { kernel: string }> {
+  const maxBatch = test.count;
+  const engine = sparse
+    ? await createSparseInference(ctx, compactNetwork(net).compact, { maxBatch })
+    : await createDenseInference(ctx, net, { maxBatch });
+  try {
+    await engine.infer(test.inputs.subarray(0, test.features), 1);
+    const start = performance.now();
+    const { predictions } = await engine.infer(test.inputs, test.count);
+    const seconds = (performance.now() - start) / 1000;
+    return { correct: countCorrect(predictions, test.labels), total: test.count, seconds, samplesPerSec: test.count / seconds, kernel: engine.name };
+  } finally {
+    engine.dispose();
+  }
+}
 
 export async function runEval(cmd: EvalCommand, io: CommandIo): Promise<void> {
   const { net, format } = await loadModel(cmd.model);
   const data = await loadMnist({ dir: cmd.data });
   checkDataFits(net.sizes, data.test, cmd.model);
-  const result = evaluateCpu(net, data.test);
+  const gpu = await selectBackend(cmd.backend, cmd, io);
+  if (cmd.sparse && !gpu) throw new UserError('--sparse runs the GPU sparse kernel, and no WebGPU adapter is available');
+  const result = gpu ? await evaluateGpu(gpu, net, data.test, cmd.sparse) : { ...evaluateCpu(net, data.test), kernel: 'js-reference' };
   const weights = net.masks.reduce((n, m) => n + keptWeights(m), 0);
   const total = totalWeights(net.sizes);
+  const backend = gpu ? 'gpu' : 'cpu';
   if (cmd.json) {
     io.out(JSON.stringify({
       model: cmd.model,
       format,
-      backend: 'cpu',
+      backend,
+      kernel: result.kernel,
+      adapter: gpu?.adapter ?? null,
       accuracy: Number(percent(result.correct, result.total)),
       correct: result.correct,
       total: result.total,
@@ -28,5 +61,5 @@ export async function runEval(cmd: EvalCommand, io: CommandIo): Promise<void> {
   }
   io.out(`${cmd.model}: ${net.sizes.join('-')}, ${grouped(weights)} of ${grouped(total)} weights (${percent(weights, total)}%), ${format}`);
   io.out(`Test Accuracy = ${percent(result.correct, result.total).padStart(6)}% (${grouped(result.correct)}/${grouped(result.total)}) | ` +
-    `Time = ${result.seconds.toFixed(3)}s | ${grouped(result.samplesPerSec)} samples/s on cpu`);
+    `Time = ${result.seconds.toFixed(3)}s | ${grouped(result.samplesPerSec)} samples/s on ${backend} (${result.kernel})`);
 }

@@ -11,6 +11,9 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatSeedText } from '../../src/format/seed-text';
 import { initNetwork } from '../../src/model/network';
+import { testGpu } from '../helpers/gpu';
+
+const gpu = await testGpu();
 
 const run = promisify(execFile);
 const cli = join(process.cwd(), 'dist', 'cli.js');
@@ -71,6 +74,18 @@ describe('webgpu-prune CLI', () => {
     const a = JSON.parse((await webgpuPrune('eval', 'seed.txt', '--backend', 'cpu', '--json')).stdout);
     const b = JSON.parse((await webgpuPrune('eval', 'seed.safetensors', '--backend', 'cpu', '--json')).stdout);
     expect(b.correct).toBe(a.correct);
+  });
+
+  it.skipIf(!gpu.context)(`eval on the GPU, dense and --sparse, counts what the JS reference counts ${gpu.label}`, async () => {
+    await webgpuPrune('prune', 'seed.txt', '--sparsity', '0.9', '--scope', 'layer', '--out', 'p90.safetensors');
+    const cpu = JSON.parse((await webgpuPrune('eval', 'p90.safetensors', '--backend', 'cpu', '--json')).stdout);
+    const dense = JSON.parse((await webgpuPrune('eval', 'p90.safetensors', '--backend', 'gpu', '--json')).stdout);
+    const sparse = JSON.parse((await webgpuPrune('eval', 'p90.safetensors', '--backend', 'gpu', '--sparse', '--json')).stdout);
+    expect(dense).toMatchObject({ backend: 'gpu', total: 10_000 });
+    expect(sparse.kernel).toMatch(/sparse/);
+    // An untrained network has near-ties among its logits; a different summation order may flip a few.
+    expect(Math.abs(dense.correct - cpu.correct)).toBeLessThanOrEqual(3);
+    expect(Math.abs(sparse.correct - cpu.correct)).toBeLessThanOrEqual(3);
   });
 
   it('prune --sparsity then --structured shrinks the network and reports it', async () => {

@@ -5,12 +5,17 @@ import type { InfoCommand } from '../parse';
 
 export async function runInfo(cmd: InfoCommand, io: CommandIo): Promise<void> {
   const { net, format, metadata } = await loadModel(cmd.model);
+  // Written by `prune`: the layer sizes before structured pruning removed neurons.
+  const before = metadata.originalSizes?.split(',').map(Number);
+  const sizesBefore = before && before.length === net.sizes.length && before.every((n) => Number.isInteger(n) && n > 0) ? before : net.sizes;
   const layers = net.masks.map((mask, l) => {
     const inSize = net.sizes[l]!;
     const outSize = net.sizes[l + 1]!;
     const kept = keptWeights(mask);
     return {
       layer: l,
+      inBefore: sizesBefore[l]!,
+      outBefore: sizesBefore[l + 1]!,
       in: inSize,
       out: outSize,
       weights: kept,
@@ -21,15 +26,17 @@ export async function runInfo(cmd: InfoCommand, io: CommandIo): Promise<void> {
     };
   });
   const kept = layers.reduce((n, l) => n + l.weights, 0);
-  const total = totalWeights(net.sizes);
+  const total = totalWeights(sizesBefore);
   if (cmd.json) {
-    io.out(JSON.stringify({ model: cmd.model, format, sizes: net.sizes, weights: kept, totalWeights: total, layers, metadata }));
+    io.out(JSON.stringify({ model: cmd.model, format, sizes: net.sizes, sizesBefore, weights: kept, totalWeights: total, layers, metadata }));
     return;
   }
-  io.out(`${cmd.model}: ${format}, ${net.sizes.join('-')}, ${grouped(kept)} of ${grouped(total)} weights kept (${percent(kept, total)}%)`);
-  io.out('layer      in ×    out        kept weights   dense bytes     CSR bytes');
+  const shape = sizesBefore === net.sizes ? net.sizes.join('-') : `${sizesBefore.join('-')} → ${net.sizes.join('-')}`;
+  io.out(`${cmd.model}: ${format}, ${shape}, ${grouped(kept)} of ${grouped(total)} weights kept (${percent(kept, total)}%)`);
+  io.out('layer   shape before → after        kept weights   dense bytes     CSR bytes');
   for (const l of layers) {
-    io.out(`${String(l.layer).padStart(5)} ${String(l.in).padStart(7)} × ${String(l.out).padEnd(6)} ${grouped(l.weights).padStart(9)} ${`(${percent(l.weights, l.total)}%)`.padStart(9)} ` +
+    const shapes = `${l.inBefore}×${l.outBefore} → ${l.in}×${l.out}`;
+    io.out(`${String(l.layer).padStart(5)}   ${shapes.padEnd(22)} ${grouped(l.weights).padStart(9)} ${`(${percent(l.weights, l.inBefore * l.outBefore)}%)`.padStart(9)} ` +
       `${grouped(l.denseBytes).padStart(13)} ${grouped(l.csrBytes).padStart(13)}`);
   }
   for (const [key, value] of Object.entries(metadata ?? {})) io.out(`${key}: ${value}`);

@@ -7,14 +7,11 @@
  * Everything runs in one process, round-robin: every case is timed once per round and the
  * figure is the median over rounds, because the machine is shared and its speed drifts.
  */
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { grouped, type CommandIo } from '../cli/io';
-import type { BenchCommand } from '../cli/parse';
+import { grouped } from '../util/format';
 import { CpuTrainer } from '../cpu/trainer';
 import { takeSamples, type Dataset } from '../data/dataset';
 import { createBuffer, uniformBuffer } from '../gpu/buffers';
-import { acquireDevice, adapterName, GpuUnavailableError, type AdapterDescription, type GpuContext } from '../gpu/device';
+import { adapterName, type AdapterDescription, type GpuContext } from '../gpu/device';
 import {
   bindKernel,
   defaultMatmulVersion,
@@ -31,9 +28,6 @@ import {
 import { GpuTrainer } from '../gpu/trainer';
 import { waitForGpu } from '../gpu/wait';
 import { initNetwork, SEED_SIZES, type Network } from '../model/network';
-import { dawnGpu } from '../node/dawn';
-import { writeFileAtomic } from '../node/files';
-import { loadMnist } from '../node/mnist';
 import { SEED_RECIPE } from '../train/recipe';
 import type { TrainConfig } from '../train/trainer';
 import { UserError } from '../util/errors';
@@ -373,27 +367,3 @@ export function formatTrainBench(r: TrainBenchReport): string {
 }
 
 /** The CLI's `bench train`. */
-export async function runBenchTrain(cmd: BenchCommand, io: CommandIo): Promise<void> {
-  const settings = trainBenchSettings(cmd.quick, cmd.repeats);
-  const data = await loadMnist();
-  let gpu: GPU;
-  try {
-    gpu = dawnGpu({ adapter: cmd.adapter, backend: cmd.dawnBackend });
-  } catch (err) {
-    throw new GpuUnavailableError(`cannot load Dawn's WebGPU bindings: ${(err as Error).message}`);
-  }
-  const ctx = await acquireDevice(gpu, { onError: (m) => io.err(`webgpu-prune: ${m}`) });
-  io.err(`GPU: ${adapterName(ctx.adapter)}`);
-  const report = await benchTrain({ ctx, gpu, train: data.train, settings, progress: (line) => io.err(line) });
-  await mkdir(cmd.outDir, { recursive: true }).catch((err: Error) => {
-    throw new UserError(`cannot create ${cmd.outDir}: ${err.message}`);
-  });
-  const path = join(cmd.outDir, 'bench-train.json');
-  await writeFileAtomic(path, JSON.stringify(report, null, 2) + '\n');
-  if (cmd.json) {
-    io.out(JSON.stringify(report));
-  } else {
-    io.out(formatTrainBench(report));
-    io.out(`\nwritten: ${path}`);
-  }
-}

@@ -4,22 +4,25 @@ import { dawnGpu } from '../node/dawn';
 import type { CommandIo } from './io';
 import type { BackendChoice, GpuSelection } from './parse';
 
-export async function openGpu(selection: GpuSelection, io: CommandIo): Promise<GpuContext> {
-  let gpu: GPU;
+/** Dawn's `GPU` for the adapter the flags select. */
+export function loadDawn(selection: GpuSelection): GPU {
   try {
-    gpu = dawnGpu({ adapter: selection.adapter, backend: selection.dawnBackend });
+    return dawnGpu({ adapter: selection.adapter, backend: selection.dawnBackend });
   } catch (err) {
     throw new GpuUnavailableError(`cannot load Dawn's WebGPU bindings: ${(err as Error).message}`);
   }
-  const context = await acquireDevice(gpu, { onError: (m) => io.err(`webgpu-prune: ${m}`) });
-  return context;
+}
+
+/** A device on the selected adapter; device loss and uncaptured errors are reported on stderr. */
+export function openDevice(gpu: GPU, io: CommandIo): Promise<GpuContext> {
+  return acquireDevice(gpu, { onError: (m) => io.err(`webgpu-prune: ${m}`) });
 }
 
 /** `gpu`: a context or a GpuUnavailableError; `auto`: a context, or null after saying why; `cpu`: null. */
 export async function selectBackend(choice: BackendChoice, selection: GpuSelection, io: CommandIo): Promise<GpuContext | null> {
   if (choice === 'cpu') return null;
   try {
-    const context = await openGpu(selection, io);
+    const context = await openDevice(loadDawn(selection), io);
     io.err(`GPU: ${adapterName(context.adapter)}`);
     return context;
   } catch (err) {

@@ -41,12 +41,3 @@ export class Progress {
     this.lastLength = 0;
   }
 }
-
-export function percent(part: number, whole: number, digits = 2): string {
-  return whole === 0 ? '0.00' : ((100 * part) / whole).toFixed(digits);
-}
-
-/** `1234567` → `1,234,567`, as the seed prints samples per second. */
-export function grouped(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}

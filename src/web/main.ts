@@ -11,6 +11,7 @@ import { acquireDevice, adapterName } from '../gpu/device';
 import { GpuTrainer } from '../gpu/trainer';
 import { initNetwork } from '../model/network';
 import { SEED_RECIPE } from '../train/recipe';
+import { percent } from '../util/format';
 
 /** What `#result` holds once a run has finished. */
 export interface WebRunResult {
@@ -64,8 +65,8 @@ async function fetchMnist(set: 'train' | 't10k', limit: number): Promise<Dataset
   return mnistDataset(parseIdxImages(images, imagesName), imagesName, parseIdxLabels(labels, labelsName), labelsName, limit);
 }
 
-function percent(correct: number, total: number): string {
-  return `${((100 * correct) / total).toFixed(1)}% (${correct} of ${total})`;
+function accuracyText(correct: number, total: number): string {
+  return `${percent(correct, total, 1)}% (${correct} of ${total})`;
 }
 
 function secondsSince(start: number): number {
@@ -100,13 +101,13 @@ async function run(): Promise<WebRunResult> {
   trainer.dispose();
   const trainSeconds = secondsSince(start);
   show('training', `${batches} batches of ${batchSize}: the first ${epoch.samples} training images, ${epoch.backpropagated} backpropagated`);
-  show('train-accuracy', percent(epoch.correct, epoch.samples));
+  show('train-accuracy', accuracyText(epoch.correct, epoch.samples));
 
   show('status', 'Testing…');
   start = performance.now();
   const testCorrect = countCorrect(predictAll(trained, test), test.labels);
   const testSeconds = secondsSince(start);
-  show('test-accuracy', percent(testCorrect, test.count));
+  show('test-accuracy', accuracyText(testCorrect, test.count));
   show('time', `load ${load} s, train ${trainSeconds} s (GPU), test ${testSeconds} s (CPU)`);
 
   return {

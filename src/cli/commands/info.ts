@@ -1,5 +1,6 @@
 import { keptWeights, totalWeights } from '../../model/network';
-import { grouped, percent, type CommandIo } from '../io';
+import { type CommandIo } from '../io';
+import { grouped, percent } from '../../util/format';
 import { loadModel } from '../model-io';
 import type { InfoCommand } from '../parse';
 

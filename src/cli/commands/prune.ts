@@ -2,7 +2,8 @@ import { UserError } from '../../util/errors';
 import { keptPerLayer, totalWeights } from '../../model/network';
 import { compactNetwork, type StructuredReport } from '../../prune/structured';
 import { pruneByThreshold, pruneToSparsity } from '../../prune/unstructured';
-import { grouped, percent, type CommandIo } from '../io';
+import { type CommandIo } from '../io';
+import { grouped, percent } from '../../util/format';
 import { loadModel, saveModel } from '../model-io';
 import type { PruneCommand } from '../parse';
 

@@ -11,7 +11,8 @@ import { runTraining, type EpochReport } from '../../train/run';
 import type { Trainer } from '../../train/trainer';
 import { UserError } from '../../util/errors';
 import { selectBackend } from '../gpu';
-import { grouped, percent, Progress, type CommandIo } from '../io';
+import { Progress, type CommandIo } from '../io';
+import { grouped, percent } from '../../util/format';
 import { saveModel } from '../model-io';
 import type { TrainCommand } from '../parse';
 

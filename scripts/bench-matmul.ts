@@ -10,31 +10,17 @@
  * waitForGpu; the training step is a whole GpuTrainer epoch on random data of MNIST's shape.
  */
 import { acquireDevice, adapterName, type GpuContext } from '../src/gpu/device';
-import { bindKernel, matmulKernel, recordDispatches, subgroupSize, type Dispatch, type MatmulSpec, type MatmulVersion } from '../src/gpu/kernels';
+import { bindKernel, matmulKernel, subgroupSize, type Dispatch, type MatmulSpec, type MatmulVersion } from '../src/gpu/kernels';
 import { createBuffer } from '../src/gpu/buffers';
 import { GpuTrainer } from '../src/gpu/trainer';
-import { waitForGpu } from '../src/gpu/wait';
 import { initNetwork } from '../src/model/network';
 import { dawnGpu } from '../src/node/dawn';
+import { median, timeDispatch } from '../src/bench/timing';
 
 const args = process.argv.slice(2);
 const rounds = Number(args[args.indexOf('--rounds') + 1] ?? 7) || 7;
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
-async function timeDispatches(ctx: GpuContext, dispatch: Dispatch, reps: number): Promise<number> {
-  const encoder = ctx.device.createCommandEncoder({ label: 'bench' });
-  const pass = encoder.beginComputePass({ label: 'bench' });
-  for (let r = 0; r < reps; r++) recordDispatches(pass, [dispatch]);
-  pass.end();
-  const start = performance.now();
-  ctx.device.queue.submit([encoder.finish()]);
-  await waitForGpu(ctx.device.queue.onSubmittedWorkDone());
-  return (performance.now() - start) / reps;
-}
 
 interface Variant {
   label: string;
@@ -61,7 +47,7 @@ async function matmulVariants(ctx: GpuContext): Promise<Variant[]> {
       const kernel = await matmulKernel(ctx, spec, version);
       const dispatch = bindKernel(ctx, kernel, 'bench', buffers);
       const flops = 2 * m * n * k;
-      const first = await timeDispatches(ctx, dispatch, 1);
+      const first = await timeDispatch(ctx, dispatch, 1);
       variants.push({ label: `${name} v${version}`, flops, dispatch, reps: Math.max(1, Math.round(150 / first)), ms: [] });
     }
   }
@@ -73,7 +59,7 @@ async function main(): Promise<void> {
   console.log(`adapter: ${adapterName(ctx.adapter)}, subgroup size ${subgroupSize(ctx) || 'n/a'}`);
   const variants = await matmulVariants(ctx);
   for (let r = 0; r < rounds; r++) {
-    for (const v of variants) v.ms.push(await timeDispatches(ctx, v.dispatch, v.reps));
+    for (const v of variants) v.ms.push(await timeDispatch(ctx, v.dispatch, v.reps));
   }
   console.log('\n| kernel | ms (median) | GFLOP/s (median) | GFLOP/s (min–max) |\n| --- | --- | --- | --- |');
   for (const v of variants) {

@@ -16,22 +16,20 @@ import {
   bindKernel,
   defaultMatmulVersion,
   matmulKernel,
-  recordDispatches,
   softmaxGradKernel,
   subgroupSize,
   updateKernel,
-  type Dispatch,
   type Kernel,
   type MatmulSpec,
   type MatmulVersion,
 } from '../gpu/kernels';
 import { GpuTrainer } from '../gpu/trainer';
-import { waitForGpu } from '../gpu/wait';
 import { initNetwork, SEED_SIZES, type Network } from '../model/network';
 import { SEED_RECIPE } from '../train/recipe';
 import type { TrainConfig } from '../train/trainer';
 import { UserError } from '../util/errors';
 import { loadTfjsWebgpu, TfjsMlpTrainer } from './tfjs-peer';
+import { median, timeDispatch } from './timing';
 
 export interface TrainBenchSettings {
   sizes: number[];
@@ -114,11 +112,6 @@ export function stepFlops(sizes: readonly number[], batch: number): number {
   return 2 * batch * (2 * all + (all - first));
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /** One thing to time: `run` does one timed unit and returns its milliseconds. */
 interface TimedCase {
@@ -133,17 +126,6 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
   return performance.now() - start;
 }
 
-/** Milliseconds per dispatch of `reps` copies of one dispatch in one pass and one submit. */
-async function timeDispatch(ctx: GpuContext, dispatch: Dispatch, reps: number): Promise<number> {
-  const encoder = ctx.device.createCommandEncoder({ label: `bench ${dispatch.kernel.name}` });
-  const pass = encoder.beginComputePass();
-  for (let r = 0; r < reps; r++) recordDispatches(pass, [dispatch]);
-  pass.end();
-  const start = performance.now();
-  ctx.device.queue.submit([encoder.finish()]);
-  await waitForGpu(ctx.device.queue.onSubmittedWorkDone());
-  return (performance.now() - start) / reps;
-}
 
 /** A kernel bound to zeroed scratch buffers of its sizes, with a repeat count for `targetMs`. */
 async function kernelCase(ctx: GpuContext, kernel: Kernel, targetMs: number, uniformLast = false): Promise<TimedCase> {

@@ -289,7 +289,7 @@ function pruneSchedule(raw: Raw, epochs: number, layers: number): PruneSchedule 
       throw new UserError('give one of --threshold, --sparsity, --layer-sparsity');
     }
     const sparsity = layerSparsity(raw, layers) ?? fraction(raw, 'sparsity', { open: true });
-    if (sparsity !== undefined) return { kind: 'once-sparsity', epoch, sparsity, scope: raw.scope as 'global' | 'layer' };
+    if (sparsity !== undefined) return { kind: 'once-sparsity', epoch, sparsity, scope: sparsityScope(raw, sparsity) };
     const threshold = (raw.threshold as number | undefined) ?? 0.01;
     if (!Number.isFinite(threshold) || threshold < 0) throw new UserError(`--threshold must be ≥ 0, got ${threshold}`);
     return { kind: 'once', epoch, threshold };
@@ -300,7 +300,12 @@ function pruneSchedule(raw: Raw, epochs: number, layers: number): PruneSchedule 
   const initialSparsity = fraction(raw, 'initial-sparsity', { open: true })!;
   const sparsity = layerSparsity(raw, layers) ?? fraction(raw, 'final-sparsity', { open: true })!;
   if (typeof sparsity === 'number' && sparsity < initialSparsity) throw new UserError('--final-sparsity must be at least --initial-sparsity');
-  return { kind: 'gradual', start, end, every: positiveInteger(raw, 'prune-every'), initialSparsity, sparsity, scope: raw.scope as 'global' | 'layer' };
+  return { kind: 'gradual', start, end, every: positiveInteger(raw, 'prune-every'), initialSparsity, sparsity, scope: sparsityScope(raw, sparsity) };
+}
+
+/** A list of per-layer targets is ranked within each layer, whatever --scope says. */
+function sparsityScope(raw: Raw, sparsity: number | number[]): 'global' | 'layer' {
+  return typeof sparsity === 'number' ? (raw.scope as 'global' | 'layer') : 'layer';
 }
 
 /** `--layer-sparsity`: one fraction in [0, 1) per weight layer. */

@@ -40,7 +40,7 @@ describe('parseArgs', () => {
     expect(c.recipe.prune).toEqual({ kind: 'gradual', start: 4, end: 29, every: 1, initialSparsity: 0, sparsity: 0.95, scope: 'global' });
     const perLayer = command(['train', '--schedule', 'gradual', '--layer-sparsity', '0.96,0.93,0.75', '--prune-start', '3', '--prune-end', '20']);
     if (perLayer.name !== 'train') throw new Error('not train');
-    expect(perLayer.recipe.prune).toMatchObject({ kind: 'gradual', start: 2, end: 19, sparsity: [0.96, 0.93, 0.75] });
+    expect(perLayer.recipe.prune).toMatchObject({ kind: 'gradual', start: 2, end: 19, sparsity: [0.96, 0.93, 0.75], scope: 'layer' });
     expect(failure(['train', '--schedule', 'gradual', '--layer-sparsity', '0.9,0.9'])).toMatch(/needs 3 values/);
     const none = command(['train', '--schedule', 'none']);
     if (none.name !== 'train') throw new Error('not train');

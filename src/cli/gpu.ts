@@ -18,7 +18,10 @@ export function openDevice(gpu: GPU, io: CommandIo): Promise<GpuContext> {
   return acquireDevice(gpu, { onError: (m) => io.err(`webgpu-prune: ${m}`) });
 }
 
-/** `gpu`: a context or a GpuUnavailableError; `auto`: a context, or null after saying why; `cpu`: null. */
+/**
+ * `gpu`: a context or a GpuUnavailableError; `auto`: a context, or null after saying why (but an
+ * explicit --adapter or --dawn-backend that finds nothing is an error); `cpu`: null.
+ */
 export async function selectBackend(choice: BackendChoice, selection: GpuSelection, io: CommandIo): Promise<GpuContext | null> {
   if (choice === 'cpu') return null;
   try {
@@ -26,7 +29,8 @@ export async function selectBackend(choice: BackendChoice, selection: GpuSelecti
     io.err(`GPU: ${adapterName(context.adapter)}`);
     return context;
   } catch (err) {
-    if (choice === 'gpu' || !(err instanceof GpuUnavailableError)) throw err;
+    const asked = choice === 'gpu' || selection.adapter !== undefined || selection.dawnBackend !== undefined;
+    if (asked || !(err instanceof GpuUnavailableError)) throw err;
     io.err(`No usable WebGPU adapter (${err.message}); running on the CPU (JS reference).`);
     return null;
   }

@@ -60,6 +60,11 @@ export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
   };
 }
 
+/** A multi-line driver message as one line. */
+function oneLine(text: string): string {
+  return text.split('\n').map((line) => line.trim()).filter(Boolean).join('; ').replace(/:;/g, ':');
+}
+
 /** A one-line name for an adapter, for tables and logs. */
 export function adapterName(a: AdapterDescription): string {
   const parts = [a.description || a.device || a.architecture || 'unknown adapter', a.vendor && `(${a.vendor})`];
@@ -78,7 +83,10 @@ export interface DeviceOptions {
  * smaller than what the trainer needs for the whole training set) and `subgroups` when offered.
  */
 export async function acquireDevice(gpu: GPU, options: DeviceOptions = {}): Promise<GpuContext> {
-  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  // Dawn rejects, rather than answering null, when its adapter filter matches nothing.
+  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' }).catch((err: Error) => {
+    throw new GpuUnavailableError(`no matching WebGPU adapter: ${oneLine(err.message)}`);
+  });
   if (!adapter) throw new GpuUnavailableError('no WebGPU adapter found');
   const l = adapter.limits;
   const requiredFeatures: GPUFeatureName[] = [];

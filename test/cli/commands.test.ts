@@ -106,6 +106,7 @@ describe('webgpu-prune CLI', () => {
     expectOneLineError(await webgpuPrune('eval', 'missing.txt', '--backend', 'cpu'), /^webgpu-prune: cannot read missing\.txt/);
     expectOneLineError(await webgpuPrune('train', '--epochs', '-3'), /--epochs must be a positive integer/);
     expectOneLineError(await webgpuPrune('train', '--backend', 'cpu', '--data', 'nowhere'), /^webgpu-prune: .*nowhere/);
+    expectOneLineError(await webgpuPrune('eval', 'seed.txt', '--adapter', 'no-such-adapter'), /^webgpu-prune: no (matching )?WebGPU adapter/);
     writeFileSync(join(dir, 'noise.bin'), 'hello');
     expectOneLineError(await webgpuPrune('info', 'noise.bin'), /^webgpu-prune: noise\.bin/);
     const dead = await webgpuPrune('prune', 'seed.txt', '--sparsity', '0.99', '--structured', '--out', 'out.safetensors');

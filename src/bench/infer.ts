@@ -1,5 +1,6 @@
 /**
- * The measurements of `bench infer`: dense vs sparse (CSR) vs compact (structured, then CSR)
+ * The measurements of `bench infer`: dense vs sparse (CSR) vs compact (structured, then CSR) vs
+ * hybrid (structured, then CSR or dense per layer, whichever the cost model picks)
  * inference on one adapter in one process. Every case is warmed up, then the variants of one
  * (model, batch) cell run round-robin, repeat after repeat, and each reports the median time of
  * a whole forward pass with the input already on the GPU, from submit to the GPU being done.
@@ -8,24 +9,24 @@
  * the sparsity; `square-N` is one N→N layer, `mnist` the 784-100-100-10 network.
  */
 import { adapterName, type GpuContext } from '../gpu/device';
-import { createDenseInference, createSparseInference, type GpuInference } from '../gpu/sparse-inference';
+import { createDenseInference, createHybridInference, createSparseInference, type GpuInference } from '../gpu/sparse-inference';
 import { initNetwork, keptWeights, type Network } from '../model/network';
 import { compactNetwork } from '../prune/structured';
 
-export type InferVariant = 'dense' | 'sparse' | 'compact' | 'compact-dense';
+export type InferVariant = 'dense' | 'sparse' | 'compact' | 'hybrid' | 'compact-dense';
 
 export interface InferRow {
   /** `mnist`, `square-1024`, ... or the name given to `benchInferNetwork`. */
   model: string;
   variant: InferVariant;
-  /** The engine that ran, e.g. `sparse_auto(v1|v3)`, `dense matmul_v3`. */
+  /** The engine that ran, e.g. `sparse_auto(v1|v3)`, `dense matmul_v3`, `hybrid(sparse_auto(v1|v3)|matmul_v3)`. */
   kernel: string;
   /** Fraction of the weights pruned (measured, not requested). */
   sparsity: number;
   batch: number;
   /** Layer sizes that ran (after compaction for the compact variants). */
   sizes: number[];
-  /** Weights the kernel multiplies: all of them for dense, the kept ones for sparse. */
+  /** Weights the kernel multiplies: all of them for dense, the kept ones for sparse (and hybrid, which multiplies zeros in its dense layers). */
   weights: number;
   samplesPerSec: number;
   medianMs: number;
@@ -161,8 +162,8 @@ async function raceCell(model: string, batch: number, contenders: Contender[], r
 
 /**
  * One cell: the dense engine on `base` (same cost at every sparsity) and, for each pruned
- * network, the sparse engine and the sparse engine on its compact form (plus the dense engine on
- * the compact form when `compactDense`), all raced together.
+ * network, the sparse engine, and the sparse and hybrid engines on its compact form (plus the
+ * dense engine on the compact form when `compactDense`), all raced together.
  */
 async function measureCell(
   ctx: GpuContext,
@@ -199,6 +200,7 @@ async function measureCell(
       await add('sparse', createSparseInference(ctx, net, { maxBatch: batch }), sparsity, net.sizes, kept);
       const { compact } = compactNetwork(net);
       await add('compact', createSparseInference(ctx, compact, { maxBatch: batch }), sparsity, compact.net.sizes, kept);
+      await add('hybrid', createHybridInference(ctx, compact, { maxBatch: batch }), sparsity, compact.net.sizes, kept);
       if (compactDense && denseWork(compact.net.sizes, batch) <= MAX_DENSE_WORK) {
         const weights = compact.net.weights.reduce((n, w) => n + w.length, 0);
         await add('compact-dense', createDenseInference(ctx, compact, { maxBatch: batch }), sparsity, compact.net.sizes, weights);
@@ -278,7 +280,7 @@ export function formatInferTable(rows: readonly InferRow[]): string {
   return [header, ...lines].map((l) => l.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }
 
-const VARIANT_COLORS: Record<InferVariant, string> = { dense: '#444444', sparse: '#d95f02', compact: '#1b9e77', 'compact-dense': '#7570b3' };
+const VARIANT_COLORS: Record<InferVariant, string> = { dense: '#444444', sparse: '#d95f02', compact: '#1b9e77', hybrid: '#e7298a', 'compact-dense': '#7570b3' };
 
 function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -1,16 +1,20 @@
 /**
- * Batched inference on the GPU, sparse and dense. A network is uploaded once; each run records
- * every layer into one command encoder and nothing is read back but the logits.
+ * Batched inference on the GPU, sparse, dense or mixed per layer. A network is uploaded once;
+ * each run records every layer into one command encoder and nothing is read back but the logits.
+ * A compact network (src/prune/structured.ts) has its kept input features gathered on the CPU at
+ * upload.
  *
  * Sparse: each layer is a CSR matrix by output neuron (shaders/sparse_v*.wgsl, ReLU fused on the
- * hidden layers). The network input arrives sample-major `[batch, features]`; it is transposed to
- * feature-major on the GPU (shaders/sparse_transpose.wgsl) so the kernels' gathers run along
- * samples, hidden activations stay feature-major, and the last layer writes sample-major logits.
- * A compact network (src/prune/structured.ts) reads the original features: its first layer's
- * column indices are mapped back through `inputIndices`, so nothing is gathered on the CPU.
+ * hidden layers). The input arrives sample-major `[batch, features]`; past
+ * SAMPLE_MAJOR_MAX_FEATURES it is transposed to feature-major on the GPU
+ * (shaders/sparse_transpose.wgsl) so the kernels' gathers run along samples; hidden activations
+ * are feature-major, and the last layer writes sample-major logits.
  *
  * Dense: the training matmul (src/gpu/kernels.ts, ReLU epilogue on hidden layers), sample-major
- * throughout; a compact network's kept features are gathered on the CPU at upload.
+ * throughout.
+ *
+ * Hybrid: each layer on whichever of the two `chooseLayerKernel` finds cheaper at the batch size;
+ * the matmul reads a feature-major input as Aᵀ, the CSR kernels read either layout.
  *
  * The JS references are `sparseInfer` / `denseInfer` in src/cpu/sparse-forward.ts.
  */
@@ -19,7 +23,7 @@ import sparseV1Source from '../../shaders/sparse_v1.wgsl';
 import sparseV2Source from '../../shaders/sparse_v2.wgsl';
 import sparseV3Source from '../../shaders/sparse_v3.wgsl';
 import { argmax } from '../cpu/forward';
-import { csrLayers, type CsrLayer, type Inference } from '../cpu/sparse-forward';
+import { csrLayers, type Inference } from '../cpu/sparse-forward';
 import type { Network } from '../model/network';
 import { gatherInputs, type CompactNetwork } from '../prune/structured';
 import { ceilDiv } from '../util/math';
@@ -151,54 +155,92 @@ async function inferChunked(engine: GpuInference, inputs: Float32Array, count: n
   return { logits, predictions: predict(logits, count, engine.classes) };
 }
 
-/** Layer 0 of a compact network, with its column indices mapped back to the original features. */
-function onOriginalFeatures(layer: CsrLayer, inputIndices: Int32Array | null, features: number): CsrLayer {
-  if (!inputIndices) return layer;
-  return { ...layer, inSize: features, indices: layer.indices.map((i) => inputIndices[i]!) };
-}
-
 /** The kernel program of a sparse version; v2/v3 take their workgroup size and rows per workgroup as overrides. */
 export function sparseProgram(version: SparseVersion, workgroupSize = 64, rows = 4): KernelProgram {
   if (version === 1) return { name: 'sparse_v1', source: sparseV1Source };
   return { name: `sparse_v${version}`, source: version === 2 ? sparseV2Source : sparseV3Source, constants: { WG: workgroupSize, ROWS: rows } };
 }
 
+/** The kernel that runs one layer: CSR (shaders/sparse_v*.wgsl) or the dense training matmul. */
+export type LayerKernel = 'sparse' | 'dense';
+
 /**
- * Uploads `model` (a network, or a compact network from `compactNetwork`) as CSR layers. Every
- * kernel version that `auto` may pick is compiled here, so runs never wait for a compile.
+ * Cost of one CSR nonzero per sample in units of one dense multiply-add, for `chooseLayerKernel`.
+ * Measured on lavapipe (BENCHMARKS.md, 2026-11-24): sparse_v3 does about 0.9 G nonzero·samples/s
+ * on the trained network's layers and on 4096² at 95%, matmul_v3 5–9 G multiply-adds/s on full
+ * tiles, so one nonzero costs about 6 dense multiply-adds.
  */
-export async function createSparseInference(
-  ctx: GpuContext,
-  model: Network | CompactNetwork,
-  options: SparseInferenceOptions,
-): Promise<GpuInference> {
+export const SPARSE_COST_PER_NONZERO = 6;
+
+/** Rows (samples) × columns (outputs) of C that one matmul_v3 workgroup computes: the dense kernel pays for whole tiles. */
+const DENSE_TILE_SAMPLES = 128;
+const DENSE_TILE_OUTPUTS = 32;
+
+const roundUp = (n: number, multiple: number): number => ceilDiv(n, multiple) * multiple;
+
+/**
+ * The cheaper kernel for one layer at one batch size, by a cost model: dense pays for every
+ * weight of the padded tiles it computes (a batch of 1 costs as much as 128 samples), sparse
+ * pays SPARSE_COST_PER_NONZERO per kept weight per sample. On the trained MNIST network this runs
+ * the 12%-dense first layer sparse and the 35% / 64%-dense small layers dense; see BENCHMARKS.md.
+ */
+export function chooseLayerKernel(layer: { inSize: number; outSize: number; nonzeros: number }, batch: number): LayerKernel {
+  const denseCost = layer.inSize * roundUp(layer.outSize, DENSE_TILE_OUTPUTS) * roundUp(batch, DENSE_TILE_SAMPLES);
+  const sparseCost = SPARSE_COST_PER_NONZERO * layer.nonzeros * batch;
+  return sparseCost < denseCost ? 'sparse' : 'dense';
+}
+
+type Layout = 'sample-major' | 'feature-major';
+
+/**
+ * A sparse first layer with at most this many inputs reads the input sample-major: a 64-sample
+ * block of it (≤ 200 KB) stays in the cache, and the gathers ran as fast as feature-major ones
+ * (449 and 784 inputs), while the transpose cost half as much again as the layer itself. Wider
+ * inputs are transposed first: sample-major gathers were 2× slower at 1024 and 4096 inputs
+ * (BENCHMARKS.md).
+ */
+export const SAMPLE_MAJOR_MAX_FEATURES = 784;
+
+interface LayeredOptions extends InferenceOptions {
+  name: string;
+  /** The kernel of each layer for a batch of `count` samples. */
+  plan: (count: number) => readonly LayerKernel[];
+  sparseVersion: SparseVersion | 'auto';
+  workgroupSize: number;
+  rows: number;
+  matmulVersion: MatmulVersion;
+}
+
+/**
+ * The engine behind all three public constructors: each layer runs the kernel `plan` gives for
+ * the batch. A compact network's kept input features are gathered on the CPU at upload, so the
+ * input buffer is `[batch, sizes[0]]` sample-major. Layouts follow the kernels: a sparse first
+ * layer reads the input as it is or, when it is wide, transposed to feature-major (see
+ * SAMPLE_MAJOR_MAX_FEATURES), a sparse layer writes feature-major (sample-major logits), the
+ * matmul writes sample-major and reads a feature-major input as Aᵀ. Weights are uploaded on first use, in the form each layer's
+ * kernel needs.
+ */
+async function createLayeredInference(ctx: GpuContext, model: Network | CompactNetwork, options: LayeredOptions): Promise<GpuInference> {
   const { device } = ctx;
   const { net, inputIndices, inputSize: features } = asCompact(model);
-  const classes = net.sizes[net.sizes.length - 1]!;
-  const { maxBatch } = options;
-  const workgroupSize = options.workgroupSize ?? DEFAULT_WORKGROUP_SIZE;
-  const rows = options.rowsPerWorkgroup ?? 4;
-  const hasSubgroups = device.features.has('subgroups');
-  const requested = options.version ?? 'auto';
-  if (requested === 3 && !hasSubgroups) throw new KernelError('sparse_v3 needs the subgroups feature, which this device lacks');
-  const wide: SparseVersion = requested === 'auto' ? (hasSubgroups ? 3 : 2) : requested;
-  const name = requested === 'auto' ? `sparse_auto(v1|v${wide})` : `sparse_v${requested}`;
+  const { maxBatch, name, plan, workgroupSize, rows, matmulVersion } = options;
+  const sizes = net.sizes;
+  const classes = sizes[sizes.length - 1]!;
+  const layerCount = net.weights.length;
   checkBatch(name, 1, maxBatch);
+  const hasSubgroups = device.features.has('subgroups');
+  if (options.sparseVersion === 3 && !hasSubgroups) throw new KernelError('sparse_v3 needs the subgroups feature, which this device lacks');
+  const wide: SparseVersion = options.sparseVersion === 'auto' ? (hasSubgroups ? 3 : 2) : options.sparseVersion;
+  const sparseVersionFor = (count: number): SparseVersion => (options.sparseVersion === 'auto' && count < AUTO_V1_BELOW ? 1 : wide);
 
-  const layers = csrLayers(net);
-  layers[0] = onOriginalFeatures(layers[0]!, inputIndices, features);
-  const widest = Math.max(1, ...net.sizes.slice(1, -1));
-  checkBinding(ctx, name, 'the input batch', maxBatch * features * F32);
+  const widest = Math.max(1, ...sizes.slice(1, -1));
+  checkBinding(ctx, name, 'the input batch', maxBatch * sizes[0]! * F32);
   checkBinding(ctx, name, 'the hidden activations', maxBatch * widest * F32);
 
-  const versions = new Set<SparseVersion>(requested === 'auto' ? [1, wide] : [requested]);
-  const pipelines = new Map<SparseVersion, GPUComputePipeline>();
-  for (const v of versions) pipelines.set(v, await getPipeline(ctx, sparseProgram(v, workgroupSize, rows)));
-  const transposePipeline = await getPipeline(ctx, { name: 'sparse_transpose', source: sparseTransposeSource });
-
+  const csr = csrLayers(net);
   const buffers: GPUBuffer[] = [];
   const buffer = (label: string, bytes: number, usage = STORAGE): GPUBuffer => {
-    const b = createBuffer(ctx, `${name} ${label}`, bytes, usage);
+    const b = createBuffer(ctx, `${name} ${label}`, Math.max(F32, bytes), usage);
     buffers.push(b);
     return b;
   };
@@ -207,108 +249,29 @@ export async function createSparseInference(
     writeArray(ctx, b, 0, data);
     return b;
   };
-  const csrBuffers = layers.map((layer, l) => ({
-    indptr: upload(`layer ${l} indptr`, layer.indptr),
-    indices: upload(`layer ${l} indices`, layer.indices),
-    values: upload(`layer ${l} values`, layer.values),
-  }));
-  const input = buffer('input [batch, features]', maxBatch * features * F32);
-  const inputT = buffer('input [features, batch]', maxBatch * features * F32);
-  const hidden = [buffer('activations A [features, batch]', maxBatch * widest * F32), buffer('activations B [features, batch]', maxBatch * widest * F32)];
-  const logits = buffer('logits [batch, classes]', maxBatch * classes * F32);
-
-  const stepsByBatch = new Map<number, Step[]>();
-  const stepsFor = async (count: number): Promise<Step[]> => {
-    const cached = stepsByBatch.get(count);
-    if (cached) return cached;
-    const version: SparseVersion = requested === 'auto' ? (count < AUTO_V1_BELOW ? 1 : wide) : requested;
-    const pipeline = pipelines.get(version)!;
-    const label = `${name} batch ${count}`;
-    const steps = await withErrorScope(device, label, () => {
-      const uniform = (what: string, values: Uint32Array): GPUBuffer => {
-        const b = buffer(`${what} params batch ${count}`, values.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-        writeArray(ctx, b, 0, values);
-        return b;
-      };
-      const list: Step[] = [];
-      const transposeParams = uniform('transpose', Uint32Array.of(count, features));
-      list.push({
-        pipeline: transposePipeline,
-        bindGroup: bindBuffers(device, transposePipeline, `${label} transpose`, [input, inputT, transposeParams]),
-        workgroups: [ceilDiv(count, 64), features, 1],
-      });
-      let x = inputT;
-      layers.forEach((layer, l) => {
-        const last = l === layers.length - 1;
-        const y = last ? logits : hidden[l % 2]!;
-        const params = uniform(`layer ${l}`, sparseParams(count, layer, !last, 'feature-major', last ? 'sample-major' : 'feature-major'));
-        const { indptr, indices, values } = csrBuffers[l]!;
-        const workgroups = sparseWorkgroups(version, layer.outSize, count, workgroupSize, rows);
-        list.push({ pipeline, bindGroup: bindBuffers(device, pipeline, `${label} layer ${l}`, [indptr, indices, values, x, y, params]), workgroups });
-        x = y;
-      });
-      return list;
-    });
-    for (const step of steps) checkWorkgroups(ctx, label, step.workgroups);
-    stepsByBatch.set(count, steps);
-    return steps;
+  const csrBuffers = new Map<number, GPUBuffer[]>();
+  const csrBuffersOf = (l: number): GPUBuffer[] => {
+    let found = csrBuffers.get(l);
+    if (!found) {
+      const layer = csr[l]!;
+      found = [upload(`layer ${l} indptr`, layer.indptr), upload(`layer ${l} indices`, layer.indices), upload(`layer ${l} values`, layer.values)];
+      csrBuffers.set(l, found);
+    }
+    return found;
+  };
+  const denseWeights = new Map<number, GPUBuffer>();
+  const denseWeightsOf = (l: number): GPUBuffer => {
+    let found = denseWeights.get(l);
+    if (!found) {
+      found = upload(`layer ${l} weights [in, out]`, net.weights[l]!);
+      denseWeights.set(l, found);
+    }
+    return found;
   };
 
-  const engine: GpuInference = {
-    name,
-    features,
-    classes,
-    maxBatch,
-    upload(inputs, count) {
-      checkBatch(name, count, maxBatch);
-      writeArray(ctx, input, 0, inputs.subarray(0, count * features));
-    },
-    async run(count) {
-      checkBatch(name, count, maxBatch);
-      const steps = await stepsFor(count);
-      record(ctx, `${name} batch ${count}`, steps);
-      await waitForGpu(device.queue.onSubmittedWorkDone());
-      if (ctx.lostReason) throw new Error(ctx.lostReason);
-    },
-    readLogits: (count) => readBuffer(ctx, logits, new Float32Array(count * classes)),
-    infer: (inputs, count) => inferChunked(engine, inputs, count),
-    dispose() {
-      for (const b of buffers) b.destroy();
-      buffers.length = 0;
-    },
-  };
-  return engine;
-}
-
-/** Uploads `model` with dense weights (pruned weights are zeros) for the training matmul. */
-export async function createDenseInference(
-  ctx: GpuContext,
-  model: Network | CompactNetwork,
-  options: InferenceOptions & { version?: MatmulVersion },
-): Promise<GpuInference> {
-  const { device } = ctx;
-  const { net, inputIndices, inputSize: features } = asCompact(model);
-  const classes = net.sizes[net.sizes.length - 1]!;
-  const { maxBatch } = options;
-  const version = options.version ?? defaultMatmulVersion(ctx);
-  const name = `dense matmul_v${version}`;
-  checkBatch(name, 1, maxBatch);
-  const widest = Math.max(1, ...net.sizes.slice(0, -1));
-  checkBinding(ctx, name, 'the activations', maxBatch * widest * F32);
-
-  const buffers: GPUBuffer[] = [];
-  const buffer = (label: string, bytes: number): GPUBuffer => {
-    const b = createBuffer(ctx, `${name} ${label}`, bytes);
-    buffers.push(b);
-    return b;
-  };
-  const weights = net.weights.map((w, l) => {
-    const b = buffer(`layer ${l} weights [in, out]`, w.byteLength);
-    writeArray(ctx, b, 0, w);
-    return b;
-  });
-  const input = buffer('input [batch, in]', maxBatch * net.sizes[0]! * F32);
-  const hidden = [buffer('activations A [batch, features]', maxBatch * widest * F32), buffer('activations B [batch, features]', maxBatch * widest * F32)];
+  const input = buffer('input [batch, features]', maxBatch * sizes[0]! * F32);
+  let inputT: GPUBuffer | null = null;
+  const hidden = [buffer('activations A', maxBatch * widest * F32), buffer('activations B', maxBatch * widest * F32)];
   const logits = buffer('logits [batch, classes]', maxBatch * classes * F32);
   const unusedAux = buffer('unused aux', F32);
 
@@ -316,21 +279,61 @@ export async function createDenseInference(
   const stepsFor = async (count: number): Promise<Step[]> => {
     const cached = stepsByBatch.get(count);
     if (cached) return cached;
-    const layers = net.weights.length;
-    const kernels = await Promise.all(
-      net.weights.map((_, l) =>
-        matmulKernel(ctx, { m: count, k: net.sizes[l]!, n: net.sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none' }, version),
+    const kernels = plan(count);
+    if (kernels.length !== layerCount) throw new KernelError(`${name}: ${kernels.length} layer kernels for ${layerCount} layers`);
+    const label = `${name} batch ${count}`;
+    // Pipelines are cached per device: only the first batch size that needs one compiles it.
+    const sparseVersion = sparseVersionFor(count);
+    const sparsePipeline = kernels.includes('sparse') ? await getPipeline(ctx, sparseProgram(sparseVersion, workgroupSize, rows)) : null;
+    const transposeInput = kernels[0] === 'sparse' && sizes[0]! > SAMPLE_MAJOR_MAX_FEATURES;
+    const transposePipeline = transposeInput ? await getPipeline(ctx, { name: 'sparse_transpose', source: sparseTransposeSource }) : null;
+    const matmuls = await Promise.all(
+      kernels.map((kernel, l) =>
+        kernel === 'dense'
+          ? matmulKernel(ctx, { m: count, k: sizes[l]!, n: sizes[l + 1]!, transA: l > 0 && kernels[l - 1] === 'sparse', epilogue: l + 1 < layerCount ? 'relu' : 'none' }, matmulVersion)
+          : null,
       ),
     );
-    const steps = await withErrorScope(device, `${name} batch ${count}`, () => {
+    const steps = await withErrorScope(device, label, () => {
+      const uniform = (what: string, values: Uint32Array): GPUBuffer => {
+        const b = buffer(`${what} params batch ${count}`, values.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+        writeArray(ctx, b, 0, values);
+        return b;
+      };
+      const list: Step[] = [];
       let x = input;
-      return kernels.map((kernel, l) => {
-        const y = l + 1 < layers ? hidden[l % 2]! : logits;
-        const { bindGroup } = bindKernel(ctx, kernel, `batch ${count} layer ${l}`, [x, weights[l]!, y, unusedAux]);
+      let xLayout: Layout = 'sample-major';
+      if (transposePipeline) {
+        inputT ??= buffer('input [features, batch]', maxBatch * sizes[0]! * F32);
+        const params = uniform('transpose', Uint32Array.of(count, sizes[0]!));
+        list.push({
+          pipeline: transposePipeline,
+          bindGroup: bindBuffers(device, transposePipeline, `${label} transpose`, [input, inputT, params]),
+          workgroups: [ceilDiv(count, 64), sizes[0]!, 1],
+        });
+        x = inputT;
+        xLayout = 'feature-major';
+      }
+      matmuls.forEach((matmul, l) => {
+        const last = l + 1 === layerCount;
+        const y = last ? logits : hidden[l % 2]!;
+        if (matmul) {
+          const { bindGroup } = bindKernel(ctx, matmul, `batch ${count} layer ${l}`, [x, denseWeightsOf(l), y, unusedAux]);
+          list.push({ pipeline: matmul.pipeline, bindGroup, workgroups: matmul.workgroups });
+          xLayout = 'sample-major';
+        } else {
+          const pipeline = sparsePipeline!;
+          const yLayout: Layout = last ? 'sample-major' : 'feature-major';
+          const params = uniform(`layer ${l}`, sparseParams(count, csr[l]!, !last, xLayout, yLayout));
+          const bindGroup = bindBuffers(device, pipeline, `${label} layer ${l}`, [...csrBuffersOf(l), x, y, params]);
+          list.push({ pipeline, bindGroup, workgroups: sparseWorkgroups(sparseVersion, sizes[l + 1]!, count, workgroupSize, rows) });
+          xLayout = yLayout;
+        }
         x = y;
-        return { pipeline: kernel.pipeline, bindGroup, workgroups: kernel.workgroups };
       });
+      return list;
     });
+    for (const step of steps) checkWorkgroups(ctx, label, step.workgroups);
     stepsByBatch.set(count, steps);
     return steps;
   };
@@ -359,4 +362,69 @@ export async function createDenseInference(
     },
   };
   return engine;
+}
+
+function sparseEngineOptions(options: SparseInferenceOptions): Pick<LayeredOptions, 'sparseVersion' | 'workgroupSize' | 'rows'> {
+  return {
+    sparseVersion: options.version ?? 'auto',
+    workgroupSize: options.workgroupSize ?? DEFAULT_WORKGROUP_SIZE,
+    rows: options.rowsPerWorkgroup ?? 4,
+  };
+}
+
+function sparseEngineName(version: SparseVersion | 'auto', hasSubgroups: boolean): string {
+  return version === 'auto' ? `sparse_auto(v1|v${hasSubgroups ? 3 : 2})` : `sparse_v${version}`;
+}
+
+/** Uploads `model` (a network, or a compact network from `compactNetwork`) with every layer as CSR. */
+export function createSparseInference(ctx: GpuContext, model: Network | CompactNetwork, options: SparseInferenceOptions): Promise<GpuInference> {
+  const layers = asCompact(model).net.weights.length;
+  const sparse = sparseEngineOptions(options);
+  const name = sparseEngineName(sparse.sparseVersion, ctx.device.features.has('subgroups'));
+  const plan = Array<LayerKernel>(layers).fill('sparse');
+  return createLayeredInference(ctx, model, { ...options, ...sparse, name, plan: () => plan, matmulVersion: defaultMatmulVersion(ctx) });
+}
+
+/** Uploads `model` with dense weights (pruned weights are zeros) for the training matmul. */
+export function createDenseInference(
+  ctx: GpuContext,
+  model: Network | CompactNetwork,
+  options: InferenceOptions & { version?: MatmulVersion },
+): Promise<GpuInference> {
+  const layers = asCompact(model).net.weights.length;
+  const matmulVersion = options.version ?? defaultMatmulVersion(ctx);
+  const plan = Array<LayerKernel>(layers).fill('dense');
+  return createLayeredInference(ctx, model, {
+    ...options,
+    sparseVersion: 'auto',
+    workgroupSize: DEFAULT_WORKGROUP_SIZE,
+    rows: 4,
+    name: `dense matmul_v${matmulVersion}`,
+    plan: () => plan,
+    matmulVersion,
+  });
+}
+
+export interface HybridInferenceOptions extends SparseInferenceOptions {
+  /** The kernel of each layer at every batch, instead of `chooseLayerKernel` (tests use it to cover every mix). */
+  layerKernels?: readonly LayerKernel[];
+}
+
+/**
+ * Uploads `model` to run each layer on whichever kernel `chooseLayerKernel` finds cheaper for its
+ * density, shape and the batch: sparse CSR for the very sparse layers, the dense matmul for the
+ * small, denser ones that structured pruning leaves.
+ */
+export function createHybridInference(ctx: GpuContext, model: Network | CompactNetwork, options: HybridInferenceOptions): Promise<GpuInference> {
+  const { net } = asCompact(model);
+  const layers = csrLayers(net).map((layer) => ({ inSize: layer.inSize, outSize: layer.outSize, nonzeros: layer.indices.length }));
+  if (options.layerKernels && options.layerKernels.length !== layers.length) {
+    throw new KernelError(`hybrid inference: ${options.layerKernels.length} layer kernels given for ${layers.length} layers`);
+  }
+  const forced = options.layerKernels;
+  const plan = forced ? (): readonly LayerKernel[] => forced : (count: number): LayerKernel[] => layers.map((layer) => chooseLayerKernel(layer, count));
+  const sparse = sparseEngineOptions(options);
+  const matmulVersion = defaultMatmulVersion(ctx);
+  const name = `hybrid(${sparseEngineName(sparse.sparseVersion, ctx.device.features.has('subgroups'))}|matmul_v${matmulVersion})`;
+  return createLayeredInference(ctx, model, { ...options, ...sparse, name, plan, matmulVersion });
 }

@@ -1,7 +1,8 @@
 /**
  * sparse_v1/v2/v3 and sparse_transpose against the JS reference (src/cpu/sparse-forward.ts) on
- * fresh random inputs, outputs poisoned with NaN; then whole networks through the sparse and
- * dense inference engines against sparseInfer / denseInfer.
+ * fresh random inputs, outputs poisoned with NaN; then whole networks through the sparse, dense
+ * and hybrid inference engines (every mix of CSR and dense layers) against sparseInfer / denseInfer,
+ * and the hybrid engine's cost model on the shapes it was measured on.
  *
  * Tolerance: rel 1e-4, plus abs 1e-6·(nonzeros in the longest row). The reference sums in
  * float64, the kernels in float32 in the same order; with weights and inputs in [−1, 1] each of
@@ -11,7 +12,7 @@
 import { describe, expect, it } from 'vitest';
 import { csrForward, csrLayer, denseInfer, sparseInfer, csrLayers, transpose, type CsrLayer } from '../../src/cpu/sparse-forward';
 import { readBuffer, uniformBuffer } from '../../src/gpu/buffers';
-import { createDenseInference, createSparseInference, sparseParams, sparseProgram, sparseWorkgroups, type SparseVersion } from '../../src/gpu/sparse-inference';
+import { chooseLayerKernel, createDenseInference, createHybridInference, createSparseInference, SAMPLE_MAJOR_MAX_FEATURES, sparseParams, sparseProgram, sparseWorkgroups, type SparseVersion } from '../../src/gpu/sparse-inference';
 import { bindBuffers, getPipeline, withErrorScope } from '../../src/gpu/program';
 import { initNetwork, type Network } from '../../src/model/network';
 import { compactNetwork } from '../../src/prune/structured';
@@ -163,6 +164,8 @@ describe.skipIf(!gpu.context)(`sparse and dense inference engines ${gpu.label}`,
       await createSparseInference(ctx, compact, { maxBatch: count, version: 1 }),
       await createDenseInference(ctx, net, { maxBatch: count }),
       await createDenseInference(ctx, compact, { maxBatch: 100 }),
+      await createHybridInference(ctx, compact, { maxBatch: count }),
+      await createHybridInference(ctx, net, { maxBatch: 128 }),
     ];
     for (const engine of engines) {
       const result = await engine.infer(inputs, count);
@@ -171,6 +174,48 @@ describe.skipIf(!gpu.context)(`sparse and dense inference engines ${gpu.label}`,
       let differ = 0;
       result.predictions.forEach((p, s) => (differ += p === reference.predictions[s] ? 0 : 1));
       expect(differ, engine.name).toBeLessThanOrEqual(1);
+      engine.dispose();
+    }
+  });
+
+  // Every mix of CSR and dense layers, so every layout hand-over is exercised: sparse → dense
+  // (feature-major read as Aᵀ), dense → sparse (sample-major gathers), either one first and last.
+  it.each([
+    ['sparse', 'sparse', 'sparse'],
+    ['sparse', 'sparse', 'dense'],
+    ['sparse', 'dense', 'sparse'],
+    ['sparse', 'dense', 'dense'],
+    ['dense', 'sparse', 'sparse'],
+    ['dense', 'sparse', 'dense'],
+    ['dense', 'dense', 'sparse'],
+    ['dense', 'dense', 'dense'],
+  ] as const)('hybrid with layers %s, %s, %s on a compact 784-100-100-10 matches the JS reference', async (...layerKernels) => {
+    const net = prunedNetwork([784, 100, 100, 10], 0.9, 11);
+    const { compact } = compactNetwork(net);
+    const engine = await createHybridInference(ctx, compact, { maxBatch: 300, layerKernels });
+    // Batch 1 and either side of the v1 threshold (64) and of the matmul's 128-sample tiles.
+    for (const count of [1, 63, 65, 129, 300]) {
+      const inputs = randomFloats(mulberry32(count + 17), count * 784, 0, 1);
+      const expected = sparseInfer(csrLayers(net), inputs, count);
+      expectClose((await engine.infer(inputs, count)).logits, expected.logits, { rel: 1e-4, abs: 1e-5 }, `${engine.name} ${layerKernels.join('/')} batch ${count}`);
+    }
+    engine.dispose();
+  });
+
+  it('transposes an input wider than SAMPLE_MAJOR_MAX_FEATURES before a sparse first layer, in the sparse and hybrid engines', async () => {
+    const net = prunedNetwork([SAMPLE_MAJOR_MAX_FEATURES + 1, 40, 10], 0.8, 13);
+    const count = 130;
+    const inputs = randomFloats(mulberry32(21), count * net.sizes[0]!, 0, 1);
+    const expected = sparseInfer(csrLayers(net), inputs, count);
+    const engines = [
+      await createSparseInference(ctx, net, { maxBatch: count }),
+      await createHybridInference(ctx, net, { maxBatch: count, layerKernels: ['sparse', 'dense'] }),
+    ];
+    for (const engine of engines) {
+      for (const batch of [1, count]) {
+        const result = await engine.infer(inputs.subarray(0, batch * net.sizes[0]!), batch);
+        expectClose(result.logits, expected.logits.subarray(0, batch * 10), { rel: 1e-4, abs: 1e-5 }, `${engine.name} batch ${batch}`);
+      }
       engine.dispose();
     }
   });
@@ -185,5 +230,19 @@ describe.skipIf(!gpu.context)(`sparse and dense inference engines ${gpu.label}`,
     engine.upload(new Float32Array(70 * 20), 70);
     await expect(engine.run(71)).rejects.toThrow(/batch 71 is outside 1\.\.70/);
     engine.dispose();
+  });
+});
+
+describe('chooseLayerKernel', () => {
+  it('runs the trained network\'s sparse first layer as CSR and its small denser layers dense at batch 10 000', () => {
+    expect(chooseLayerKernel({ inSize: 449, outSize: 90, nonzeros: 4673 }, 10000)).toBe('sparse');
+    expect(chooseLayerKernel({ inSize: 90, outSize: 92, nonzeros: 2919 }, 10000)).toBe('dense');
+    expect(chooseLayerKernel({ inSize: 92, outSize: 10, nonzeros: 643 }, 10000)).toBe('dense');
+  });
+
+  it('prefers CSR for a 4096² layer at 95% sparsity, and for any layer at batch 1 (the matmul computes a whole 128-sample tile)', () => {
+    expect(chooseLayerKernel({ inSize: 4096, outSize: 4096, nonzeros: 838861 }, 100)).toBe('sparse');
+    expect(chooseLayerKernel({ inSize: 90, outSize: 92, nonzeros: 2919 }, 1)).toBe('sparse');
+    expect(chooseLayerKernel({ inSize: 100, outSize: 100, nonzeros: 10000 }, 1000)).toBe('dense');
   });
 });

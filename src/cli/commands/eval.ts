@@ -1,38 +1,13 @@
-import type { Dataset } from '../../data/dataset';
-import { countCorrect } from '../../cpu/forward';
-import type { GpuContext } from '../../gpu/device';
-import { createDenseInference, createSparseInference } from '../../gpu/sparse-inference';
-import { keptWeights, totalWeights, type Network } from '../../model/network';
+import { keptWeights, totalWeights } from '../../model/network';
 import { loadMnist } from '../../node/mnist';
-import { compactNetwork } from '../../prune/structured';
 import { UserError } from '../../util/errors';
 import { selectBackend } from '../gpu';
-import { type CommandIo } from '../io';
+import type { CommandIo } from '../io';
 import { grouped, percent } from '../../util/format';
 import { loadModel } from '../model-io';
 import type { EvalCommand } from '../parse';
-import { checkDataFits, evaluateCpu, type TestResult } from './train';
+import { checkDataFits, evaluateCpu, evaluateGpu } from '../evaluate';
 
-/**
- * Test accuracy on the GPU. Dense: the training matmul over the masked weights. Sparse: the
- * structured step first drops every neuron that cannot reach the output, then each layer runs
- * as CSR. The first (untimed) run compiles nothing new but warms the buffers.
- */
-export async function evaluateGpu(ctx: GpuContext, net: Network, test: Dataset, sparse: boolean): Promise<TestResult & { kernel: string }> {
-  const maxBatch = test.count;
-  const engine = sparse
-    ? await createSparseInference(ctx, compactNetwork(net).compact, { maxBatch })
-    : await createDenseInference(ctx, net, { maxBatch });
-  try {
-    await engine.infer(test.inputs.subarray(0, test.features), 1);
-    const start = performance.now();
-    const { predictions } = await engine.infer(test.inputs, test.count);
-    const seconds = (performance.now() - start) / 1000;
-    return { correct: countCorrect(predictions, test.labels), total: test.count, seconds, samplesPerSec: test.count / seconds, kernel: engine.name };
-  } finally {
-    engine.dispose();
-  }
-}
 
 export async function runEval(cmd: EvalCommand, io: CommandIo): Promise<void> {
   const { net, format } = await loadModel(cmd.model);
@@ -40,7 +15,7 @@ export async function runEval(cmd: EvalCommand, io: CommandIo): Promise<void> {
   checkDataFits(net.sizes, data.test, cmd.model);
   const gpu = await selectBackend(cmd.backend, cmd, io);
   if (cmd.sparse && !gpu) throw new UserError('--sparse runs the GPU sparse kernel, and no WebGPU adapter is available');
-  const result = gpu ? await evaluateGpu(gpu, net, data.test, cmd.sparse) : { ...evaluateCpu(net, data.test), kernel: 'js-reference' };
+  const result = gpu ? await evaluateGpu(gpu, net, data.test, cmd.sparse) : evaluateCpu(net, data.test);
   const weights = net.masks.reduce((n, m) => n + keptWeights(m), 0);
   const total = totalWeights(net.sizes);
   const backend = gpu ? 'gpu' : 'cpu';

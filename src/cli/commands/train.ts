@@ -3,7 +3,6 @@ import { CpuTrainer } from '../../cpu/trainer';
 import { adapterName, type GpuContext } from '../../gpu/device';
 import { GpuTrainer } from '../../gpu/trainer';
 import type { Recipe } from '../../train/recipe';
-import { countCorrect, predictAll } from '../../cpu/forward';
 import { initNetwork, totalWeights, type Network } from '../../model/network';
 import { loadMnist } from '../../node/mnist';
 import type { PruneSchedule } from '../../prune/schedule';
@@ -11,10 +10,14 @@ import { runTraining, type EpochReport } from '../../train/run';
 import type { Trainer } from '../../train/trainer';
 import { UserError } from '../../util/errors';
 import { selectBackend } from '../gpu';
+import { checkDataFits, evaluateCpu, evaluateGpu } from '../evaluate';
 import { Progress, type CommandIo } from '../io';
 import { grouped, percent } from '../../util/format';
 import { saveModel } from '../model-io';
 import type { TrainCommand } from '../parse';
+
+/** Below this fraction of weights kept, the test pass uses the sparse kernel. */
+const SPARSE_BELOW = 0.5;
 
 export function describeSchedule(s: PruneSchedule): string {
   switch (s.kind) {
@@ -35,12 +38,6 @@ export function epochRow(r: EpochReport): string {
     `Accuracy = ${percent(r.correct, r.samples).padStart(6)}% | Time = ${r.elapsed.toFixed(3)}s`;
 }
 
-export function checkDataFits(sizes: readonly number[], data: Dataset, what: string): void {
-  if (sizes[0] !== data.features) throw new UserError(`${what} takes ${sizes[0]} inputs but ${data.source} has ${data.features} values per sample`);
-  if (sizes[sizes.length - 1] !== data.classes) {
-    throw new UserError(`${what} has ${sizes[sizes.length - 1]} outputs but ${data.source} has ${data.classes} classes`);
-  }
-}
 
 export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> {
   const { recipe } = cmd;
@@ -84,12 +81,14 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   progress.finish();
   trainer.dispose();
 
-  const test = evaluateCpu(result.net, data.test);
+  const kept = result.epochs[result.epochs.length - 1]!.keptWeights;
+  // A pruned network is tested the way it is meant to run: through the sparse kernel.
+  const sparse = kept < SPARSE_BELOW * total;
+  const test = gpu ? await evaluateGpu(gpu, result.net, data.test, sparse) : evaluateCpu(result.net, data.test);
   human('');
   human(`Test Accuracy = ${percent(test.correct, test.total).padStart(6)}% | Time = ${test.seconds.toFixed(3)}s`);
-  human(`Test samples/s = ${grouped(test.samplesPerSec)}`);
+  human(`Test samples/s = ${grouped(test.samplesPerSec)} (${test.kernel})`);
 
-  const kept = result.epochs[result.epochs.length - 1]!.keptWeights;
   const metadata = {
     recipe: JSON.stringify(recipe),
     testAccuracy: percent(test.correct, test.total),
@@ -114,7 +113,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
         seconds: r.elapsed,
         pruned: r.pruned ? r.pruned.rule : null,
       })),
-      test: { accuracy: (100 * test.correct) / test.total, correct: test.correct, total: test.total, samplesPerSec: test.samplesPerSec },
+      test: { accuracy: (100 * test.correct) / test.total, correct: test.correct, total: test.total, samplesPerSec: test.samplesPerSec, kernel: test.kernel },
       weights: kept,
       totalWeights: total,
       out: cmd.out,
@@ -175,17 +174,5 @@ export function describeVerification(v: Verification): string {
     `correct in training ${v.correctGpu} vs ${v.correctReference}`;
 }
 
-export interface TestResult {
-  correct: number;
-  total: number;
-  seconds: number;
-  samplesPerSec: number;
-}
 
-export function evaluateCpu(net: Network, test: Dataset): TestResult {
-  const start = performance.now();
-  const predictions = predictAll(net, test);
-  const seconds = (performance.now() - start) / 1000;
-  return { correct: countCorrect(predictions, test.labels), total: test.count, seconds, samplesPerSec: test.count / seconds };
-}
 

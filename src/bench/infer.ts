@@ -296,12 +296,17 @@ export function renderInferChart(rows: readonly InferRow[], title = 'Inference t
   const panelW = 260;
   const panelH = 180;
   const margin = { left: 60, top: 40, right: 20, bottom: 40 };
-  const width = margin.left + batches.length * (panelW + margin.right) + 120;
+  const legendWidth = 150;
+  const width = margin.left + batches.length * (panelW + margin.right) + legendWidth;
   const height = margin.top + models.length * (panelH + margin.bottom) + 20;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`);
   out.push(`<rect width="100%" height="100%" fill="white"/><text x="${margin.left}" y="20" font-size="14">${escapeXml(title)}</text>`);
-  const sparsities = [...new Set(rows.filter((r) => r.variant !== 'dense').map((r) => r.sparsity))].sort((a, b) => a - b);
+  // Sparsity on a log10(1 / (1 − s)) axis: 0.9, 0.99 and 0.999 are equally far apart, which is
+  // where the interesting crossovers are.
+  const pruneAxis = (s: number): number => Math.log10(1 / (1 - Math.min(s, 0.999)));
+  const axisMax = Math.max(2, Math.ceil(Math.max(...rows.map((r) => pruneAxis(r.sparsity)))));
+  const ticks = [0, 0.5, 0.9, 0.99, 0.999].filter((t) => pruneAxis(t) <= axisMax);
   models.forEach((model, mi) => {
     batches.forEach((batch, bi) => {
       const cell = rows.filter((r) => r.model === model && r.batch === batch);
@@ -310,19 +315,17 @@ export function renderInferChart(rows: readonly InferRow[], title = 'Inference t
       out.push(`<rect x="${x0}" y="${y0}" width="${panelW}" height="${panelH}" fill="none" stroke="#bbb"/>`);
       out.push(`<text x="${x0 + 4}" y="${y0 - 4}">${escapeXml(`${model}, batch ${batch}`)}</text>`);
       if (cell.length === 0) return;
-      const values = cell.map((r) => r.samplesPerSec);
+      // One y range per model row, so the labels on the left hold for the whole row.
+      const values = rows.filter((r) => r.model === model).map((r) => r.samplesPerSec);
       const lo = Math.floor(Math.log10(Math.min(...values)));
       const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(...values))));
-      const xs = (s: number): number => {
-        const i = sparsities.findIndex((v) => Math.abs(v - s) < 5e-3);
-        return x0 + 10 + ((i < 0 ? 0 : i) / Math.max(1, sparsities.length - 1)) * (panelW - 20);
-      };
+      const xs = (s: number): number => x0 + 10 + (pruneAxis(s) / axisMax) * (panelW - 20);
       const ys = (v: number): number => y0 + panelH - ((Math.log10(v) - lo) / (hi - lo)) * panelH;
       for (let p = lo; p <= hi; p++) {
         out.push(`<line x1="${x0}" x2="${x0 + panelW}" y1="${ys(10 ** p)}" y2="${ys(10 ** p)}" stroke="#eee"/>`);
         if (bi === 0) out.push(`<text x="${x0 - 4}" y="${ys(10 ** p) + 4}" text-anchor="end">1e${p}</text>`);
       }
-      sparsities.forEach((s) => out.push(`<text x="${xs(s)}" y="${y0 + panelH + 14}" text-anchor="middle">${s.toFixed(2)}</text>`));
+      ticks.forEach((t) => out.push(`<text x="${xs(t)}" y="${y0 + panelH + 14}" text-anchor="middle">${t}</text>`));
       for (const variant of Object.keys(VARIANT_COLORS) as InferVariant[]) {
         const series = cell.filter((r) => r.variant === variant).sort((a, b) => a.sparsity - b.sparsity);
         if (series.length === 0) continue;
@@ -344,7 +347,7 @@ export function renderInferChart(rows: readonly InferRow[], title = 'Inference t
     out.push(`<line x1="${lx}" x2="${lx + 20}" y1="${y}" y2="${y}" stroke="${VARIANT_COLORS[variant]}" stroke-width="2"${variant === 'dense' ? ' stroke-dasharray="5,3"' : ''}/>`);
     out.push(`<text x="${lx + 26}" y="${y + 4}">${variant}</text>`);
   });
-  out.push(`<text x="${margin.left}" y="${height - 4}" fill="#666">x: sparsity (fraction of weights pruned); y: samples/s, log scale</text>`);
+  out.push(`<text x="${margin.left}" y="${height - 4}" fill="#666">x: sparsity (fraction of weights pruned), spaced as log(1 / (1 − sparsity)); y: samples/s, log scale; dashed: dense</text>`);
   out.push('</svg>');
   return out.join('\n');
 }

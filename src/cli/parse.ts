@@ -206,6 +206,11 @@ function cli(): Argv {
     .command('bench <target>', 'Measure throughput: train (ours vs JS vs TF.js) or infer (dense vs sparse)', (y) =>
       y.positional('target', { choices: ['train', 'infer'] as const, describe: 'What to measure' }).options(benchOptions),
     )
+    .example('$0 train', 'the seed recipe on the GPU (the JS reference when there is none)')
+    .example('$0 train --schedule gradual --layer-sparsity 0.956,0.925,0.73 --shuffle', 'keep 5% of the weights')
+    .example('$0 prune mnist.safetensors --structured --out compact.safetensors', 'remove dead neurons')
+    .example('$0 eval compact.safetensors --sparse --json', 'test accuracy through the sparse kernel')
+    .example('$0 bench infer --model compact.safetensors', 'dense vs sparse throughput, table + JSON + SVG')
     .demandCommand(1, 'Name a command: train, eval, info, devices, prune, convert or bench')
     .strict()
     .recommendCommands()

@@ -21,6 +21,10 @@
 // matmul_v1: one invocation per element of C, workgroup 8×8, dispatch (⌈N/8⌉, ⌈M/8⌉).
 // matmul_v2: 64×64 tile of C per workgroup of 16×16 invocations, 4×4 outputs per invocation,
 //   K in steps of 16 through workgroup memory; dispatch (⌈N/64⌉, ⌈M/64⌉).
+// matmul_v4: for few rows of C (small batches): a workgroup of 64 invocations computes 4 rows ×
+//   256 columns; invocation li owns columns col0 … col0 + 3, col0 = 256·wid.x + 4·li, of rows
+//   4·wid.y … 4·wid.y + 3, so a k step costs one op(A) load per live row and 4 op(B) loads for
+//   up to 16 products (v1: 2 loads per product); dispatch (⌈N/256⌉, ⌈M/4⌉).
 
 override M: u32;
 override N: u32;
@@ -118,6 +122,36 @@ fn matmul_v2(@builtin(workgroup_id) wid: vec3u,
   for (var i = 0u; i < 4u; i++) {
     for (var j = 0u; j < 4u; j++) {
       store_c(row0 + 4u * lid.y + i, col0 + 4u * lid.x + j, acc[i][j]);
+    }
+  }
+}
+
+// ---- v4: few rows (GEMV-like), 4 rows × 4 adjacent columns per invocation ----
+
+const V4_WG = 64u;            // invocations per workgroup, along the columns
+const V4_ROWS = 4u;           // rows of C per workgroup (and per invocation)
+const V4_COLS = 4u;           // adjacent columns of C per invocation
+
+// No workgroup memory and no barrier: with so few rows there is nothing to share between
+// invocations but op(A)'s row values, and a barrier per K step cost more than those loads on
+// lavapipe (BENCHMARKS.md). Adjacent columns let the lanes of a subgroup read whole cache lines
+// of op(B) at each k.
+@compute @workgroup_size(V4_WG)
+fn matmul_v4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let row0 = wid.y * V4_ROWS;
+  let col0 = (wid.x * V4_WG + li) * V4_COLS;
+  var acc: array<vec4f, V4_ROWS>;   // acc[i][j] = C[row0 + i, col0 + j]
+  if (col0 < N) {
+    for (var k = 0u; k < K; k++) {
+      let bv = vec4f(load_b(k, col0), load_b(k, col0 + 1u), load_b(k, col0 + 2u), load_b(k, col0 + 3u));
+      for (var i = 0u; i < V4_ROWS; i++) {
+        acc[i] = fma(vec4f(load_a(row0 + i, k)), bv, acc[i]);
+      }
+    }
+  }
+  for (var i = 0u; i < V4_ROWS; i++) {
+    for (var j = 0u; j < V4_COLS; j++) {
+      store_c(row0 + i, col0 + j, acc[i][j]);
     }
   }
 }

@@ -34,8 +34,8 @@ export interface MatmulSpec {
   epilogue?: Epilogue;
 }
 
-/** 1 naive, 2 workgroup-tiled (portable), 3 subgroup-shuffle (needs `subgroups`). */
-export type MatmulVersion = 1 | 2 | 3;
+/** 1 naive, 2 workgroup-tiled (portable), 3 subgroup-shuffle (needs `subgroups`), 4 few rows (portable). */
+export type MatmulVersion = 1 | 2 | 3 | 4;
 
 /** A compiled kernel for one shape: its pipeline, dispatch size and the bytes each binding needs. */
 export interface Kernel {
@@ -63,9 +63,23 @@ export function subgroupSize(ctx: GpuContext): number {
   return subgroupMinSize;
 }
 
-/** The fastest matmul this device runs: the subgroup kernel where it can be built, else tiled. */
+/** The fastest matmul this device runs on full tiles: the subgroup kernel where it can be built, else tiled. */
 export function defaultMatmulVersion(ctx: GpuContext): MatmulVersion {
   return subgroupSize(ctx) > 0 ? 3 : 2;
+}
+
+/**
+ * Most rows of C for which the few-rows kernel v4 beats the default kernel. v3 and v2 compute
+ * 128 and 64 rows per workgroup whatever M is, so their time is flat below that while v4's grows
+ * with M. Measured on lavapipe (BENCHMARKS.md, "Small batches", 2026-11-24), round-robin, K×N =
+ * 4096×4096, 784×100, 100×100, 100×10: v4 ahead of v3 up to M = 24 (2× at M = 16, 10–20× at
+ * M = 1), level at M = 32, behind from M = 48.
+ */
+export const FEW_ROWS_MAX_M = 24;
+
+/** The matmul version for one shape on this device: v4 for few rows, else `defaultMatmulVersion`. */
+export function matmulVersionFor(ctx: GpuContext, spec: MatmulSpec): MatmulVersion {
+  return spec.m <= FEW_ROWS_MAX_M ? 4 : defaultMatmulVersion(ctx);
 }
 
 function checkWorkgroups(ctx: GpuContext, name: string, workgroups: [number, number, number]): void {
@@ -93,12 +107,24 @@ async function compileKernel(
   return { name, pipeline, workgroups, bindingBytes };
 }
 
+/** Rows × columns of C per workgroup of the kernels in shaders/matmul.wgsl. */
+const MATMUL_TILES: Record<1 | 2 | 4, [number, number]> = { 1: [8, 8], 2: [64, 64], 4: [4, 256] };
+
 /** v3 tile: ROWS · WG rows × COLS columns per workgroup (shaders/matmul_subgroup.wgsl). */
 const V3_ROWS = 2;
 const V3_COLS = 32;
 const V3_WG = 64;
 
-export function matmulKernel(ctx: GpuContext, spec: MatmulSpec, version: MatmulVersion = defaultMatmulVersion(ctx)): Promise<Kernel> {
+/** A version, or `auto`: `matmulVersionFor` picks one for the shape. */
+export type MatmulChoice = MatmulVersion | 'auto';
+
+/** For tables: `matmul_v3`, or for `auto` the versions it picks between, e.g. `matmul_auto(v4|v3)`. */
+export function matmulChoiceName(ctx: GpuContext, choice: MatmulChoice): string {
+  return choice === 'auto' ? `matmul_auto(v4|v${defaultMatmulVersion(ctx)})` : `matmul_v${choice}`;
+}
+
+export function matmulKernel(ctx: GpuContext, spec: MatmulSpec, choice: MatmulChoice = 'auto'): Promise<Kernel> {
+  const version = choice === 'auto' ? matmulVersionFor(ctx, spec) : choice;
   const { m, k, n } = spec;
   const transA = spec.transA ?? false;
   const transB = spec.transB ?? false;
@@ -122,9 +148,9 @@ export function matmulKernel(ctx: GpuContext, spec: MatmulSpec, version: MatmulV
     program = { name: 'matmul_v3', source: matmulSubgroupSource, entryPoint: 'matmul_v3', constants: { ...constants, SG: sg, WG: V3_WG } };
     workgroups = [ceilDiv(n, V3_COLS), ceilDiv(m, V3_ROWS * V3_WG), 1];
   } else {
-    const tile = version === 1 ? 8 : 64;
+    const [tileRows, tileCols] = MATMUL_TILES[version];
     program = { name: `matmul_v${version}`, source: matmulSource, entryPoint: `matmul_v${version}`, constants };
-    workgroups = [ceilDiv(n, tile), ceilDiv(m, tile), 1];
+    workgroups = [ceilDiv(n, tileCols), ceilDiv(m, tileRows), 1];
   }
   return compileKernel(ctx, program, name, workgroups, [m * k * F32, k * n * F32, m * n * F32, epilogue === 'reluGrad' || epilogue === 'accumulateVelocity' ? m * n * F32 : F32]);
 }

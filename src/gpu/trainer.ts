@@ -28,7 +28,6 @@ import { createBuffer, readBuffer, uniformBuffer, writeArray } from './buffers';
 import type { GpuContext } from './device';
 import {
   bindKernel,
-  defaultMatmulVersion,
   matmulKernel,
   recordDispatches,
   softmaxGradKernel,
@@ -40,7 +39,7 @@ import { KernelError } from './program';
 import { waitForGpu } from './wait';
 
 export interface GpuTrainerOptions {
-  /** Matmul kernel version; default: the fastest this device supports. */
+  /** Matmul kernel version; default: `matmulVersionFor` picks per shape. */
   matmulVersion?: MatmulVersion;
   /** Batches recorded per command encoder (default 8). */
   batchesPerSubmit?: number;
@@ -157,7 +156,9 @@ export class GpuTrainer implements Trainer {
     const noAux = buffer('unused epilogue input', F32);
 
     // Kernels, one per shape, compiled concurrently.
-    const version = options.matmulVersion ?? defaultMatmulVersion(ctx);
+    // 'auto' keeps v3 (v2 without subgroups) for the batch-sized shapes (M = batch or K = batch) and
+    // takes v4 only where M, a layer's width in the weight gradient, is tiny.
+    const version = options.matmulVersion ?? 'auto';
     const layerIndices = [...Array(layers).keys()];
     const [forward, backward, weightGrad, update, softmax] = await Promise.all([
       Promise.all(layerIndices.map((l) => matmulKernel(ctx, { m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none' }, version))),

@@ -1,5 +1,5 @@
 /**
- * matmul_v1/v2/v3 against the plain-loop references in src/cpu/ops.ts, in the three training
+ * matmul_v1/v2/v3/v4 against the plain-loop references in src/cpu/ops.ts, in the three training
  * forms and with each fused epilogue, on fresh random inputs, outputs poisoned with NaN.
  *
  * Tolerance: rel 1e-4, plus abs 1e-6·K. The reference sums in float64; the kernels sum K products
@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { accumulateVelocity, matmul, matmulTransA, matmulTransB, relu, reluGradMask } from '../../src/cpu/ops';
 import { readBuffer } from '../../src/gpu/buffers';
 import type { GpuContext } from '../../src/gpu/device';
-import { bindKernel, matmulKernel, submitDispatches, subgroupSize, type Epilogue, type MatmulSpec, type MatmulVersion } from '../../src/gpu/kernels';
+import { bindKernel, defaultMatmulVersion, FEW_ROWS_MAX_M, matmulKernel, matmulVersionFor, submitDispatches, subgroupSize, type Epilogue, type MatmulSpec, type MatmulVersion } from '../../src/gpu/kernels';
 import { expectClose } from '../helpers/expect-close';
 import { testGpu } from '../helpers/gpu';
 import { inputBuffer, maskAsFloats, poisonedBuffer } from '../helpers/gpu-buffers';
@@ -19,9 +19,16 @@ import { mulberry32, randomFloats, randomMask } from '../helpers/random';
 
 const gpu = await testGpu();
 
-/** [m, k, n]: single elements, either side of the 64 tile of v2, the 128×32 tile of v3, the MLP's shapes. */
+/**
+ * [m, k, n]: single elements, either side of the 64 tile of v2, the 128×32 tile of v3 and the
+ * 4×256 tile of v4, batches of 1 and 2 (v4's rows), the MLP's shapes.
+ */
 const SHAPES: [number, number, number][] = [
   [1, 1, 1],
+  [1, 784, 100],
+  [2, 100, 10],
+  [3, 9, 255],
+  [5, 7, 257],
   [63, 17, 65],
   [65, 63, 1],
   [127, 129, 31],
@@ -105,7 +112,7 @@ const EPILOGUE_CASES: { form: number; epilogue: Epilogue }[] = [
 
 describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
   const ctx = gpu.context!;
-  const versions: MatmulVersion[] = subgroupSize(ctx) > 0 ? [1, 2, 3] : [1, 2];
+  const versions: MatmulVersion[] = subgroupSize(ctx) > 0 ? [1, 2, 3, 4] : [1, 2, 4];
   for (const version of versions) {
     describe(`matmul_v${version}`, () => {
       for (const form of FORMS) {
@@ -120,7 +127,7 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
       for (const { form, epilogue } of EPILOGUE_CASES) {
         const f = FORMS[form]!;
         it(`${f.label} with the ${epilogue} epilogue`, async () => {
-          for (const [m, k, n] of [SHAPES[2]!, SHAPES[4]!, [100, 800, 10] as [number, number, number]]) {
+          for (const [m, k, n] of [[1, 784, 100], [2, 33, 257], [65, 63, 1], [129, 33, 33], [100, 800, 10]] as [number, number, number][]) {
             const c = makeCase({ m, k, n, transA: f.transA, transB: f.transB, epilogue }, version * 7 + m);
             expectClose(await runCase(ctx, version, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `${f.label} ${epilogue} [${m}x${k}x${n}]`);
           }
@@ -128,6 +135,14 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
       }
     });
   }
+
+  it('picks the few-rows kernel up to FEW_ROWS_MAX_M rows, the default kernel above', async () => {
+    expect(matmulVersionFor(ctx, { m: 1, k: 784, n: 100 })).toBe(4);
+    expect(matmulVersionFor(ctx, { m: FEW_ROWS_MAX_M, k: 100, n: 10 })).toBe(4);
+    expect(matmulVersionFor(ctx, { m: FEW_ROWS_MAX_M + 1, k: 100, n: 10 })).toBe(defaultMatmulVersion(ctx));
+    expect(matmulVersionFor(ctx, { m: 784, k: 800, n: 100, transA: true })).toBe(defaultMatmulVersion(ctx));
+    expect((await matmulKernel(ctx, { m: 2, k: 4, n: 4 })).name).toMatch(/^matmul_v4\[/);
+  });
 
   it('refuses a binding smaller than the shape', async () => {
     const kernel = await matmulKernel(ctx, { m: 4, k: 4, n: 4 }, 2);

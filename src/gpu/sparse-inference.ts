@@ -29,7 +29,7 @@ import { gatherInputs, type CompactNetwork } from '../prune/structured';
 import { ceilDiv } from '../util/math';
 import { createBuffer, readBuffer, STORAGE, writeArray } from './buffers';
 import type { GpuContext } from './device';
-import { bindKernel, defaultMatmulVersion, matmulKernel, type MatmulVersion } from './kernels';
+import { bindKernel, defaultMatmulVersion, matmulChoiceName, matmulKernel, type MatmulChoice, type MatmulVersion } from './kernels';
 import { bindBuffers, getPipeline, KernelError, withErrorScope, type KernelProgram } from './program';
 import { waitForGpu } from './wait';
 
@@ -208,7 +208,7 @@ interface LayeredOptions extends InferenceOptions {
   sparseVersion: SparseVersion | 'auto';
   workgroupSize: number;
   rows: number;
-  matmulVersion: MatmulVersion;
+  matmulVersion: MatmulChoice;
 }
 
 /**
@@ -392,14 +392,16 @@ export function createDenseInference(
   options: InferenceOptions & { version?: MatmulVersion },
 ): Promise<GpuInference> {
   const layers = asCompact(model).net.weights.length;
-  const matmulVersion = options.version ?? defaultMatmulVersion(ctx);
+  // By shape: small batches run the few-rows kernel, whose time grows with the batch instead of
+  // paying for a whole 128-sample tile (kernels.ts, matmulVersionFor).
+  const matmulVersion = options.version ?? 'auto';
   const plan = Array<LayerKernel>(layers).fill('dense');
   return createLayeredInference(ctx, model, {
     ...options,
     sparseVersion: 'auto',
     workgroupSize: DEFAULT_WORKGROUP_SIZE,
     rows: 4,
-    name: `dense matmul_v${matmulVersion}`,
+    name: `dense ${matmulChoiceName(ctx, matmulVersion)}`,
     plan: () => plan,
     matmulVersion,
   });

@@ -19,8 +19,8 @@
 // in src/cpu/ops.ts.
 //
 // matmul_v1: one invocation per element of C, workgroup 8×8, dispatch (⌈N/8⌉, ⌈M/8⌉).
-// matmul_v2: 64×64 tile of C per workgroup of 16×16 invocations, 4×4 outputs per invocation,
-//   K in steps of 16 through workgroup memory; dispatch (⌈N/64⌉, ⌈M/64⌉).
+// matmul_v2: 128×128 tile of C per workgroup of 16×16 invocations, 8×8 outputs per invocation,
+//   K in steps of 8 through workgroup memory (8 KiB); dispatch (⌈N/128⌉, ⌈M/128⌉).
 // matmul_v4: for few rows of C (small batches): a workgroup of 64 invocations computes 4 rows ×
 //   256 columns; invocation li owns columns col0 … col0 + 3, col0 = 256·wid.x + 4·li, of rows
 //   4·wid.y … 4·wid.y + 3, so a k step costs one op(A) load per live row and 4 op(B) loads for
@@ -79,16 +79,18 @@ fn matmul_v1(@builtin(global_invocation_id) gid: vec3u) {
   store_c(row, col, acc);
 }
 
-// ---- v2: workgroup-tiled, 4×4 register block ----
+// ---- v2: workgroup-tiled, 8×8 register block ----
 
-const V2_WG = 16u;            // invocations per side of the workgroup
-const V2_TILE = 64u;          // rows and columns of C per workgroup (V2_WG · 4)
-const V2_TK = 16u;            // K per step through workgroup memory
-const V2_LOADS = V2_TILE * V2_TK / (V2_WG * V2_WG);  // tile elements each invocation loads
+const V2_WG = 16u;                 // invocations per side of the workgroup
+const V2_TILE = 8u * V2_WG;        // rows and columns of C per workgroup: 8 per invocation
+const V2_TK = 8u;                  // K per step through workgroup memory
+const V2_VECS = V2_TILE / 4u;      // vec4s across one k of a tile
+const V2_LOADS = V2_TK * V2_VECS / (V2_WG * V2_WG);  // vec4s each invocation stages per tile and step
 
-// tile_a[k][r/4][r%4] = op(A)[row0 + r, k0 + k], tile_b[k][c/4][c%4] = op(B)[k0 + k, col0 + c]
-var<workgroup> tile_a: array<vec4f, V2_TK * V2_TILE / 4u>;
-var<workgroup> tile_b: array<vec4f, V2_TK * V2_TILE / 4u>;
+// tile_a[k·V2_VECS + r/4][r%4] = op(A)[row0 + r, k0 + k], tile_b[k·V2_VECS + c/4][c%4] = op(B)[k0 + k, col0 + c].
+// 2 · 8 · 128 · 4 bytes = 8 KiB, within the 16 KiB every WebGPU device has.
+var<workgroup> tile_a: array<vec4f, V2_TK * V2_VECS>;
+var<workgroup> tile_b: array<vec4f, V2_TK * V2_VECS>;
 
 @compute @workgroup_size(V2_WG, V2_WG)
 fn matmul_v2(@builtin(workgroup_id) wid: vec3u,
@@ -96,32 +98,47 @@ fn matmul_v2(@builtin(workgroup_id) wid: vec3u,
              @builtin(local_invocation_index) li: u32) {
   let row0 = wid.y * V2_TILE;
   let col0 = wid.x * V2_TILE;
-  var acc: array<vec4f, 4>;   // acc[i][j] = C[row0 + 4·lid.y + i, col0 + 4·lid.x + j]
+  // Invocation (x, y) owns rows 4y + i + 64h and columns 4x + j + 64g (h, g < 2; i, j < 4) in
+  // acc[(4h + i)·2 + g][j]: two 4-wide groups half a tile apart, so each k step reads the tiles
+  // as 4 whole vec4s.
+  var acc: array<vec4f, 16>;
   for (var k0 = 0u; k0 < K; k0 += V2_TK) {
+    // Each invocation stages whole vec4s (4 rows of op(A), 4 columns of op(B) at one k): no
+    // per-component stores into workgroup memory. Lanes walk memory contiguously: along k for a
+    // row-major op(A) or a transposed op(B), along rows / columns otherwise.
     for (var e = 0u; e < V2_LOADS; e++) {
-      let idx = li + e * V2_WG * V2_WG;
-      // Walk memory contiguously: along k for a row-major operand, along rows/cols when transposed.
-      let ra = select(idx / V2_TK, idx % V2_TILE, TRANS_A);
-      let ka = select(idx % V2_TK, idx / V2_TILE, TRANS_A);
-      tile_a[ka * (V2_TILE / 4u) + ra / 4u][ra % 4u] = load_a(row0 + ra, k0 + ka);
-      let cb = select(idx % V2_TILE, idx / V2_TK, TRANS_B);
-      let kb = select(idx / V2_TILE, idx % V2_TK, TRANS_B);
-      tile_b[kb * (V2_TILE / 4u) + cb / 4u][cb % 4u] = load_b(k0 + kb, col0 + cb);
+      let v = li + e * V2_WG * V2_WG;
+      let ka = select(v % V2_TK, v / V2_VECS, TRANS_A);
+      let ra = 4u * select(v / V2_TK, v % V2_VECS, TRANS_A);
+      tile_a[ka * V2_VECS + ra / 4u] = vec4f(load_a(row0 + ra, k0 + ka), load_a(row0 + ra + 1u, k0 + ka),
+                                             load_a(row0 + ra + 2u, k0 + ka), load_a(row0 + ra + 3u, k0 + ka));
+      let kb = select(v / V2_VECS, v % V2_TK, TRANS_B);
+      let cb = 4u * select(v % V2_VECS, v / V2_TK, TRANS_B);
+      tile_b[kb * V2_VECS + cb / 4u] = vec4f(load_b(k0 + kb, col0 + cb), load_b(k0 + kb, col0 + cb + 1u),
+                                             load_b(k0 + kb, col0 + cb + 2u), load_b(k0 + kb, col0 + cb + 3u));
     }
     workgroupBarrier();
     for (var k = 0u; k < V2_TK; k++) {
-      let av = tile_a[k * (V2_TILE / 4u) + lid.y];
-      let bv = tile_b[k * (V2_TILE / 4u) + lid.x];
-      acc[0] += av[0] * bv;
-      acc[1] += av[1] * bv;
-      acc[2] += av[2] * bv;
-      acc[3] += av[3] * bv;
+      let a0 = tile_a[k * V2_VECS + lid.y];
+      let a1 = tile_a[k * V2_VECS + V2_WG + lid.y];
+      let b0 = tile_b[k * V2_VECS + lid.x];
+      let b1 = tile_b[k * V2_VECS + V2_WG + lid.x];
+      for (var i = 0u; i < 4u; i++) {
+        acc[2u * i] = fma(vec4f(a0[i]), b0, acc[2u * i]);
+        acc[2u * i + 1u] = fma(vec4f(a0[i]), b1, acc[2u * i + 1u]);
+        acc[8u + 2u * i] = fma(vec4f(a1[i]), b0, acc[8u + 2u * i]);
+        acc[8u + 2u * i + 1u] = fma(vec4f(a1[i]), b1, acc[8u + 2u * i + 1u]);
+      }
     }
     workgroupBarrier();
   }
-  for (var i = 0u; i < 4u; i++) {
-    for (var j = 0u; j < 4u; j++) {
-      store_c(row0 + 4u * lid.y + i, col0 + 4u * lid.x + j, acc[i][j]);
+  for (var h = 0u; h < 2u; h++) {
+    for (var i = 0u; i < 4u; i++) {
+      for (var g = 0u; g < 2u; g++) {
+        for (var j = 0u; j < 4u; j++) {
+          store_c(row0 + 4u * lid.y + i + h * V2_TILE / 2u, col0 + 4u * lid.x + j + g * V2_TILE / 2u, acc[(4u * h + i) * 2u + g][j]);
+        }
+      }
     }
   }
 }

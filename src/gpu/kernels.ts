@@ -69,17 +69,19 @@ export function defaultMatmulVersion(ctx: GpuContext): MatmulVersion {
 }
 
 /**
- * Most rows of C for which the few-rows kernel v4 beats the default kernel. v3 and v2 compute
- * 128 and 64 rows per workgroup whatever M is, so their time is flat below that while v4's grows
- * with M. Measured on lavapipe (BENCHMARKS.md, "Small batches", 2026-11-24), round-robin, K×N =
- * 4096×4096, 784×100, 100×100, 100×10: v4 ahead of v3 up to M = 24 (2× at M = 16, 10–20× at
- * M = 1), level at M = 32, behind from M = 48.
+ * Most rows of C for which the few-rows kernel v4 beats the full-tile kernel that would run
+ * instead. v3 and v2 compute 128 rows per workgroup whatever M is, so their time is flat below
+ * that while v4's grows with M. Measured on lavapipe (BENCHMARKS.md, "Small batches",
+ * 2026-11-24), round-robin, K×N = 4096², 1024², 784×100, 100×100, 100×10: v4 ahead of v3 up to
+ * M = 24 (2× at M = 16, 10–20× at M = 1), level at 32, behind from 48; ahead of the tiled v2 up
+ * to M = 64 (1.4–3.5×), behind on 1024² from M = 96.
  */
-export const FEW_ROWS_MAX_M = 24;
+export const FEW_ROWS_MAX_M: Record<2 | 3, number> = { 3: 24, 2: 64 };
 
 /** The matmul version for one shape on this device: v4 for few rows, else `defaultMatmulVersion`. */
 export function matmulVersionFor(ctx: GpuContext, spec: MatmulSpec): MatmulVersion {
-  return spec.m <= FEW_ROWS_MAX_M ? 4 : defaultMatmulVersion(ctx);
+  const fullTile = subgroupSize(ctx) > 0 ? 3 : 2;
+  return spec.m <= FEW_ROWS_MAX_M[fullTile] ? 4 : fullTile;
 }
 
 function checkWorkgroups(ctx: GpuContext, name: string, workgroups: [number, number, number]): void {
@@ -108,7 +110,7 @@ async function compileKernel(
 }
 
 /** Rows × columns of C per workgroup of the kernels in shaders/matmul.wgsl. */
-const MATMUL_TILES: Record<1 | 2 | 4, [number, number]> = { 1: [8, 8], 2: [64, 64], 4: [4, 256] };
+const MATMUL_TILES: Record<1 | 2 | 4, [number, number]> = { 1: [8, 8], 2: [128, 128], 4: [4, 256] };
 
 /** v3 tile: ROWS · WG rows × COLS columns per workgroup (shaders/matmul_subgroup.wgsl). */
 const V3_ROWS = 2;

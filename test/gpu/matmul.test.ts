@@ -20,8 +20,8 @@ import { mulberry32, randomFloats, randomMask } from '../helpers/random';
 const gpu = await testGpu();
 
 /**
- * [m, k, n]: single elements, either side of the 64 tile of v2, the 128×32 tile of v3 and the
- * 4×256 tile of v4, batches of 1 and 2 (v4's rows), the MLP's shapes.
+ * [m, k, n]: single elements, either side of the 128 tile of v2 and of the 128×32 tile of v3,
+ * the 4×256 tile of v4, batches of 1 and 2 (v4's rows), the MLP's shapes.
  */
 const SHAPES: [number, number, number][] = [
   [1, 1, 1],
@@ -137,10 +137,12 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
   }
 
   it('picks the few-rows kernel up to FEW_ROWS_MAX_M rows, the default kernel above', async () => {
+    const fullTile = defaultMatmulVersion(ctx) as 2 | 3;
+    const maxM = FEW_ROWS_MAX_M[fullTile];
     expect(matmulVersionFor(ctx, { m: 1, k: 784, n: 100 })).toBe(4);
-    expect(matmulVersionFor(ctx, { m: FEW_ROWS_MAX_M, k: 100, n: 10 })).toBe(4);
-    expect(matmulVersionFor(ctx, { m: FEW_ROWS_MAX_M + 1, k: 100, n: 10 })).toBe(defaultMatmulVersion(ctx));
-    expect(matmulVersionFor(ctx, { m: 784, k: 800, n: 100, transA: true })).toBe(defaultMatmulVersion(ctx));
+    expect(matmulVersionFor(ctx, { m: maxM, k: 100, n: 10 })).toBe(4);
+    expect(matmulVersionFor(ctx, { m: maxM + 1, k: 100, n: 10 })).toBe(fullTile);
+    expect(matmulVersionFor(ctx, { m: 784, k: 800, n: 100, transA: true })).toBe(fullTile);
     expect((await matmulKernel(ctx, { m: 2, k: 4, n: 4 })).name).toMatch(/^matmul_v4\[/);
   });
 

@@ -29,7 +29,7 @@ import { gatherInputs, type CompactNetwork } from '../prune/structured';
 import { ceilDiv } from '../util/math';
 import { createBuffer, readBuffer, STORAGE, writeArray } from './buffers';
 import type { GpuContext } from './device';
-import { bindKernel, defaultMatmulVersion, matmulChoiceName, matmulKernel, type MatmulChoice, type MatmulVersion } from './kernels';
+import { bindKernel, matmulChoiceName, matmulKernel, type MatmulChoice, type MatmulVersion } from './kernels';
 import { bindBuffers, getPipeline, KernelError, withErrorScope, type KernelProgram } from './program';
 import { waitForGpu } from './wait';
 
@@ -382,7 +382,7 @@ export function createSparseInference(ctx: GpuContext, model: Network | CompactN
   const sparse = sparseEngineOptions(options);
   const name = sparseEngineName(sparse.sparseVersion, ctx.device.features.has('subgroups'));
   const plan = Array<LayerKernel>(layers).fill('sparse');
-  return createLayeredInference(ctx, model, { ...options, ...sparse, name, plan: () => plan, matmulVersion: defaultMatmulVersion(ctx) });
+  return createLayeredInference(ctx, model, { ...options, ...sparse, name, plan: () => plan, matmulVersion: 'auto' });
 }
 
 /** Uploads `model` with dense weights (pruned weights are zeros) for the training matmul. */
@@ -426,7 +426,8 @@ export function createHybridInference(ctx: GpuContext, model: Network | CompactN
   const forced = options.layerKernels;
   const plan = forced ? (): readonly LayerKernel[] => forced : (count: number): LayerKernel[] => layers.map((layer) => chooseLayerKernel(layer, count));
   const sparse = sparseEngineOptions(options);
-  const matmulVersion = defaultMatmulVersion(ctx);
-  const name = `hybrid(${sparseEngineName(sparse.sparseVersion, ctx.device.features.has('subgroups'))}|matmul_v${matmulVersion})`;
+  // Dense layers pick their matmul by shape, as the dense engine does (few rows at small batches).
+  const matmulVersion: MatmulChoice = 'auto';
+  const name = `hybrid(${sparseEngineName(sparse.sparseVersion, ctx.device.features.has('subgroups'))}|${matmulChoiceName(ctx, matmulVersion)})`;
   return createLayeredInference(ctx, model, { ...options, ...sparse, name, plan, matmulVersion });
 }

@@ -305,7 +305,8 @@ export function renderInferChart(rows: readonly InferRow[], title = 'Inference t
   // Sparsity on a log10(1 / (1 − s)) axis: 0.9, 0.99 and 0.999 are equally far apart, which is
   // where the interesting crossovers are.
   const pruneAxis = (s: number): number => Math.log10(1 / (1 - Math.min(s, 0.999)));
-  const axisMax = Math.max(2, Math.ceil(Math.max(...rows.map((r) => pruneAxis(r.sparsity)))));
+  // Measured sparsities sit a hair off the requested ones (0.9901 for 0.99): round before the ceiling.
+  const axisMax = Math.max(2, Math.ceil(Math.max(...rows.map((r) => pruneAxis(r.sparsity))) - 0.01));
   const ticks = [0, 0.5, 0.9, 0.99, 0.999].filter((t) => pruneAxis(t) <= axisMax);
   models.forEach((model, mi) => {
     batches.forEach((batch, bi) => {
@@ -314,7 +315,10 @@ export function renderInferChart(rows: readonly InferRow[], title = 'Inference t
       const y0 = margin.top + mi * (panelH + margin.bottom);
       out.push(`<rect x="${x0}" y="${y0}" width="${panelW}" height="${panelH}" fill="none" stroke="#bbb"/>`);
       out.push(`<text x="${x0 + 4}" y="${y0 - 4}">${escapeXml(`${model}, batch ${batch}`)}</text>`);
-      if (cell.length === 0) return;
+      if (cell.length === 0) {
+        out.push(`<text x="${x0 + panelW / 2}" y="${y0 + panelH / 2}" text-anchor="middle" fill="#999">not measured (see skipped)</text>`);
+        return;
+      }
       // One y range per model row, so the labels on the left hold for the whole row.
       const values = rows.filter((r) => r.model === model).map((r) => r.samplesPerSec);
       const lo = Math.floor(Math.log10(Math.min(...values)));

@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseIdxImages, parseIdxLabels } from '../../src/data/idx';
 import { UserError } from '../../src/util/errors';
-
-function idxFile(magic: number, dims: number[], data: number[]): Uint8Array {
-  const bytes = new Uint8Array(4 + 4 * dims.length + data.length);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(0, magic, false);
-  dims.forEach((d, k) => view.setUint32(4 + 4 * k, d, false));
-  bytes.set(data, 4 + 4 * dims.length);
-  return bytes;
-}
+import { idxFile } from '../helpers/fixtures';
 
 function errorOf(run: () => unknown): UserError {
   try {

@@ -5,15 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadMnist } from '../../src/node/mnist';
 import { UserError } from '../../src/util/errors';
-
-function idxFile(magic: number, dims: number[], data: number[]): Uint8Array {
-  const bytes = new Uint8Array(4 + 4 * dims.length + data.length);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(0, magic, false);
-  dims.forEach((d, k) => view.setUint32(4 + 4 * k, d, false));
-  bytes.set(data, 4 + 4 * dims.length);
-  return bytes;
-}
+import { idxFile } from '../helpers/fixtures';
 
 const folders: string[] = [];
 

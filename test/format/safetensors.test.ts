@@ -2,15 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeSafetensors, encodeSafetensors } from '../../src/format/safetensors';
 import { applyMasks, initNetwork, type Network } from '../../src/model/network';
 import { UserError } from '../../src/util/errors';
-
-function prunedNetwork(sizes: number[], seed: number, threshold: number): Network {
-  const net = initNetwork(sizes, seed);
-  net.weights.forEach((w, l) => {
-    for (let k = 0; k < w.length; k++) if (w[k]! * w[k]! < threshold) net.masks[l]![k] = 0;
-  });
-  applyMasks(net);
-  return net;
-}
+import { prunedNetwork } from '../helpers/fixtures';
 
 interface HeaderEntry {
   dtype: string;

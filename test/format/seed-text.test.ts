@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { formatSeedText, parseSeedText } from '../../src/format/seed-text';
-import { applyMasks, initNetwork, type Network } from '../../src/model/network';
+import { initNetwork, type Network } from '../../src/model/network';
 import { UserError } from '../../src/util/errors';
-
-/** The seed's network pruned the seed's way: drop every weight with w² < threshold. */
-function prunedNetwork(sizes: number[], seed: number, threshold: number): Network {
-  const net = initNetwork(sizes, seed);
-  net.weights.forEach((w, l) => {
-    for (let k = 0; k < w.length; k++) if (w[k]! * w[k]! < threshold) net.masks[l]![k] = 0;
-  });
-  applyMasks(net);
-  return net;
-}
+import { prunedNetwork } from '../helpers/fixtures';
 
 // sizes 3,2,1: inputs 0..2, hidden 3..4, output 5; five non-output neurons.
 const TINY_LINES = ['3,2,1', '3,4', '4', '', '5', '5', '0.5,-0.25', '1E-05', '', '2', '-0.125'];

@@ -10,7 +10,7 @@
  */
 import { adapterName, type GpuContext } from '../gpu/device';
 import { createDenseInference, createHybridInference, createSparseInference, type GpuInference } from '../gpu/sparse-inference';
-import { initNetwork, keptWeights, type Network } from '../model/network';
+import { initNetwork, keptTotal, type Network } from '../model/network';
 import { compactNetwork } from '../prune/structured';
 
 export type InferVariant = 'dense' | 'sparse' | 'compact' | 'hybrid' | 'compact-dense';
@@ -92,7 +92,7 @@ export function pruneLayersByMagnitude(net: Network, sparsity: number): Network 
 
 function measuredSparsity(net: Network): number {
   const total = net.masks.reduce((n, m) => n + m.length, 0);
-  const kept = net.masks.reduce((n, m) => n + keptWeights(m), 0);
+  const kept = keptTotal(net);
   return total === 0 ? 0 : 1 - kept / total;
 }
 
@@ -192,7 +192,7 @@ async function measureCell(
     }
     for (const net of pruned) {
       const sparsity = measuredSparsity(net);
-      const kept = net.masks.reduce((n, m) => n + keptWeights(m), 0);
+      const kept = keptTotal(net);
       if (kept * batch > MAX_SPARSE_WORK) {
         skipped.push(`${model} sparse/compact sparsity ${sparsity.toFixed(3)} batch ${batch}: ${(kept * batch).toExponential(1)} multiply-adds per run, past the ${MAX_SPARSE_WORK.toExponential(0)} cap`);
         continue;

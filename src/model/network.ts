@@ -84,6 +84,11 @@ export function keptPerLayer(net: Network): number[] {
   return net.masks.map(keptWeights);
 }
 
+/** Weights kept in the whole network. */
+export function keptTotal(net: Network): number {
+  return net.masks.reduce((n, mask) => n + keptWeights(mask), 0);
+}
+
 /** Sets every pruned weight to exactly 0 (and `extra` arrays of the same shape, e.g. velocities). */
 export function applyMasks(net: Network, ...extra: Float32Array[][]): void {
   net.masks.forEach((mask, l) => {

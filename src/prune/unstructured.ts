@@ -2,7 +2,7 @@
  * Unstructured (single-weight) magnitude pruning. Every pass only removes: a weight that is
  * already pruned stays pruned, and the velocities of removed weights are zeroed with them.
  */
-import { keptWeights, type Network } from '../model/network';
+import { keptTotal, keptWeights, totalWeights, type Network } from '../model/network';
 
 export interface PruneResult {
   /** Kept weights per layer after the pass. */
@@ -77,11 +77,6 @@ export function pruneToSparsity(
 }
 
 export function sparsityOf(net: Network): number {
-  let total = 0;
-  let kept = 0;
-  net.masks.forEach((m) => {
-    total += m.length;
-    kept += keptWeights(m);
-  });
-  return total === 0 ? 0 : 1 - kept / total;
+  const total = totalWeights(net.sizes);
+  return total === 0 ? 0 : 1 - keptTotal(net) / total;
 }

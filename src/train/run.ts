@@ -3,7 +3,7 @@
  * and momentum, shuffling, and the pruning schedule (on the CPU, between epochs).
  */
 import { DotNetRandom } from '../model/dotnet-random';
-import { totalWeights, type Network } from '../model/network';
+import { keptTotal, totalWeights, type Network } from '../model/network';
 import { gradualTarget } from '../prune/schedule';
 import { pruneByThreshold, pruneToSparsity, type PruneResult } from '../prune/unstructured';
 import type { Recipe } from './recipe';
@@ -57,7 +57,7 @@ export async function runTraining(
   const start = now();
   const total = totalWeights(recipe.sizes);
   const rng = new DotNetRandom(recipe.seed + 1);
-  let kept = (await trainer.state()).net.masks.reduce((n, m) => n + m.reduce((a, b) => a + b, 0), 0);
+  let kept = keptTotal((await trainer.state()).net);
   let lr = recipe.learningRate;
   let momentum = recipe.momentum;
   const reports: EpochReport[] = [];

@@ -1,6 +1,6 @@
 import { adapterName, describeAdapter, type AdapterDescription } from '../../gpu/device';
-import { dawnGpu } from '../../node/dawn';
 import { UserError } from '../../util/errors';
+import { loadDawn } from '../gpu';
 import type { CommandIo } from '../io';
 import type { DevicesCommand } from '../parse';
 
@@ -25,7 +25,7 @@ async function findAdapters(gpu: GPU): Promise<AdapterDescription[]> {
 }
 
 export async function runDevices(cmd: DevicesCommand, io: CommandIo): Promise<void> {
-  const adapters = await findAdapters(dawnGpu({ adapter: cmd.adapter, backend: cmd.dawnBackend }));
+  const adapters = await findAdapters(loadDawn(cmd));
   if (cmd.json) {
     io.out(JSON.stringify({ adapters }));
     if (adapters.length === 0) throw new UserError('no WebGPU adapter found');

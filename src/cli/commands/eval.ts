@@ -1,4 +1,4 @@
-import { keptWeights, totalWeights } from '../../model/network';
+import { keptTotal, totalWeights } from '../../model/network';
 import { loadMnist } from '../../node/mnist';
 import { UserError } from '../../util/errors';
 import { selectBackend } from '../gpu';
@@ -16,7 +16,7 @@ export async function runEval(cmd: EvalCommand, io: CommandIo): Promise<void> {
   const gpu = await selectBackend(cmd.backend, cmd, io);
   if (cmd.sparse && !gpu) throw new UserError('--sparse runs the GPU sparse kernel, and no WebGPU adapter is available');
   const result = gpu ? await evaluateGpu(gpu, net, data.test, cmd.sparse) : evaluateCpu(net, data.test);
-  const weights = net.masks.reduce((n, m) => n + keptWeights(m), 0);
+  const weights = keptTotal(net);
   const total = totalWeights(net.sizes);
   const backend = gpu ? 'gpu' : 'cpu';
   if (cmd.json) {

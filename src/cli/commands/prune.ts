@@ -1,5 +1,5 @@
 import { UserError } from '../../util/errors';
-import { keptPerLayer, totalWeights } from '../../model/network';
+import { keptPerLayer, keptTotal, totalWeights } from '../../model/network';
 import { compactNetwork, type StructuredReport } from '../../prune/structured';
 import { pruneByThreshold, pruneToSparsity } from '../../prune/unstructured';
 import { type CommandIo } from '../io';
@@ -11,6 +11,7 @@ export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> 
   const { net, metadata } = await loadModel(cmd.model);
   const sizesBefore = [...net.sizes];
   const keptBefore = keptPerLayer(net);
+  const totalBefore = keptTotal(net);
   let rule = '';
   if (cmd.threshold !== undefined) {
     pruneByThreshold(net, cmd.threshold);
@@ -53,7 +54,7 @@ export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> 
     weights: kept,
   }));
   const total = totalWeights(sizesBefore);
-  const kept = keptAfter.reduce((a, b) => a + b, 0);
+  const kept = keptTotal(result);
   const format = await saveModel(cmd.out, result, {
     ...withoutReserved(metadata),
     pruned: rule,
@@ -68,7 +69,7 @@ export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> 
       rule,
       sizesBefore,
       sizes: result.sizes,
-      weightsBefore: keptBefore.reduce((a, b) => a + b, 0),
+      weightsBefore: totalBefore,
       weights: kept,
       totalWeights: total,
       layers,
@@ -77,7 +78,7 @@ export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> 
     return;
   }
   io.out(`${cmd.model} → ${cmd.out} (${format}), ${rule}`);
-  io.out(`network ${sizesBefore.join('-')} → ${result.sizes.join('-')}; weights ${grouped(keptBefore.reduce((a, b) => a + b, 0))} → ${grouped(kept)} (${percent(kept, total)}% of ${grouped(total)})`);
+  io.out(`network ${sizesBefore.join('-')} → ${result.sizes.join('-')}; weights ${grouped(totalBefore)} → ${grouped(kept)} (${percent(kept, total)}% of ${grouped(total)})`);
   for (const l of layers) {
     io.out(`  layer ${l.layer}: ${l.inBefore}×${l.outBefore} → ${l.in}×${l.out}, weights ${grouped(l.weightsBefore)} → ${grouped(l.weights)}`);
   }

@@ -32,7 +32,10 @@ export async function runDevices(cmd: DevicesCommand, io: CommandIo): Promise<vo
     return;
   }
   if (adapters.length === 0) {
-    throw new UserError('no WebGPU adapter found (on Linux without a GPU, run scripts/setup-adapter.sh to install a software one)');
+    const filter = [cmd.adapter && `--adapter ${cmd.adapter}`, cmd.dawnBackend && `--dawn-backend ${cmd.dawnBackend}`].filter(Boolean).join(' ');
+    throw new UserError(filter
+      ? `no WebGPU adapter matches ${filter} (run devices without it to see what there is)`
+      : 'no WebGPU adapter found (on Linux without a GPU, run scripts/setup-adapter.sh to install a software one)');
   }
   adapters.forEach((a, i) => {
     const l = a.limits;

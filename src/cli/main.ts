@@ -2,6 +2,7 @@ import { GpuUnavailableError } from '../gpu/device';
 import { KernelError } from '../gpu/program';
 import { UserError } from '../util/errors';
 import { runCommand } from './commands';
+import { handleInterrupts, Interrupted } from './interrupt';
 import { processIo } from './io';
 import { parseArgs } from './parse';
 
@@ -11,10 +12,15 @@ async function main(): Promise<number> {
     (parsed.code === 0 ? processIo.out : processIo.err)(parsed.output);
     return parsed.code;
   }
+  handleInterrupts();
   try {
     await runCommand(parsed.command, processIo);
     return 0;
   } catch (err) {
+    if (err instanceof Interrupted) {
+      processIo.err(`webgpu-prune: ${err.message}`);
+      return err.exitCode;
+    }
     if (err instanceof UserError || err instanceof GpuUnavailableError || err instanceof KernelError) {
       processIo.err(`webgpu-prune: ${err.message}`);
       return 1;

@@ -24,6 +24,12 @@ export interface TrainCommand extends GpuSelection {
   backend: BackendChoice;
   data?: string;
   out: string;
+  /** Where the per-epoch checkpoint goes; undefined: the default (beside --out); null: none. */
+  checkpoint?: string | null;
+  /** Continue the run of this checkpoint (its recipe, data and --out, unless --out is given). */
+  resume?: string;
+  /** --out was given (with --resume the checkpoint's --out is used otherwise). */
+  outGiven: boolean;
   /** Train on the first N training samples only. */
   limit?: number;
   verify: boolean;
@@ -144,6 +150,11 @@ export const trainOptions = {
   'prune-every': { type: 'number', default: 1, describe: 'With --schedule gradual: epochs between pruning steps' },
   limit: { type: 'number', describe: 'Train on the first N training samples only (quick runs)' },
   out: { type: 'string', default: 'mnist.safetensors', describe: 'Where to save the network: .txt = seed text format, else safetensors' },
+  checkpoint: {
+    type: 'string',
+    describe: 'Where to keep the training state, rewritten after every epoch (default: OUT.ckpt, removed when the run ends); --no-checkpoint for none',
+  },
+  resume: { type: 'string', describe: 'Continue the interrupted run in this checkpoint, to the same end (its recipe, data and --out)' },
   verify: { type: 'boolean', default: false, describe: 'GPU only: also run the JS reference on the first batches and report the worst difference' },
   ...backendOption,
   ...dataOption,
@@ -238,7 +249,7 @@ export function parseArgs(argv: readonly string[]): ParseResult {
   if (failure) return { kind: 'exit', code: 2, output: `webgpu-prune: ${failure}\nRun 'webgpu-prune --help' for usage.` };
   if (output) return { kind: 'exit', code: 0, output };
   try {
-    return { kind: 'command', command: toCommand(raw!) };
+    return { kind: 'command', command: toCommand(raw!, argv) };
   } catch (err) {
     if (err instanceof UserError) return { kind: 'exit', code: 2, output: `webgpu-prune: ${err.message}` };
     throw err;
@@ -322,7 +333,25 @@ function layerSparsity(raw: Raw, layers: number): number[] | undefined {
   return values;
 }
 
-function toCommand(raw: Raw): Command {
+/** The train flags that make up the recipe: fixed once a run has started. */
+const RECIPE_FLAGS = [
+  'epochs', 'batch-size', 'lr', 'momentum', 'factor', 'confidence', 'seed', 'shuffle', 'sizes', 'schedule', 'prune-epoch', 'threshold',
+  'sparsity', 'initial-sparsity', 'final-sparsity', 'layer-sparsity', 'scope', 'prune-start', 'prune-end', 'prune-every',
+] as const;
+
+/** Whether `--flag` was on the command line (yargs fills in defaults, so the parsed value cannot tell). */
+function given(argv: readonly string[], flag: string): boolean {
+  return argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`) || a === `--no-${flag}`);
+}
+
+function checkpointPath(value: unknown): string | null | undefined {
+  if (value === false) return null;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') throw new UserError('--checkpoint needs a file name (or --no-checkpoint for none)');
+  return value;
+}
+
+function toCommand(raw: Raw, argv: readonly string[]): Command {
   const name = String(raw._[0]);
   const json = raw.json as boolean;
   switch (name) {
@@ -351,7 +380,25 @@ function toCommand(raw: Raw): Command {
       };
       const backend = raw.backend as BackendChoice;
       if (raw.verify && backend === 'cpu') throw new UserError('--verify compares the GPU with the JS reference; it needs --backend gpu or auto');
-      return { name, recipe, backend, data: raw.data as string | undefined, out: raw.out as string, limit, verify: raw.verify as boolean, json, ...gpuSelection(raw) };
+      const resume = raw.resume as string | undefined;
+      if (resume !== undefined) {
+        const changed = RECIPE_FLAGS.find((flag) => given(argv, flag));
+        if (changed) throw new UserError(`--${changed} cannot change when resuming: the checkpoint's recipe continues (start a new run to change it)`);
+      }
+      return {
+        name,
+        recipe,
+        backend,
+        data: raw.data as string | undefined,
+        out: raw.out as string,
+        outGiven: given(argv, 'out'),
+        checkpoint: checkpointPath(raw.checkpoint),
+        resume,
+        limit,
+        verify: raw.verify as boolean,
+        json,
+        ...gpuSelection(raw),
+      };
     }
     case 'eval': {
       const backend = raw.backend as BackendChoice;

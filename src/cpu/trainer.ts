@@ -5,7 +5,7 @@
  */
 import type { Dataset } from '../data/dataset';
 import { applyMasks, cloneNetwork, type Network } from '../model/network';
-import type { EpochResult, Trainer, TrainConfig, TrainerState } from '../train/trainer';
+import { checkFirstBatch, type EpochOptions, type EpochResult, type Trainer, type TrainConfig, type TrainerState } from '../train/trainer';
 import { allocateActivations, argmax, forwardSample } from './forward';
 
 /**
@@ -79,6 +79,10 @@ export function momentumUpdate(net: Network, velocities: Float32Array[], lr: num
   });
 }
 
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 export class CpuTrainer implements Trainer {
   readonly backend = 'cpu' as const;
   private readonly net: Network;
@@ -102,15 +106,22 @@ export class CpuTrainer implements Trainer {
     this.gradients = allocateActivations(net.sizes);
   }
 
-  async trainEpoch(order: Uint32Array | null, lr: number, momentum: number): Promise<EpochResult> {
+  async trainEpoch(order: Uint32Array | null, lr: number, momentum: number, options: EpochOptions = {}): Promise<EpochResult> {
     const { batchSize, confidence } = this.config;
     const { inputs, labels, features } = this.train;
     const batches = Math.floor(this.train.count / batchSize);
+    const firstBatch = checkFirstBatch(options.firstBatch ?? 0, batches);
     const input = this.activations[0]!;
     const output = this.activations[this.activations.length - 1]!;
     let correct = 0;
     let backpropagated = 0;
-    for (let b = 0; b < batches; b++) {
+    let b = firstBatch;
+    for (; b < batches; b++) {
+      // A stop request (a signal) can only arrive while the event loop runs: yield between batches.
+      if (options.shouldStop) {
+        await yieldToEventLoop();
+        if (options.shouldStop()) break;
+      }
       for (let n = b * batchSize; n < (b + 1) * batchSize; n++) {
         const s = order ? order[n]! : n;
         const target = labels[s]!;
@@ -125,7 +136,7 @@ export class CpuTrainer implements Trainer {
       }
       momentumUpdate(this.net, this.velocities, lr, momentum);
     }
-    return { correct, samples: batches * batchSize, backpropagated };
+    return { correct, samples: (b - firstBatch) * batchSize, backpropagated };
   }
 
   async state(): Promise<TrainerState> {

@@ -22,12 +22,19 @@ export interface EncodeSafetensorsOptions {
   layout?: SafetensorsLayout;
   /** Extra `__metadata__` entries; `format` and `sizes` are ours. */
   metadata?: Record<string, string>;
+  /** State that travels with the network (a checkpoint's velocities): names start with `train.`. */
+  trainingTensors?: TensorToWrite[];
 }
 
 export interface DecodedSafetensors {
   net: Network;
   metadata: Record<string, string>;
+  /** The `train.*` tensors, by name (empty for a plain network file). */
+  trainingTensors: Map<string, Float32Array | Int32Array | Uint8Array>;
 }
+
+/** Tensors under this prefix are training state beside the network, not part of it. */
+export const TRAINING_TENSOR_PREFIX = 'train.';
 
 export const SAFETENSORS_FORMAT_NAME = 'webgpu-prune';
 
@@ -35,7 +42,7 @@ type Dtype = 'F32' | 'I32' | 'U8';
 
 const DTYPE_BYTES: Record<Dtype, number> = { F32: 4, I32: 4, U8: 1 };
 
-interface TensorToWrite {
+export interface TensorToWrite {
   name: string;
   dtype: Dtype;
   shape: number[];
@@ -49,6 +56,10 @@ export function encodeSafetensors(net: Network, options: EncodeSafetensorsOption
     if (reserved in extra) throw new Error(`metadata key "${reserved}" is reserved for the file format`);
   }
   const tensors: TensorToWrite[] = [];
+  for (const t of options.trainingTensors ?? []) {
+    if (!t.name.startsWith(TRAINING_TENSOR_PREFIX)) throw new Error(`training tensor ${t.name} must be named ${TRAINING_TENSOR_PREFIX}*`);
+    tensors.push(t);
+  }
   net.weights.forEach((weights, l) => {
     const inSize = net.sizes[l]!;
     const outSize = net.sizes[l + 1]!;
@@ -198,9 +209,13 @@ export function decodeSafetensors(bytes: Uint8Array, fileName: string): DecodedS
       net.masks[l] = mask;
     }
   }
-  const unexpected = [...tensors.keys()].find((name) => !used.has(name));
-  if (unexpected) fail(`unexpected tensor ${unexpected} for sizes ${sizes.join(',')}`);
-  return { net, metadata };
+  const trainingTensors = new Map<string, Float32Array | Int32Array | Uint8Array>();
+  for (const [name, t] of tensors) {
+    if (used.has(name)) continue;
+    if (!name.startsWith(TRAINING_TENSOR_PREFIX)) fail(`unexpected tensor ${name} for sizes ${sizes.join(',')}`);
+    trainingTensors.set(name, readData(bytes, dataStart + t.begin, t.dtype as Dtype, t.shape.reduce((a, b) => a * b, 1)));
+  }
+  return { net, metadata, trainingTensors };
 }
 
 type Fail = (problem: string) => never;

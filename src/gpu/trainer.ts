@@ -22,7 +22,7 @@
  */
 import type { Dataset } from '../data/dataset';
 import { applyMasks, cloneNetwork, layerCount, type Network } from '../model/network';
-import type { EpochResult, Trainer, TrainConfig, TrainerState } from '../train/trainer';
+import { checkFirstBatch, type EpochOptions, type EpochResult, type Trainer, type TrainConfig, type TrainerState } from '../train/trainer';
 import { ceilDiv } from '../util/math';
 import { createBuffer, readBuffer, uniformBuffer, writeArray } from './buffers';
 import type { GpuContext } from './device';
@@ -235,10 +235,11 @@ export class GpuTrainer implements Trainer {
     this.residentOrder = order ? 'shuffled' : 'file';
   }
 
-  async trainEpoch(order: Uint32Array | null, lr: number, momentum: number): Promise<EpochResult> {
+  async trainEpoch(order: Uint32Array | null, lr: number, momentum: number, options: EpochOptions = {}): Promise<EpochResult> {
     const { ctx } = this;
     const { device } = ctx;
     const batch = this.config.batchSize;
+    const firstBatch = checkFirstBatch(options.firstBatch ?? 0, this.batchCount);
     if (order) {
       const needed = this.batchCount * batch;
       if (order.length < needed) throw new KernelError(`GPU trainer: order has ${order.length} indices, an epoch needs ${needed}`);
@@ -251,24 +252,35 @@ export class GpuTrainer implements Trainer {
     }
     writeArray(this.ctx, this.hyper, 0, new Float32Array([lr, momentum]));
     device.pushErrorScope('validation');
-    for (let first = 0; first < this.batchCount; first += this.batchesPerSubmit) {
-      const last = Math.min(first + this.batchesPerSubmit, this.batchCount);
-      const label = `train batches ${first}–${last - 1}`;
+    let end = firstBatch;
+    while (end < this.batchCount) {
+      const first = end;
+      end = Math.min(first + this.batchesPerSubmit, this.batchCount);
+      const label = `train batches ${first}–${end - 1}`;
       const encoder = device.createCommandEncoder({ label });
-      if (first === 0) encoder.clearBuffer(this.counters);
+      if (first === firstBatch) encoder.clearBuffer(this.counters);
       const pass = encoder.beginComputePass({ label });
-      for (let b = first; b < last; b++) recordDispatches(pass, this.batchDispatches[b]!);
+      for (let b = first; b < end; b++) recordDispatches(pass, this.batchDispatches[b]!);
       pass.end();
-      if (last === this.batchCount) encoder.copyBufferToBuffer(this.counters, 0, this.countersReadback, 0, 8);
       device.queue.submit([encoder.finish()]);
+      // A stop request (a signal) can only arrive while the event loop runs: wait for each
+      // submission then, so the epoch can end between batches.
+      if (options.shouldStop && end < this.batchCount) {
+        await waitForGpu(device.queue.onSubmittedWorkDone());
+        if (options.shouldStop()) break;
+      }
     }
+    const encoder = device.createCommandEncoder({ label: 'read training counters' });
+    if (end === firstBatch) encoder.clearBuffer(this.counters);
+    encoder.copyBufferToBuffer(this.counters, 0, this.countersReadback, 0, 8);
+    device.queue.submit([encoder.finish()]);
     const error = await device.popErrorScope();
     if (error) throw new KernelError(`GPU trainer epoch: ${error.message}`);
     await waitForGpu(this.countersReadback.mapAsync(GPUMapMode.READ));
     this.counterValues.set(new Uint32Array(this.countersReadback.getMappedRange()));
     this.countersReadback.unmap();
     if (ctx.lostReason) throw new Error(ctx.lostReason);
-    return { correct: this.counterValues[0]!, samples: this.batchCount * batch, backpropagated: this.counterValues[1]! };
+    return { correct: this.counterValues[0]!, samples: (end - firstBatch) * batch, backpropagated: this.counterValues[1]! };
   }
 
   async state(): Promise<TrainerState> {

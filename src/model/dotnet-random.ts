@@ -4,6 +4,12 @@
  * draws its initial weights from `new Random(1337).NextDouble()`, so using the same generator
  * reproduces the seed's starting network exactly.
  */
+export interface DotNetRandomState {
+  seedArray: number[];
+  inext: number;
+  inextp: number;
+}
+
 export class DotNetRandom {
   private static readonly MBIG = 2147483647;
   private static readonly MSEED = 161803398;
@@ -47,6 +53,26 @@ export class DotNetRandom {
     if (value < 0) value += MBIG;
     a[this.inext] = value;
     return value;
+  }
+
+  /** Everything that determines the rest of the sequence, for checkpoints. */
+  getState(): DotNetRandomState {
+    return { seedArray: Array.from(this.seedArray), inext: this.inext, inextp: this.inextp };
+  }
+
+  /** Continues the sequence of the generator whose `getState()` gave `state`. */
+  static fromState(state: DotNetRandomState): DotNetRandom {
+    const { seedArray, inext, inextp } = state;
+    const isIndex = (i: unknown): boolean => Number.isInteger(i) && (i as number) >= 0 && (i as number) < 56;
+    if (!Array.isArray(seedArray) || seedArray.length !== 56 || !seedArray.every((v) => Number.isInteger(v) && (v | 0) === v)) {
+      throw new RangeError('generator state: seedArray must hold 56 32-bit integers');
+    }
+    if (!isIndex(inext) || !isIndex(inextp)) throw new RangeError('generator state: inext and inextp must be integers in [0, 56)');
+    const rng = new DotNetRandom(0);
+    rng.seedArray.set(seedArray);
+    rng.inext = inext;
+    rng.inextp = inextp;
+    return rng;
   }
 
   /** A uniform double in [0, 1), as `Random.NextDouble()`. */

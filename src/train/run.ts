@@ -2,12 +2,13 @@
  * The training loop of a recipe, for any backend: epochs, the per-epoch decay of learning rate
  * and momentum, shuffling, and the pruning schedule (on the CPU, between epochs).
  */
-import { DotNetRandom } from '../model/dotnet-random';
+import { DotNetRandom, type DotNetRandomState } from '../model/dotnet-random';
 import { keptTotal, totalWeights, type Network } from '../model/network';
 import { gradualTarget } from '../prune/schedule';
 import { pruneByThreshold, pruneToSparsity, type PruneResult } from '../prune/unstructured';
+import type { Checkpoint } from './checkpoint';
 import type { Recipe } from './recipe';
-import type { EpochResult, Trainer } from './trainer';
+import type { EpochResult, Trainer, TrainerState } from './trainer';
 
 export interface EpochReport extends EpochResult {
   /** 0-based. */
@@ -25,14 +26,32 @@ export interface EpochReport extends EpochResult {
 
 export interface TrainingEvents {
   onEpoch?(report: EpochReport): void;
+  /**
+   * The state to resume from, after every epoch (its pruning pass included). Awaited, so that
+   * the checkpoint is on disk before training goes on.
+   */
+  onCheckpoint?(checkpoint: Checkpoint): Promise<void> | void;
 }
 
-export interface TrainingResult {
-  net: Network;
-  epochs: EpochReport[];
-  /** Seconds of training, pruning passes included. */
-  seconds: number;
+export interface TrainingOptions {
+  /** Continue this checkpoint's run instead of starting at epoch 1. */
+  resume?: Checkpoint;
+  /** Asked between batches: true stops training there (a checkpoint of that point is returned). */
+  shouldStop?: () => boolean;
+  /** Stored with every checkpoint (what the caller needs to continue the run). */
+  run?: Checkpoint['run'];
+  now?: () => number;
 }
+
+export type TrainingResult =
+  | { status: 'finished'; net: Network; epochs: EpochReport[]; /** Seconds of training, pruning passes included. */ seconds: number }
+  /** `checkpoint` continues at the batch where training stopped. */
+  | { status: 'interrupted'; checkpoint: Checkpoint; epochs: EpochReport[]; seconds: number }
+  /**
+   * Epoch `epoch` (0-based) produced non-finite outputs or weights; `lastGood` is the state
+   * before it.
+   */
+  | { status: 'diverged'; epoch: number; reason: string; lastGood: Checkpoint; epochs: EpochReport[]; seconds: number };
 
 /** A Fisher–Yates permutation of [0, n) from the recipe's generator. */
 export function shuffledOrder(n: number, rng: DotNetRandom): Uint32Array {
@@ -47,33 +66,95 @@ export function shuffledOrder(n: number, rng: DotNetRandom): Uint32Array {
   return order;
 }
 
+const NO_COUNTS: EpochResult = { correct: 0, samples: 0, backpropagated: 0, nonFinite: 0 };
+
+function addCounts(a: EpochResult, b: EpochResult): EpochResult {
+  return { correct: a.correct + b.correct, samples: a.samples + b.samples, backpropagated: a.backpropagated + b.backpropagated, nonFinite: a.nonFinite + b.nonFinite };
+}
+
+/** The index of the first non-finite weight, as `layer l, weight k`, or null. */
+function firstNonFiniteWeight(net: Network): string | null {
+  for (let l = 0; l < net.weights.length; l++) {
+    const k = net.weights[l]!.findIndex((w) => !Number.isFinite(w));
+    if (k >= 0) return `layer ${l} weight ${k} is ${net.weights[l]![k]}`;
+  }
+  return null;
+}
+
+/**
+ * Trains `recipe` on `trainer` (whose weights are the run's start, or `options.resume`'s state),
+ * pruning on the CPU between epochs. Every epoch's end is checked for divergence (non-finite
+ * outputs in the trainer's counts, non-finite weights in the state read for the checkpoint).
+ */
 export async function runTraining(
   trainer: Trainer,
   recipe: Recipe,
   sampleCount: number,
   events: TrainingEvents = {},
-  now: () => number = () => performance.now(),
+  options: TrainingOptions = {},
 ): Promise<TrainingResult> {
-  const start = now();
+  const now = options.now ?? (() => performance.now());
+  const resume = options.resume;
+  const start = now() - 1000 * (resume?.elapsedSeconds ?? 0);
+  const elapsed = (): number => (now() - start) / 1000;
   const total = totalWeights(recipe.sizes);
-  const rng = new DotNetRandom(recipe.seed + 1);
-  let kept = keptTotal((await trainer.state()).net);
-  let lr = recipe.learningRate;
-  let momentum = recipe.momentum;
-  const reports: EpochReport[] = [];
-  for (let epoch = 0; epoch < recipe.epochs; epoch++) {
+  const batchCount = Math.floor(sampleCount / recipe.batchSize);
+  const stopRequested = options.shouldStop ?? (() => false);
+  const reports: EpochReport[] = resume ? resume.reports.map((r) => ({ ...r })) : [];
+
+  let rng = resume ? DotNetRandom.fromState(resume.rng) : new DotNetRandom(recipe.seed + 1);
+  let lr = resume?.learningRate ?? recipe.learningRate;
+  let momentum = resume?.momentum ?? recipe.momentum;
+  let firstBatch = resume?.batch ?? 0;
+  let partial = resume?.partial ?? NO_COUNTS;
+  const initial = resume ?? null;
+  const checkpointAt = (epoch: number, batch: number, rngBefore: DotNetRandomState, counts: EpochResult, state: TrainerState): Checkpoint => ({
+    recipe,
+    net: state.net,
+    velocities: state.velocities,
+    epoch,
+    batch,
+    learningRate: lr,
+    momentum,
+    rng: rngBefore,
+    partial: counts,
+    reports: reports.map((r) => ({ ...r })),
+    elapsedSeconds: elapsed(),
+    run: options.run ?? {},
+  });
+  let lastGood = initial ?? checkpointAt(0, 0, rng.getState(), NO_COUNTS, await trainer.state());
+  let kept = keptTotal(lastGood.net);
+
+  for (let epoch = resume?.epoch ?? 0; epoch < recipe.epochs; epoch++) {
+    const rngBefore = rng.getState();
     const order = recipe.shuffle ? shuffledOrder(sampleCount, rng) : null;
-    const result = await trainer.trainEpoch(order, lr, momentum);
+    const trained = await trainer.trainEpoch(order, lr, momentum, { firstBatch, shouldStop: stopRequested });
+    const counts = addCounts(partial, trained);
+    if (counts.nonFinite > 0) {
+      const reason = `${counts.nonFinite} of ${counts.samples} training samples gave non-finite outputs`;
+      return { status: 'diverged', epoch, reason, lastGood, epochs: reports, seconds: elapsed() };
+    }
+    const batchesDone = firstBatch + trained.samples / recipe.batchSize;
+    if (batchesDone < batchCount) {
+      const checkpoint = checkpointAt(epoch, batchesDone, rngBefore, counts, await trainer.state());
+      return { status: 'interrupted', checkpoint, epochs: reports, seconds: elapsed() };
+    }
+    firstBatch = 0;
+    partial = NO_COUNTS;
+
     const pruned = await prunePass(trainer, recipe, epoch);
     if (pruned) kept = pruned.kept.reduce((a, b) => a + b, 0);
+    const state = await trainer.state();
+    const badWeight = firstNonFiniteWeight(state.net);
+    if (badWeight) return { status: 'diverged', epoch, reason: `the weights overflowed (${badWeight})`, lastGood, epochs: reports, seconds: elapsed() };
     const report: EpochReport = {
-      ...result,
+      ...counts,
       epoch,
       learningRate: lr,
       momentum,
       keptWeights: kept,
       totalWeights: total,
-      elapsed: (now() - start) / 1000,
+      elapsed: elapsed(),
       pruned,
     };
     reports.push(report);
@@ -81,9 +162,13 @@ export async function runTraining(
     // The seed decays in float32 arithmetic.
     lr = Math.fround(lr * recipe.factor);
     momentum = Math.fround(momentum * recipe.factor);
+    lastGood = checkpointAt(epoch + 1, 0, rng.getState(), NO_COUNTS, state);
+    await events.onCheckpoint?.(lastGood);
+    if (epoch + 1 < recipe.epochs && stopRequested()) {
+      return { status: 'interrupted', checkpoint: lastGood, epochs: reports, seconds: elapsed() };
+    }
   }
-  const { net } = await trainer.state();
-  return { net, epochs: reports, seconds: (now() - start) / 1000 };
+  return { status: 'finished', net: lastGood.net, epochs: reports, seconds: elapsed() };
 }
 
 async function prunePass(trainer: Trainer, recipe: Recipe, epoch: number): Promise<(PruneResult & { rule: string }) | null> {

@@ -27,6 +27,13 @@ export interface EpochResult {
   backpropagated: number;
 }
 
+export interface EpochOptions {
+  /** The batches before this one were trained already (an epoch resumed from a checkpoint). */
+  firstBatch?: number;
+  /** Asked between batches: true ends the epoch there, with the counts of the batches trained. */
+  shouldStop?: () => boolean;
+}
+
 export interface TrainerState {
   net: Network;
   /** One per layer, same shape as the weights. */
@@ -37,12 +44,21 @@ export interface Trainer {
   readonly backend: 'cpu' | 'gpu';
   /**
    * One epoch over the trainer's training set in `order` (sample indices; null = file order),
-   * in whole batches; the remainder that does not fill a batch is skipped.
+   * in whole batches; the remainder that does not fill a batch is skipped. The result counts
+   * the batches trained by this call (`samples` / batch size of them).
    */
-  trainEpoch(order: Uint32Array | null, lr: number, momentum: number): Promise<EpochResult>;
+  trainEpoch(order: Uint32Array | null, lr: number, momentum: number, options?: EpochOptions): Promise<EpochResult>;
   /** Copies of the current weights, masks and velocities. */
   state(): Promise<TrainerState>;
   /** Replaces the masks; weights and velocities where the mask is 0 become 0 and stay 0. */
   setMasks(masks: Uint8Array[]): Promise<void>;
   dispose(): void;
+}
+
+/** `firstBatch` of an epoch of `batches` batches, checked. */
+export function checkFirstBatch(firstBatch: number, batches: number): number {
+  if (!Number.isInteger(firstBatch) || firstBatch < 0 || firstBatch > batches) {
+    throw new RangeError(`first batch ${firstBatch} is not in [0, ${batches}]`);
+  }
+  return firstBatch;
 }

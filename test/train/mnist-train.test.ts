@@ -16,6 +16,7 @@ describe('short CPU training on MNIST', () => {
     const net = initNetwork(recipe.sizes, recipe.seed);
     const trainer = new CpuTrainer(net, train, { batchSize: recipe.batchSize, confidence: recipe.confidence });
     const result = await runTraining(trainer, recipe, train.count);
+    if (result.status !== 'finished') throw new Error(`training ${result.status}`);
     expect(result.epochs.map((e) => e.samples)).toEqual([10_000, 10_000, 10_000]);
     expect(result.epochs[1]!.pruned).not.toBeNull();
     const kept = keptPerLayer(result.net);

@@ -1,16 +1,22 @@
+import { rm } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import { takeSamples, type Dataset } from '../../data/dataset';
 import { CpuTrainer } from '../../cpu/trainer';
 import { adapterName, type GpuContext } from '../../gpu/device';
 import { GpuTrainer } from '../../gpu/trainer';
 import type { Recipe } from '../../train/recipe';
-import { initNetwork, totalWeights, type Network } from '../../model/network';
+import { KernelError } from '../../gpu/program';
+import { initNetwork, keptTotal, totalWeights, type Network } from '../../model/network';
+import { checkWritable, readModelFile, writeFileAtomic } from '../../node/files';
 import { loadMnist } from '../../node/mnist';
 import type { PruneSchedule } from '../../prune/schedule';
-import { runTraining, type EpochReport } from '../../train/run';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../train/checkpoint';
+import { runTraining, type EpochReport, type TrainingResult } from '../../train/run';
 import type { Trainer } from '../../train/trainer';
 import { UserError } from '../../util/errors';
 import { selectBackend } from '../gpu';
-import { checkDataFits, evaluateCpu, evaluateGpu } from '../evaluate';
+import { checkDataFits, evaluateCpu, evaluateGpu, type TestResult } from '../evaluate';
+import { deferInterrupts, Interrupted } from '../interrupt';
 import { Progress, type CommandIo } from '../io';
 import { grouped, percent } from '../../util/format';
 import { saveModel } from '../model-io';
@@ -40,19 +46,35 @@ export function epochRow(r: EpochReport): string {
 
 
 export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> {
-  const { recipe } = cmd;
+  const resumed = cmd.resume ? decodeCheckpoint(await readModelFile(cmd.resume), basename(cmd.resume)) : null;
+  const recipe = resumed?.recipe ?? cmd.recipe;
+  const out = resumed && !cmd.outGiven ? runString(resumed, 'out') ?? cmd.out : cmd.out;
+  const checkpointFile = cmd.checkpoint === null ? null : cmd.checkpoint ?? cmd.resume ?? `${out}.ckpt`;
+  await checkWritable(out, '--out');
+  if (checkpointFile !== null) {
+    await checkWritable(checkpointFile, '--checkpoint');
+    if (resolve(checkpointFile) === resolve(out)) throw new UserError(`--checkpoint and --out are the same file (${out})`);
+  }
   const human = cmd.json ? () => {} : io.out;
-  const data = await loadMnist({ dir: cmd.data });
-  const train = cmd.limit ? takeSamples(data.train, cmd.limit) : data.train;
+  const dataDir = cmd.data ?? (resumed ? runString(resumed, 'data') : undefined);
+  const data = await loadMnist({ dir: dataDir });
+  const limit = resumed ? resumedLimit(resumed, cmd.limit) : cmd.limit;
+  const train = limit ? takeSamples(data.train, limit) : data.train;
   checkDataFits(recipe.sizes, train, `--sizes ${recipe.sizes.join(',')}`);
   if (recipe.batchSize > train.count) throw new UserError(`--batch-size ${recipe.batchSize} is larger than the ${train.count} training samples`);
+  if (resumed && resumed.run['samples'] !== train.count) {
+    throw new UserError(`${cmd.resume} was trained on ${resumed.run['samples']} samples, ${train.source} has ${train.count}: resume with the same --data`);
+  }
 
   const gpu = await selectBackend(cmd.backend, cmd, io);
-  const net = initNetwork(recipe.sizes, recipe.seed);
+  const net = resumed?.net ?? initNetwork(recipe.sizes, recipe.seed);
   const config = { batchSize: recipe.batchSize, confidence: recipe.confidence };
   const verification = gpu && cmd.verify ? await verifyAgainstReference(gpu, net, train, recipe) : null;
-  const trainer: Trainer = gpu ? await GpuTrainer.create(gpu, net, train, config) : new CpuTrainer(net, train, config);
+  const trainer: Trainer = gpu
+    ? await GpuTrainer.create(gpu, net, train, config, resumed?.velocities)
+    : new CpuTrainer(net, train, config, resumed?.velocities);
   const backend = gpu ? `gpu (WebGPU on ${adapterName(gpu.adapter)})` : 'cpu (JS reference)';
+  const batches = Math.floor(train.count / recipe.batchSize);
 
   const total = totalWeights(recipe.sizes);
   human(`Network    ${recipe.sizes.join('-')}, ${grouped(total)} weights, init seed ${recipe.seed}`);
@@ -61,42 +83,91 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   human(`Pruning    ${describeSchedule(recipe.prune)}`);
   human(`Backend    ${backend}`);
   human(`Data       ${train.source}: ${grouped(train.count)} training, ${grouped(data.test.count)} test samples`);
+  human(`Checkpoint ${checkpointFile ?? 'none (--no-checkpoint)'}`);
+  if (resumed) human(`Resumed    ${cmd.resume} at ${position(resumed.epoch, resumed.batch, recipe.epochs, batches)}`);
   if (verification) human(`Verify     ${describeVerification(verification)}`);
   human('');
+  for (const r of resumed?.reports ?? []) if (isTableRow(r, recipe.epochs)) human(epochRow(r));
 
   const progress = new Progress(io, 'epoch', recipe.epochs);
-  const result = await runTraining(trainer, recipe, train.count, {
-    onEpoch(r) {
-      progress.update(r.epoch + 1, `train ${percent(r.correct, r.samples)}%, weights ${percent(r.keptWeights, r.totalWeights)}%, ${r.elapsed.toFixed(1)}s`);
-      if (r.pruned) {
-        progress.finish();
-        human(`Pruned after epoch ${r.epoch + 1} (${r.pruned.rule}): ${grouped(r.keptWeights)} of ${grouped(r.totalWeights)} weights kept`);
-      }
-      if ((r.epoch + 1) % 5 === 0 || r.epoch + 1 === recipe.epochs) {
-        progress.finish();
-        human(epochRow(r));
-      }
-    },
-  });
-  progress.finish();
-  trainer.dispose();
+  const interrupts = deferInterrupts();
+  let saved: Checkpoint | null = resumed;
+  const resumeHint = (): string => (checkpointFile && saved ? `; resume with: webgpu-prune train --resume ${checkpointFile}` : '');
+  let result: TrainingResult;
+  try {
+    result = await runTraining(
+      trainer,
+      recipe,
+      train.count,
+      {
+        onEpoch(r) {
+          progress.update(r.epoch + 1, `train ${percent(r.correct, r.samples)}%, weights ${percent(r.keptWeights, r.totalWeights)}%, ${r.elapsed.toFixed(1)}s`);
+          if (r.pruned) {
+            progress.finish();
+            human(`Pruned after epoch ${r.epoch + 1} (${r.pruned.rule}): ${grouped(r.keptWeights)} of ${grouped(r.totalWeights)} weights kept`);
+          }
+          if (isTableRow(r, recipe.epochs)) {
+            progress.finish();
+            human(epochRow(r));
+          }
+        },
+        async onCheckpoint(checkpoint) {
+          if (checkpointFile === null) return;
+          await writeFileAtomic(checkpointFile, encodeCheckpoint(checkpoint));
+          saved = checkpoint;
+        },
+      },
+      {
+        resume: resumed ?? undefined,
+        shouldStop: () => interrupts.requested !== null,
+        run: { data: dataDir ?? null, limit: limit ?? null, samples: train.count, out },
+      },
+    );
+  } catch (err) {
+    // A GPU failure mid-run: the last epoch's checkpoint is intact.
+    if (err instanceof KernelError) throw new KernelError(`${err.message}${resumeHint()}`);
+    throw err;
+  } finally {
+    progress.finish();
+    interrupts.release();
+    trainer.dispose();
+  }
 
-  const kept = result.epochs[result.epochs.length - 1]!.keptWeights;
+  if (result.status === 'interrupted') {
+    const { checkpoint } = result;
+    if (checkpointFile !== null) await writeFileAtomic(checkpointFile, encodeCheckpoint(checkpoint));
+    const where = position(checkpoint.epoch, checkpoint.batch, recipe.epochs, batches);
+    throw new Interrupted(
+      checkpointFile === null ? `interrupted at ${where}; nothing saved (--no-checkpoint)` : `interrupted at ${where}; resume with: webgpu-prune train --resume ${checkpointFile}`,
+      interrupts.requested ?? 'SIGINT',
+    );
+  }
+  if (result.status === 'diverged') {
+    const { lastGood } = result;
+    if (checkpointFile !== null) await writeFileAtomic(checkpointFile, encodeCheckpoint(lastGood));
+    const kept = checkpointFile === null ? 'nothing saved (--no-checkpoint)' : `the state after epoch ${lastGood.epoch} is in ${checkpointFile}`;
+    throw new UserError(`training diverged in epoch ${result.epoch + 1}/${recipe.epochs}: ${result.reason}; lower --lr or --factor (${kept})`);
+  }
+
+  const kept = result.epochs.at(-1)?.keptWeights ?? keptTotal(result.net);
+  const metadata: Record<string, string> = { recipe: JSON.stringify(recipe), keptWeights: String(kept), totalWeights: String(total) };
+  // Saved before the test pass, so that nothing after training can lose the network.
+  const format = await saveModel(out, result.net, metadata);
   // A pruned network is tested the way it is meant to run: through the sparse kernel.
   const sparse = kept < SPARSE_BELOW * total;
-  const test = gpu ? await evaluateGpu(gpu, result.net, data.test, sparse) : evaluateCpu(result.net, data.test);
+  let test: TestResult;
+  try {
+    test = gpu ? await evaluateGpu(gpu, result.net, data.test, sparse) : evaluateCpu(result.net, data.test);
+  } catch (err) {
+    if (err instanceof UserError || err instanceof KernelError) throw new UserError(`testing the trained network: ${err.message} (the network is saved in ${out})`);
+    throw err;
+  }
   human('');
   human(`Test Accuracy = ${percent(test.correct, test.total).padStart(6)}% | Time = ${test.seconds.toFixed(3)}s`);
   human(`Test samples/s = ${grouped(test.samplesPerSec)} (${test.kernel})`);
-
-  const metadata = {
-    recipe: JSON.stringify(recipe),
-    testAccuracy: percent(test.correct, test.total),
-    keptWeights: String(kept),
-    totalWeights: String(total),
-  };
-  const format = await saveModel(cmd.out, result.net, metadata);
-  human(`Saved ${cmd.out} (${format})`);
+  await saveModel(out, result.net, { ...metadata, testAccuracy: percent(test.correct, test.total) });
+  human(`Saved ${out} (${format})`);
+  if (checkpointFile !== null) await rm(checkpointFile, { force: true });
 
   if (cmd.json) {
     io.out(JSON.stringify({
@@ -104,6 +175,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
       adapter: gpu?.adapter ?? null,
       verify: verification,
       recipe,
+      resumedFrom: cmd.resume ?? null,
       trainingSeconds: result.seconds,
       epochs: result.epochs.map((r) => ({
         epoch: r.epoch + 1,
@@ -116,10 +188,32 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
       test: { accuracy: (100 * test.correct) / test.total, correct: test.correct, total: test.total, samplesPerSec: test.samplesPerSec, kernel: test.kernel },
       weights: kept,
       totalWeights: total,
-      out: cmd.out,
+      out,
       format,
     }));
   }
+}
+
+/** Every 5th epoch and the last make the seed's table. */
+function isTableRow(r: EpochReport, epochs: number): boolean {
+  return (r.epoch + 1) % 5 === 0 || r.epoch + 1 === epochs;
+}
+
+/** `epoch 7/50, batch 12/75`, or `epoch 7/50` at an epoch's start (1-based for people). */
+function position(epoch: number, batch: number, epochs: number, batches: number): string {
+  return batch === 0 ? `the start of epoch ${epoch + 1}/${epochs}` : `epoch ${epoch + 1}/${epochs}, batch ${batch}/${batches}`;
+}
+
+function runString(c: Checkpoint, key: string): string | undefined {
+  const v = c.run[key];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** The checkpoint's --limit; a different one on the command line is a mistake. */
+function resumedLimit(c: Checkpoint, given: number | undefined): number | undefined {
+  const saved = typeof c.run['limit'] === 'number' ? c.run['limit'] : undefined;
+  if (given !== undefined && given !== saved) throw new UserError(`--limit ${given} cannot change when resuming: the run trains on ${saved ?? 'all'} samples`);
+  return saved;
 }
 
 export interface Verification {

@@ -1,0 +1,143 @@
+/**
+ * Training checkpoints: everything a run needs to go on exactly where it stopped, in one
+ * safetensors file that our reader validates like any network file (so `info` and `eval` read a
+ * checkpoint too). The network (weights and masks) is stored as in a model file, dense; the
+ * velocities as `train.velocities.{l}` F32 [in, out]; the rest (recipe, position, learning rate
+ * and momentum, the shuffle generator, the per-epoch table so far) as JSON in
+ * `__metadata__.checkpoint`. Floats go through JSON as shortest round-trip text, so a resumed
+ * run continues from bit-identical values.
+ */
+import { decodeSafetensors, encodeSafetensors, TRAINING_TENSOR_PREFIX } from '../format/safetensors';
+import { DotNetRandom, type DotNetRandomState } from '../model/dotnet-random';
+import type { Network } from '../model/network';
+import { UserError } from '../util/errors';
+import type { Recipe } from './recipe';
+import type { EpochResult } from './trainer';
+import type { EpochReport } from './run';
+
+export const CHECKPOINT_VERSION = 1;
+
+export interface Checkpoint {
+  recipe: Recipe;
+  net: Network;
+  /** One per layer, same shape as the weights. */
+  velocities: Float32Array[];
+  /** 0-based epoch in progress, or the next one to run when `batch` is 0. */
+  epoch: number;
+  /** First batch of `epoch` still to train (0 at an epoch boundary). */
+  batch: number;
+  learningRate: number;
+  momentum: number;
+  /** The shuffle generator's state before `epoch`'s order was drawn. */
+  rng: DotNetRandomState;
+  /** What the batches of `epoch` before `batch` counted. */
+  partial: EpochResult;
+  /** The finished epochs. */
+  reports: EpochReport[];
+  /** Seconds of training so far. */
+  elapsedSeconds: number;
+  /** What the run was started with beyond the recipe (data, output file): the caller's to fill and check. */
+  run: Record<string, string | number | null>;
+}
+
+const METADATA_KEY = 'checkpoint';
+const velocityName = (l: number): string => `${TRAINING_TENSOR_PREFIX}velocities.${l}`;
+
+export function encodeCheckpoint(c: Checkpoint): Uint8Array {
+  const { net, velocities, ...progress } = c;
+  const state = { version: CHECKPOINT_VERSION, ...progress };
+  return encodeSafetensors(net, {
+    layout: 'dense',
+    metadata: { [METADATA_KEY]: JSON.stringify(state) },
+    trainingTensors: velocities.map((v, l) => ({ name: velocityName(l), dtype: 'F32', shape: [net.sizes[l]!, net.sizes[l + 1]!], data: v })),
+  });
+}
+
+/** Reads a checkpoint, with one-line errors naming the file and what is wrong. */
+export function decodeCheckpoint(bytes: Uint8Array, fileName: string): Checkpoint {
+  const fail = (problem: string): never => {
+    throw new UserError(`${fileName}: ${problem}`);
+  };
+  const { net, metadata, trainingTensors } = decodeSafetensors(bytes, fileName);
+  const text = metadata[METADATA_KEY];
+  if (text === undefined) fail('not a training checkpoint (a network file has no training state to resume)');
+  let state: Record<string, unknown> = {};
+  try {
+    state = JSON.parse(text!) as Record<string, unknown>;
+  } catch (error) {
+    fail(`checkpoint metadata is not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof state !== 'object' || state === null) fail('checkpoint metadata is not a JSON object');
+  if (state['version'] !== CHECKPOINT_VERSION) fail(`checkpoint version ${JSON.stringify(state['version'])} is not ${CHECKPOINT_VERSION}, the one this version reads`);
+
+  const recipe = state['recipe'] as Recipe;
+  const problem = recipeProblem(recipe, net.sizes);
+  if (problem) fail(`checkpoint recipe: ${problem}`);
+  const count = (key: string, max = Number.MAX_SAFE_INTEGER): number => {
+    const v = state[key];
+    if (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > max) fail(`checkpoint "${key}" is ${JSON.stringify(v)}, not an integer in [0, ${max}]`);
+    return v as number;
+  };
+  const finite = (key: string): number => {
+    const v = state[key];
+    if (typeof v !== 'number' || !Number.isFinite(v)) fail(`checkpoint "${key}" is ${JSON.stringify(v)}, not a finite number`);
+    return v as number;
+  };
+  const epoch = count('epoch', recipe.epochs);
+  const batch = count('batch');
+  const partial = state['partial'] as EpochResult;
+  if (typeof partial !== 'object' || partial === null || !['correct', 'samples', 'backpropagated', 'nonFinite'].every((k) => Number.isSafeInteger((partial as unknown as Record<string, unknown>)[k]))) {
+    fail('checkpoint "partial" is not the counts of an epoch in progress');
+  }
+  const reports = state['reports'] as EpochReport[];
+  if (!Array.isArray(reports) || reports.length !== epoch) fail(`checkpoint has ${Array.isArray(reports) ? reports.length : 'no'} epoch reports for ${epoch} finished epochs`);
+  const run = state['run'];
+  if (typeof run !== 'object' || run === null) fail('checkpoint "run" is not a JSON object');
+
+  try {
+    DotNetRandom.fromState(state['rng'] as DotNetRandomState);
+  } catch (error) {
+    fail(`checkpoint shuffle ${(error as Error).message}`);
+  }
+
+  const velocities = net.weights.map((w, l) => {
+    const v = trainingTensors.get(velocityName(l));
+    if (!(v instanceof Float32Array) || v.length !== w.length) fail(`tensor ${velocityName(l)} is missing or not F32 [${net.sizes[l]}, ${net.sizes[l + 1]}]`);
+    return v as Float32Array;
+  });
+  const extra = [...trainingTensors.keys()].find((name) => !velocities.some((_, l) => name === velocityName(l)));
+  if (extra) fail(`unexpected tensor ${extra} in a checkpoint`);
+
+  return {
+    recipe,
+    net,
+    velocities,
+    epoch,
+    batch,
+    learningRate: finite('learningRate'),
+    momentum: finite('momentum'),
+    rng: state['rng'] as DotNetRandomState,
+    partial,
+    reports,
+    elapsedSeconds: finite('elapsedSeconds'),
+    run: run as Checkpoint['run'],
+  };
+}
+
+/** Why a recipe read from a file cannot drive training of a network of `sizes`, or null. */
+function recipeProblem(recipe: Recipe, sizes: readonly number[]): string | null {
+  if (typeof recipe !== 'object' || recipe === null) return 'missing';
+  if (!Array.isArray(recipe.sizes) || recipe.sizes.join(',') !== sizes.join(',')) return `sizes ${String(recipe.sizes)} are not the network's ${sizes.join(',')}`;
+  for (const key of ['epochs', 'batchSize'] as const) {
+    if (!Number.isSafeInteger(recipe[key]) || recipe[key] < 1) return `${key} is ${JSON.stringify(recipe[key])}, not a positive integer`;
+  }
+  for (const key of ['learningRate', 'momentum', 'factor', 'confidence'] as const) {
+    if (typeof recipe[key] !== 'number' || !Number.isFinite(recipe[key])) return `${key} is ${JSON.stringify(recipe[key])}, not a finite number`;
+  }
+  if (!Number.isInteger(recipe.seed) || (recipe.seed | 0) !== recipe.seed) return `seed is ${JSON.stringify(recipe.seed)}, not a 32-bit integer`;
+  if (typeof recipe.shuffle !== 'boolean') return 'shuffle is not true or false';
+  if (typeof recipe.prune !== 'object' || recipe.prune === null || !['none', 'once', 'once-sparsity', 'gradual'].includes(recipe.prune.kind)) {
+    return 'prune is not a pruning schedule';
+  }
+  return null;
+}

@@ -1,0 +1,176 @@
+/**
+ * Training survives what a user does to it, through the bundled CLI in a child process: SIGINT
+ * and SIGTERM stop at a batch boundary with a checkpoint and one line; `--resume` ends where the
+ * uninterrupted run ends (bit for bit on the JS reference); SIGKILL leaves the last checkpoint
+ * and an existing --out intact; a bad --out fails before training; divergence stops with one line
+ * and keeps the last good state.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { detectAndParseModel } from '../../src/format/model-file';
+import { decodeCheckpoint } from '../../src/train/checkpoint';
+import { testGpu } from '../helpers/gpu';
+
+const gpu = await testGpu();
+const cli = join(process.cwd(), 'dist', 'cli.js');
+let dir = '';
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'webgpu-prune-resume-'));
+});
+
+interface Outcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+async function webgpuPrune(...args: string[]): Promise<Outcome> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [cli, ...args], { cwd: dir, maxBuffer: 1 << 26 });
+    return { code: 0, signal: null, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, signal: null, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** Starts the CLI, sends `signal` once `file` exists (the first checkpoint), and waits for the end. */
+function signalOnceWritten(file: string, signal: NodeJS.Signals, args: string[]): Promise<Outcome> {
+  const child = spawn(process.execPath, [cli, ...args], { cwd: dir });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const poll = setInterval(() => {
+    if (existsSync(join(dir, file))) {
+      clearInterval(poll);
+      child.kill(signal);
+    }
+  }, 5);
+  return new Promise((resolve) => {
+    child.on('exit', (code, sig) => {
+      clearInterval(poll);
+      resolve({ code, signal: sig, stdout, stderr });
+    });
+  });
+}
+
+/** Small and quick on the JS reference: 20 batches of 100 per epoch. */
+const SMALL = ['--limit', '2000', '--batch-size', '100', '--sizes', '784,32,10', '--lr', '0.002', '--shuffle', '--json'];
+
+function modelBytes(name: string): Buffer {
+  return readFileSync(join(dir, name));
+}
+
+describe('train: interrupt and resume (JS reference)', () => {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`${signal} stops with a checkpoint and one line; --resume ends bit-identical to the run never stopped`, async () => {
+      const args = [...SMALL, '--backend', 'cpu', '--epochs', '24', '--prune-epoch', '3', '--threshold', '0.002'];
+      const whole = await webgpuPrune('train', ...args, '--out', 'whole.safetensors');
+      expect(whole.code, whole.stderr).toBe(0);
+      expect(existsSync(join(dir, 'whole.safetensors.ckpt')), 'the checkpoint is removed at the end').toBe(false);
+
+      const stopped = await signalOnceWritten('cut.safetensors.ckpt', signal, ['train', ...args, '--out', 'cut.safetensors']);
+      expect(stopped.code).toBe(signal === 'SIGINT' ? 130 : 143);
+      expect(stopped.stdout).toBe('');
+      const lines = stopped.stderr.trim().split('\n').filter((l) => l.startsWith('webgpu-prune:'));
+      expect(lines).toEqual([expect.stringMatching(/^webgpu-prune: interrupted at (epoch \d+\/24, batch \d+\/20|the start of epoch \d+\/24); resume with: webgpu-prune train --resume cut\.safetensors\.ckpt$/)]);
+      expect(stopped.stderr).not.toMatch(/\n\s+at /);
+      expect(existsSync(join(dir, 'cut.safetensors'))).toBe(false);
+      expect(readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
+
+      const resumed = await webgpuPrune('train', '--resume', 'cut.safetensors.ckpt', '--json');
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(JSON.parse(resumed.stdout)).toMatchObject({ resumedFrom: 'cut.safetensors.ckpt', out: 'cut.safetensors' });
+      expect(modelBytes('cut.safetensors').equals(modelBytes('whole.safetensors')), 'the same file, byte for byte').toBe(true);
+      expect(existsSync(join(dir, 'cut.safetensors.ckpt'))).toBe(false);
+    });
+  }
+
+  it('SIGKILL leaves the last checkpoint readable and an existing --out untouched', async () => {
+    writeFileSync(join(dir, 'kept.safetensors'), 'the previous model');
+    const killed = await signalOnceWritten('kept.safetensors.ckpt', 'SIGKILL', ['train', ...SMALL, '--backend', 'cpu', '--epochs', '30', '--out', 'kept.safetensors']);
+    expect(killed.signal).toBe('SIGKILL');
+    expect(readFileSync(join(dir, 'kept.safetensors'), 'utf8')).toBe('the previous model');
+    const checkpoint = decodeCheckpoint(modelBytes('kept.safetensors.ckpt'), 'kept.safetensors.ckpt');
+    expect(checkpoint.epoch).toBeGreaterThanOrEqual(1);
+    expect(checkpoint.reports).toHaveLength(checkpoint.epoch);
+  });
+
+  it('refuses to change the recipe or the data on resume, with one line', async () => {
+    const args = [...SMALL, '--backend', 'cpu', '--epochs', '30', '--out', 'r.safetensors'];
+    const stopped = await signalOnceWritten('r.safetensors.ckpt', 'SIGINT', ['train', ...args]);
+    expect(stopped.code).toBe(130);
+    for (const [flags, message] of [
+      [['--lr', '0.1'], /--lr cannot change when resuming/],
+      [['--limit', '1000'], /--limit 1000 cannot change when resuming/],
+    ] as const) {
+      const outcome = await webgpuPrune('train', '--resume', 'r.safetensors.ckpt', ...flags);
+      expect(outcome.code).not.toBe(0);
+      expect(outcome.stderr.trim().split('\n').filter((l) => l.startsWith('webgpu-prune:'))).toEqual([expect.stringMatching(message)]);
+    }
+    const notACheckpoint = await webgpuPrune('train', '--resume', 'nothing-here.ckpt');
+    expect(notACheckpoint.stderr).toMatch(/webgpu-prune: cannot read nothing-here\.ckpt: no such file/);
+  });
+});
+
+describe('train: mistakes found before the first epoch', () => {
+  it('a bad --out fails at once with one line and trains nothing', async () => {
+    mkdirSync(join(dir, 'a-folder'));
+    for (const [out, message] of [
+      ['missing/x.safetensors', /cannot write --out missing\/x\.safetensors: the folder missing does not exist/],
+      ['a-folder', /cannot write --out a-folder: it is a folder/],
+      ['', /--out is empty/],
+    ] as const) {
+      const outcome = await webgpuPrune('train', '--backend', 'cpu', '--out', out);
+      expect(outcome.code).toBe(1);
+      expect(outcome.stdout).toBe('');
+      expect(outcome.stderr.trim()).toMatch(new RegExp(`^webgpu-prune: ${message.source}$`));
+    }
+    expect(readdirSync(dir)).toEqual(['a-folder']);
+  });
+
+  it('--checkpoint and --out cannot be one file', async () => {
+    const outcome = await webgpuPrune('train', '--backend', 'cpu', '--out', 'm.safetensors', '--checkpoint', './m.safetensors');
+    expect(outcome.stderr.trim()).toBe('webgpu-prune: --checkpoint and --out are the same file (m.safetensors)');
+  });
+});
+
+describe('train: divergence', () => {
+  it('--lr 1e30 stops in the epoch it diverges, names it, writes no --out and keeps the last good state', async () => {
+    const outcome = await webgpuPrune('train', ...SMALL, '--backend', 'cpu', '--epochs', '3', '--lr', '1e30', '--out', 'd.safetensors');
+    expect(outcome.code).toBe(1);
+    expect(outcome.stdout).toBe('');
+    expect(outcome.stderr.trim().split('\n').filter((l) => l.startsWith('webgpu-prune:'))).toEqual([
+      expect.stringMatching(/^webgpu-prune: training diverged in epoch 1\/3: .*non-finite.*; lower --lr or --factor \(the state after epoch 0 is in d\.safetensors\.ckpt\)$/),
+    ]);
+    expect(existsSync(join(dir, 'd.safetensors'))).toBe(false);
+    const lastGood = decodeCheckpoint(modelBytes('d.safetensors.ckpt'), 'd.safetensors.ckpt');
+    expect([lastGood.epoch, lastGood.batch]).toEqual([0, 0]);
+    expect(lastGood.net.weights.every((w) => w.every(Number.isFinite))).toBe(true);
+  });
+});
+
+describe.skipIf(!gpu.context)(`train on the GPU: interrupt and resume ${gpu.label}`, () => {
+  it('SIGINT and --resume end where the uninterrupted GPU run ends (up to float summation order)', async () => {
+    const args = [...SMALL, '--backend', 'gpu', '--epochs', '12', '--prune-epoch', '3', '--threshold', '0.002'];
+    const whole = await webgpuPrune('train', ...args, '--out', 'whole.safetensors');
+    expect(whole.code, whole.stderr).toBe(0);
+    const stopped = await signalOnceWritten('cut.safetensors.ckpt', 'SIGINT', ['train', ...args, '--out', 'cut.safetensors']);
+    expect(stopped.code, stopped.stderr).toBe(130);
+    expect(stopped.stderr).toMatch(/^webgpu-prune: interrupted at .*; resume with: webgpu-prune train --resume cut\.safetensors\.ckpt$/m);
+    const resumed = await webgpuPrune('train', '--resume', 'cut.safetensors.ckpt', '--backend', 'gpu');
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const a = detectAndParseModel(modelBytes('whole.safetensors'), 'whole').net;
+    const b = detectAndParseModel(modelBytes('cut.safetensors'), 'cut').net;
+    let worst = 0;
+    a.weights.forEach((w, l) => w.forEach((x, k) => (worst = Math.max(worst, Math.abs(x - b.weights[l]![k]!)))));
+    expect(worst).toBeLessThan(1e-4);
+  });
+});

@@ -1,0 +1,144 @@
+/**
+ * Checkpoints and resume on the JS reference: a run stopped anywhere (mid-epoch, at an epoch
+ * boundary, around the pruning epoch, shuffled) and resumed from its checkpoint file ends
+ * bit-identical to the run that was never stopped.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CpuTrainer } from '../../src/cpu/trainer';
+import { takeSamples, type Dataset } from '../../src/data/dataset';
+import { encodeSafetensors } from '../../src/format/safetensors';
+import { initNetwork } from '../../src/model/network';
+import { loadMnist } from '../../src/node/mnist';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/train/checkpoint';
+import { SEED_RECIPE, type Recipe } from '../../src/train/recipe';
+import { runTraining, type TrainingResult } from '../../src/train/run';
+import { UserError } from '../../src/util/errors';
+
+let train: Dataset;
+
+beforeAll(async () => {
+  train = takeSamples((await loadMnist()).train, 1_000);
+});
+
+const BASE: Recipe = {
+  ...SEED_RECIPE,
+  sizes: [784, 24, 16, 10],
+  epochs: 4,
+  batchSize: 100,
+  learningRate: 0.002,
+  prune: { kind: 'once', epoch: 1, threshold: 0.004 },
+};
+
+function start(recipe: Recipe, from?: Checkpoint): CpuTrainer {
+  const config = { batchSize: recipe.batchSize, confidence: recipe.confidence };
+  return from ? new CpuTrainer(from.net, train, config, from.velocities) : new CpuTrainer(initNetwork(recipe.sizes, recipe.seed), train, config);
+}
+
+/** Stops after `calls` questions of shouldStop (one per batch, one per epoch boundary). */
+function stopAfter(calls: number): () => boolean {
+  let asked = 0;
+  return () => ++asked > calls;
+}
+
+function finished(result: TrainingResult): Extract<TrainingResult, { status: 'finished' }> {
+  if (result.status !== 'finished') throw new Error(`training ${result.status}`);
+  return result;
+}
+
+/** Through the file format, as the CLI does. */
+function roundTrip(c: Checkpoint): Checkpoint {
+  return decodeCheckpoint(encodeCheckpoint(c), 'run.ckpt');
+}
+
+function expectSameRun(a: Extract<TrainingResult, { status: 'finished' }>, b: Extract<TrainingResult, { status: 'finished' }>): void {
+  a.net.weights.forEach((w, l) => expect(Buffer.from(b.net.weights[l]!.buffer).equals(Buffer.from(w.buffer)), `layer ${l} weights bit-identical`).toBe(true));
+  a.net.masks.forEach((m, l) => expect(b.net.masks[l]).toEqual(m));
+  const counts = (r: typeof a) => r.epochs.map(({ elapsed: _elapsed, ...rest }) => rest);
+  expect(counts(b)).toEqual(counts(a));
+}
+
+describe('resume from a checkpoint (JS reference)', () => {
+  for (const { label, recipe, stops } of [
+    { label: 'file order, once-pruned', recipe: BASE, stops: [3, 11, 17, 25] },
+    { label: 'shuffled, once-pruned', recipe: { ...BASE, shuffle: true }, stops: [14, 23] },
+    {
+      label: 'shuffled, gradual',
+      recipe: { ...BASE, shuffle: true, prune: { kind: 'gradual', start: 0, end: 2, every: 1, initialSparsity: 0, sparsity: 0.8, scope: 'global' } } as Recipe,
+      stops: [10, 27],
+    },
+  ]) {
+    it(`${label}: stopped after ${stops.join(', ')} batch questions and resumed, equals the run never stopped`, async () => {
+      const whole = finished(await runTraining(start(recipe), recipe, train.count));
+      for (const stop of stops) {
+        const first = await runTraining(start(recipe), recipe, train.count, {}, { shouldStop: stopAfter(stop) });
+        expect(first.status).toBe('interrupted');
+        if (first.status !== 'interrupted') continue;
+        const checkpoint = roundTrip(first.checkpoint);
+        const rest = finished(await runTraining(start(recipe, checkpoint), recipe, train.count, {}, { resume: checkpoint }));
+        expectSameRun(whole, rest);
+      }
+    });
+  }
+
+  it('stops at an epoch boundary with a checkpoint of the next epoch, and every epoch hands out a checkpoint', async () => {
+    const seen: Checkpoint[] = [];
+    // One question per batch (10 an epoch), then one at the boundary: the 11th comes after epoch 1.
+    const result = await runTraining(start(BASE), BASE, train.count, { onCheckpoint: (c) => void seen.push(c) }, { shouldStop: stopAfter(10) });
+    expect(result.status).toBe('interrupted');
+    if (result.status !== 'interrupted') return;
+    expect([result.checkpoint.epoch, result.checkpoint.batch]).toEqual([1, 0]);
+    expect(seen.map((c) => c.epoch)).toEqual([1]);
+    expect(result.checkpoint.reports).toHaveLength(1);
+  });
+
+  it('a finished checkpoint resumes to the same network without training', async () => {
+    const seen: Checkpoint[] = [];
+    const whole = finished(await runTraining(start(BASE), BASE, train.count, { onCheckpoint: (c) => void seen.push(c) }));
+    const last = roundTrip(seen.at(-1)!);
+    expect(last.epoch).toBe(BASE.epochs);
+    expectSameRun(whole, finished(await runTraining(start(BASE, last), BASE, train.count, {}, { resume: last })));
+  });
+});
+
+describe('checkpoint file', () => {
+  it('keeps every field bit for bit', async () => {
+    const result = await runTraining(start(BASE), BASE, train.count, {}, { shouldStop: stopAfter(14), run: { data: null, samples: 1000, out: 'x.safetensors' } });
+    if (result.status !== 'interrupted') throw new Error('expected a stop');
+    const back = roundTrip(result.checkpoint);
+    expect(back.recipe).toEqual(result.checkpoint.recipe);
+    expect(back.velocities.map((v) => Array.from(v))).toEqual(result.checkpoint.velocities.map((v) => Array.from(v)));
+    expect({ ...back, net: null, velocities: null }).toEqual({ ...result.checkpoint, net: null, velocities: null });
+  });
+
+  it('refuses a network file, a damaged state and a wrong version with one line', () => {
+    const net = initNetwork(BASE.sizes, 1);
+    expect(() => decodeCheckpoint(encodeSafetensors(net), 'model.safetensors')).toThrow(/model\.safetensors: not a training checkpoint/);
+    const damaged = (edit: (state: Record<string, unknown>) => void): Uint8Array => {
+      const state = JSON.parse(JSON.stringify({ version: 1, recipe: BASE, epoch: 0, batch: 0, learningRate: 0.1, momentum: 0.5, rng: { seedArray: Array(56).fill(0), inext: 0, inextp: 21 }, partial: { correct: 0, samples: 0, backpropagated: 0, nonFinite: 0 }, reports: [], elapsedSeconds: 0, run: {} }));
+      edit(state);
+      return encodeSafetensors(net, {
+        metadata: { checkpoint: JSON.stringify(state) },
+        trainingTensors: net.weights.map((w, l) => ({ name: `train.velocities.${l}`, dtype: 'F32' as const, shape: [BASE.sizes[l]!, BASE.sizes[l + 1]!], data: new Float32Array(w.length) })),
+      });
+    };
+    expect(decodeCheckpoint(damaged(() => {}), 'ok.ckpt').epoch).toBe(0);
+    for (const [edit, message] of [
+      [(s: Record<string, unknown>) => (s.version = 2), /version 2/],
+      [(s: Record<string, unknown>) => (s.epoch = 99), /"epoch" is 99/],
+      [(s: Record<string, unknown>) => (s.learningRate = 'fast'), /"learningRate"/],
+      [(s: Record<string, unknown>) => ((s.recipe as Recipe).sizes = [784, 10]), /sizes 784,10 are not the network's/],
+      [(s: Record<string, unknown>) => ((s.rng as { seedArray: number[] }).seedArray = [1]), /shuffle generator state/],
+      [(s: Record<string, unknown>) => (s.reports = [{}]), /1 epoch reports for 0 finished epochs/],
+    ] as const) {
+      let error: unknown;
+      try {
+        decodeCheckpoint(damaged(edit), 'bad.ckpt');
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(UserError);
+      expect((error as Error).message).toMatch(/^bad\.ckpt: /);
+      expect((error as Error).message).toMatch(message);
+    }
+  });
+});

@@ -12,8 +12,9 @@
  * caller adds (recipe, sparsity, scores), all strings as the format requires.
  */
 import { csrProblem, fromCsrByOutput, toCsrByOutput } from '../model/csr';
-import { validateSizes, zeroNetwork, type Network } from '../model/network';
+import type { Network } from '../model/network';
 import { UserError } from '../util/errors';
+import { declaredSizesProblem } from './file-limits';
 
 export type SafetensorsLayout = 'dense' | 'csr' | 'auto';
 
@@ -140,7 +141,7 @@ export function decodeSafetensors(bytes: Uint8Array, fileName: string): DecodedS
   const dataLength = bytes.length - dataStart;
 
   const metadata = readMetadata(entries['__metadata__'], fail);
-  const sizes = readSizes(metadata, fail);
+  const sizes = readSizes(metadata, bytes.length, fail);
 
   const tensors = new Map<string, TensorEntry>();
   for (const [name, value] of Object.entries(entries)) {
@@ -149,73 +150,94 @@ export function decodeSafetensors(bytes: Uint8Array, fileName: string): DecodedS
   }
   checkContiguous([...tensors.values()], dataLength, fail);
 
-  const read = (name: string, dtype: Dtype, shape: number[]): Float32Array | Int32Array | Uint8Array => {
+  // Every tensor is checked against the sizes before anything is allocated.
+  const layers = sizes.slice(1).map((outSize, l) => planLayer(l, sizes[l]!, outSize, tensors, sizes, fail));
+  const used = new Set(layers.flatMap((layer) => Object.values(layer).map((t) => t.name)));
+  for (const name of tensors.keys()) {
+    if (!used.has(name) && !name.startsWith(TRAINING_TENSOR_PREFIX)) fail(`unexpected tensor ${name} for sizes ${sizes.join(',')}`);
+  }
+
+  const read = (t: TensorEntry) => readData(bytes, dataStart + t.begin, t.dtype as Dtype, elementCount(t.shape));
+  const net: Network = { sizes, weights: [], masks: [] };
+  layers.forEach((layer, l) => {
+    const inSize = sizes[l]!;
+    const outSize = sizes[l + 1]!;
+    if ('weight' in layer) {
+      const weights = read(layer.weight) as Float32Array;
+      checkFinite(weights, layer.weight.name, fail);
+      const mask = layer.mask ? (read(layer.mask) as Uint8Array) : new Uint8Array(weights.length).fill(1);
+      if (layer.mask) {
+        const bad = mask.findIndex((m) => m > 1);
+        if (bad >= 0) fail(`tensor ${layer.mask.name} has value ${mask[bad]} at element ${bad}; a mask holds 0 or 1`);
+        // A weight edited under a 0 in the mask stays pruned: the mask is the truth.
+        for (let k = 0; k < mask.length; k++) if (mask[k] === 0) weights[k] = 0;
+      }
+      net.weights.push(weights);
+      net.masks.push(mask);
+    } else {
+      const csr = {
+        indptr: read(layer.indptr) as Int32Array,
+        indices: read(layer.indices) as Int32Array,
+        values: read(layer.values) as Float32Array,
+      };
+      const problem = csrProblem(csr, inSize, outSize);
+      if (problem) fail(`layer ${l} CSR tensors ${layer.indptr.name}/${layer.indices.name}: ${problem}`);
+      checkFinite(csr.values, layer.values.name, fail);
+      const { weights, mask } = fromCsrByOutput(csr, inSize, outSize);
+      net.weights.push(weights);
+      net.masks.push(mask);
+    }
+  });
+  const trainingTensors = new Map<string, Float32Array | Int32Array | Uint8Array>();
+  for (const [name, t] of tensors) if (!used.has(name)) trainingTensors.set(name, read(t));
+  return { net, metadata, trainingTensors };
+}
+
+type LayerTensors = { weight: TensorEntry; mask?: TensorEntry } | { indptr: TensorEntry; indices: TensorEntry; values: TensorEntry };
+
+/** The tensors of layer l, each checked for its dtype and the shape the sizes imply. */
+function planLayer(
+  l: number,
+  inSize: number,
+  outSize: number,
+  tensors: Map<string, TensorEntry>,
+  sizes: number[],
+  fail: Fail,
+): LayerTensors {
+  const expect = (name: string, dtype: Dtype, shape: number[]): TensorEntry => {
     const t = tensors.get(name)!;
     if (t.dtype !== dtype) fail(`tensor ${name} has dtype ${t.dtype}, expected ${dtype}`);
     if (t.shape.length !== shape.length || t.shape.some((n, k) => n !== shape[k])) {
       fail(`tensor ${name} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] for sizes ${sizes.join(',')}`);
     }
-    return readData(bytes, dataStart + t.begin, dtype, t.shape.reduce((a, b) => a * b, 1));
+    return t;
   };
-
-  const net = zeroNetwork(sizes);
-  const used = new Set<string>();
-  for (let l = 0; l + 1 < sizes.length; l++) {
-    const inSize = sizes[l]!;
-    const outSize = sizes[l + 1]!;
-    const names = {
-      weight: `layers.${l}.weight`,
-      mask: `layers.${l}.mask`,
-      indptr: `layers.${l}.indptr`,
-      indices: `layers.${l}.indices`,
-      values: `layers.${l}.values`,
-    };
-    const dense = tensors.has(names.weight);
-    const csrNames = [names.indptr, names.indices, names.values];
-    const csrPresent = csrNames.filter((n) => tensors.has(n));
-    if (dense && csrPresent.length > 0) fail(`layer ${l} has both ${names.weight} and ${csrPresent[0]}`);
-    if (!dense && csrPresent.length === 0) {
-      fail(`layer ${l} has no weights: expected ${names.weight} or ${csrNames.join(', ')}`);
-    }
-    if (dense) {
-      used.add(names.weight);
-      const weights = read(names.weight, 'F32', [inSize, outSize]) as Float32Array;
-      checkFinite(weights, names.weight, fail);
-      net.weights[l] = weights;
-      if (tensors.has(names.mask)) {
-        used.add(names.mask);
-        const mask = read(names.mask, 'U8', [inSize, outSize]) as Uint8Array;
-        const bad = mask.findIndex((m) => m > 1);
-        if (bad >= 0) fail(`tensor ${names.mask} has value ${mask[bad]} at element ${bad}; a mask holds 0 or 1`);
-        // A weight edited under a 0 in the mask stays pruned: the mask is the truth.
-        for (let k = 0; k < mask.length; k++) if (mask[k] === 0) weights[k] = 0;
-        net.masks[l] = mask;
-      }
-    } else {
-      const missing = csrNames.find((n) => !tensors.has(n));
-      if (missing) fail(`layer ${l} is CSR but ${missing} is missing`);
-      csrNames.forEach((n) => used.add(n));
-      const nnz = tensors.get(names.indices)!.shape[0] ?? -1;
-      const csr = {
-        indptr: read(names.indptr, 'I32', [outSize + 1]) as Int32Array,
-        indices: read(names.indices, 'I32', [nnz]) as Int32Array,
-        values: read(names.values, 'F32', [nnz]) as Float32Array,
-      };
-      const problem = csrProblem(csr, inSize, outSize);
-      if (problem) fail(`layer ${l} CSR tensors ${names.indptr}/${names.indices}: ${problem}`);
-      checkFinite(csr.values, names.values, fail);
-      const { weights, mask } = fromCsrByOutput(csr, inSize, outSize);
-      net.weights[l] = weights;
-      net.masks[l] = mask;
-    }
+  const names = {
+    weight: `layers.${l}.weight`,
+    mask: `layers.${l}.mask`,
+    indptr: `layers.${l}.indptr`,
+    indices: `layers.${l}.indices`,
+    values: `layers.${l}.values`,
+  };
+  const dense = tensors.has(names.weight);
+  const csrNames = [names.indptr, names.indices, names.values];
+  const csrPresent = csrNames.filter((n) => tensors.has(n));
+  if (dense && csrPresent.length > 0) fail(`layer ${l} has both ${names.weight} and ${csrPresent[0]}`);
+  if (!dense && csrPresent.length === 0) {
+    fail(`layer ${l} has no weights: expected ${names.weight} or ${csrNames.join(', ')}`);
   }
-  const trainingTensors = new Map<string, Float32Array | Int32Array | Uint8Array>();
-  for (const [name, t] of tensors) {
-    if (used.has(name)) continue;
-    if (!name.startsWith(TRAINING_TENSOR_PREFIX)) fail(`unexpected tensor ${name} for sizes ${sizes.join(',')}`);
-    trainingTensors.set(name, readData(bytes, dataStart + t.begin, t.dtype as Dtype, t.shape.reduce((a, b) => a * b, 1)));
+  if (dense) {
+    const weight = expect(names.weight, 'F32', [inSize, outSize]);
+    return tensors.has(names.mask) ? { weight, mask: expect(names.mask, 'U8', [inSize, outSize]) } : { weight };
   }
-  return { net, metadata, trainingTensors };
+  const missing = csrNames.find((n) => !tensors.has(n));
+  if (missing) fail(`layer ${l} is CSR but ${missing} is missing`);
+  const nnz = tensors.get(names.indices)!.shape[0] ?? -1;
+  return {
+    indptr: expect(names.indptr, 'I32', [outSize + 1]),
+    indices: expect(names.indices, 'I32', [nnz]),
+    values: expect(names.values, 'F32', [nnz]),
+  };
 }
 
 type Fail = (problem: string) => never;
@@ -231,17 +253,14 @@ function readMetadata(value: unknown, fail: Fail): Record<string, string> {
   return metadata;
 }
 
-function readSizes(metadata: Record<string, string>, fail: Fail): number[] {
+function readSizes(metadata: Record<string, string>, fileBytes: number, fail: Fail): number[] {
   const text = metadata['sizes'];
   if (text === undefined) fail('__metadata__ has no "sizes" entry; it is not a webgpu-prune network');
   const fields = text!.split(',');
   if (!fields.every((f) => /^\d+$/.test(f))) fail(`__metadata__ sizes "${text}" is not a list like 784,100,100,10`);
   const sizes = fields.map(Number);
-  try {
-    validateSizes(sizes);
-  } catch (error) {
-    fail(`__metadata__ sizes "${text}": ${(error as Error).message}`);
-  }
+  const problem = declaredSizesProblem(sizes, fileBytes);
+  if (problem) fail(`__metadata__ sizes "${text}": ${problem}`);
   return sizes;
 }
 
@@ -259,7 +278,7 @@ function readTensorEntry(name: string, value: unknown, dataLength: number, fail:
   if (begin > end || end > dataLength) {
     fail(`tensor ${name}: data_offsets [${begin}, ${end}] lie outside the ${dataLength} data bytes`);
   }
-  const elements = (shape as number[]).reduce((a, b) => a * b, 1);
+  const elements = elementCount(shape as number[]);
   const expectedBytes = elements * DTYPE_BYTES[dtype as Dtype];
   if (end - begin !== expectedBytes) {
     fail(`tensor ${name}: ${dtype} shape [${(shape as number[]).join(', ')}] needs ${expectedBytes} bytes, data_offsets hold ${end - begin}`);
@@ -295,6 +314,10 @@ function readData(bytes: Uint8Array, at: number, dtype: Dtype, count: number): F
   const out = new Int32Array(count);
   for (let k = 0; k < count; k++) out[k] = view.getInt32(4 * k, true);
   return out;
+}
+
+function elementCount(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
 }
 
 function checkFinite(values: Float32Array, name: string, fail: Fail): void {

@@ -15,6 +15,7 @@
 import { zeroNetwork, type Network } from '../model/network';
 import { UserError } from '../util/errors';
 import { formatDotNetFloat, parseDotNetFloat } from './dotnet-float';
+import { declaredSizesProblem } from './file-limits';
 
 export interface SeedTextOptions {
   /** Default CRLF, as the seed's files have. */
@@ -63,6 +64,9 @@ export function parseSeedText(text: string, fileName: string): Network {
     throw new UserError(`${fileName}: empty file; expected layer sizes like 784,100,100,10 on line 1`);
   }
   const layerSizes = parseSizes(lines[0]!) ?? fail(0, `"${clip(lines[0]!)}" is not a list of layer sizes like 784,100,100,10`);
+  // Before anything is allocated: the text is ASCII when valid, so its length is its size in bytes.
+  const sizesProblem = declaredSizesProblem(layerSizes, text.length);
+  if (sizesProblem) fail(0, sizesProblem);
 
   const neuronCount = layerSizes.slice(0, -1).reduce((a, b) => a + b, 0);
   const expectedLines = 1 + 2 * neuronCount;

@@ -1,3 +1,4 @@
+import { grouped } from '../util/format';
 import { DotNetRandom } from './dotnet-random';
 
 /**
@@ -22,10 +23,21 @@ export function layerCount(net: Network): number {
   return net.sizes.length - 1;
 }
 
+/**
+ * The most weights a network may have: 400 MB of float32 weights (and as much again for a
+ * mask, velocities and gradients), far beyond MNIST networks (the seed's has 89,400). A bound
+ * checked before anything is allocated, so that a mistyped size fails at once.
+ */
+export const MAX_WEIGHTS = 100_000_000;
+
 export function validateSizes(sizes: readonly number[]): void {
   if (sizes.length < 2) throw new Error(`a network needs at least 2 layer sizes, got ${sizes.length}`);
   for (const s of sizes) {
     if (!Number.isInteger(s) || s < 1) throw new Error(`layer sizes must be positive integers, got ${sizes.join('-')}`);
+  }
+  const total = totalWeights(sizes);
+  if (total > MAX_WEIGHTS) {
+    throw new Error(`layer sizes ${sizes.join('-')} make ${grouped(total)} weights, more than the limit of ${grouped(MAX_WEIGHTS)}`);
   }
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeSafetensors, encodeSafetensors } from '../../src/format/safetensors';
 import { applyMasks, initNetwork, type Network } from '../../src/model/network';
 import { UserError } from '../../src/util/errors';
+import { withAllocationLimit } from '../fuzz/allocation';
 import { prunedNetwork } from '../helpers/fixtures';
 
 interface HeaderEntry {
@@ -179,6 +180,36 @@ describe('safetensors validation', () => {
     );
     expect(messageOf(buildFile({ __metadata__: { sizes: '784,x' } }, new Uint8Array()))).toBe(
       'net.safetensors: __metadata__ sizes "784,x" is not a list like 784,100,100,10',
+    );
+  });
+
+  it('checks the metadata sizes against the tensors and the file size before allocating', () => {
+    const kilobyte = 1024;
+    const withSizes = (sizes: string) =>
+      editedFile((h) => {
+        h['__metadata__'] = { format: 'webgpu-prune', sizes };
+      });
+    const [huge, mismatched] = [withSizes('4000000000,5,3'), withSizes('6,5,100000')];
+    expect(withAllocationLimit(kilobyte, () => messageOf(huge)).value).toBe(
+      'net.safetensors: __metadata__ sizes "4000000000,5,3": layer sizes 4000000000-5-3 make 20,000,000,015 weights, ' +
+        'more than the limit of 100,000,000',
+    );
+    // 500,030 weights may come from any file, but the tensors are those of 6-5-3.
+    expect(withAllocationLimit(kilobyte, () => messageOf(mismatched)).value).toBe(
+      'net.safetensors: tensor layers.1.indptr has shape [4], expected [100001] for sizes 6,5,100000',
+    );
+    // A CSR layer with no weights stores 4 bytes per output, whatever its input count.
+    const emptyInputs = buildFile(
+      {
+        __metadata__: { format: 'webgpu-prune', sizes: '3000000,1' },
+        'layers.0.indptr': { dtype: 'I32', shape: [2], data_offsets: [0, 8] },
+        'layers.0.indices': { dtype: 'I32', shape: [0], data_offsets: [8, 8] },
+        'layers.0.values': { dtype: 'F32', shape: [0], data_offsets: [8, 8] },
+      },
+      new Uint8Array(8),
+    );
+    expect(withAllocationLimit(kilobyte, () => messageOf(emptyInputs)).value).toMatch(
+      /^net\.safetensors: __metadata__ sizes "3000000,1": layer sizes 3000000-1 make 3,000,000 weights, more than a \d+-byte file can describe/,
     );
   });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatSeedText, parseSeedText } from '../../src/format/seed-text';
 import { initNetwork, type Network } from '../../src/model/network';
 import { UserError } from '../../src/util/errors';
+import { withAllocationLimit } from '../fuzz/allocation';
 import { prunedNetwork } from '../helpers/fixtures';
 
 // sizes 3,2,1: inputs 0..2, hidden 3..4, output 5; five non-output neurons.
@@ -101,6 +102,24 @@ describe('seed text format: reading', () => {
       'net.txt line 8: neuron 1 (layer 0) has 2 weights but line 3 lists 1 positions',
     );
     expect(messageOf(withLine(9, '1'))).toBe('net.txt line 9: neuron 2 (layer 0) has 1 weights but line 4 lists 0 positions');
+  });
+
+  it('refuses sizes the file cannot describe, before allocating them', () => {
+    // 22 bytes whose sizes line asks for 2e9 weights (10 GB as weights and mask).
+    const huge = '1,2000000000\r\n3\r\n0.5\r\n';
+    expect(huge.length).toBe(22);
+    const kilobyte = 1024;
+    expect(withAllocationLimit(kilobyte, () => messageOf(huge)).value).toBe(
+      'net.txt line 1: layer sizes 1-2000000000 make 2,000,000,000 weights, more than the limit of 100,000,000',
+    );
+    expect(withAllocationLimit(kilobyte, () => messageOf(withLine(1, '4000000000,2,1'))).value).toContain(
+      'more than the limit of 100,000,000',
+    );
+    // Within the global limit, but 20,000,006 weights from a 61-byte file.
+    expect(withAllocationLimit(kilobyte, () => messageOf(withLine(1, '3,2,10000000'))).value).toBe(
+      'net.txt line 1: layer sizes 3-2-10000000 make 20,000,006 weights, more than a 61-byte file can describe ' +
+        '(the limit is 256 weights per byte, at least 1,048,576)',
+    );
   });
 
   it('rejects non-finite weights', () => {

@@ -22,6 +22,9 @@ export interface IdxLabels {
 
 const UNSIGNED_BYTE = 0x08;
 
+/** The longest IDX header: 255 dimensions. */
+export const IDX_MAX_HEADER_BYTES = 4 + 4 * 255;
+
 const TYPE_NAMES = new Map<number, string>([
   [0x08, 'unsigned byte'],
   [0x09, 'signed byte'],
@@ -74,8 +77,7 @@ function parseIdx(
   if (bytes.length < headerBytes) {
     fail(`truncated: the ${headerBytes}-byte header is cut off after ${bytes.length} bytes`);
   }
-  const dims: number[] = [];
-  for (let d = 0; d < dimCount; d++) dims.push(view.getUint32(4 + 4 * d, false));
+  const dims = readDims(bytes, dimCount);
   const shape = dims.join('×');
   if (dims.some((n) => n === 0)) fail(`header says ${shape}; every dimension must be at least 1`);
   const expected = dims.reduce((a, b) => a * b, 1);
@@ -85,6 +87,26 @@ function parseIdx(
   if (actual < expected) fail(`truncated: ${says}, ${has}`);
   if (actual > expected) fail(`${actual - expected} trailing bytes: ${says}, ${has}`);
   return { dims, data: bytes.subarray(headerBytes) };
+}
+
+/**
+ * The size in bytes, header and data, that an IDX file of unsigned bytes starting with `prefix`
+ * declares; undefined while `prefix` is too short to tell, or when it does not start such a file
+ * (parsing it then says what is wrong). A reader of a compressed file stops decompressing there.
+ */
+export function idxDeclaredBytes(prefix: Uint8Array): number | undefined {
+  if (prefix.length < 4 || prefix[0] !== 0 || prefix[1] !== 0 || prefix[2] !== UNSIGNED_BYTE) return undefined;
+  const dimCount = prefix[3]!;
+  const headerBytes = 4 + 4 * dimCount;
+  if (prefix.length < headerBytes) return undefined;
+  return headerBytes + readDims(prefix, dimCount).reduce((a, b) => a * b, 1);
+}
+
+function readDims(bytes: Uint8Array, dimCount: number): number[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dims: number[] = [];
+  for (let d = 0; d < dimCount; d++) dims.push(view.getUint32(4 + 4 * d, false));
+  return dims;
 }
 
 function hex32(n: number): string {

@@ -1,7 +1,8 @@
-import { constants, rmSync } from 'node:fs';
-import { access, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants, rmSync, type Stats } from 'node:fs';
+import { access, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { UserError } from '../util/errors';
+import { grouped } from '../util/format';
 
 /** Temporary files of writes in flight, removed if the process is stopped by a signal. */
 const pendingTempFiles = new Set<string>();
@@ -31,15 +32,51 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   }
 }
 
+/** The largest network file we read: a checkpoint of the largest network allowed is under half of it. */
+const MAX_MODEL_FILE_BYTES = 2 ** 31;
+
 /** The bytes of a network file, with a one-line error when it cannot be read. */
 export async function readModelFile(path: string): Promise<Uint8Array> {
+  return readRegularFile(path, MAX_MODEL_FILE_BYTES);
+}
+
+/**
+ * The bytes of `path`, which must be a regular file of at most `maxBytes`: a device such as
+ * /dev/zero never ends and a FIFO blocks until someone writes to it. The file is opened without
+ * blocking and checked through the open handle, so that it cannot be swapped between the check
+ * and the read, and no more than the size it had then is read. Problems are one-line `UserError`s.
+ */
+export async function readRegularFile(path: string, maxBytes: number): Promise<Uint8Array> {
+  const fail = (reason: string): never => {
+    throw new UserError(`cannot read ${path}: ${reason}`);
+  };
+  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)).catch((error: unknown) => fail(describeFsError(error)));
   try {
-    const buffer = await readFile(path);
-    // A plain view, so that slices taken from it are copies as for any Uint8Array.
-    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    const info = await handle.stat();
+    if (!info.isFile()) fail(notRegularFile(info));
+    if (info.size > maxBytes) fail(`it has ${grouped(info.size)} bytes, more than the limit of ${grouped(maxBytes)}`);
+    const bytes = new Uint8Array(info.size);
+    let filled = 0;
+    while (filled < bytes.length) {
+      const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return bytes.subarray(0, filled);
   } catch (error) {
-    throw new UserError(`cannot read ${path}: ${describeFsError(error)}`);
+    if (error instanceof UserError) throw error;
+    return fail(describeFsError(error));
+  } finally {
+    await handle.close();
   }
+}
+
+function notRegularFile(info: Stats): string {
+  if (info.isDirectory()) return 'it is a folder';
+  if (info.isFIFO()) return 'it is a named pipe (FIFO), not a regular file';
+  if (info.isCharacterDevice() || info.isBlockDevice()) return 'it is a device, not a regular file';
+  if (info.isSocket()) return 'it is a socket, not a regular file';
+  return 'not a regular file';
 }
 
 function describeFsError(error: unknown): string {

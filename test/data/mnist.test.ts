@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,6 +108,43 @@ describe('loadMnist from a folder', () => {
       new RegExp(`^${escape(join(dir, 'train-images-idx3-ubyte.gz'))}: not a valid gzip file`),
     );
   });
+
+  it('stops decompressing at the size the IDX header declares (a gzip bomb)', async () => {
+    const set = tinySet();
+    const path = (dir: string) => join(dir, 'train-images-idx3-ubyte.gz');
+    const withTrainImages = (gz: Uint8Array) =>
+      folderWith({
+        'train-images-idx3-ubyte.gz': gz,
+        'train-labels-idx1-ubyte': set.trainLabels,
+        't10k-images-idx3-ubyte': set.testImages,
+        't10k-labels-idx1-ubyte': set.testLabels,
+      });
+    // A 24-byte file followed by 32 MiB of zeros, in about 32 kB.
+    const inflated = new Uint8Array(set.trainImages.length + (32 << 20));
+    inflated.set(set.trainImages);
+    const bomb = gzipSync(inflated);
+    expect(bomb.length).toBeLessThan(50_000);
+    let dir = withTrainImages(bomb);
+    expect(await userErrorOf(loadMnist({ dir }))).toBe(`${path(dir)}: decompresses to more than the 24 bytes its IDX header declares`);
+    // A header that promises 4 GB.
+    dir = withTrainImages(gzipSync(idxFile(0x803, [65536, 256, 256], [1, 2, 3])));
+    expect(await userErrorOf(loadMnist({ dir }))).toBe(
+      `${path(dir)}: the IDX header declares 4,294,967,312 bytes, more than the limit of 1,073,741,824`,
+    );
+  });
+
+  it('refuses an IDX file that is not a regular file', async () => {
+    if (process.platform === 'win32') return;
+    const set = tinySet();
+    const dir = folderWith({
+      'train-labels-idx1-ubyte': set.trainLabels,
+      't10k-images-idx3-ubyte': set.testImages,
+      't10k-labels-idx1-ubyte': set.testLabels,
+    });
+    const fifo = join(dir, 'train-images-idx3-ubyte');
+    execFileSync('mkfifo', [fifo]);
+    expect(await userErrorOf(loadMnist({ dir }))).toBe(`cannot read ${fifo}: it is a named pipe (FIFO), not a regular file`);
+  }, 10_000);
 
   it('lists the names looked for when a file is missing', async () => {
     const set = tinySet();

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,4 +108,12 @@ describe('model files on disk', () => {
     await expect(readModelFile(path)).rejects.toThrow(new UserError(`cannot read ${path}: no such file`));
     await expect(readModelFile(tempFolder())).rejects.toThrow(/: it is a folder$/);
   });
+
+  it('refuses devices and named pipes before reading (/dev/zero never ends, a FIFO blocks)', async () => {
+    if (process.platform === 'win32') return;
+    await expect(readModelFile('/dev/zero')).rejects.toThrow(new UserError('cannot read /dev/zero: it is a device, not a regular file'));
+    const fifo = join(tempFolder(), 'net.safetensors');
+    execFileSync('mkfifo', [fifo]);
+    await expect(readModelFile(fifo)).rejects.toThrow(new UserError(`cannot read ${fifo}: it is a named pipe (FIFO), not a regular file`));
+  }, 10_000);
 });

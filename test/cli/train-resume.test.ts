@@ -126,7 +126,7 @@ describe('train: mistakes found before the first epoch', () => {
     for (const [out, message] of [
       ['missing/x.safetensors', /cannot write --out missing\/x\.safetensors: the folder missing does not exist/],
       ['a-folder', /cannot write --out a-folder: it is a folder/],
-      ['', /--out is empty/],
+      ['', /--out is empty: give a file name/],
     ] as const) {
       const outcome = await webgpuPrune('train', '--backend', 'cpu', '--out', out);
       expect(outcome.code).toBe(1);

@@ -1,6 +1,7 @@
 import { GpuUnavailableError } from '../gpu/device';
 import { KernelError } from '../gpu/program';
 import { UserError } from '../util/errors';
+import { printable } from '../util/format';
 import { runCommand } from './commands';
 import { handleInterrupts, Interrupted } from './interrupt';
 import { processIo } from './io';
@@ -22,7 +23,7 @@ async function main(): Promise<number> {
       return err.exitCode;
     }
     if (err instanceof UserError || err instanceof GpuUnavailableError || err instanceof KernelError) {
-      processIo.err(`webgpu-prune: ${err.message}`);
+      processIo.err(`webgpu-prune: ${printable(err.message)}`);
       return 1;
     }
     throw err;

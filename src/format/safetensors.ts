@@ -14,6 +14,7 @@
 import { csrProblem, fromCsrByOutput, toCsrByOutput } from '../model/csr';
 import type { Network } from '../model/network';
 import { UserError } from '../util/errors';
+import { printable } from '../util/format';
 import { declaredSizesProblem } from './file-limits';
 
 export type SafetensorsLayout = 'dense' | 'csr' | 'auto';
@@ -119,8 +120,9 @@ interface TensorEntry {
 
 /** Reads and checks a file written by `encodeSafetensors` (or by Python in the same layout). */
 export function decodeSafetensors(bytes: Uint8Array, fileName: string): DecodedSafetensors {
+  // Tensor names, metadata and the JSON parser's messages quote the file: escaped for the terminal.
   const fail = (problem: string): never => {
-    throw new UserError(`${fileName}: ${problem}`);
+    throw new UserError(printable(`${fileName}: ${problem}`));
   };
   if (bytes.length < 8) fail(`${bytes.length} bytes, too short for a safetensors file`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -14,6 +14,7 @@
  */
 import { zeroNetwork, type Network } from '../model/network';
 import { UserError } from '../util/errors';
+import { printable } from '../util/format';
 import { formatDotNetFloat, parseDotNetFloat } from './dotnet-float';
 import { declaredSizesProblem } from './file-limits';
 
@@ -58,7 +59,7 @@ export function formatSeedText(net: Network, options: SeedTextOptions = {}): str
 export function parseSeedText(text: string, fileName: string): Network {
   const lines = splitLines(text);
   const fail = (lineIndex: number, problem: string): never => {
-    throw new UserError(`${fileName} line ${lineIndex + 1}: ${problem}`);
+    throw new UserError(printable(`${fileName} line ${lineIndex + 1}: ${problem}`));
   };
   if (lines.length === 1 && lines[0] === '') {
     throw new UserError(`${fileName}: empty file; expected layer sizes like 784,100,100,10 on line 1`);

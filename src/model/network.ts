@@ -24,11 +24,11 @@ export function layerCount(net: Network): number {
 }
 
 /**
- * The most weights a network may have: 400 MB of float32 weights (and as much again for a
- * mask, velocities and gradients), far beyond MNIST networks (the seed's has 89,400). A bound
- * checked before anything is allocated, so that a mistyped size fails at once.
+ * The most weights a network may have: 400 MB of float32 weights, as much again for each of
+ * the velocities and gradients of training, far beyond MNIST networks (the seed's has 89,400).
+ * Checked before anything is allocated, so that a mistyped size fails at once.
  */
-export const MAX_WEIGHTS = 100_000_000;
+const MAX_WEIGHTS = 100_000_000;
 
 export function validateSizes(sizes: readonly number[]): void {
   if (sizes.length < 2) throw new Error(`a network needs at least 2 layer sizes, got ${sizes.length}`);

@@ -213,6 +213,16 @@ describe('safetensors validation', () => {
     );
   });
 
+  it('escapes control characters of names and metadata it quotes', () => {
+    const evil = 'x\n\x1b[31m';
+    expect(messageOf(buildFile({ __metadata__: { sizes: '2,2' }, [evil]: { dtype: 'F16', shape: [0], data_offsets: [0, 0] } }, new Uint8Array()))).toBe(
+      'net.safetensors: tensor x\\n\\x1b[31m has dtype "F16"; expected F32, I32 or U8',
+    );
+    expect(messageOf(buildFile({ __metadata__: { sizes: `2,${evil}` } }, new Uint8Array()))).toBe(
+      'net.safetensors: __metadata__ sizes "2,x\\n\\x1b[31m" is not a list like 784,100,100,10',
+    );
+  });
+
   it('rejects a wrong dtype or shape', () => {
     expect(messageOf(editedFile((h) => void ((h['layers.0.values'] as HeaderEntry).dtype = 'F16')))).toBe(
       'net.safetensors: tensor layers.0.values has dtype "F16"; expected F32, I32 or U8',

@@ -83,6 +83,11 @@ describe('seed text format: reading', () => {
     );
   });
 
+  it('escapes control characters of the text it quotes', () => {
+    expect(messageOf(withLine(2, '3,\x1b[2J'))).toBe('net.txt line 2: "\\x1b[2J" is not a neuron index');
+    expect(messageOf(withLine(7, '0.5,\u202e1'))).toBe('net.txt line 7: "\\u202e1" is not a number');
+  });
+
   it('rejects an index outside the next layer', () => {
     expect(messageOf(withLine(2, '3,5'))).toBe(
       'net.txt line 2: neuron 0 (layer 0) feeds neuron 5, but only neurons 3..4 (layer 1) can follow it',

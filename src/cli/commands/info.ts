@@ -1,6 +1,6 @@
 import { keptWeights, totalWeights } from '../../model/network';
 import { type CommandIo } from '../io';
-import { grouped, percent } from '../../util/format';
+import { grouped, percent, printable } from '../../util/format';
 import { loadModel } from '../model-io';
 import type { InfoCommand } from '../parse';
 
@@ -33,12 +33,12 @@ export async function runInfo(cmd: InfoCommand, io: CommandIo): Promise<void> {
     return;
   }
   const shape = sizesBefore === net.sizes ? net.sizes.join('-') : `${sizesBefore.join('-')} → ${net.sizes.join('-')}`;
-  io.out(`${cmd.model}: ${format}, ${shape}, ${grouped(kept)} of ${grouped(total)} weights kept (${percent(kept, total)}%)`);
+  io.out(`${printable(cmd.model)}: ${format}, ${shape}, ${grouped(kept)} of ${grouped(total)} weights kept (${percent(kept, total)}%)`);
   io.out('layer   shape before → after        kept weights   dense bytes     CSR bytes');
   for (const l of layers) {
     const shapes = `${l.inBefore}×${l.outBefore} → ${l.in}×${l.out}`;
     io.out(`${String(l.layer).padStart(5)}   ${shapes.padEnd(22)} ${grouped(l.weights).padStart(9)} ${`(${percent(l.weights, l.inBefore * l.outBefore)}%)`.padStart(9)} ` +
       `${grouped(l.denseBytes).padStart(13)} ${grouped(l.csrBytes).padStart(13)}`);
   }
-  for (const [key, value] of Object.entries(metadata ?? {})) io.out(`${key}: ${value}`);
+  for (const [key, value] of Object.entries(metadata)) io.out(`${printable(key)}: ${printable(value)}`);
 }

@@ -10,10 +10,16 @@
 //   0 a    [M,K] or [K,M]   read
 //   1 b    [K,N] or [N,K]   read
 //   2 c    [M,N]            read_write (read only by EPILOGUE 3)
-//   3 aux  [M,N]            read: h for EPILOGUE 2, the 0/1 mask for EPILOGUE 3; any 4 bytes otherwise
-// EPILOGUE: 0 c = acc; 1 c = max(acc, 0) (ReLU on a hidden layer's output);
-//   2 c = acc·[aux > 0] (ReLU derivative: an inactive neuron gets no gradient);
+//   3 aux  [M,N]            read_write: h for EPILOGUE 2, the 0/1 mask for EPILOGUE 3; any 4 bytes
+//                           otherwise (written only by EPILOGUE 2, only where h is not finite)
+// EPILOGUE: 0 c = acc; 1 c = relu(acc) (ReLU on a hidden layer's output: 0 where acc ≤ 0, NaN
+//   passes on);
+//   2 c = acc·[aux > 0] (ReLU derivative: an inactive neuron gets no gradient), and aux = 0 where
+//     it is NaN or ±Inf: an overflowed activation belongs to a sample whose gradient is 0
+//     (softmax_grad), and ∞·0 = NaN in the weight gradient that reads aux next;
 //   3 c = (c + acc)·aux (velocity += weight gradient, live weights only).
+// K = 0 is a valid shape (a layer with no inputs): C = the epilogue of 0. M = 0 or N = 0 has
+// nothing to compute (0 workgroups).
 // M, N, K are override constants: one pipeline per layer shape, so strides are compile-time.
 // JS references: matmul / matmulTransB / matmulTransA, relu, reluGradMask, accumulateVelocity
 // in src/cpu/ops.ts.
@@ -36,7 +42,16 @@ override EPILOGUE: u32 = 0u;
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<storage, read> aux: array<f32>;
+@group(0) @binding(3) var<storage, read_write> aux: array<f32>;
+
+// NaN and ±Inf have every exponent bit set. Tested on the bits: WGSL lets a compiler assume that
+// no float operation meets them, so a float comparison cannot be trusted to see one.
+fn is_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
+fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+
+// ReLU that passes NaN on (max(NaN, 0) may be 0), as the JS reference does: an overflow must
+// reach the logits, where it is detected.
+fn relu(x: f32) -> f32 { return select(max(x, 0.0), x, is_nan(x)); }
 
 // op(A)[row, k], 0 outside the matrix.
 fn load_a(row: u32, k: u32) -> f32 {
@@ -56,8 +71,12 @@ fn store_c(row: u32, col: u32, acc: f32) {
   if (row >= M || col >= N) { return; }
   let i = row * N + col;
   switch (EPILOGUE) {
-    case 1u: { c[i] = max(acc, 0.0); }
-    case 2u: { c[i] = select(0.0, acc, aux[i] > 0.0); }
+    case 1u: { c[i] = relu(acc); }
+    case 2u: {
+      let h = aux[i];
+      c[i] = select(0.0, acc, h > 0.0);
+      if (!is_finite(h)) { aux[i] = 0.0; }
+    }
     case 3u: { c[i] = select(0.0, c[i] + acc, aux[i] != 0.0); }
     default: { c[i] = acc; }
   }

@@ -11,7 +11,8 @@
 //   0 a    [M,K] or [K,M] (TRANS_A)   read
 //   1 b    [K,N] or [N,K] (TRANS_B)   read
 //   2 c    [M,N]                      read_write
-//   3 aux  [M,N]                      read (EPILOGUE 2: h, EPILOGUE 3: 0/1 mask)
+//   3 aux  [M,N]                      read_write (EPILOGUE 2: h, 0 where not finite; EPILOGUE 3:
+//                                     0/1 mask)
 // Workgroup: WG invocations (a multiple of SG). A workgroup computes rows [ROWS·WG·wid.y, +ROWS·WG)
 // × columns [COLS·wid.x, +COLS); invocation `li` owns rows row0 + li + i·WG, i < ROWS.
 // Dispatch (⌈N / COLS⌉, ⌈M / (ROWS·WG)⌉). SG must equal the device's subgroup size.
@@ -35,7 +36,16 @@ const MAX_LANE_B = 8u;     // op(B) values each lane loads per k step: COLS / SG
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<storage, read> aux: array<f32>;
+@group(0) @binding(3) var<storage, read_write> aux: array<f32>;
+
+// NaN and ±Inf have every exponent bit set. Tested on the bits: WGSL lets a compiler assume that
+// no float operation meets them, so a float comparison cannot be trusted to see one.
+fn is_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
+fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+
+// ReLU that passes NaN on (max(NaN, 0) may be 0), as the JS reference does: an overflow must
+// reach the logits, where it is detected.
+fn relu(x: f32) -> f32 { return select(max(x, 0.0), x, is_nan(x)); }
 
 fn load_a(row: u32, k: u32) -> f32 {
   if (row >= M) { return 0.0; }
@@ -53,8 +63,12 @@ fn store_c(row: u32, col: u32, acc: f32) {
   if (row >= M || col >= N) { return; }
   let i = row * N + col;
   switch (EPILOGUE) {
-    case 1u: { c[i] = max(acc, 0.0); }
-    case 2u: { c[i] = select(0.0, acc, aux[i] > 0.0); }
+    case 1u: { c[i] = relu(acc); }
+    case 2u: {
+      let h = aux[i];
+      c[i] = select(0.0, acc, h > 0.0);
+      if (!is_finite(h)) { aux[i] = 0.0; }
+    }
     case 3u: { c[i] = select(0.0, c[i] + acc, aux[i] != 0.0); }
     default: { c[i] = acc; }
   }

@@ -4,13 +4,15 @@
 //   p = softmax(logits), computed as exp(x − max) / Σ exp(x − max): the seed's exp(x) / Σ exp(x)
 //       in value, without overflow for large logits
 //   grad = onehot(target) − p if p[target] < CONFIDENCE (and backpropagated += 1), else 0
+// A sample with a NaN or infinite logit (the network overflowed) only adds 1 to nonFinite and
+// gets grad = 0: it predicts nothing and spreads no NaN.
 //
 // Bindings (group 0):
 //   0 logits    [BATCH, CLASSES] f32   read
 //   1 targets   [BATCH] u32            read
 //   2 grad      [BATCH, CLASSES] f32   write
-//   3 counters  [2] atomic u32         read_write: [0] correct, [1] backpropagated (summed over
-//               every dispatch until the host clears them)
+//   3 counters  [3] atomic u32         read_write: [0] correct, [1] backpropagated, [2] nonFinite
+//               (summed over every dispatch until the host clears them)
 // Workgroup size WG = 64; dispatch ⌈BATCH / 64⌉. JS reference: softmaxGrad in src/cpu/ops.ts.
 
 override BATCH: u32;
@@ -21,13 +23,26 @@ const WG = 64u;
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<u32>;
 @group(0) @binding(2) var<storage, read_write> grad: array<f32>;
-@group(0) @binding(3) var<storage, read_write> counters: array<atomic<u32>, 2>;
+@group(0) @binding(3) var<storage, read_write> counters: array<atomic<u32>, 3>;
+
+// NaN or ±Inf: all exponent bits set. Tested on the bits because WGSL lets a compiler assume that
+// float operations never meet NaN or Inf, which can fold a float comparison away.
+fn is_finite(x: f32) -> bool {
+  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
 
 @compute @workgroup_size(WG)
 fn softmax_grad(@builtin(global_invocation_id) gid: vec3u) {
   let s = gid.x;
   if (s >= BATCH) { return; }
   let row = s * CLASSES;
+  var finite = true;
+  for (var i = 0u; i < CLASSES; i++) { finite = finite && is_finite(logits[row + i]); }
+  if (!finite) {
+    atomicAdd(&counters[2], 1u);
+    for (var i = 0u; i < CLASSES; i++) { grad[row + i] = 0.0; }
+    return;
+  }
   var best = 0u;
   for (var i = 1u; i < CLASSES; i++) {
     if (logits[row + i] > logits[row + best]) { best = i; }

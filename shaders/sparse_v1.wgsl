@@ -2,7 +2,8 @@
 // kept as the baseline the later versions are measured against (and the fastest for tiny
 // batches, where the later versions leave most lanes idle).
 //
-//   y(s, o) = Σ_{k in indptr[o] .. indptr[o + 1]} values[k] · x(s, indices[k]), then max(y, 0) if relu
+//   y(s, o) = Σ_{k in indptr[o] .. indptr[o + 1]} values[k] · x(s, indices[k]), then ReLU if relu
+//   (0 where y ≤ 0; NaN passes on, so an overflow reaches the logits)
 //
 // x(s, i) is x[i · x_feature_stride + s · x_sample_stride] and y(s, o) likewise, so one kernel
 // reads and writes sample-major ([batch, features]: strides 1, features) or feature-major
@@ -39,6 +40,15 @@ const WG = 64u;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: SparseParams;
 
+// A NaN has every exponent bit set and a nonzero mantissa. Tested on the bits: WGSL lets a
+// compiler assume that no float operation meets one, so a float comparison cannot be trusted to
+// see it.
+fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+
+// ReLU that passes NaN on (max(NaN, 0) may be 0), as the JS reference does: an overflow must
+// reach the logits, where it is detected.
+fn relu(x: f32) -> f32 { return select(max(x, 0.0), x, is_nan(x)); }
+
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let o = gid.x;
@@ -53,7 +63,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     acc += values[k] * x[u32(indices[k]) * params.x_feature_stride + sample];
   }
   if (params.relu != 0u) {
-    acc = max(acc, 0.0);
+    acc = relu(acc);
   }
   y[o * params.y_feature_stride + s * params.y_sample_stride] = acc;
 }

@@ -2,7 +2,8 @@
 // lanes of a subgroup load SG consecutive nonzeros of the row at once, one each, and pass them
 // round with subgroupShuffle, instead of every lane loading every nonzero.
 //
-//   y(s, o) = Σ_{k in indptr[o] .. indptr[o + 1]} values[k] · x(s, indices[k]), then max(y, 0) if relu
+//   y(s, o) = Σ_{k in indptr[o] .. indptr[o + 1]} values[k] · x(s, indices[k]), then ReLU if relu
+//   (0 where y ≤ 0; NaN passes on, so an overflow reaches the logits)
 //
 // x(s, i) is x[i · x_feature_stride + s · x_sample_stride] and y(s, o) likewise (see sparse_v1).
 //
@@ -42,9 +43,18 @@ override ROWS: u32 = 4u;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: SparseParams;
 
+// A NaN has every exponent bit set and a nonzero mantissa. Tested on the bits: WGSL lets a
+// compiler assume that no float operation meets one, so a float comparison cannot be trusted to
+// see it.
+fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+
+// ReLU that passes NaN on (max(NaN, 0) may be 0), as the JS reference does: an overflow must
+// reach the logits, where it is detected.
+fn relu(x: f32) -> f32 { return select(max(x, 0.0), x, is_nan(x)); }
+
 fn store(o: u32, s: u32, v: f32) {
   if (s < params.batch) {
-    y[o * params.y_feature_stride + s * params.y_sample_stride] = select(v, max(v, 0.0), params.relu != 0u);
+    y[o * params.y_feature_stride + s * params.y_sample_stride] = select(v, relu(v), params.relu != 0u);
   }
 }
 

@@ -1,11 +1,12 @@
 /** Test-set evaluation shared by `train` and `eval`: on the JS reference or on the GPU. */
-import { countCorrect, predictAll } from '../cpu/forward';
+import { countCorrect, inferAll, type Inference } from '../cpu/forward';
 import type { Dataset } from '../data/dataset';
 import type { GpuContext } from '../gpu/device';
 import { createDenseInference, createHybridInference } from '../gpu/sparse-inference';
 import type { Network } from '../model/network';
 import { compactNetwork } from '../prune/structured';
 import { UserError } from '../util/errors';
+import { grouped } from '../util/format';
 
 export function checkDataFits(sizes: readonly number[], data: Dataset, what: string): void {
   if (sizes[0] !== data.features) throw new UserError(`${what} takes ${sizes[0]} inputs but ${data.source} has ${data.features} values per sample`);
@@ -23,11 +24,22 @@ export interface TestResult {
   samplesPerSec: number;
 }
 
+/**
+ * The result of running every test sample. A network with finite weights can still overflow
+ * float32 in its activations; its NaN or infinite logits predict class 0 everywhere, which would
+ * be scored as if it were a (bad) prediction, so that is an error instead.
+ */
+function testResult(test: Dataset, inference: Inference, seconds: number, kernel: string): TestResult {
+  if (inference.nonFinite > 0) {
+    throw new UserError(`the network's outputs are not finite for ${grouped(inference.nonFinite)} of ${grouped(test.count)} test samples (its activations overflow float32)`);
+  }
+  return { correct: countCorrect(inference.predictions, test.labels), total: test.count, seconds, samplesPerSec: test.count / seconds, kernel };
+}
+
 export function evaluateCpu(net: Network, test: Dataset): TestResult {
   const start = performance.now();
-  const predictions = predictAll(net, test);
-  const seconds = (performance.now() - start) / 1000;
-  return { correct: countCorrect(predictions, test.labels), total: test.count, seconds, samplesPerSec: test.count / seconds, kernel: 'js-reference' };
+  const inference = inferAll(net, test);
+  return testResult(test, inference, (performance.now() - start) / 1000, 'js-reference');
 }
 
 /**
@@ -44,9 +56,8 @@ export async function evaluateGpu(ctx: GpuContext, net: Network, test: Dataset, 
   try {
     await engine.infer(test.inputs.subarray(0, test.features), 1);
     const start = performance.now();
-    const { predictions } = await engine.infer(test.inputs, test.count);
-    const seconds = (performance.now() - start) / 1000;
-    return { correct: countCorrect(predictions, test.labels), total: test.count, seconds, samplesPerSec: test.count / seconds, kernel: engine.name };
+    const inference = await engine.infer(test.inputs, test.count);
+    return testResult(test, inference, (performance.now() - start) / 1000, engine.name);
   } finally {
     engine.dispose();
   }

@@ -1,7 +1,8 @@
 /**
  * The JS reference forward pass, one sample at a time, as the seed computes it: each neuron of a
  * layer whose value is ≤ 0 passes nothing on (ReLU on hidden layers; pixels are ≥ 0 anyway), the
- * output layer is left as logits. Plain loops over the dense [in, out] weights; pruned weights are
+ * output layer is left as logits. A NaN is not ≤ 0: it passes on, so a network that overflows
+ * float32 shows it in its logits. Plain loops over the dense [in, out] weights; pruned weights are
  * exact zeros, so they add nothing.
  */
 import type { Dataset } from '../data/dataset';
@@ -40,17 +41,54 @@ export function argmax(values: ArrayLike<number>): number {
   return best;
 }
 
-/** Predicted class of every sample in `data` (`[count]`). */
-export function predictAll(net: Network, data: Dataset): Uint8Array {
+/** False when any value is NaN or ±Infinity. */
+export function allFinite(values: ArrayLike<number>): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return false;
+  return true;
+}
+
+export interface Inference {
+  /** `[count, classes]` */
+  logits: Float32Array;
+  /** `[count]`: argmax of each row of `logits`, the first maximum wins. */
+  predictions: Uint8Array;
+  /**
+   * Samples whose logits are not all finite: the network overflowed float32 on them, and their
+   * prediction means nothing.
+   */
+  nonFinite: number;
+}
+
+/** Predictions and the non-finite count of `logits` `[count, classes]`. */
+export function inferenceOf(logits: Float32Array, count: number, classes: number): Inference {
+  const predictions = new Uint8Array(count);
+  let nonFinite = 0;
+  for (let s = 0; s < count; s++) {
+    const row = logits.subarray(s * classes, (s + 1) * classes);
+    predictions[s] = argmax(row);
+    if (!allFinite(row)) nonFinite++;
+  }
+  return { logits, predictions, nonFinite };
+}
+
+/** The logits and predictions of every sample in `data`, one sample at a time. */
+export function inferAll(net: Network, data: Dataset): Inference {
   const activations = allocateActivations(net.sizes);
-  const predictions = new Uint8Array(data.count);
+  const output = activations[activations.length - 1]!;
+  const classes = output.length;
+  const logits = new Float32Array(data.count * classes);
   const f = data.features;
   for (let s = 0; s < data.count; s++) {
     activations[0]!.set(data.inputs.subarray(s * f, (s + 1) * f));
     forwardSample(net, activations);
-    predictions[s] = argmax(activations[activations.length - 1]!);
+    logits.set(output, s * classes);
   }
-  return predictions;
+  return inferenceOf(logits, data.count, classes);
+}
+
+/** Predicted class of every sample in `data` (`[count]`). */
+export function predictAll(net: Network, data: Dataset): Uint8Array {
+  return inferAll(net, data).predictions;
 }
 
 export function countCorrect(predictions: ArrayLike<number>, labels: ArrayLike<number>): number {

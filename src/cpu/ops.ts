@@ -3,6 +3,7 @@
  * math. `shaders/*.wgsl` must match these on every input; `test/gpu/*.test.ts` checks that.
  * Matrices are row-major Float32Arrays; shapes are given as [rows, cols].
  */
+import { allFinite } from './forward';
 
 /** C = A·B. The forward pass X·W. */
 export function matmul(
@@ -58,19 +59,30 @@ export function matmulTransA(
   }
 }
 
-/** x = max(x, 0), in place: a hidden neuron with value ≤ 0 passes nothing on. */
+/**
+ * x = 0 where x ≤ 0, in place: a hidden neuron with value ≤ 0 passes nothing on. A NaN is not
+ * ≤ 0 and passes on, as in the forward pass of src/cpu/forward.ts, so an overflow reaches the
+ * logits, where it is detected.
+ */
 export function relu(
   x: Float32Array, // [any]
 ): void {
-  for (let i = 0; i < x.length; i++) if (!(x[i]! > 0)) x[i] = 0;
+  for (let i = 0; i < x.length; i++) if (x[i]! <= 0) x[i] = 0;
 }
 
-/** g = g·[h > 0], in place: an inactive hidden neuron gets no gradient. */
+/**
+ * g = g·[h > 0], in place: an inactive hidden neuron gets no gradient. Then h = 0 where it is NaN
+ * or ±Inf: such an activation belongs to a sample whose logits overflowed and whose gradient is
+ * 0, and the weight gradient that reads h next would turn ∞·0 into NaN.
+ */
 export function reluGradMask(
   g: Float32Array, // [batch, units]: gradient at the layer's output
-  h: Float32Array, // [batch, units]: the layer's activations (after ReLU)
+  h: Float32Array, // [batch, units]: the layer's activations (after ReLU), cleared where not finite
 ): void {
-  for (let i = 0; i < g.length; i++) if (!(h[i]! > 0)) g[i] = 0;
+  for (let i = 0; i < g.length; i++) {
+    if (!(h[i]! > 0)) g[i] = 0;
+    if (!Number.isFinite(h[i]!)) h[i] = 0;
+  }
 }
 
 /** v = (v + g)·mask, in place: the batch-summed gradient goes into the velocity of live weights. */
@@ -87,12 +99,16 @@ export interface SoftmaxGradCounts {
   correct: number;
   /** Samples with p[target] < confidence, whose gradient is not zero. */
   backpropagated: number;
+  /** Samples whose logits are not all finite: neither correct nor backpropagated, gradient 0. */
+  nonFinite: number;
 }
 
 /**
  * Per sample: prediction = argmax of the logits (the first maximum wins), p = softmax(logits)
  * computed as exp(x − max) / Σ exp(x − max) (the same value as the seed's exp(x) / Σ exp(x),
- * without overflow), then grad = onehot(target) − p if p[target] < confidence, else 0.
+ * without overflow), then grad = onehot(target) − p if p[target] < confidence, else 0. A sample
+ * with a NaN or infinite logit (the network overflowed) only counts as non-finite: it predicts
+ * nothing and its gradient is 0, so it spreads no NaN.
  */
 export function softmaxGrad(
   logits: Float32Array, // [batch, classes]
@@ -102,10 +118,15 @@ export function softmaxGrad(
   classes: number,
   confidence: number,
 ): SoftmaxGradCounts {
-  const counts = { correct: 0, backpropagated: 0 };
+  const counts = { correct: 0, backpropagated: 0, nonFinite: 0 };
   const p = new Float64Array(classes);
   for (let s = 0; s < batch; s++) {
     const row = s * classes;
+    if (!allFinite(logits.subarray(row, row + classes))) {
+      counts.nonFinite++;
+      grad.fill(0, row, row + classes);
+      continue;
+    }
     let best = 0;
     for (let c = 1; c < classes; c++) if (logits[row + c]! > logits[row + best]!) best = c;
     const target = targets[s]!;

@@ -5,12 +5,12 @@
  *
  * Sums run in float64 over the inputs in ascending order, as `matmul` does, so the sparse and
  * dense references give the same bits on the same pruned network: a pruned weight only ever
- * adds an exact zero.
+ * adds an exact zero (while the activations are finite: 0 · ∞ is NaN).
  */
 import { toCsrByOutput } from '../model/csr';
 import type { Network } from '../model/network';
 import { gatherInputs, type CompactNetwork } from '../prune/structured';
-import { argmax } from './forward';
+import { inferenceOf, type Inference } from './forward';
 import { matmul, relu as reluInPlace } from './ops';
 
 /** One layer as CSR by output neuron: row o lists the inputs feeding output o, ascending. */
@@ -36,7 +36,7 @@ export function csrLayers(net: Network): CsrLayer[] {
 }
 
 /**
- * y[s, o] = Σ_{k in row o} values[k] · x[s, indices[k]], then max(y, 0) when `relu`.
+ * y[s, o] = Σ_{k in row o} values[k] · x[s, indices[k]], then ReLU when `relu` (see `relu` in ops.ts).
  * x `[batch, inSize]`, returns y `[batch, outSize]`.
  */
 export function csrForward(layer: CsrLayer, x: Float32Array, batch: number, relu: boolean): Float32Array {
@@ -47,14 +47,14 @@ export function csrForward(layer: CsrLayer, x: Float32Array, batch: number, relu
     for (let o = 0; o < outSize; o++) {
       let acc = 0;
       for (let k = indptr[o]!; k < indptr[o + 1]!; k++) acc += values[k]! * x[row + indices[k]!]!;
-      y[s * outSize + o] = relu && !(acc > 0) ? 0 : acc;
+      y[s * outSize + o] = relu && acc <= 0 ? 0 : acc;
     }
   }
   return y;
 }
 
 /**
- * y[s, o] = Σ_i x[s, i] · w[i, o], then max(y, 0) when `relu`.
+ * y[s, o] = Σ_i x[s, i] · w[i, o], then ReLU when `relu`.
  * x `[batch, inSize]`, w `[inSize, outSize]`, returns y `[batch, outSize]`.
  */
 export function denseForward(w: Float32Array, x: Float32Array, batch: number, inSize: number, outSize: number, relu: boolean): Float32Array {
@@ -71,24 +71,11 @@ export function transpose(x: Float32Array, rows: number, cols: number): Float32A
   return out;
 }
 
-export interface Inference {
-  /** `[count, classes]` */
-  logits: Float32Array;
-  /** `[count]`: argmax of each row of `logits`, the first maximum wins. */
-  predictions: Uint8Array;
-}
-
-function predict(logits: Float32Array, count: number, classes: number): Inference {
-  const predictions = new Uint8Array(count);
-  for (let s = 0; s < count; s++) predictions[s] = argmax(logits.subarray(s * classes, (s + 1) * classes));
-  return { logits, predictions };
-}
-
 /** Whole-network inference through CSR layers: ReLU on every layer but the last. inputs `[count, layers[0].inSize]`. */
 export function sparseInfer(layers: readonly CsrLayer[], inputs: Float32Array, count: number): Inference {
   let x = inputs;
   layers.forEach((layer, l) => (x = csrForward(layer, x, count, l + 1 < layers.length)));
-  return predict(x, count, layers[layers.length - 1]!.outSize);
+  return inferenceOf(x, count, layers[layers.length - 1]!.outSize);
 }
 
 /** Whole-network dense inference (pruned weights are zeros): ReLU on every layer but the last. inputs `[count, sizes[0]]`. */
@@ -96,7 +83,7 @@ export function denseInfer(net: Network, inputs: Float32Array, count: number): I
   let x = inputs;
   const layers = net.weights.length;
   for (let l = 0; l < layers; l++) x = denseForward(net.weights[l]!, x, count, net.sizes[l]!, net.sizes[l + 1]!, l + 1 < layers);
-  return predict(x, count, net.sizes[layers]!);
+  return inferenceOf(x, count, net.sizes[layers]!);
 }
 
 /** Inference of a compact network on the original input features `[count, inputSize]`, dense or through CSR layers. */

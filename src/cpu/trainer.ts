@@ -6,7 +6,7 @@
 import type { Dataset } from '../data/dataset';
 import { applyMasks, cloneNetwork, type Network } from '../model/network';
 import { checkFirstBatch, type EpochOptions, type EpochResult, type Trainer, type TrainConfig, type TrainerState } from '../train/trainer';
-import { allocateActivations, argmax, forwardSample } from './forward';
+import { allFinite, allocateActivations, argmax, forwardSample } from './forward';
 
 /**
  * Turns logits into probabilities in place. Subtracting the maximum first changes nothing
@@ -49,7 +49,9 @@ export function backpropSample(
     const needBelow = l > 0;
     for (let i = 0; i < input.length; i++) {
       const a = input[i]!;
-      if (a <= 0) continue;
+      // An infinite activation of a sample with finite logits only feeds neurons that ReLU
+      // clears (their gradient is 0): skipped, as on the GPU, rather than adding ∞·0 = NaN.
+      if (a <= 0 || a === Infinity) continue;
       const row = i * out;
       let sum = 0;
       for (let o = 0; o < out; o++) {
@@ -115,6 +117,7 @@ export class CpuTrainer implements Trainer {
     const output = this.activations[this.activations.length - 1]!;
     let correct = 0;
     let backpropagated = 0;
+    let nonFinite = 0;
     let b = firstBatch;
     for (; b < batches; b++) {
       // A stop request (a signal) can only arrive while the event loop runs: yield between batches.
@@ -127,6 +130,11 @@ export class CpuTrainer implements Trainer {
         const target = labels[s]!;
         input.set(inputs.subarray(s * features, (s + 1) * features));
         forwardSample(this.net, this.activations);
+        // Overflowed logits predict nothing and teach nothing (see softmaxGrad in ops.ts).
+        if (!allFinite(output)) {
+          nonFinite++;
+          continue;
+        }
         if (argmax(output) === target) correct++;
         softmaxInPlace(output);
         if (output[target]! < confidence) {
@@ -136,7 +144,7 @@ export class CpuTrainer implements Trainer {
       }
       momentumUpdate(this.net, this.velocities, lr, momentum);
     }
-    return { correct, samples: (b - firstBatch) * batchSize, backpropagated };
+    return { correct, samples: (b - firstBatch) * batchSize, backpropagated, nonFinite };
   }
 
   async state(): Promise<TrainerState> {

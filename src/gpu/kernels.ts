@@ -157,12 +157,15 @@ export function matmulKernel(ctx: GpuContext, spec: MatmulSpec, choice: MatmulCh
   return compileKernel(ctx, program, name, workgroups, [m * k * F32, k * n * F32, m * n * F32, epilogue === 'reluGrad' || epilogue === 'accumulateVelocity' ? m * n * F32 : F32]);
 }
 
+/** Counters of softmax_grad, in buffer order: correct, backpropagated, nonFinite. */
+export const SOFTMAX_COUNTERS = 3;
+
 /** Per sample: argmax, softmax, onehot − p where p[target] < confidence, counters (shaders/softmax_grad.wgsl). */
 export function softmaxGradKernel(ctx: GpuContext, batch: number, classes: number, confidence: number): Promise<Kernel> {
   const name = `softmax_grad[${batch}x${classes}]`;
   positiveIntegers(name, { batch, classes });
   const program = { name: 'softmax_grad', source: softmaxGradSource, entryPoint: 'softmax_grad', constants: { BATCH: batch, CLASSES: classes, CONFIDENCE: confidence } };
-  return compileKernel(ctx, program, name, [ceilDiv(batch, 64), 1, 1], [batch * classes * F32, batch * 4, batch * classes * F32, 2 * 4]);
+  return compileKernel(ctx, program, name, [ceilDiv(batch, 64), 1, 1], [batch * classes * F32, batch * 4, batch * classes * F32, SOFTMAX_COUNTERS * 4]);
 }
 
 /** Masked momentum step for one layer of `count` weights (shaders/update.wgsl). */

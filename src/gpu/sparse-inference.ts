@@ -22,8 +22,8 @@ import sparseTransposeSource from '../../shaders/sparse_transpose.wgsl';
 import sparseV1Source from '../../shaders/sparse_v1.wgsl';
 import sparseV2Source from '../../shaders/sparse_v2.wgsl';
 import sparseV3Source from '../../shaders/sparse_v3.wgsl';
-import { argmax } from '../cpu/forward';
-import { csrLayers, type Inference } from '../cpu/sparse-forward';
+import { inferenceOf, type Inference } from '../cpu/forward';
+import { csrLayers } from '../cpu/sparse-forward';
 import type { Network } from '../model/network';
 import { gatherInputs, type CompactNetwork } from '../prune/structured';
 import { ceilDiv } from '../util/math';
@@ -134,12 +134,6 @@ function record(ctx: GpuContext, label: string, steps: readonly Step[]): void {
   ctx.device.queue.submit([encoder.finish()]);
 }
 
-function predict(logits: Float32Array, count: number, classes: number): Uint8Array {
-  const predictions = new Uint8Array(count);
-  for (let s = 0; s < count; s++) predictions[s] = argmax(logits.subarray(s * classes, (s + 1) * classes));
-  return predictions;
-}
-
 /** Shared by both engines: chunked upload → run → read back, with argmax on the CPU. */
 async function inferChunked(engine: GpuInference, inputs: Float32Array, count: number): Promise<Inference> {
   if (inputs.length < count * engine.features) {
@@ -152,7 +146,7 @@ async function inferChunked(engine: GpuInference, inputs: Float32Array, count: n
     await engine.run(n);
     logits.set(await engine.readLogits(n), start * engine.classes);
   }
-  return { logits, predictions: predict(logits, count, engine.classes) };
+  return inferenceOf(logits, count, engine.classes);
 }
 
 /** The kernel program of a sparse version; v2/v3 take their workgroup size and rows per workgroup as overrides. */

@@ -6,12 +6,13 @@
  * (0/1 as f32), the activations and gradients of one batch. One batch step, recorded into one
  * compute pass with no readback (A0 = the batch's inputs, L layers):
  *   A[l+1] = relu(A[l]·W[l])            (no ReLU on the last layer: A[L] = logits)  matmul
- *   G[L]   = onehot − softmax(A[L]) where p[target] < confidence, else 0; counters  softmax_grad
+ *   G[L]   = onehot − softmax(A[L]) where p[target] < confidence, else 0 (0 where a  softmax_grad
+ *            logit is not finite); counters
  *   G[l]   = (G[l+1]·W[l]ᵀ)·[A[l] > 0]   for l = L−1 … 1                          matmul, Bᵀ
  *   V[l]   = (V[l] + A[l]ᵀ·G[l+1])·mask[l]   (the batch sum, not the mean)         matmul, Aᵀ
  *   W[l]  += lr·V[l]; V[l] *= momentum   where mask[l] = 1                         update
  * An epoch records all its batches (several batches per command encoder), then reads back only
- * the two counters.
+ * the three counters (correct, backpropagated, non-finite).
  *
  * The training set lives in batch slots: slot b holds the inputs of batch b ([batch, features]
  * f32) at an offset aligned for binding, in as many buffers as maxStorageBufferBindingSize needs
@@ -30,6 +31,7 @@ import {
   bindKernel,
   matmulKernel,
   recordDispatches,
+  SOFTMAX_COUNTERS,
   softmaxGradKernel,
   updateKernel,
   type Dispatch,
@@ -61,7 +63,7 @@ export class GpuTrainer implements Trainer {
   readonly backend = 'gpu' as const;
 
   private residentOrder: 'file' | 'shuffled' = 'file';
-  private readonly counterValues = new Uint32Array(2);
+  private readonly counterValues = new Uint32Array(SOFTMAX_COUNTERS);
 
   private constructor(
     private readonly ctx: GpuContext,
@@ -151,8 +153,8 @@ export class GpuTrainer implements Trainer {
     const gradients = sizes.map((n, l) => (l === 0 ? null : buffer(`gradients ${l}`, batch * n * F32)));
     const hyper = uniformBuffer(ctx, 'hyperparameters (lr, momentum)', new Float32Array(2));
     owned.push(hyper);
-    const counters = buffer('counters (correct, backpropagated)', 8);
-    const countersReadback = buffer('counters readback', 8, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    const counters = buffer('counters (correct, backpropagated, non-finite)', SOFTMAX_COUNTERS * 4);
+    const countersReadback = buffer('counters readback', SOFTMAX_COUNTERS * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     const noAux = buffer('unused epilogue input', F32);
 
     // Kernels, one per shape, compiled concurrently.
@@ -272,7 +274,7 @@ export class GpuTrainer implements Trainer {
     }
     const encoder = device.createCommandEncoder({ label: 'read training counters' });
     if (end === firstBatch) encoder.clearBuffer(this.counters);
-    encoder.copyBufferToBuffer(this.counters, 0, this.countersReadback, 0, 8);
+    encoder.copyBufferToBuffer(this.counters, 0, this.countersReadback, 0, SOFTMAX_COUNTERS * 4);
     device.queue.submit([encoder.finish()]);
     const error = await device.popErrorScope();
     if (error) throw new KernelError(`GPU trainer epoch: ${error.message}`);
@@ -280,7 +282,8 @@ export class GpuTrainer implements Trainer {
     this.counterValues.set(new Uint32Array(this.countersReadback.getMappedRange()));
     this.countersReadback.unmap();
     if (ctx.lostReason) throw new Error(ctx.lostReason);
-    return { correct: this.counterValues[0]!, samples: (end - firstBatch) * batch, backpropagated: this.counterValues[1]! };
+    const [correct, backpropagated, nonFinite] = this.counterValues;
+    return { correct: correct!, samples: (end - firstBatch) * batch, backpropagated: backpropagated!, nonFinite: nonFinite! };
   }
 
   async state(): Promise<TrainerState> {

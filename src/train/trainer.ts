@@ -6,7 +6,8 @@
  * Per sample: forward through the layers (no biases; a hidden neuron with value ≤ 0 passes
  * nothing on, which is ReLU), prediction = argmax of the logits, softmax; if p[target] <
  * `confidence` the output gradient is onehot − p and flows back through the weights and the
- * ReLU, else the sample contributes no gradient. Per batch: velocity += Σ_batch aᵀ·g for every
+ * ReLU, else the sample contributes no gradient; a sample with a NaN or infinite logit is
+ * counted as non-finite and contributes nothing else. Per batch: velocity += Σ_batch aᵀ·g for every
  * weight that exists (mask 1), then w += lr·velocity, velocity *= momentum. Pruned weights and
  * their velocities stay exactly 0.
  */
@@ -25,6 +26,12 @@ export interface EpochResult {
   samples: number;
   /** Samples that were backpropagated (p[target] < confidence). */
   backpropagated: number;
+  /**
+   * Samples whose logits were not all finite (the network overflowed float32 on them): counted
+   * neither as correct nor as backpropagated, they contribute no gradient. Above 0 the training
+   * has diverged.
+   */
+  nonFinite: number;
 }
 
 export interface EpochOptions {

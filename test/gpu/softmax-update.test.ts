@@ -4,7 +4,7 @@
  * the references the same in float64, so the difference is a few float32 roundings.
  */
 import { describe, expect, it } from 'vitest';
-import { maskedMomentumUpdate, softmaxGrad } from '../../src/cpu/ops';
+import { maskedMomentumUpdate, softmaxGrad, type SoftmaxGradCounts } from '../../src/cpu/ops';
 import { readBuffer, uniformBuffer, writeArray } from '../../src/gpu/buffers';
 import { bindKernel, softmaxGradKernel, submitDispatches, updateKernel } from '../../src/gpu/kernels';
 import { expectClose } from '../helpers/expect-close';
@@ -26,28 +26,52 @@ describe.skipIf(!gpu.context)(`softmax_grad and update kernels ${gpu.label}`, ()
     [800, 10, 8],
     [129, 10, 300],
   ];
+  /** Runs softmax_grad on `logits`, checks the gradient and the counters against the reference, returns the counts. */
+  async function checkSoftmaxGrad(logits: Float32Array, batch: number, classes: number, random: () => number): Promise<SoftmaxGradCounts> {
+    const targets = Uint32Array.from({ length: batch }, () => Math.floor(random() * classes));
+    const confidence = 0.6;
+    const expected = new Float32Array(batch * classes);
+    const counts = softmaxGrad(logits, targets, expected, batch, classes, confidence);
+    const kernel = await softmaxGradKernel(ctx, batch, classes, confidence);
+    const grad = poisonedBuffer(ctx, 'grad', batch * classes);
+    const counters = inputBuffer(ctx, 'counters', new Uint32Array(3));
+    const buffers = [inputBuffer(ctx, 'logits', logits), inputBuffer(ctx, 'targets', targets), grad, counters];
+    await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
+    expectClose(await readBuffer(ctx, grad, new Float32Array(batch * classes)), expected, { rel: 1e-4, abs: 1e-6 }, `[${batch}x${classes}]`);
+    const [correct, backpropagated, nonFinite] = await readBuffer(ctx, counters, new Uint32Array(3));
+    expect({ correct, backpropagated, nonFinite }).toEqual(counts);
+    buffers.forEach((b) => b.destroy());
+    return counts;
+  }
+
   for (const [batch, classes, scale] of SOFTMAX_CASES) {
     it(`softmax_grad on [${batch}x${classes}], logits ±${scale}`, async () => {
       const random = mulberry32(batch * 31 + classes);
       const logits = randomFloats(random, batch * classes, -scale, scale);
       // A few exact ties: the first maximum must win, as in the reference.
       if (batch > 1) logits.copyWithin(classes + 1, classes, classes + 1);
-      const targets = Uint32Array.from({ length: batch }, () => Math.floor(random() * classes));
-      const confidence = 0.6;
-      const expected = new Float32Array(batch * classes);
-      const counts = softmaxGrad(logits, targets, expected, batch, classes, confidence);
-      const kernel = await softmaxGradKernel(ctx, batch, classes, confidence);
-      const grad = poisonedBuffer(ctx, 'grad', batch * classes);
-      const counters = inputBuffer(ctx, 'counters', new Uint32Array(2));
-      const buffers = [inputBuffer(ctx, 'logits', logits), inputBuffer(ctx, 'targets', targets), grad, counters];
-      await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
-      expectClose(await readBuffer(ctx, grad, new Float32Array(batch * classes)), expected, { rel: 1e-4, abs: 1e-6 }, `[${batch}x${classes}]`);
-      const [correct, backpropagated] = await readBuffer(ctx, counters, new Uint32Array(2));
-      expect({ correct, backpropagated }).toEqual(counts);
+      const counts = await checkSoftmaxGrad(logits, batch, classes, random);
       expect(counts.backpropagated).toBeGreaterThan(0);
-      buffers.forEach((b) => b.destroy());
+      expect(counts.nonFinite).toBe(0);
     });
   }
+
+  it('softmax_grad: a sample with a NaN or infinite logit is only counted as non-finite, its gradient 0', async () => {
+    const [batch, classes] = [70, 10];
+    const random = mulberry32(70);
+    const logits = randomFloats(random, batch * classes, -3, 3);
+    // One value in every third sample; the largest finite float32s are not overflows.
+    const values = [NaN, Infinity, -Infinity, 3.4e38, -3.4e38];
+    let overflowed = 0;
+    for (let s = 0, v = 0; s < batch; s += 3, v++) {
+      const value = values[v % values.length]!;
+      logits[s * classes + Math.floor(random() * classes)] = value;
+      if (!Number.isFinite(value)) overflowed++;
+    }
+    const counts = await checkSoftmaxGrad(logits, batch, classes, random);
+    expect(counts.nonFinite).toBe(overflowed);
+    expect(counts.backpropagated).toBeGreaterThan(0);
+  });
 
   for (const count of [1, 63, 65, 78_400]) {
     it(`update over ${count} weights, 3 steps: matches, pruned entries stay exactly 0`, async () => {

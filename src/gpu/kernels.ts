@@ -91,9 +91,11 @@ function checkWorkgroups(ctx: GpuContext, name: string, workgroups: [number, num
   }
 }
 
-function positiveIntegers(name: string, values: Record<string, number>): void {
+function integersFrom(least: 0 | 1, name: string, values: Record<string, number>): void {
   for (const [key, value] of Object.entries(values)) {
-    if (!Number.isInteger(value) || value < 1) throw new KernelError(`kernel ${name}: ${key} = ${value} is not a positive integer`);
+    if (!Number.isInteger(value) || value < least) {
+      throw new KernelError(`kernel ${name}: ${key} = ${value} is not a ${least === 1 ? 'positive' : 'non-negative'} integer`);
+    }
   }
 }
 
@@ -133,7 +135,8 @@ export function matmulKernel(ctx: GpuContext, spec: MatmulSpec, choice: MatmulCh
   const epilogue = spec.epilogue ?? 'none';
   const form = `${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}`;
   const name = `matmul_v${version}[${m}x${k}x${n} ${form}${epilogue === 'none' ? '' : ` ${epilogue}`}]`;
-  positiveIntegers(name, { m, k, n });
+  // A layer that pruning emptied is a valid shape: no inputs (k = 0) or no neurons (m or n = 0).
+  integersFrom(0, name, { m, k, n });
   const constants: Record<string, number> = {
     M: m,
     N: n,
@@ -163,7 +166,7 @@ export const SOFTMAX_COUNTERS = 3;
 /** Per sample: argmax, softmax, onehot − p where p[target] < confidence, counters (shaders/softmax_grad.wgsl). */
 export function softmaxGradKernel(ctx: GpuContext, batch: number, classes: number, confidence: number): Promise<Kernel> {
   const name = `softmax_grad[${batch}x${classes}]`;
-  positiveIntegers(name, { batch, classes });
+  integersFrom(1, name, { batch, classes });
   const program = { name: 'softmax_grad', source: softmaxGradSource, entryPoint: 'softmax_grad', constants: { BATCH: batch, CLASSES: classes, CONFIDENCE: confidence } };
   return compileKernel(ctx, program, name, [ceilDiv(batch, 64), 1, 1], [batch * classes * F32, batch * 4, batch * classes * F32, SOFTMAX_COUNTERS * 4]);
 }
@@ -171,7 +174,7 @@ export function softmaxGradKernel(ctx: GpuContext, batch: number, classes: numbe
 /** Masked momentum step for one layer of `count` weights (shaders/update.wgsl). */
 export function updateKernel(ctx: GpuContext, count: number): Promise<Kernel> {
   const name = `update[${count}]`;
-  positiveIntegers(name, { count });
+  integersFrom(1, name, { count });
   const program = { name: 'update', source: updateSource, entryPoint: 'update', constants: { COUNT: count } };
   return compileKernel(ctx, program, name, [ceilDiv(count, 64), 1, 1], [count * F32, count * F32, count * F32, 2 * F32]);
 }
@@ -196,13 +199,17 @@ export function bindKernel(ctx: GpuContext, kernel: Kernel, label: string, bindi
   return { kernel, bindGroup: bindBuffers(ctx.device, kernel.pipeline, `${kernel.name} ${label}`, bindings) };
 }
 
+/** Records one dispatch; a grid with no workgroups (a zero-sized shape) has nothing to compute and is left out. */
+export function recordDispatch(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, workgroups: readonly [number, number, number]): void {
+  if (workgroups.includes(0)) return;
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bindGroup);
+  pass.dispatchWorkgroups(...workgroups);
+}
+
 /** Records dispatches into a compute pass, in order (each sees the writes of the previous ones). */
 export function recordDispatches(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[]): void {
-  for (const { kernel, bindGroup } of dispatches) {
-    pass.setPipeline(kernel.pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(...kernel.workgroups);
-  }
+  for (const { kernel, bindGroup } of dispatches) recordDispatch(pass, kernel.pipeline, bindGroup, kernel.workgroups);
 }
 
 /** Runs dispatches in one pass and submits them; validation errors name the kernels. */

@@ -29,7 +29,7 @@ import { gatherInputs, type CompactNetwork } from '../prune/structured';
 import { ceilDiv } from '../util/math';
 import { createBuffer, readBuffer, STORAGE, writeArray } from './buffers';
 import type { GpuContext } from './device';
-import { bindKernel, matmulChoiceName, matmulKernel, type MatmulChoice, type MatmulVersion } from './kernels';
+import { bindKernel, matmulChoiceName, matmulKernel, recordDispatch, type MatmulChoice, type MatmulVersion } from './kernels';
 import { bindBuffers, getPipeline, KernelError, withErrorScope, type KernelProgram } from './program';
 import { waitForGpu } from './wait';
 
@@ -125,11 +125,7 @@ export function sparseParams(
 function record(ctx: GpuContext, label: string, steps: readonly Step[]): void {
   const encoder = ctx.device.createCommandEncoder({ label });
   const pass = encoder.beginComputePass({ label });
-  for (const step of steps) {
-    pass.setPipeline(step.pipeline);
-    pass.setBindGroup(0, step.bindGroup);
-    pass.dispatchWorkgroups(...step.workgroups);
-  }
+  for (const step of steps) recordDispatch(pass, step.pipeline, step.bindGroup, step.workgroups);
   pass.end();
   ctx.device.queue.submit([encoder.finish()]);
 }

@@ -37,6 +37,11 @@ const SHAPES: [number, number, number][] = [
   [784, 800, 100],
   [800, 100, 784],
   [800, 100, 10],
+  // Layers that pruning emptied: no inputs (K = 0: C is the epilogue of 0), no rows or columns.
+  [5, 0, 7],
+  [130, 0, 33],
+  [0, 6, 9],
+  [4, 3, 0],
 ];
 
 interface Case {
@@ -127,7 +132,7 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
       for (const { form, epilogue } of EPILOGUE_CASES) {
         const f = FORMS[form]!;
         it(`${f.label} with the ${epilogue} epilogue`, async () => {
-          for (const [m, k, n] of [[1, 784, 100], [2, 33, 257], [65, 63, 1], [129, 33, 33], [100, 800, 10]] as [number, number, number][]) {
+          for (const [m, k, n] of [[1, 784, 100], [2, 33, 257], [65, 63, 1], [129, 33, 33], [100, 800, 10], [3, 0, 5], [130, 0, 9]] as [number, number, number][]) {
             const c = makeCase({ m, k, n, transA: f.transA, transB: f.transB, epilogue }, version * 7 + m);
             expectClose(await runCase(ctx, version, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `${f.label} ${epilogue} [${m}x${k}x${n}]`);
           }

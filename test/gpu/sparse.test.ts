@@ -57,6 +57,9 @@ const SHAPES: [number, number, number][] = [
   [3, 5, 2],
   [784, 100, 300],
   [100, 10, 129],
+  // Layers that pruning emptied: no inputs (every output 0), no outputs.
+  [0, 5, 70],
+  [6, 0, 3],
 ];
 const DENSITIES = [1, 0.5, 0.1, 0.01, 0.001];
 

@@ -1,5 +1,5 @@
 /** Storage buffers: creation with labels, uploads, and read-backs into caller-owned arrays. */
-import type { GpuContext } from './device';
+import { detectDeviceLoss, type GpuContext } from './device';
 import { waitForGpu } from './wait';
 
 /**
@@ -45,14 +45,18 @@ export async function readBuffer<T extends Float32Array | Uint32Array | Int32Arr
     size: alignedSize(into.byteLength),
     usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
   });
-  const encoder = device.createCommandEncoder({ label: `${source.label}:readback` });
-  encoder.copyBufferToBuffer(source, sourceOffset, staging, 0, alignedSize(into.byteLength));
-  device.queue.submit([encoder.finish()]);
-  await waitForGpu(staging.mapAsync(GPUMapMode.READ));
-  const Ctor = into.constructor as new (b: ArrayBuffer, o: number, n: number) => T;
-  into.set(new Ctor(staging.getMappedRange(), 0, into.length));
-  staging.unmap();
-  staging.destroy();
-  if (ctx.lostReason) throw new Error(ctx.lostReason);
-  return into;
+  try {
+    return await detectDeviceLoss(ctx, () => `reading ${source.label}`, async () => {
+      const encoder = device.createCommandEncoder({ label: `${source.label}:readback` });
+      encoder.copyBufferToBuffer(source, sourceOffset, staging, 0, alignedSize(into.byteLength));
+      device.queue.submit([encoder.finish()]);
+      await waitForGpu(staging.mapAsync(GPUMapMode.READ));
+      const Ctor = into.constructor as new (b: ArrayBuffer, o: number, n: number) => T;
+      into.set(new Ctor(staging.getMappedRange(), 0, into.length));
+      staging.unmap();
+      return into;
+    });
+  } finally {
+    staging.destroy();
+  }
 }

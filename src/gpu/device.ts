@@ -3,6 +3,7 @@
  * browser, Dawn's Node bindings in Node (see `src/node/dawn.ts`). This module imports nothing
  * platform-specific, so the trainer runs unchanged in both places.
  */
+import { DeviceLostError, KernelError } from './program';
 
 export interface AdapterDescription {
   vendor: string;
@@ -27,7 +28,7 @@ export interface AdapterDescription {
 export interface GpuContext {
   device: GPUDevice;
   adapter: AdapterDescription;
-  /** Set once the device is lost; every later GPU call fails with this message. */
+  /** The driver's reason, one line, once the device is lost; every later GPU call fails with a DeviceLostError. */
   lostReason: string | null;
 }
 
@@ -74,8 +75,14 @@ export function adapterName(a: AdapterDescription): string {
 
 export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
-  /** Reported when the device is lost or raises an uncaptured error. */
+  /** Reported when the device raises an uncaptured error. */
   onError?: (message: string) => void;
+  /**
+   * Reported when the device is lost, unless it was destroyed on purpose (default: `onError`).
+   * The GPU work running then fails with a DeviceLostError that names it, so a caller that
+   * reports that error can pass a no-op here and say it once.
+   */
+  onLost?: (message: string) => void;
 }
 
 /**
@@ -112,12 +119,38 @@ export async function acquireDevice(gpu: GPU, options: DeviceOptions = {}): Prom
   const context: GpuContext = { device, adapter: describeAdapter(adapter), lostReason: null };
   const report = options.onError ?? ((m: string) => console.error(m));
   void device.lost.then((info) => {
-    if (info.reason === 'destroyed') return;
-    context.lostReason = `GPU device lost: ${info.message || info.reason}`;
-    report(context.lostReason);
+    context.lostReason = oneLine(info.message) || info.reason;
+    if (info.reason !== 'destroyed') (options.onLost ?? report)(`GPU device lost: ${context.lostReason}`);
   });
   device.addEventListener('uncapturederror', (event) => {
     report(`GPU error: ${(event as GPUUncapturedErrorEvent).error.message}`);
   });
   return context;
+}
+
+/** Throws a DeviceLostError naming `work` when the device is lost. */
+export function throwIfLost(ctx: GpuContext, work: string): void {
+  if (ctx.lostReason !== null) throw new DeviceLostError(work, ctx.lostReason);
+}
+
+/** How long a failed GPU call waits for the device's `lost` promise, which may settle after the call. */
+const LOSS_SETTLE_MS = 100;
+
+/**
+ * Runs `body` (GPU calls for `work`, a label evaluated when it fails) and, when it fails or
+ * finishes on a lost device, throws a DeviceLostError naming the work instead of the bare
+ * AbortError that GPU promises reject with once the device is gone.
+ */
+export async function detectDeviceLoss<T>(ctx: GpuContext, work: () => string, body: () => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await body();
+  } catch (err) {
+    if (err instanceof KernelError) throw err;
+    if (ctx.lostReason === null) await Promise.race([ctx.device.lost, new Promise((resolve) => setTimeout(resolve, LOSS_SETTLE_MS))]);
+    throwIfLost(ctx, work());
+    throw err;
+  }
+  throwIfLost(ctx, work());
+  return result;
 }

@@ -20,6 +20,23 @@ export class KernelError extends Error {
   override name = 'KernelError';
 }
 
+/**
+ * The GPU device was lost (a driver reset, the GPU removed, the device destroyed) while `work`
+ * ran, e.g. `train batches 8–15`: everything on the device is gone, nothing more can run on it.
+ */
+export class DeviceLostError extends KernelError {
+  override name = 'DeviceLostError';
+
+  constructor(
+    /** The kernel or the submitted work that was running, as its label names it. */
+    readonly work: string,
+    /** The driver's reason, one line. */
+    readonly reason: string,
+  ) {
+    super(`the GPU device was lost during ${work}: ${reason}`);
+  }
+}
+
 const caches = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
 const modules = new WeakMap<GPUDevice, Map<string, GPUShaderModule>>();
 

@@ -28,7 +28,7 @@ import type { Network } from '../model/network';
 import { gatherInputs, type CompactNetwork } from '../prune/structured';
 import { ceilDiv } from '../util/math';
 import { createBuffer, readBuffer, STORAGE, writeArray } from './buffers';
-import type { GpuContext } from './device';
+import { detectDeviceLoss, type GpuContext } from './device';
 import { bindKernel, matmulChoiceName, matmulKernel, recordDispatch, type MatmulChoice, type MatmulVersion } from './kernels';
 import { bindBuffers, getPipeline, KernelError, withErrorScope, type KernelProgram } from './program';
 import { waitForGpu } from './wait';
@@ -340,9 +340,11 @@ async function createLayeredInference(ctx: GpuContext, model: Network | CompactN
     async run(count) {
       checkBatch(name, count, maxBatch);
       const steps = await stepsFor(count);
-      record(ctx, `${name} batch ${count}`, steps);
-      await waitForGpu(device.queue.onSubmittedWorkDone());
-      if (ctx.lostReason) throw new Error(ctx.lostReason);
+      const label = `${name} batch ${count}`;
+      await detectDeviceLoss(ctx, () => label, async () => {
+        record(ctx, label, steps);
+        await waitForGpu(device.queue.onSubmittedWorkDone());
+      });
     },
     readLogits: (count) => readBuffer(ctx, logits, new Float32Array(count * classes)),
     infer: (inputs, count) => inferChunked(engine, inputs, count),

@@ -26,7 +26,7 @@ import { applyMasks, cloneNetwork, layerCount, type Network } from '../model/net
 import { checkFirstBatch, type EpochOptions, type EpochResult, type Trainer, type TrainConfig, type TrainerState } from '../train/trainer';
 import { ceilDiv } from '../util/math';
 import { createBuffer, readBuffer, uniformBuffer, writeArray } from './buffers';
-import type { GpuContext } from './device';
+import { detectDeviceLoss, throwIfLost, type GpuContext } from './device';
 import {
   bindKernel,
   matmulKernel,
@@ -253,37 +253,44 @@ export class GpuTrainer implements Trainer {
       this.uploadSamples(null);
     }
     writeArray(this.ctx, this.hyper, 0, new Float32Array([lr, momentum]));
-    device.pushErrorScope('validation');
+    // Batches [done, end) are submitted and not known to have finished: what a lost device
+    // interrupted, named as the submissions' labels name them.
+    let done = firstBatch;
     let end = firstBatch;
-    while (end < this.batchCount) {
-      const first = end;
-      end = Math.min(first + this.batchesPerSubmit, this.batchCount);
-      const label = `train batches ${first}–${end - 1}`;
-      const encoder = device.createCommandEncoder({ label });
-      if (first === firstBatch) encoder.clearBuffer(this.counters);
-      const pass = encoder.beginComputePass({ label });
-      for (let b = first; b < end; b++) recordDispatches(pass, this.batchDispatches[b]!);
-      pass.end();
-      device.queue.submit([encoder.finish()]);
-      // A stop request (a signal) can only arrive while the event loop runs: wait for each
-      // submission then, so the epoch can end between batches.
-      if (options.shouldStop && end < this.batchCount) {
-        await waitForGpu(device.queue.onSubmittedWorkDone());
-        if (options.shouldStop()) break;
+    const running = (): string => (done < end ? `train batches ${done}–${end - 1}` : 'read training counters');
+    return detectDeviceLoss(ctx, running, async () => {
+      device.pushErrorScope('validation');
+      while (end < this.batchCount) {
+        const first = end;
+        end = Math.min(first + this.batchesPerSubmit, this.batchCount);
+        const label = `train batches ${first}–${end - 1}`;
+        const encoder = device.createCommandEncoder({ label });
+        if (first === firstBatch) encoder.clearBuffer(this.counters);
+        const pass = encoder.beginComputePass({ label });
+        for (let b = first; b < end; b++) recordDispatches(pass, this.batchDispatches[b]!);
+        pass.end();
+        device.queue.submit([encoder.finish()]);
+        // A stop request (a signal) can only arrive while the event loop runs: wait for each
+        // submission then, so the epoch can end between batches.
+        if (options.shouldStop && end < this.batchCount) {
+          await waitForGpu(device.queue.onSubmittedWorkDone());
+          throwIfLost(ctx, running());
+          done = end;
+          if (options.shouldStop()) break;
+        }
       }
-    }
-    const encoder = device.createCommandEncoder({ label: 'read training counters' });
-    if (end === firstBatch) encoder.clearBuffer(this.counters);
-    encoder.copyBufferToBuffer(this.counters, 0, this.countersReadback, 0, SOFTMAX_COUNTERS * 4);
-    device.queue.submit([encoder.finish()]);
-    const error = await device.popErrorScope();
-    if (error) throw new KernelError(`GPU trainer epoch: ${error.message}`);
-    await waitForGpu(this.countersReadback.mapAsync(GPUMapMode.READ));
-    this.counterValues.set(new Uint32Array(this.countersReadback.getMappedRange()));
-    this.countersReadback.unmap();
-    if (ctx.lostReason) throw new Error(ctx.lostReason);
-    const [correct, backpropagated, nonFinite] = this.counterValues;
-    return { correct: correct!, samples: (end - firstBatch) * batch, backpropagated: backpropagated!, nonFinite: nonFinite! };
+      const encoder = device.createCommandEncoder({ label: 'read training counters' });
+      if (end === firstBatch) encoder.clearBuffer(this.counters);
+      encoder.copyBufferToBuffer(this.counters, 0, this.countersReadback, 0, SOFTMAX_COUNTERS * 4);
+      device.queue.submit([encoder.finish()]);
+      const error = await device.popErrorScope();
+      if (error) throw new KernelError(`GPU trainer epoch: ${error.message}`);
+      await waitForGpu(this.countersReadback.mapAsync(GPUMapMode.READ));
+      this.counterValues.set(new Uint32Array(this.countersReadback.getMappedRange()));
+      this.countersReadback.unmap();
+      const [correct, backpropagated, nonFinite] = this.counterValues;
+      return { correct: correct!, samples: (end - firstBatch) * batch, backpropagated: backpropagated!, nonFinite: nonFinite! };
+    });
   }
 
   async state(): Promise<TrainerState> {

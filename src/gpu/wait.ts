@@ -29,13 +29,16 @@ function sleepBriefly(): void {
 export async function waitForGpu<T>(pending: Promise<T>): Promise<T> {
   if (!canSleep || !setImmediateFn) return pending;
   let settled = false;
-  const result = pending.finally(() => {
+  // Both outcomes end the loop; a rejection reaches the caller through `pending` itself, which
+  // this handler marks as handled while the loop still runs.
+  const settle = (): void => {
     settled = true;
-  });
+  };
+  pending.then(settle, settle);
   const start = performance.now();
   while (!settled) {
     if (performance.now() - start > SPIN_MS) sleepBriefly();
     await new Promise<void>((resolve) => setImmediateFn(resolve));
   }
-  return result;
+  return pending;
 }

@@ -28,8 +28,9 @@ export interface TrainCommand extends GpuSelection {
   checkpoint?: string | null;
   /** Continue the run of this checkpoint (its recipe, data and --out, unless --out is given). */
   resume?: string;
-  /** --out was given (with --resume the checkpoint's --out is used otherwise). */
+  /** --out and --backend were given (with --resume the checkpoint's are used otherwise). */
   outGiven: boolean;
+  backendGiven: boolean;
   /** Train on the first N training samples only. */
   limit?: number;
   verify: boolean;
@@ -392,6 +393,7 @@ function toCommand(raw: Raw, argv: readonly string[]): Command {
         data: raw.data as string | undefined,
         out: raw.out as string,
         outGiven: given(argv, 'out'),
+        backendGiven: given(argv, 'backend'),
         checkpoint: checkpointPath(raw.checkpoint),
         resume,
         limit,

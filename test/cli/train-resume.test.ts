@@ -62,7 +62,7 @@ function signalOnceWritten(file: string, signal: NodeJS.Signals, args: string[])
 }
 
 /** Small and quick on the JS reference: 20 batches of 100 per epoch. */
-const SMALL = ['--limit', '2000', '--batch-size', '100', '--sizes', '784,32,10', '--lr', '0.002', '--shuffle', '--json'];
+const SMALL = ['--limit', '2000', '--batch-size', '100', '--sizes', '784,32,10', '--shuffle', '--json'];
 
 function modelBytes(name: string): Buffer {
   return readFileSync(join(dir, name));
@@ -71,7 +71,7 @@ function modelBytes(name: string): Buffer {
 describe('train: interrupt and resume (JS reference)', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal} stops with a checkpoint and one line; --resume ends bit-identical to the run never stopped`, async () => {
-      const args = [...SMALL, '--backend', 'cpu', '--epochs', '24', '--prune-epoch', '3', '--threshold', '0.002'];
+      const args = [...SMALL, '--lr', '0.002', '--backend', 'cpu', '--epochs', '24', '--prune-epoch', '3', '--threshold', '0.002'];
       const whole = await webgpuPrune('train', ...args, '--out', 'whole.safetensors');
       expect(whole.code, whole.stderr).toBe(0);
       expect(existsSync(join(dir, 'whole.safetensors.ckpt')), 'the checkpoint is removed at the end').toBe(false);
@@ -159,13 +159,13 @@ describe('train: divergence', () => {
 
 describe.skipIf(!gpu.context)(`train on the GPU: interrupt and resume ${gpu.label}`, () => {
   it('SIGINT and --resume end where the uninterrupted GPU run ends (up to float summation order)', async () => {
-    const args = [...SMALL, '--backend', 'gpu', '--epochs', '12', '--prune-epoch', '3', '--threshold', '0.002'];
+    const args = [...SMALL, '--lr', '0.002', '--backend', 'gpu', '--epochs', '12', '--prune-epoch', '3', '--threshold', '0.002'];
     const whole = await webgpuPrune('train', ...args, '--out', 'whole.safetensors');
     expect(whole.code, whole.stderr).toBe(0);
     const stopped = await signalOnceWritten('cut.safetensors.ckpt', 'SIGINT', ['train', ...args, '--out', 'cut.safetensors']);
     expect(stopped.code, stopped.stderr).toBe(130);
     expect(stopped.stderr).toMatch(/^webgpu-prune: interrupted at .*; resume with: webgpu-prune train --resume cut\.safetensors\.ckpt$/m);
-    const resumed = await webgpuPrune('train', '--resume', 'cut.safetensors.ckpt', '--backend', 'gpu');
+    const resumed = await webgpuPrune('train', '--resume', 'cut.safetensors.ckpt');
     expect(resumed.code, resumed.stderr).toBe(0);
     const a = detectAndParseModel(modelBytes('whole.safetensors'), 'whole').net;
     const b = detectAndParseModel(modelBytes('cut.safetensors'), 'cut').net;

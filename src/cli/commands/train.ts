@@ -20,7 +20,7 @@ import { deferInterrupts, Interrupted } from '../interrupt';
 import { Progress, type CommandIo } from '../io';
 import { grouped, percent } from '../../util/format';
 import { saveModel } from '../model-io';
-import type { TrainCommand } from '../parse';
+import type { BackendChoice, TrainCommand } from '../parse';
 
 /** Below this fraction of weights kept, the test pass uses the sparse kernel. */
 const SPARSE_BELOW = 0.5;
@@ -66,7 +66,8 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
     throw new UserError(`${cmd.resume} was trained on ${resumed.run['samples']} samples, ${train.source} has ${train.count}: resume with the same --data`);
   }
 
-  const gpu = await selectBackend(cmd.backend, cmd, io);
+  const backendChoice = resumed && !cmd.backendGiven ? resumedBackend(resumed) ?? cmd.backend : cmd.backend;
+  const gpu = await selectBackend(backendChoice, cmd, io);
   const net = resumed?.net ?? initNetwork(recipe.sizes, recipe.seed);
   const config = { batchSize: recipe.batchSize, confidence: recipe.confidence };
   const verification = gpu && cmd.verify ? await verifyAgainstReference(gpu, net, train, recipe) : null;
@@ -120,7 +121,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
       {
         resume: resumed ?? undefined,
         shouldStop: () => interrupts.requested !== null,
-        run: { data: dataDir ?? null, limit: limit ?? null, samples: train.count, out },
+        run: { data: dataDir ?? null, limit: limit ?? null, samples: train.count, out, backend: backendChoice },
       },
     );
   } catch (err) {
@@ -207,6 +208,11 @@ function position(epoch: number, batch: number, epochs: number, batches: number)
 function runString(c: Checkpoint, key: string): string | undefined {
   const v = c.run[key];
   return typeof v === 'string' ? v : undefined;
+}
+
+function resumedBackend(c: Checkpoint): BackendChoice | undefined {
+  const saved = runString(c, 'backend');
+  return saved === 'auto' || saved === 'gpu' || saved === 'cpu' ? saved : undefined;
 }
 
 /** The checkpoint's --limit; a different one on the command line is a mistake. */

@@ -117,7 +117,8 @@ const EPILOGUE_CASES: { form: number; epilogue: Epilogue }[] = [
 
 describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
   const ctx = gpu.context!;
-  const versions: MatmulVersion[] = subgroupSize(ctx) > 0 ? [1, 2, 3, 4] : [1, 2, 4];
+  // Collected even when the suite is skipped, with no context.
+  const versions: MatmulVersion[] = gpu.context && subgroupSize(gpu.context) > 0 ? [1, 2, 3, 4] : [1, 2, 4];
   for (const version of versions) {
     describe(`matmul_v${version}`, () => {
       for (const form of FORMS) {

@@ -6,7 +6,7 @@ const common = { bundle: true, loader: { '.wgsl': 'text' }, logLevel: 'warning',
 
 await build({
   ...common,
-  entryPoints: ['src/cli/main.ts'],
+  entryPoints: ['src/cli/bin.ts'],
   outfile: 'dist/cli.js',
   platform: 'node',
   format: 'esm',

@@ -2,7 +2,21 @@
 import { acquireDevice, adapterName, GpuUnavailableError, type GpuContext } from '../gpu/device';
 import { dawnGpu } from '../node/dawn';
 import type { CommandIo } from './io';
-import type { BackendChoice, GpuSelection } from './parse';
+import type { BackendChoice, Command, GpuSelection } from './parse';
+
+/** Whether `command` may load Dawn (and so hear from the driver). */
+export function mayOpenGpu(command: Command): boolean {
+  switch (command.name) {
+    case 'train':
+    case 'eval':
+      return command.backend !== 'cpu';
+    case 'devices':
+    case 'bench':
+      return true;
+    default:
+      return false;
+  }
+}
 
 /** Dawn's `GPU` for the adapter the flags select. */
 export function loadDawn(selection: GpuSelection): GPU {

@@ -2,6 +2,8 @@
  * Where a command writes. Results go to stdout (one JSON object with --json); progress and
  * notices go to stderr, as a redrawn bar on a terminal and as plain lines otherwise.
  */
+import { stderrIsTerminal } from './driver-log';
+
 export interface CommandIo {
   out(text: string): void;
   err(text: string): void;
@@ -12,7 +14,7 @@ export interface CommandIo {
 export const processIo: CommandIo = {
   out: (text) => process.stdout.write(text + '\n'),
   err: (text) => process.stderr.write(text + '\n'),
-  interactive: Boolean(process.stderr.isTTY),
+  interactive: stderrIsTerminal(),
 };
 
 export class Progress {

@@ -92,7 +92,7 @@ export interface BenchCommand extends GpuSelection {
 export type Command = TrainCommand | EvalCommand | InfoCommand | DevicesCommand | PruneCommand | ConvertCommand | BenchCommand;
 
 export type ParseResult =
-  | { kind: 'command'; command: Command }
+  | { kind: 'command'; command: Command; verbose: boolean }
   | { kind: 'exit'; code: number; output: string };
 
 const jsonOption = {
@@ -223,6 +223,7 @@ function cli(): Argv {
     .example('$0 prune mnist.safetensors --structured --out compact.safetensors', 'remove dead neurons')
     .example('$0 eval compact.safetensors --sparse --json', 'test accuracy through the sparse kernel')
     .example('$0 bench infer --model compact.safetensors', 'dense vs sparse throughput, table + JSON + SVG')
+    .option('verbose', { type: 'boolean', default: false, global: true, describe: "Also show the GPU driver's own messages (Dawn, Vulkan) on stderr" })
     .demandCommand(1, 'Name a command: train, eval, info, devices, prune, convert or bench')
     .strict()
     .recommendCommands()
@@ -250,7 +251,7 @@ export function parseArgs(argv: readonly string[]): ParseResult {
   if (failure) return { kind: 'exit', code: 2, output: `webgpu-prune: ${failure}\nRun 'webgpu-prune --help' for usage.` };
   if (output) return { kind: 'exit', code: 0, output };
   try {
-    return { kind: 'command', command: toCommand(raw!, argv) };
+    return { kind: 'command', command: toCommand(raw!, argv), verbose: raw!.verbose as boolean };
   } catch (err) {
     if (err instanceof UserError) return { kind: 'exit', code: 2, output: `webgpu-prune: ${err.message}` };
     throw err;

@@ -25,9 +25,16 @@ interface Outcome {
   stderr: string;
 }
 
+/** Adapters hidden from Dawn: a machine with no GPU driver. */
+const NO_VULKAN = { VK_ICD_FILENAMES: '/nonexistent.json', VK_DRIVER_FILES: '/nonexistent.json' };
+
 async function webgpuPrune(...args: string[]): Promise<Outcome> {
+  return webgpuPruneWith({}, ...args);
+}
+
+async function webgpuPruneWith(env: Record<string, string>, ...args: string[]): Promise<Outcome> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { cwd: dir, maxBuffer: 1 << 26 });
+    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { cwd: dir, maxBuffer: 1 << 26, env: { ...process.env, ...env } });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -38,9 +45,7 @@ async function webgpuPrune(...args: string[]): Promise<Outcome> {
 function expectOneLineError(outcome: Outcome, pattern: RegExp): void {
   expect(outcome.code).not.toBe(0);
   expect(outcome.stdout).toBe('');
-  // Dawn itself prints two "Warning: max...PerPipelineLayout artificially reduced" lines when it
-  // opens lavapipe; they come from the driver layer, not from this tool.
-  const lines = outcome.stderr.trim().split('\n').filter((line) => !/^Warning: max\w+ artificially reduced/.test(line));
+  const lines = outcome.stderr.trim().split('\n');
   expect(lines.length).toBeLessThanOrEqual(2);
   expect(lines[0]).toMatch(pattern);
   expect(outcome.stderr).not.toMatch(/\n\s+at /);
@@ -114,6 +119,24 @@ describe('webgpu-prune CLI', () => {
     const dead = await webgpuPrune('prune', 'seed.txt', '--sparsity', '0.99', '--structured', '--out', 'out.safetensors');
     expectOneLineError(dead, /no neuron of hidden layer 1 can reach the output/);
     expect(existsSync(join(dir, 'out.safetensors'))).toBe(false);
+  });
+
+  it.skipIf(process.platform !== 'linux')("with no Vulkan driver, Dawn's complaints about it show only with --verbose", async () => {
+    const quiet = await webgpuPruneWith(NO_VULKAN, 'eval', 'seed.txt', '--backend', 'gpu');
+    expectOneLineError(quiet, /^webgpu-prune: no WebGPU adapter/);
+    const verbose = await webgpuPruneWith(NO_VULKAN, 'eval', 'seed.txt', '--backend', 'gpu', '--verbose');
+    expect(verbose.code).toBe(quiet.code);
+    expect(verbose.stderr).toMatch(/^Warning: .*\n(.*\n)*webgpu-prune: no WebGPU adapter/);
+  });
+
+  it.skipIf(!gpu.context)(`a run on the GPU shows the driver's own messages only with --verbose ${gpu.label}`, async () => {
+    const quiet = await webgpuPrune('eval', 'seed.txt', '--backend', 'gpu', '--json');
+    const verbose = await webgpuPrune('eval', 'seed.txt', '--backend', 'gpu', '--json', '--verbose');
+    expect(JSON.parse(quiet.stdout).correct).toBe(JSON.parse(verbose.stdout).correct);
+    expect(quiet.stderr).toMatch(/^GPU: /);
+    expect(quiet.stderr).not.toMatch(/^Warning: /m);
+    // --verbose adds the driver's lines (lavapipe has two) and nothing else.
+    expect(verbose.stderr.split('\n').filter((line) => !line.startsWith('Warning: '))).toEqual(quiet.stderr.split('\n'));
   });
 
   it('--help explains every command', async () => {

@@ -1,0 +1,15 @@
+/**
+ * The `webgpu-prune` executable. A command that may open the GPU runs in a child process whose
+ * stderr is cleared of the driver's own messages (driver-log.ts), unless --verbose asks for them.
+ */
+import { isFilteredChild, runFiltered, stopWithParent } from './driver-log';
+import { mayOpenGpu } from './gpu';
+import { parseArgs } from './parse';
+
+const parsed = isFilteredChild() ? null : parseArgs(process.argv.slice(2));
+if (parsed?.kind === 'command' && !parsed.verbose && mayOpenGpu(parsed.command)) {
+  process.exitCode = await runFiltered();
+} else {
+  if (isFilteredChild()) stopWithParent();
+  await import('./main');
+}

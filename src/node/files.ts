@@ -1,10 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { constants, rmSync, type Stats } from 'node:fs';
-import { access, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { UserError } from '../util/errors';
 import { grouped } from '../util/format';
 
-/** Temporary files of writes in flight, removed if the process is stopped by a signal. */
+/** Temporary files of writes in flight, removed when the process exits or is stopped by a signal. */
 const pendingTempFiles = new Set<string>();
 
 /** Removes the temporary files of unfinished writes (synchronously: for exit and signal handlers). */
@@ -13,19 +14,28 @@ export function removePendingTempFiles(): void {
   pendingTempFiles.clear();
 }
 
+process.on('exit', removePendingTempFiles);
+
 /**
- * Writes `path` so that it either keeps its old content or has all of the new: the data goes
- * to `path.tmp-<pid>` in the same folder (so the rename stays on one file system) and is
- * renamed over `path`.
+ * Writes `path` so that it either keeps its old content or has all of the new: the data goes to
+ * a new file beside it (so the rename stays on one file system), is flushed to the disk, and the
+ * file is renamed over `path`. The temporary name cannot be guessed and is created exclusively,
+ * so nothing put there in advance (a symlink to another file) is followed.
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const temporary = `${path}.tmp-${process.pid}`;
-  pendingTempFiles.add(temporary);
+  const temporary = `${path}.${randomBytes(8).toString('hex')}.tmp`;
   try {
-    await writeFile(temporary, data);
+    const handle = await open(temporary, 'wx');
+    pendingTempFiles.add(temporary);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temporary, path);
   } catch (error) {
-    await rm(temporary, { force: true });
+    if (pendingTempFiles.has(temporary)) await rm(temporary, { force: true });
     throw new UserError(`cannot write ${path}: ${describeFsError(error)}`);
   } finally {
     pendingTempFiles.delete(temporary);

@@ -178,7 +178,7 @@ export const pruneOptions = {
   'layer-sparsity': { type: 'string', describe: 'One sparsity per layer, comma-separated (e.g. 0.95,0.9,0.5)' },
   scope: { choices: ['global', 'layer'] as const, default: 'global' as const, describe: 'With --sparsity: rank weights across the network or per layer' },
   structured: { type: 'boolean', default: false, describe: 'Then remove every neuron that can no longer affect the output' },
-  'keep-neurons': { type: 'number', describe: 'With --structured: also keep only this fraction of each hidden layer (weakest by L2 norm go)' },
+  'keep-neurons': { type: 'number', describe: 'With --structured: also keep only this fraction (0 < f ≤ 1) of each hidden layer, at least one neuron (weakest by L2 norm go)' },
   ...jsonOption,
 } as const satisfies Record<string, Options>;
 
@@ -196,6 +196,8 @@ export const benchOptions = {
   ...gpuOptions,
   ...jsonOption,
 } as const satisfies Record<string, Options>;
+
+const COMMAND_NAMES: readonly Command['name'][] = ['train', 'eval', 'info', 'devices', 'prune', 'convert', 'bench'];
 
 function cli(): Argv {
   return yargs()
@@ -224,7 +226,7 @@ function cli(): Argv {
     .example('$0 eval compact.safetensors --sparse --json', 'test accuracy through the sparse kernel')
     .example('$0 bench infer --model compact.safetensors', 'dense vs sparse throughput, table + JSON + SVG')
     .option('verbose', { type: 'boolean', default: false, global: true, describe: "Also show the GPU driver's own messages (Dawn, Vulkan) on stderr" })
-    .demandCommand(1, 'Name a command: train, eval, info, devices, prune, convert or bench')
+    .demandCommand(1, `Name a command: ${COMMAND_NAMES.slice(0, -1).join(', ')} or ${COMMAND_NAMES.at(-1)}`)
     .strict()
     .recommendCommands()
     .help()
@@ -248,14 +250,35 @@ export function parseArgs(argv: readonly string[]): ParseResult {
     output = out;
     raw = parsed as Raw;
   });
-  if (failure) return { kind: 'exit', code: 2, output: `webgpu-prune: ${failure}\nRun 'webgpu-prune --help' for usage.` };
+  if (failure) return usageError(oneLine(failure, argv), raw);
   if (output) return { kind: 'exit', code: 0, output };
   try {
     return { kind: 'command', command: toCommand(raw!, argv), verbose: raw!.verbose as boolean };
   } catch (err) {
-    if (err instanceof UserError) return { kind: 'exit', code: 2, output: `webgpu-prune: ${err.message}` };
+    if (err instanceof UserError) return usageError(err.message, raw);
     throw err;
   }
+}
+
+/** A mistake on the command line: one line, then where to read the usage of the command meant. */
+function usageError(message: string, raw: Raw | null): ParseResult {
+  const command = COMMAND_NAMES.find((name) => name === raw?._[0]);
+  return { kind: 'exit', code: 2, output: `webgpu-prune: ${message}\nRun 'webgpu-prune ${command ? `${command} ` : ''}--help' for usage.` };
+}
+
+/** yargs' message on one line: its "Invalid values:" comes with a line per option, as `Argument: x, Given: …, Choices: …`. */
+function oneLine(message: string, argv: readonly string[]): string {
+  return message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && line !== 'Invalid values:')
+    .map((line) => {
+      const invalid = /^Argument: (.+), Given: (.+), Choices: (.+)$/.exec(line);
+      if (!invalid) return line;
+      const [, name, value, choices] = invalid;
+      return `${given(argv, name!) ? `--${name}` : name} must be one of ${choices}, got ${value}`;
+    })
+    .join('; ');
 }
 
 function positiveInteger(raw: Raw, name: string): number {
@@ -420,7 +443,12 @@ function toCommand(raw: Raw, argv: readonly string[]): Command {
       if (threshold !== undefined && !(threshold >= 0)) throw new UserError(`--threshold must be ≥ 0, got ${threshold}`);
       const layerSparsity = raw['layer-sparsity'] === undefined ? undefined : numberList(raw['layer-sparsity'] as string, 'layer-sparsity');
       if (layerSparsity?.some((s) => s < 0 || s >= 1)) throw new UserError('--layer-sparsity values must be fractions in [0, 1)');
-      const keepNeurons = fraction(raw, 'keep-neurons');
+      // Any fraction above 0 keeps at least one neuron per layer; 0 would keep none, and a network
+      // with an empty hidden layer no longer looks at its input.
+      const keepNeurons = raw['keep-neurons'] as number | undefined;
+      if (keepNeurons !== undefined && !(keepNeurons > 0 && keepNeurons <= 1)) {
+        throw new UserError(`--keep-neurons must be a fraction in (0, 1] of each hidden layer's neurons, got ${keepNeurons}`);
+      }
       if (keepNeurons !== undefined && !raw.structured) throw new UserError('--keep-neurons goes with --structured');
       return {
         name,

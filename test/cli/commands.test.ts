@@ -119,6 +119,12 @@ describe('webgpu-prune CLI', () => {
     const dead = await webgpuPrune('prune', 'seed.txt', '--sparsity', '0.99', '--structured', '--out', 'out.safetensors');
     expectOneLineError(dead, /no neuron of hidden layer 1 can reach the output/);
     expect(existsSync(join(dir, 'out.safetensors'))).toBe(false);
+    const none = await webgpuPrune('prune', 'seed.txt', '--structured', '--keep-neurons', '0', '--out', 'out.safetensors');
+    expectOneLineError(none, /^webgpu-prune: --keep-neurons must be a fraction in \(0, 1\]/);
+    expect(existsSync(join(dir, 'out.safetensors'))).toBe(false);
+    const usage = await webgpuPrune('prune', 'seed.txt', '--scope', 'wide', '--out', 'out.safetensors');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toBe(`webgpu-prune: --scope must be one of "global", "layer", got "wide"\nRun 'webgpu-prune prune --help' for usage.\n`);
   });
 
   it.skipIf(process.platform !== 'linux')("with no Vulkan driver, Dawn's complaints about it show only with --verbose", async () => {

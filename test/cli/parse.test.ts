@@ -55,7 +55,7 @@ describe('parseArgs', () => {
     expect(failure(['train', '--prune-epoch', '60'])).toMatch(/--prune-epoch must be an epoch from 1 to 50, got 60/);
     expect(failure(['train', '--threshold', '0.1', '--sparsity', '0.9'])).toMatch(/not both/);
     expect(failure(['train', '--sizes', '784,0,10'])).toMatch(/--sizes: layer sizes must be positive integers/);
-    expect(failure(['train', '--backend', 'tpu'])).toMatch(/Invalid values/);
+    expect(failure(['train', '--backend', 'tpu'])).toMatch(/--backend must be one of "auto", "gpu", "cpu", got "tpu"/);
     expect(failure(['train', '--schedule', 'gradual', '--prune-start', '30', '--prune-end', '10'])).toMatch(/comes before/);
     expect(failure(['train', '--limit', '100'])).toMatch(/--batch-size 800 is larger than --limit 100/);
     expect(failure(['train', '--backend', 'cpu', '--verify'])).toMatch(/--verify compares the GPU/);
@@ -68,7 +68,7 @@ describe('parseArgs', () => {
     expect(command(['devices', '--json'])).toMatchObject({ name: 'devices', json: true });
     expect(command(['convert', 'm.txt', '--out', 'm.safetensors', '--layout', 'csr'])).toMatchObject({ name: 'convert', layout: 'csr' });
     expect(command(['bench', 'infer', '--quick'])).toMatchObject({ name: 'bench', target: 'infer', quick: true, repeats: 7 });
-    expect(failure(['bench', 'everything'])).toMatch(/Invalid values/);
+    expect(failure(['bench', 'everything'])).toMatch(/target must be one of "train", "infer"/);
     expect(failure(['eval'])).toMatch(/Missing required argument: model/);
     expect(failure(['eval', 'm.txt', '--backend', 'cpu', '--sparse'])).toMatch(/--sparse runs the GPU sparse kernel/);
   });
@@ -81,6 +81,33 @@ describe('parseArgs', () => {
     expect(failure(['prune', 'm', '--out', 'o', '--threshold', '0.01', '--sparsity', '0.5'])).toMatch(/give one of/);
     expect(failure(['prune', 'm', '--sparsity', '0.5'])).toMatch(/Missing required argument: out/);
     expect(failure(['prune', 'm', '--out', 'o', '--sparsity', '1'])).toMatch(/fraction in \[0, 1\)/);
+  });
+
+  it('prune --keep-neurons takes a fraction above 0 (0 would empty every hidden layer)', () => {
+    expect(command(['prune', 'm', '--out', 'o', '--structured', '--keep-neurons', '0.001'])).toMatchObject({ keepNeurons: 0.001 });
+    expect(command(['prune', 'm', '--out', 'o', '--structured', '--keep-neurons', '1'])).toMatchObject({ keepNeurons: 1 });
+    for (const bad of ['0', '-0.5', '1.5', 'x']) {
+      expect(failure(['prune', 'm', '--out', 'o', '--structured', '--keep-neurons', bad])).toMatch(/^webgpu-prune: --keep-neurons must be a fraction in \(0, 1\]/);
+    }
+  });
+
+  it("usage errors are one line, then the command's --help", () => {
+    const cases: [string[], RegExp, string][] = [
+      [['prune', 'm', '--out', 'o', '--scope', 'wide'], /^--scope must be one of "global", "layer", got "wide"$/, 'prune'],
+      [['bench', 'everything'], /^target must be one of "train", "infer", got "everything"$/, 'bench'],
+      [['train', '--schedule', 'often', '--scope', 'wide'], /^--schedule must be one of .*, got "often"; --scope must be one of .*, got "wide"$/, 'train'],
+      [['train', '--bogus'], /^Unknown argument: bogus$/, 'train'],
+      [['eval'], /^Missing required argument: model$/, 'eval'],
+      [['train', '--epochs', '0'], /^--epochs must be a positive integer, got 0$/, 'train'],
+      [['trian'], /^Unknown argument: trian$/, ''],
+      [[], /^Name a command: train, eval, info, devices, prune, convert or bench$/, ''],
+    ];
+    for (const [argv, message, name] of cases) {
+      const lines = failure(argv).split('\n');
+      expect(lines).toHaveLength(2);
+      expect(lines[0]!.replace(/^webgpu-prune: /, '')).toMatch(message);
+      expect(lines[1]).toBe(`Run 'webgpu-prune ${name ? `${name} ` : ''}--help' for usage.`);
+    }
   });
 
   it('--help prints usage with exit code 0; no command is a usage error', () => {

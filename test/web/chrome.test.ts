@@ -3,8 +3,8 @@
  * Chromium runs it headless on its WebGPU adapter (SwiftShader on machines without a GPU), and
  * the page's JSON result is checked against the CPU reference trained on the same samples.
  *
- * Without /usr/bin/chromium the suite is skipped with the reason in its name; with REQUIRE_GPU=1
- * (set by CI, which installs Chromium) it fails instead.
+ * Without /usr/bin/chromium, or with the Vulkan drivers hidden, the suite is skipped with the
+ * reason in its name; with REQUIRE_GPU=1 (set by CI, which installs Chromium) it fails instead.
  */
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
@@ -47,13 +47,21 @@ const AGREEMENT = 0.01;
 
 const RESULT_TIMEOUT_MS = 180_000;
 
-const haveChromium = existsSync(CHROMIUM);
-const requireGpu = process.env.REQUIRE_GPU === '1';
+/**
+ * Chromium brings its own SwiftShader and points its Vulkan loader at it, but VK_DRIVER_FILES
+ * overrides that: set to nothing that exists (how CI hides the drivers), it leaves Chromium none.
+ */
+const driverFiles = process.env.VK_DRIVER_FILES;
+const skipReason = !existsSync(CHROMIUM)
+  ? `${CHROMIUM} not found (scripts/setup-adapter.sh installs it)`
+  : driverFiles !== undefined && !driverFiles.split(':').some((file) => existsSync(file))
+    ? `VK_DRIVER_FILES=${driverFiles} hides every Vulkan driver, Chromium's SwiftShader too`
+    : null;
 
-if (!haveChromium && requireGpu) {
+if (skipReason && process.env.REQUIRE_GPU === '1') {
   describe('browser app in Chrome', () => {
-    it('needs Chromium', () => {
-      throw new Error(`REQUIRE_GPU=1 but ${CHROMIUM} is not installed (scripts/setup-adapter.sh installs it)`);
+    it('needs Chromium and a Vulkan driver', () => {
+      throw new Error(`REQUIRE_GPU=1 but ${skipReason}`);
     });
   });
 }
@@ -71,7 +79,7 @@ async function referenceRun(): Promise<{ trainCorrect: number; testCorrect: numb
   return { trainCorrect: epoch.correct, testCorrect: countCorrect(predictAll(net, testSubset), testSubset.labels) };
 }
 
-describe.skipIf(!haveChromium)(`browser app in Chrome${haveChromium ? '' : ` (skipped: ${CHROMIUM} not found)`}`, () => {
+describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   let server: RunningServer;
   let browser: Browser;
 

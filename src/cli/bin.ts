@@ -1,13 +1,14 @@
 /**
  * The `webgpu-prune` executable. A command that may open the GPU runs in a child process whose
  * stderr is cleared of the driver's own messages (driver-log.ts), unless --verbose asks for them.
+ * Not on Windows, where a detached child would get a console window of its own.
  */
 import { isFilteredChild, runFiltered, stopWithParent } from './driver-log';
 import { mayOpenGpu } from './gpu';
 import { parseArgs } from './parse';
 
 const parsed = isFilteredChild() ? null : parseArgs(process.argv.slice(2));
-if (parsed?.kind === 'command' && !parsed.verbose && mayOpenGpu(parsed.command)) {
+if (process.platform !== 'win32' && parsed?.kind === 'command' && !parsed.verbose && mayOpenGpu(parsed.command)) {
   process.exitCode = await runFiltered();
 } else {
   if (isFilteredChild()) stopWithParent();

@@ -10,7 +10,8 @@
  * waitForGpu; the training step is a whole GpuTrainer epoch on random data of MNIST's shape.
  */
 import { acquireDevice, adapterName, type GpuContext } from '../src/gpu/device';
-import { bindKernel, matmulKernel, subgroupSize, type Dispatch, type MatmulSpec, type MatmulVersion } from '../src/gpu/kernels';
+import { bindKernel, type Dispatch } from '../src/gpu/dispatch';
+import { matmulKernel, subgroupSize, type MatmulSpec, type MatmulVersion } from '../src/gpu/kernels';
 import { createBuffer } from '../src/gpu/buffers';
 import { GpuTrainer } from '../src/gpu/trainer';
 import { initNetwork } from '../src/model/network';

@@ -21,16 +21,21 @@
 // K = 0 is a valid shape (a layer with no inputs): C = the epilogue of 0. M = 0 or N = 0 has
 // nothing to compute (0 workgroups).
 // M, N, K are override constants: one pipeline per layer shape, so strides are compile-time.
+// So is each version's geometry (V1_*, V2_*, V4_*), given with no default here: the host's
+// kernel descriptors (src/gpu/kernels.ts) are where the numbers are written.
 // JS references: matmul / matmulTransB / matmulTransA, relu, reluGradMask, accumulateVelocity
 // in src/cpu/ops.ts.
 //
-// matmul_v1: one invocation per element of C, workgroup 8×8, dispatch (⌈N/8⌉, ⌈M/8⌉).
-// matmul_v2: 128×128 tile of C per workgroup of 16×16 invocations, 8×8 outputs per invocation,
-//   K in steps of 8 through workgroup memory (8 KiB); dispatch (⌈N/128⌉, ⌈M/128⌉).
-// matmul_v4: for few rows of C (small batches): a workgroup of 64 invocations computes 4 rows ×
-//   256 columns; invocation li owns columns col0 … col0 + 3, col0 = 256·wid.x + 4·li, of rows
-//   4·wid.y … 4·wid.y + 3, so a k step costs one op(A) load per live row and 4 op(B) loads for
-//   up to 16 products (v1: 2 loads per product); dispatch (⌈N/256⌉, ⌈M/4⌉).
+// matmul_v1: one invocation per element of C, workgroup V1_WG × V1_WG, dispatch
+//   (⌈N / V1_WG⌉, ⌈M / V1_WG⌉).
+// matmul_v2: a tile of T × T elements of C, T = 8·V2_WG, per workgroup of V2_WG × V2_WG
+//   invocations, 8×8 outputs per invocation, K in steps of V2_TK through workgroup memory
+//   (2·V2_TK·T·4 bytes); dispatch (⌈N / T⌉, ⌈M / T⌉). V2_TK·T/4 must be a multiple of V2_WG².
+// matmul_v4: for few rows of C (small batches): a workgroup of V4_WG invocations computes
+//   V4_ROWS (≤ 4) rows × 4·V4_WG columns; invocation li owns columns col0 … col0 + 3,
+//   col0 = 4·(V4_WG·wid.x + li), of rows V4_ROWS·wid.y …, so a k step costs one op(A) load per
+//   live row and 4 op(B) loads for up to 4·V4_ROWS products (v1: 2 loads per product); dispatch
+//   (⌈N / (4·V4_WG)⌉, ⌈M / V4_ROWS⌉).
 
 override M: u32;
 override N: u32;
@@ -84,7 +89,7 @@ fn store_c(row: u32, col: u32, acc: f32) {
 
 // ---- v1: naive, the second reference ----
 
-const V1_WG = 8u;
+override V1_WG: u32;               // invocations per side of the workgroup
 
 @compute @workgroup_size(V1_WG, V1_WG)
 fn matmul_v1(@builtin(global_invocation_id) gid: vec3u) {
@@ -100,16 +105,17 @@ fn matmul_v1(@builtin(global_invocation_id) gid: vec3u) {
 
 // ---- v2: workgroup-tiled, 8×8 register block ----
 
-const V2_WG = 16u;                 // invocations per side of the workgroup
-const V2_TILE = 8u * V2_WG;        // rows and columns of C per workgroup: 8 per invocation
-const V2_TK = 8u;                  // K per step through workgroup memory
-const V2_VECS = V2_TILE / 4u;      // vec4s across one k of a tile
-const V2_LOADS = V2_TK * V2_VECS / (V2_WG * V2_WG);  // vec4s each invocation stages per tile and step
+override V2_WG: u32;                       // invocations per side of the workgroup
+override V2_TK: u32;                       // K per step through workgroup memory
+override V2_TILE: u32 = 8u * V2_WG;        // rows and columns of C per workgroup: 8 per invocation
+override V2_VECS: u32 = V2_TILE / 4u;      // vec4s across one k of a tile
+override V2_TILE_VECS: u32 = V2_TK * V2_VECS;         // vec4s of one workgroup tile
+override V2_LOADS: u32 = V2_TILE_VECS / (V2_WG * V2_WG);  // vec4s each invocation stages per tile and step
 
 // tile_a[k·V2_VECS + r/4][r%4] = op(A)[row0 + r, k0 + k], tile_b[k·V2_VECS + c/4][c%4] = op(B)[k0 + k, col0 + c].
-// 2 · 8 · 128 · 4 bytes = 8 KiB, within the 16 KiB every WebGPU device has.
-var<workgroup> tile_a: array<vec4f, V2_TK * V2_VECS>;
-var<workgroup> tile_b: array<vec4f, V2_TK * V2_VECS>;
+// With the descriptor's 16 and 8: 2 · 8 · 128 · 4 bytes = 8 KiB, within the 16 KiB every WebGPU device has.
+var<workgroup> tile_a: array<vec4f, V2_TILE_VECS>;
+var<workgroup> tile_b: array<vec4f, V2_TILE_VECS>;
 
 @compute @workgroup_size(V2_WG, V2_WG)
 fn matmul_v2(@builtin(workgroup_id) wid: vec3u,
@@ -164,9 +170,10 @@ fn matmul_v2(@builtin(workgroup_id) wid: vec3u,
 
 // ---- v4: few rows (GEMV-like), 4 rows × 4 adjacent columns per invocation ----
 
-const V4_WG = 64u;            // invocations per workgroup, along the columns
-const V4_ROWS = 4u;           // rows of C per workgroup (and per invocation)
-const V4_COLS = 4u;           // adjacent columns of C per invocation
+override V4_WG: u32;          // invocations per workgroup, along the columns
+override V4_ROWS: u32;        // rows of C per workgroup (and per invocation), at most V4_MAX_ROWS
+const V4_MAX_ROWS = 4u;       // the length of the accumulator array
+const V4_COLS = 4u;           // adjacent columns of C per invocation: one vec4
 
 // No workgroup memory and no barrier: with so few rows there is nothing to share between
 // invocations but op(A)'s row values, and a barrier per K step cost more than those loads on
@@ -176,7 +183,7 @@ const V4_COLS = 4u;           // adjacent columns of C per invocation
 fn matmul_v4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let row0 = wid.y * V4_ROWS;
   let col0 = (wid.x * V4_WG + li) * V4_COLS;
-  var acc: array<vec4f, V4_ROWS>;   // acc[i][j] = C[row0 + i, col0 + j]
+  var acc: array<vec4f, V4_MAX_ROWS>;   // acc[i][j] = C[row0 + i, col0 + j], i < V4_ROWS
   if (col0 < N) {
     for (var k = 0u; k < K; k++) {
       let bv = vec4f(load_b(k, col0), load_b(k, col0 + 1u), load_b(k, col0 + 2u), load_b(k, col0 + 3u));

@@ -15,7 +15,10 @@
 //                                     0/1 mask)
 // Workgroup: WG invocations (a multiple of SG). A workgroup computes rows [ROWS·WG·wid.y, +ROWS·WG)
 // × columns [COLS·wid.x, +COLS); invocation `li` owns rows row0 + li + i·WG, i < ROWS.
-// Dispatch (⌈N / COLS⌉, ⌈M / (ROWS·WG)⌉). SG must equal the device's subgroup size.
+// Dispatch (⌈N / COLS⌉, ⌈M / (ROWS·WG)⌉). SG must equal the device's subgroup size. The geometry
+// (SG, WG, ROWS, COLS) is given with no default here: the host's kernel descriptor
+// (src/gpu/kernels.ts, matmulV3) is where the numbers are written. Limits of the register arrays:
+// ROWS ≤ MAX_ROWS, ROWS·COLS ≤ MAX_BLOCK, COLS a multiple of SG with COLS / SG ≤ MAX_LANE_B.
 // JS references: matmul / matmulTransB / matmulTransA, relu, reluGradMask, accumulateVelocity
 // in src/cpu/ops.ts.
 enable subgroups;
@@ -26,12 +29,14 @@ override K: u32;
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override EPILOGUE: u32 = 0u;
-override SG: u32 = 8u;     // lanes per subgroup
-override WG: u32 = 64u;    // invocations per workgroup
+override SG: u32;          // lanes per subgroup
+override WG: u32;          // invocations per workgroup
+override ROWS: u32;        // rows of C per invocation
+override COLS: u32;        // columns of C per invocation (the same for the whole workgroup)
 
-const ROWS = 2u;           // rows of C per invocation
-const COLS = 32u;          // columns of C per invocation (the same for the whole workgroup)
-const MAX_LANE_B = 8u;     // op(B) values each lane loads per k step: COLS / SG ≤ 8 for SG ≥ 4
+const MAX_ROWS = 4u;       // length of the op(A) register array
+const MAX_BLOCK = 64u;     // accumulators per invocation: larger blocks spill on llvmpipe (BENCHMARKS.md)
+const MAX_LANE_B = 8u;     // op(B) values each lane loads per k step
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
@@ -80,14 +85,14 @@ fn matmul_v3(@builtin(workgroup_id) wid: vec3u,
              @builtin(subgroup_invocation_id) lane: u32) {
   let row0 = wid.y * ROWS * WG + li;
   let col0 = wid.x * COLS;
-  var acc: array<f32, ROWS * COLS>;   // acc[i·COLS + j] = C[row0 + i·WG, col0 + j]
+  var acc: array<f32, MAX_BLOCK>;   // acc[i·COLS + j] = C[row0 + i·WG, col0 + j]
   // Every invocation runs every k step (no early exit) so the shuffles see a full subgroup.
   for (var k = 0u; k < K; k++) {
     var lane_b: array<f32, MAX_LANE_B>;   // lane_b[q] = op(B)[k, col0 + q·SG + lane]
     for (var q = 0u; q < COLS / SG; q++) {
       lane_b[q] = load_b(k, col0 + q * SG + lane);
     }
-    var av: array<f32, ROWS>;
+    var av: array<f32, MAX_ROWS>;
     for (var i = 0u; i < ROWS; i++) {
       av[i] = load_a(row0 + i * WG, k);
     }

@@ -13,12 +13,13 @@
 //   2 grad      [BATCH, CLASSES] f32   write
 //   3 counters  [3] atomic u32         read_write: [0] correct, [1] backpropagated, [2] nonFinite
 //               (summed over every dispatch until the host clears them)
-// Workgroup size WG = 64; dispatch ⌈BATCH / 64⌉. JS reference: softmaxGrad in src/cpu/ops.ts.
+// Workgroup size WG (override, from the host's descriptor SOFTMAX_GRAD in src/gpu/kernels.ts);
+// dispatch ⌈BATCH / WG⌉. JS reference: softmaxGrad in src/cpu/ops.ts.
 
 override BATCH: u32;
 override CLASSES: u32;
 override CONFIDENCE: f32;
-const WG = 64u;
+override WG: u32;
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<u32>;

@@ -7,7 +7,8 @@
 //   0 x      array<f32>  [batch, features]  read
 //   1 out    array<f32>  [features, batch]  read_write
 //   2 params uniform TransposeParams
-// Workgroup: WG = 64 invocations along samples.
+// Workgroup: WG invocations along samples (override, from the host's descriptor SPARSE_TRANSPOSE
+// in src/gpu/sparse-kernels.ts).
 // Dispatch: (ceil(batch / WG), features, 1); features ≤ maxComputeWorkgroupsPerDimension.
 
 struct TransposeParams {
@@ -15,7 +16,7 @@ struct TransposeParams {
   features: u32,
 }
 
-const WG = 64u;
+override WG: u32;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;

@@ -17,7 +17,8 @@
 //   3 x       array<f32>  [batch · in_size]  input activations, laid out by the x strides
 //   4 y       array<f32>  [batch · out_size] output activations, laid out by the y strides (read_write)
 //   5 params  uniform SparseParams
-// Workgroup: WG = 64 invocations along the outputs.
+// Workgroup: WG invocations along the outputs (override, from the host's descriptor SPARSE_V1 in
+// src/gpu/sparse-kernels.ts).
 // Dispatch: (ceil(out_size / WG), batch, 1); batch ≤ maxComputeWorkgroupsPerDimension.
 
 struct SparseParams {
@@ -31,7 +32,7 @@ struct SparseParams {
   y_sample_stride: u32,
 }
 
-const WG = 64u;
+override WG: u32;
 
 @group(0) @binding(0) var<storage, read> indptr: array<i32>;
 @group(0) @binding(1) var<storage, read> indices: array<i32>;

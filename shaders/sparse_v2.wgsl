@@ -19,9 +19,9 @@
 //   3 x       array<f32>  [batch · in_size]  input activations, laid out by the x strides
 //   4 y       array<f32>  [batch · out_size] output activations, laid out by the y strides (read_write)
 //   5 params  uniform SparseParams
-// Workgroup: override WG (default 64) invocations along samples, 4 samples each (one vec4
-// accumulator: private arrays indexed in loops are spilled to memory on CPU adapters); override
-// ROWS (output rows per workgroup, default 4).
+// Workgroup: WG invocations along samples, 4 samples each (one vec4 accumulator: private arrays
+// indexed in loops are spilled to memory on CPU adapters); ROWS output rows per workgroup. Both
+// are overrides with no default: the host's descriptor (src/gpu/sparse-kernels.ts) gives them.
 // Dispatch: (ceil(out_size / ROWS), ceil(batch / (4 · WG)), 1).
 
 struct SparseParams {
@@ -35,8 +35,8 @@ struct SparseParams {
   y_sample_stride: u32,
 }
 
-override WG: u32 = 64u;
-override ROWS: u32 = 4u;
+override WG: u32;
+override ROWS: u32;
 
 @group(0) @binding(0) var<storage, read> indptr: array<i32>;
 @group(0) @binding(1) var<storage, read> indices: array<i32>;

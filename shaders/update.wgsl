@@ -6,8 +6,8 @@
 //   1 v       [COUNT] f32 (its velocities)                read_write
 //   2 mask    [COUNT] f32, 0 or 1                         read
 //   3 hyper   uniform { lr: f32, momentum: f32 }, rewritten by the host each epoch
-// Workgroup size WG = 64; dispatch ⌈COUNT / 64⌉. JS reference: maskedMomentumUpdate in
-// src/cpu/ops.ts.
+// Workgroup size WG (override, from the host's descriptor UPDATE in src/gpu/kernels.ts); dispatch
+// ⌈COUNT / WG⌉. JS reference: maskedMomentumUpdate in src/cpu/ops.ts.
 
 struct Hyper {
   lr: f32,
@@ -15,7 +15,7 @@ struct Hyper {
 }
 
 override COUNT: u32;
-const WG = 64u;
+override WG: u32;
 
 @group(0) @binding(0) var<storage, read_write> w: array<f32>;
 @group(0) @binding(1) var<storage, read_write> v: array<f32>;

@@ -9,7 +9,10 @@
  * the sparsity; `square-N` is one N→N layer, `mnist` the 784-100-100-10 network.
  */
 import { adapterName, type GpuContext } from '../gpu/device';
-import { createDenseInference, createHybridInference, createSparseInference, type GpuInference } from '../gpu/sparse-inference';
+import { createDenseInference } from '../gpu/dense-inference';
+import { createHybridInference } from '../gpu/hybrid-inference';
+import type { GpuInference } from '../gpu/inference';
+import { createSparseInference } from '../gpu/sparse-inference';
 import { initNetwork, keptTotal, type Network } from '../model/network';
 import { compactNetwork } from '../prune/structured';
 

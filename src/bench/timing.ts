@@ -1,6 +1,6 @@
 /** Timing primitives shared by the benchmarks. */
 import type { GpuContext } from '../gpu/device';
-import { recordDispatches, type Dispatch } from '../gpu/kernels';
+import { recordDispatches, type Dispatch } from '../gpu/dispatch';
 import { waitForGpu } from '../gpu/wait';
 
 /** The median; the mean of the middle two for an even count. */

@@ -12,17 +12,8 @@ import { CpuTrainer } from '../cpu/trainer';
 import { takeSamples, type Dataset } from '../data/dataset';
 import { createBuffer, uniformBuffer } from '../gpu/buffers';
 import { adapterName, type AdapterDescription, type GpuContext } from '../gpu/device';
-import {
-  bindKernel,
-  defaultMatmulVersion,
-  matmulKernel,
-  softmaxGradKernel,
-  subgroupSize,
-  updateKernel,
-  type Kernel,
-  type MatmulSpec,
-  type MatmulVersion,
-} from '../gpu/kernels';
+import { bindKernel, type Kernel } from '../gpu/dispatch';
+import { defaultMatmulVersion, matmulKernel, softmaxGradKernel, subgroupSize, updateKernel, type MatmulSpec, type MatmulVersion } from '../gpu/kernels';
 import { GpuTrainer } from '../gpu/trainer';
 import { initNetwork, SEED_SIZES, type Network } from '../model/network';
 import { SEED_RECIPE } from '../train/recipe';

@@ -2,7 +2,8 @@
 import { countCorrect, inferAll, type Inference } from '../cpu/forward';
 import type { Dataset } from '../data/dataset';
 import type { GpuContext } from '../gpu/device';
-import { createDenseInference, createHybridInference } from '../gpu/sparse-inference';
+import { createDenseInference } from '../gpu/dense-inference';
+import { createHybridInference } from '../gpu/hybrid-inference';
 import type { Network } from '../model/network';
 import { compactNetwork } from '../prune/structured';
 import { UserError } from '../util/errors';

@@ -1,7 +1,7 @@
 /**
- * The training kernels: one program per `shaders/*.wgsl` entry point, compiled once per shape
- * (shapes are override constants), bound once, and recorded into the caller's compute pass.
- * Each kernel has a plain-loop reference in `src/cpu/ops.ts`.
+ * The training kernels as descriptors (src/gpu/dispatch.ts): the matmul in four versions
+ * (compiled once per shape: shapes are override constants), softmax_grad and the momentum
+ * update. Each has a plain-loop reference in `src/cpu/ops.ts`.
  */
 import matmulSource from '../../shaders/matmul.wgsl';
 import matmulSubgroupSource from '../../shaders/matmul_subgroup.wgsl';
@@ -9,7 +9,9 @@ import softmaxGradSource from '../../shaders/softmax_grad.wgsl';
 import updateSource from '../../shaders/update.wgsl';
 import { ceilDiv } from '../util/math';
 import type { GpuContext } from './device';
-import { bindBuffers, getPipeline, KernelError, withErrorScope, type KernelProgram } from './program';
+import { compileKernel, type CostedDescriptor, type Geometry, type Kernel, type KernelDescriptor } from './dispatch';
+import { KernelError } from './program';
+import { DEFAULT_TUNING } from './tuning';
 
 /** What the matmul does with each finished element of C (see shaders/matmul.wgsl). */
 export const EPILOGUES = {
@@ -37,23 +39,89 @@ export interface MatmulSpec {
 /** 1 naive, 2 workgroup-tiled (portable), 3 subgroup-shuffle (needs `subgroups`), 4 few rows (portable). */
 export type MatmulVersion = 1 | 2 | 3 | 4;
 
-/** A compiled kernel for one shape: its pipeline, dispatch size and the bytes each binding needs. */
-export interface Kernel {
-  /** e.g. `matmul_v2[800x784x100 A·Bᵀ relu]`: labels and error messages. */
-  name: string;
-  pipeline: GPUComputePipeline;
-  workgroups: [number, number, number];
-  /** Least size in bytes of each binding, in binding order. */
-  bindingBytes: number[];
-}
-
-/** A kernel with its resources bound: one `dispatchWorkgroups` when recorded. */
-export interface Dispatch {
-  kernel: Kernel;
-  bindGroup: GPUBindGroup;
-}
+export type MatmulDescriptor<G extends Geometry = Geometry> = CostedDescriptor<MatmulSpec, G>;
 
 const F32 = 4;
+
+/**
+ * A matmul version of shaders/matmul*.wgsl: `tile` is the rows × columns of C one workgroup
+ * computes, `costBlock` the rows × columns whose work is done together whether or not they are
+ * inside C.
+ */
+function matmulDescriptor<G extends Geometry>(
+  version: MatmulVersion,
+  source: string,
+  geometry: G,
+  tile: (g: G) => [number, number],
+  costBlock: (g: G) => [number, number],
+): MatmulDescriptor<G> {
+  return {
+    name: `matmul_v${version}`,
+    source,
+    entryPoint: `matmul_v${version}`,
+    geometry,
+    describe: ({ m, k, n, transA, transB, epilogue = 'none' }) =>
+      `${m}x${k}x${n} ${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}${epilogue === 'none' ? '' : ` ${epilogue}`}`,
+    shapeConstants: ({ m, k, n, transA = false, transB = false, epilogue = 'none' }) => ({
+      M: m,
+      N: n,
+      K: k,
+      TRANS_A: Number(transA),
+      TRANS_B: Number(transB),
+      EPILOGUE: EPILOGUES[epilogue],
+    }),
+    workgroups: ({ m, n }, g) => {
+      const [rows, cols] = tile(g);
+      return [ceilDiv(n, cols), ceilDiv(m, rows), 1];
+    },
+    bindingBytes: ({ m, k, n, epilogue = 'none' }) => [
+      m * k * F32,
+      k * n * F32,
+      m * n * F32,
+      epilogue === 'reluGrad' || epilogue === 'accumulateVelocity' ? m * n * F32 : F32,
+    ],
+    costBlock,
+  };
+}
+
+/** One invocation per element of C in square workgroups of V1_WG². */
+export const MATMUL_V1 = matmulDescriptor(1, matmulSource, { V1_WG: 8 }, (g) => [g.V1_WG, g.V1_WG], () => [1, 1]);
+
+/**
+ * Tiles of 8·V2_WG × 8·V2_WG (8 × 8 per invocation: the shader's register block), K in steps of
+ * V2_TK through workgroup memory. Every invocation takes part in every step (barriers), so a
+ * partial tile costs a whole one. 16 and 8 (a 128² tile, 8 KiB of workgroup memory): BENCHMARKS.md, "v2".
+ */
+export const MATMUL_V2 = matmulDescriptor(
+  2,
+  matmulSource,
+  { V2_WG: 16, V2_TK: 8 },
+  (g) => [8 * g.V2_WG, 8 * g.V2_WG],
+  (g) => [8 * g.V2_WG, 8 * g.V2_WG],
+);
+
+/**
+ * ROWS · WG rows × COLS columns per workgroup of WG invocations that share op(B) through
+ * subgroup shuffles of SG lanes (the device's fixed subgroup size). Every invocation runs every
+ * k step, so a partial tile costs a whole one. 2 × 32 beat 4×16, 3×32 and 2×16; larger blocks
+ * spill (BENCHMARKS.md, "Matmul kernels").
+ */
+export function matmulV3(subgroupSize: number): MatmulDescriptor<{ SG: number; WG: number; ROWS: number; COLS: number }> {
+  return matmulDescriptor(
+    3,
+    matmulSubgroupSource,
+    { SG: subgroupSize, WG: 64, ROWS: 2, COLS: 32 },
+    (g) => [g.ROWS * g.WG, g.COLS],
+    (g) => [g.ROWS * g.WG, g.COLS],
+  );
+}
+
+/**
+ * Few rows: V4_ROWS rows × 4·V4_WG columns per workgroup, each invocation 4 adjacent columns (a
+ * vec4) of every row; an invocation past N skips its work, so a block is its 4 columns of all
+ * V4_ROWS rows. BENCHMARKS.md, "Small batches".
+ */
+export const MATMUL_V4 = matmulDescriptor(4, matmulSource, { V4_WG: 64, V4_ROWS: 4 }, (g) => [g.V4_ROWS, 4 * g.V4_WG], (g) => [g.V4_ROWS, 4]);
 
 /** Subgroup size the v3 kernel can be built for on this device, or 0 when it cannot. */
 export function subgroupSize(ctx: GpuContext): number {
@@ -64,31 +132,30 @@ export function subgroupSize(ctx: GpuContext): number {
 }
 
 /** The fastest matmul this device runs on full tiles: the subgroup kernel where it can be built, else tiled. */
-export function defaultMatmulVersion(ctx: GpuContext): MatmulVersion {
+export function defaultMatmulVersion(ctx: GpuContext): 2 | 3 {
   return subgroupSize(ctx) > 0 ? 3 : 2;
 }
 
-/**
- * Most rows of C for which the few-rows kernel v4 beats the full-tile kernel that would run
- * instead. v3 and v2 compute 128 rows per workgroup whatever M is, so their time is flat below
- * that while v4's grows with M. Measured on lavapipe (BENCHMARKS.md, "Small batches",
- * 2026-11-24), round-robin, K×N = 4096², 1024², 784×100, 100×100, 100×10: v4 ahead of v3 up to
- * M = 24 (2× at M = 16, 10–20× at M = 1), level at 32, behind from 48; ahead of the tiled v2 up
- * to M = 64 (1.4–3.5×), behind on 1024² from M = 96.
- */
-export const FEW_ROWS_MAX_M: Record<2 | 3, number> = { 3: 24, 2: 64 };
-
-/** The matmul version for one shape on this device: v4 for few rows, else `defaultMatmulVersion`. */
+/** The matmul version for one shape on this device: v4 for few rows (`Tuning.fewRowsMaxM`), else `defaultMatmulVersion`. */
 export function matmulVersionFor(ctx: GpuContext, spec: MatmulSpec): MatmulVersion {
-  const fullTile = subgroupSize(ctx) > 0 ? 3 : 2;
-  return spec.m <= FEW_ROWS_MAX_M[fullTile] ? 4 : fullTile;
+  const fullTile = defaultMatmulVersion(ctx);
+  return spec.m <= DEFAULT_TUNING.fewRowsMaxM[fullTile] ? 4 : fullTile;
 }
 
-function checkWorkgroups(ctx: GpuContext, name: string, workgroups: [number, number, number]): void {
-  const max = ctx.adapter.limits.maxComputeWorkgroupsPerDimension;
-  if (workgroups.some((w) => w > max)) {
-    throw new KernelError(`kernel ${name}: ${workgroups.join('×')} workgroups pass the limit of ${max} per dimension`);
-  }
+/** The descriptor of a matmul version on this device. */
+export function matmulDescriptorOf(ctx: GpuContext, version: MatmulVersion): MatmulDescriptor {
+  if (version !== 3) return { 1: MATMUL_V1, 2: MATMUL_V2, 4: MATMUL_V4 }[version];
+  const sg = subgroupSize(ctx);
+  if (sg === 0) throw new KernelError('matmul_v3 needs the subgroups feature with a fixed subgroup size, which this device lacks');
+  return matmulV3(sg);
+}
+
+/** A version, or `auto`: `matmulVersionFor` picks one for the shape. */
+export type MatmulChoice = MatmulVersion | 'auto';
+
+/** For tables: `matmul_v3`, or for `auto` the versions it picks between, e.g. `matmul_auto(v4|v3)`. */
+export function matmulChoiceName(ctx: GpuContext, choice: MatmulChoice): string {
+  return choice === 'auto' ? `matmul_auto(v4|v${defaultMatmulVersion(ctx)})` : `matmul_v${choice}`;
 }
 
 function integersFrom(least: 0 | 1, name: string, values: Record<string, number>): void {
@@ -99,127 +166,57 @@ function integersFrom(least: 0 | 1, name: string, values: Record<string, number>
   }
 }
 
-async function compileKernel(
-  ctx: GpuContext,
-  program: KernelProgram,
-  name: string,
-  workgroups: [number, number, number],
-  bindingBytes: number[],
-): Promise<Kernel> {
-  checkWorkgroups(ctx, name, workgroups);
-  const pipeline = await getPipeline(ctx, program);
-  return { name, pipeline, workgroups, bindingBytes };
-}
-
-/** Rows × columns of C per workgroup of the kernels in shaders/matmul.wgsl. */
-const MATMUL_TILES: Record<1 | 2 | 4, [number, number]> = { 1: [8, 8], 2: [128, 128], 4: [4, 256] };
-
-/** v3 tile: ROWS · WG rows × COLS columns per workgroup (shaders/matmul_subgroup.wgsl). */
-const V3_ROWS = 2;
-const V3_COLS = 32;
-const V3_WG = 64;
-
-/** A version, or `auto`: `matmulVersionFor` picks one for the shape. */
-export type MatmulChoice = MatmulVersion | 'auto';
-
-/** For tables: `matmul_v3`, or for `auto` the versions it picks between, e.g. `matmul_auto(v4|v3)`. */
-export function matmulChoiceName(ctx: GpuContext, choice: MatmulChoice): string {
-  return choice === 'auto' ? `matmul_auto(v4|v${defaultMatmulVersion(ctx)})` : `matmul_v${choice}`;
-}
-
 export function matmulKernel(ctx: GpuContext, spec: MatmulSpec, choice: MatmulChoice = 'auto'): Promise<Kernel> {
-  const version = choice === 'auto' ? matmulVersionFor(ctx, spec) : choice;
-  const { m, k, n } = spec;
-  const transA = spec.transA ?? false;
-  const transB = spec.transB ?? false;
-  const epilogue = spec.epilogue ?? 'none';
-  const form = `${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}`;
-  const name = `matmul_v${version}[${m}x${k}x${n} ${form}${epilogue === 'none' ? '' : ` ${epilogue}`}]`;
+  const descriptor = matmulDescriptorOf(ctx, choice === 'auto' ? matmulVersionFor(ctx, spec) : choice);
   // A layer that pruning emptied is a valid shape: no inputs (k = 0) or no neurons (m or n = 0).
-  integersFrom(0, name, { m, k, n });
-  const constants: Record<string, number> = {
-    M: m,
-    N: n,
-    K: k,
-    TRANS_A: Number(transA),
-    TRANS_B: Number(transB),
-    EPILOGUE: EPILOGUES[epilogue],
-  };
-  let program: KernelProgram;
-  let workgroups: [number, number, number];
-  if (version === 3) {
-    const sg = subgroupSize(ctx);
-    if (sg === 0) throw new KernelError(`kernel ${name}: this device has no fixed-size subgroups`);
-    program = { name: 'matmul_v3', source: matmulSubgroupSource, entryPoint: 'matmul_v3', constants: { ...constants, SG: sg, WG: V3_WG } };
-    workgroups = [ceilDiv(n, V3_COLS), ceilDiv(m, V3_ROWS * V3_WG), 1];
-  } else {
-    const [tileRows, tileCols] = MATMUL_TILES[version];
-    program = { name: `matmul_v${version}`, source: matmulSource, entryPoint: `matmul_v${version}`, constants };
-    workgroups = [ceilDiv(n, tileCols), ceilDiv(m, tileRows), 1];
-  }
-  return compileKernel(ctx, program, name, workgroups, [m * k * F32, k * n * F32, m * n * F32, epilogue === 'reluGrad' || epilogue === 'accumulateVelocity' ? m * n * F32 : F32]);
+  integersFrom(0, `${descriptor.name}[${descriptor.describe(spec)}]`, { m: spec.m, k: spec.k, n: spec.n });
+  return compileKernel(ctx, descriptor, spec);
 }
 
 /** Counters of softmax_grad, in buffer order: correct, backpropagated, nonFinite. */
 export const SOFTMAX_COUNTERS = 3;
 
-/** Per sample: argmax, softmax, onehot − p where p[target] < confidence, counters (shaders/softmax_grad.wgsl). */
+interface SoftmaxShape {
+  batch: number;
+  classes: number;
+  confidence: number;
+}
+
+/** Per sample: argmax, softmax, onehot − p where p[target] < confidence, counters; one invocation per sample. */
+export const SOFTMAX_GRAD: KernelDescriptor<SoftmaxShape, { WG: number }> = {
+  name: 'softmax_grad',
+  source: softmaxGradSource,
+  entryPoint: 'softmax_grad',
+  geometry: { WG: 64 },
+  describe: ({ batch, classes }) => `${batch}x${classes}`,
+  shapeConstants: ({ batch, classes, confidence }) => ({ BATCH: batch, CLASSES: classes, CONFIDENCE: confidence }),
+  workgroups: ({ batch }, g) => [ceilDiv(batch, g.WG), 1, 1],
+  bindingBytes: ({ batch, classes }) => [batch * classes * F32, batch * 4, batch * classes * F32, SOFTMAX_COUNTERS * 4],
+};
+
 export function softmaxGradKernel(ctx: GpuContext, batch: number, classes: number, confidence: number): Promise<Kernel> {
-  const name = `softmax_grad[${batch}x${classes}]`;
-  integersFrom(1, name, { batch, classes });
-  const program = { name: 'softmax_grad', source: softmaxGradSource, entryPoint: 'softmax_grad', constants: { BATCH: batch, CLASSES: classes, CONFIDENCE: confidence } };
-  return compileKernel(ctx, program, name, [ceilDiv(batch, 64), 1, 1], [batch * classes * F32, batch * 4, batch * classes * F32, SOFTMAX_COUNTERS * 4]);
+  integersFrom(1, `softmax_grad[${batch}x${classes}]`, { batch, classes });
+  return compileKernel(ctx, SOFTMAX_GRAD, { batch, classes, confidence });
 }
 
-/** Masked momentum step for one layer of `count` weights (shaders/update.wgsl). */
+/** A kernel over one layer's `count` weights, one invocation each: bindings w, v, mask (f32 0/1), then `extra`. */
+function perWeightDescriptor(name: string, source: string, extraBindingBytes: number[]): KernelDescriptor<number, { WG: number }> {
+  return {
+    name,
+    source,
+    entryPoint: name,
+    geometry: { WG: 64 },
+    describe: (count) => String(count),
+    shapeConstants: (count) => ({ COUNT: count }),
+    workgroups: (count, g) => [ceilDiv(count, g.WG), 1, 1],
+    bindingBytes: (count) => [count * F32, count * F32, count * F32, ...extraBindingBytes],
+  };
+}
+
+/** Masked momentum step for one layer (shaders/update.wgsl); the fourth binding is the uniform (lr, momentum). */
+export const UPDATE = perWeightDescriptor('update', updateSource, [2 * F32]);
+
 export function updateKernel(ctx: GpuContext, count: number): Promise<Kernel> {
-  const name = `update[${count}]`;
-  integersFrom(1, name, { count });
-  const program = { name: 'update', source: updateSource, entryPoint: 'update', constants: { COUNT: count } };
-  return compileKernel(ctx, program, name, [ceilDiv(count, 64), 1, 1], [count * F32, count * F32, count * F32, 2 * F32]);
-}
-
-/** Bytes a binding covers: its window, or the rest of its buffer. */
-function bindingSize(b: GPUBuffer | GPUBufferBinding): number {
-  if (!('buffer' in b)) return b.size;
-  return b.size ?? b.buffer.size - (b.offset ?? 0);
-}
-
-/** Binds resources to a kernel, checking every binding is large enough for the kernel's shape. */
-export function bindKernel(ctx: GpuContext, kernel: Kernel, label: string, bindings: readonly (GPUBuffer | GPUBufferBinding)[]): Dispatch {
-  if (bindings.length !== kernel.bindingBytes.length) {
-    throw new KernelError(`kernel ${kernel.name}: ${bindings.length} bindings given, it takes ${kernel.bindingBytes.length}`);
-  }
-  bindings.forEach((b, i) => {
-    const size = bindingSize(b);
-    if (size < kernel.bindingBytes[i]!) {
-      throw new KernelError(`kernel ${kernel.name}: binding ${i} (${label}) has ${size} bytes, the shape needs ${kernel.bindingBytes[i]}`);
-    }
-  });
-  return { kernel, bindGroup: bindBuffers(ctx.device, kernel.pipeline, `${kernel.name} ${label}`, bindings) };
-}
-
-/** Records one dispatch; a grid with no workgroups (a zero-sized shape) has nothing to compute and is left out. */
-export function recordDispatch(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, workgroups: readonly [number, number, number]): void {
-  if (workgroups.includes(0)) return;
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup);
-  pass.dispatchWorkgroups(...workgroups);
-}
-
-/** Records dispatches into a compute pass, in order (each sees the writes of the previous ones). */
-export function recordDispatches(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[]): void {
-  for (const { kernel, bindGroup } of dispatches) recordDispatch(pass, kernel.pipeline, bindGroup, kernel.workgroups);
-}
-
-/** Runs dispatches in one pass and submits them; validation errors name the kernels. */
-export function submitDispatches(ctx: GpuContext, label: string, dispatches: readonly Dispatch[]): Promise<void> {
-  const kernels = dispatches.map((d) => d.kernel.name).join(', ');
-  return withErrorScope(ctx.device, kernels, () => {
-    const encoder = ctx.device.createCommandEncoder({ label });
-    const pass = encoder.beginComputePass({ label });
-    recordDispatches(pass, dispatches);
-    pass.end();
-    ctx.device.queue.submit([encoder.finish()]);
-  });
+  integersFrom(1, `update[${count}]`, { count });
+  return compileKernel(ctx, UPDATE, count);
 }

@@ -27,16 +27,8 @@ import { checkFirstBatch, type EpochOptions, type EpochResult, type Trainer, typ
 import { ceilDiv } from '../util/math';
 import { createBuffer, readBuffer, uniformBuffer, writeArray } from './buffers';
 import { detectDeviceLoss, throwIfLost, type GpuContext } from './device';
-import {
-  bindKernel,
-  matmulKernel,
-  recordDispatches,
-  SOFTMAX_COUNTERS,
-  softmaxGradKernel,
-  updateKernel,
-  type Dispatch,
-  type MatmulVersion,
-} from './kernels';
+import { bindKernel, recordDispatches, type Dispatch } from './dispatch';
+import { matmulKernel, SOFTMAX_COUNTERS, softmaxGradKernel, updateKernel, type MatmulVersion } from './kernels';
 import { KernelError } from './program';
 import { waitForGpu } from './wait';
 

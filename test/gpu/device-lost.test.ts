@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { acquireDevice, type GpuContext } from '../../src/gpu/device';
 import { DeviceLostError, KernelError } from '../../src/gpu/program';
-import { createDenseInference } from '../../src/gpu/sparse-inference';
+import { createDenseInference } from '../../src/gpu/dense-inference';
 import { GpuTrainer } from '../../src/gpu/trainer';
 import { initNetwork } from '../../src/model/network';
 import { dawnGpu } from '../../src/node/dawn';

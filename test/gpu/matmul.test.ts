@@ -11,7 +11,22 @@ import { describe, expect, it } from 'vitest';
 import { accumulateVelocity, matmul, matmulTransA, matmulTransB, relu, reluGradMask } from '../../src/cpu/ops';
 import { readBuffer } from '../../src/gpu/buffers';
 import type { GpuContext } from '../../src/gpu/device';
-import { bindKernel, defaultMatmulVersion, FEW_ROWS_MAX_M, matmulKernel, matmulVersionFor, submitDispatches, subgroupSize, type Epilogue, type MatmulSpec, type MatmulVersion } from '../../src/gpu/kernels';
+import { bindKernel, compileKernel, submitDispatches } from '../../src/gpu/dispatch';
+import {
+  defaultMatmulVersion,
+  MATMUL_V1,
+  MATMUL_V2,
+  MATMUL_V4,
+  matmulKernel,
+  matmulV3,
+  matmulVersionFor,
+  subgroupSize,
+  type Epilogue,
+  type MatmulDescriptor,
+  type MatmulSpec,
+  type MatmulVersion,
+} from '../../src/gpu/kernels';
+import { DEFAULT_TUNING } from '../../src/gpu/tuning';
 import { expectClose } from '../helpers/expect-close';
 import { testGpu } from '../helpers/gpu';
 import { inputBuffer, maskAsFloats, poisonedBuffer } from '../helpers/gpu-buffers';
@@ -92,9 +107,10 @@ function makeCase(spec: MatmulSpec, seed: number): Case {
   return { spec, a, b, cBefore, aux, expected };
 }
 
-async function runCase(ctx: GpuContext, version: MatmulVersion, c: Case): Promise<Float32Array> {
+/** Runs a case on a version as `matmulKernel` builds it, or on a descriptor with another geometry. */
+async function runCase(ctx: GpuContext, kernelOf: MatmulVersion | MatmulDescriptor, c: Case): Promise<Float32Array> {
   const { m, n } = c.spec;
-  const kernel = await matmulKernel(ctx, c.spec, version);
+  const kernel = typeof kernelOf === 'number' ? await matmulKernel(ctx, c.spec, kernelOf) : await compileKernel(ctx, kernelOf, c.spec);
   const out = c.cBefore ? inputBuffer(ctx, 'c', c.cBefore) : poisonedBuffer(ctx, 'c', m * n);
   const buffers = [inputBuffer(ctx, 'a', c.a), inputBuffer(ctx, 'b', c.b), out, inputBuffer(ctx, 'aux', c.aux ?? new Float32Array(1))];
   await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
@@ -142,9 +158,38 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
     });
   }
 
-  it('picks the few-rows kernel up to FEW_ROWS_MAX_M rows, the default kernel above', async () => {
-    const fullTile = defaultMatmulVersion(ctx) as 2 | 3;
-    const maxM = FEW_ROWS_MAX_M[fullTile];
+  // Geometries other than the descriptors' own, each leaving partial tiles in both directions on
+  // these shapes (and an empty K): the overrides reach the shaders, and the dispatch sizes follow
+  // them. Few shapes: every one is a pipeline that a software adapter compiles for a second or two.
+  const variantShapes: [number, number, number][] = [
+    [3, 9, 255],
+    [65, 63, 1],
+    [129, 33, 33],
+    [130, 0, 9],
+  ];
+  const sg = gpu.context ? subgroupSize(gpu.context) : 0;
+  const variants: MatmulDescriptor[] = [
+    { ...MATMUL_V1, geometry: { V1_WG: 4 } },
+    { ...MATMUL_V2, geometry: { V2_WG: 8, V2_TK: 16 } },
+    { ...MATMUL_V4, geometry: { V4_WG: 32, V4_ROWS: 1 } },
+    ...(sg > 0 && sg <= 32 ? [{ ...matmulV3(sg), geometry: { SG: sg, WG: 2 * sg, ROWS: 1, COLS: 2 * sg } }] : []),
+  ];
+  for (const variant of variants) {
+    const geometry = Object.entries(variant.geometry).map(([key, value]) => `${key} ${value}`).join(' ');
+    it(`${variant.name} with ${geometry}: the three forms on ${variantShapes.length} shapes`, async () => {
+      let seed = 1;
+      for (const form of FORMS) {
+        for (const [m, k, n] of variantShapes) {
+          const c = makeCase({ m, k, n, transA: form.transA, transB: form.transB, epilogue: form.transA ? 'accumulateVelocity' : 'none' }, seed++);
+          expectClose(await runCase(ctx, variant, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `${form.label} [${m}x${k}]·[${k}x${n}]`);
+        }
+      }
+    });
+  }
+
+  it('picks the few-rows kernel up to fewRowsMaxM rows, the default kernel above', async () => {
+    const fullTile = defaultMatmulVersion(ctx);
+    const maxM = DEFAULT_TUNING.fewRowsMaxM[fullTile];
     expect(matmulVersionFor(ctx, { m: 1, k: 784, n: 100 })).toBe(4);
     expect(matmulVersionFor(ctx, { m: maxM, k: 100, n: 10 })).toBe(4);
     expect(matmulVersionFor(ctx, { m: maxM + 1, k: 100, n: 10 })).toBe(fullTile);

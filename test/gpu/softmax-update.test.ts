@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { maskedMomentumUpdate, softmaxGrad, type SoftmaxGradCounts } from '../../src/cpu/ops';
 import { readBuffer, uniformBuffer, writeArray } from '../../src/gpu/buffers';
-import { bindKernel, softmaxGradKernel, submitDispatches, updateKernel } from '../../src/gpu/kernels';
+import { bindKernel, submitDispatches } from '../../src/gpu/dispatch';
+import { softmaxGradKernel, updateKernel } from '../../src/gpu/kernels';
 import { expectClose } from '../helpers/expect-close';
 import { testGpu } from '../helpers/gpu';
 import { inputBuffer, maskAsFloats, poisonedBuffer } from '../helpers/gpu-buffers';

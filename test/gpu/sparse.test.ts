@@ -12,8 +12,14 @@
 import { describe, expect, it } from 'vitest';
 import { csrForward, csrLayer, denseInfer, sparseInfer, csrLayers, transpose, type CsrLayer } from '../../src/cpu/sparse-forward';
 import { readBuffer, uniformBuffer } from '../../src/gpu/buffers';
-import { chooseLayerKernel, createDenseInference, createHybridInference, createSparseInference, SAMPLE_MAJOR_MAX_FEATURES, sparseParams, sparseProgram, sparseWorkgroups, type SparseVersion } from '../../src/gpu/sparse-inference';
-import { bindBuffers, getPipeline, withErrorScope } from '../../src/gpu/program';
+import { chooseLayerKernel } from '../../src/gpu/cost-model';
+import { createDenseInference } from '../../src/gpu/dense-inference';
+import { bindKernel, compileKernel, submitDispatches } from '../../src/gpu/dispatch';
+import { createHybridInference } from '../../src/gpu/hybrid-inference';
+import { MATMUL_V4, matmulV3 } from '../../src/gpu/kernels';
+import { createSparseInference } from '../../src/gpu/sparse-inference';
+import { SPARSE_KERNELS, SPARSE_TRANSPOSE, SPARSE_V1, SPARSE_V3, sparseParams, transposeParams, type SparseDescriptor, type SparseVersion } from '../../src/gpu/sparse-kernels';
+import { DEFAULT_TUNING } from '../../src/gpu/tuning';
 import { initNetwork, type Network } from '../../src/model/network';
 import { compactNetwork } from '../../src/prune/structured';
 import { pruneToSparsity } from '../../src/prune/unstructured';
@@ -21,7 +27,6 @@ import { expectClose } from '../helpers/expect-close';
 import { testGpu } from '../helpers/gpu';
 import { inputBuffer, poisonedBuffer } from '../helpers/gpu-buffers';
 import { mulberry32, randomFloats, randomMask } from '../helpers/random';
-import sparseTransposeSource from '../../shaders/sparse_transpose.wgsl';
 
 const gpu = await testGpu();
 
@@ -67,13 +72,14 @@ describe.skipIf(!gpu.context)(`sparse inference kernels ${gpu.label}`, () => {
   const ctx = gpu.context!;
   // Collected even when the suite is skipped, with no context.
   const versions: SparseVersion[] = gpu.context?.device.features.has('subgroups') ? [1, 2, 3] : [1, 2];
-  // v2/v3 in their default shape and with a workgroup and row count that leave partial blocks.
-  const configs = versions.flatMap((version): { version: SparseVersion; workgroupSize?: number; rows?: number }[] =>
-    version === 1 ? [{ version }] : [{ version }, { version, workgroupSize: 32, rows: 3 }],
-  );
+  // Each version in its default geometry and in one whose workgroup (and rows) leave partial blocks.
+  const kernels = versions.flatMap((version): SparseDescriptor[] => {
+    const kernel = SPARSE_KERNELS[version];
+    return [kernel, { ...kernel, geometry: version === 1 ? { WG: 32 } : { WG: 32, ROWS: 3 } }];
+  });
 
   async function runLayer(
-    config: (typeof configs)[number],
+    descriptor: SparseDescriptor,
     layer: CsrLayer,
     x: Float32Array, // [batch, in]
     batch: number,
@@ -81,8 +87,7 @@ describe.skipIf(!gpu.context)(`sparse inference kernels ${gpu.label}`, () => {
     xLayout: 'sample-major' | 'feature-major',
     yLayout: 'sample-major' | 'feature-major',
   ): Promise<Float32Array> {
-    const { version, workgroupSize = 64, rows = 4 } = config;
-    const pipeline = await getPipeline(ctx, sparseProgram(version, workgroupSize, rows));
+    const kernel = await compileKernel(ctx, descriptor, { batch, inSize: layer.inSize, outSize: layer.outSize, nonzeros: layer.indices.length });
     const buffers = [
       inputBuffer(ctx, 'indptr', asU32(layer.indptr)),
       inputBuffer(ctx, 'indices', asU32(layer.indices.length ? layer.indices : new Int32Array(1))),
@@ -91,24 +96,16 @@ describe.skipIf(!gpu.context)(`sparse inference kernels ${gpu.label}`, () => {
       poisonedBuffer(ctx, 'y', batch * layer.outSize),
       uniformBuffer(ctx, 'params', sparseParams(batch, layer, relu, xLayout, yLayout)),
     ];
-    await withErrorScope(ctx.device, `sparse_v${version}`, () => {
-      const encoder = ctx.device.createCommandEncoder();
-      const pass = encoder.beginComputePass();
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindBuffers(ctx.device, pipeline, 'test', buffers));
-      pass.dispatchWorkgroups(...sparseWorkgroups(version, layer.outSize, batch, workgroupSize, rows));
-      pass.end();
-      ctx.device.queue.submit([encoder.finish()]);
-    });
+    await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
     const y = await readBuffer(ctx, buffers[4]!, new Float32Array(batch * layer.outSize));
     for (const b of buffers) b.destroy();
     return yLayout === 'feature-major' ? transpose(y, layer.outSize, batch) : y;
   }
 
-  for (const config of configs) {
-    const name = `sparse_v${config.version}${config.workgroupSize ? ` WG ${config.workgroupSize} ROWS ${config.rows}` : ''}`;
+  for (const descriptor of kernels) {
+    const name = `${descriptor.name} ${Object.entries(descriptor.geometry).map(([key, value]) => `${key} ${value}`).join(' ')}`;
     it.each(SHAPES)(`${name}: [%i → %i] × batch %i at every density matches csrForward`, async (inSize, outSize, batch) => {
-      const random = mulberry32(inSize * 7919 + outSize * 31 + batch + config.version);
+      const random = mulberry32(inSize * 7919 + outSize * 31 + batch + Number(descriptor.name.at(-1)));
       for (const density of DENSITIES) {
         const layer = randomLayer(random, inSize, outSize, density);
         const x = randomFloats(random, batch * inSize);
@@ -116,8 +113,8 @@ describe.skipIf(!gpu.context)(`sparse inference kernels ${gpu.label}`, () => {
         for (const relu of [false, true]) {
           const reference = csrForward(layer, x, batch, relu);
           const shape = `[${batch}, ${outSize}] density ${density} relu ${relu}`;
-          expectClose(await runLayer(config, layer, x, batch, relu, 'feature-major', 'feature-major'), reference, tolerance, `${shape} fm→fm`);
-          if (!relu) expectClose(await runLayer(config, layer, x, batch, relu, 'sample-major', 'sample-major'), reference, tolerance, `${shape} sm→sm`);
+          expectClose(await runLayer(descriptor, layer, x, batch, relu, 'feature-major', 'feature-major'), reference, tolerance, `${shape} fm→fm`);
+          if (!relu) expectClose(await runLayer(descriptor, layer, x, batch, relu, 'sample-major', 'sample-major'), reference, tolerance, `${shape} sm→sm`);
         }
       }
     });
@@ -129,18 +126,10 @@ describe.skipIf(!gpu.context)(`sparse inference kernels ${gpu.label}`, () => {
     [65, 784],
     [300, 100],
   ])('sparse_transpose [%i, %i] moves every element', async (batch, features) => {
-    const pipeline = await getPipeline(ctx, { name: 'sparse_transpose', source: sparseTransposeSource });
+    const kernel = await compileKernel(ctx, SPARSE_TRANSPOSE, { batch, features });
     const x = randomFloats(mulberry32(batch + features), batch * features);
-    const buffers = [inputBuffer(ctx, 'x', x), poisonedBuffer(ctx, 'xT', batch * features), uniformBuffer(ctx, 'params', Uint32Array.of(batch, features))];
-    await withErrorScope(ctx.device, 'sparse_transpose', () => {
-      const encoder = ctx.device.createCommandEncoder();
-      const pass = encoder.beginComputePass();
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindBuffers(ctx.device, pipeline, 'test', buffers));
-      pass.dispatchWorkgroups(Math.ceil(batch / 64), features);
-      pass.end();
-      ctx.device.queue.submit([encoder.finish()]);
-    });
+    const buffers = [inputBuffer(ctx, 'x', x), poisonedBuffer(ctx, 'xT', batch * features), uniformBuffer(ctx, 'params', transposeParams({ batch, features }))];
+    await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
     expect([...(await readBuffer(ctx, buffers[1]!, new Float32Array(batch * features)))]).toEqual([...transpose(x, batch, features)]);
   });
 });
@@ -206,8 +195,8 @@ describe.skipIf(!gpu.context)(`sparse and dense inference engines ${gpu.label}`,
     engine.dispose();
   });
 
-  it('transposes an input wider than SAMPLE_MAJOR_MAX_FEATURES before a sparse first layer, in the sparse and hybrid engines', async () => {
-    const net = prunedNetwork([SAMPLE_MAJOR_MAX_FEATURES + 1, 40, 10], 0.8, 13);
+  it('transposes an input wider than sampleMajorMaxFeatures before a sparse first layer, in the sparse and hybrid engines', async () => {
+    const net = prunedNetwork([DEFAULT_TUNING.sampleMajorMaxFeatures + 1, 40, 10], 0.8, 13);
     const count = 130;
     const inputs = randomFloats(mulberry32(21), count * net.sizes[0]!, 0, 1);
     const expected = sparseInfer(csrLayers(net), inputs, count);
@@ -238,15 +227,32 @@ describe.skipIf(!gpu.context)(`sparse and dense inference engines ${gpu.label}`,
 });
 
 describe('chooseLayerKernel', () => {
+  // What `auto` runs on an adapter with 8-lane subgroups (lavapipe): matmul_v3 and sparse_v3 at
+  // large batches, matmul_v4 and sparse_v1 at small ones.
+  const large = { dense: matmulV3(8), sparse: SPARSE_V3 };
+  const small = { dense: MATMUL_V4, sparse: SPARSE_V1 };
+
   it('runs the trained network\'s sparse first layer as CSR and its small denser layers dense at batch 10 000', () => {
-    expect(chooseLayerKernel({ inSize: 449, outSize: 90, nonzeros: 4673 }, 10000)).toBe('sparse');
-    expect(chooseLayerKernel({ inSize: 90, outSize: 92, nonzeros: 2919 }, 10000)).toBe('dense');
-    expect(chooseLayerKernel({ inSize: 92, outSize: 10, nonzeros: 643 }, 10000)).toBe('dense');
+    expect(chooseLayerKernel({ inSize: 449, outSize: 90, nonzeros: 4673 }, 10000, large)).toBe('sparse');
+    expect(chooseLayerKernel({ inSize: 90, outSize: 92, nonzeros: 2919 }, 10000, large)).toBe('dense');
+    expect(chooseLayerKernel({ inSize: 92, outSize: 10, nonzeros: 643 }, 10000, large)).toBe('dense');
   });
 
-  it('prefers CSR for a 4096² layer at 95% sparsity, and for any layer at batch 1 (the matmul computes a whole 128-sample tile)', () => {
-    expect(chooseLayerKernel({ inSize: 4096, outSize: 4096, nonzeros: 838861 }, 100)).toBe('sparse');
-    expect(chooseLayerKernel({ inSize: 90, outSize: 92, nonzeros: 2919 }, 1)).toBe('sparse');
-    expect(chooseLayerKernel({ inSize: 100, outSize: 100, nonzeros: 10000 }, 1000)).toBe('dense');
+  it('prefers CSR for a 4096² layer at 95% sparsity and for a 32%-dense layer at batch 1, the matmul for a dense layer', () => {
+    expect(chooseLayerKernel({ inSize: 4096, outSize: 4096, nonzeros: 838861 }, 100, large)).toBe('sparse');
+    expect(chooseLayerKernel({ inSize: 90, outSize: 92, nonzeros: 2919 }, 1, small)).toBe('sparse');
+    expect(chooseLayerKernel({ inSize: 100, outSize: 100, nonzeros: 10000 }, 1000, large)).toBe('dense');
+  });
+
+  it('charges the matmul that runs: v4 pays 4 rows at a small batch where v3 would pay a 128-row tile', () => {
+    const layer = { inSize: 100, outSize: 100, nonzeros: 10000 };
+    expect(chooseLayerKernel(layer, 4, small)).toBe('dense');
+    expect(chooseLayerKernel(layer, 4, { ...small, dense: matmulV3(8) })).toBe('sparse');
+  });
+
+  it('reads the geometry of the kernel: v4 with 1 row per workgroup is cheaper at batch 1 than with 4', () => {
+    const layer = { inSize: 100, outSize: 100, nonzeros: 10000 };
+    expect(chooseLayerKernel(layer, 1, small)).toBe('sparse');
+    expect(chooseLayerKernel(layer, 1, { ...small, dense: { ...MATMUL_V4, geometry: { V4_WG: 64, V4_ROWS: 1 } } })).toBe('dense');
   });
 });

@@ -1,0 +1,51 @@
+/**
+ * The hybrid engine's choice between a CSR kernel and the dense matmul for one layer at one batch
+ * size, priced on the geometry of the kernels that would run: each pays for the blocks of its
+ * output it computes (`CostedDescriptor.costBlock`, padding included), at its cost per unit of
+ * work (`Tuning.costs`).
+ */
+import { ceilDiv } from '../util/math';
+import type { CostedDescriptor } from './dispatch';
+import type { MatmulDescriptor } from './kernels';
+import { KernelError } from './program';
+import type { SparseDescriptor } from './sparse-kernels';
+import { DEFAULT_TUNING } from './tuning';
+
+/** The kernel that runs one layer: CSR (shaders/sparse_v*.wgsl) or the dense training matmul. */
+export type LayerKernel = 'sparse' | 'dense';
+
+export interface LayerShape {
+  inSize: number;
+  outSize: number;
+  nonzeros: number;
+}
+
+/** The kernels a layer would run on at one batch size. */
+export interface LayerCandidates {
+  dense: MatmulDescriptor;
+  sparse: SparseDescriptor;
+}
+
+const roundUp = (n: number, multiple: number): number => ceilDiv(n, multiple) * multiple;
+
+/** What `kernel` spends on an output of rows × columns with `depth` units of work each. */
+function kernelCost<Shape>(kernel: CostedDescriptor<Shape>, rows: number, columns: number, depth: number): number {
+  const unit = DEFAULT_TUNING.costs[kernel.name];
+  if (unit === undefined) throw new KernelError(`the cost model has no cost for ${kernel.name}`);
+  const [blockRows, blockColumns] = kernel.costBlock(kernel.geometry);
+  return unit * depth * roundUp(rows, blockRows) * roundUp(columns, blockColumns);
+}
+
+/**
+ * The cheaper kernel for one layer at one batch size. Dense pays every weight of the blocks of
+ * C it computes (v3 a whole 128-sample tile, v4 4 rows); sparse pays each kept weight for every
+ * sample of the blocks it computes (one for v1, 4·WG for v2/v3). On the trained MNIST network
+ * this runs the 12%-dense first layer sparse and the 35% / 64%-dense small layers dense at large
+ * batches; see BENCHMARKS.md.
+ */
+export function chooseLayerKernel(layer: LayerShape, batch: number, kernels: LayerCandidates): LayerKernel {
+  const dense = kernelCost(kernels.dense, batch, layer.outSize, layer.inSize);
+  // A CSR row costs its nonzeros per sample; over all outputs, the layer's nonzeros.
+  const sparse = kernelCost(kernels.sparse, batch, 1, layer.nonzeros);
+  return sparse < dense ? 'sparse' : 'dense';
+}

@@ -1,0 +1,133 @@
+/**
+ * Kernel descriptors and the one path every dispatch takes:
+ *
+ *   descriptor + shape  --compileKernel-->  Kernel (pipeline, workgroups, binding sizes)
+ *                       --bindKernel----->  Dispatch (bindings checked against the sizes)
+ *                       --recordDispatches-> a compute pass
+ *
+ * A descriptor is everything about one kernel that does not depend on the device: its WGSL
+ * program, its geometry (workgroup size, tile, rows per workgroup, …), and for a shape the
+ * workgroups it dispatches and the bytes each binding must have. The geometry reaches the WGSL as
+ * `override` constants of the same names, which the shaders declare with no default: the numbers
+ * are written here only, and whatever reads them (the dispatch size, the cost model, a tuner)
+ * reads the same ones. A variant with another geometry is `{ ...descriptor, geometry }`.
+ */
+import type { GpuContext } from './device';
+import { bindBuffers, getPipeline, KernelError, withErrorScope } from './program';
+
+export type Grid = [number, number, number];
+
+/** A kernel's work split, by the names of the WGSL `override`s that receive it. */
+export type Geometry = Readonly<Record<string, number>>;
+
+export interface KernelDescriptor<Shape, G extends Geometry = Geometry> {
+  /** The kernel, e.g. `matmul_v3`: labels, error messages, the pipeline cache. */
+  readonly name: string;
+  /** WGSL source (one of `shaders/*.wgsl`). */
+  readonly source: string;
+  readonly entryPoint?: string;
+  readonly geometry: G;
+  /** The shape for labels, e.g. `800x784x100 A·Bᵀ relu`. */
+  describe(shape: Shape): string;
+  /** Override constants that fix the shape (M, N, K, …), for kernels compiled per shape. */
+  shapeConstants?(shape: Shape): Record<string, number>;
+  /** Workgroups of one dispatch. */
+  workgroups(shape: Shape, geometry: G): Grid;
+  /** Least size in bytes of each binding, in binding order. */
+  bindingBytes(shape: Shape): number[];
+}
+
+/**
+ * A kernel whose work the cost model can price: its output is a matrix (rows × columns: samples
+ * × outputs in inference) computed in blocks that cost the same however much of them is inside
+ * the matrix.
+ */
+export interface CostedDescriptor<Shape, G extends Geometry = Geometry> extends KernelDescriptor<Shape, G> {
+  /** Rows × columns of the output whose work is done together, padding included. */
+  costBlock(geometry: G): readonly [number, number];
+}
+
+/** A descriptor compiled for one shape: its pipeline, dispatch size and the bytes each binding needs. */
+export interface Kernel {
+  /** e.g. `matmul_v2[800x784x100 A·Bᵀ relu]`: labels and error messages. */
+  name: string;
+  pipeline: GPUComputePipeline;
+  workgroups: Grid;
+  /** Least size in bytes of each binding, in binding order. */
+  bindingBytes: number[];
+}
+
+/** A kernel with its resources bound: one `dispatchWorkgroups` when recorded. */
+export interface Dispatch {
+  kernel: Kernel;
+  bindGroup: GPUBindGroup;
+}
+
+function checkWorkgroups(ctx: GpuContext, name: string, workgroups: Grid): void {
+  const max = ctx.adapter.limits.maxComputeWorkgroupsPerDimension;
+  if (workgroups.some((w) => w > max)) {
+    throw new KernelError(`kernel ${name}: ${workgroups.join('×')} workgroups pass the limit of ${max} per dimension`);
+  }
+}
+
+/** The pipeline of `descriptor` for `shape` (compiled once per device and constants), and its dispatch size. */
+export async function compileKernel<Shape, G extends Geometry>(ctx: GpuContext, descriptor: KernelDescriptor<Shape, G>, shape: Shape): Promise<Kernel> {
+  const name = `${descriptor.name}[${descriptor.describe(shape)}]`;
+  const workgroups = descriptor.workgroups(shape, descriptor.geometry);
+  checkWorkgroups(ctx, name, workgroups);
+  const pipeline = await getPipeline(ctx, {
+    name: descriptor.name,
+    source: descriptor.source,
+    entryPoint: descriptor.entryPoint,
+    constants: { ...descriptor.shapeConstants?.(shape), ...descriptor.geometry },
+  });
+  return { name, pipeline, workgroups, bindingBytes: descriptor.bindingBytes(shape) };
+}
+
+/** Bytes a binding covers: its window, or the rest of its buffer. */
+function bindingSize(b: GPUBuffer | GPUBufferBinding): number {
+  if (!('buffer' in b)) return b.size;
+  return b.size ?? b.buffer.size - (b.offset ?? 0);
+}
+
+/** Binds resources to a kernel, checking every binding is large enough for the kernel's shape. */
+export function bindKernel(ctx: GpuContext, kernel: Kernel, label: string, bindings: readonly (GPUBuffer | GPUBufferBinding)[]): Dispatch {
+  if (bindings.length !== kernel.bindingBytes.length) {
+    throw new KernelError(`kernel ${kernel.name}: ${bindings.length} bindings given, it takes ${kernel.bindingBytes.length}`);
+  }
+  bindings.forEach((b, i) => {
+    const size = bindingSize(b);
+    if (size < kernel.bindingBytes[i]!) {
+      throw new KernelError(`kernel ${kernel.name}: binding ${i} (${label}) has ${size} bytes, the shape needs ${kernel.bindingBytes[i]}`);
+    }
+  });
+  return { kernel, bindGroup: bindBuffers(ctx.device, kernel.pipeline, `${kernel.name} ${label}`, bindings) };
+}
+
+/**
+ * Records dispatches into a compute pass, in order (each sees the writes of the previous ones).
+ * A grid with no workgroups (a zero-sized shape) has nothing to compute and is left out.
+ */
+export function recordDispatches(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[]): void {
+  for (const { kernel, bindGroup } of dispatches) {
+    if (kernel.workgroups.includes(0)) continue;
+    pass.setPipeline(kernel.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(...kernel.workgroups);
+  }
+}
+
+/** Records dispatches in one pass of a new command encoder and submits it. */
+export function encodeAndSubmit(ctx: GpuContext, label: string, dispatches: readonly Dispatch[]): void {
+  const encoder = ctx.device.createCommandEncoder({ label });
+  const pass = encoder.beginComputePass({ label });
+  recordDispatches(pass, dispatches);
+  pass.end();
+  ctx.device.queue.submit([encoder.finish()]);
+}
+
+/** Runs dispatches in one pass and submits them; validation errors name the kernels. */
+export function submitDispatches(ctx: GpuContext, label: string, dispatches: readonly Dispatch[]): Promise<void> {
+  const kernels = dispatches.map((d) => d.kernel.name).join(', ');
+  return withErrorScope(ctx.device, kernels, () => encodeAndSubmit(ctx, label, dispatches));
+}

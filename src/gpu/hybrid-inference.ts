@@ -1,0 +1,51 @@
+/**
+ * Hybrid inference: each layer on whichever of CSR and the dense matmul the cost model
+ * (src/gpu/cost-model.ts) finds cheaper for its density, shape and the batch, priced on the
+ * kernels that would run it. Sparse layers write feature-major activations, which a dense layer
+ * after them reads as Aᵀ; the CSR kernels read either layout. JS reference: `sparseInfer` /
+ * `denseInfer` in src/cpu/sparse-forward.ts (the same logits).
+ */
+import { csrLayers } from '../cpu/sparse-forward';
+import type { Network } from '../model/network';
+import type { CompactNetwork } from '../prune/structured';
+import { chooseLayerKernel, type LayerKernel } from './cost-model';
+import type { GpuContext } from './device';
+import { asCompact, createLayeredInference, type GpuInference } from './inference';
+import { matmulChoiceName, matmulDescriptorOf, matmulVersionFor } from './kernels';
+import { KernelError } from './program';
+import { sparseChoiceName, sparseKernelChooser } from './sparse-kernels';
+import type { SparseInferenceOptions } from './sparse-inference';
+
+export interface HybridInferenceOptions extends SparseInferenceOptions {
+  /** The kernel of each layer at every batch, instead of `chooseLayerKernel` (tests use it to cover every mix). */
+  layerKernels?: readonly LayerKernel[];
+}
+
+/**
+ * Uploads `model` to run each layer on whichever kernel `chooseLayerKernel` finds cheaper for its
+ * density, shape and the batch: sparse CSR for the very sparse layers, the dense matmul for the
+ * small, denser ones that structured pruning leaves.
+ */
+export function createHybridInference(ctx: GpuContext, model: Network | CompactNetwork, options: HybridInferenceOptions): Promise<GpuInference> {
+  const { net } = asCompact(model);
+  const layers = csrLayers(net).map((layer) => ({ inSize: layer.inSize, outSize: layer.outSize, nonzeros: layer.indices.length }));
+  if (options.layerKernels && options.layerKernels.length !== layers.length) {
+    throw new KernelError(`hybrid inference: ${options.layerKernels.length} layer kernels given for ${layers.length} layers`);
+  }
+  const sparseVersion = options.version ?? 'auto';
+  const sparseKernel = sparseKernelChooser(ctx, sparseVersion);
+  // Dense layers pick their matmul by shape, as the dense engine does (few rows at small batches).
+  const choose = (count: number): LayerKernel[] =>
+    layers.map((layer) => {
+      const dense = matmulDescriptorOf(ctx, matmulVersionFor(ctx, { m: count, k: layer.inSize, n: layer.outSize }));
+      return chooseLayerKernel(layer, count, { dense, sparse: sparseKernel(count) });
+    });
+  const forced = options.layerKernels;
+  return createLayeredInference(ctx, model, {
+    ...options,
+    name: `hybrid(${sparseChoiceName(ctx, sparseVersion)}|${matmulChoiceName(ctx, 'auto')})`,
+    plan: forced ? () => forced : choose,
+    sparseKernel,
+    matmulVersion: 'auto',
+  });
+}

@@ -1,0 +1,119 @@
+/**
+ * The kernels of sparse inference as descriptors (src/gpu/dispatch.ts): the CSR gathers
+ * (shaders/sparse_v*.wgsl) and the transpose of a sample-major input (shaders/sparse_transpose.wgsl).
+ * Shapes reach them in a uniform (`sparseParams`), so one pipeline serves every layer and batch.
+ * JS reference: csrForward in src/cpu/sparse-forward.ts.
+ */
+import sparseTransposeSource from '../../shaders/sparse_transpose.wgsl';
+import sparseV1Source from '../../shaders/sparse_v1.wgsl';
+import sparseV2Source from '../../shaders/sparse_v2.wgsl';
+import sparseV3Source from '../../shaders/sparse_v3.wgsl';
+import { ceilDiv } from '../util/math';
+import type { GpuContext } from './device';
+import type { CostedDescriptor, KernelDescriptor } from './dispatch';
+import { KernelError } from './program';
+import { DEFAULT_TUNING } from './tuning';
+
+/** 1 one invocation per (output, sample); 2 lanes over samples; 3 as 2 with subgroup-shared nonzeros. */
+export type SparseVersion = 1 | 2 | 3;
+
+/** One CSR layer on one batch. */
+export interface SparseShape {
+  batch: number;
+  inSize: number;
+  outSize: number;
+  nonzeros: number;
+}
+
+export type SparseDescriptor = CostedDescriptor<SparseShape>;
+
+export type Layout = 'sample-major' | 'feature-major';
+
+const F32 = 4;
+/** Bytes of the SparseParams uniform: 8 u32. */
+const SPARSE_PARAMS_BYTES = 32;
+
+/** Bindings: indptr, indices, values, x, y, params (see the shaders' headers). */
+function sparseBindingBytes({ batch, inSize, outSize, nonzeros }: SparseShape): number[] {
+  return [(outSize + 1) * 4, nonzeros * 4, nonzeros * F32, batch * inSize * F32, batch * outSize * F32, SPARSE_PARAMS_BYTES];
+}
+
+const describeSparse = ({ batch, inSize, outSize, nonzeros }: SparseShape): string => `${batch}x${inSize}→${outSize}, ${nonzeros} nonzeros`;
+
+/** WG invocations along the outputs, one sample per workgroup row; an invocation past the outputs does nothing. */
+export const SPARSE_V1: CostedDescriptor<SparseShape, { WG: number }> = {
+  name: 'sparse_v1',
+  source: sparseV1Source,
+  geometry: { WG: 64 },
+  describe: describeSparse,
+  workgroups: ({ batch, outSize }, g) => [ceilDiv(outSize, g.WG), batch, 1],
+  bindingBytes: sparseBindingBytes,
+  costBlock: () => [1, 1],
+};
+
+/**
+ * ROWS output rows × 4·WG samples per workgroup (4 samples per invocation: the shaders' vec4
+ * accumulator). Samples past the batch repeat the last one, so a block of 4·WG samples costs the
+ * same however many are in the batch. WG 16 beat 8, 32 and 64 for 784→100 and 4096×4096: a block
+ * of 64 samples stays in the cache (BENCHMARKS.md, "Kernel versions").
+ */
+function lanesOverSamples(version: 2 | 3, source: string): CostedDescriptor<SparseShape, { WG: number; ROWS: number }> {
+  return {
+    name: `sparse_v${version}`,
+    source,
+    geometry: { WG: 16, ROWS: 4 },
+    describe: describeSparse,
+    workgroups: ({ batch, outSize }, g) => [ceilDiv(outSize, g.ROWS), ceilDiv(batch, 4 * g.WG), 1],
+    bindingBytes: sparseBindingBytes,
+    costBlock: (g) => [4 * g.WG, 1],
+  };
+}
+
+export const SPARSE_V2 = lanesOverSamples(2, sparseV2Source);
+export const SPARSE_V3 = lanesOverSamples(3, sparseV3Source);
+
+export const SPARSE_KERNELS: Record<SparseVersion, SparseDescriptor> = { 1: SPARSE_V1, 2: SPARSE_V2, 3: SPARSE_V3 };
+
+/**
+ * The CSR kernel by batch size on this device: the version asked for, or for `auto` v1 below
+ * `Tuning.sparseV1Below` samples, else v3 where subgroups exist, else v2.
+ */
+export function sparseKernelChooser(ctx: GpuContext, choice: SparseVersion | 'auto'): (batch: number) => SparseDescriptor {
+  const hasSubgroups = ctx.device.features.has('subgroups');
+  if (choice === 3 && !hasSubgroups) throw new KernelError('sparse_v3 needs the subgroups feature, which this device lacks');
+  if (choice !== 'auto') return () => SPARSE_KERNELS[choice];
+  const wide = hasSubgroups ? SPARSE_V3 : SPARSE_V2;
+  return (batch) => (batch < DEFAULT_TUNING.sparseV1Below ? SPARSE_V1 : wide);
+}
+
+/** For tables: `sparse_v2`, or for `auto` the versions it picks between, e.g. `sparse_auto(v1|v3)`. */
+export function sparseChoiceName(ctx: GpuContext, choice: SparseVersion | 'auto'): string {
+  return choice === 'auto' ? `sparse_auto(v1|v${ctx.device.features.has('subgroups') ? 3 : 2})` : `sparse_v${choice}`;
+}
+
+/** The uniform of shaders/sparse_v*.wgsl: sizes, ReLU flag, and the (feature, sample) strides of x and y. */
+export function sparseParams(batch: number, layer: { inSize: number; outSize: number }, relu: boolean, x: Layout, y: Layout): Uint32Array {
+  const strides = (layout: Layout, features: number): number[] => (layout === 'feature-major' ? [batch, 1] : [1, features]);
+  return Uint32Array.from([batch, layer.inSize, layer.outSize, relu ? 1 : 0, ...strides(x, layer.inSize), ...strides(y, layer.outSize)]);
+}
+
+export interface TransposeShape {
+  batch: number;
+  features: number;
+}
+
+/** out[f, s] = x[s, f]: WG invocations along samples, one feature per workgroup row. */
+export const SPARSE_TRANSPOSE: KernelDescriptor<TransposeShape, { WG: number }> = {
+  name: 'sparse_transpose',
+  source: sparseTransposeSource,
+  geometry: { WG: 64 },
+  describe: ({ batch, features }) => `${batch}x${features}`,
+  workgroups: ({ batch, features }, g) => [ceilDiv(batch, g.WG), features, 1],
+  // x, out, and the TransposeParams uniform (batch, features).
+  bindingBytes: ({ batch, features }) => [batch * features * F32, batch * features * F32, 8],
+};
+
+/** The uniform of shaders/sparse_transpose.wgsl. */
+export function transposeParams({ batch, features }: TransposeShape): Uint32Array {
+  return Uint32Array.of(batch, features);
+}

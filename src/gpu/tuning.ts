@@ -1,0 +1,52 @@
+/**
+ * The measured choices of the GPU code, in one place: which kernel runs a shape and what the
+ * cost model charges for each kernel. The defaults were measured on lavapipe (BENCHMARKS.md);
+ * a GPU with another balance of loads, arithmetic and dispatch cost wants other values. The
+ * kernels' geometry (workgroup sizes, tiles) is in their descriptors.
+ */
+
+export interface Tuning {
+  /**
+   * Most rows of C for which the few-rows matmul v4 beats the full-tile kernel (v3, or v2 without
+   * subgroups) that would run instead.
+   */
+  fewRowsMaxM: Readonly<Record<2 | 3, number>>;
+  /** Below this batch sparse inference runs sparse_v1, whose lanes run over outputs instead of samples. */
+  sparseV1Below: number;
+  /** A sparse first layer reads the input sample-major up to this many features; wider inputs are transposed first. */
+  sampleMajorMaxFeatures: number;
+  /**
+   * What one unit of work costs, by kernel name, in multiply-adds of matmul_v3 on full tiles: a
+   * multiply-add for the matmuls (padding included: see `CostedDescriptor.costBlock`), one
+   * nonzero for one sample for the CSR kernels.
+   */
+  costs: Readonly<Record<string, number>>;
+}
+
+export const DEFAULT_TUNING: Tuning = {
+  // BENCHMARKS.md, "Small batches", round-robin over K×N = 4096², 1024², 784×100, 100×100,
+  // 100×10: v4 ahead of v3 up to M = 24 (2× at M = 16, 10–20× at M = 1), level at 32, behind
+  // from 48; ahead of the tiled v2 up to M = 64 (1.4–3.5×), behind on 1024² from M = 96.
+  fewRowsMaxM: { 3: 24, 2: 64 },
+  // BENCHMARKS.md, "Kernel versions": below 64 samples the lanes-over-samples kernels idle.
+  sparseV1Below: 64,
+  // BENCHMARKS.md, "per-layer kernel choice": a 64-sample block of a ≤ 784-feature input (≤ 200 KB)
+  // stays in the cache and its gathers ran as fast as feature-major ones (449 and 784 inputs),
+  // while the transpose cost half as much again as the layer; at 1024 and 4096 inputs
+  // sample-major gathers were 2× slower.
+  sampleMajorMaxFeatures: 784,
+  costs: {
+    // The quiet runs of BENCHMARKS.md: v3 15–19 GFLOP/s on full tiles, v2 8.5 on 1024³; v4
+    // 3.4–3.5 G multiply-adds/s on 4096² at M = 16–24 against 14 for v3 (its tiles padded to
+    // 128 rows) in the same run.
+    matmul_v2: 2.2,
+    matmul_v3: 1,
+    matmul_v4: 4,
+    // "per-layer kernel choice": sparse_v3 0.9 G nonzero·samples/s on the trained network's
+    // layers and on 4096² at 95%, matmul_v3 5–9 G multiply-adds/s in the same runs. v1 and v2
+    // were not measured apart; v2 ran level with v3 at batch 10 000.
+    sparse_v1: 6,
+    sparse_v2: 6,
+    sparse_v3: 6,
+  },
+};

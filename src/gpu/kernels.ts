@@ -1,9 +1,11 @@
 /**
  * The training kernels as descriptors (src/gpu/dispatch.ts): the matmul in four versions
- * (compiled once per shape: shapes are override constants), softmax_grad and the momentum
- * update. Each has a plain-loop reference in `src/cpu/ops.ts`.
+ * (compiled once per shape: shapes are override constants), softmax_grad, the momentum update
+ * and the mask. Each has a plain-loop reference in `src/cpu/ops.ts` (the mask: `applyMasks` in
+ * src/model/network.ts).
  */
 import matmulSource from '../../shaders/matmul.wgsl';
+import applyMaskSource from '../../shaders/apply_mask.wgsl';
 import matmulSubgroupSource from '../../shaders/matmul_subgroup.wgsl';
 import softmaxGradSource from '../../shaders/softmax_grad.wgsl';
 import updateSource from '../../shaders/update.wgsl';
@@ -216,7 +218,15 @@ function perWeightDescriptor(name: string, source: string, extraBindingBytes: nu
 /** Masked momentum step for one layer (shaders/update.wgsl); the fourth binding is the uniform (lr, momentum). */
 export const UPDATE = perWeightDescriptor('update', updateSource, [2 * F32]);
 
+/** w = v = 0 where the mask is 0, for one layer (shaders/apply_mask.wgsl). */
+export const APPLY_MASK = perWeightDescriptor('apply_mask', applyMaskSource, []);
+
 export function updateKernel(ctx: GpuContext, count: number): Promise<Kernel> {
   integersFrom(1, `update[${count}]`, { count });
   return compileKernel(ctx, UPDATE, count);
+}
+
+export function applyMaskKernel(ctx: GpuContext, count: number): Promise<Kernel> {
+  integersFrom(1, `apply_mask[${count}]`, { count });
+  return compileKernel(ctx, APPLY_MASK, count);
 }

@@ -27,8 +27,8 @@ import { checkFirstBatch, type EpochOptions, type EpochResult, type Trainer, typ
 import { ceilDiv } from '../util/math';
 import { createBuffer, readBuffer, uniformBuffer, writeArray } from './buffers';
 import { detectDeviceLoss, throwIfLost, type GpuContext } from './device';
-import { bindKernel, recordDispatches, type Dispatch } from './dispatch';
-import { matmulKernel, SOFTMAX_COUNTERS, softmaxGradKernel, updateKernel, type MatmulVersion } from './kernels';
+import { bindKernel, recordDispatches, submitDispatches, type Dispatch } from './dispatch';
+import { applyMaskKernel, matmulKernel, SOFTMAX_COUNTERS, softmaxGradKernel, updateKernel, type MatmulVersion } from './kernels';
 import { KernelError } from './program';
 import { waitForGpu } from './wait';
 
@@ -72,6 +72,8 @@ export class GpuTrainer implements Trainer {
     private readonly counters: GPUBuffer,
     private readonly countersReadback: GPUBuffer,
     private readonly batchDispatches: Dispatch[][],
+    /** Per layer: w = v = 0 where the mask buffer is 0. */
+    private readonly maskDispatches: Dispatch[],
     private readonly batchesPerSubmit: number,
     private readonly owned: GPUBuffer[],
   ) {}
@@ -154,11 +156,12 @@ export class GpuTrainer implements Trainer {
     // takes v4 only where M, a layer's width in the weight gradient, is tiny.
     const version = options.matmulVersion ?? 'auto';
     const layerIndices = [...Array(layers).keys()];
-    const [forward, backward, weightGrad, update, softmax] = await Promise.all([
+    const [forward, backward, weightGrad, update, applyMask, softmax] = await Promise.all([
       Promise.all(layerIndices.map((l) => matmulKernel(ctx, { m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none' }, version))),
       Promise.all(layerIndices.slice(1).map((l) => matmulKernel(ctx, { m: batch, k: sizes[l + 1]!, n: sizes[l]!, transB: true, epilogue: 'reluGrad' }, version))),
       Promise.all(layerIndices.map((l) => matmulKernel(ctx, { m: sizes[l]!, k: batch, n: sizes[l + 1]!, transA: true, epilogue: 'accumulateVelocity' }, version))),
       Promise.all(layerIndices.map((l) => updateKernel(ctx, sizes[l]! * sizes[l + 1]!))),
+      Promise.all(layerIndices.map((l) => applyMaskKernel(ctx, sizes[l]! * sizes[l + 1]!))),
       softmaxGradKernel(ctx, batch, sizes[layers]!, config.confidence),
     ]);
 
@@ -172,6 +175,7 @@ export class GpuTrainer implements Trainer {
       .map((l) => bindKernel(ctx, backward[l - 1]!, `layer ${l} backprop`, [grad(l + 1), weights[l]!, grad(l), act(l)]));
     const hiddenWeightGrad = layerIndices.slice(1).map((l) => bindKernel(ctx, weightGrad[l]!, `layer ${l} velocity`, [act(l), grad(l + 1), velocityBuffers[l]!, maskBuffers[l]!]));
     const updates = layerIndices.map((l) => bindKernel(ctx, update[l]!, `layer ${l} update`, [weights[l]!, velocityBuffers[l]!, maskBuffers[l]!, hyper]));
+    const maskDispatches = layerIndices.map((l) => bindKernel(ctx, applyMask[l]!, `layer ${l}`, [weights[l]!, velocityBuffers[l]!, maskBuffers[l]!]));
     const batchDispatches = slots.map((slot, b) => [
       bindKernel(ctx, forward[0]!, `layer 0 forward, batch ${b}`, [slot.inputs, weights[0]!, act(1), noAux]),
       ...hiddenForward,
@@ -197,6 +201,7 @@ export class GpuTrainer implements Trainer {
       counters,
       countersReadback,
       batchDispatches,
+      maskDispatches,
       options.batchesPerSubmit ?? 8,
       owned,
     );
@@ -295,15 +300,10 @@ export class GpuTrainer implements Trainer {
     if (masks.length !== this.masks.length || masks.some((m, l) => m.length !== this.masks[l]!.length)) {
       throw new KernelError('GPU trainer: masks do not match the network’s weight shapes');
     }
-    const { net, velocities } = await this.state();
-    net.masks = masks.map((m) => m.slice());
-    applyMasks(net, velocities);
-    for (let l = 0; l < masks.length; l++) {
-      writeArray(this.ctx, this.weights[l]!, 0, net.weights[l]!);
-      writeArray(this.ctx, this.velocities[l]!, 0, velocities[l]!);
-      writeArray(this.ctx, this.maskBuffers[l]!, 0, Float32Array.from(net.masks[l]!));
-    }
-    this.masks = net.masks;
+    // Only the masks travel: one kernel per layer zeroes the weights and velocities they drop.
+    masks.forEach((mask, l) => writeArray(this.ctx, this.maskBuffers[l]!, 0, Float32Array.from(mask)));
+    await detectDeviceLoss(this.ctx, () => 'apply masks', () => submitDispatches(this.ctx, 'apply masks', this.maskDispatches));
+    this.masks = masks.map((m) => m.slice());
   }
 
   dispose(): void {

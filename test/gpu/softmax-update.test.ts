@@ -1,13 +1,16 @@
 /**
- * softmax_grad and update against src/cpu/ops.ts on fresh random inputs, outputs poisoned with
- * NaN. Tolerance rel 1e-4 (abs 1e-6): both kernels do a handful of float32 operations per element,
- * the references the same in float64, so the difference is a few float32 roundings.
+ * softmax_grad and update against src/cpu/ops.ts, and apply_mask against applyMasks
+ * (src/model/network.ts), on fresh random inputs, outputs poisoned with NaN. Tolerance rel 1e-4
+ * (abs 1e-6): softmax_grad and update do a handful of float32 operations per element, the
+ * references the same in float64, so the difference is a few float32 roundings; apply_mask only
+ * writes zeros, so it is compared exactly.
  */
 import { describe, expect, it } from 'vitest';
 import { maskedMomentumUpdate, softmaxGrad, type SoftmaxGradCounts } from '../../src/cpu/ops';
 import { readBuffer, uniformBuffer, writeArray } from '../../src/gpu/buffers';
 import { bindKernel, submitDispatches } from '../../src/gpu/dispatch';
-import { softmaxGradKernel, updateKernel } from '../../src/gpu/kernels';
+import { applyMaskKernel, softmaxGradKernel, updateKernel } from '../../src/gpu/kernels';
+import { applyMasks } from '../../src/model/network';
 import { expectClose } from '../helpers/expect-close';
 import { testGpu } from '../helpers/gpu';
 import { inputBuffer, maskAsFloats, poisonedBuffer } from '../helpers/gpu-buffers';
@@ -103,6 +106,27 @@ describe.skipIf(!gpu.context)(`softmax_grad and update kernels ${gpu.label}`, ()
         if (!mask[i] && (!Object.is(wGpu[i], 0) || !Object.is(vGpu[i], 0))) throw new Error(`pruned entry ${i} became w=${wGpu[i]} v=${vGpu[i]}`);
       }
       [wBuffer, vBuffer, maskBuffer].forEach((b) => b.destroy());
+    });
+  }
+
+  // Either side of the 64-invocation workgroup, and a layer of the seed's network plus one.
+  for (const count of [1, 63, 65, 1000, 78_401]) {
+    it(`apply_mask over ${count} weights zeroes exactly the weights and velocities its mask drops`, async () => {
+      const random = mulberry32(count + 3);
+      const mask = randomMask(random, count, 0.3);
+      const w = randomFloats(random, count);
+      const v = randomFloats(random, count);
+      // The entries the kernel must write are NaN, so one it misses fails the comparison.
+      for (let i = 0; i < count; i++) if (!mask[i]) w[i] = v[i] = NaN;
+      const expected = { sizes: [count, 1], weights: [w.slice()], masks: [mask] };
+      const expectedV = [v.slice()];
+      applyMasks(expected, expectedV);
+      const kernel = await applyMaskKernel(ctx, count);
+      const buffers = [inputBuffer(ctx, 'w', w), inputBuffer(ctx, 'v', v), inputBuffer(ctx, 'mask', maskAsFloats(mask))];
+      await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
+      expect(await readBuffer(ctx, buffers[0]!, new Float32Array(count))).toEqual(expected.weights[0]);
+      expect(await readBuffer(ctx, buffers[1]!, new Float32Array(count))).toEqual(expectedV[0]);
+      buffers.forEach((b) => b.destroy());
     });
   }
 

@@ -13,8 +13,10 @@ import { createDenseInference } from '../gpu/dense-inference';
 import { createHybridInference } from '../gpu/hybrid-inference';
 import type { GpuInference } from '../gpu/inference';
 import { createSparseInference } from '../gpu/sparse-inference';
-import { initNetwork, keptTotal, type Network } from '../model/network';
+import { cloneNetwork, initNetwork, keptTotal, type Network } from '../model/network';
 import { compactNetwork } from '../prune/structured';
+import { pruneToSparsity } from '../prune/unstructured';
+import { median } from './timing';
 
 export type InferVariant = 'dense' | 'sparse' | 'compact' | 'hybrid' | 'compact-dense';
 
@@ -68,31 +70,6 @@ export const QUICK_GRID = { sparsities: [0, 0.9, 0.99], batches: [1, 100, 10000]
 const MAX_DENSE_WORK = 4e9;
 const MAX_SPARSE_WORK = 4e8;
 
-/** Keeps the largest |w| of each layer so that `sparsity` of it is pruned (ties at the cut by position). */
-export function pruneLayersByMagnitude(net: Network, sparsity: number): Network {
-  const weights = net.weights.map((w) => w.slice());
-  const masks = weights.map((w) => {
-    const mask = new Uint8Array(w.length);
-    const keep = Math.round((1 - sparsity) * w.length);
-    if (keep === 0) {
-      w.fill(0);
-      return mask;
-    }
-    const magnitudes = Float32Array.from(w, Math.abs).sort();
-    const cut = magnitudes[w.length - keep]!;
-    let above = 0;
-    for (let k = 0; k < w.length; k++) if (Math.abs(w[k]!) > cut) above++;
-    let atCut = keep - above;
-    for (let k = 0; k < w.length; k++) {
-      const m = Math.abs(w[k]!);
-      if (m > cut || (m === cut && atCut-- > 0)) mask[k] = 1;
-      else w[k] = 0;
-    }
-    return mask;
-  });
-  return { sizes: [...net.sizes], weights, masks };
-}
-
 function measuredSparsity(net: Network): number {
   const total = net.masks.reduce((n, m) => n + m.length, 0);
   const kept = keptTotal(net);
@@ -141,8 +118,7 @@ async function raceCell(model: string, batch: number, contenders: Contender[], r
     }
   }
   const rows = contenders.map((c): InferRow => {
-    const sorted = [...c.times].sort((a, b) => a - b);
-    const medianMs = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+    const medianMs = median(c.times);
     return {
       model,
       variant: c.variant,
@@ -153,7 +129,7 @@ async function raceCell(model: string, batch: number, contenders: Contender[], r
       weights: c.weights,
       samplesPerSec: (batch * 1000) / medianMs,
       medianMs,
-      minMs: sorted[0]!,
+      minMs: Math.min(...c.times),
       repeats,
       vsDense: 1,
     };
@@ -228,7 +204,11 @@ export async function benchInferGrid(ctx: GpuContext, options: InferGridOptions 
   const models: [string, number[]][] = [['mnist', [784, 100, 100, 10]], ...widths.map((w): [string, number[]] => [`square-${w}`, [w, w]])];
   for (const [model, sizes] of models) {
     const base = initNetwork(sizes, 1);
-    const pruned = sparsities.map((s) => pruneLayersByMagnitude(base, s));
+    const pruned = sparsities.map((s) => {
+      const net = cloneNetwork(base);
+      pruneToSparsity(net, s, 'layer');
+      return net;
+    });
     for (const batch of batches) {
       const started = performance.now();
       const cell = await measureCell(ctx, model, base, pruned, batch, repeats, skipped, false);
@@ -258,11 +238,6 @@ export async function benchInferNetwork(
     options.log?.(`${model} batch ${batch}: ${cell.length} cases`);
   }
   return { adapter: adapterName(ctx.adapter), rows, skipped };
-}
-
-/** A random MNIST-shaped network with `keep` of each layer's weights, by magnitude (the stand-in for a trained one). */
-export function randomPrunedMnist(keep = 0.093, seed = 1): Network {
-  return pruneLayersByMagnitude(initNetwork([784, 100, 100, 10], seed), 1 - keep);
 }
 
 /** The rows as an aligned text table. */

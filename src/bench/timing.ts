@@ -1,6 +1,7 @@
 /** Timing primitives shared by the benchmarks. */
+import { createBuffer, uniformBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
-import { recordDispatches, type Dispatch } from '../gpu/dispatch';
+import { bindKernel, recordDispatches, type Dispatch, type Kernel } from '../gpu/dispatch';
 import { waitForGpu } from '../gpu/wait';
 
 /** The median; the mean of the middle two for an even count. */
@@ -10,14 +11,87 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** Milliseconds per dispatch of `reps` copies of one dispatch in one pass and one submit, GPU synchronized. */
-export async function timeDispatch(ctx: GpuContext, dispatch: Dispatch, reps: number): Promise<number> {
-  const encoder = ctx.device.createCommandEncoder({ label: `bench ${dispatch.kernel.name}` });
-  const pass = encoder.beginComputePass();
+/**
+ * How kernel timings are taken: the GPU's own timestamps at the start and end of the pass, where
+ * the device has `timestamp-query`; else the host's clock from submit to the GPU being done.
+ */
+export type KernelTimingMethod = 'timestamp-query' | 'submit-to-done';
+
+export function kernelTimingMethod(ctx: GpuContext): KernelTimingMethod {
+  return ctx.device.features.has('timestamp-query') ? 'timestamp-query' : 'submit-to-done';
+}
+
+/** A query set for the two timestamps of a pass, and the buffers that bring them back. */
+interface PassTimer {
+  querySet: GPUQuerySet;
+  resolved: GPUBuffer;
+  readback: GPUBuffer;
+}
+
+const TIMESTAMP_BYTES = 2 * 8;
+
+/** A timer for one kernel's timings (each its own: the read-back buffer maps for one timing at a time), or null without `timestamp-query`. */
+function passTimer(ctx: GpuContext, label: string): PassTimer | null {
+  if (kernelTimingMethod(ctx) !== 'timestamp-query') return null;
+  const { device } = ctx;
+  return {
+    querySet: device.createQuerySet({ label: `${label} timestamps`, type: 'timestamp', count: 2 }),
+    resolved: device.createBuffer({ label: `${label} timestamps`, size: TIMESTAMP_BYTES, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }),
+    readback: device.createBuffer({ label: `${label} timestamps readback`, size: TIMESTAMP_BYTES, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
+  };
+}
+
+/** Milliseconds per dispatch of `reps` copies of one dispatch in one pass and one submit (see `KernelTimingMethod`). */
+async function timeDispatch(ctx: GpuContext, dispatch: Dispatch, reps: number, timer: PassTimer | null): Promise<number> {
+  const { device } = ctx;
+  const encoder = device.createCommandEncoder({ label: `bench ${dispatch.kernel.name}` });
+  const pass = encoder.beginComputePass(timer ? { timestampWrites: { querySet: timer.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
   for (let r = 0; r < reps; r++) recordDispatches(pass, [dispatch]);
   pass.end();
+  if (timer) {
+    encoder.resolveQuerySet(timer.querySet, 0, 2, timer.resolved, 0);
+    encoder.copyBufferToBuffer(timer.resolved, 0, timer.readback, 0, TIMESTAMP_BYTES);
+  }
   const start = performance.now();
-  ctx.device.queue.submit([encoder.finish()]);
-  await waitForGpu(ctx.device.queue.onSubmittedWorkDone());
-  return (performance.now() - start) / reps;
+  device.queue.submit([encoder.finish()]);
+  await waitForGpu(device.queue.onSubmittedWorkDone());
+  const hostMs = performance.now() - start;
+  if (!timer) return hostMs / reps;
+  await waitForGpu(timer.readback.mapAsync(GPUMapMode.READ));
+  const [begin, end] = new BigUint64Array(timer.readback.getMappedRange());
+  timer.readback.unmap();
+  return Number(end! - begin!) / 1e6 / reps;
+}
+
+/** One thing to time: `run` does one timed unit and returns its milliseconds; `ms` collects them. */
+export interface TimedCase {
+  label: string;
+  run: () => Promise<number>;
+  ms: number[];
+}
+
+/** A kernel bound to zeroed scratch buffers of its sizes (the last a uniform when `uniformLast`), repeated in one pass for about `targetMs`. */
+export async function kernelCase(ctx: GpuContext, kernel: Kernel, targetMs: number, uniformLast = false): Promise<TimedCase> {
+  const buffers = kernel.bindingBytes.map((bytes, i) =>
+    uniformLast && i === kernel.bindingBytes.length - 1
+      ? uniformBuffer(ctx, 'bench uniform', new Float32Array(Math.max(1, bytes / 4)))
+      : createBuffer(ctx, `bench ${kernel.name} ${i}`, Math.ceil(bytes / 4) * 4),
+  );
+  const dispatch = bindKernel(ctx, kernel, 'bench', buffers);
+  const timer = passTimer(ctx, `bench ${kernel.name}`);
+  const first = await timeDispatch(ctx, dispatch, 1, timer);
+  const reps = Math.max(1, Math.min(1000, Math.round(targetMs / Math.max(first, 0.01))));
+  return { label: kernel.name, run: () => timeDispatch(ctx, dispatch, reps, timer), ms: [] };
+}
+
+/**
+ * Runs every case once to warm up, then `repeats` rounds in which each case is timed once, in
+ * order: the machine's speed drifts, so every case sees the same conditions within a round.
+ */
+export async function runRounds(cases: readonly TimedCase[], repeats: number, afterRound?: (round: number) => void): Promise<void> {
+  for (const c of cases) await c.run();
+  for (let round = 1; round <= repeats; round++) {
+    for (const c of cases) c.ms.push(await c.run());
+    afterRound?.(round);
+  }
 }

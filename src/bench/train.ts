@@ -10,9 +10,7 @@
 import { grouped } from '../util/format';
 import { CpuTrainer } from '../cpu/trainer';
 import { takeSamples, type Dataset } from '../data/dataset';
-import { createBuffer, uniformBuffer } from '../gpu/buffers';
 import { adapterName, type AdapterDescription, type GpuContext } from '../gpu/device';
-import { bindKernel, type Kernel } from '../gpu/dispatch';
 import { defaultMatmulVersion, matmulKernel, softmaxGradKernel, subgroupSize, updateKernel, type MatmulSpec, type MatmulVersion } from '../gpu/kernels';
 import { GpuTrainer } from '../gpu/trainer';
 import { initNetwork, SEED_SIZES, type Network } from '../model/network';
@@ -20,7 +18,7 @@ import { SEED_RECIPE } from '../train/recipe';
 import type { TrainConfig } from '../train/trainer';
 import { UserError } from '../util/errors';
 import { loadTfjsWebgpu, TfjsMlpTrainer } from './tfjs-peer';
-import { median, timeDispatch } from './timing';
+import { kernelCase, kernelTimingMethod, median, runRounds, type KernelTimingMethod, type TimedCase } from './timing';
 
 export interface TrainBenchSettings {
   sizes: number[];
@@ -86,6 +84,8 @@ export interface TrainBenchReport {
   ceiling: { shape: [number, number, number]; matmulVersion: MatmulVersion; ms: number; gflops: number; perVersion: KernelTiming[]; trainerFraction: number };
   /** Each kernel of one step of the default trainer, timed alone (repeated in one pass). */
   stepKernels: { kernels: KernelTiming[]; sumMs: number; measuredStepMs: number };
+  /** How the ceiling and the step's kernels were timed. */
+  kernelTiming: KernelTimingMethod;
 }
 
 /**
@@ -103,32 +103,11 @@ export function stepFlops(sizes: readonly number[], batch: number): number {
   return 2 * batch * (2 * all + (all - first));
 }
 
-
-/** One thing to time: `run` does one timed unit and returns its milliseconds. */
-interface TimedCase {
-  label: string;
-  run: () => Promise<number>;
-  ms: number[];
-}
-
+/** Milliseconds `work` takes, from the host's clock. */
 async function timed(work: () => Promise<unknown>): Promise<number> {
   const start = performance.now();
   await work();
   return performance.now() - start;
-}
-
-
-/** A kernel bound to zeroed scratch buffers of its sizes, with a repeat count for `targetMs`. */
-async function kernelCase(ctx: GpuContext, kernel: Kernel, targetMs: number, uniformLast = false): Promise<TimedCase> {
-  const buffers = kernel.bindingBytes.map((bytes, i) =>
-    uniformLast && i === kernel.bindingBytes.length - 1
-      ? uniformBuffer(ctx, 'bench uniform', new Float32Array(Math.max(1, bytes / 4)))
-      : createBuffer(ctx, `bench ${kernel.name} ${i}`, Math.ceil(bytes / 4) * 4),
-  );
-  const dispatch = bindKernel(ctx, kernel, 'bench', buffers);
-  const first = await timeDispatch(ctx, dispatch, 1);
-  const reps = Math.max(1, Math.min(1000, Math.round(targetMs / Math.max(first, 0.01))));
-  return { label: kernel.name, run: () => timeDispatch(ctx, dispatch, reps), ms: [] };
 }
 
 /** The kernels of one training step as GpuTrainer builds them (src/gpu/trainer.ts). */
@@ -211,12 +190,10 @@ export async function benchTrain({ ctx, gpu, train, settings, progress }: TrainB
 
   try {
     progress('warming up');
-    for (const c of cases) await c.run();
-    for (let round = 1; round <= settings.repeats; round++) {
-      for (const c of cases) c.ms.push(await c.run());
+    await runRounds(cases, settings.repeats, (round) => {
       const summary = trainerCases.map((c) => `${c.label} ${grouped((samples / c.ms[c.ms.length - 1]!) * 1000)}/s`).join(', ');
       progress(`round ${round}/${settings.repeats}: ${summary}`);
-    }
+    });
   } finally {
     for (const trainer of ours) trainer.dispose();
     tfjs.dispose();
@@ -285,6 +262,7 @@ export async function benchTrain({ ctx, gpu, train, settings, progress }: TrainB
       trainerFraction: best.gflops / bestCeiling.gflops!,
     },
     stepKernels: { kernels, sumMs: kernels.reduce((s, k) => s + k.ms, 0), measuredStepMs: best.msPerBatch },
+    kernelTiming: kernelTimingMethod(ctx),
   };
 }
 
@@ -331,12 +309,10 @@ export function formatTrainBench(r: TrainBenchReport): string {
     `ceiling: matmul ${r.ceiling.shape.join('×')} v${r.ceiling.matmulVersion} ${fixed(r.ceiling.gflops)} GFLOP/s ` +
       `(${r.ceiling.perVersion.map((k) => `${k.kernel} ${fixed(k.gflops!)}`).join(', ')}); the trainer reaches ${fixed(100 * r.ceiling.trainerFraction)}% of it`,
     '',
-    `one step's kernels alone: ${fixed(r.stepKernels.sumMs, 2)} ms of ${fixed(r.stepKernels.measuredStepMs, 2)} ms per trained batch`,
+    `one step's kernels alone: ${fixed(r.stepKernels.sumMs, 2)} ms of ${fixed(r.stepKernels.measuredStepMs, 2)} ms per trained batch (kernels timed by ${r.kernelTiming})`,
     '| kernel | ms | GFLOP/s |',
     '| --- | ---: | ---: |',
     ...r.stepKernels.kernels.map((k) => `| ${k.kernel} | ${fixed(k.ms, 3)} | ${k.gflops === null ? '' : fixed(k.gflops)} |`),
   ];
   return lines.join('\n');
 }
-
-/** The CLI's `bench train`. */

@@ -81,7 +81,7 @@ export interface ConvertCommand {
 
 export interface BenchCommand extends GpuSelection {
   name: 'bench';
-  target: 'train' | 'infer';
+  target: 'train' | 'infer' | 'matmul';
   quick: boolean;
   repeats: number;
   outDir: string;
@@ -217,8 +217,8 @@ function cli(): Argv {
     .command('convert <model>', 'Convert between the seed text format and safetensors', (y) =>
       y.positional('model', { type: 'string', describe: 'Network file' }).options(convertOptions),
     )
-    .command('bench <target>', 'Measure throughput: train (ours vs JS vs TF.js) or infer (dense vs sparse)', (y) =>
-      y.positional('target', { choices: ['train', 'infer'] as const, describe: 'What to measure' }).options(benchOptions),
+    .command('bench <target>', 'Measure throughput: train (ours vs JS vs TF.js), infer (dense vs sparse) or matmul (each kernel version)', (y) =>
+      y.positional('target', { choices: ['train', 'infer', 'matmul'] as const, describe: 'What to measure' }).options(benchOptions),
     )
     .example('$0 train', 'the seed recipe on the GPU (the JS reference when there is none)')
     .example('$0 train --schedule gradual --layer-sparsity 0.956,0.925,0.73 --shuffle', 'keep 5% of the weights')
@@ -468,7 +468,7 @@ function toCommand(raw: Raw, argv: readonly string[]): Command {
     case 'bench':
       return {
         name,
-        target: raw.target as 'train' | 'infer',
+        target: raw.target as BenchCommand['target'],
         quick: raw.quick as boolean,
         repeats: positiveInteger(raw, 'repeats'),
         outDir: raw['out-dir'] as string,

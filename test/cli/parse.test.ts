@@ -94,7 +94,7 @@ describe('parseArgs', () => {
   it("usage errors are one line, then the command's --help", () => {
     const cases: [string[], RegExp, string][] = [
       [['prune', 'm', '--out', 'o', '--scope', 'wide'], /^--scope must be one of "global", "layer", got "wide"$/, 'prune'],
-      [['bench', 'everything'], /^target must be one of "train", "infer", got "everything"$/, 'bench'],
+      [['bench', 'everything'], /^target must be one of "train", "infer", "matmul", got "everything"$/, 'bench'],
       [['train', '--schedule', 'often', '--scope', 'wide'], /^--schedule must be one of .*, got "often"; --scope must be one of .*, got "wide"$/, 'train'],
       [['train', '--bogus'], /^Unknown argument: bogus$/, 'train'],
       [['eval'], /^Missing required argument: model$/, 'eval'],

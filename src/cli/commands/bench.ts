@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { benchInferGrid, benchInferNetwork, formatInferTable, renderInferChart, type InferBenchResult } from '../../bench/infer';
+import { benchMatmul, formatMatmulBench, matmulBenchSettings } from '../../bench/matmul';
 import { benchTrain, formatTrainBench, trainBenchSettings } from '../../bench/train';
 import { adapterName } from '../../gpu/device';
 import { writeFileAtomic } from '../../node/files';
@@ -35,6 +36,14 @@ export async function runBench(cmd: BenchCommand, io: CommandIo): Promise<void> 
     const path = await writeResult(cmd.outDir, 'bench-train.json', JSON.stringify(report, null, 2) + '\n');
     if (cmd.json) io.out(JSON.stringify(report));
     else io.out(`${formatTrainBench(report)}\n\nwritten: ${path}`);
+    return;
+  }
+
+  if (cmd.target === 'matmul') {
+    const report = await benchMatmul(ctx, matmulBenchSettings(cmd.quick, cmd.repeats), log);
+    const path = await writeResult(cmd.outDir, 'bench-matmul.json', JSON.stringify(report, null, 2) + '\n');
+    if (cmd.json) io.out(JSON.stringify(report));
+    else io.out(`${formatMatmulBench(report)}\n\nwritten: ${path}`);
     return;
   }
 

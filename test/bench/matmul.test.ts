@@ -1,0 +1,62 @@
+/**
+ * `bench matmul`'s core on tiny settings, and the kernel timing both benches use: with the GPU's
+ * timestamps where the device has `timestamp-query`, and from submit to done where it has not.
+ * Speeds are never asserted (DESIGN.md, "Benchmarks, not timed tests").
+ */
+import { describe, expect, it } from 'vitest';
+import { benchMatmul, formatMatmulBench } from '../../src/bench/matmul';
+import { kernelCase, kernelTimingMethod } from '../../src/bench/timing';
+import type { GpuContext } from '../../src/gpu/device';
+import { matmulKernel, subgroupSize } from '../../src/gpu/kernels';
+import { testGpu } from '../helpers/gpu';
+
+const gpu = await testGpu();
+
+/** The same device, seen as one without `timestamp-query`. */
+function withoutTimestamps(ctx: GpuContext): GpuContext {
+  const device = new Proxy(ctx.device, {
+    get(target, key) {
+      if (key === 'features') return new Set([...target.features].filter((f) => f !== 'timestamp-query'));
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { ...ctx, device };
+}
+
+describe.skipIf(!gpu.context)(`bench matmul core and kernel timing ${gpu.label}`, () => {
+  const ctx = gpu.context!;
+  const positive = (x: number): boolean => Number.isFinite(x) && x > 0;
+
+  it('times every version on each shape, leaves the slow kernels out of a large one, marks what auto runs', async () => {
+    const settings = {
+      shapes: [
+        ['tiny', { m: 5, k: 7, n: 9 }],
+        ['large', { m: 600, k: 600, n: 600 }],
+      ] as [string, { m: number; k: number; n: number }][],
+      repeats: 2,
+      kernelTimingMs: 1,
+    };
+    const progress: string[] = [];
+    const report = await benchMatmul(ctx, settings, (line) => progress.push(line));
+    const versions = subgroupSize(ctx) > 0 ? [1, 2, 3, 4] : [1, 2, 4];
+    expect(report.rows.filter((r) => r.shape === 'tiny').map((r) => r.version)).toEqual(versions);
+    expect(report.rows.filter((r) => r.shape === 'large').map((r) => r.version)).toEqual(versions.filter((v) => v === 2 || v === 3));
+    expect(report.skipped).toHaveLength(2);
+    for (const shape of ['tiny', 'large']) expect(report.rows.filter((r) => r.shape === shape && r.isAuto)).toHaveLength(1);
+    for (const r of report.rows) expect([r.ms, r.gflops, ...r.gflopsRange].every(positive), JSON.stringify(r)).toBe(true);
+    expect(report.kernelTiming).toBe(ctx.device.features.has('timestamp-query') ? 'timestamp-query' : 'submit-to-done');
+    expect(formatMatmulBench(report)).toContain('matmul_v2[600x600x600 A·B]');
+    expect(progress).toContain('round 2/2');
+  });
+
+  it('kernel timings are positive with timestamps and without', async () => {
+    const kernel = await matmulKernel(ctx, { m: 64, k: 64, n: 64 }, 2);
+    const contexts = [ctx, withoutTimestamps(ctx)];
+    expect(contexts.map(kernelTimingMethod)).toEqual([ctx.device.features.has('timestamp-query') ? 'timestamp-query' : 'submit-to-done', 'submit-to-done']);
+    for (const c of contexts) {
+      const timed = await kernelCase(c, kernel, 1);
+      expect(positive(await timed.run()), kernelTimingMethod(c)).toBe(true);
+    }
+  });
+});

@@ -168,7 +168,7 @@ fn matmul_v2(@builtin(workgroup_id) wid: vec3u,
   }
 }
 
-// ---- v4: few rows (GEMV-like), 4 rows × 4 adjacent columns per invocation ----
+// ---- v4: few rows (GEMV-like), V4_ROWS rows × 4 adjacent columns per invocation ----
 
 override V4_WG: u32;          // invocations per workgroup, along the columns
 override V4_ROWS: u32;        // rows of C per workgroup (and per invocation), at most V4_MAX_ROWS

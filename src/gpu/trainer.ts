@@ -12,7 +12,8 @@
  *   V[l]   = (V[l] + A[l]ᵀ·G[l+1])·mask[l]   (the batch sum, not the mean)         matmul, Aᵀ
  *   W[l]  += lr·V[l]; V[l] *= momentum   where mask[l] = 1                         update
  * An epoch records all its batches (several batches per command encoder), then reads back only
- * the three counters (correct, backpropagated, non-finite).
+ * the three counters (correct, backpropagated, non-finite). Pruning (`setMasks`) uploads the new
+ * masks and zeroes what they drop with one apply_mask dispatch per layer.
  *
  * The training set lives in batch slots: slot b holds the inputs of batch b ([batch, features]
  * f32) at an offset aligned for binding, in as many buffers as maxStorageBufferBindingSize needs

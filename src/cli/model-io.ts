@@ -1,23 +1,25 @@
 /** Reading and writing network files for the CLI: format from content on read, from the extension on write. */
 import { basename } from 'node:path';
-import { detectAndParseModel, encodeModel } from '../format/model-file';
+import { detectAndParseModel, encodeModel, outputFormatForName, type OutputFormat } from '../format/model-file';
+import type { SafetensorsLayout } from '../format/safetensors';
 import type { Network } from '../model/network';
 import { readModelFile, writeFileAtomic } from '../node/files';
-
-export type Layout = 'auto' | 'dense' | 'csr';
 
 export async function loadModel(path: string): Promise<ReturnType<typeof detectAndParseModel>> {
   const bytes = await readModelFile(path);
   return detectAndParseModel(bytes, basename(path));
 }
 
-/** `.txt` is the seed's text format; everything else is safetensors. */
-export function formatForPath(path: string): 'seed-text' | 'safetensors' {
-  return path.toLowerCase().endsWith('.txt') ? 'seed-text' : 'safetensors';
+export interface SaveOptions {
+  /** safetensors only; default `auto`. */
+  layout?: SafetensorsLayout;
+  /** ONNX only: end with a Softmax. */
+  softmax?: boolean;
 }
 
-export async function saveModel(path: string, net: Network, metadata: Record<string, string>, layout: Layout = 'auto'): Promise<string> {
-  const format = formatForPath(path);
-  await writeFileAtomic(path, encodeModel(net, format, { layout, metadata }));
+/** Writes `net` in the format its extension names: `.txt` the seed's text, `.onnx` ONNX, else safetensors. */
+export async function saveModel(path: string, net: Network, metadata: Record<string, string>, options: SaveOptions = {}): Promise<OutputFormat> {
+  const format = outputFormatForName(path);
+  await writeFileAtomic(path, encodeModel(net, format, { layout: options.layout ?? 'auto', softmax: options.softmax, metadata }));
   return format;
 }

@@ -8,6 +8,8 @@ import { SEED_RECIPE, type Recipe } from '../train/recipe';
 import type { PruneSchedule } from '../prune/schedule';
 import { validateSizes } from '../model/network';
 import { UserError } from '../util/errors';
+import { outputFormatForName } from '../format/model-file';
+import type { SafetensorsLayout } from '../format/safetensors';
 
 export type BackendChoice = 'auto' | 'gpu' | 'cpu';
 
@@ -75,7 +77,9 @@ export interface ConvertCommand {
   name: 'convert';
   model: string;
   out: string;
-  layout: 'auto' | 'dense' | 'csr';
+  layout: SafetensorsLayout;
+  /** ONNX output only: end with a Softmax. */
+  softmax: boolean;
   json: boolean;
 }
 
@@ -183,8 +187,18 @@ export const pruneOptions = {
 } as const satisfies Record<string, Options>;
 
 export const convertOptions = {
-  out: { type: 'string', demandOption: true, describe: 'Output file: .txt = seed text format, else safetensors' },
-  layout: { choices: ['auto', 'dense', 'csr'] as const, default: 'auto' as const, describe: 'safetensors layers: dense, CSR, or CSR when under half the weights are kept' },
+  out: {
+    type: 'string',
+    demandOption: true,
+    describe: 'Output file: .txt = seed text format, .onnx = ONNX (pruned weights as zeros in dense matrices; a compacted network at its compact shape), else safetensors',
+  },
+  layout: {
+    choices: ['auto', 'dense', 'csr', 'torch'] as const,
+    default: 'auto' as const,
+    describe: "safetensors layers: dense, CSR, or CSR when under half the weights are kept; torch: PyTorch's nn.Sequential(Linear, ReLU, …) " +
+      'state dict (0.weight [out, in], 2.weight, …; pruned weights as zeros, read back as pruned)',
+  },
+  softmax: { type: 'boolean', default: false, describe: 'ONNX: end with a Softmax, output "probabilities" (default: "logits")' },
   ...jsonOption,
 } as const satisfies Record<string, Options>;
 
@@ -205,7 +219,7 @@ function cli(): Argv {
     .usage('$0 <command> [options]\n\nTrain, prune and run sparse neural networks on WebGPU.')
     .command('train', 'Train on MNIST with the seed recipe (or your options), prune, test and save', (y) => y.options(trainOptions))
     .command('eval <model>', 'Test accuracy of a saved network on the 10 000 MNIST test images', (y) =>
-      y.positional('model', { type: 'string', describe: 'Network file (seed text or safetensors; detected from content)' }).options(evalOptions),
+      y.positional('model', { type: 'string', describe: "Network file (seed text, or safetensors in our or PyTorch's layout; detected from content)" }).options(evalOptions),
     )
     .command('info <model>', 'Layers, kept weights and sizes of a saved network', (y) =>
       y.positional('model', { type: 'string', describe: 'Network file' }).options(jsonOption),
@@ -214,7 +228,7 @@ function cli(): Argv {
     .command('prune <model>', 'Prune a saved network (unstructured and/or structured)', (y) =>
       y.positional('model', { type: 'string', describe: 'Network file' }).options(pruneOptions),
     )
-    .command('convert <model>', 'Convert between the seed text format and safetensors', (y) =>
+    .command('convert <model>', "Convert between the seed text format and safetensors (ours or PyTorch's layout), or export to ONNX", (y) =>
       y.positional('model', { type: 'string', describe: 'Network file' }).options(convertOptions),
     )
     .command('bench <target>', 'Measure throughput: train (ours vs JS vs TF.js), infer (dense vs sparse) or matmul (each kernel version)', (y) =>
@@ -225,6 +239,7 @@ function cli(): Argv {
     .example('$0 prune mnist.safetensors --structured --out compact.safetensors', 'remove dead neurons')
     .example('$0 eval compact.safetensors --sparse --json', 'test accuracy through the sparse kernel')
     .example('$0 bench infer --model compact.safetensors', 'dense vs sparse throughput, table + JSON + SVG')
+    .example('$0 convert compact.safetensors --out compact.onnx', 'for ONNX Runtime: Gemm + Relu, logits out')
     .option('verbose', { type: 'boolean', default: false, global: true, describe: "Also show the GPU driver's own messages (Dawn, Vulkan) on stderr" })
     .demandCommand(1, `Name a command: ${COMMAND_NAMES.slice(0, -1).join(', ')} or ${COMMAND_NAMES.at(-1)}`)
     .strict()
@@ -463,8 +478,13 @@ function toCommand(raw: Raw, argv: readonly string[]): Command {
         json,
       };
     }
-    case 'convert':
-      return { name, model: raw.model as string, out: raw.out as string, layout: raw.layout as 'auto' | 'dense' | 'csr', json };
+    case 'convert': {
+      const out = raw.out as string;
+      const format = outputFormatForName(out);
+      if (raw.softmax && format !== 'onnx') throw new UserError(`--softmax is for ONNX output (--out ending in .onnx), not ${out}`);
+      if (given(argv, 'layout') && format !== 'safetensors') throw new UserError(`--layout is for safetensors output, not ${out}`);
+      return { name, model: raw.model as string, out, layout: raw.layout as SafetensorsLayout, softmax: raw.softmax as boolean, json };
+    }
     case 'bench':
       return {
         name,

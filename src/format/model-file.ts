@@ -1,28 +1,37 @@
 /**
  * One entry point for network files: the format is recognised from the content, so a file
- * keeps working whatever it is named.
+ * keeps working whatever it is named. ONNX is written, not read.
  */
 import type { Network } from '../model/network';
 import { UserError } from '../util/errors';
+import { encodeOnnx } from './onnx';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsLayout } from './safetensors';
 import { formatSeedText, parseSeedText } from './seed-text';
 
+/** The formats read. */
 export type ModelFormat = 'seed-text' | 'safetensors';
+
+/** The formats written. */
+export type OutputFormat = ModelFormat | 'onnx';
 
 export interface ParsedModel {
   net: Network;
   /** safetensors `__metadata__`; empty for the seed's text format, which has none. */
   metadata: Record<string, string>;
   format: ModelFormat;
+  /** safetensors only: our tensor names or PyTorch's `nn.Sequential` ones. */
+  layout?: 'webgpu-prune' | 'torch';
 }
 
 export interface EncodeModelOptions {
   /** safetensors only. */
   layout?: SafetensorsLayout;
-  /** safetensors only; the seed's text format has no room for it. */
+  /** safetensors and ONNX; the seed's text format has no room for it. */
   metadata?: Record<string, string>;
   /** seed text only; default CRLF as in the seed's files. */
   lineEnding?: '\r\n' | '\n';
+  /** ONNX only: end the graph with a Softmax. */
+  softmax?: boolean;
 }
 
 /**
@@ -37,6 +46,11 @@ export function detectModelFormat(bytes: Uint8Array): ModelFormat | undefined {
   return undefined;
 }
 
+/** An ONNX model opens with its `ir_version` field: protobuf field 1, a varint (tag byte 0x08). */
+function looksLikeOnnx(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x08;
+}
+
 export function detectAndParseModel(bytes: Uint8Array, fileName: string): ParsedModel {
   const format = detectModelFormat(bytes);
   if (format === 'safetensors') return { ...decodeSafetensors(bytes, fileName), format };
@@ -49,14 +63,26 @@ export function detectAndParseModel(bytes: Uint8Array, fileName: string): Parsed
     }
     return { net: parseSeedText(text, fileName), metadata: {}, format };
   }
+  if (looksLikeOnnx(bytes)) {
+    throw new UserError(`${fileName}: looks like an ONNX model; ONNX is written (convert --out model.onnx), not read: give the safetensors or seed text file it came from`);
+  }
   throw new UserError(
     `${fileName}: not a network file: neither safetensors (8-byte header length, then "{") ` +
       `nor the seed's text format (first line the layer sizes, like 784,100,100,10)`,
   );
 }
 
-export function encodeModel(net: Network, format: ModelFormat, options: EncodeModelOptions = {}): Uint8Array {
+/** The format written to a file of this name: `.txt` is the seed's text, `.onnx` ONNX, anything else safetensors. */
+export function outputFormatForName(name: string): OutputFormat {
+  const lower = name.toLowerCase();
+  if (lower.endsWith('.txt')) return 'seed-text';
+  if (lower.endsWith('.onnx')) return 'onnx';
+  return 'safetensors';
+}
+
+export function encodeModel(net: Network, format: OutputFormat, options: EncodeModelOptions = {}): Uint8Array {
   if (format === 'safetensors') return encodeSafetensors(net, { layout: options.layout, metadata: options.metadata });
+  if (format === 'onnx') return encodeOnnx(net, { softmax: options.softmax, metadata: options.metadata });
   const lineEnding = options.lineEnding;
   return new TextEncoder().encode(formatSeedText(net, lineEnding ? { lineEnding } : {}));
 }

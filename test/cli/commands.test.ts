@@ -4,7 +4,7 @@
  * with no stack trace and leave no partial files behind.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -81,6 +81,21 @@ describe('webgpu-prune CLI', () => {
     const a = JSON.parse((await webgpuPrune('eval', 'seed.txt', '--backend', 'cpu', '--json')).stdout);
     const b = JSON.parse((await webgpuPrune('eval', 'seed.safetensors', '--backend', 'cpu', '--json')).stdout);
     expect(b.correct).toBe(a.correct);
+  });
+
+  it('convert --layout torch writes a file eval, info and prune read back; convert writes ONNX', async () => {
+    const torch = JSON.parse((await webgpuPrune('convert', 'seed.txt', '--out', 'torch.safetensors', '--layout', 'torch', '--json')).stdout);
+    expect(torch).toMatchObject({ from: 'seed-text', to: 'safetensors', layout: 'torch' });
+    const info = JSON.parse((await webgpuPrune('info', 'torch.safetensors', '--json')).stdout);
+    expect(info).toMatchObject({ format: 'safetensors', sizes: [784, 100, 100, 10], weights: 89_400 });
+    const a = JSON.parse((await webgpuPrune('eval', 'seed.txt', '--backend', 'cpu', '--json')).stdout);
+    const b = JSON.parse((await webgpuPrune('eval', 'torch.safetensors', '--backend', 'cpu', '--json')).stdout);
+    expect(b.correct).toBe(a.correct);
+    const pruned = JSON.parse((await webgpuPrune('prune', 'torch.safetensors', '--sparsity', '0.5', '--out', 'torch-p.safetensors', '--json')).stdout);
+    expect(pruned.weights).toBe(44_700);
+    const onnx = await webgpuPrune('convert', 'torch.safetensors', '--out', 'seed.onnx');
+    expect(onnx.stdout).toBe('torch.safetensors (safetensors, torch layout) → seed.onnx (onnx, logits out): 784-100-100-10, 89400 weights\n');
+    expect(readFileSync(join(dir, 'seed.onnx'))[0]).toBe(0x08);
   });
 
   it.skipIf(!gpu.context)(`eval on the GPU, dense and --sparse, counts what the JS reference counts ${gpu.label}`, async () => {

@@ -67,6 +67,9 @@ describe('parseArgs', () => {
     expect(command(['info', 'm.safetensors'])).toEqual({ name: 'info', model: 'm.safetensors', json: false });
     expect(command(['devices', '--json'])).toMatchObject({ name: 'devices', json: true });
     expect(command(['convert', 'm.txt', '--out', 'm.safetensors', '--layout', 'csr'])).toMatchObject({ name: 'convert', layout: 'csr' });
+    expect(command(['convert', 'm.txt', '--out', 'm.onnx', '--softmax'])).toMatchObject({ name: 'convert', softmax: true });
+    expect(failure(['convert', 'm.txt', '--out', 'm.safetensors', '--softmax'])).toMatch(/--softmax is for ONNX output \(--out ending in \.onnx\), not m\.safetensors/);
+    expect(failure(['convert', 'm.txt', '--out', 'm.onnx', '--layout', 'torch'])).toMatch(/--layout is for safetensors output, not m\.onnx/);
     expect(command(['bench', 'infer', '--quick'])).toMatchObject({ name: 'bench', target: 'infer', quick: true, repeats: 7 });
     expect(failure(['bench', 'everything'])).toMatch(/target must be one of "train", "infer"/);
     expect(failure(['eval'])).toMatch(/Missing required argument: model/);

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { detectAndParseModel, detectModelFormat, encodeModel } from '../../src/format/model-file';
+import { detectAndParseModel, detectModelFormat, encodeModel, outputFormatForName } from '../../src/format/model-file';
 import { applyMasks, initNetwork, type Network } from '../../src/model/network';
 import { readModelFile, writeFileAtomic } from '../../src/node/files';
 import { UserError } from '../../src/util/errors';
@@ -67,6 +67,26 @@ describe('detectAndParseModel', () => {
     expect(() => detectAndParseModel(Uint8Array.from([0x31, 0xff, 0xfe]), 'x.txt')).toThrow(
       "x.txt: looks like the seed's text format but is not valid UTF-8 text",
     );
+  });
+
+  it('reads the torch layout as safetensors and says so', () => {
+    const net = prunedNetwork();
+    const parsed = detectAndParseModel(encodeModel(net, 'safetensors', { layout: 'torch' }), 'torch.safetensors');
+    expect(parsed).toMatchObject({ format: 'safetensors', layout: 'torch' });
+    expectSameNetwork(parsed.net, net);
+    expect(detectAndParseModel(encodeModel(net, 'safetensors'), 'ours.safetensors').layout).toBe('webgpu-prune');
+  });
+
+  it('refuses an ONNX file by name: it is written, not read', () => {
+    const onnx = encodeModel(prunedNetwork(), 'onnx');
+    expect(detectModelFormat(onnx)).toBeUndefined();
+    expect(() => detectAndParseModel(onnx, 'm.onnx')).toThrow(/^m\.onnx: looks like an ONNX model; ONNX is written \(convert --out model\.onnx\), not read/);
+  });
+
+  it('picks the format to write from the extension', () => {
+    expect(['a.txt', 'b.TXT', 'c.onnx', 'd.ONNX', 'e.safetensors', 'f', 'g.onnx.bak'].map(outputFormatForName)).toEqual([
+      'seed-text', 'seed-text', 'onnx', 'onnx', 'safetensors', 'safetensors', 'safetensors',
+    ]);
   });
 
   it('passes format errors through with the file name', () => {

@@ -170,7 +170,7 @@ describe('safetensors validation', () => {
     bytes.set(text, 8);
     expect(messageOf(bytes)).toMatch(/^net\.safetensors: safetensors header is not valid JSON \(/);
     expect(messageOf(buildFile({}, new Uint8Array()))).toBe(
-      'net.safetensors: safetensors header has no __metadata__; it is not a webgpu-prune network',
+      'net.safetensors: safetensors header has no __metadata__ and no tensor named like 0.weight; it is neither a webgpu-prune network nor an nn.Sequential state dict',
     );
     expect(messageOf(buildFile({ __metadata__: { format: 'x' } }, new Uint8Array()))).toBe(
       'net.safetensors: __metadata__ has no "sizes" entry; it is not a webgpu-prune network',
@@ -341,5 +341,120 @@ describe('safetensors validation', () => {
     expect(messageOf(buildFile(header, data))).toBe(
       'net.safetensors: tensor layers.0.mask has value 2 at element 1; a mask holds 0 or 1',
     );
+  });
+});
+
+/** A PyTorch-layout file as `safetensors.torch.save_file` writes it: tensors sorted by name, `{"format": "pt"}` or no metadata. */
+function torchFile(tensors: { name: string; shape: number[]; values: ArrayLike<number>; dtype?: string }[], metadata?: Record<string, string>): Uint8Array {
+  const header: Record<string, unknown> = metadata ? { __metadata__: metadata } : {};
+  const data = new Uint8Array(tensors.reduce((n, t) => n + 4 * t.values.length, 0));
+  const view = new DataView(data.buffer);
+  let offset = 0;
+  for (const t of [...tensors].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    header[t.name] = { dtype: t.dtype ?? 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * t.values.length] };
+    for (let k = 0; k < t.values.length; k++) view.setFloat32(offset + 4 * k, t.values[k]!, true);
+    offset += 4 * t.values.length;
+  }
+  return buildFile(header, data);
+}
+
+/** Layer l's weights as torch stores them, [out, in]. */
+function byOutput(net: Network, l: number): Float32Array {
+  const [inSize, outSize] = [net.sizes[l]!, net.sizes[l + 1]!];
+  return Float32Array.from({ length: inSize * outSize }, (_, k) => net.weights[l]![(k % inSize) * outSize + Math.floor(k / inSize)]!);
+}
+
+function decoded(bytes: Uint8Array): ReturnType<typeof decodeSafetensors> {
+  return decodeSafetensors(bytes, 'model.safetensors');
+}
+
+describe('safetensors in the torch layout', () => {
+  it('writes nn.Sequential names, [out, in] weights and no masks; reads back exactly', () => {
+    const net = prunedNetwork([7, 5, 4, 3], 4, 0.05);
+    const bytes = encodeSafetensors(net, { layout: 'torch', metadata: { recipe: 'r' } });
+    const { header } = splitFile(bytes);
+    expect(header).toMatchObject({
+      __metadata__: { format: 'pt', recipe: 'r' },
+      '0.weight': { dtype: 'F32', shape: [5, 7] },
+      '2.weight': { dtype: 'F32', shape: [4, 5] },
+      '4.weight': { dtype: 'F32', shape: [3, 4] },
+    });
+    expect(Object.keys(header)).toHaveLength(4);
+    expect(decoded(bytes)).toMatchObject({ layout: 'torch', metadata: { format: 'pt', recipe: 'r' } });
+    expectSameNetwork(decoded(bytes).net, net);
+    // Ours → torch → ours: the same bytes as the original in our layout.
+    expect(encodeSafetensors(decoded(bytes).net)).toEqual(encodeSafetensors(net));
+  });
+
+  it('numbers more than ten Linear layers as nn.Sequential does', () => {
+    const net = prunedNetwork([3, 4, 5, 4, 3, 4, 5, 4, 3, 4, 5, 4, 2], 6, 0.02);
+    const bytes = encodeSafetensors(net, { layout: 'torch' });
+    expect(Object.keys(splitFile(bytes).header).filter((n) => n !== '__metadata__').sort((a, b) => parseInt(a) - parseInt(b))).toEqual(
+      Array.from({ length: 12 }, (_, l) => `${2 * l}.weight`),
+    );
+    expectSameNetwork(decoded(bytes).net, net);
+  });
+
+  it("reads PyTorch's own file: sizes from the shapes, zero biases as none, zeros as pruned weights, with or without metadata", () => {
+    const net = prunedNetwork([6, 4, 3], 2, 0.05);
+    const tensors = [
+      { name: '0.weight', shape: [4, 6], values: byOutput(net, 0) },
+      { name: '0.bias', shape: [4], values: [0, 0, 0, -0] },
+      { name: '2.weight', shape: [3, 4], values: byOutput(net, 1) },
+      { name: '2.bias', shape: [3], values: [0, 0, 0] },
+    ];
+    for (const metadata of [undefined, { format: 'pt' }]) {
+      const parsed = decoded(torchFile(tensors, metadata));
+      expect(parsed.layout).toBe('torch');
+      expect(parsed.metadata).toEqual(metadata ?? {});
+      expectSameNetwork(parsed.net, net);
+    }
+  });
+
+  it('refuses a non-zero bias in one line', () => {
+    const tensors = [
+      { name: '0.weight', shape: [2, 3], values: [1, 2, 3, 4, 5, 6] },
+      { name: '0.bias', shape: [2], values: [0, 0.5] },
+    ];
+    expect(messageOf(torchFile(tensors, { format: 'pt' }))).toBe('net.safetensors: 0.bias has non-zero values; biases are not supported yet');
+  });
+
+  it('refuses malformed files in one line: broken chain, transposed, missing index, wrong dtype or shape, stray tensors', () => {
+    const w = (name: string, shape: number[], dtype?: string) => ({ name, shape, values: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.5), dtype });
+    expect(messageOf(torchFile([w('0.weight', [4, 6]), w('2.weight', [3, 5])]))).toBe(
+      'net.safetensors: tensor 2.weight [3, 5] takes 5 inputs but 0.weight [4, 6] gives 4 outputs; the layers do not chain',
+    );
+    expect(messageOf(torchFile([w('0.weight', [6, 4]), w('2.weight', [4, 5]), w('4.weight', [5, 3])]))).toBe(
+      'net.safetensors: tensor 2.weight [4, 5] takes 5 inputs but 0.weight [6, 4] gives 6 outputs; ' +
+        'the weights look transposed: the torch layout stores [out, in]',
+    );
+    expect(messageOf(torchFile([w('0.weight', [4, 6]), w('4.weight', [3, 4])]))).toBe(
+      'net.safetensors: 2.weight is missing: the torch layout numbers the Linear layers 0, 2, 4, … (a ReLU between each two), this file has 0.weight, 4.weight',
+    );
+    expect(messageOf(torchFile([w('1.weight', [4, 6])]))).toMatch(/^net\.safetensors: 0\.weight is missing: .*this file has 1\.weight$/);
+    expect(messageOf(torchFile([w('0.weight', [4, 6]), w('2.bias', [3])]))).toBe('net.safetensors: 2.bias has no 2.weight');
+    expect(messageOf(torchFile([w('0.weight', [4, 6], 'I32')]))).toBe('net.safetensors: tensor 0.weight has dtype I32, expected F32');
+    expect(messageOf(torchFile([w('0.weight', [24])]))).toBe('net.safetensors: tensor 0.weight has shape [24], expected [out, in]');
+    expect(messageOf(torchFile([w('0.weight', [4, 6]), { ...w('0.bias', [6]), values: new Float32Array(6) }]))).toBe(
+      'net.safetensors: tensor 0.bias has shape [6], expected [4] (0.weight has 4 outputs)',
+    );
+    expect(messageOf(torchFile([w('0.weight', [4, 6]), w('1.running_mean', [4])]))).toBe(
+      'net.safetensors: unexpected tensor 1.running_mean: the torch layout holds the weights and biases of nn.Sequential(Linear, ReLU, Linear, …) only',
+    );
+    expect(messageOf(torchFile([w('0.weight', [0, 6])]))).toBe(
+      'net.safetensors: the weight shapes make layer sizes 6,0: layer sizes must be positive integers, got 6-0',
+    );
+    expect(messageOf(torchFile([w('0.weight', [4, 6])], { sizes: '6,5' }))).toBe(
+      'net.safetensors: __metadata__ sizes "6,5" do not match the weight shapes, which make 6,4',
+    );
+    expect(messageOf(torchFile([{ ...w('0.weight', [1, 2]), values: [1, NaN] }]))).toBe(
+      'net.safetensors: tensor 0.weight has non-finite value NaN at element 1',
+    );
+  });
+
+  it('checks the sizes the shapes declare before allocating', () => {
+    // An empty tensor needs no data bytes whatever its other dimension says.
+    const huge = torchFile([{ name: '0.weight', shape: [0, 4_000_000_000], values: [] }]);
+    expect(withAllocationLimit(1024, () => messageOf(huge)).value).toMatch(/^net\.safetensors: the weight shapes make layer sizes 4000000000,0: /);
   });
 });

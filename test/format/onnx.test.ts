@@ -1,0 +1,103 @@
+/**
+ * ONNX export, run in ONNX Runtime (onnxruntime-node, CPU): a trained, pruned and structurally
+ * compacted MNIST network must score the same on the 10 000 test images as the JS reference,
+ * with the same logits up to float32 summation order.
+ */
+import onnxProto, { type onnx } from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { countCorrect, inferAll, inferenceOf } from '../../src/cpu/forward';
+import { CpuTrainer, softmaxInPlace } from '../../src/cpu/trainer';
+import { takeSamples, type Dataset } from '../../src/data/dataset';
+import { encodeOnnx } from '../../src/format/onnx';
+import { initNetwork, type Network } from '../../src/model/network';
+import { loadMnist } from '../../src/node/mnist';
+import { compactNetwork } from '../../src/prune/structured';
+import { SEED_RECIPE } from '../../src/train/recipe';
+import { runTraining } from '../../src/train/run';
+
+/** Absolute difference allowed between ONNX Runtime's logits and ours: float32 sums in another order. */
+const LOGIT_TOLERANCE = 1e-5;
+
+let test: Dataset;
+let net: Network;
+
+beforeAll(async () => {
+  const data = await loadMnist();
+  test = data.test;
+  const train = takeSamples(data.train, 10_000);
+  // Pruned to 90% after the first epoch, then retrained with the mask.
+  const prune = { kind: 'once-sparsity' as const, epoch: 0, sparsity: 0.9, scope: 'layer' as const };
+  const recipe = { ...SEED_RECIPE, epochs: 2, batchSize: 100, prune };
+  const trained = await runTraining(new CpuTrainer(initNetwork(recipe.sizes, recipe.seed), train, recipe), recipe, train.count);
+  if (trained.status !== 'finished') throw new Error(`training ${trained.status}`);
+  net = compactNetwork(trained.net, { dropInputs: false, keepHidden: { fraction: 0.8 } }).compact.net;
+}, 120_000);
+
+async function runOnnx(model: Uint8Array, inputs: Float32Array, count: number): Promise<{ name: string; values: Float32Array; dims: readonly number[] }> {
+  const session = await ort.InferenceSession.create(model);
+  try {
+    const input = new ort.Tensor('float32', inputs.subarray(0, count * net.sizes[0]!), [count, net.sizes[0]!]);
+    const results = await session.run({ [session.inputNames[0]!]: input });
+    const name = session.outputNames[0]!;
+    const output = results[name]!;
+    return { name, values: output.data as Float32Array, dims: output.dims };
+  } finally {
+    await session.release();
+  }
+}
+
+describe('ONNX export', () => {
+  it('is a Gemm + Relu graph over float32 initializers of the compact shape, pruned weights as zeros', () => {
+    const [inputs, hidden1, hidden2, classes] = net.sizes;
+    expect([inputs, classes]).toEqual([784, 10]);
+    expect(hidden1! + hidden2!).toBeLessThan(200);
+    const model = onnxProto.onnx.ModelProto.decode(encodeOnnx(net, { metadata: { recipe: 'seed' } }));
+    const graph = model.graph as onnx.GraphProto;
+    expect(graph.node.map((n) => n.opType)).toEqual(['Gemm', 'Relu', 'Gemm', 'Relu', 'Gemm']);
+    const float = onnxProto.onnx.TensorProto.DataType.FLOAT;
+    expect(graph.initializer.map((t) => [t.name, t.dims!.map(Number), t.dataType])).toEqual([
+      ['layers.0.weight', [784, hidden1], float],
+      ['layers.1.weight', [hidden1, hidden2], float],
+      ['layers.2.weight', [hidden2, 10], float],
+    ]);
+    const raw = graph.initializer[1]!.rawData!;
+    const stored = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const pruned = net.masks[1]!.indexOf(0);
+    const kept = net.masks[1]!.indexOf(1);
+    expect(stored.getFloat32(4 * pruned, true)).toBe(0);
+    expect(stored.getFloat32(4 * kept, true)).toBe(net.weights[1]![kept]);
+    const dims = (v: onnx.IValueInfoProto) => v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue));
+    expect([graph.input[0]!.name, dims(graph.input[0]!)]).toEqual(['input', ['batch', 784]]);
+    expect([graph.output[0]!.name, dims(graph.output[0]!)]).toEqual(['logits', ['batch', 10]]);
+    expect(model.metadataProps.map((p) => [p.key, p.value])).toEqual([['sizes', net.sizes.join(',')], ['recipe', 'seed']]);
+  });
+
+  it('runs in ONNX Runtime on the 10 000 test images with the accuracy and logits of the JS reference', async () => {
+    const ours = inferAll(net, test);
+    const { name, values, dims } = await runOnnx(encodeOnnx(net), test.inputs, test.count);
+    expect(name).toBe('logits');
+    expect(dims).toEqual([test.count, 10]);
+    let worst = 0;
+    for (let k = 0; k < values.length; k++) worst = Math.max(worst, Math.abs(values[k]! - ours.logits[k]!));
+    expect(worst).toBeLessThanOrEqual(LOGIT_TOLERANCE);
+    const correct = countCorrect(ours.predictions, test.labels);
+    expect(countCorrect(inferenceOf(values, test.count, 10).predictions, test.labels)).toBe(correct);
+    // A trained network, not a constant classifier.
+    expect(correct).toBeGreaterThan(8_000);
+  });
+
+  it('has a free batch dimension and, with --softmax, outputs the probabilities', async () => {
+    const count = 7;
+    const { name, values, dims } = await runOnnx(encodeOnnx(net, { softmax: true }), test.inputs, count);
+    expect(name).toBe('probabilities');
+    expect(dims).toEqual([count, 10]);
+    const ours = inferAll(net, takeSamples(test, count)).logits;
+    for (let s = 0; s < count; s++) {
+      const row = ours.slice(s * 10, (s + 1) * 10);
+      softmaxInPlace(row);
+      row.forEach((p, c) => expect(Math.abs(values[s * 10 + c]! - p)).toBeLessThan(1e-6));
+    }
+  });
+});
+

@@ -114,13 +114,15 @@ export function fuzz<T>(inputs: fc.Arbitrary<T>, accepts: (input: T) => boolean)
 
 /**
  * A network file through the reader the CLI uses: a valid network that writes and reads back
- * the same, or a `UserError` as `readOrRefuse` requires. Whether it was accepted.
+ * the same (in the layout it came in), or a `UserError` as `readOrRefuse` requires. Whether it
+ * was accepted.
  */
 export function checkNetworkFile(bytes: Uint8Array, fileName: string): boolean {
   const parsed = readOrRefuse(networkAllocationBound(bytes.length), () => detectAndParseModel(bytes, fileName));
   if (!parsed) return false;
   expectValidNetwork(parsed.net);
-  expectSameNetwork(detectAndParseModel(encodeModel(parsed.net, parsed.format), fileName).net, parsed.net);
+  const layout = parsed.layout === 'torch' ? 'torch' : undefined;
+  expectSameNetwork(detectAndParseModel(encodeModel(parsed.net, parsed.format, { layout }), fileName).net, parsed.net);
   return true;
 }
 

@@ -1,13 +1,13 @@
 /**
- * The safetensors reader on mutated files: header length, dtypes, shapes, data offsets,
- * metadata sizes, tensor names, CSR arrays and values, and raw bytes. Every input is read as
+ * The safetensors reader on mutated files, in our layout and PyTorch's: header length, dtypes,
+ * shapes, data offsets, metadata sizes, tensor names, CSR arrays, biases and values, and raw bytes. Every input is read as
  * the CLI reads it (`detectAndParseModel`): a valid network that writes and reads back the
  * same, or one `UserError` line.
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { encodeSafetensors } from '../../src/format/safetensors';
-import { initNetwork } from '../../src/model/network';
+import { initNetwork, type Network } from '../../src/model/network';
 import { prunedNetwork } from '../helpers/fixtures';
 import {
   applyByteMutation,
@@ -30,7 +30,23 @@ const BASES = [
   encodeSafetensors(withVelocities, {
     trainingTensors: [{ name: 'train.velocities.0', dtype: 'F32', shape: [3, 2], data: withVelocities.weights[0]!.map((w) => w / 2) }],
   }),
+  encodeSafetensors(prunedNetwork([6, 5, 3], 3, 0.05), { layout: 'torch' }),
+  encodeSafetensors(initNetwork([4, 3, 2, 2], 1), { layout: 'torch', metadata: { note: 'a' } }),
+  torchWithZeroBiases(prunedNetwork([5, 4, 3], 2, 0.02)),
 ];
+
+/** As PyTorch saves an nn.Sequential whose biases are all zero: `N.bias` beside each `N.weight`, no metadata. */
+function torchWithZeroBiases(net: Network): Uint8Array {
+  const parts = split(encodeSafetensors(net, { layout: 'torch' }));
+  delete parts.header['__metadata__'];
+  let offset = parts.data.length;
+  for (let l = 0; l + 1 < net.sizes.length; l++) {
+    const out = net.sizes[l + 1]!;
+    parts.header[`${2 * l}.bias`] = { dtype: 'F32', shape: [out], data_offsets: [offset, offset + 4 * out] };
+    offset += 4 * out;
+  }
+  return join({ header: parts.header, data: concat(parts.data, new Uint8Array(offset - parts.data.length)) });
+}
 
 interface Parts {
   header: Record<string, Record<string, unknown>>;
@@ -67,7 +83,8 @@ type HeaderMutation =
 
 const TENSOR_NAMES = [
   'layers.0.weight', 'layers.0.mask', 'layers.0.indptr', 'layers.0.indices', 'layers.0.values', 'layers.1.weight', 'layers.1.indptr',
-  'layers.2.weight', 'layers.-1.weight', 'train.x', '__metadata__', '__proto__', 'constructor', 'layers.0.weight\n\x1b[2J',
+  'layers.2.weight', 'layers.-1.weight', 'train.x', '0.weight', '0.bias', '1.weight', '2.weight', '2.bias', '4.weight', '02.weight',
+  '3.running_mean', '__metadata__', '__proto__', 'constructor', 'layers.0.weight\n\x1b[2J',
 ];
 
 const sizesText = (): fc.Arbitrary<string> =>

@@ -154,7 +154,7 @@ export const trainOptions = {
   'prune-end': { type: 'number', describe: 'With --schedule gradual: last pruning epoch (1-based; default 60% of epochs)' },
   'prune-every': { type: 'number', default: 1, describe: 'With --schedule gradual: epochs between pruning steps' },
   limit: { type: 'number', describe: 'Train on the first N training samples only (quick runs)' },
-  out: { type: 'string', default: 'mnist.safetensors', describe: 'Where to save the network: .txt = seed text format, else safetensors' },
+  out: { type: 'string', default: 'mnist.safetensors', describe: 'Where to save the network: .txt = seed text format, .onnx = ONNX, else safetensors' },
   checkpoint: {
     type: 'string',
     describe: 'Where to keep the training state, rewritten after every epoch (default: OUT.ckpt, removed when the run ends); --no-checkpoint for none',
@@ -176,7 +176,7 @@ export const evalOptions = {
 } as const satisfies Record<string, Options>;
 
 export const pruneOptions = {
-  out: { type: 'string', demandOption: true, describe: 'Where to write the pruned network (.txt = seed text format, else safetensors)' },
+  out: { type: 'string', demandOption: true, describe: 'Where to write the pruned network (.txt = seed text format, .onnx = ONNX, else safetensors)' },
   threshold: { type: 'number', describe: 'Drop weights with w² < threshold (the seed rule)' },
   sparsity: { type: 'number', describe: 'Drop the smallest weights until this fraction is gone' },
   'layer-sparsity': { type: 'string', describe: 'One sparsity per layer, comma-separated (e.g. 0.95,0.9,0.5)' },

@@ -11,7 +11,7 @@
  */
 import type { Network } from '../model/network';
 import { declaredSizesProblem } from './file-limits';
-import { checkFinite, expectTensor, readMetadata, type SafetensorsFile, type TensorEntry, type TensorToWrite } from './safetensors-file';
+import { checkFinite, expectTensor, readMetadata, type Fail, type SafetensorsFile, type TensorEntry, type TensorToWrite } from './safetensors-file';
 
 /** What PyTorch's own files have in `__metadata__.format`. */
 export const TORCH_FORMAT_NAME = 'pt';
@@ -86,7 +86,7 @@ export function decodeTorchLayout(file: SafetensorsFile): { net: Network; metada
 }
 
 /** The Linear layers in order, every tensor checked for its name, dtype and shape before anything is read. */
-function planTorchLayers(tensors: Map<string, TensorEntry>, fail: SafetensorsFile['fail']): TorchLayer[] {
+function planTorchLayers(tensors: Map<string, TensorEntry>, fail: Fail): TorchLayer[] {
   const modules = new Map<number, Partial<TorchLayer>>();
   for (const [name, t] of tensors) {
     const match = TORCH_NAME.exec(name);

@@ -63,6 +63,10 @@ export async function startServer(options = {}) {
   });
 
   async function handle(request, response) {
+    if (!isLoopbackHost(request.headers.host)) {
+      response.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end('only loopback host names are served');
+      return;
+    }
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -104,6 +108,16 @@ export async function startServer(options = {}) {
       await bundler.dispose();
     },
   };
+}
+
+/**
+ * A page on another site can point its own host name at 127.0.0.1 (DNS rebinding) and then read
+ * this server as same-origin; such requests carry that name in Host, so only loopback names pass.
+ */
+function isLoopbackHost(host) {
+  if (!host) return false;
+  const name = host.replace(/:\d+$/, '').toLowerCase();
+  return name === 'localhost' || name === '[::1]' || /^127(\.\d{1,3}){3}$/.test(name);
 }
 
 /** Page and bundle change while developing; the browser must not keep old copies. */

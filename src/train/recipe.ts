@@ -1,5 +1,6 @@
 import { SEED_SIZES } from '../model/network';
 import type { PruneSchedule } from '../prune/schedule';
+import type { LrSchedule, OptimizerKind } from './optimizer';
 
 /** Everything that determines a training run. */
 export interface Recipe {
@@ -8,7 +9,7 @@ export interface Recipe {
   batchSize: number;
   learningRate: number;
   momentum: number;
-  /** lr and momentum are multiplied by it after every epoch. */
+  /** With the seed-decay schedule: lr and momentum are multiplied by it after every epoch. */
   factor: number;
   /** Samples whose target probability reaches it are not backpropagated. */
   confidence: number;
@@ -16,6 +17,19 @@ export interface Recipe {
   /** Samples in file order (the seed) or reshuffled every epoch. */
   shuffle: boolean;
   prune: PruneSchedule;
+  /**
+   * The update rule (src/train/optimizer.ts) and its constants. Absent, as in recipes written
+   * before they were options: the seed's rule, no weight decay, Adam's usual β1, β2, ε.
+   */
+  optimizer?: OptimizerKind;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** Absent: seed-decay for the seed's rule, cosine for the others. */
+  lrSchedule?: LrSchedule;
+  /** Epochs of linear learning-rate warm-up (absent: 0). */
+  warmup?: number;
 }
 
 /** The seed's recipe ("classic"): 784-100-100-10, 50 epochs, prune w² < 0.01 after epoch 25. */

@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadMnist } from '../../src/node/mnist';
 import { UserError } from '../../src/util/errors';
-import { idxFile } from '../helpers/fixtures';
+import { idxClassificationSet, idxFile } from '../helpers/fixtures';
 
 const folders: string[] = [];
 
@@ -204,14 +204,7 @@ function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** `count` images of rows×cols pixels (bytes from a simple generator) and labels cycling through `classes`. */
-function classificationSet(count: number, rows: number, cols: number, classes: number) {
-  const pixels = Array.from({ length: count * rows * cols }, (_, k) => (k * 37 + 11) % 256);
-  const labels = Array.from({ length: count }, (_, k) => k % classes);
-  return { images: idxFile(0x803, [count, rows, cols], pixels), labels: idxFile(0x801, [count], labels) };
-}
-
-function emnistStyle(name: string, split: 'train' | 'test', set: ReturnType<typeof classificationSet>): Record<string, Uint8Array> {
+function emnistStyle(name: string, split: 'train' | 'test', set: ReturnType<typeof idxClassificationSet>): Record<string, Uint8Array> {
   return {
     [`${name}-${split}-images-idx3-ubyte.gz`]: gzipSync(set.images),
     [`${name}-${split}-labels-idx1-ubyte.gz`]: gzipSync(set.labels),
@@ -220,8 +213,8 @@ function emnistStyle(name: string, split: 'train' | 'test', set: ReturnType<type
 
 describe('any IDX classification set', () => {
   it('takes inputs from rows × cols and the class count from the largest training label', async () => {
-    const train = classificationSet(7, 4, 5, 3);
-    const test = classificationSet(4, 4, 5, 3);
+    const train = idxClassificationSet(7, 4, 5, 3);
+    const test = idxClassificationSet(4, 4, 5, 3);
     const dir = folderWith({
       'train-images-idx3-ubyte': train.images,
       'train-labels-idx1-ubyte': train.labels,
@@ -232,13 +225,13 @@ describe('any IDX classification set', () => {
     expect([data.train.count, data.train.features, data.train.classes]).toEqual([7, 20, 3]);
     expect([data.test.count, data.test.features, data.test.classes]).toEqual([4, 20, 3]);
     expect(Array.from(data.train.labels)).toEqual([0, 1, 2, 0, 1, 2, 0]);
-    expect(data.test.inputs[5]).toBe(Math.fround(((5 * 37 + 11) % 256) / 255));
+    expect(data.test.inputs[5]).toBe(Math.fround(test.images[16 + 5]! / 255));
   });
 
   it("finds EMNIST's prefixed names, and refuses to guess between two sets in one folder", async () => {
-    const train = classificationSet(6, 2, 3, 2);
-    const test = classificationSet(2, 2, 3, 2);
-    const letters = classificationSet(5, 2, 3, 5);
+    const train = idxClassificationSet(6, 2, 3, 2);
+    const test = idxClassificationSet(2, 2, 3, 2);
+    const letters = idxClassificationSet(5, 2, 3, 5);
     const dir = folderWith({ ...emnistStyle('emnist-digits', 'train', train), ...emnistStyle('emnist-digits', 'test', test) });
     const digits = await loadMnist({ dir });
     expect(digits.train.source).toBe(join(dir, 'emnist-digits-train-images-idx3-ubyte.gz'));
@@ -255,7 +248,7 @@ describe('any IDX classification set', () => {
   });
 
   it('prefers the unprefixed names, and names the missing file of an incomplete prefixed set', async () => {
-    const set = classificationSet(3, 2, 2, 3);
+    const set = idxClassificationSet(3, 2, 2, 3);
     const dir = folderWith({
       ...emnistStyle('kmnist', 'train', set),
       'kmnist-test-images-idx3-ubyte.gz': gzipSync(set.images),

@@ -18,3 +18,22 @@ export function prunedNetwork(sizes: number[], seed: number, threshold: number):
   pruneByThreshold(net, threshold);
   return net;
 }
+
+/**
+ * A learnable IDX classification set: `count` images of rows × cols pixels, labels cycling
+ * through `classes`; a sample of class c is bright where the pixel index ≡ c (mod classes), over
+ * pseudo-random noise from `seed`.
+ */
+export function idxClassificationSet(count: number, rows: number, cols: number, classes: number, seed = 1): { images: Uint8Array; labels: Uint8Array } {
+  let state = seed >>> 0;
+  const noise = (): number => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+  const features = rows * cols;
+  const labels = Array.from({ length: count }, (_, k) => k % classes);
+  const pixels = labels.flatMap((label) =>
+    Array.from({ length: features }, (_, p) => Math.round(255 * Math.min(1, (p % classes === label ? 0.45 : 0.1) + 0.5 * noise()))),
+  );
+  return { images: idxFile(0x803, [count, rows, cols], pixels), labels: idxFile(0x801, [count], labels) };
+}

@@ -5,9 +5,9 @@
  */
 import { isFilteredChild, runFiltered, stopWithParent } from './driver-log';
 import { mayOpenGpu } from './gpu';
-import { parseArgs } from './parse';
+import { parseCommandLine } from './recipe-file';
 
-const parsed = isFilteredChild() ? null : parseArgs(process.argv.slice(2));
+const parsed = isFilteredChild() ? null : await parseCommandLine(process.argv.slice(2));
 if (process.platform !== 'win32' && parsed?.kind === 'command' && !parsed.verbose && mayOpenGpu(parsed.command)) {
   process.exitCode = await runFiltered();
 } else {

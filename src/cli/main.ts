@@ -5,10 +5,10 @@ import { printable } from '../util/format';
 import { runCommand } from './commands';
 import { handleInterrupts, Interrupted } from './interrupt';
 import { processIo } from './io';
-import { parseArgs } from './parse';
+import { parseCommandLine } from './recipe-file';
 
 async function main(): Promise<number> {
-  const parsed = parseArgs(process.argv.slice(2));
+  const parsed = await parseCommandLine(process.argv.slice(2));
   if (parsed.kind === 'exit') {
     (parsed.code === 0 ? processIo.out : processIo.err)(parsed.output);
     return parsed.code;

@@ -158,7 +158,7 @@ export async function benchTrain({ ctx, gpu, train, settings, progress }: TrainB
     ms: [],
     // A new trainer from the same state each time, so every round does the same work.
     run: async () => {
-      const trainer = new CpuTrainer(start.net, data, config, start.velocities);
+      const trainer = new CpuTrainer(start.net, data, config, start);
       let backpropagated = 0;
       const ms = await timed(async () => ({ backpropagated } = await trainer.trainEpoch(null, epochLr, epochMomentum)));
       jsBackpropagated[stage] = backpropagated / samples;

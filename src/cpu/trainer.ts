@@ -5,8 +5,19 @@
  */
 import type { Dataset } from '../data/dataset';
 import { applyMasks, cloneNetwork, type Network } from '../model/network';
-import { checkFirstBatch, type EpochOptions, type EpochResult, type Trainer, type TrainConfig, type TrainerState } from '../train/trainer';
+import { isAdam, SEED_OPTIMIZER, type OptimizerSettings } from '../train/optimizer';
+import {
+  checkFirstBatch,
+  startingOptimizerState,
+  type EpochOptions,
+  type EpochResult,
+  type OptimizerState,
+  type Trainer,
+  type TrainConfig,
+  type TrainerState,
+} from '../train/trainer';
 import { allFinite, allocateActivations, argmax, forwardSample } from './forward';
+import { optimizerStep } from './optimizers';
 
 /**
  * Turns logits into probabilities in place. Subtracting the maximum first changes nothing
@@ -88,7 +99,10 @@ function yieldToEventLoop(): Promise<void> {
 export class CpuTrainer implements Trainer {
   readonly backend = 'cpu' as const;
   private readonly net: Network;
-  private readonly velocities: Float32Array[];
+  private readonly optimizer: OptimizerSettings;
+  private readonly optimizerState: OptimizerState;
+  /** The batch's Σ a·δ per weight for the rules other than the seed's (the seed sums into its velocities). */
+  private readonly gradientSums: Float32Array[];
   private readonly activations: Float32Array[];
   private readonly gradients: Float32Array[];
 
@@ -96,16 +110,42 @@ export class CpuTrainer implements Trainer {
     net: Network,
     private readonly train: Dataset,
     private readonly config: TrainConfig,
-    velocities?: Float32Array[],
+    /** Where a resumed run's optimizer was; absent: zeros. */
+    start?: Partial<OptimizerState>,
   ) {
     if (train.features !== net.sizes[0]) {
       throw new Error(`the network takes ${net.sizes[0]} inputs but ${train.source} has ${train.features} per sample`);
     }
     this.net = cloneNetwork(net);
-    this.velocities = velocities ? velocities.map((v) => v.slice()) : net.weights.map((w) => new Float32Array(w.length));
-    applyMasks(this.net, this.velocities);
+    this.optimizer = config.updateRule ?? SEED_OPTIMIZER;
+    const state = startingOptimizerState(net.weights, isAdam(this.optimizer.kind), start);
+    if (!state) throw new Error('the optimizer state does not match the network’s weight shapes');
+    this.optimizerState = state;
+    this.applyMasks();
+    this.gradientSums = this.optimizer.kind === 'seed' ? state.velocities : net.weights.map((w) => new Float32Array(w.length));
     this.activations = allocateActivations(net.sizes);
     this.gradients = allocateActivations(net.sizes);
+  }
+
+  private applyMasks(): void {
+    const { velocities, secondMoments } = this.optimizerState;
+    applyMasks(this.net, velocities, ...(secondMoments.length > 0 ? [secondMoments] : []));
+  }
+
+  /** One batch's update of every layer, from the sums backpropagation left. */
+  private update(lr: number, momentum: number): void {
+    const { kind, weightDecay, beta1, beta2, eps } = this.optimizer;
+    const state = this.optimizerState;
+    state.steps++;
+    if (kind === 'seed') {
+      momentumUpdate(this.net, state.velocities, lr, momentum);
+      return;
+    }
+    const constants = { lr, momentum, weightDecay, beta1, beta2, eps, batch: this.config.batchSize, step: state.steps };
+    this.net.weights.forEach((w, l) => {
+      const layer = { w, gradientSum: this.gradientSums[l]!, mask: this.net.masks[l]!, first: state.velocities[l]!, second: state.secondMoments[l] };
+      optimizerStep(kind, layer, constants);
+    });
   }
 
   async trainEpoch(order: Uint32Array | null, lr: number, momentum: number, options: EpochOptions = {}): Promise<EpochResult> {
@@ -138,22 +178,24 @@ export class CpuTrainer implements Trainer {
         if (argmax(output) === target) correct++;
         softmaxInPlace(output);
         if (output[target]! < confidence) {
-          backpropSample(this.net, this.activations, this.gradients, target, this.velocities);
+          backpropSample(this.net, this.activations, this.gradients, target, this.gradientSums);
           backpropagated++;
         }
       }
-      momentumUpdate(this.net, this.velocities, lr, momentum);
+      this.update(lr, momentum);
     }
     return { correct, samples: (b - firstBatch) * batchSize, backpropagated, nonFinite };
   }
 
   async state(): Promise<TrainerState> {
-    return { net: cloneNetwork(this.net), velocities: this.velocities.map((v) => v.slice()) };
+    const { velocities, secondMoments, steps } = this.optimizerState;
+    const copy = (arrays: Float32Array[]) => arrays.map((a) => a.slice());
+    return { net: cloneNetwork(this.net), velocities: copy(velocities), secondMoments: copy(secondMoments), steps };
   }
 
   async setMasks(masks: Uint8Array[]): Promise<void> {
     this.net.masks = masks.map((m) => m.slice());
-    applyMasks(this.net, this.velocities);
+    this.applyMasks();
   }
 
   dispose(): void {}

@@ -11,6 +11,10 @@
  *   G[l]   = (G[l+1]·W[l]ᵀ)·[A[l] > 0]   for l = L−1 … 1                          matmul, Bᵀ
  *   V[l]   = (V[l] + A[l]ᵀ·G[l+1])·mask[l]   (the batch sum, not the mean)         matmul, Aᵀ
  *   W[l]  += lr·V[l]; V[l] *= momentum   where mask[l] = 1                         update
+ * With another update rule (src/train/optimizer.ts) the matmul sums into a gradient-sum buffer S[l]
+ * instead, and that rule's kernel (shaders/optimizers.wgsl) updates W[l] and its state (momentum's
+ * buffer, Adam's m and v) from S[l] and clears it. Its uniform has one window per batch, written
+ * before the epoch's first submit: Adam's bias correction changes every step.
  * An epoch records all its batches (several batches per command encoder), then reads back only
  * the three counters (correct, backpropagated, non-finite). Pruning (`setMasks`) uploads the new
  * masks and zeroes what they drop with one apply_mask dispatch per layer.
@@ -29,7 +33,10 @@ import { ceilDiv } from '../util/math';
 import { createBuffer, readBuffer, uniformBuffer, writeArray } from './buffers';
 import { detectDeviceLoss, throwIfLost, type GpuContext } from './device';
 import { bindKernel, recordDispatches, submitDispatches, type Dispatch } from './dispatch';
+import { isAdam, SEED_OPTIMIZER, type OptimizerSettings } from '../train/optimizer';
+import { startingOptimizerState, type OptimizerState } from '../train/trainer';
 import { applyMaskKernel, matmulKernel, SOFTMAX_COUNTERS, softmaxGradKernel, updateKernel, type MatmulVersion } from './kernels';
+import { HYPER_FLOATS, optimizerUpdateKernel, writeHyper } from './optimizer-kernels';
 import { KernelError } from './program';
 import { waitForGpu } from './wait';
 
@@ -57,6 +64,7 @@ export class GpuTrainer implements Trainer {
 
   private residentOrder: 'file' | 'shuffled' = 'file';
   private readonly counterValues = new Uint32Array(SOFTMAX_COUNTERS);
+  private readonly optimizer: OptimizerSettings;
 
   private constructor(
     private readonly ctx: GpuContext,
@@ -67,9 +75,15 @@ export class GpuTrainer implements Trainer {
     private readonly batchCount: number,
     private readonly slots: Slot[],
     private readonly weights: GPUBuffer[],
+    /** The seed's velocities, momentum's buffers or Adam's m; empty for sgd. */
     private readonly velocities: GPUBuffer[],
+    /** Adam's v; empty for the other rules. */
+    private readonly secondMoments: GPUBuffer[],
+    private steps: number,
     private readonly maskBuffers: GPUBuffer[],
+    /** The seed's rule: (lr, momentum) for the epoch; the others: a window per batch (`hyperStride` bytes apart). */
     private readonly hyper: GPUBuffer,
+    private readonly hyperStride: number,
     private readonly counters: GPUBuffer,
     private readonly countersReadback: GPUBuffer,
     private readonly batchDispatches: Dispatch[][],
@@ -77,14 +91,17 @@ export class GpuTrainer implements Trainer {
     private readonly maskDispatches: Dispatch[],
     private readonly batchesPerSubmit: number,
     private readonly owned: GPUBuffer[],
-  ) {}
+  ) {
+    this.optimizer = config.updateRule ?? SEED_OPTIMIZER;
+  }
 
   static async create(
     ctx: GpuContext,
     net: Network,
     train: Dataset,
     config: TrainConfig,
-    velocities?: Float32Array[],
+    /** Where a resumed run's optimizer was; absent: zeros. */
+    start?: Partial<OptimizerState>,
     options: GpuTrainerOptions = {},
   ): Promise<GpuTrainer> {
     const { sizes } = net;
@@ -95,9 +112,9 @@ export class GpuTrainer implements Trainer {
     if (!Number.isInteger(batch) || batch < 1) throw new KernelError(`GPU trainer: batch size ${batch} is not a positive integer`);
     if (sizes[0] !== train.features) throw new KernelError(`GPU trainer: the network takes ${sizes[0]} inputs, the data has ${train.features} features`);
     if (sizes[layers] !== train.classes) throw new KernelError(`GPU trainer: the network has ${sizes[layers]} outputs, the data ${train.classes} classes`);
-    if (velocities && velocities.some((v, l) => v.length !== net.weights[l]!.length)) {
-      throw new KernelError('GPU trainer: velocities do not match the network’s weight shapes');
-    }
+    const rule = config.updateRule?.kind ?? 'seed';
+    const startState = startingOptimizerState(net.weights, isAdam(rule), start);
+    if (!startState) throw new KernelError('GPU trainer: the optimizer state does not match the network’s weight shapes');
     const batchCount = Math.floor(train.count / batch);
     if (batchCount === 0) throw new KernelError(`GPU trainer: ${train.count} samples do not fill one batch of ${batch}`);
 
@@ -129,24 +146,28 @@ export class GpuTrainer implements Trainer {
 
     // Parameters and per-batch scratch.
     const masked = cloneNetwork(net);
-    const startVelocities = sizes.slice(1).map((_, l) => velocities?.[l]?.slice() ?? new Float32Array(net.weights[l]!.length));
-    applyMasks(masked, startVelocities);
-    const weights: GPUBuffer[] = [];
-    const velocityBuffers: GPUBuffer[] = [];
-    const maskBuffers: GPUBuffer[] = [];
-    for (let l = 0; l < layers; l++) {
-      const bytes = masked.weights[l]!.byteLength;
-      weights.push(buffer(`weights ${l}`, bytes));
-      velocityBuffers.push(buffer(`velocities ${l}`, bytes));
-      maskBuffers.push(buffer(`mask ${l}`, bytes));
-      writeArray(ctx, weights[l]!, 0, masked.weights[l]!);
-      writeArray(ctx, velocityBuffers[l]!, 0, startVelocities[l]!);
-      writeArray(ctx, maskBuffers[l]!, 0, Float32Array.from(masked.masks[l]!));
-    }
+    applyMasks(masked, startState.velocities, ...(isAdam(rule) ? [startState.secondMoments] : []));
+    /** A weight-shaped buffer per layer holding `arrays` (zeros when absent). */
+    const perLayer = (label: string, arrays?: Float32Array[]): GPUBuffer[] =>
+      masked.weights.map((w, l) => {
+        const b = buffer(`${label} ${l}`, w.byteLength);
+        if (arrays) writeArray(ctx, b, 0, arrays[l]!);
+        return b;
+      });
+    const weights = perLayer('weights', masked.weights);
+    const maskBuffers = perLayer('mask', masked.masks.map((m) => Float32Array.from(m)));
+    const velocityBuffers = rule === 'sgd' ? [] : perLayer(rule === 'seed' ? 'velocities' : rule === 'momentum' ? 'momentum buffers' : 'first moments', startState.velocities);
+    const secondMoments = isAdam(rule) ? perLayer('second moments', startState.secondMoments) : [];
+    // The weight-gradient matmul's target: the seed sums into its velocities, the other rules into a buffer their update clears.
+    const gradientSums = rule === 'seed' ? velocityBuffers : perLayer('gradient sums');
     // activations[l], gradients[l]: [batch, sizes[l]] for l = 1..L (index 0 unused: the inputs are the slot).
     const activations = sizes.map((n, l) => (l === 0 ? null : buffer(`activations ${l}`, batch * n * F32)));
     const gradients = sizes.map((n, l) => (l === 0 ? null : buffer(`gradients ${l}`, batch * n * F32)));
-    const hyper = uniformBuffer(ctx, 'hyperparameters (lr, momentum)', new Float32Array(2));
+    const hyperStride = alignUp(HYPER_FLOATS * F32, ctx.device.limits.minUniformBufferOffsetAlignment);
+    const hyper =
+      rule === 'seed'
+        ? uniformBuffer(ctx, 'hyperparameters (lr, momentum)', new Float32Array(2))
+        : uniformBuffer(ctx, `${rule} hyperparameters, per batch`, new Float32Array((batchCount * hyperStride) / F32));
     owned.push(hyper);
     const counters = buffer('counters (correct, backpropagated, non-finite)', SOFTMAX_COUNTERS * 4);
     const countersReadback = buffer('counters readback', SOFTMAX_COUNTERS * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
@@ -161,7 +182,7 @@ export class GpuTrainer implements Trainer {
       Promise.all(layerIndices.map((l) => matmulKernel(ctx, { m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none' }, version))),
       Promise.all(layerIndices.slice(1).map((l) => matmulKernel(ctx, { m: batch, k: sizes[l + 1]!, n: sizes[l]!, transB: true, epilogue: 'reluGrad' }, version))),
       Promise.all(layerIndices.map((l) => matmulKernel(ctx, { m: sizes[l]!, k: batch, n: sizes[l + 1]!, transA: true, epilogue: 'accumulateVelocity' }, version))),
-      Promise.all(layerIndices.map((l) => updateKernel(ctx, sizes[l]! * sizes[l + 1]!))),
+      Promise.all(layerIndices.map((l) => (rule === 'seed' ? updateKernel(ctx, sizes[l]! * sizes[l + 1]!) : optimizerUpdateKernel(ctx, rule, sizes[l]! * sizes[l + 1]!)))),
       Promise.all(layerIndices.map((l) => applyMaskKernel(ctx, sizes[l]! * sizes[l + 1]!))),
       softmaxGradKernel(ctx, batch, sizes[layers]!, config.confidence),
     ]);
@@ -174,17 +195,29 @@ export class GpuTrainer implements Trainer {
       .slice(1)
       .reverse()
       .map((l) => bindKernel(ctx, backward[l - 1]!, `layer ${l} backprop`, [grad(l + 1), weights[l]!, grad(l), act(l)]));
-    const hiddenWeightGrad = layerIndices.slice(1).map((l) => bindKernel(ctx, weightGrad[l]!, `layer ${l} velocity`, [act(l), grad(l + 1), velocityBuffers[l]!, maskBuffers[l]!]));
-    const updates = layerIndices.map((l) => bindKernel(ctx, update[l]!, `layer ${l} update`, [weights[l]!, velocityBuffers[l]!, maskBuffers[l]!, hyper]));
-    const maskDispatches = layerIndices.map((l) => bindKernel(ctx, applyMask[l]!, `layer ${l}`, [weights[l]!, velocityBuffers[l]!, maskBuffers[l]!]));
+    const hiddenWeightGrad = layerIndices.slice(1).map((l) => bindKernel(ctx, weightGrad[l]!, `layer ${l} gradient sum`, [act(l), grad(l + 1), gradientSums[l]!, maskBuffers[l]!]));
+    const seedUpdates = rule === 'seed' ? layerIndices.map((l) => bindKernel(ctx, update[l]!, `layer ${l} update`, [weights[l]!, velocityBuffers[l]!, maskBuffers[l]!, hyper])) : [];
+    const batchUpdates = (b: number): Dispatch[] => {
+      if (rule === 'seed') return seedUpdates;
+      const window = { buffer: hyper, offset: b * hyperStride, size: HYPER_FLOATS * F32 };
+      return layerIndices.map((l) =>
+        bindKernel(ctx, update[l]!, `layer ${l} update, batch ${b}`, [weights[l]!, gradientSums[l]!, maskBuffers[l]!, window, ...[velocityBuffers, secondMoments].flatMap((s) => s.slice(l, l + 1))]),
+      );
+    };
+    // apply_mask zeroes two buffers: the weights and the state in pairs, the last one paired with the (already zero) gradient sums.
+    const zeroed = layerIndices.map((l) => [weights[l]!, ...velocityBuffers.slice(l, l + 1), ...secondMoments.slice(l, l + 1)]);
+    const maskDispatches = layerIndices.flatMap((l) => {
+      const buffers = zeroed[l]!.length % 2 === 0 ? zeroed[l]! : [...zeroed[l]!, gradientSums[l]!];
+      return Array.from({ length: buffers.length / 2 }, (_, p) => bindKernel(ctx, applyMask[l]!, `layer ${l}`, [buffers[2 * p]!, buffers[2 * p + 1]!, maskBuffers[l]!]));
+    });
     const batchDispatches = slots.map((slot, b) => [
       bindKernel(ctx, forward[0]!, `layer 0 forward, batch ${b}`, [slot.inputs, weights[0]!, act(1), noAux]),
       ...hiddenForward,
       bindKernel(ctx, softmax, `batch ${b}`, [act(layers), slot.labels, grad(layers), counters]),
       ...backprop,
-      bindKernel(ctx, weightGrad[0]!, `layer 0 velocity, batch ${b}`, [slot.inputs, grad(1), velocityBuffers[0]!, maskBuffers[0]!]),
+      bindKernel(ctx, weightGrad[0]!, `layer 0 gradient sum, batch ${b}`, [slot.inputs, grad(1), gradientSums[0]!, maskBuffers[0]!]),
       ...hiddenWeightGrad,
-      ...updates,
+      ...batchUpdates(b),
     ]);
 
     const trainer = new GpuTrainer(
@@ -197,8 +230,11 @@ export class GpuTrainer implements Trainer {
       slots,
       weights,
       velocityBuffers,
+      secondMoments,
+      startState.steps,
       maskBuffers,
       hyper,
+      hyperStride,
       counters,
       countersReadback,
       batchDispatches,
@@ -250,7 +286,7 @@ export class GpuTrainer implements Trainer {
     } else if (this.residentOrder !== 'file') {
       this.uploadSamples(null);
     }
-    writeArray(this.ctx, this.hyper, 0, new Float32Array([lr, momentum]));
+    this.writeHyper(firstBatch, lr, momentum);
     // Batches [done, end) are submitted and not known to have finished: what a lost device
     // interrupted, named as the submissions' labels name them.
     let done = firstBatch;
@@ -286,22 +322,39 @@ export class GpuTrainer implements Trainer {
       await waitForGpu(this.countersReadback.mapAsync(GPUMapMode.READ));
       this.counterValues.set(new Uint32Array(this.countersReadback.getMappedRange()));
       this.countersReadback.unmap();
+      this.steps += end - firstBatch;
       const [correct, backpropagated, nonFinite] = this.counterValues;
       return { correct: correct!, samples: (end - firstBatch) * batch, backpropagated: backpropagated!, nonFinite: nonFinite! };
     });
   }
 
+  /** The epoch's uniform: (lr, momentum) for the seed's rule; for the others one window per batch from `firstBatch`, for its step. */
+  private writeHyper(firstBatch: number, lr: number, momentum: number): void {
+    if (this.optimizer.kind === 'seed') {
+      writeArray(this.ctx, this.hyper, 0, new Float32Array([lr, momentum]));
+      return;
+    }
+    const stride = this.hyperStride / F32;
+    const windows = new Float32Array((this.batchCount - firstBatch) * stride);
+    for (let b = firstBatch; b < this.batchCount; b++) {
+      writeHyper(windows, (b - firstBatch) * stride, this.optimizer, lr, momentum, this.config.batchSize, this.steps + b - firstBatch + 1);
+    }
+    writeArray(this.ctx, this.hyper, firstBatch * this.hyperStride, windows);
+  }
+
   async state(): Promise<TrainerState> {
-    const weights = await Promise.all(this.weights.map((b, l) => readBuffer(this.ctx, b, new Float32Array(this.masks[l]!.length))));
-    const velocities = await Promise.all(this.velocities.map((b, l) => readBuffer(this.ctx, b, new Float32Array(this.masks[l]!.length))));
-    return { net: { sizes: [...this.sizes], weights, masks: this.masks.map((m) => m.slice()) }, velocities };
+    const read = (buffers: GPUBuffer[]) => Promise.all(buffers.map((b, l) => readBuffer(this.ctx, b, new Float32Array(this.masks[l]!.length))));
+    const weights = await read(this.weights);
+    const velocities = this.velocities.length > 0 ? await read(this.velocities) : this.masks.map((m) => new Float32Array(m.length));
+    const secondMoments = await read(this.secondMoments);
+    return { net: { sizes: [...this.sizes], weights, masks: this.masks.map((m) => m.slice()) }, velocities, secondMoments, steps: this.steps };
   }
 
   async setMasks(masks: Uint8Array[]): Promise<void> {
     if (masks.length !== this.masks.length || masks.some((m, l) => m.length !== this.masks[l]!.length)) {
       throw new KernelError('GPU trainer: masks do not match the network’s weight shapes');
     }
-    // Only the masks travel: one kernel per layer zeroes the weights and velocities they drop.
+    // Only the masks travel: apply_mask zeroes the weights and optimizer state they drop.
     masks.forEach((mask, l) => writeArray(this.ctx, this.maskBuffers[l]!, 0, Float32Array.from(mask)));
     await detectDeviceLoss(this.ctx, () => 'apply masks', () => submitDispatches(this.ctx, 'apply masks', this.maskDispatches));
     this.masks = masks.map((m) => m.slice());

@@ -1,12 +1,14 @@
 /**
- * The training loop of a recipe, for any backend: epochs, the per-epoch decay of learning rate
- * and momentum, shuffling, and the pruning schedule (on the CPU, between epochs).
+ * The training loop of a recipe, for any backend: epochs, the learning-rate schedule (the seed's
+ * per-epoch decay of learning rate and momentum by default), shuffling, and the pruning schedule
+ * (on the CPU, between epochs).
  */
 import { DotNetRandom, type DotNetRandomState } from '../model/dotnet-random';
 import { keptTotal, totalWeights, type Network } from '../model/network';
 import { gradualTarget } from '../prune/schedule';
 import { pruneByThreshold, pruneToSparsity, type PruneResult } from '../prune/unstructured';
 import type { Checkpoint } from './checkpoint';
+import { epochRates } from './optimizer';
 import type { Recipe } from './recipe';
 import type { EpochResult, Trainer, TrainerState } from './trainer';
 
@@ -103,8 +105,7 @@ export async function runTraining(
   const reports: EpochReport[] = resume ? resume.reports.map((r) => ({ ...r })) : [];
 
   let rng = resume ? DotNetRandom.fromState(resume.rng) : new DotNetRandom(recipe.seed + 1);
-  let lr = resume?.learningRate ?? recipe.learningRate;
-  let momentum = resume?.momentum ?? recipe.momentum;
+  let { learningRate: lr, momentum } = epochRates(recipe, resume?.epoch ?? 0);
   let firstBatch = resume?.batch ?? 0;
   let partial = resume?.partial ?? NO_COUNTS;
   const initial = resume ?? null;
@@ -112,6 +113,8 @@ export async function runTraining(
     recipe,
     net: state.net,
     velocities: state.velocities,
+    secondMoments: state.secondMoments,
+    steps: state.steps,
     epoch,
     batch,
     learningRate: lr,
@@ -159,9 +162,7 @@ export async function runTraining(
     };
     reports.push(report);
     events.onEpoch?.(report);
-    // The seed decays in float32 arithmetic.
-    lr = Math.fround(lr * recipe.factor);
-    momentum = Math.fround(momentum * recipe.factor);
+    ({ learningRate: lr, momentum } = epochRates(recipe, epoch + 1));
     lastGood = checkpointAt(epoch + 1, 0, rng.getState(), NO_COUNTS, state);
     await events.onCheckpoint?.(lastGood);
     if (epoch + 1 < recipe.epochs && stopRequested()) {

@@ -7,16 +7,20 @@
  * nothing on, which is ReLU), prediction = argmax of the logits, softmax; if p[target] <
  * `confidence` the output gradient is onehot − p and flows back through the weights and the
  * ReLU, else the sample contributes no gradient; a sample with a NaN or infinite logit is
- * counted as non-finite and contributes nothing else. Per batch: velocity += Σ_batch aᵀ·g for every
- * weight that exists (mask 1), then w += lr·velocity, velocity *= momentum. Pruned weights and
- * their velocities stay exactly 0.
+ * counted as non-finite and contributes nothing else. Per batch, with the seed's rule: velocity
+ * += Σ_batch aᵀ·g for every weight that exists (mask 1), then w += lr·velocity, velocity *=
+ * momentum; with another rule (src/train/optimizer.ts) the batch sum, divided by the batch size,
+ * is the mean gradient of that rule's step. Pruned weights and their optimizer state stay exactly 0.
  */
 import type { Network } from '../model/network';
+import type { OptimizerSettings } from './optimizer';
 
 export interface TrainConfig {
   batchSize: number;
   /** The seed's 0.99: samples whose target probability reaches it are not backpropagated. */
   confidence: number;
+  /** The update rule; absent: the seed's. */
+  updateRule?: OptimizerSettings;
 }
 
 export interface EpochResult {
@@ -41,10 +45,18 @@ export interface EpochOptions {
   shouldStop?: () => boolean;
 }
 
-export interface TrainerState {
-  net: Network;
-  /** One per layer, same shape as the weights. */
+/** What the update rule carries from batch to batch, per layer in the weights' shape. */
+export interface OptimizerState {
+  /** The seed's velocities, momentum's buffers or Adam's first moments m; zeros for sgd. */
   velocities: Float32Array[];
+  /** Adam's second moments v; empty for the other rules. */
+  secondMoments: Float32Array[];
+  /** Weight updates so far (Adam's t). */
+  steps: number;
+}
+
+export interface TrainerState extends OptimizerState {
+  net: Network;
 }
 
 export interface Trainer {
@@ -55,9 +67,9 @@ export interface Trainer {
    * the batches trained by this call (`samples` / batch size of them).
    */
   trainEpoch(order: Uint32Array | null, lr: number, momentum: number, options?: EpochOptions): Promise<EpochResult>;
-  /** Copies of the current weights, masks and velocities. */
+  /** Copies of the current weights, masks and optimizer state. */
   state(): Promise<TrainerState>;
-  /** Replaces the masks; weights and velocities where the mask is 0 become 0 and stay 0. */
+  /** Replaces the masks; weights and optimizer state where the mask is 0 become 0 and stay 0. */
   setMasks(masks: Uint8Array[]): Promise<void>;
   dispose(): void;
 }
@@ -68,4 +80,23 @@ export function checkFirstBatch(firstBatch: number, batches: number): number {
     throw new RangeError(`first batch ${firstBatch} is not in [0, ${batches}]`);
   }
   return firstBatch;
+}
+
+/**
+ * The optimizer state a trainer of `weights` starts from: copies of `start`'s arrays, zeros for
+ * what it lacks (a fresh run, or a checkpoint of a rule with less state). Null when a given array
+ * does not have its weights' shape.
+ */
+export function startingOptimizerState(weights: readonly Float32Array[], secondMoments: boolean, start: Partial<OptimizerState> = {}): OptimizerState | null {
+  const arrays = (given: Float32Array[] | undefined): Float32Array[] | null => {
+    if (given && given.length > 0) {
+      if (given.length !== weights.length || given.some((a, l) => a.length !== weights[l]!.length)) return null;
+      return given.map((a) => a.slice());
+    }
+    return weights.map((w) => new Float32Array(w.length));
+  };
+  const velocities = arrays(start.velocities);
+  const second = secondMoments ? arrays(start.secondMoments) : [];
+  if (!velocities || !second) return null;
+  return { velocities, secondMoments: second, steps: start.steps ?? 0 };
 }

@@ -9,6 +9,11 @@
  * products, about 2⁻²⁴·√batch·(sum magnitude); velocities are batch sums of order 1–10 that
  * partly cancel, so their elements near 0 need the absolute term; weights move by lr·v per step,
  * 5e-4 times smaller.
+ *
+ * Adam and AdamW train from the batch's mean gradient: their first moments are compared like the
+ * velocities, the second moments (squares of gradients of order 1e-2) with abs 1e-7. Adam's step
+ * is about lr·sign(g) wherever |g| ≫ ε, so a gradient whose batch sum cancels down to float32
+ * summation noise could step either way on the two backends; these inputs have none.
  */
 import { describe, expect, it } from 'vitest';
 import { CpuTrainer } from '../../src/cpu/trainer';
@@ -45,24 +50,31 @@ function shuffled(n: number, seed: number): Uint32Array {
 async function compareStates(gpuTrainer: Trainer, cpuTrainer: Trainer, when: string): Promise<void> {
   const g = await gpuTrainer.state();
   const c = await cpuTrainer.state();
+  expect(g.steps, `${when}: steps`).toBe(c.steps);
+  expect(g.secondMoments).toHaveLength(c.secondMoments.length);
   c.net.weights.forEach((w, l) => {
     expectClose(g.net.weights[l]!, w, { rel: 1e-4, abs: 1e-6 }, `${when}: weights ${l}`);
     expectClose(g.velocities[l]!, c.velocities[l]!, { rel: 1e-4, abs: 1e-4 }, `${when}: velocities ${l}`);
+    if (c.secondMoments.length > 0) expectClose(g.secondMoments[l]!, c.secondMoments[l]!, { rel: 1e-4, abs: 1e-7 }, `${when}: second moments ${l}`);
     expect(g.net.masks[l]).toEqual(c.net.masks[l]);
   });
 }
 
-async function trainBoth(ctx: GpuContext, sizes: number[], count: number, config: TrainConfig): Promise<void> {
+/** The seed's first three epochs: lr and momentum ×0.99 each. */
+const SEED_RATES: [number, number][] = [
+  [0.0005, 0.67],
+  [0.000495, 0.6633],
+  [0.00049, 0.6566],
+];
+
+async function trainBoth(ctx: GpuContext, sizes: number[], count: number, config: TrainConfig, rates = SEED_RATES): Promise<void> {
   const train = syntheticDataset(count, sizes[0]!, sizes[sizes.length - 1]!, count);
   const gpuTrainer = await GpuTrainer.create(ctx, initNetwork(sizes, 1), train, config);
   const cpuTrainer = new CpuTrainer(initNetwork(sizes, 1), train, config);
   try {
-    const epochs: [Uint32Array | null, number, number][] = [
-      [null, 0.0005, 0.67],
-      [shuffled(count, 7), 0.000495, 0.6633],
-      [null, 0.00049, 0.6566],
-    ];
-    for (const [e, [order, lr, momentum]] of epochs.entries()) {
+    const orders = [null, shuffled(count, 7), null];
+    for (const [e, [lr, momentum]] of rates.entries()) {
+      const order = orders[e]!;
       if (e === 2) {
         // Prune as the recipe does, then check pruned weights stay exactly 0 while training goes on.
         const masks = (await cpuTrainer.state()).net.weights.map((w, l) => randomMask(mulberry32(l + 11), w.length, 0.3));
@@ -74,12 +86,11 @@ async function trainBoth(ctx: GpuContext, sizes: number[], count: number, config
       expect(got, `epoch ${e} counters`).toEqual(want);
       await compareStates(gpuTrainer, cpuTrainer, `after epoch ${e}`);
     }
-    const { net, velocities } = await gpuTrainer.state();
+    const { net, velocities, secondMoments } = await gpuTrainer.state();
     net.masks.forEach((mask, l) => {
       for (let i = 0; i < mask.length; i++) {
-        if (!mask[i] && (!Object.is(net.weights[l]![i], 0) || !Object.is(velocities[l]![i], 0))) {
-          throw new Error(`layer ${l} pruned weight ${i} is w=${net.weights[l]![i]} v=${velocities[l]![i]}`);
-        }
+        const state = [net.weights[l]![i], velocities[l]![i], ...(secondMoments.length > 0 ? [secondMoments[l]![i]] : [])];
+        if (!mask[i] && !state.every((x) => Object.is(x, 0))) throw new Error(`layer ${l} pruned weight ${i} has state ${state.join(', ')}`);
       }
     });
   } finally {
@@ -97,6 +108,13 @@ describe.skipIf(!gpu.context)(`GpuTrainer vs CpuTrainer ${gpu.label}`, () => {
   it('odd sizes 37-19-5, batch 13, confidence 0.3 (some samples not backpropagated)', async () => {
     await trainBoth(ctx, [37, 19, 5], 100, { batchSize: 13, confidence: 0.3 });
   });
+
+  for (const kind of ['adam', 'adamw'] as const) {
+    it(`${kind} with weight decay: 37-19-5, batch 13, 3 epochs of 7 batches (file order, shuffled, pruned)`, async () => {
+      const updateRule = { kind, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+      await trainBoth(ctx, [37, 19, 5], 100, { batchSize: 13, confidence: 0.99, updateRule }, [[0.001, 0], [0.002, 0], [0.0005, 0]]);
+    });
+  }
 
   it('splits the training set when it passes the binding limit', async () => {
     // Pretend the adapter binds only 3 batches' inputs at a time: 7 batches need 3 buffers.

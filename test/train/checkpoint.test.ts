@@ -1,7 +1,8 @@
 /**
  * Checkpoints and resume on the JS reference: a run stopped anywhere (mid-epoch, at an epoch
- * boundary, around the pruning epoch, shuffled) and resumed from its checkpoint file ends
- * bit-identical to the run that was never stopped.
+ * boundary, around the pruning epoch, shuffled; with the seed's rule or Adam's, whose moments and
+ * step count the checkpoint carries) and resumed from its checkpoint file ends bit-identical to
+ * the run that was never stopped.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuTrainer } from '../../src/cpu/trainer';
@@ -10,6 +11,7 @@ import { encodeSafetensors } from '../../src/format/safetensors';
 import { initNetwork } from '../../src/model/network';
 import { loadMnist } from '../../src/node/mnist';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/train/checkpoint';
+import { optimizerOf } from '../../src/train/optimizer';
 import { SEED_RECIPE, type Recipe } from '../../src/train/recipe';
 import { runTraining, type TrainingResult } from '../../src/train/run';
 import { UserError } from '../../src/util/errors';
@@ -29,9 +31,25 @@ const BASE: Recipe = {
   prune: { kind: 'once', epoch: 1, threshold: 0.004 },
 };
 
+/** Adam with L2 decay, a warm-up epoch then a cosine schedule, shuffled, pruned gradually. */
+const ADAM: Recipe = {
+  ...BASE,
+  optimizer: 'adam',
+  learningRate: 0.003,
+  momentum: 0,
+  weightDecay: 1e-4,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  lrSchedule: 'cosine',
+  warmup: 1,
+  shuffle: true,
+  prune: { kind: 'gradual', start: 1, end: 2, every: 1, initialSparsity: 0.3, sparsity: 0.7, scope: 'layer' },
+};
+
 function start(recipe: Recipe, from?: Checkpoint): CpuTrainer {
-  const config = { batchSize: recipe.batchSize, confidence: recipe.confidence };
-  return from ? new CpuTrainer(from.net, train, config, from.velocities) : new CpuTrainer(initNetwork(recipe.sizes, recipe.seed), train, config);
+  const config = { batchSize: recipe.batchSize, confidence: recipe.confidence, updateRule: optimizerOf(recipe) };
+  return from ? new CpuTrainer(from.net, train, config, from) : new CpuTrainer(initNetwork(recipe.sizes, recipe.seed), train, config);
 }
 
 /** Stops after `calls` questions of shouldStop (one per batch, one per epoch boundary). */
@@ -66,6 +84,8 @@ describe('resume from a checkpoint (JS reference)', () => {
       recipe: { ...BASE, shuffle: true, prune: { kind: 'gradual', start: 0, end: 2, every: 1, initialSparsity: 0, sparsity: 0.8, scope: 'global' } } as Recipe,
       stops: [10, 27],
     },
+    { label: 'adam with L2 decay, warm-up and cosine, gradual', recipe: ADAM, stops: [7, 16, 30] },
+    { label: 'adamw, seed-decay, once-pruned', recipe: { ...ADAM, optimizer: 'adamw', weightDecay: 0.01, lrSchedule: 'seed-decay', warmup: 0, prune: BASE.prune } as Recipe, stops: [12, 25] },
   ]) {
     it(`${label}: stopped after ${stops.join(', ')} batch questions and resumed, equals the run never stopped`, async () => {
       const whole = finished(await runTraining(start(recipe), recipe, train.count));
@@ -101,13 +121,35 @@ describe('resume from a checkpoint (JS reference)', () => {
 });
 
 describe('checkpoint file', () => {
-  it('keeps every field bit for bit', async () => {
-    const result = await runTraining(start(BASE), BASE, train.count, {}, { shouldStop: stopAfter(14), run: { data: null, samples: 1000, out: 'x.safetensors' } });
+  for (const recipe of [BASE, ADAM]) {
+    it(`keeps every field bit for bit (${recipe.optimizer ?? 'seed'})`, async () => {
+      const result = await runTraining(start(recipe), recipe, train.count, {}, { shouldStop: stopAfter(24), run: { data: null, samples: 1000, out: 'x.safetensors' } });
+      if (result.status !== 'interrupted') throw new Error('expected a stop');
+      const back = roundTrip(result.checkpoint);
+      const arrays = (c: Checkpoint) => [...c.velocities, ...c.secondMoments].map((v) => Array.from(v));
+      expect(back.recipe).toEqual(result.checkpoint.recipe);
+      expect(back.secondMoments).toHaveLength(recipe.optimizer === 'adam' ? recipe.sizes.length - 1 : 0);
+      expect(arrays(back)).toEqual(arrays(result.checkpoint));
+      expect(back.steps).toBe(22);
+      expect({ ...back, net: null, velocities: null, secondMoments: null }).toEqual({ ...result.checkpoint, net: null, velocities: null, secondMoments: null });
+    });
+  }
+
+  it('Adam: pruned weights keep both moments at exactly 0, live ones move', async () => {
+    const result = await runTraining(start(ADAM), ADAM, train.count, {}, { shouldStop: stopAfter(30) });
     if (result.status !== 'interrupted') throw new Error('expected a stop');
-    const back = roundTrip(result.checkpoint);
-    expect(back.recipe).toEqual(result.checkpoint.recipe);
-    expect(back.velocities.map((v) => Array.from(v))).toEqual(result.checkpoint.velocities.map((v) => Array.from(v)));
-    expect({ ...back, net: null, velocities: null }).toEqual({ ...result.checkpoint, net: null, velocities: null });
+    const { net, velocities, secondMoments } = result.checkpoint;
+    let pruned = 0;
+    net.masks.forEach((mask, l) => {
+      for (let k = 0; k < mask.length; k++) {
+        const state = [net.weights[l]![k], velocities[l]![k], secondMoments[l]![k]];
+        if (mask[k]) continue;
+        pruned++;
+        if (!state.every((x) => Object.is(x, 0))) throw new Error(`layer ${l} pruned weight ${k} has state ${state.join(', ')}`);
+      }
+    });
+    expect(pruned).toBeGreaterThan(0);
+    expect(secondMoments.some((v) => v.some((x) => x > 0))).toBe(true);
   });
 
   it('refuses a network file, a damaged state and a wrong version with one line', () => {
@@ -129,6 +171,10 @@ describe('checkpoint file', () => {
       [(s: Record<string, unknown>) => ((s.recipe as Recipe).sizes = [784, 10]), /sizes 784,10 are not the network's/],
       [(s: Record<string, unknown>) => ((s.rng as { seedArray: number[] }).seedArray = [1]), /shuffle generator state/],
       [(s: Record<string, unknown>) => (s.reports = [{}]), /1 epoch reports for 0 finished epochs/],
+      [(s: Record<string, unknown>) => (s.steps = -1), /"steps" is -1/],
+      [(s: Record<string, unknown>) => ((s.recipe as Recipe).optimizer = 'adam'), /tensor train\.second_moments\.0 is missing/],
+      [(s: Record<string, unknown>) => ((s.recipe as Record<string, unknown>).optimizer = 'rmsprop'), /optimizer "rmsprop" is not one of/],
+      [(s: Record<string, unknown>) => ((s.recipe as Recipe).beta2 = 1), /beta2 is 1, not in \[0, 1\)/],
     ] as const) {
       let error: unknown;
       try {

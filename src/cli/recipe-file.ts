@@ -29,7 +29,11 @@ export async function parseCommandLine(argv: readonly string[]): Promise<ParseRe
 /** The train options in a recipe file: a JSON object as it stands, or a saved network's recipe as flags. */
 export async function readRecipeFile(file: string): Promise<RecipeOptions> {
   const bytes = await readModelFile(file);
-  if (detectModelFormat(bytes) === undefined) return { file, options: parseRecipeJson(bytes, file) };
+  // Text opening with { or [ is tried as JSON first: a safetensors file may open with "{" too (a header length of 123 + 256k).
+  const first = bytes.find((b) => !JSON_SPACE.includes(b));
+  const json = bytes.length <= MAX_RECIPE_JSON_BYTES && (first === 0x7b || first === 0x5b) ? jsonValue(bytes) : undefined;
+  if (json && 'value' in json) return { file, options: recipeObject(json.value, file) };
+  if (detectModelFormat(bytes) === undefined) throw new UserError(`${file}: not a JSON recipe nor a saved network${json ? ` (${json.error})` : ''}`);
   const { metadata } = detectAndParseModel(bytes, basename(file));
   if (metadata['recipe'] === undefined) throw new UserError(`${file} holds no recipe (only networks saved by train have one)`);
   let recipe: Recipe;
@@ -53,13 +57,21 @@ export async function readRecipeFile(file: string): Promise<RecipeOptions> {
   return stored;
 }
 
-function parseRecipeJson(bytes: Uint8Array, file: string): Record<string, unknown> {
-  let value: unknown;
+/** Recipes are a few hundred bytes; anything larger is a network. */
+const MAX_RECIPE_JSON_BYTES = 1 << 20;
+
+/** Space, tab, line feed, carriage return. */
+const JSON_SPACE = [0x20, 0x09, 0x0a, 0x0d];
+
+function jsonValue(bytes: Uint8Array): { value: unknown } | { error: string } {
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    return { value: JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) };
   } catch (error) {
-    throw new UserError(`${file}: not a JSON recipe nor a saved network (${(error as Error).message})`);
+    return { error: (error as Error).message };
   }
+}
+
+function recipeObject(value: unknown, file: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new UserError(`${file}: a recipe is a JSON object of train options, e.g. {"epochs": 50, "shuffle": true}`);
   }

@@ -76,12 +76,6 @@ export function getPipeline(ctx: GpuContext, p: KernelProgram): Promise<GPUCompu
 
 async function compile(device: GPUDevice, p: KernelProgram): Promise<GPUComputePipeline> {
   const module = shaderModule(device, p);
-  const info = await module.getCompilationInfo();
-  const errors = info.messages.filter((m) => m.type === 'error');
-  if (errors.length > 0) {
-    const text = errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ');
-    throw new KernelError(`kernel ${p.name}: WGSL compilation failed: ${text}`);
-  }
   try {
     return await device.createComputePipelineAsync({
       label: programKey(p),
@@ -89,6 +83,14 @@ async function compile(device: GPUDevice, p: KernelProgram): Promise<GPUComputeP
       compute: { module, entryPoint: p.entryPoint ?? 'main', constants: p.constants },
     });
   } catch (err) {
+    // The compiler's messages are asked for only once compilation failed: in a Chrome worker
+    // `getCompilationInfo()` on a module that compiles can stay pending for good.
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === 'error');
+    if (errors.length > 0) {
+      const text = errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ');
+      throw new KernelError(`kernel ${p.name}: WGSL compilation failed: ${text}`);
+    }
     throw new KernelError(`kernel ${p.name}: pipeline creation failed: ${(err as Error).message}`);
   }
 }

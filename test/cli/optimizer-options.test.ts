@@ -27,7 +27,7 @@ describe('train --optimizer and --lr-schedule', () => {
 
   it("each rule gets its own defaults: lr, momentum, Adam's constants, a cosine schedule", () => {
     expect(recipe(['--optimizer', 'adam'])).toMatchObject({ optimizer: 'adam', learningRate: 0.001, momentum: 0, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, lrSchedule: 'cosine' });
-    expect(recipe(['--optimizer', 'momentum'])).toMatchObject({ optimizer: 'momentum', learningRate: 0.05, momentum: 0.9, lrSchedule: 'cosine' });
+    expect(recipe(['--optimizer', 'momentum'])).toMatchObject({ optimizer: 'momentum', learningRate: 0.2, momentum: 0.9, lrSchedule: 'cosine' });
     const sgd = recipe(['--optimizer', 'sgd', '--lr', '0.2', '--weight-decay', '5e-4', '--lr-schedule', 'constant']);
     expect(sgd).toMatchObject({ optimizer: 'sgd', learningRate: 0.2, weightDecay: 5e-4, lrSchedule: 'constant' });
     expect(sgd).not.toHaveProperty('beta1');

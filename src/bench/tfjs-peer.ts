@@ -129,3 +129,52 @@ export class TfjsMlpTrainer {
     this.optimizer.dispose();
   }
 }
+
+/**
+ * The network's forward pass in TF.js (matMul, relu; the pruned weights as zeros, which is all
+ * TF.js can do with them): the peer of our inference engines on the same adapter. `inputs`
+ * stays resident; a timed run ends by reading the logits back, the only way TF.js offers to wait
+ * for the GPU (batch × classes floats).
+ */
+export class TfjsMlpInference {
+  private constructor(
+    private readonly tf: Tf,
+    private readonly weights: Tensor2D[],
+  ) {}
+
+  static create(peer: TfjsWebgpu, net: Network): TfjsMlpInference {
+    const { tf } = peer;
+    return new TfjsMlpInference(
+      tf,
+      net.weights.map((w, l) => tf.tensor2d(w, [net.sizes[l]!, net.sizes[l + 1]!])),
+    );
+  }
+
+  /** Milliseconds of each of `repeats` timed runs on `batch` samples of `inputs` (`[batch, features]`), after two warm-up runs. */
+  async time(inputs: Float32Array, batch: number, repeats: number): Promise<number[]> {
+    const { tf, weights } = this;
+    const x = tf.tensor2d(inputs.subarray(0, batch * weights[0]!.shape[0]), [batch, weights[0]!.shape[0]]);
+    const run = async (): Promise<void> => {
+      const logits = tf.tidy(() => weights.reduce<Tensor2D>((a, w, l) => (l + 1 < weights.length ? tf.relu(tf.matMul<Tensor2D>(a, w)) : tf.matMul<Tensor2D>(a, w)), x));
+      await logits.data();
+      logits.dispose();
+    };
+    try {
+      await run();
+      await run();
+      const ms: number[] = [];
+      for (let r = 0; r < repeats; r++) {
+        const start = performance.now();
+        await run();
+        ms.push(performance.now() - start);
+      }
+      return ms;
+    } finally {
+      x.dispose();
+    }
+  }
+
+  dispose(): void {
+    for (const w of this.weights) w.dispose();
+  }
+}

@@ -1,145 +1,411 @@
 /**
- * The browser app: one short training run of the seed recipe on WebGPU (`navigator.gpu`), with
- * the same trainer, data parsing and reference forward pass as the CLI. The outcome is shown for
- * a person and written as JSON to `#result` (or the message to `#error`) for the browser test.
+ * The browser app's page: controls, progress, charts, the network view, the race, the digit pad
+ * and model files. All the work runs in the worker (src/web/worker.ts), which owns the GPU; the
+ * page only draws, so it stays responsive during a 50-epoch run.
+ *
+ * `?auto=1` (with any training option as a URL parameter, e.g. `&epochs=2&limit=4000`) runs
+ * train → the structured step → a quick race with no click and writes one JSON object to
+ * `#result` (`AutoResult`); a failure goes to `#error`. `?gpu=0` runs on the JS reference.
  */
-import { countCorrect, predictAll } from '../cpu/forward';
-import type { Dataset } from '../data/dataset';
-import { parseIdxImages, parseIdxLabels } from '../data/idx';
-import { mnistDataset } from '../data/mnist';
-import { acquireDevice, adapterName } from '../gpu/device';
-import { GpuTrainer } from '../gpu/trainer';
-import { initNetwork } from '../model/network';
-import { SEED_RECIPE } from '../train/recipe';
-import { percent } from '../util/format';
+import type { Recipe } from '../train/recipe';
+import { UserError } from '../util/errors';
+import { grouped } from '../util/format';
+import { EpochCharts, RaceChart } from './charts';
+import { WorkerClient } from './client';
+import { DigitPad, showInput } from './digit';
+import { drawNetwork, drawReceptiveFields } from './network-view';
+import { OPTION_DEFAULTS, PRESETS, presetValues, trainRequest } from './options';
+import type { BackendInfo, NetworkChoice, PruneRequest, PruneSummary, RaceRow, SaveFormat, Score, TrainSummary } from './protocol';
+import { element, megabytes, seconds, showPrediction, showRace, showScores } from './views';
 
-/** What `#result` holds once a run has finished. */
-export interface WebRunResult {
+/** What `#result` holds after an automatic run. */
+export interface AutoResult {
   adapter: string;
-  batches: number;
-  batchSize: number;
-  trainSamples: number;
-  trainCorrect: number;
-  trainAccuracy: number;
-  backpropagated: number;
-  testSamples: number;
-  testCorrect: number;
-  testAccuracy: number;
-  seconds: { load: number; train: number; test: number };
+  backend: 'gpu' | 'cpu';
+  recipe: Recipe;
+  trainImages: number;
+  testImages: number;
+  epochs: { epoch: number; trainAccuracy: number; testAccuracy: number; keptWeights: number; seconds: number }[];
+  dense: { accuracy: number; correct: number; total: number; keptWeights: number };
+  /** `compactCorrect`: the structured step's smaller network on the same images. */
+  pruned: { accuracy: number; correct: number; compactCorrect: number | null; keptWeights: number; sizes: number[] };
+  race: { engine: string; batch: number; samplesPerSec: number }[];
+  /** The longest main-thread task seen while training (ms; 0 when none passed the 50 ms that the browser reports). */
+  longestTaskMs: number;
 }
 
-const MNIST_TRAIN_COUNT = 60_000;
-const MNIST_TEST_COUNT = 10_000;
+const params = new URLSearchParams(location.search);
+const client = new WorkerClient(new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' }));
+const charts = new EpochCharts(element('accuracy-chart'), element('kept-chart'));
+const raceChart = new RaceChart(element('race-chart'));
+const form = element<HTMLFormElement>('train-form');
+const pruneForm = element<HTMLFormElement>('prune-form');
+const raceForm = element<HTMLFormElement>('race-form');
+let backend: BackendInfo | null = null;
+let haveNetwork = false;
+let havePruned = false;
+let training = false;
 
-function element(id: string): HTMLElement {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`the page has no #${id}`);
-  return found;
-}
-
-function show(id: string, text: string): void {
-  element(id).textContent = text;
-}
-
-/** A whole-number URL option in [1, max]. */
-function countOption(params: URLSearchParams, name: string, fallback: number, max: number): number {
-  const raw = params.get(name);
-  if (raw === null) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > max) {
-    throw new Error(`URL option ${name}=${raw} must be a whole number from 1 to ${max}`);
-  }
-  return value;
-}
-
-async function fetchBytes(name: string): Promise<Uint8Array> {
-  const response = await fetch(`data/${name}`);
-  if (!response.ok) throw new Error(`data/${name}: HTTP ${response.status} ${response.statusText}`);
-  return new Uint8Array(await response.arrayBuffer());
-}
-
-async function fetchMnist(set: 'train' | 't10k', limit: number): Promise<Dataset> {
-  const imagesName = `${set}-images-idx3-ubyte`;
-  const labelsName = `${set}-labels-idx1-ubyte`;
-  const [images, labels] = await Promise.all([fetchBytes(imagesName), fetchBytes(labelsName)]);
-  return mnistDataset(parseIdxImages(images, imagesName), imagesName, parseIdxLabels(labels, labelsName), labelsName, limit);
-}
-
-function accuracyText(correct: number, total: number): string {
-  return `${percent(correct, total, 1)}% (${correct} of ${total})`;
-}
-
-function secondsSince(start: number): number {
-  return Math.round(performance.now() - start) / 1000;
-}
-
-async function run(): Promise<WebRunResult> {
-  const params = new URLSearchParams(location.search);
-  const batchSize = SEED_RECIPE.batchSize;
-  const batches = countOption(params, 'batches', 5, Math.floor(MNIST_TRAIN_COUNT / batchSize));
-  const testCount = countOption(params, 'test', 1000, MNIST_TEST_COUNT);
-  if (!('gpu' in navigator)) {
-    throw new Error('this browser has no WebGPU (navigator.gpu is missing); Chrome needs a secure context such as localhost');
-  }
-
-  show('status', 'Requesting a WebGPU device…');
-  const ctx = await acquireDevice(navigator.gpu, { onError: (message) => showError(message) });
-  const adapter = adapterName(ctx.adapter);
-  show('adapter', adapter);
-
-  show('status', 'Loading MNIST…');
-  let start = performance.now();
-  const [train, test] = await Promise.all([fetchMnist('train', batches * batchSize), fetchMnist('t10k', testCount)]);
-  const load = secondsSince(start);
-
-  show('status', `Training ${batches} batches…`);
-  start = performance.now();
-  const net = initNetwork(SEED_RECIPE.sizes, SEED_RECIPE.seed);
-  const trainer = await GpuTrainer.create(ctx, net, train, { batchSize, confidence: SEED_RECIPE.confidence });
-  const epoch = await trainer.trainEpoch(null, SEED_RECIPE.learningRate, SEED_RECIPE.momentum);
-  const trained = (await trainer.state()).net;
-  trainer.dispose();
-  const trainSeconds = secondsSince(start);
-  show('training', `${batches} batches of ${batchSize}: the first ${epoch.samples} training images, ${epoch.backpropagated} backpropagated`);
-  show('train-accuracy', accuracyText(epoch.correct, epoch.samples));
-
-  show('status', 'Testing…');
-  start = performance.now();
-  const testCorrect = countCorrect(predictAll(trained, test), test.labels);
-  const testSeconds = secondsSince(start);
-  show('test-accuracy', accuracyText(testCorrect, test.count));
-  show('time', `load ${load} s, train ${trainSeconds} s (GPU), test ${testSeconds} s (CPU)`);
-
-  return {
-    adapter,
-    batches,
-    batchSize,
-    trainSamples: epoch.samples,
-    trainCorrect: epoch.correct,
-    trainAccuracy: epoch.correct / epoch.samples,
-    backpropagated: epoch.backpropagated,
-    testSamples: test.count,
-    testCorrect,
-    testAccuracy: testCorrect / test.count,
-    seconds: { load, train: trainSeconds, test: testSeconds },
-  };
-}
-
-/** The first failure wins: later GPU errors are usually its consequences. */
+/** The first failure wins: later ones are usually its consequences. */
 function showError(message: string): void {
   const box = element('error');
   if (box.textContent) return;
   box.textContent = message;
-  show('status', 'Failed.');
   console.error(message);
 }
 
-run().then(
-  (result) => {
-    // A GPU error reported while the run went on makes its numbers suspect.
-    if (element('error').textContent) return;
-    show('status', 'Done.');
-    show('result', JSON.stringify(result, null, 2));
-  },
-  (error: unknown) => showError(error instanceof Error ? error.message : String(error)),
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** Runs a click's work; its failure is shown in `box` (the page's error box by default). */
+function guarded(work: () => Promise<void>, box?: HTMLElement): () => void {
+  return () => {
+    if (box) box.textContent = '';
+    work().catch((err: unknown) => (box ? (box.textContent = messageOf(err)) : showError(messageOf(err))));
+  };
+}
+
+// ---- longest main-thread task while training, for the automation contract ----
+// Entries arrive after the fact, so they are kept and picked by when they started.
+const longTasks: PerformanceEntry[] = [];
+if (PerformanceObserver.supportedEntryTypes?.includes('longtask')) {
+  new PerformanceObserver((list) => void longTasks.push(...list.getEntries())).observe({ type: 'longtask' });
+}
+let trainingSpan = { start: 0, end: 0 };
+
+/** The longest main-thread task that started while the last run trained (0 when none passed the 50 ms the browser reports). */
+async function longestTaskMs(): Promise<number> {
+  // Let the observer deliver what the last frames produced.
+  await new Promise((done) => setTimeout(done, 100));
+  const during = longTasks.filter((t) => t.startTime >= trainingSpan.start && t.startTime < trainingSpan.end);
+  return Math.max(0, ...during.map((t) => t.duration));
+}
+
+// ---- the form ----
+function fillPresets(): void {
+  const select = element<HTMLSelectElement>('preset');
+  for (const p of PRESETS) select.add(new Option(p.label, p.name));
+  select.add(new Option('Custom', 'custom'));
+  select.addEventListener('change', () => select.value !== 'custom' && setForm(presetValues(select.value)));
+}
+
+function setForm(values: Record<string, string>): void {
+  for (const [name, value] of Object.entries(values)) {
+    const field = form.elements.namedItem(name);
+    if (field instanceof HTMLInputElement && field.type === 'checkbox') field.checked = value === 'true';
+    else if (field instanceof HTMLInputElement || field instanceof HTMLSelectElement) field.value = value;
+  }
+  showScheduleFields();
+}
+
+function formValues(): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const name of Object.keys(OPTION_DEFAULTS)) {
+    const field = form.elements.namedItem(name);
+    if (field instanceof HTMLInputElement && field.type === 'checkbox') values[name] = String(field.checked);
+    else if (field instanceof HTMLInputElement || field instanceof HTMLSelectElement) values[name] = field.value;
+  }
+  return values;
+}
+
+function showScheduleFields(): void {
+  const schedule = (form.elements.namedItem('schedule') as HTMLSelectElement).value;
+  form.querySelectorAll<HTMLElement>('[data-for]').forEach((label) => (label.hidden = !label.dataset['for']!.split(' ').includes(schedule)));
+}
+
+/** URL parameters named like options override the preset (`preset=` picks one). */
+function initialValues(): Record<string, string> {
+  const values = presetValues(params.get('preset') ?? 'seed');
+  for (const name of Object.keys(OPTION_DEFAULTS)) {
+    const given = params.get(name);
+    if (given !== null) values[name] = given;
+  }
+  return values;
+}
+
+// ---- buttons' states ----
+function updateButtons(): void {
+  const ready = backend !== null && dataReady;
+  element<HTMLButtonElement>('train').disabled = !ready || training;
+  element<HTMLButtonElement>('pause').disabled = !training;
+  element<HTMLButtonElement>('stop').disabled = !training;
+  for (const id of ['prune-button', 'race-button', 'save-safetensors', 'save-text']) element<HTMLButtonElement>(id).disabled = !haveNetwork || training;
+  element<HTMLInputElement>('model-file').disabled = !ready || training;
+}
+
+// ---- data ----
+let dataReady = false;
+
+client.onEvent((event) => {
+  switch (event.kind) {
+    case 'download': {
+      const bar = element<HTMLProgressElement>('download');
+      bar.max = event.total || 1;
+      bar.value = event.total ? event.loaded : 0;
+      element('download-text').textContent = event.cached
+        ? 'from this browser’s cache'
+        : `downloading ${megabytes(event.loaded)}${event.total ? ` of ${megabytes(event.total)}` : ''} (gzip’d)`;
+      break;
+    }
+    case 'epoch':
+      charts.add(event.point);
+      break;
+    case 'progress': {
+      const bar = element<HTMLProgressElement>('train-progress');
+      bar.max = event.totalEpochs;
+      bar.value = event.epochs;
+      const parts = [`Epoch ${Math.min(event.totalEpochs, Math.floor(event.epochs) + 1)} of ${event.totalEpochs}`];
+      if (event.samplesPerSec > 0) parts.push(`${grouped(event.samplesPerSec)} samples/s`);
+      if (event.secondsLeft !== null) parts.push(`about ${seconds(event.secondsLeft)} left`);
+      element('train-status').textContent = (event.paused ? 'Paused. ' : '') + parts.join(' · ');
+      break;
+    }
+    case 'gpu-error':
+      showError(event.message);
+      break;
+  }
+});
+
+async function start(): Promise<void> {
+  backend = await client.call('init', { forceCpu: params.get('gpu') === '0' });
+  element('backend').textContent = backend.backend === 'gpu' ? `WebGPU on ${backend.adapter}` : 'JS reference (no WebGPU)';
+  const notice = element('gpu-notice');
+  notice.textContent = backend.noGpuReason ?? '';
+  notice.hidden = backend.noGpuReason === null;
+  const data = await client.call('loadData', { baseUrl: new URL('.', location.href).href });
+  dataReady = true;
+  const bar = element<HTMLProgressElement>('download');
+  bar.value = bar.max;
+  element('download-text').textContent = `${grouped(data.trainCount)} training and ${grouped(data.testCount)} test images ${data.cached ? 'from this browser’s cache' : `downloaded in ${seconds(data.seconds)}`}`;
+  updateButtons();
+}
+
+// ---- training ----
+async function train(values: Record<string, string>): Promise<TrainSummary> {
+  const request = trainRequest(values);
+  training = true;
+  haveNetwork = false;
+  havePruned = false;
+  updateButtons();
+  charts.reset();
+  element('train-summary').textContent = '';
+  element('pause').textContent = 'Pause';
+  element('train-status').textContent = 'Starting…';
+  trainingSpan = { start: performance.now(), end: Infinity };
+  try {
+    const summary = await client.call('train', request);
+    trainingSpan.end = performance.now();
+    const words = { finished: 'Finished', stopped: 'Stopped', diverged: 'Diverged' }[summary.status];
+    element('train-status').textContent = `${words} after ${summary.epochs.length} epochs in ${seconds(summary.seconds)}.`;
+    const t = summary.trained;
+    element('train-summary').textContent =
+      `${summary.message ? `${summary.message}. ` : ''}Test accuracy ${t.accuracy.toFixed(2)}% with ${((100 * t.keptWeights) / t.totalWeights).toFixed(2)}% of the weights (${grouped(t.keptWeights)}), on ${t.engine}.`;
+    haveNetwork = true;
+    await showNetwork('trained');
+    return summary;
+  } finally {
+    trainingSpan.end = Math.min(trainingSpan.end, performance.now());
+    training = false;
+    updateButtons();
+  }
+}
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  guarded(async () => void (await train(formValues())))();
+});
+form.addEventListener('change', (event) => {
+  if ((event.target as HTMLElement).id !== 'preset') element<HTMLSelectElement>('preset').value = 'custom';
+  showScheduleFields();
+});
+element('pause').addEventListener(
+  'click',
+  guarded(async () => {
+    const button = element('pause');
+    const pausing = button.textContent === 'Pause';
+    button.textContent = pausing ? 'Resume' : 'Pause';
+    await client.call(pausing ? 'pause' : 'resume', null);
+  }),
 );
+element('stop').addEventListener('click', guarded(async () => void (await client.call('stop', null))));
+
+// ---- pruning after training ----
+function pruneRequest(): PruneRequest {
+  const data = new FormData(pruneForm);
+  const rule = String(data.get('rule'));
+  const text = String(data.get('value')).trim();
+  const value = Number(text);
+  const request: PruneRequest = { scope: data.get('scope') === 'layer' ? 'layer' : 'global', structured: data.get('structured') !== null };
+  if (rule === 'threshold' || rule === 'sparsity') {
+    if (text === '' || !Number.isFinite(value) || value < 0 || (rule === 'sparsity' && value >= 1)) throw new UserError(`${rule} must be ${rule === 'sparsity' ? 'a fraction in [0, 1)' : 'a number ≥ 0'}, got "${text}"`);
+    request[rule] = value;
+  } else if (rule === 'layer-sparsity') {
+    request.layerSparsity = text.split(',').map(Number);
+    if (request.layerSparsity.some((v) => !(v >= 0 && v < 1))) throw new UserError(`per-layer sparsity must be fractions in [0, 1) separated by commas, got "${text}"`);
+  }
+  const keep = String(data.get('keep-neurons')).trim();
+  if (keep !== '') request.keepNeurons = Number(keep);
+  return request;
+}
+
+async function prune(request: PruneRequest): Promise<PruneSummary> {
+  const summary = await client.call('prune', request);
+  showScores(element<HTMLTableElement>('prune-table'), [
+    ['before', summary.before],
+    [`after ${summary.rule}`, summary.after],
+    ...(summary.compact ? [['as the smaller network', summary.compact] as [string, Score]] : []),
+  ]);
+  havePruned = true;
+  element<HTMLSelectElement>('save-which').value = 'pruned';
+  await showNetwork('pruned');
+  return summary;
+}
+
+pruneForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  guarded(async () => void (await prune(pruneRequest())))();
+});
+
+// ---- network view ----
+async function showNetwork(which: NetworkChoice): Promise<void> {
+  element<HTMLSelectElement>('network-choice').value = which;
+  const net = await client.call('network', { which });
+  drawNetwork(element<HTMLCanvasElement>('network-canvas'), net);
+  drawReceptiveFields(element<HTMLCanvasElement>('fields-canvas'), net);
+}
+
+element('network-choice').addEventListener(
+  'change',
+  guarded(async () => {
+    const which = element<HTMLSelectElement>('network-choice').value as NetworkChoice;
+    if (which === 'pruned' && !havePruned) throw new UserError('no pruned network yet: prune one in step 3');
+    await showNetwork(which);
+  }),
+);
+
+// ---- race ----
+async function race(batches: number[], repeats: number): Promise<RaceRow[]> {
+  const button = element<HTMLButtonElement>('race-button');
+  button.disabled = true;
+  button.textContent = 'Racing…';
+  try {
+    const rows = await client.call('race', { batches, repeats });
+    raceChart.show(rows);
+    showRace(element<HTMLTableElement>('race-table'), rows);
+    return rows;
+  } finally {
+    button.textContent = 'Race';
+    updateButtons();
+  }
+}
+
+raceForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  guarded(async () => {
+    const data = new FormData(raceForm);
+    const batches = String(data.get('batches')).split(',').map((s) => Number(s.trim()));
+    if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 100_000)) throw new UserError('batch sizes must be whole numbers from 1 to 100 000, separated by commas');
+    await race(batches, Math.max(1, Math.round(Number(data.get('repeats')) || 1)));
+  })();
+});
+
+// ---- digit ----
+const pad = new DigitPad(element<HTMLCanvasElement>('digit-canvas'), (input) => {
+  showInput(element<HTMLCanvasElement>('digit-preview'), input);
+  if (!haveNetwork) {
+    element('probabilities').textContent = 'Train or load a network first, then draw again.';
+    return;
+  }
+  client.call('predict', { pixels: input }).then((p) => showPrediction(element('probabilities'), p), (err: unknown) => showError(messageOf(err)));
+});
+element('clear-digit').addEventListener('click', () => {
+  pad.clear();
+  element('probabilities').replaceChildren();
+});
+
+// ---- model files ----
+async function save(format: SaveFormat): Promise<void> {
+  const which = element<HTMLSelectElement>('save-which').value as NetworkChoice;
+  const { bytes, fileName } = await client.call('save', { which, format });
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+  link.download = fileName;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  element('model-status').textContent = `Saved ${fileName} (${grouped(bytes.byteLength)} bytes).`;
+}
+
+async function load(file: File): Promise<void> {
+  element('model-status').textContent = `Reading ${file.name}…`;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  try {
+    const loaded = await client.call('load', { bytes, name: file.name }, [bytes.buffer]);
+    const s = loaded.score;
+    element('model-status').textContent = `${loaded.name} (${loaded.format}): ${s.sizes.join('-')}, ${grouped(s.keptWeights)} weights, test accuracy ${s.accuracy.toFixed(2)}%.`;
+    haveNetwork = true;
+    havePruned = false;
+    await showNetwork('trained');
+  } catch (err) {
+    element('model-status').textContent = '';
+    throw err;
+  } finally {
+    updateButtons();
+  }
+}
+
+const modelError = element('model-error');
+element('save-safetensors').addEventListener('click', guarded(() => save('safetensors'), modelError));
+element('save-text').addEventListener('click', guarded(() => save('seed-text'), modelError));
+const fileInput = element<HTMLInputElement>('model-file');
+fileInput.addEventListener('change', () => {
+  const file = fileInput.files?.[0];
+  if (file) guarded(() => load(file), modelError)();
+  fileInput.value = '';
+});
+const dropZone = element('drop-zone');
+dropZone.addEventListener('dragover', (event) => {
+  event.preventDefault();
+  dropZone.classList.add('over');
+});
+dropZone.addEventListener('dragleave', () => dropZone.classList.remove('over'));
+dropZone.addEventListener('drop', (event) => {
+  event.preventDefault();
+  dropZone.classList.remove('over');
+  const file = event.dataTransfer?.files[0];
+  if (file && !training) guarded(() => load(file), modelError)();
+});
+
+// ---- automation ----
+const QUICK_RACE = [1, 100, 1000];
+
+async function auto(): Promise<AutoResult> {
+  const values = initialValues();
+  const request = trainRequest(values);
+  const summary = await train(values);
+  const pruned = await prune({ scope: 'global', structured: true });
+  const batches = params.get('race-batches')?.split(',').map(Number) ?? QUICK_RACE;
+  const rows = await race(batches, Number(params.get('race-repeats') ?? 3));
+  return {
+    adapter: backend!.adapter,
+    backend: backend!.backend,
+    recipe: request.recipe,
+    trainImages: request.limit ?? 60_000,
+    testImages: summary.trained.total,
+    epochs: summary.epochs.map(({ epoch, trainAccuracy, testAccuracy, keptWeights, seconds }) => ({ epoch, trainAccuracy, testAccuracy, keptWeights, seconds })),
+    dense: { accuracy: summary.trained.accuracy, correct: summary.trained.correct, total: summary.trained.total, keptWeights: summary.trained.keptWeights },
+    pruned: { accuracy: pruned.after.accuracy, correct: pruned.after.correct, compactCorrect: pruned.compact?.correct ?? null, keptWeights: pruned.after.keptWeights, sizes: pruned.after.sizes },
+    race: rows.map(({ engine, batch, samplesPerSec }) => ({ engine, batch, samplesPerSec })),
+    longestTaskMs: await longestTaskMs(),
+  };
+}
+
+fillPresets();
+setForm(initialValues());
+element<HTMLSelectElement>('preset').value = params.get('preset') ?? 'seed';
+updateButtons();
+start()
+  .then(async () => {
+    if (params.get('auto') !== '1') return;
+    const result = await auto();
+    element('result').textContent = JSON.stringify(result, null, 2);
+  })
+  .catch((err: unknown) => showError(messageOf(err)));

@@ -1,0 +1,89 @@
+/** The page's charts, drawn with uPlot (about 50 kB, canvas, fast enough to redraw every epoch). */
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import type { EpochPoint, RaceRow } from './protocol';
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+const HEIGHT = 220;
+
+/** A uPlot chart that fills its container's width and follows it. */
+class Chart {
+  private readonly plot: uPlot;
+
+  constructor(container: HTMLElement, options: Omit<uPlot.Options, 'width' | 'height'>, data: uPlot.AlignedData) {
+    this.plot = new uPlot({ ...options, width: Math.max(200, container.clientWidth), height: HEIGHT }, data, container);
+    new ResizeObserver(() => this.plot.setSize({ width: Math.max(200, container.clientWidth), height: HEIGHT })).observe(container);
+  }
+
+  set(data: uPlot.AlignedData): void {
+    this.plot.setData(data);
+  }
+}
+
+const epochAxis: uPlot.Axis = { label: 'epoch', incrs: [1, 2, 5, 10, 20, 50], values: (_u, ticks) => ticks.map(String) };
+
+/** Train and test accuracy, and weights kept, per epoch. */
+export class EpochCharts {
+  private readonly accuracy: Chart;
+  private readonly kept: Chart;
+  private points: EpochPoint[] = [];
+
+  constructor(accuracyBox: HTMLElement, keptBox: HTMLElement) {
+    this.accuracy = new Chart(
+      accuracyBox,
+      {
+        scales: { x: { time: false } },
+        axes: [epochAxis, { label: '%' }],
+        series: [{ label: 'epoch' }, { label: 'train', stroke: COLORS[0], width: 2 }, { label: 'test', stroke: COLORS[1], width: 2 }],
+      },
+      [[], [], []],
+    );
+    this.kept = new Chart(
+      keptBox,
+      {
+        scales: { x: { time: false }, y: { range: [0, 100] } },
+        axes: [epochAxis, { label: '%' }],
+        series: [{ label: 'epoch' }, { label: 'kept', stroke: COLORS[2], width: 2, fill: 'rgba(44,160,44,0.1)' }],
+      },
+      [[], []],
+    );
+  }
+
+  reset(): void {
+    this.points = [];
+    this.draw();
+  }
+
+  add(point: EpochPoint): void {
+    this.points.push(point);
+    this.draw();
+  }
+
+  private draw(): void {
+    const x = this.points.map((p) => p.epoch);
+    this.accuracy.set([x, this.points.map((p) => p.trainAccuracy), this.points.map((p) => p.testAccuracy)]);
+    this.kept.set([x, this.points.map((p) => p.keptWeights)]);
+  }
+}
+
+/** Samples/s against batch size, both log scales, a line per engine. */
+export class RaceChart {
+  constructor(private readonly box: HTMLElement) {}
+
+  show(rows: readonly RaceRow[]): void {
+    const engines = [...new Set(rows.map((r) => r.engine))];
+    const batches = [...new Set(rows.map((r) => r.batch))].sort((a, b) => a - b);
+    const data: uPlot.AlignedData = [batches, ...engines.map((e) => batches.map((b) => rows.find((r) => r.engine === e && r.batch === b)?.samplesPerSec ?? null))];
+    // The series are known only now: the chart is made for them.
+    this.box.replaceChildren();
+    new Chart(
+      this.box,
+      {
+        scales: { x: { time: false, distr: 3 }, y: { distr: 3 } },
+        axes: [{ label: 'batch' }, { label: 'samples/s', size: 70 }],
+        series: [{ label: 'batch' }, ...engines.map((e, i) => ({ label: e, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true } }))],
+      },
+      data,
+    );
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * A training run from named options: the form's fields and the page's URL parameters carry the
+ * same names as the CLI's `train` flags (`epochs`, `batch-size`, `lr`, `schedule`,
+ * `layer-sparsity`, …), so a run reads the same everywhere. The presets are the README's recipes.
+ */
+import { validateSizes } from '../model/network';
+import type { PruneSchedule } from '../prune/schedule';
+import { SEED_RECIPE, type Recipe } from '../train/recipe';
+import { UserError } from '../util/errors';
+import type { TrainRequest } from './protocol';
+
+export interface Preset {
+  name: string;
+  label: string;
+  /** Option values over the seed's defaults. */
+  values: Record<string, string>;
+}
+
+export const PRESETS: readonly Preset[] = [
+  { name: 'seed', label: 'Seed recipe: prune w² < 0.01 once after epoch 26 (≈ 9% kept)', values: {} },
+  {
+    name: 'five',
+    label: '5% kept: gradual, per layer 95.6/92.5/73%, epochs 3→25, shuffled',
+    values: { schedule: 'gradual', 'layer-sparsity': '0.956,0.925,0.73', 'prune-start': '3', 'prune-end': '25', shuffle: 'true' },
+  },
+  {
+    name: 'two',
+    label: '2% kept: gradual, per layer 98.5/96.5/85%, epochs 3→25, shuffled',
+    values: { schedule: 'gradual', 'layer-sparsity': '0.985,0.965,0.85', 'prune-start': '3', 'prune-end': '25', shuffle: 'true' },
+  },
+];
+
+/** Every option with its default (empty: unset, the recipe derives it). */
+export const OPTION_DEFAULTS: Readonly<Record<string, string>> = {
+  sizes: SEED_RECIPE.sizes.join(','),
+  epochs: String(SEED_RECIPE.epochs),
+  'batch-size': String(SEED_RECIPE.batchSize),
+  lr: String(SEED_RECIPE.learningRate),
+  momentum: String(SEED_RECIPE.momentum),
+  factor: String(SEED_RECIPE.factor),
+  confidence: String(SEED_RECIPE.confidence),
+  seed: String(SEED_RECIPE.seed),
+  shuffle: 'false',
+  schedule: 'once',
+  'prune-epoch': '',
+  threshold: '',
+  sparsity: '',
+  'initial-sparsity': '0',
+  'final-sparsity': '0.95',
+  'layer-sparsity': '',
+  scope: 'global',
+  'prune-start': '',
+  'prune-end': '',
+  'prune-every': '1',
+  limit: '',
+  test: '',
+};
+
+/** The values of a preset, every option filled. */
+export function presetValues(name: string): Record<string, string> {
+  const preset = PRESETS.find((p) => p.name === name);
+  if (!preset) throw new UserError(`preset=${name}: expected one of ${PRESETS.map((p) => p.name).join(', ')}`);
+  return { ...OPTION_DEFAULTS, ...preset.values };
+}
+
+type Get = (name: string) => string;
+
+function number(get: Get, name: string, check: (v: number) => boolean, expected: string): number {
+  const text = get(name).trim();
+  const v = Number(text);
+  if (text === '' || !Number.isFinite(v) || !check(v)) throw new UserError(`${name} must be ${expected}, got "${text}"`);
+  return v;
+}
+
+const positiveInteger = (get: Get, name: string): number => number(get, name, (v) => Number.isInteger(v) && v >= 1, 'a whole number ≥ 1');
+const positive = (get: Get, name: string): number => number(get, name, (v) => v > 0, 'a number > 0');
+const fraction = (get: Get, name: string): number => number(get, name, (v) => v >= 0 && v < 1, 'a fraction in [0, 1)');
+const optional = <T>(get: Get, name: string, read: (get: Get, name: string) => T): T | undefined => (get(name).trim() === '' ? undefined : read(get, name));
+
+function list(get: Get, name: string, count: number, check: (v: number) => boolean, expected: string): number[] {
+  const text = get(name).trim();
+  const values = text.split(',').map((s) => Number(s.trim()));
+  if (values.some((v) => !Number.isFinite(v) || !check(v))) throw new UserError(`${name} must be comma-separated ${expected}, got "${text}"`);
+  if (count > 0 && values.length !== count) throw new UserError(`${name} needs ${count} values (one per layer), got ${values.length}`);
+  return values;
+}
+
+/** 1-based epoch option → 0-based epoch. */
+function epochOption(get: Get, name: string, epochs: number, fallback: number): number {
+  const v = optional(get, name, positiveInteger) ?? fallback;
+  if (v > epochs) throw new UserError(`${name} must be an epoch from 1 to ${epochs}, got ${v}`);
+  return v - 1;
+}
+
+function schedule(get: Get, epochs: number, layers: number): PruneSchedule {
+  const kind = get('schedule');
+  const layerSparsity = optional(get, 'layer-sparsity', (g, n) => list(g, n, layers, (v) => v >= 0 && v < 1, 'fractions in [0, 1)'));
+  const scope = get('scope') === 'layer' || layerSparsity ? 'layer' : 'global';
+  if (kind === 'none') return { kind };
+  if (kind === 'once') {
+    const epoch = epochOption(get, 'prune-epoch', epochs, Math.floor(epochs / 2) + 1);
+    const sparsity = layerSparsity ?? optional(get, 'sparsity', fraction);
+    if (sparsity !== undefined) return { kind: 'once-sparsity', epoch, sparsity, scope };
+    return { kind, epoch, threshold: optional(get, 'threshold', (g, n) => number(g, n, (v) => v >= 0, 'a number ≥ 0')) ?? 0.01 };
+  }
+  if (kind !== 'gradual') throw new UserError(`schedule must be once, gradual or none, got "${kind}"`);
+  const start = epochOption(get, 'prune-start', epochs, Math.max(1, Math.round(epochs * 0.1)));
+  const end = epochOption(get, 'prune-end', epochs, Math.max(1, Math.round(epochs * 0.6)));
+  if (end < start) throw new UserError(`prune-end (${end + 1}) comes before prune-start (${start + 1})`);
+  const initialSparsity = fraction(get, 'initial-sparsity');
+  const sparsity = layerSparsity ?? fraction(get, 'final-sparsity');
+  return { kind, start, end, every: positiveInteger(get, 'prune-every'), initialSparsity, sparsity, scope };
+}
+
+/**
+ * The run that `values` describe (missing options take their defaults), checked with one-line
+ * messages naming the option.
+ */
+export function trainRequest(values: Readonly<Record<string, string | undefined>>): TrainRequest {
+  const get: Get = (name) => values[name] ?? OPTION_DEFAULTS[name] ?? '';
+  const sizes = list(get, 'sizes', 0, (v) => Number.isInteger(v) && v >= 1, 'whole numbers');
+  try {
+    validateSizes(sizes);
+  } catch (err) {
+    throw new UserError(`sizes: ${(err as Error).message}`);
+  }
+  if (sizes[0] !== 784 || sizes.at(-1) !== 10) throw new UserError(`sizes must start with 784 (28×28 pixels) and end with 10 (digits), got ${sizes.join(',')}`);
+  const epochs = positiveInteger(get, 'epochs');
+  const recipe: Recipe = {
+    sizes,
+    epochs,
+    batchSize: positiveInteger(get, 'batch-size'),
+    learningRate: positive(get, 'lr'),
+    momentum: fraction(get, 'momentum'),
+    factor: positive(get, 'factor'),
+    confidence: positive(get, 'confidence'),
+    seed: number(get, 'seed', (v) => Number.isInteger(v) && Math.abs(v) < 2 ** 31, 'a 32-bit whole number'),
+    shuffle: get('shuffle') === 'true' || get('shuffle') === 'on' || get('shuffle') === '1',
+    prune: schedule(get, epochs, sizes.length - 1),
+  };
+  const limit = optional(get, 'limit', positiveInteger) ?? null;
+  if (limit !== null && limit < recipe.batchSize) throw new UserError(`limit ${limit} is smaller than one batch (batch-size ${recipe.batchSize})`);
+  return { recipe, limit, testLimit: optional(get, 'test', positiveInteger) ?? null };
+}

@@ -1,0 +1,431 @@
+/**
+ * What the worker does, with no message plumbing: it owns the GPU device (or runs the JS
+ * reference when there is none), the MNIST data and the networks, and runs the library's
+ * trainer, pruning passes, inference engines and formats for the page. Events (download and
+ * training progress, epochs, device errors) go to `emit`. src/web/worker.ts connects it to
+ * messages; the tests drive it directly on the JS reference.
+ */
+import { benchInferNetwork } from '../bench/infer';
+import { loadTfjsWebgpu, TfjsMlpInference } from '../bench/tfjs-peer';
+import { median } from '../bench/timing';
+import { checkDataFits, evaluateCpu, evaluateGpu, type TestResult } from '../cli/evaluate';
+import { CpuTrainer, softmaxInPlace } from '../cpu/trainer';
+import { compactInfer, csrLayers, denseInfer, sparseInfer } from '../cpu/sparse-forward';
+import { takeSamples, type Dataset, type TrainTestData } from '../data/dataset';
+import { encodeModel, detectAndParseModel } from '../format/model-file';
+import { acquireDevice, adapterName, type GpuContext } from '../gpu/device';
+import { GpuTrainer } from '../gpu/trainer';
+import { cloneNetwork, initNetwork, keptTotal, totalWeights, type Network } from '../model/network';
+import { compactNetwork } from '../prune/structured';
+import { pruneByThreshold, pruneToSparsity } from '../prune/unstructured';
+import type { Checkpoint } from '../train/checkpoint';
+import type { Recipe } from '../train/recipe';
+import { runTraining, type TrainingResult } from '../train/run';
+import type { Trainer } from '../train/trainer';
+import { UserError } from '../util/errors';
+import { loadMnist, type DataPlatform } from './data';
+import type {
+  BackendInfo,
+  DataInfo,
+  EpochPoint,
+  LoadedModel,
+  Method,
+  NetworkChoice,
+  NetworkSnapshot,
+  Prediction,
+  PruneRequest,
+  PruneSummary,
+  RaceRow,
+  Request,
+  SavedModel,
+  SaveFormat,
+  Score,
+  TrainRequest,
+  TrainSummary,
+  WorkerApi,
+  WorkerEvent,
+} from './protocol';
+
+export interface SessionPlatform extends DataPlatform {
+  /** `navigator.gpu` where the browser has WebGPU. */
+  gpu?: GPU;
+}
+
+/** Below this fraction of weights kept, a network is scored through the sparse engine, as the CLI does. */
+const SPARSE_BELOW = 0.5;
+/** Progress events while training, at most this often. */
+const PROGRESS_EVERY_MS = 250;
+
+const NO_WEBGPU = 'This browser has no WebGPU (use a recent Chrome or Edge; on Linux start Chrome with --enable-unsafe-webgpu); everything runs on the plain-JS reference instead, much slower.';
+
+interface PrunedNetwork {
+  /** As pruned, before the structured step: the original shape with its masks. */
+  net: Network;
+  /** What is saved: the structured step's network (input features kept), or `net`. */
+  saved: Network;
+  rule: string;
+  /** Per entry of `sizes`: 1 where the structured step removed the neuron. */
+  removed: Uint8Array[];
+}
+
+interface RunControl {
+  paused: boolean;
+  stopped: boolean;
+  wake: (() => void) | null;
+}
+
+function percentOf(part: number, whole: number): number {
+  return whole === 0 ? 0 : (100 * part) / whole;
+}
+
+export class WebSession {
+  private ctx: GpuContext | null = null;
+  private data: TrainTestData | null = null;
+  private test: Dataset | null = null;
+  private trained: Network | null = null;
+  private recipe: Recipe | null = null;
+  private pruned: PrunedNetwork | null = null;
+  private control: RunControl | null = null;
+
+  constructor(
+    private readonly platform: SessionPlatform,
+    private readonly emit: (event: WorkerEvent) => void,
+  ) {}
+
+  /** Runs one request; the reply is its result (or the error it throws). */
+  handle(request: Request): Promise<unknown> | unknown {
+    const methods: { [M in Method]: (args: WorkerApi[M]['args']) => Promise<WorkerApi[M]['result']> | WorkerApi[M]['result'] } = {
+      init: (a) => this.init(a.forceCpu),
+      loadData: (a) => this.loadData(a.baseUrl),
+      train: (a) => this.train(a),
+      pause: () => this.setPaused(true),
+      resume: () => this.setPaused(false),
+      stop: () => this.stop(),
+      prune: (a) => this.prune(a),
+      race: (a) => this.race(a.batches, a.repeats),
+      predict: (a) => this.predict(a.pixels),
+      network: (a) => this.network(a.which),
+      save: (a) => this.save(a.which, a.format),
+      load: (a) => this.load(a.bytes, a.name),
+    };
+    return (methods[request.method] as (args: unknown) => unknown)(request.args);
+  }
+
+  async init(forceCpu: boolean): Promise<BackendInfo> {
+    if (!forceCpu && this.platform.gpu) {
+      try {
+        this.ctx = await acquireDevice(this.platform.gpu, { onError: (message) => this.emit({ kind: 'gpu-error', message }) });
+        return { backend: 'gpu', adapter: adapterName(this.ctx.adapter), noGpuReason: null };
+      } catch (err) {
+        return { backend: 'cpu', adapter: 'JS reference', noGpuReason: `WebGPU is here but gave no device (${(err as Error).message}); everything runs on the plain-JS reference instead, much slower.` };
+      }
+    }
+    return { backend: 'cpu', adapter: 'JS reference', noGpuReason: forceCpu ? 'WebGPU is switched off for this page (gpu=0); everything runs on the plain-JS reference.' : NO_WEBGPU };
+  }
+
+  async loadData(baseUrl: string): Promise<DataInfo> {
+    const start = performance.now();
+    const data = await loadMnist(baseUrl, this.platform, (p) => this.emit({ kind: 'download', ...p }));
+    this.data = data;
+    this.test = data.test;
+    return { trainCount: data.train.count, testCount: data.test.count, cached: data.cached, seconds: (performance.now() - start) / 1000 };
+  }
+
+  private requireData(): TrainTestData {
+    if (!this.data) throw new UserError('the MNIST data is not loaded yet');
+    return this.data;
+  }
+
+  private requireNetwork(which: NetworkChoice): Network {
+    const net = which === 'pruned' ? this.pruned?.net : this.trained;
+    if (!net) throw new UserError(which === 'pruned' ? 'no pruned network yet: prune one first' : 'no network yet: train one or load a file');
+    return net;
+  }
+
+  /** Test accuracy: dense on the GPU (sparse when most weights are gone), or the JS reference. */
+  private async evaluate(net: Network): Promise<TestResult> {
+    const test = this.test ?? this.requireData().test;
+    const sparse = keptTotal(net) < SPARSE_BELOW * totalWeights(net.sizes);
+    return this.ctx ? evaluateGpu(this.ctx, net, test, sparse) : evaluateCpu(net, test);
+  }
+
+  private async score(net: Network, sizes = net.sizes): Promise<Score> {
+    const result = await this.evaluate(net);
+    return {
+      accuracy: percentOf(result.correct, result.total),
+      correct: result.correct,
+      total: result.total,
+      keptWeights: keptTotal(net),
+      totalWeights: totalWeights(net.sizes),
+      sizes: [...sizes],
+      engine: result.kernel,
+    };
+  }
+
+  async train(request: TrainRequest): Promise<TrainSummary> {
+    if (this.control) throw new UserError('a training run is going on: stop it first');
+    const data = this.requireData();
+    const { recipe } = request;
+    const train = request.limit ? takeSamples(data.train, request.limit) : data.train;
+    this.test = request.testLimit ? takeSamples(data.test, request.testLimit) : data.test;
+    if (recipe.batchSize > train.count) throw new UserError(`batch-size ${recipe.batchSize} is larger than the ${train.count} training images`);
+    checkDataFits(recipe.sizes, train, `sizes ${recipe.sizes.join(',')}`);
+    const net = initNetwork(recipe.sizes, recipe.seed);
+    const config = { batchSize: recipe.batchSize, confidence: recipe.confidence };
+    const trainer: Trainer = this.ctx ? await GpuTrainer.create(this.ctx, net, train, config) : new CpuTrainer(net, train, config);
+    const control: RunControl = { paused: false, stopped: false, wake: null };
+    this.control = control;
+    this.trained = null;
+    this.pruned = null;
+    this.recipe = recipe;
+
+    const points: EpochPoint[] = [];
+    let testSeconds = 0;
+    let epochStart = performance.now();
+    let lastEpochMs: number | null = null;
+    let lastProgress = 0;
+    const progress = (force = false): void => {
+      const now = performance.now();
+      if (!force && now - lastProgress < PROGRESS_EVERY_MS) return;
+      lastProgress = now;
+      const done = points.length;
+      const inEpoch = lastEpochMs ? Math.min(0.99, (now - epochStart) / lastEpochMs) : 0;
+      const seconds = points.at(-1)?.seconds ?? 0;
+      const samplesPerSec = seconds > 0 ? (done * Math.floor(train.count / recipe.batchSize) * recipe.batchSize) / seconds : 0;
+      const secondsLeft = lastEpochMs === null ? null : (recipe.epochs - done - inEpoch) * (seconds / done);
+      this.emit({ kind: 'progress', epochs: done + inEpoch, totalEpochs: recipe.epochs, samplesPerSec, secondsLeft, paused: control.paused });
+    };
+
+    let resume: Checkpoint | undefined;
+    let result: TrainingResult;
+    try {
+      for (;;) {
+        result = await runTraining(
+          trainer,
+          recipe,
+          train.count,
+          {
+            onCheckpoint: async (checkpoint) => {
+              const report = checkpoint.reports.at(-1)!;
+              const started = performance.now();
+              const test = await this.evaluate(checkpoint.net);
+              testSeconds += (performance.now() - started) / 1000;
+              const point: EpochPoint = {
+                epoch: report.epoch + 1,
+                trainAccuracy: percentOf(report.correct, report.samples),
+                testAccuracy: percentOf(test.correct, test.total),
+                keptWeights: percentOf(report.keptWeights, report.totalWeights),
+                seconds: report.elapsed - testSeconds,
+                pruned: report.pruned?.rule ?? null,
+              };
+              points.push(point);
+              this.emit({ kind: 'epoch', point });
+              lastEpochMs = (1000 * point.seconds) / points.length;
+              epochStart = performance.now();
+              progress(true);
+            },
+          },
+          {
+            resume,
+            shouldStop: () => {
+              progress();
+              return control.paused || control.stopped;
+            },
+          },
+        );
+        if (result.status !== 'interrupted') break;
+        if (control.paused && !control.stopped) {
+          progress(true);
+          await new Promise<void>((wake) => (control.wake = wake));
+          epochStart = performance.now();
+        }
+        if (control.stopped) break;
+        resume = result.checkpoint;
+      }
+    } finally {
+      trainer.dispose();
+      this.control = null;
+    }
+    const final = result.status === 'finished' ? result.net : result.status === 'interrupted' ? result.checkpoint.net : result.lastGood.net;
+    this.trained = final;
+    return {
+      status: result.status === 'interrupted' ? 'stopped' : result.status,
+      message: result.status === 'diverged' ? `training diverged in epoch ${result.epoch + 1}: ${result.reason}; lower lr or factor` : null,
+      epochs: points,
+      seconds: points.at(-1)?.seconds ?? 0,
+      trained: await this.score(final),
+    };
+  }
+
+  setPaused(paused: boolean): null {
+    const control = this.control;
+    if (!control) return null;
+    control.paused = paused;
+    if (!paused) control.wake?.();
+    return null;
+  }
+
+  stop(): null {
+    const control = this.control;
+    if (!control) return null;
+    control.stopped = true;
+    control.wake?.();
+    return null;
+  }
+
+  async prune(request: PruneRequest): Promise<PruneSummary> {
+    const source = this.requireNetwork('trained');
+    const net = cloneNetwork(source);
+    const rules: string[] = [];
+    if (request.threshold !== undefined) {
+      pruneByThreshold(net, request.threshold);
+      rules.push(`w² < ${request.threshold}`);
+    } else if (request.layerSparsity) {
+      if (request.layerSparsity.length !== net.weights.length) throw new UserError(`layer sparsity needs ${net.weights.length} values, got ${request.layerSparsity.length}`);
+      pruneToSparsity(net, request.layerSparsity);
+      rules.push(`layer sparsity ${request.layerSparsity.join(',')}`);
+    } else if (request.sparsity !== undefined) {
+      pruneToSparsity(net, request.sparsity, request.scope);
+      rules.push(`${request.scope} sparsity ${request.sparsity}`);
+    }
+    let saved = net;
+    const removed = net.sizes.map((n) => new Uint8Array(n));
+    if (request.structured) {
+      // As `webgpu-prune prune --structured`: input features stay (a saved network reads whole images).
+      const { compact, report } = compactNetwork(net, { dropInputs: false, keepHidden: request.keepNeurons === undefined ? undefined : { fraction: request.keepNeurons } });
+      for (const layer of report.neurons) for (const j of layer.removed) removed[layer.layer]![j] = 1;
+      // The weakest neurons it removed leave weights behind in `net`: drop them there too, so both forms are the same network.
+      report.neurons.forEach((layer) => {
+        for (const j of layer.removed) dropNeuron(net, layer.layer, j);
+      });
+      saved = compact.net;
+      rules.push(`structured${request.keepNeurons === undefined ? '' : ` keep ${request.keepNeurons} of hidden neurons`}`);
+    }
+    if (rules.length === 0) throw new UserError('nothing to do: give a threshold, a sparsity or layer sparsities, and/or structured');
+    const rule = rules.join(' + ');
+    const before = await this.score(source);
+    this.pruned = { net, saved, rule, removed };
+    return {
+      rule,
+      before,
+      after: await this.score(net, saved.sizes),
+      compact: request.structured ? await this.score(saved) : null,
+      removedNeurons: removed.map((r) => r.reduce((a, b) => a + b, 0)),
+    };
+  }
+
+  /** Dense vs sparse vs compact vs hybrid inference of the pruned network (else the trained one) over batch sizes. */
+  async race(batches: number[], repeats: number): Promise<RaceRow[]> {
+    const net = this.pruned?.net ?? this.requireNetwork('trained');
+    if (this.ctx) {
+      const { rows } = await benchInferNetwork(this.ctx, net, { batches, repeats });
+      const ours = rows.map((r): RaceRow => ({ engine: r.variant, kernel: r.kernel, batch: r.batch, samplesPerSec: r.samplesPerSec, sizes: r.sizes }));
+      return [...ours, ...(await this.raceTfjs(net, batches, repeats))];
+    }
+    return this.raceCpu(net, batches, repeats);
+  }
+
+  /** TF.js's `webgpu` backend on the same adapter, running the network densely. */
+  private async raceTfjs(net: Network, batches: number[], repeats: number): Promise<RaceRow[]> {
+    const peer = await loadTfjsWebgpu(this.platform.gpu!);
+    const inference = TfjsMlpInference.create(peer, net);
+    try {
+      const inputs = repeatedSamples(this.requireData().test, Math.max(...batches));
+      const rows: RaceRow[] = [];
+      for (const batch of batches) {
+        const ms = await inference.time(inputs, batch, repeats);
+        rows.push({ engine: 'tfjs-webgpu', kernel: `TF.js ${peer.version} matMul + relu`, batch, samplesPerSec: (1000 * batch) / median(ms), sizes: [...net.sizes] });
+      }
+      return rows;
+    } finally {
+      inference.dispose();
+    }
+  }
+
+  private raceCpu(net: Network, batches: number[], repeats: number): RaceRow[] {
+    const test = this.requireData().test;
+    const { compact } = compactNetwork(net);
+    const layers = csrLayers(net);
+    const engines: { engine: string; kernel: string; sizes: number[]; run: (x: Float32Array, n: number) => unknown }[] = [
+      { engine: 'js-dense', kernel: 'denseInfer', sizes: net.sizes, run: (x, n) => denseInfer(net, x, n) },
+      { engine: 'js-sparse', kernel: 'sparseInfer', sizes: net.sizes, run: (x, n) => sparseInfer(layers, x, n) },
+      { engine: 'js-compact', kernel: 'compactInfer (CSR)', sizes: compact.net.sizes, run: (x, n) => compactInfer(compact, x, n, true) },
+    ];
+    const rows: RaceRow[] = [];
+    for (const batch of batches) {
+      const inputs = repeatedSamples(test, batch);
+      for (const e of engines) {
+        e.run(inputs, batch);
+        const ms: number[] = [];
+        for (let r = 0; r < repeats; r++) {
+          const start = performance.now();
+          e.run(inputs, batch);
+          ms.push(Math.max(performance.now() - start, 0.001));
+        }
+        rows.push({ engine: e.engine, kernel: e.kernel, batch, samplesPerSec: (1000 * batch) / median(ms), sizes: [...e.sizes] });
+      }
+    }
+    return rows;
+  }
+
+  predict(pixels: Float32Array): Prediction {
+    const probabilities = (net: Network): number[] => {
+      const logits = denseInfer(net, pixels, 1).logits;
+      softmaxInPlace(logits);
+      return Array.from(logits);
+    };
+    return { trained: probabilities(this.requireNetwork('trained')), pruned: this.pruned ? probabilities(this.pruned.net) : null };
+  }
+
+  network(which: NetworkChoice): NetworkSnapshot {
+    const net = this.requireNetwork(which);
+    const removed = which === 'pruned' ? this.pruned!.removed : net.sizes.map((n) => new Uint8Array(n));
+    return { which, sizes: [...net.sizes], weights: net.weights.map((w) => w.slice()), masks: net.masks.map((m) => m.slice()), removed: removed.map((r) => r.slice()) };
+  }
+
+  save(which: NetworkChoice, format: SaveFormat): SavedModel {
+    const net = which === 'pruned' ? (this.pruned?.saved ?? this.requireNetwork('pruned')) : this.requireNetwork('trained');
+    const metadata: Record<string, string> = { keptWeights: String(keptTotal(net)), totalWeights: String(totalWeights(net.sizes)) };
+    if (this.recipe) metadata['recipe'] = JSON.stringify(this.recipe);
+    if (which === 'pruned') metadata['pruned'] = this.pruned!.rule;
+    const base = `mnist-${which}-${net.sizes.join('-')}`;
+    return { bytes: encodeModel(net, format, { metadata }), fileName: format === 'seed-text' ? `${base}.txt` : `${base}.safetensors` };
+  }
+
+  /** Reads a network file (seed text or safetensors) as the trained network, and scores it. */
+  async load(bytes: Uint8Array, name: string): Promise<LoadedModel> {
+    const parsed = detectAndParseModel(bytes, name);
+    const test = this.test ?? this.requireData().test;
+    checkDataFits(parsed.net.sizes, test, name);
+    if (this.control) throw new UserError('a training run is going on: stop it before loading a network');
+    this.trained = parsed.net;
+    this.pruned = null;
+    this.recipe = null;
+    return { name, format: parsed.format, score: await this.score(parsed.net) };
+  }
+}
+
+/** Removes every weight into and out of neuron `j` of `sizes[layer]`. */
+function dropNeuron(net: Network, layer: number, j: number): void {
+  const { sizes } = net;
+  if (layer > 0) {
+    const out = sizes[layer]!;
+    for (let i = 0; i < sizes[layer - 1]!; i++) {
+      net.weights[layer - 1]![i * out + j] = 0;
+      net.masks[layer - 1]![i * out + j] = 0;
+    }
+  }
+  if (layer < sizes.length - 1) {
+    const out = sizes[layer + 1]!;
+    net.weights[layer]!.fill(0, j * out, (j + 1) * out);
+    net.masks[layer]!.fill(0, j * out, (j + 1) * out);
+  }
+}
+
+/** `count` test images, the test set repeated as often as needed. */
+function repeatedSamples(test: Dataset, count: number): Float32Array {
+  const f = test.features;
+  const x = new Float32Array(count * f);
+  for (let at = 0; at < count; at += test.count) x.set(test.inputs.subarray(0, Math.min(test.count, count - at) * f), at * f);
+  return x;
+}

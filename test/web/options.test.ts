@@ -1,0 +1,42 @@
+/**
+ * The page's run options read like the CLI's train flags: each preset gives the recipe its
+ * shipped recipe file gives `webgpu-prune train`, URL-style values override, and bad values get
+ * one line naming the option.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseArgs } from '../../src/cli/parse';
+import { PRESETS, presetValues, trainRequest } from '../../src/web/options';
+
+const RECIPE_FILES: Record<string, string> = { seed: 'seed.json', five: 'five-percent.json', two: 'two-percent.json' };
+
+function cliRecipe(file: string): unknown {
+  const options = JSON.parse(readFileSync(new URL(`../../scripts/recipes/${file}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+  const result = parseArgs(['train', '--recipe', file], { file, options });
+  if (result.kind !== 'command' || result.command.name !== 'train') throw new Error(`train --recipe ${file} did not parse`);
+  return result.command.recipe;
+}
+
+describe('browser run options', () => {
+  it.each(PRESETS.map((p) => p.name))('preset %s is the recipe its shipped recipe file gives the CLI', (name) => {
+    expect(trainRequest(presetValues(name)).recipe).toEqual(cliRecipe(RECIPE_FILES[name]!));
+  });
+
+  it('takes options named like the flags over the defaults', () => {
+    const request = trainRequest({ epochs: '3', 'batch-size': '100', limit: '2000', test: '500', schedule: 'once', sparsity: '0.9', 'prune-epoch': '2' });
+    expect(request.limit).toBe(2000);
+    expect(request.testLimit).toBe(500);
+    expect(request.recipe).toMatchObject({ epochs: 3, batchSize: 100, prune: { kind: 'once-sparsity', epoch: 1, sparsity: 0.9, scope: 'global' } });
+  });
+
+  it.each([
+    [{ epochs: '0' }, 'epochs must be a whole number ≥ 1, got "0"'],
+    [{ lr: 'fast' }, 'lr must be a number > 0, got "fast"'],
+    [{ sizes: '784,100,9' }, 'sizes must start with 784 (28×28 pixels) and end with 10 (digits), got 784,100,9'],
+    [{ 'layer-sparsity': '0.9,0.9' }, 'layer-sparsity needs 3 values (one per layer), got 2'],
+    [{ schedule: 'gradual', 'prune-start': '9', 'prune-end': '4', epochs: '10' }, 'prune-end (4) comes before prune-start (9)'],
+    [{ limit: '100' }, 'limit 100 is smaller than one batch (batch-size 800)'],
+  ])('refuses %j in one line', (values, message) => {
+    expect(() => trainRequest(values)).toThrow(message);
+  });
+});

@@ -103,7 +103,8 @@ describe('parseArgs', () => {
       [['eval'], /^Missing required argument: model$/, 'eval'],
       [['train', '--epochs', '0'], /^--epochs must be a positive integer, got 0$/, 'train'],
       [['trian'], /^Unknown argument: trian$/, ''],
-      [[], /^Name a command: train, eval, info, devices, prune, convert or bench$/, ''],
+      [[], /^Name a command: train, eval, info, devices, prune, convert, bench, tune or web$/, ''],
+      [['web', '--port', '70000'], /^--port must be a port number 0-65535, got 70000$/, 'web'],
     ];
     for (const [argv, message, name] of cases) {
       const lines = failure(argv).split('\n');
@@ -111,6 +112,11 @@ describe('parseArgs', () => {
       expect(lines[0]!.replace(/^webgpu-prune: /, '')).toMatch(message);
       expect(lines[1]).toBe(`Run 'webgpu-prune ${name ? `${name} ` : ''}--help' for usage.`);
     }
+  });
+
+  it('web serves the built app on a port of 127.0.0.1, from dist/web unless --dir names another folder', () => {
+    expect(parseArgs(['web'])).toMatchObject({ kind: 'command', command: { name: 'web', port: 8080, dir: undefined } });
+    expect(parseArgs(['web', '--port', '0', '--dir', 'site'])).toMatchObject({ kind: 'command', command: { name: 'web', port: 0, dir: 'site' } });
   });
 
   it('--help prints usage with exit code 0; no command is a usage error', () => {

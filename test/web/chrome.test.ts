@@ -59,10 +59,11 @@ if (skipReason && process.env.REQUIRE_GPU === '1') {
 
 const screenshotDir = process.env.SCREENSHOT_DIR;
 
-async function screenshot(page: Page, name: string): Promise<void> {
+/** The part of the page that `selector` names, as `SCREENSHOT_DIR/NAME.png`. */
+async function screenshot(page: Page, name: string, selector: string): Promise<void> {
   if (!screenshotDir) return;
   await mkdir(screenshotDir, { recursive: true });
-  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true });
+  await page.locator(selector).screenshot({ path: join(screenshotDir, `${name}.png`) });
 }
 
 /** Opens `url` and waits for `#result` or `#error`; returns the result, failing on any error the page shows or throws. */
@@ -126,7 +127,7 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
   it('?auto=1 trains, prunes, compacts and races on WebGPU as the JS reference does, without blocking the page', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const result = await autoRun(page, `${server.url}?auto=1&epochs=2&limit=2400&test=1000&prune-epoch=1&threshold=0.0004&race-batches=1,100&race-repeats=2`);
-    await screenshot(page, 'auto-run');
+    for (const section of ['watch', 'prune', 'network', 'race']) await screenshot(page, section, `#${section}`);
 
     expect(result.backend).toBe('gpu');
     expect(result.adapter).not.toBe('');
@@ -168,7 +169,7 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
     await page.click('#pause');
     await page.waitForFunction(() => document.getElementById('train-status')?.textContent?.startsWith('Paused.'), null, { timeout: 60_000 });
     const paused = await status();
-    await screenshot(page, 'paused');
+    await screenshot(page, 'paused', '#watch');
     await page.waitForTimeout(1500);
     expect(await status()).toBe(paused);
     expect(await page.textContent('#pause')).toBe('Resume');
@@ -207,7 +208,7 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
     const error = (await page.textContent('#model-error'))!;
     expect(error).toMatch(/^broken\.safetensors/);
     expect(error).not.toContain('\n');
-    await screenshot(page, 'after-stop');
+    await screenshot(page, 'models', '#models');
     await page.close();
   });
 
@@ -251,7 +252,7 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
       [0.5, 0.85],
     ]);
     expect(await predicted()).toBe('1');
-    await screenshot(page, 'digit-1');
+    await screenshot(page, 'digit-1', '#draw');
     await clear();
     await stroke([
       [0.25, 0.2],
@@ -259,7 +260,7 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
       [0.42, 0.85],
     ]);
     expect(await predicted()).toBe('7');
-    await screenshot(page, 'digit-7');
+    await screenshot(page, 'digit-7', '#draw');
     await page.close();
     await rm(dir, { recursive: true, force: true });
   }, 120_000);
@@ -269,7 +270,7 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
     try {
       const page = await plain.newPage({ viewport: { width: 1280, height: 900 } });
       const result = await autoRun(page, `${server.url}?auto=1&epochs=1&limit=800&test=300&schedule=none&race-batches=1,10&race-repeats=1`);
-      await screenshot(page, 'no-webgpu');
+      await screenshot(page, 'no-webgpu', 'header');
       expect(result.backend).toBe('cpu');
       const notice = await page.locator('#gpu-notice');
       expect(await notice.isVisible()).toBe(true);

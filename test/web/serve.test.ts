@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLoopbackHost, startStaticServer, type StaticServer } from '../../src/cli/commands/web';
+import { isLoopbackHost, runWeb, startStaticServer, type StaticServer } from '../../src/cli/commands/web';
 
 interface Reply {
   status: number;
@@ -76,6 +76,12 @@ describe('webgpu-prune web: the static server', () => {
     expect(reply.headers['content-type']).toBe('application/gzip');
     expect(reply.headers['content-encoding']).toBeUndefined();
     expect(Buffer.from(reply.body, 'latin1')).toEqual(Buffer.from([0x1f, 0x8b, 8, 0]));
+  });
+
+  it('webgpu-prune web refuses a folder with no built app and a port in use, in one line each', async () => {
+    const io = { out: () => {}, err: () => {} } as unknown as Parameters<typeof runWeb>[1];
+    await expect(runWeb({ name: 'web', port: 0, dir: join(root, 'data') }, io)).rejects.toThrow(/^.*data has no index\.html: give the folder `npm run build:web` writes \(dist\/web\)$/);
+    await expect(runWeb({ name: 'web', port: server.port, dir: root }, io)).rejects.toThrow(`port ${server.port} on 127.0.0.1 is in use: pick another with --port (0 picks a free one)`);
   });
 
   it('keeps to its folder and to GET and HEAD', async () => {

@@ -163,7 +163,7 @@ export class CpuTrainer implements Trainer {
       // A stop request (a signal) can only arrive while the event loop runs: yield between batches.
       if (options.shouldStop) {
         await yieldToEventLoop();
-        if (options.shouldStop()) break;
+        if (options.shouldStop(b)) break;
       }
       for (let n = b * batchSize; n < (b + 1) * batchSize; n++) {
         const s = order ? order[n]! : n;

@@ -310,7 +310,7 @@ export class GpuTrainer implements Trainer {
           await waitForGpu(device.queue.onSubmittedWorkDone());
           throwIfLost(ctx, running());
           done = end;
-          if (options.shouldStop()) break;
+          if (options.shouldStop(end)) break;
         }
       }
       const encoder = device.createCommandEncoder({ label: 'read training counters' });

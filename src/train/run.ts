@@ -38,8 +38,8 @@ export interface TrainingEvents {
 export interface TrainingOptions {
   /** Continue this checkpoint's run instead of starting at epoch 1. */
   resume?: Checkpoint;
-  /** Asked between batches: true stops training there (a checkpoint of that point is returned). */
-  shouldStop?: () => boolean;
+  /** Asked between batches (see `EpochOptions`): true stops training there (a checkpoint of that point is returned). */
+  shouldStop?: (batchesDone: number) => boolean;
   /** Stored with every checkpoint (what the caller needs to continue the run). */
   run?: Checkpoint['run'];
   now?: () => number;
@@ -165,7 +165,7 @@ export async function runTraining(
     ({ learningRate: lr, momentum } = epochRates(recipe, epoch + 1));
     lastGood = checkpointAt(epoch + 1, 0, rng.getState(), NO_COUNTS, state);
     await events.onCheckpoint?.(lastGood);
-    if (epoch + 1 < recipe.epochs && stopRequested()) {
+    if (epoch + 1 < recipe.epochs && stopRequested(0)) {
       return { status: 'interrupted', checkpoint: lastGood, epochs: reports, seconds: elapsed() };
     }
   }

@@ -41,8 +41,11 @@ export interface EpochResult {
 export interface EpochOptions {
   /** The batches before this one were trained already (an epoch resumed from a checkpoint). */
   firstBatch?: number;
-  /** Asked between batches: true ends the epoch there, with the counts of the batches trained. */
-  shouldStop?: () => boolean;
+  /**
+   * Asked between batches with how many of the epoch's batches are trained (the progress a
+   * caller can show): true ends the epoch there, with the counts of the batches trained.
+   */
+  shouldStop?: (batchesDone: number) => boolean;
 }
 
 /** What the update rule carries from batch to batch, per layer in the weights' shape. */

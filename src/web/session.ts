@@ -181,19 +181,26 @@ export class WebSession {
 
     const points: EpochPoint[] = [];
     let testSeconds = 0;
-    let epochStart = performance.now();
-    let lastEpochMs: number | null = null;
+    const batchesPerEpoch = Math.floor(train.count / recipe.batchSize);
+    // Training time for the progress line: test passes and pauses left out.
+    let trainedMs = 0;
+    let runningSince: number | null = performance.now();
+    const clockMs = (): number => trainedMs + (runningSince === null ? 0 : performance.now() - runningSince);
+    const halt = (): void => {
+      trainedMs = clockMs();
+      runningSince = null;
+    };
+    const go = (): void => void (runningSince ??= performance.now());
     let lastProgress = 0;
-    const progress = (force = false): void => {
+    const progress = (batchesDone: number, force = false): void => {
       const now = performance.now();
       if (!force && now - lastProgress < PROGRESS_EVERY_MS) return;
       lastProgress = now;
-      const done = points.length;
-      const inEpoch = lastEpochMs ? Math.min(0.99, (now - epochStart) / lastEpochMs) : 0;
-      const seconds = points.at(-1)?.seconds ?? 0;
-      const samplesPerSec = seconds > 0 ? (done * Math.floor(train.count / recipe.batchSize) * recipe.batchSize) / seconds : 0;
-      const secondsLeft = lastEpochMs === null ? null : (recipe.epochs - done - inEpoch) * (seconds / done);
-      this.emit({ kind: 'progress', epochs: done + inEpoch, totalEpochs: recipe.epochs, samplesPerSec, secondsLeft, paused: control.paused });
+      const epochs = points.length + batchesDone / batchesPerEpoch;
+      const seconds = clockMs() / 1000;
+      const samplesPerSec = seconds > 0 ? (epochs * batchesPerEpoch * recipe.batchSize) / seconds : 0;
+      const secondsLeft = epochs > 0 ? ((recipe.epochs - epochs) * seconds) / epochs : null;
+      this.emit({ kind: 'progress', epochs, totalEpochs: recipe.epochs, samplesPerSec, secondsLeft, paused: control.paused });
     };
 
     let resume: Checkpoint | undefined;
@@ -207,9 +214,11 @@ export class WebSession {
           {
             onCheckpoint: async (checkpoint) => {
               const report = checkpoint.reports.at(-1)!;
+              halt();
               const started = performance.now();
               const test = await this.evaluate(checkpoint.net);
               testSeconds += (performance.now() - started) / 1000;
+              go();
               const point: EpochPoint = {
                 epoch: report.epoch + 1,
                 trainAccuracy: percentOf(report.correct, report.samples),
@@ -220,24 +229,23 @@ export class WebSession {
               };
               points.push(point);
               this.emit({ kind: 'epoch', point });
-              lastEpochMs = (1000 * point.seconds) / points.length;
-              epochStart = performance.now();
-              progress(true);
+              progress(0, true);
             },
           },
           {
             resume,
-            shouldStop: () => {
-              progress();
+            shouldStop: (batchesDone) => {
+              progress(batchesDone);
               return control.paused || control.stopped;
             },
           },
         );
         if (result.status !== 'interrupted') break;
         if (control.paused && !control.stopped) {
-          progress(true);
+          halt();
+          progress(result.checkpoint.batch, true);
           await new Promise<void>((wake) => (control.wake = wake));
-          epochStart = performance.now();
+          go();
         }
         if (control.stopped) break;
         resume = result.checkpoint;

@@ -79,11 +79,15 @@ export async function kernelCase(ctx: GpuContext, kernel: Kernel, targetMs: numb
       ? uniformBuffer(ctx, 'bench uniform', new Float32Array(Math.max(1, bytes / 4)))
       : createBuffer(ctx, `bench ${kernel.name} ${i}`, Math.ceil(bytes / 4) * 4),
   );
-  const dispatch = bindKernel(ctx, kernel, 'bench', buffers);
-  const timer = passTimer(ctx, `bench ${kernel.name}`);
+  return dispatchCase(ctx, bindKernel(ctx, kernel, 'bench', buffers), targetMs);
+}
+
+/** A kernel bound to buffers whose content matters to its speed (a CSR layer's indices), repeated in one pass for about `targetMs`. */
+export async function dispatchCase(ctx: GpuContext, dispatch: Dispatch, targetMs: number): Promise<TimedCase> {
+  const timer = passTimer(ctx, `bench ${dispatch.kernel.name}`);
   const first = await timeDispatch(ctx, dispatch, 1, timer);
   const reps = Math.max(1, Math.min(1000, Math.round(targetMs / Math.max(first, 0.01))));
-  return { label: kernel.name, run: () => timeDispatch(ctx, dispatch, reps, timer), ms: [] };
+  return { label: dispatch.kernel.name, run: () => timeDispatch(ctx, dispatch, reps, timer), ms: [] };
 }
 
 /**

@@ -1,6 +1,8 @@
 /** Backend selection for the CLI: a GPU context, or null to run on the JS reference. */
 import { acquireDevice, adapterName, GpuUnavailableError, type GpuContext } from '../gpu/device';
+import { useCachedTuning } from '../gpu/tuning-cache';
 import { dawnGpu } from '../node/dawn';
+import { FileTuningStore, PACKAGE_VERSION, tuningCachePath } from '../node/tuning-store';
 import type { CommandIo } from './io';
 import type { BackendChoice, Command, GpuSelection } from './parse';
 
@@ -12,6 +14,7 @@ export function mayOpenGpu(command: Command): boolean {
       return command.backend !== 'cpu';
     case 'devices':
     case 'bench':
+    case 'tune':
       return true;
     default:
       return false;
@@ -32,6 +35,23 @@ export function openDevice(gpu: GPU, io: CommandIo): Promise<GpuContext> {
   return acquireDevice(gpu, { onError: (m) => io.err(`webgpu-prune: ${m}`) });
 }
 
+/** The tuning cache of this user, with its warnings on stderr. */
+export function tuningStore(io: CommandIo): FileTuningStore {
+  return new FileTuningStore(tuningCachePath(), (line) => io.err(`webgpu-prune: ${line}`));
+}
+
+/**
+ * A device on the selected adapter running the kernel choices `tune` cached for it, or the
+ * defaults when it was not tuned; stderr names the adapter and says which.
+ */
+export async function openTunedDevice(gpu: GPU, io: CommandIo): Promise<GpuContext> {
+  const context = await openDevice(gpu, io);
+  const entry = await useCachedTuning(context, tuningStore(io), PACKAGE_VERSION, (line) => io.err(`webgpu-prune: ${line}`));
+  const choices = entry ? `kernel choices tuned ${entry.tunedAt.slice(0, 10)}` : 'default kernel choices (not tuned; webgpu-prune tune measures this adapter)';
+  io.err(`GPU: ${adapterName(context.adapter)}; ${choices}`);
+  return context;
+}
+
 /**
  * `gpu`: a context or a GpuUnavailableError; `auto`: a context, or null after saying why (but an
  * explicit --adapter or --dawn-backend that finds nothing is an error); `cpu`: null.
@@ -39,9 +59,7 @@ export function openDevice(gpu: GPU, io: CommandIo): Promise<GpuContext> {
 export async function selectBackend(choice: BackendChoice, selection: GpuSelection, io: CommandIo): Promise<GpuContext | null> {
   if (choice === 'cpu') return null;
   try {
-    const context = await openDevice(loadDawn(selection), io);
-    io.err(`GPU: ${adapterName(context.adapter)}`);
-    return context;
+    return await openTunedDevice(loadDawn(selection), io);
   } catch (err) {
     const asked = choice === 'gpu' || selection.adapter !== undefined || selection.dawnBackend !== undefined;
     if (asked || !(err instanceof GpuUnavailableError)) throw err;

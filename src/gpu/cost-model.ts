@@ -9,7 +9,7 @@ import type { CostedDescriptor } from './dispatch';
 import type { MatmulDescriptor } from './kernels';
 import { KernelError } from './program';
 import type { SparseDescriptor } from './sparse-kernels';
-import { DEFAULT_TUNING } from './tuning';
+import { DEFAULT_TUNING, type Tuning } from './tuning';
 
 /** The kernel that runs one layer: CSR (shaders/sparse_v*.wgsl) or the dense training matmul. */
 export type LayerKernel = 'sparse' | 'dense';
@@ -29,8 +29,8 @@ export interface LayerCandidates {
 const roundUp = (n: number, multiple: number): number => ceilDiv(n, multiple) * multiple;
 
 /** What `kernel` spends on an output of rows × columns with `depth` units of work each. */
-function kernelCost<Shape>(kernel: CostedDescriptor<Shape>, rows: number, columns: number, depth: number): number {
-  const unit = DEFAULT_TUNING.costs[kernel.name];
+function kernelCost<Shape>(costs: Tuning['costs'], kernel: CostedDescriptor<Shape>, rows: number, columns: number, depth: number): number {
+  const unit = costs[kernel.name];
   if (unit === undefined) throw new KernelError(`the cost model has no cost for ${kernel.name}`);
   const [blockRows, blockColumns] = kernel.costBlock(kernel.geometry);
   return unit * depth * roundUp(rows, blockRows) * roundUp(columns, blockColumns);
@@ -41,11 +41,11 @@ function kernelCost<Shape>(kernel: CostedDescriptor<Shape>, rows: number, column
  * C it computes (v3 a whole 128-sample tile, v4 4 rows); sparse pays each kept weight for every
  * sample of the blocks it computes (one for v1, 4·WG for v2/v3). On the trained MNIST network
  * this runs the 12%-dense first layer sparse and the 35% / 64%-dense small layers dense at large
- * batches; see BENCHMARKS.md.
+ * batches; see BENCHMARKS.md. `costs`: the tuning's (`GpuContext.tuning`).
  */
-export function chooseLayerKernel(layer: LayerShape, batch: number, kernels: LayerCandidates): LayerKernel {
-  const dense = kernelCost(kernels.dense, batch, layer.outSize, layer.inSize);
+export function chooseLayerKernel(layer: LayerShape, batch: number, kernels: LayerCandidates, costs: Tuning['costs'] = DEFAULT_TUNING.costs): LayerKernel {
+  const dense = kernelCost(costs, kernels.dense, batch, layer.outSize, layer.inSize);
   // A CSR row costs its nonzeros per sample; over all outputs, the layer's nonzeros.
-  const sparse = kernelCost(kernels.sparse, batch, 1, layer.nonzeros);
+  const sparse = kernelCost(costs, kernels.sparse, batch, 1, layer.nonzeros);
   return sparse < dense ? 'sparse' : 'dense';
 }

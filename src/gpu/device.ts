@@ -4,6 +4,7 @@
  * platform-specific, so the trainer runs unchanged in both places.
  */
 import { DeviceLostError, KernelError } from './program';
+import { DEFAULT_TUNING, type Tuning } from './tuning';
 
 export interface AdapterDescription {
   vendor: string;
@@ -30,6 +31,11 @@ export interface GpuContext {
   adapter: AdapterDescription;
   /** The driver's reason, one line, once the device is lost; every later GPU call fails with a DeviceLostError. */
   lostReason: string | null;
+  /**
+   * The kernel choices every choice point reads (matmul and CSR versions, their geometry, the
+   * cost model): DEFAULT_TUNING, or what `tune` measured on this adapter (src/gpu/tune.ts).
+   */
+  tuning: Tuning;
 }
 
 /** A user-facing failure to get a GPU (no adapter, device creation refused). */
@@ -116,7 +122,7 @@ export async function acquireDevice(gpu: GPU, options: DeviceOptions = {}): Prom
   } catch (err) {
     throw new GpuUnavailableError(`the adapter refused to create a device: ${(err as Error).message}`);
   }
-  const context: GpuContext = { device, adapter: describeAdapter(adapter), lostReason: null };
+  const context: GpuContext = { device, adapter: describeAdapter(adapter), lostReason: null, tuning: DEFAULT_TUNING };
   const report = options.onError ?? ((m: string) => console.error(m));
   void device.lost.then((info) => {
     context.lostReason = oneLine(info.message) || info.reason;

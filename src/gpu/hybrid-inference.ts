@@ -38,7 +38,7 @@ export function createHybridInference(ctx: GpuContext, model: Network | CompactN
   const choose = (count: number): LayerKernel[] =>
     layers.map((layer) => {
       const dense = matmulDescriptorOf(ctx, matmulVersionFor(ctx, { m: count, k: layer.inSize, n: layer.outSize }));
-      return chooseLayerKernel(layer, count, { dense, sparse: sparseKernel(count) });
+      return chooseLayerKernel(layer, count, { dense, sparse: sparseKernel(count) }, ctx.tuning.costs);
     });
   const forced = options.layerKernels;
   return createLayeredInference(ctx, model, {

@@ -21,7 +21,6 @@ import { bindKernel, compileKernel, encodeAndSubmit, type Dispatch } from './dis
 import { matmulKernel, type MatmulChoice } from './kernels';
 import { KernelError, withErrorScope } from './program';
 import { sparseParams, SPARSE_TRANSPOSE, transposeParams, type Layout, type SparseDescriptor } from './sparse-kernels';
-import { DEFAULT_TUNING } from './tuning';
 import { waitForGpu } from './wait';
 
 export interface InferenceOptions {
@@ -158,7 +157,7 @@ export async function createLayeredInference(ctx: GpuContext, model: Network | C
     if (kernels.length !== layerCount) throw new KernelError(`${name}: ${kernels.length} layer kernels for ${layerCount} layers`);
     // Pipelines are cached per device: only the first batch size that needs one compiles it.
     const transposeShape = { batch: count, features: sizes[0]! };
-    const transpose = kernels[0] === 'sparse' && sizes[0]! > DEFAULT_TUNING.sampleMajorMaxFeatures ? await compileKernel(ctx, SPARSE_TRANSPOSE, transposeShape) : null;
+    const transpose = kernels[0] === 'sparse' && sizes[0]! > ctx.tuning.sampleMajorMaxFeatures ? await compileKernel(ctx, SPARSE_TRANSPOSE, transposeShape) : null;
     const sparse = options.sparseKernel(count);
     const layerKernels = await Promise.all(
       kernels.map((kernel, l) => {

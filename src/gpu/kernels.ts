@@ -13,7 +13,7 @@ import { ceilDiv } from '../util/math';
 import type { GpuContext } from './device';
 import { compileKernel, type CostedDescriptor, type Geometry, type Kernel, type KernelDescriptor } from './dispatch';
 import { KernelError } from './program';
-import { DEFAULT_TUNING } from './tuning';
+import { tunedVariant } from './tuning';
 
 /** What the matmul does with each finished element of C (see shaders/matmul.wgsl). */
 export const EPILOGUES = {
@@ -133,23 +133,43 @@ export function subgroupSize(ctx: GpuContext): number {
   return subgroupMinSize;
 }
 
-/** The fastest matmul this device runs on full tiles: the subgroup kernel where it can be built, else tiled. */
+/** The matmul this device runs on full tiles: the tuning's (`Tuning.fullTileMatmul`), tiled where the subgroup kernel cannot be built. */
 export function defaultMatmulVersion(ctx: GpuContext): 2 | 3 {
-  return subgroupSize(ctx) > 0 ? 3 : 2;
+  return subgroupSize(ctx) > 0 ? ctx.tuning.fullTileMatmul : 2;
 }
 
 /** The matmul version for one shape on this device: v4 for few rows (`Tuning.fewRowsMaxM`), else `defaultMatmulVersion`. */
 export function matmulVersionFor(ctx: GpuContext, spec: MatmulSpec): MatmulVersion {
   const fullTile = defaultMatmulVersion(ctx);
-  return spec.m <= DEFAULT_TUNING.fewRowsMaxM[fullTile] ? 4 : fullTile;
+  return spec.m <= ctx.tuning.fewRowsMaxM[fullTile] ? 4 : fullTile;
 }
 
-/** The descriptor of a matmul version on this device. */
+/**
+ * The geometries of a matmul version that test/gpu/matmul.test.ts checks against the reference,
+ * and so the only ones a tuning may pick: the descriptor's own first, then one that leaves
+ * partial tiles on the tests' shapes (v3's needs a subgroup of at most 32 lanes). `sg`: the
+ * subgroup size v3 is built for.
+ */
+export function matmulVariants(version: MatmulVersion, sg: number): MatmulDescriptor[] {
+  switch (version) {
+    case 1:
+      return [MATMUL_V1, { ...MATMUL_V1, geometry: { V1_WG: 4 } }];
+    case 2:
+      return [MATMUL_V2, { ...MATMUL_V2, geometry: { V2_WG: 8, V2_TK: 16 } }];
+    case 3: {
+      const own = matmulV3(sg);
+      return sg <= 32 ? [own, { ...own, geometry: { SG: sg, WG: 2 * sg, ROWS: 1, COLS: 2 * sg } }] : [own];
+    }
+    case 4:
+      return [MATMUL_V4, { ...MATMUL_V4, geometry: { V4_WG: 32, V4_ROWS: 1 } }];
+  }
+}
+
+/** The descriptor of a matmul version on this device, in the geometry the tuning picks. */
 export function matmulDescriptorOf(ctx: GpuContext, version: MatmulVersion): MatmulDescriptor {
-  if (version !== 3) return { 1: MATMUL_V1, 2: MATMUL_V2, 4: MATMUL_V4 }[version];
   const sg = subgroupSize(ctx);
-  if (sg === 0) throw new KernelError('matmul_v3 needs the subgroups feature with a fixed subgroup size, which this device lacks');
-  return matmulV3(sg);
+  if (version === 3 && sg === 0) throw new KernelError('matmul_v3 needs the subgroups feature with a fixed subgroup size, which this device lacks');
+  return tunedVariant(ctx.tuning, matmulVariants(version, sg));
 }
 
 /** A version, or `auto`: `matmulVersionFor` picks one for the shape. */

@@ -12,7 +12,7 @@ import { ceilDiv } from '../util/math';
 import type { GpuContext } from './device';
 import type { CostedDescriptor, KernelDescriptor } from './dispatch';
 import { KernelError } from './program';
-import { DEFAULT_TUNING } from './tuning';
+import { tunedVariant } from './tuning';
 
 /** 1 one invocation per (output, sample); 2 lanes over samples; 3 as 2 with subgroup-shared nonzeros. */
 export type SparseVersion = 1 | 2 | 3;
@@ -75,20 +75,41 @@ export const SPARSE_V3 = lanesOverSamples(3, sparseV3Source);
 export const SPARSE_KERNELS: Record<SparseVersion, SparseDescriptor> = { 1: SPARSE_V1, 2: SPARSE_V2, 3: SPARSE_V3 };
 
 /**
- * The CSR kernel by batch size on this device: the version asked for, or for `auto` v1 below
- * `Tuning.sparseV1Below` samples, else v3 where subgroups exist, else v2.
+ * The geometries of each version that test/gpu/sparse.test.ts checks against the reference, and
+ * so the only ones a tuning may pick: the descriptor's own first, then one whose workgroup (and
+ * rows) leave partial blocks on the tests' shapes.
+ */
+export const SPARSE_VARIANTS: Readonly<Record<SparseVersion, readonly SparseDescriptor[]>> = {
+  1: [SPARSE_V1, { ...SPARSE_V1, geometry: { WG: 32 } }],
+  2: [SPARSE_V2, { ...SPARSE_V2, geometry: { WG: 32, ROWS: 3 } }],
+  3: [SPARSE_V3, { ...SPARSE_V3, geometry: { WG: 32, ROWS: 3 } }],
+};
+
+/** The lanes-over-samples version this device runs: the tuning's (`Tuning.sparseWide`), v2 without subgroups. */
+function wideSparseVersion(ctx: GpuContext): 2 | 3 {
+  return ctx.device.features.has('subgroups') ? ctx.tuning.sparseWide : 2;
+}
+
+/**
+ * The CSR kernel by batch size on this device, in the geometry the tuning picks: the version
+ * asked for, or for `auto` v1 below `Tuning.sparseV1Below` samples, else `Tuning.sparseWide`
+ * (v2 without subgroups).
  */
 export function sparseKernelChooser(ctx: GpuContext, choice: SparseVersion | 'auto'): (batch: number) => SparseDescriptor {
-  const hasSubgroups = ctx.device.features.has('subgroups');
-  if (choice === 3 && !hasSubgroups) throw new KernelError('sparse_v3 needs the subgroups feature, which this device lacks');
-  if (choice !== 'auto') return () => SPARSE_KERNELS[choice];
-  const wide = hasSubgroups ? SPARSE_V3 : SPARSE_V2;
-  return (batch) => (batch < DEFAULT_TUNING.sparseV1Below ? SPARSE_V1 : wide);
+  if (choice === 3 && !ctx.device.features.has('subgroups')) throw new KernelError('sparse_v3 needs the subgroups feature, which this device lacks');
+  const tuned = (version: SparseVersion): SparseDescriptor => tunedVariant(ctx.tuning, SPARSE_VARIANTS[version]);
+  if (choice !== 'auto') {
+    const kernel = tuned(choice);
+    return () => kernel;
+  }
+  const [narrow, wide] = [tuned(1), tuned(wideSparseVersion(ctx))];
+  const below = ctx.tuning.sparseV1Below;
+  return (batch) => (batch < below ? narrow : wide);
 }
 
 /** For tables: `sparse_v2`, or for `auto` the versions it picks between, e.g. `sparse_auto(v1|v3)`. */
 export function sparseChoiceName(ctx: GpuContext, choice: SparseVersion | 'auto'): string {
-  return choice === 'auto' ? `sparse_auto(v1|v${ctx.device.features.has('subgroups') ? 3 : 2})` : `sparse_v${choice}`;
+  return choice === 'auto' ? `sparse_auto(v1|v${wideSparseVersion(ctx)})` : `sparse_v${choice}`;
 }
 
 /** The uniform of shaders/sparse_v*.wgsl: sizes, ReLU flag, and the (feature, sample) strides of x and y. */

@@ -14,11 +14,8 @@ import type { GpuContext } from '../../src/gpu/device';
 import { bindKernel, compileKernel, submitDispatches } from '../../src/gpu/dispatch';
 import {
   defaultMatmulVersion,
-  MATMUL_V1,
-  MATMUL_V2,
-  MATMUL_V4,
   matmulKernel,
-  matmulV3,
+  matmulVariants,
   matmulVersionFor,
   subgroupSize,
   type Epilogue,
@@ -167,13 +164,9 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
     [129, 33, 33],
     [130, 0, 9],
   ];
+  // Every variant a tuning may pick besides the descriptors' own (`matmulVariants`).
   const sg = gpu.context ? subgroupSize(gpu.context) : 0;
-  const variants: MatmulDescriptor[] = [
-    { ...MATMUL_V1, geometry: { V1_WG: 4 } },
-    { ...MATMUL_V2, geometry: { V2_WG: 8, V2_TK: 16 } },
-    { ...MATMUL_V4, geometry: { V4_WG: 32, V4_ROWS: 1 } },
-    ...(sg > 0 && sg <= 32 ? [{ ...matmulV3(sg), geometry: { SG: sg, WG: 2 * sg, ROWS: 1, COLS: 2 * sg } }] : []),
-  ];
+  const variants = versions.flatMap((version) => matmulVariants(version, sg).slice(1));
   for (const variant of variants) {
     const geometry = Object.entries(variant.geometry).map(([key, value]) => `${key} ${value}`).join(' ');
     it(`${variant.name} with ${geometry}: the three forms on ${variantShapes.length} shapes`, async () => {

@@ -18,7 +18,7 @@ import { bindKernel, compileKernel, submitDispatches } from '../../src/gpu/dispa
 import { createHybridInference } from '../../src/gpu/hybrid-inference';
 import { MATMUL_V4, matmulV3 } from '../../src/gpu/kernels';
 import { createSparseInference } from '../../src/gpu/sparse-inference';
-import { SPARSE_KERNELS, SPARSE_TRANSPOSE, SPARSE_V1, SPARSE_V3, sparseParams, transposeParams, type SparseDescriptor, type SparseVersion } from '../../src/gpu/sparse-kernels';
+import { SPARSE_TRANSPOSE, SPARSE_VARIANTS, SPARSE_V1, SPARSE_V3, sparseParams, transposeParams, type SparseDescriptor, type SparseVersion } from '../../src/gpu/sparse-kernels';
 import { DEFAULT_TUNING } from '../../src/gpu/tuning';
 import { initNetwork, type Network } from '../../src/model/network';
 import { compactNetwork } from '../../src/prune/structured';
@@ -72,11 +72,8 @@ describe.skipIf(!gpu.context)(`sparse inference kernels ${gpu.label}`, () => {
   const ctx = gpu.context!;
   // Collected even when the suite is skipped, with no context.
   const versions: SparseVersion[] = gpu.context?.device.features.has('subgroups') ? [1, 2, 3] : [1, 2];
-  // Each version in its default geometry and in one whose workgroup (and rows) leave partial blocks.
-  const kernels = versions.flatMap((version): SparseDescriptor[] => {
-    const kernel = SPARSE_KERNELS[version];
-    return [kernel, { ...kernel, geometry: version === 1 ? { WG: 32 } : { WG: 32, ROWS: 3 } }];
-  });
+  // Each version in every geometry a tuning may pick (`SPARSE_VARIANTS`): its own, and one whose workgroup (and rows) leave partial blocks.
+  const kernels = versions.flatMap((version) => SPARSE_VARIANTS[version]);
 
   async function runLayer(
     descriptor: SparseDescriptor,

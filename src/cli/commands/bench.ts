@@ -7,7 +7,7 @@ import { adapterName } from '../../gpu/device';
 import { writeFileAtomic } from '../../node/files';
 import { loadMnist } from '../../node/mnist';
 import { UserError } from '../../util/errors';
-import { loadDawn, openDevice } from '../gpu';
+import { loadDawn, openTunedDevice } from '../gpu';
 import type { CommandIo } from '../io';
 import { loadModel } from '../model-io';
 import type { BenchCommand } from '../parse';
@@ -26,8 +26,7 @@ export async function runBench(cmd: BenchCommand, io: CommandIo): Promise<void> 
   const model = cmd.model ? await loadModel(cmd.model) : null;
   if (model && cmd.target !== 'infer') throw new UserError('--model goes with bench infer');
   const gpu = loadDawn(cmd);
-  const ctx = await openDevice(gpu, io);
-  io.err(`GPU: ${adapterName(ctx.adapter)}`);
+  const ctx = await openTunedDevice(gpu, io);
   const log = (line: string): void => io.err(line);
 
   if (cmd.target === 'train') {

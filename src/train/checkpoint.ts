@@ -2,26 +2,26 @@
  * Training checkpoints: everything a run needs to go on exactly where it stopped, in one
  * safetensors file that our reader validates like any network file (so `info` and `eval` read a
  * checkpoint too). The network (weights and masks) is stored as in a model file, dense; the
- * velocities as `train.velocities.{l}` F32 [in, out]; the rest (recipe, position, learning rate
- * and momentum, the shuffle generator, the per-epoch table so far) as JSON in
- * `__metadata__.checkpoint`. Floats go through JSON as shortest round-trip text, so a resumed
+ * optimizer state as `train.velocities.{l}` (the seed's velocities, momentum's buffers, Adam's m;
+ * zeros for sgd) and, for Adam, `train.second_moments.{l}`, F32 [in, out]; the rest (recipe,
+ * position, learning rate and momentum, Adam's step count, the shuffle generator, the per-epoch
+ * table so far) as JSON in `__metadata__.checkpoint`. Floats go through JSON as shortest round-trip text, so a resumed
  * run continues from bit-identical values.
  */
 import { decodeSafetensors, encodeSafetensors, TRAINING_TENSOR_PREFIX } from '../format/safetensors';
 import { DotNetRandom, type DotNetRandomState } from '../model/dotnet-random';
 import type { Network } from '../model/network';
 import { UserError } from '../util/errors';
+import { isAdam, optimizerOf, optimizerProblem } from './optimizer';
 import type { Recipe } from './recipe';
-import type { EpochResult } from './trainer';
+import type { EpochResult, OptimizerState } from './trainer';
 import type { EpochReport } from './run';
 
 export const CHECKPOINT_VERSION = 1;
 
-export interface Checkpoint {
+export interface Checkpoint extends OptimizerState {
   recipe: Recipe;
   net: Network;
-  /** One per layer, same shape as the weights. */
-  velocities: Float32Array[];
   /** 0-based epoch in progress, or the next one to run when `batch` is 0. */
   epoch: number;
   /** First batch of `epoch` still to train (0 at an epoch boundary). */
@@ -42,14 +42,17 @@ export interface Checkpoint {
 
 const METADATA_KEY = 'checkpoint';
 const velocityName = (l: number): string => `${TRAINING_TENSOR_PREFIX}velocities.${l}`;
+const secondMomentName = (l: number): string => `${TRAINING_TENSOR_PREFIX}second_moments.${l}`;
 
 export function encodeCheckpoint(c: Checkpoint): Uint8Array {
-  const { net, velocities, ...progress } = c;
+  const { net, velocities, secondMoments, ...progress } = c;
   const state = { version: CHECKPOINT_VERSION, ...progress };
+  const tensors = (name: (l: number) => string, arrays: Float32Array[]) =>
+    arrays.map((data, l) => ({ name: name(l), dtype: 'F32' as const, shape: [net.sizes[l]!, net.sizes[l + 1]!], data }));
   return encodeSafetensors(net, {
     layout: 'dense',
     metadata: { [METADATA_KEY]: JSON.stringify(state) },
-    trainingTensors: velocities.map((v, l) => ({ name: velocityName(l), dtype: 'F32', shape: [net.sizes[l]!, net.sizes[l + 1]!], data: v })),
+    trainingTensors: [...tensors(velocityName, velocities), ...tensors(secondMomentName, secondMoments)],
   });
 }
 
@@ -71,7 +74,7 @@ export function decodeCheckpoint(bytes: Uint8Array, fileName: string): Checkpoin
   if (state['version'] !== CHECKPOINT_VERSION) fail(`checkpoint version ${JSON.stringify(state['version'])} is not ${CHECKPOINT_VERSION}, the one this version reads`);
 
   const recipe = state['recipe'] as Recipe;
-  const problem = recipeProblem(recipe, net.sizes);
+  const problem = recipeProblem(recipe, net.sizes) ?? optimizerProblem(recipe);
   if (problem) fail(`checkpoint recipe: ${problem}`);
   const count = (key: string, max = Number.MAX_SAFE_INTEGER): number => {
     const v = state[key];
@@ -100,18 +103,25 @@ export function decodeCheckpoint(bytes: Uint8Array, fileName: string): Checkpoin
     fail(`checkpoint shuffle ${(error as Error).message}`);
   }
 
-  const velocities = net.weights.map((w, l) => {
-    const v = trainingTensors.get(velocityName(l));
-    if (!(v instanceof Float32Array) || v.length !== w.length) fail(`tensor ${velocityName(l)} is missing or not F32 [${net.sizes[l]}, ${net.sizes[l + 1]}]`);
-    return v as Float32Array;
-  });
-  const extra = [...trainingTensors.keys()].find((name) => !velocities.some((_, l) => name === velocityName(l)));
+  const layerTensors = (name: (l: number) => string): Float32Array[] =>
+    net.weights.map((w, l) => {
+      const v = trainingTensors.get(name(l));
+      if (!(v instanceof Float32Array) || v.length !== w.length) fail(`tensor ${name(l)} is missing or not F32 [${net.sizes[l]}, ${net.sizes[l + 1]}]`);
+      return v as Float32Array;
+    });
+  const velocities = layerTensors(velocityName);
+  const secondMoments = isAdam(optimizerOf(recipe).kind) ? layerTensors(secondMomentName) : [];
+  const expected = new Set([...velocities.map((_, l) => velocityName(l)), ...secondMoments.map((_, l) => secondMomentName(l))]);
+  const extra = [...trainingTensors.keys()].find((name) => !expected.has(name));
   if (extra) fail(`unexpected tensor ${extra} in a checkpoint`);
 
   return {
     recipe,
     net,
     velocities,
+    secondMoments,
+    // Checkpoints of the seed's rule written before steps were counted have none; it only matters to Adam.
+    steps: state['steps'] === undefined ? 0 : count('steps'),
     epoch,
     batch,
     learningRate: finite('learningRate'),
@@ -124,10 +134,11 @@ export function decodeCheckpoint(bytes: Uint8Array, fileName: string): Checkpoin
   };
 }
 
-/** Why a recipe read from a file cannot drive training of a network of `sizes`, or null. */
-function recipeProblem(recipe: Recipe, sizes: readonly number[]): string | null {
+/** Why a recipe read from a file cannot drive training (of a network of `sizes`, when given), or null. */
+export function recipeProblem(recipe: Recipe, sizes?: readonly number[]): string | null {
   if (typeof recipe !== 'object' || recipe === null) return 'missing';
-  if (!Array.isArray(recipe.sizes) || recipe.sizes.join(',') !== sizes.join(',')) return `sizes ${String(recipe.sizes)} are not the network's ${sizes.join(',')}`;
+  if (!Array.isArray(recipe.sizes)) return `sizes ${JSON.stringify(recipe.sizes)} is not a list of layer sizes`;
+  if (sizes && recipe.sizes.join(',') !== sizes.join(',')) return `sizes ${String(recipe.sizes)} are not the network's ${sizes.join(',')}`;
   for (const key of ['epochs', 'batchSize'] as const) {
     if (!Number.isSafeInteger(recipe[key]) || recipe[key] < 1) return `${key} is ${JSON.stringify(recipe[key])}, not a positive integer`;
   }

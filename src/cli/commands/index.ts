@@ -7,6 +7,8 @@ import { runDevices } from './devices';
 import { runPrune } from './prune';
 import { runConvert } from './convert';
 import { runBench } from './bench';
+import { runTune } from './tune';
+import { runWeb } from './web';
 
 export async function runCommand(command: Command, io: CommandIo): Promise<void> {
   switch (command.name) {
@@ -24,6 +26,10 @@ export async function runCommand(command: Command, io: CommandIo): Promise<void>
       return runConvert(command, io);
     case 'bench':
       return runBench(command, io);
+    case 'tune':
+      return runTune(command, io);
+    case 'web':
+      return runWeb(command, io);
     default:
       throw new Error(`${(command as Command).name}: not wired yet`);
   }

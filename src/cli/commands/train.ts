@@ -6,12 +6,13 @@ import { adapterName, type GpuContext } from '../../gpu/device';
 import { GpuTrainer } from '../../gpu/trainer';
 import type { Recipe } from '../../train/recipe';
 import { KernelError } from '../../gpu/program';
-import { initNetwork, keptTotal, totalWeights, type Network } from '../../model/network';
+import { initNetwork, keptTotal, totalWeights, validateSizes, type Network } from '../../model/network';
 import { checkWritable, readModelFile, writeFileAtomic } from '../../node/files';
 import { loadMnist } from '../../node/mnist';
 import type { PruneSchedule } from '../../prune/schedule';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../train/checkpoint';
 import { runTraining, type EpochReport, type TrainingResult } from '../../train/run';
+import { epochRates, isAdam, optimizerOf, scheduleOf, usesMomentum } from '../../train/optimizer';
 import type { Trainer } from '../../train/trainer';
 import { UserError } from '../../util/errors';
 import { selectBackend } from '../gpu';
@@ -38,6 +39,26 @@ export function describeSchedule(s: PruneSchedule): string {
   }
 }
 
+function trainConfig(recipe: Recipe) {
+  return { batchSize: recipe.batchSize, confidence: recipe.confidence, updateRule: optimizerOf(recipe) };
+}
+
+/** e.g. `adam, lr 0.001, β1 0.9, β2 0.999, ε 1e-8, weight decay 0, cosine schedule, warm-up 2 epochs`. */
+export function describeOptimizer(recipe: Recipe): string {
+  const { kind, weightDecay, beta1, beta2, eps } = optimizerOf(recipe);
+  const schedule = scheduleOf(recipe);
+  const parts = [
+    kind === 'seed' ? 'seed (batch-sum momentum)' : kind,
+    `lr ${recipe.learningRate}`,
+    ...(usesMomentum(kind) ? [`momentum ${recipe.momentum}`] : []),
+    ...(isAdam(kind) ? [`β1 ${beta1}, β2 ${beta2}, ε ${eps}`] : []),
+    ...(kind === 'seed' ? [] : [`weight decay ${weightDecay}${kind === 'adamw' ? ' (decoupled)' : ''}`]),
+    schedule === 'seed-decay' ? `×${recipe.factor} per epoch` : `${schedule} schedule`,
+    ...(recipe.warmup ? [`warm-up ${recipe.warmup} epochs`] : []),
+  ];
+  return parts.join(', ');
+}
+
 /** The seed's table row. */
 export function epochRow(r: EpochReport): string {
   return `Epoch = ${String(r.epoch + 1).padStart(3)} | Weights = ${percent(r.keptWeights, r.totalWeights).padStart(6)}% | ` +
@@ -47,7 +68,6 @@ export function epochRow(r: EpochReport): string {
 
 export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> {
   const resumed = cmd.resume ? decodeCheckpoint(await readModelFile(cmd.resume), basename(cmd.resume)) : null;
-  const recipe = resumed?.recipe ?? cmd.recipe;
   const out = resumed && !cmd.outGiven ? runString(resumed, 'out') ?? cmd.out : cmd.out;
   const checkpointFile = cmd.checkpoint === null ? null : cmd.checkpoint ?? cmd.resume ?? `${out}.ckpt`;
   await checkWritable(out, '--out');
@@ -58,6 +78,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   const human = cmd.json ? () => {} : io.out;
   const dataDir = cmd.data ?? (resumed ? runString(resumed, 'data') : undefined);
   const data = await loadMnist({ dir: dataDir });
+  const recipe = resumed?.recipe ?? (cmd.sizesGiven ? cmd.recipe : sizedForData(cmd.recipe, data.train));
   const limit = resumed ? resumedLimit(resumed, cmd.limit) : cmd.limit;
   const train = limit ? takeSamples(data.train, limit) : data.train;
   checkDataFits(recipe.sizes, train, `--sizes ${recipe.sizes.join(',')}`);
@@ -69,18 +90,18 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   const backendChoice = resumed && !cmd.backendGiven ? resumedBackend(resumed) ?? cmd.backend : cmd.backend;
   const gpu = await selectBackend(backendChoice, cmd, io);
   const net = resumed?.net ?? initNetwork(recipe.sizes, recipe.seed);
-  const config = { batchSize: recipe.batchSize, confidence: recipe.confidence };
+  const config = trainConfig(recipe);
   const verification = gpu && cmd.verify ? await verifyAgainstReference(gpu, net, train, recipe) : null;
   const trainer: Trainer = gpu
-    ? await GpuTrainer.create(gpu, net, train, config, resumed?.velocities)
-    : new CpuTrainer(net, train, config, resumed?.velocities);
+    ? await GpuTrainer.create(gpu, net, train, config, resumed ?? undefined)
+    : new CpuTrainer(net, train, config, resumed ?? undefined);
   const backend = gpu ? `gpu (WebGPU on ${adapterName(gpu.adapter)})` : 'cpu (JS reference)';
   const batches = Math.floor(train.count / recipe.batchSize);
 
   const total = totalWeights(recipe.sizes);
   human(`Network    ${recipe.sizes.join('-')}, ${grouped(total)} weights, init seed ${recipe.seed}`);
-  human(`Recipe     ${recipe.epochs} epochs, batch ${recipe.batchSize}, lr ${recipe.learningRate}, momentum ${recipe.momentum}, ` +
-    `factor ${recipe.factor}, confidence ${recipe.confidence}${recipe.shuffle ? ', shuffled' : ''}`);
+  human(`Recipe     ${recipe.epochs} epochs, batch ${recipe.batchSize}, confidence ${recipe.confidence}${recipe.shuffle ? ', shuffled' : ''}`);
+  human(`Optimizer  ${describeOptimizer(recipe)}`);
   human(`Pruning    ${describeSchedule(recipe.prune)}`);
   human(`Backend    ${backend}`);
   human(`Data       ${train.source}: ${grouped(train.count)} training, ${grouped(data.test.count)} test samples`);
@@ -181,6 +202,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
       epochs: result.epochs.map((r) => ({
         epoch: r.epoch + 1,
         trainAccuracy: (100 * r.correct) / r.samples,
+        learningRate: r.learningRate,
         backpropagated: r.backpropagated,
         keptWeights: r.keptWeights,
         seconds: r.elapsed,
@@ -193,6 +215,18 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
       format,
     }));
   }
+}
+
+/** The recipe with its first and last layer sizes set to the data's inputs per sample and classes. */
+function sizedForData(recipe: Recipe, data: Dataset): Recipe {
+  const sizes = [data.features, ...recipe.sizes.slice(1, -1), data.classes];
+  if (sizes.join(',') === recipe.sizes.join(',')) return recipe;
+  try {
+    validateSizes(sizes);
+  } catch (err) {
+    throw new UserError(`${data.source}: ${(err as Error).message} (give --sizes)`);
+  }
+  return { ...recipe, sizes };
 }
 
 /** Every 5th epoch and the last make the seed's table. */
@@ -244,11 +278,12 @@ const VERIFY_BATCHES = 4;
 export async function verifyAgainstReference(gpu: GpuContext, net: Network, train: Dataset, recipe: Recipe): Promise<Verification> {
   const batches = Math.min(VERIFY_BATCHES, Math.floor(train.count / recipe.batchSize));
   const subset = takeSamples(train, batches * recipe.batchSize);
-  const config = { batchSize: recipe.batchSize, confidence: recipe.confidence };
+  const config = trainConfig(recipe);
+  const { learningRate, momentum } = epochRates(recipe, 0);
   const gpuTrainer = await GpuTrainer.create(gpu, net, subset, config);
   const reference = new CpuTrainer(net, subset, config);
-  const gpuEpoch = await gpuTrainer.trainEpoch(null, recipe.learningRate, recipe.momentum);
-  const refEpoch = await reference.trainEpoch(null, recipe.learningRate, recipe.momentum);
+  const gpuEpoch = await gpuTrainer.trainEpoch(null, learningRate, momentum);
+  const refEpoch = await reference.trainEpoch(null, learningRate, momentum);
   const [a, b] = [(await gpuTrainer.state()).net, (await reference.state()).net];
   gpuTrainer.dispose();
   let worstAbsDiff = 0;

@@ -8,6 +8,7 @@ import { keptTotal, totalWeights, type Network } from '../model/network';
 import { gradualTarget } from '../prune/schedule';
 import { pruneByThreshold, pruneToSparsity, type PruneResult } from '../prune/unstructured';
 import type { Checkpoint } from './checkpoint';
+import { CompactTrainer, type CompactTraining } from './compact-training';
 import { epochRates } from './optimizer';
 import type { Recipe } from './recipe';
 import type { EpochResult, Trainer, TrainerState } from './trainer';
@@ -43,6 +44,12 @@ export interface TrainingOptions {
   /** Stored with every checkpoint (what the caller needs to continue the run). */
   run?: Checkpoint['run'];
   now?: () => number;
+  /**
+   * Once pruning has removed neurons (after a pruning pass, or in the checkpoint resumed), train
+   * the smaller network with trainers this makes (src/train/compact-training.ts): the same
+   * results, faster. Absent: the full shape throughout.
+   */
+  compact?: CompactTraining;
 }
 
 export type TrainingResult =
@@ -87,9 +94,26 @@ function firstNonFiniteWeight(net: Network): string | null {
  * Trains `recipe` on `trainer` (whose weights are the run's start, or `options.resume`'s state),
  * pruning on the CPU between epochs. Every epoch's end is checked for divergence (non-finite
  * outputs in the trainer's counts, non-finite weights in the state read for the checkpoint).
+ * `trainer` stays the caller's to dispose; the trainers of the smaller network are disposed here.
  */
 export async function runTraining(
   trainer: Trainer,
+  recipe: Recipe,
+  sampleCount: number,
+  events: TrainingEvents = {},
+  options: TrainingOptions = {},
+): Promise<TrainingResult> {
+  const compacted: { trainer: Trainer | null } = { trainer: null };
+  try {
+    return await trainEpochs(trainer, compacted, recipe, sampleCount, events, options);
+  } finally {
+    compacted.trainer?.dispose();
+  }
+}
+
+async function trainEpochs(
+  first: Trainer,
+  compacted: { trainer: Trainer | null },
   recipe: Recipe,
   sampleCount: number,
   events: TrainingEvents = {},
@@ -125,8 +149,16 @@ export async function runTraining(
     elapsedSeconds: elapsed(),
     run: options.run ?? {},
   });
-  let lastGood = initial ?? checkpointAt(0, 0, rng.getState(), NO_COUNTS, await trainer.state());
+  let lastGood = initial ?? checkpointAt(0, 0, rng.getState(), NO_COUNTS, await first.state());
   let kept = keptTotal(lastGood.net);
+  let trainer = first;
+  // The first trainer switches to the smaller network once; later pruning passes compact it again (CompactTrainer.setMasks).
+  const compactFrom = async (state: TrainerState): Promise<void> => {
+    if (!options.compact || compacted.trainer) return;
+    compacted.trainer = await CompactTrainer.start(state, recipe, options.compact);
+    if (compacted.trainer) trainer = compacted.trainer;
+  };
+  if (resume) await compactFrom(resume);
 
   for (let epoch = resume?.epoch ?? 0; epoch < recipe.epochs; epoch++) {
     const rngBefore = rng.getState();
@@ -150,6 +182,7 @@ export async function runTraining(
     const state = await trainer.state();
     const badWeight = firstNonFiniteWeight(state.net);
     if (badWeight) return { status: 'diverged', epoch, reason: `the weights overflowed (${badWeight})`, lastGood, epochs: reports, seconds: elapsed() };
+    if (pruned) await compactFrom(state);
     const report: EpochReport = {
       ...counts,
       epoch,

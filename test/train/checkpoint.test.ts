@@ -5,16 +5,15 @@
  * the run that was never stopped.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CpuTrainer } from '../../src/cpu/trainer';
 import { takeSamples, type Dataset } from '../../src/data/dataset';
 import { encodeSafetensors } from '../../src/format/safetensors';
 import { initNetwork } from '../../src/model/network';
 import { loadMnist } from '../../src/node/mnist';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/train/checkpoint';
-import { optimizerOf } from '../../src/train/optimizer';
-import { SEED_RECIPE, type Recipe } from '../../src/train/recipe';
+import type { Recipe } from '../../src/train/recipe';
 import { runTraining, type TrainingResult } from '../../src/train/run';
 import { UserError } from '../../src/util/errors';
+import { ADAM_FIELDS, cpuTrainerAt, epochTable, finished, SMALL_SEED_RECIPE } from '../helpers/training-runs';
 
 let train: Dataset;
 
@@ -22,45 +21,23 @@ beforeAll(async () => {
   train = takeSamples((await loadMnist()).train, 1_000);
 });
 
-const BASE: Recipe = {
-  ...SEED_RECIPE,
-  sizes: [784, 24, 16, 10],
-  epochs: 4,
-  batchSize: 100,
-  learningRate: 0.002,
-  prune: { kind: 'once', epoch: 1, threshold: 0.004 },
-};
+const BASE = SMALL_SEED_RECIPE;
 
 /** Adam with L2 decay, a warm-up epoch then a cosine schedule, shuffled, pruned gradually. */
 const ADAM: Recipe = {
   ...BASE,
-  optimizer: 'adam',
-  learningRate: 0.003,
-  momentum: 0,
-  weightDecay: 1e-4,
-  beta1: 0.9,
-  beta2: 0.999,
-  eps: 1e-8,
-  lrSchedule: 'cosine',
+  ...ADAM_FIELDS,
   warmup: 1,
   shuffle: true,
   prune: { kind: 'gradual', start: 1, end: 2, every: 1, initialSparsity: 0.3, sparsity: 0.7, scope: 'layer' },
 };
 
-function start(recipe: Recipe, from?: Checkpoint): CpuTrainer {
-  const config = { batchSize: recipe.batchSize, confidence: recipe.confidence, updateRule: optimizerOf(recipe) };
-  return from ? new CpuTrainer(from.net, train, config, from) : new CpuTrainer(initNetwork(recipe.sizes, recipe.seed), train, config);
-}
+const start = (recipe: Recipe, from?: Checkpoint) => cpuTrainerAt(recipe, train, from);
 
 /** Stops after `calls` questions of shouldStop (one per batch, one per epoch boundary). */
 function stopAfter(calls: number): () => boolean {
   let asked = 0;
   return () => ++asked > calls;
-}
-
-function finished(result: TrainingResult): Extract<TrainingResult, { status: 'finished' }> {
-  if (result.status !== 'finished') throw new Error(`training ${result.status}`);
-  return result;
 }
 
 /** Through the file format, as the CLI does. */
@@ -71,8 +48,7 @@ function roundTrip(c: Checkpoint): Checkpoint {
 function expectSameRun(a: Extract<TrainingResult, { status: 'finished' }>, b: Extract<TrainingResult, { status: 'finished' }>): void {
   a.net.weights.forEach((w, l) => expect(Buffer.from(b.net.weights[l]!.buffer).equals(Buffer.from(w.buffer)), `layer ${l} weights bit-identical`).toBe(true));
   a.net.masks.forEach((m, l) => expect(b.net.masks[l]).toEqual(m));
-  const counts = (r: typeof a) => r.epochs.map(({ elapsed: _elapsed, ...rest }) => rest);
-  expect(counts(b)).toEqual(counts(a));
+  expect(epochTable(b)).toEqual(epochTable(a));
 }
 
 describe('resume from a checkpoint (JS reference)', () => {

@@ -1,0 +1,241 @@
+/**
+ * Training a pruned network as the smaller network it is. After a pruning pass the structured
+ * step (src/prune/structured.ts) finds the hidden neurons that can no longer affect the output
+ * and the input features that feed nothing; the training state is gathered onto the neurons
+ * that remain (weights, masks and optimizer state alike), the training set's kept features are
+ * gathered once into a smaller dataset, and a new trainer of the caller's backend continues on
+ * that smaller network. Outside this module the run stays the full-shape run: `state()` expands
+ * back to the full shape, so checkpoints, pruning passes and the saved network are those of the
+ * full network.
+ *
+ * Why the result is that of the full-shape run: every term a removed neuron or feature
+ * contributes to a kept neuron's sum, forward or backward, is an exact +0 (its weights to kept
+ * neurons are pruned, or its activation or gradient is 0), and adding +0 to a sum that starts at
+ * +0 changes no bit; the kept neurons' sums add their other terms in the same order. So on the
+ * JS reference the counts and the kept weights are bit-identical; on the GPU they are equal in
+ * exact arithmetic (its tiles may sum in another order).
+ *
+ * The removed weights that are not pruned still move in the full run: their gradient is 0, but
+ * the seed's rule keeps applying w += lr·v, v *= momentum, and Adam keeps decaying its moments
+ * and stepping. They are kept here, on the CPU, with their optimizer state, and every trained
+ * batch replays their zero-gradient update with the JS reference's own update code, so the
+ * expanded weights are bit-identical too. (One difference stays invisible in the weights: a
+ * velocity that decayed to −0 becomes +0 in the full run when a +0 gradient is added to it.)
+ * A run whose removed neurons overflow float32 diverges in the full shape but not here: the
+ * equality holds up to divergence.
+ */
+import { momentumUpdate } from '../cpu/trainer';
+import { optimizerStep } from '../cpu/optimizers';
+import type { Dataset } from '../data/dataset';
+import { applyMasks, type Network } from '../model/network';
+import { compactNetwork, gatherInputs } from '../prune/structured';
+import { optimizerOf, type OptimizerSettings } from './optimizer';
+import type { Recipe } from './recipe';
+import type { EpochOptions, EpochResult, OptimizerState, Trainer, TrainerState } from './trainer';
+
+/** Makes a trainer of the caller's backend for `net` on `train`, its optimizer starting at `start`. */
+export type TrainerFactory = (net: Network, train: Dataset, start: OptimizerState) => Promise<Trainer>;
+
+/** What training the smaller network needs beyond the run's first trainer. */
+export interface CompactTraining {
+  /** The full training set the first trainer trains on (its kept features are gathered from it). */
+  train: Dataset;
+  makeTrainer: TrainerFactory;
+}
+
+/** The neurons the smaller network keeps, per layer of the full network's sizes. */
+interface Layout {
+  fullSizes: number[];
+  /** Original indices of the kept neurons of each layer, ascending. */
+  kept: Int32Array[];
+}
+
+/** The removed weights that are not pruned: their flat indices in the full layer and their state, packed. */
+interface Residual {
+  positions: Uint32Array;
+  weights: Float32Array;
+  /** Same roles as `OptimizerState.velocities` / `secondMoments`. */
+  first: Float32Array;
+  second: Float32Array | null;
+  /** The gradient sum the update rule reads: always 0 (nothing reaches these weights). */
+  gradientSum: Float32Array;
+  mask: Uint8Array;
+}
+
+/** The neurons `net` keeps under the structured step; null when nothing is removed or a layer would be empty. */
+function layoutOf(net: Network): Layout | null {
+  const { report } = compactNetwork(net);
+  if (report.neurons.every((n) => n.removed.length === 0)) return null;
+  if (report.neurons.some((n) => n.neuronsAfter === 0)) return null;
+  const kept = report.neurons.map((n) => {
+    const removed = new Set(n.removed);
+    const ids = new Int32Array(n.neuronsAfter);
+    let r = 0;
+    for (let j = 0; j < n.neuronsBefore; j++) if (!removed.has(j)) ids[r++] = j;
+    return ids;
+  });
+  return { fullSizes: [...net.sizes], kept };
+}
+
+/** Layer l's `[kept in, kept out]` block of a full `[in, out]` array. */
+function gatherLayer<T extends Float32Array | Uint8Array>(full: T, layout: Layout, l: number): T {
+  const out = layout.fullSizes[l + 1]!;
+  const rows = layout.kept[l]!;
+  const cols = layout.kept[l + 1]!;
+  const block = new (full.constructor as new (n: number) => T)(rows.length * cols.length);
+  for (let r = 0; r < rows.length; r++) {
+    const from = rows[r]! * out;
+    for (let c = 0; c < cols.length; c++) block[r * cols.length + c] = full[from + cols[c]!]!;
+  }
+  return block;
+}
+
+/** Writes layer l's compact block back into its place in the full `[in, out]` array. */
+function scatterLayer(block: ArrayLike<number>, full: Float32Array | Uint8Array, layout: Layout, l: number): void {
+  const out = layout.fullSizes[l + 1]!;
+  const rows = layout.kept[l]!;
+  const cols = layout.kept[l + 1]!;
+  for (let r = 0; r < rows.length; r++) {
+    const to = rows[r]! * out;
+    for (let c = 0; c < cols.length; c++) full[to + cols[c]!] = block[r * cols.length + c]!;
+  }
+}
+
+function residualOf(state: TrainerState, layout: Layout, l: number): Residual {
+  const out = layout.fullSizes[l + 1]!;
+  const keptRow = new Uint8Array(layout.fullSizes[l]!);
+  const keptCol = new Uint8Array(out);
+  layout.kept[l]!.forEach((i) => (keptRow[i] = 1));
+  layout.kept[l + 1]!.forEach((o) => (keptCol[o] = 1));
+  const mask = state.net.masks[l]!;
+  const positions: number[] = [];
+  for (let k = 0; k < mask.length; k++) {
+    if (mask[k] === 1 && !(keptRow[Math.floor(k / out)] && keptCol[k % out])) positions.push(k);
+  }
+  const pick = (full: Float32Array): Float32Array => Float32Array.from(positions, (k) => full[k]!);
+  return {
+    positions: Uint32Array.from(positions),
+    weights: pick(state.net.weights[l]!),
+    first: pick(state.velocities[l]!),
+    second: state.secondMoments.length > 0 ? pick(state.secondMoments[l]!) : null,
+    gradientSum: new Float32Array(positions.length),
+    mask: new Uint8Array(positions.length).fill(1),
+  };
+}
+
+/**
+ * A trainer of the smaller network that reads and writes the full-shape state: what the
+ * training loop drives once pruning has removed neurons. A later pruning pass (`setMasks`)
+ * compacts again from the full state.
+ */
+export class CompactTrainer implements Trainer {
+  readonly backend: 'cpu' | 'gpu';
+  private constructor(
+    private inner: Trainer,
+    private layout: Layout,
+    private residuals: Residual[],
+    private fullMasks: Uint8Array[],
+    private steps: number,
+    private readonly optimizer: OptimizerSettings,
+    private readonly batchSize: number,
+    private readonly setup: CompactTraining,
+  ) {
+    this.backend = inner.backend;
+  }
+
+  /**
+   * A trainer of the smaller form of `state` (a full-shape state whose pruned weights and
+   * optimizer state are 0), or null when the structured step removes nothing.
+   */
+  static async start(state: TrainerState, recipe: Recipe, setup: CompactTraining): Promise<CompactTrainer | null> {
+    const layout = layoutOf(state.net);
+    if (!layout) return null;
+    const parts = await CompactTrainer.parts(state, layout, setup);
+    return new CompactTrainer(parts.inner, layout, parts.residuals, parts.fullMasks, state.steps, optimizerOf(recipe), recipe.batchSize, setup);
+  }
+
+  private static async parts(state: TrainerState, layout: Layout, setup: CompactTraining) {
+    const layers = layout.fullSizes.length - 1;
+    const gather = (arrays: Float32Array[]): Float32Array[] => arrays.map((a, l) => gatherLayer(a, layout, l));
+    const net: Network = {
+      sizes: layout.kept.map((k) => k.length),
+      weights: gather(state.net.weights),
+      masks: state.net.masks.map((m, l) => gatherLayer(m, layout, l)),
+    };
+    const start: OptimizerState = { velocities: gather(state.velocities), secondMoments: gather(state.secondMoments), steps: state.steps };
+    const features = layout.kept[0]!;
+    const full = setup.train;
+    const readsAll = features.length === full.features;
+    const train: Dataset = readsAll
+      ? full
+      : { ...full, features: features.length, inputs: gatherInputs(full.inputs, full.count, full.features, features) };
+    const inner = await setup.makeTrainer(net, train, start);
+    const residuals = Array.from({ length: layers }, (_, l) => residualOf(state, layout, l));
+    return { inner, residuals, fullMasks: state.net.masks.map((m) => m.slice()) };
+  }
+
+  async trainEpoch(order: Uint32Array | null, lr: number, momentum: number, options?: EpochOptions): Promise<EpochResult> {
+    const result = await this.inner.trainEpoch(order, lr, momentum, options);
+    const batches = result.samples / this.batchSize;
+    for (let b = 0; b < batches; b++) this.replayZeroGradientUpdate(lr, momentum);
+    return result;
+  }
+
+  /** One batch's update of the removed weights, whose gradient is 0, with the JS reference's code. */
+  private replayZeroGradientUpdate(lr: number, momentum: number): void {
+    this.steps++;
+    const { kind, weightDecay, beta1, beta2, eps } = this.optimizer;
+    if (kind === 'seed') {
+      const packed: Network = { sizes: [], weights: this.residuals.map((r) => r.weights), masks: this.residuals.map((r) => r.mask) };
+      momentumUpdate(packed, this.residuals.map((r) => r.first), lr, momentum);
+      return;
+    }
+    const constants = { lr, momentum, weightDecay, beta1, beta2, eps, batch: this.batchSize, step: this.steps };
+    for (const r of this.residuals) {
+      optimizerStep(kind, { w: r.weights, gradientSum: r.gradientSum, mask: r.mask, first: r.first, second: r.second ?? undefined }, constants);
+    }
+  }
+
+  async state(): Promise<TrainerState> {
+    const inner = await this.inner.state();
+    const { fullSizes } = this.layout;
+    const expand = (compact: Float32Array[], packed: (r: Residual) => Float32Array): Float32Array[] =>
+      compact.map((block, l) => {
+        const full = new Float32Array(fullSizes[l]! * fullSizes[l + 1]!);
+        scatterLayer(block, full, this.layout, l);
+        const r = this.residuals[l]!;
+        const values = packed(r);
+        r.positions.forEach((k, p) => (full[k] = values[p]!));
+        return full;
+      });
+    return {
+      net: { sizes: [...fullSizes], weights: expand(inner.net.weights, (r) => r.weights), masks: this.fullMasks.map((m) => m.slice()) },
+      velocities: expand(inner.velocities, (r) => r.first),
+      secondMoments: inner.secondMoments.length > 0 ? expand(inner.secondMoments, (r) => r.second!) : [],
+      steps: inner.steps,
+    };
+  }
+
+  /** Prunes the full-shape state and compacts it again (a trainer of the full shape when nothing is removed). */
+  async setMasks(masks: Uint8Array[]): Promise<void> {
+    const state = await this.state();
+    state.net.masks = masks.map((m) => m.slice());
+    applyMasks(state.net, state.velocities, ...(state.secondMoments.length > 0 ? [state.secondMoments] : []));
+    const layout = layoutOf(state.net) ?? identityLayout(state.net.sizes);
+    const parts = await CompactTrainer.parts(state, layout, this.setup);
+    this.inner.dispose();
+    this.inner = parts.inner;
+    this.layout = layout;
+    this.residuals = parts.residuals;
+    this.fullMasks = parts.fullMasks;
+    this.steps = state.steps;
+  }
+
+  dispose(): void {
+    this.inner.dispose();
+  }
+}
+
+function identityLayout(sizes: readonly number[]): Layout {
+  return { fullSizes: [...sizes], kept: sizes.map((n) => Int32Array.from({ length: n }, (_, j) => j)) };
+}

@@ -1,0 +1,136 @@
+/**
+ * Training the pruned network as the smaller one (src/train/compact-training.ts) on the JS
+ * reference: after the pruning pass the trainers run on fewer neurons and inputs, and the run
+ * stays bit-identical to the full-shape run — the epoch table, the expanded weights (the removed
+ * ones that keep moving under the seed's momentum or Adam's moments included), the optimizer
+ * state, and a run resumed from a checkpoint written after the compaction.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CpuTrainer } from '../../src/cpu/trainer';
+import { takeSamples, type Dataset } from '../../src/data/dataset';
+import type { Network } from '../../src/model/network';
+import { loadMnist } from '../../src/node/mnist';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/train/checkpoint';
+import type { CompactTraining } from '../../src/train/compact-training';
+import { optimizerOf } from '../../src/train/optimizer';
+import type { Recipe } from '../../src/train/recipe';
+import { runTraining } from '../../src/train/run';
+import { ADAM_FIELDS, cpuTrainerAt, epochTable as table, finished, SMALL_SEED_RECIPE, trainConfig } from '../helpers/training-runs';
+
+let train: Dataset;
+
+beforeAll(async () => {
+  train = takeSamples((await loadMnist()).train, 1_000);
+});
+
+/** Layer 0 pruned hard enough that hidden neurons lose all their inputs but keep outputs that still move. */
+const SEED_SMALL: Recipe = { ...SMALL_SEED_RECIPE, prune: { kind: 'once-sparsity', epoch: 1, sparsity: [0.995, 0.2, 0], scope: 'layer' } };
+
+const ADAM: Recipe = { ...SEED_SMALL, ...ADAM_FIELDS, shuffle: true };
+
+const start = (recipe: Recipe, from?: Checkpoint) => cpuTrainerAt(recipe, train, from);
+
+/** A CPU trainer factory that records the sizes it was asked for. */
+function compactOn(recipe: Recipe, made: number[][]): CompactTraining {
+  return {
+    train,
+    makeTrainer: async (net, data, startState) => {
+      made.push(net.sizes);
+      return new CpuTrainer(net, data, trainConfig(recipe), startState);
+    },
+  };
+}
+
+const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+function expectSameArrays(a: Float32Array[], b: Float32Array[], what: string): void {
+  expect(b.length).toBe(a.length);
+  a.forEach((x, l) => expect(bytes(b[l]!).equals(bytes(x)), `${what} of layer ${l} bit-identical`).toBe(true));
+}
+
+function expectSameNetwork(a: Network, b: Network): void {
+  expect(b.sizes).toEqual(a.sizes);
+  expectSameArrays(a.weights, b.weights, 'weights');
+  a.masks.forEach((m, l) => expect(b.masks[l]).toEqual(m));
+}
+
+/** Weights that are kept (mask 1) but outside the compact network, and moved after `from`. */
+function movedRemovedWeights(from: Network, to: Network, removedHidden: Set<number>): number {
+  let moved = 0;
+  const out = from.sizes[2]!;
+  for (const j of removedHidden) {
+    for (let o = 0; o < out; o++) {
+      const k = j * out + o;
+      if (from.masks[1]![k] === 1 && to.weights[1]![k] !== from.weights[1]![k]) moved++;
+    }
+  }
+  return moved;
+}
+
+describe('training the pruned network as the smaller one (JS reference)', () => {
+  for (const recipe of [SEED_SMALL, ADAM, { ...ADAM, optimizer: 'momentum', learningRate: 0.05, momentum: 0.9 } as Recipe, { ...ADAM, optimizer: 'adamw', weightDecay: 0.01 } as Recipe]) {
+    it(`${optimizerOf(recipe).kind}: the table, the expanded network and the optimizer state equal the full-shape run's`, async () => {
+      const fullCheckpoints: Checkpoint[] = [];
+      const full = finished(await runTraining(start(recipe), recipe, train.count, { onCheckpoint: (c) => void fullCheckpoints.push(c) }));
+      const made: number[][] = [];
+      const compactCheckpoints: Checkpoint[] = [];
+      const compact = finished(
+        await runTraining(start(recipe), recipe, train.count, { onCheckpoint: (c) => void compactCheckpoints.push(c) }, { compact: compactOn(recipe, made) }),
+      );
+
+      expect(made).toHaveLength(1);
+      const [inputs, hidden1, hidden2, outputs] = made[0]!;
+      expect(inputs).toBeLessThan(784);
+      expect(hidden1).toBeLessThan(24);
+      expect(hidden2).toBeLessThanOrEqual(16);
+      expect(outputs).toBe(10);
+
+      expect(table(compact)).toEqual(table(full));
+      expectSameNetwork(full.net, compact.net);
+      const last = (c: Checkpoint[]) => c.at(-1)!;
+      expectSameArrays(last(fullCheckpoints).velocities, last(compactCheckpoints).velocities, 'velocities');
+      expectSameArrays(last(fullCheckpoints).secondMoments, last(compactCheckpoints).secondMoments, 'second moments');
+      expect(last(compactCheckpoints).steps).toBe(last(fullCheckpoints).steps);
+
+      // The removed hidden neurons' outgoing weights kept moving after the pruning pass: the replay was needed.
+      const afterPrune = fullCheckpoints[recipe.prune.kind === 'once-sparsity' ? recipe.prune.epoch : 0]!.net;
+      const removed = new Set<number>();
+      for (let j = 0; j < 24; j++) if (afterPrune.masks[0]!.every((m, k) => m === 0 || k % 24 !== j)) removed.add(j);
+      expect(removed.size).toBeGreaterThan(0);
+      expect(movedRemovedWeights(afterPrune, full.net, removed)).toBeGreaterThan(0);
+    });
+  }
+
+  it('a later pruning pass compacts again from the full state (gradual pruning)', async () => {
+    const recipe: Recipe = { ...ADAM, epochs: 5, prune: { kind: 'gradual', start: 1, end: 3, every: 1, initialSparsity: 0.5, sparsity: 0.95, scope: 'layer' } };
+    const full = finished(await runTraining(start(recipe), recipe, train.count));
+    const made: number[][] = [];
+    const compact = finished(await runTraining(start(recipe), recipe, train.count, {}, { compact: compactOn(recipe, made) }));
+    expect(made.length).toBeGreaterThan(1);
+    expect(made.at(-1)![0]).toBeLessThan(made[0]![0]!);
+    expect(table(compact)).toEqual(table(full));
+    expectSameNetwork(full.net, compact.net);
+  });
+
+  for (const recipe of [SEED_SMALL, ADAM]) {
+    it(`${optimizerOf(recipe).kind}: a run stopped after the compaction resumes from its checkpoint to the full-shape run's end`, async () => {
+      const whole = finished(await runTraining(start(recipe), recipe, train.count));
+      let asked = 0;
+      // 10 batches per epoch and one question at each boundary: the 30th question is in epoch 3, after the pruning pass.
+      const stopAt = 30;
+      const made: number[][] = [];
+      const first = await runTraining(start(recipe), recipe, train.count, {}, { shouldStop: () => ++asked > stopAt, compact: compactOn(recipe, made) });
+      if (first.status !== 'interrupted') throw new Error(`expected an interrupted run, got ${first.status}`);
+      expect(made).toHaveLength(1);
+      expect(first.checkpoint.epoch).toBe(2);
+      expect(first.checkpoint.batch).toBeGreaterThan(0);
+      const checkpoint = decodeCheckpoint(encodeCheckpoint(first.checkpoint), 'run.ckpt');
+      expect(checkpoint.net.sizes).toEqual(recipe.sizes);
+      const resumedMade: number[][] = [];
+      const rest = finished(await runTraining(start(recipe, checkpoint), recipe, train.count, {}, { resume: checkpoint, compact: compactOn(recipe, resumedMade) }));
+      expect(resumedMade).toEqual(made);
+      expect(table(rest)).toEqual(table(whole));
+      expectSameNetwork(whole.net, rest.net);
+    });
+  }
+});

@@ -4,8 +4,9 @@
 //   p = softmax(logits), computed as exp(x − max) / Σ exp(x − max): the seed's exp(x) / Σ exp(x)
 //       in value, without overflow for large logits
 //   grad = onehot(target) − p if p[target] < CONFIDENCE (and backpropagated += 1), else 0
+//   backprop = 1 where the gradient was computed, else 0 (what compact_scan packs, compact.wgsl)
 // A sample with a NaN or infinite logit (the network overflowed) only adds 1 to nonFinite and
-// gets grad = 0: it predicts nothing and spreads no NaN.
+// gets grad = 0 and backprop = 0: it predicts nothing and spreads no NaN.
 //
 // Bindings (group 0):
 //   0 logits    [BATCH, CLASSES] f32   read
@@ -13,6 +14,7 @@
 //   2 grad      [BATCH, CLASSES] f32   write
 //   3 counters  [3] atomic u32         read_write: [0] correct, [1] backpropagated, [2] nonFinite
 //               (summed over every dispatch until the host clears them)
+//   4 backprop  [BATCH] u32            write
 // Workgroup size WG (override, from the host's descriptor SOFTMAX_GRAD in src/gpu/kernels.ts);
 // dispatch ⌈BATCH / WG⌉. JS reference: softmaxGrad in src/cpu/ops.ts.
 
@@ -25,6 +27,7 @@ override WG: u32;
 @group(0) @binding(1) var<storage, read> targets: array<u32>;
 @group(0) @binding(2) var<storage, read_write> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> counters: array<atomic<u32>, 3>;
+@group(0) @binding(4) var<storage, read_write> backprop: array<u32>;
 
 // NaN or ±Inf: all exponent bits set. Tested on the bits because WGSL lets a compiler assume that
 // float operations never meet NaN or Inf, which can fold a float comparison away.
@@ -42,6 +45,7 @@ fn softmax_grad(@builtin(global_invocation_id) gid: vec3u) {
   if (!finite) {
     atomicAdd(&counters[2], 1u);
     for (var i = 0u; i < CLASSES; i++) { grad[row + i] = 0.0; }
+    backprop[s] = 0u;
     return;
   }
   var best = 0u;
@@ -55,6 +59,7 @@ fn softmax_grad(@builtin(global_invocation_id) gid: vec3u) {
   for (var i = 0u; i < CLASSES; i++) { sum += exp(logits[row + i] - top); }
   let learn = label < CLASSES && exp(logits[row + label] - top) / sum < CONFIDENCE;
   if (learn) { atomicAdd(&counters[1], 1u); }
+  backprop[s] = select(0u, 1u, learn);
   for (var i = 0u; i < CLASSES; i++) {
     let p = exp(logits[row + i] - top) / sum;
     grad[row + i] = select(0.0, select(0.0, 1.0, i == label) - p, learn);

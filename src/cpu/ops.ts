@@ -117,8 +117,10 @@ export function softmaxGrad(
   batch: number,
   classes: number,
   confidence: number,
+  backprop?: Uint32Array, // [batch]: 1 where the gradient is computed, else 0 (overwritten when given)
 ): SoftmaxGradCounts {
   const counts = { correct: 0, backpropagated: 0, nonFinite: 0 };
+  backprop?.fill(0, 0, batch);
   const p = new Float64Array(classes);
   for (let s = 0; s < batch; s++) {
     const row = s * classes;
@@ -137,6 +139,7 @@ export function softmaxGrad(
     for (let c = 0; c < classes; c++) p[c] = p[c]! / sum;
     const learn = p[target]! < confidence;
     if (learn) counts.backpropagated++;
+    if (learn && backprop) backprop[s] = 1;
     for (let c = 0; c < classes; c++) grad[row + c] = learn ? (c === target ? 1 : 0) - p[c]! : 0;
   }
   return counts;

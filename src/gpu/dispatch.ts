@@ -57,10 +57,15 @@ export interface Kernel {
   bindingBytes: number[];
 }
 
-/** A kernel with its resources bound: one `dispatchWorkgroups` when recorded. */
+/**
+ * A kernel with its resources bound: one `dispatchWorkgroups` when recorded, or with `indirect`
+ * one `dispatchWorkgroupsIndirect` whose workgroup counts a kernel wrote on the GPU (at most
+ * `kernel.workgroups`, which is what the limits were checked against).
+ */
 export interface Dispatch {
   kernel: Kernel;
   bindGroup: GPUBindGroup;
+  indirect?: { buffer: GPUBuffer; offset: number };
 }
 
 function checkWorkgroups(ctx: GpuContext, name: string, workgroups: Grid): void {
@@ -106,14 +111,16 @@ export function bindKernel(ctx: GpuContext, kernel: Kernel, label: string, bindi
 
 /**
  * Records dispatches into a compute pass, in order (each sees the writes of the previous ones).
- * A grid with no workgroups (a zero-sized shape) has nothing to compute and is left out.
+ * A grid with no workgroups (a zero-sized shape) has nothing to compute and is left out; so is an
+ * indirect dispatch whose largest grid has none.
  */
 export function recordDispatches(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[]): void {
-  for (const { kernel, bindGroup } of dispatches) {
+  for (const { kernel, bindGroup, indirect } of dispatches) {
     if (kernel.workgroups.includes(0)) continue;
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(...kernel.workgroups);
+    if (indirect) pass.dispatchWorkgroupsIndirect(indirect.buffer, indirect.offset);
+    else pass.dispatchWorkgroups(...kernel.workgroups);
   }
 }
 

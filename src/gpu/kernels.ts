@@ -41,7 +41,10 @@ export interface MatmulSpec {
 /** 1 naive, 2 workgroup-tiled (portable), 3 subgroup-shuffle (needs `subgroups`), 4 few rows (portable). */
 export type MatmulVersion = 1 | 2 | 3 | 4;
 
-export type MatmulDescriptor<G extends Geometry = Geometry> = CostedDescriptor<MatmulSpec, G>;
+export interface MatmulDescriptor<G extends Geometry = Geometry> extends CostedDescriptor<MatmulSpec, G> {
+  /** Rows × columns of C one workgroup computes: the dispatch is (⌈N / columns⌉, ⌈M / rows⌉). */
+  tile(geometry: G): readonly [number, number];
+}
 
 const F32 = 4;
 
@@ -83,6 +86,7 @@ function matmulDescriptor<G extends Geometry>(
       epilogue === 'reluGrad' || epilogue === 'accumulateVelocity' ? m * n * F32 : F32,
     ],
     costBlock,
+    tile,
   };
 }
 
@@ -180,7 +184,8 @@ export function matmulChoiceName(ctx: GpuContext, choice: MatmulChoice): string 
   return choice === 'auto' ? `matmul_auto(v4|v${defaultMatmulVersion(ctx)})` : `matmul_v${choice}`;
 }
 
-function integersFrom(least: 0 | 1, name: string, values: Record<string, number>): void {
+/** Throws a KernelError naming the kernel when a shape value is not an integer ≥ `least`. */
+export function integersFrom(least: 0 | 1, name: string, values: Record<string, number>): void {
   for (const [key, value] of Object.entries(values)) {
     if (!Number.isInteger(value) || value < least) {
       throw new KernelError(`kernel ${name}: ${key} = ${value} is not a ${least === 1 ? 'positive' : 'non-negative'} integer`);
@@ -188,8 +193,13 @@ function integersFrom(least: 0 | 1, name: string, values: Record<string, number>
   }
 }
 
+/** The descriptor `matmulKernel` compiles for a shape: the chosen version's, or for `auto` the one `matmulVersionFor` picks. */
+export function matmulDescriptorFor(ctx: GpuContext, spec: MatmulSpec, choice: MatmulChoice = 'auto'): MatmulDescriptor {
+  return matmulDescriptorOf(ctx, choice === 'auto' ? matmulVersionFor(ctx, spec) : choice);
+}
+
 export function matmulKernel(ctx: GpuContext, spec: MatmulSpec, choice: MatmulChoice = 'auto'): Promise<Kernel> {
-  const descriptor = matmulDescriptorOf(ctx, choice === 'auto' ? matmulVersionFor(ctx, spec) : choice);
+  const descriptor = matmulDescriptorFor(ctx, spec, choice);
   // A layer that pruning emptied is a valid shape: no inputs (k = 0) or no neurons (m or n = 0).
   integersFrom(0, `${descriptor.name}[${descriptor.describe(spec)}]`, { m: spec.m, k: spec.k, n: spec.n });
   return compileKernel(ctx, descriptor, spec);
@@ -204,7 +214,7 @@ interface SoftmaxShape {
   confidence: number;
 }
 
-/** Per sample: argmax, softmax, onehot − p where p[target] < confidence, counters; one invocation per sample. */
+/** Per sample: argmax, softmax, onehot − p where p[target] < confidence, counters, the flag of backpropagated samples; one invocation per sample. */
 export const SOFTMAX_GRAD: KernelDescriptor<SoftmaxShape, { WG: number }> = {
   name: 'softmax_grad',
   source: softmaxGradSource,
@@ -213,7 +223,7 @@ export const SOFTMAX_GRAD: KernelDescriptor<SoftmaxShape, { WG: number }> = {
   describe: ({ batch, classes }) => `${batch}x${classes}`,
   shapeConstants: ({ batch, classes, confidence }) => ({ BATCH: batch, CLASSES: classes, CONFIDENCE: confidence }),
   workgroups: ({ batch }, g) => [ceilDiv(batch, g.WG), 1, 1],
-  bindingBytes: ({ batch, classes }) => [batch * classes * F32, batch * 4, batch * classes * F32, SOFTMAX_COUNTERS * 4],
+  bindingBytes: ({ batch, classes }) => [batch * classes * F32, batch * 4, batch * classes * F32, SOFTMAX_COUNTERS * 4, batch * 4],
 };
 
 export function softmaxGradKernel(ctx: GpuContext, batch: number, classes: number, confidence: number): Promise<Kernel> {

@@ -7,10 +7,18 @@
  * compute pass with no readback (A0 = the batch's inputs, L layers):
  *   A[l+1] = relu(A[l]·W[l])            (no ReLU on the last layer: A[L] = logits)  matmul
  *   G[L]   = onehot − softmax(A[L]) where p[target] < confidence, else 0 (0 where a  softmax_grad
- *            logit is not finite); counters
- *   G[l]   = (G[l+1]·W[l]ᵀ)·[A[l] > 0]   for l = L−1 … 1                          matmul, Bᵀ
- *   V[l]   = (V[l] + A[l]ᵀ·G[l+1])·mask[l]   (the batch sum, not the mean)         matmul, Aᵀ
+ *            logit is not finite); counters; flag[s] = 1 where the sample is backpropagated
+ *   P      = the flagged samples, packed; n = how many                            compact_scan
+ *   the workgroup counts of the dispatches below, from n                          indirect_args
+ *   A'[l]  = rows P of A[l] (l < L), G'[L] = rows P of G[L]; zeros past n          gather_rows
+ *   G'[l]  = (G'[l+1]·W[l]ᵀ)·[A'[l] > 0]   for l = L−1 … 1, over the packed rows   matmul, Bᵀ
+ *   V[l]   = (V[l] + A'[l]ᵀ·G'[l+1])·mask[l]   (the batch sum, not the mean)       matmul, Aᵀ
  *   W[l]  += lr·V[l]; V[l] *= momentum   where mask[l] = 1                         update
+ * A skipped sample's gradient is 0, so the backward pass needs only the n packed rows: the
+ * input-gradient matmuls run ⌈n'/tile rows⌉ row tiles and the weight-gradient sum runs in chunks
+ * of `chunk` batch rows (each accumulates into V[l]), only those below n' = n rounded up to a
+ * whole chunk. Those counts reach the dispatches through an indirect buffer written on the GPU, so
+ * nothing is read back per batch; the padding rows are zeros and add nothing.
  * With another update rule (src/train/optimizer.ts) the matmul sums into a gradient-sum buffer S[l]
  * instead, and that rule's kernel (shaders/optimizers.wgsl) updates W[l] and its state (momentum's
  * buffer, Adam's m and v) from S[l] and clears it. Its uniform has one window per batch, written
@@ -32,10 +40,12 @@ import { checkFirstBatch, type EpochOptions, type EpochResult, type Trainer, typ
 import { ceilDiv } from '../util/math';
 import { createBuffer, readBuffer, uniformBuffer, writeArray } from './buffers';
 import { detectDeviceLoss, throwIfLost, type GpuContext } from './device';
-import { bindKernel, recordDispatches, submitDispatches, type Dispatch } from './dispatch';
+import { bindKernel, compileKernel, recordDispatches, submitDispatches, type Dispatch, type Kernel } from './dispatch';
 import { isAdam, SEED_OPTIMIZER, type OptimizerSettings } from '../train/optimizer';
 import { startingOptimizerState, type OptimizerState } from '../train/trainer';
-import { applyMaskKernel, matmulKernel, SOFTMAX_COUNTERS, softmaxGradKernel, updateKernel, type MatmulVersion } from './kernels';
+import { applyMaskKernel, matmulDescriptorFor, matmulKernel, SOFTMAX_COUNTERS, softmaxGradKernel, updateKernel, type MatmulSpec, type MatmulVersion } from './kernels';
+import { compactScanKernel, gatherRowsKernel, INDIRECT_ARGS_BYTES, INDIRECT_STORAGE, indirectArgsKernel, indirectTable } from './compact-kernels';
+import type { IndirectEntry } from '../cpu/compact';
 import { HYPER_FLOATS, optimizerUpdateKernel, writeHyper } from './optimizer-kernels';
 import { KernelError } from './program';
 import { waitForGpu } from './wait';
@@ -48,6 +58,16 @@ export interface GpuTrainerOptions {
 }
 
 const F32 = 4;
+
+/**
+ * Batch rows per weight-gradient dispatch: a backpropagated share p of a batch costs about
+ * ⌈p·batch / chunk⌉ chunks, so small chunks waste less, but each is a dispatch; 128 rows, or an
+ * eighth of a large batch. A multiple of the offset alignment in rows, as each chunk binds a
+ * window of the packed rows.
+ */
+function weightGradientChunk(batch: number, alignment: number): number {
+  return alignUp(Math.max(128, Math.ceil(batch / 8)) * F32, alignment) / F32;
+}
 
 function alignUp(bytes: number, alignment: number): number {
   return ceilDiv(bytes, alignment) * alignment;
@@ -160,9 +180,16 @@ export class GpuTrainer implements Trainer {
     const secondMoments = isAdam(rule) ? perLayer('second moments', startState.secondMoments) : [];
     // The weight-gradient matmul's target: the seed sums into its velocities, the other rules into a buffer their update clears.
     const gradientSums = rule === 'seed' ? velocityBuffers : perLayer('gradient sums');
-    // activations[l], gradients[l]: [batch, sizes[l]] for l = 1..L (index 0 unused: the inputs are the slot).
+    // activations[l]: [batch, sizes[l]] for l = 1..L (index 0 unused: the inputs are the slot).
+    // gradients[l]: [batch, sizes[l]] for l = 1..L, packed rows below L (G'[l]), sample order at L.
     const activations = sizes.map((n, l) => (l === 0 ? null : buffer(`activations ${l}`, batch * n * F32)));
-    const gradients = sizes.map((n, l) => (l === 0 ? null : buffer(`gradients ${l}`, batch * n * F32)));
+    const gradients = sizes.map((n, l) => (l === 0 ? null : buffer(`${l < layers ? 'packed ' : ''}gradients ${l}`, batch * n * F32)));
+    // The compaction: flags, the packed sample list and its count, the packed rows A'[l] (l < L) and G'[L].
+    const backpropFlags = buffer('backpropagated flags', batch * 4);
+    const packedSamples = buffer('backpropagated samples', batch * 4);
+    const packedCount = buffer('backpropagated count', 4);
+    const packedActivations = sizes.slice(0, layers).map((n, l) => buffer(`packed activations ${l}`, batch * n * F32));
+    const packedOutputGradients = buffer(`packed gradients ${layers}`, batch * sizes[layers]! * F32);
     const hyperStride = alignUp(HYPER_FLOATS * F32, ctx.device.limits.minUniformBufferOffsetAlignment);
     const hyper =
       rule === 'seed'
@@ -178,24 +205,67 @@ export class GpuTrainer implements Trainer {
     // takes v4 only where M, a layer's width in the weight gradient, is tiny.
     const version = options.matmulVersion ?? 'auto';
     const layerIndices = [...Array(layers).keys()];
-    const [forward, backward, weightGrad, update, applyMask, softmax] = await Promise.all([
+    // The weight gradient in chunks of batch rows: `chunks[c]` rows from c·chunk.
+    const chunk = weightGradientChunk(batch, alignment);
+    const chunks = Array.from({ length: ceilDiv(batch, chunk) }, (_, c) => Math.min(chunk, batch - c * chunk));
+    const backwardSpecs: MatmulSpec[] = layerIndices.slice(1).map((l) => ({ m: batch, k: sizes[l + 1]!, n: sizes[l]!, transB: true, epilogue: 'reluGrad' }));
+    const backwardDescriptors = backwardSpecs.map((spec) => matmulDescriptorFor(ctx, spec, version));
+    const weightGradKernels = (l: number): Promise<Kernel[]> => {
+      const spec = (k: number): MatmulSpec => ({ m: sizes[l]!, k, n: sizes[l + 1]!, transA: true, epilogue: 'accumulateVelocity' });
+      const [full, last] = [chunk, chunks[chunks.length - 1]!].map((k) => matmulKernel(ctx, spec(k), version));
+      return Promise.all(chunks.map((k) => (k === chunk ? full! : last!)));
+    };
+    const [forward, backward, weightGrad, update, applyMask, softmax, scan, gather] = await Promise.all([
       Promise.all(layerIndices.map((l) => matmulKernel(ctx, { m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none' }, version))),
-      Promise.all(layerIndices.slice(1).map((l) => matmulKernel(ctx, { m: batch, k: sizes[l + 1]!, n: sizes[l]!, transB: true, epilogue: 'reluGrad' }, version))),
-      Promise.all(layerIndices.map((l) => matmulKernel(ctx, { m: sizes[l]!, k: batch, n: sizes[l + 1]!, transA: true, epilogue: 'accumulateVelocity' }, version))),
+      Promise.all(backwardSpecs.map((spec, i) => compileKernel(ctx, backwardDescriptors[i]!, spec))),
+      Promise.all(layerIndices.map(weightGradKernels)),
       Promise.all(layerIndices.map((l) => (rule === 'seed' ? updateKernel(ctx, sizes[l]! * sizes[l + 1]!) : optimizerUpdateKernel(ctx, rule, sizes[l]! * sizes[l + 1]!)))),
       Promise.all(layerIndices.map((l) => applyMaskKernel(ctx, sizes[l]! * sizes[l + 1]!))),
       softmaxGradKernel(ctx, batch, sizes[layers]!, config.confidence),
+      compactScanKernel(ctx, batch),
+      Promise.all(sizes.map((n) => gatherRowsKernel(ctx, batch, n))),
     ]);
+
+    // The indirect dispatches: the input-gradient matmuls (l = L−1 … 1) count their row tiles
+    // from the packed rows; chunk c of every layer's weight gradient runs while rows pass c·chunk.
+    const backwardEntries: IndirectEntry[] = backward.map((kernel, i) => {
+      const descriptor = backwardDescriptors[i]!;
+      const rows = descriptor.tile(descriptor.geometry)[0];
+      if (kernel.workgroups[1] !== ceilDiv(batch, rows)) throw new KernelError(`GPU trainer: ${kernel.name} does not tile its rows by ${rows}`);
+      return { x: kernel.workgroups[0], y: 0, rowsPerWorkgroup: rows, firstRow: 0 };
+    });
+    const chunkEntries: IndirectEntry[] = weightGrad.flatMap((kernels) => kernels.map((kernel, c) => ({ x: kernel.workgroups[0], y: kernel.workgroups[1], rowsPerWorkgroup: 0, firstRow: c * chunk })));
+    const entries = [...backwardEntries, ...chunkEntries];
+    const indirectArgs = await indirectArgsKernel(ctx, entries.length, batch, chunk);
+    const table = buffer('indirect dispatch table', entries.length * 4 * 4);
+    writeArray(ctx, table, 0, indirectTable(entries));
+    const args = buffer('indirect dispatch workgroups', entries.length * INDIRECT_ARGS_BYTES, INDIRECT_STORAGE);
+    const indirectly = (dispatch: Dispatch, entry: number): Dispatch => ({ ...dispatch, indirect: { buffer: args, offset: entry * INDIRECT_ARGS_BYTES } });
 
     // Bind groups: those that read a batch's slot per batch, the rest once.
     const act = (l: number) => activations[l]!;
-    const grad = (l: number) => gradients[l]!;
+    const packedGrad = (l: number) => (l === layers ? packedOutputGradients : gradients[l]!);
     const hiddenForward = layerIndices.slice(1).map((l) => bindKernel(ctx, forward[l]!, `layer ${l} forward`, [act(l), weights[l]!, act(l + 1), noAux]));
+    const gatherPacked = (l: number, from: GPUBuffer | GPUBufferBinding, to: GPUBuffer, label: string): Dispatch =>
+      bindKernel(ctx, gather[l]!, label, [packedSamples, packedCount, from, to]);
+    const compaction = [
+      bindKernel(ctx, scan, 'backpropagated samples', [backpropFlags, packedSamples, packedCount]),
+      bindKernel(ctx, indirectArgs, 'backward pass', [packedCount, table, args]),
+      ...layerIndices.slice(1).map((l) => gatherPacked(l, act(l), packedActivations[l]!, `activations ${l}`)),
+      gatherPacked(layers, gradients[layers]!, packedOutputGradients, `gradients ${layers}`),
+    ];
     const backprop = layerIndices
       .slice(1)
       .reverse()
-      .map((l) => bindKernel(ctx, backward[l - 1]!, `layer ${l} backprop`, [grad(l + 1), weights[l]!, grad(l), act(l)]));
-    const hiddenWeightGrad = layerIndices.slice(1).map((l) => bindKernel(ctx, weightGrad[l]!, `layer ${l} gradient sum`, [act(l), grad(l + 1), gradientSums[l]!, maskBuffers[l]!]));
+      .map((l) => indirectly(bindKernel(ctx, backward[l - 1]!, `layer ${l} backprop`, [packedGrad(l + 1), weights[l]!, gradients[l]!, packedActivations[l]!]), l - 1));
+    /** Chunk c of layer l's weight gradient: rows [c·chunk, c·chunk + chunks[c]) of A'[l] and G'[l+1]. */
+    const weightGradChunks = (l: number) =>
+      chunks.map((rows, c) => {
+        const window = (b: GPUBuffer, width: number): GPUBufferBinding => ({ buffer: b, offset: c * chunk * width * F32, size: Math.max(F32, rows * width * F32) });
+        const bindings = [window(packedActivations[l]!, sizes[l]!), window(packedGrad(l + 1), sizes[l + 1]!), gradientSums[l]!, maskBuffers[l]!];
+        return indirectly(bindKernel(ctx, weightGrad[l]![c]!, `layer ${l} gradient sum, rows ${c * chunk}–${c * chunk + rows - 1}`, bindings), backward.length + l * chunks.length + c);
+      });
+    const backwardPass = [...backprop, ...layerIndices.flatMap(weightGradChunks)];
     const seedUpdates = rule === 'seed' ? layerIndices.map((l) => bindKernel(ctx, update[l]!, `layer ${l} update`, [weights[l]!, velocityBuffers[l]!, maskBuffers[l]!, hyper])) : [];
     const batchUpdates = (b: number): Dispatch[] => {
       if (rule === 'seed') return seedUpdates;
@@ -213,10 +283,10 @@ export class GpuTrainer implements Trainer {
     const batchDispatches = slots.map((slot, b) => [
       bindKernel(ctx, forward[0]!, `layer 0 forward, batch ${b}`, [slot.inputs, weights[0]!, act(1), noAux]),
       ...hiddenForward,
-      bindKernel(ctx, softmax, `batch ${b}`, [act(layers), slot.labels, grad(layers), counters]),
-      ...backprop,
-      bindKernel(ctx, weightGrad[0]!, `layer 0 gradient sum, batch ${b}`, [slot.inputs, grad(1), gradientSums[0]!, maskBuffers[0]!]),
-      ...hiddenWeightGrad,
+      bindKernel(ctx, softmax, `batch ${b}`, [act(layers), slot.labels, gradients[layers]!, counters, backpropFlags]),
+      ...compaction,
+      gatherPacked(0, slot.inputs, packedActivations[0]!, `inputs, batch ${b}`),
+      ...backwardPass,
       ...batchUpdates(b),
     ]);
 

@@ -35,13 +35,17 @@ describe.skipIf(!gpu.context)(`softmax_grad and update kernels ${gpu.label}`, ()
     const targets = Uint32Array.from({ length: batch }, () => Math.floor(random() * classes));
     const confidence = 0.6;
     const expected = new Float32Array(batch * classes);
-    const counts = softmaxGrad(logits, targets, expected, batch, classes, confidence);
+    const expectedBackprop = new Uint32Array(batch);
+    const counts = softmaxGrad(logits, targets, expected, batch, classes, confidence, expectedBackprop);
     const kernel = await softmaxGradKernel(ctx, batch, classes, confidence);
     const grad = poisonedBuffer(ctx, 'grad', batch * classes);
     const counters = inputBuffer(ctx, 'counters', new Uint32Array(3));
-    const buffers = [inputBuffer(ctx, 'logits', logits), inputBuffer(ctx, 'targets', targets), grad, counters];
+    // Poisoned with a value that is neither flag.
+    const backprop = inputBuffer(ctx, 'backprop', new Uint32Array(batch).fill(7));
+    const buffers = [inputBuffer(ctx, 'logits', logits), inputBuffer(ctx, 'targets', targets), grad, counters, backprop];
     await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
     expectClose(await readBuffer(ctx, grad, new Float32Array(batch * classes)), expected, { rel: 1e-4, abs: 1e-6 }, `[${batch}x${classes}]`);
+    expect(await readBuffer(ctx, backprop, new Uint32Array(batch))).toEqual(expectedBackprop);
     const [correct, backpropagated, nonFinite] = await readBuffer(ctx, counters, new Uint32Array(3));
     expect({ correct, backpropagated, nonFinite }).toEqual(counts);
     buffers.forEach((b) => b.destroy());

@@ -116,6 +116,39 @@ describe.skipIf(!gpu.context)(`GpuTrainer vs CpuTrainer ${gpu.label}`, () => {
     });
   }
 
+  it('no sample backpropagated (confidence 0): the backward pass runs no workgroup, as the reference does nothing', async () => {
+    await trainBoth(ctx, [37, 19, 5], 100, { batchSize: 13, confidence: 0 });
+  });
+
+  it('a pre-trained network where most samples are skipped: 37-19-5, batch 300 (weight gradients in 3 chunks), file order and shuffled', async () => {
+    // Labels the network can learn: the class whose block of 7 inputs sums highest.
+    const [count, sizes] = [900, [37, 19, 5]];
+    const train = syntheticDataset(count, 37, 5, 3);
+    train.labels = Uint8Array.from({ length: count }, (_, s) => {
+      const sums = Array.from({ length: 5 }, (_, c) => train.inputs.subarray(s * 37 + 7 * c, s * 37 + 7 * c + 7).reduce((a, b) => a + b, 0));
+      return sums.indexOf(Math.max(...sums));
+    });
+    const config: TrainConfig = { batchSize: 300, confidence: 0.9 };
+    const pretraining = new CpuTrainer(initNetwork(sizes, 1), train, config);
+    for (let e = 0; e < 30; e++) await pretraining.trainEpoch(null, 0.002, 0.67);
+    const start = await pretraining.state();
+    const gpuTrainer = await GpuTrainer.create(ctx, start.net, train, config, start);
+    const cpuTrainer = new CpuTrainer(start.net, train, config, start);
+    try {
+      for (const order of [null, shuffled(count, 5)]) {
+        const got = await gpuTrainer.trainEpoch(order, 0.002, 0.67);
+        const want = await cpuTrainer.trainEpoch(order, 0.002, 0.67);
+        expect(got).toEqual(want);
+        // What this test is for: some, but fewer than half, of the samples are backpropagated.
+        expect(want.backpropagated).toBeGreaterThan(0);
+        expect(want.backpropagated).toBeLessThan(count / 2);
+        await compareStates(gpuTrainer, cpuTrainer, order ? 'shuffled' : 'file order');
+      }
+    } finally {
+      gpuTrainer.dispose();
+    }
+  });
+
   it('splits the training set when it passes the binding limit', async () => {
     // Pretend the adapter binds only 3 batches' inputs at a time: 7 batches need 3 buffers.
     const inputBytes = 13 * 37 * 4;

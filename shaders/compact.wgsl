@@ -1,0 +1,122 @@
+// Compaction of a training batch: the samples that are backpropagated packed into a prefix, so the
+// backward pass runs over `count` rows instead of BATCH. Three entry points, dispatched in order
+// after softmax_grad has written one flag per sample:
+//
+// compact_scan: one workgroup of WG invocations. Invocation i owns the samples
+//   [i·PER, (i+1)·PER), PER = ⌈BATCH / WG⌉: it counts their flags, a workgroup-wide exclusive
+//   prefix sum over those counts gives where its samples go, and it writes them there in order.
+//   Result: samples[0 … count) = the indices s with flags[s] ≠ 0, ascending; count[0] = how many.
+//   samples[count …) is left as it was.
+//   Bindings (group 0):
+//     0 flags    [BATCH] u32   read (1: backpropagate, 0: skip)
+//     1 samples  [BATCH] u32   write
+//     2 count    [1] u32       write
+//   Dispatch 1 workgroup.
+//
+// gather_rows: dst row r = src row samples[r] for r < count, 0 for r ≥ count (so a matmul over a
+//   padded prefix or the whole batch sums nothing past count). A workgroup of WG invocations
+//   covers WG columns of ROWS rows.
+//   Bindings (group 0):
+//     0 samples  [BATCH] u32          read
+//     1 count    [1] u32              read
+//     2 src      [BATCH, WIDTH] f32   read
+//     3 dst      [BATCH, WIDTH] f32   write
+//   Dispatch (⌈WIDTH / WG⌉, ⌈BATCH / ROWS⌉).
+//
+// indirect_args: the workgroup counts of the dispatches that run over the packed rows, for
+//   dispatchWorkgroupsIndirect. Entry e of `table` is (x, y, rows_per_wg, first_row):
+//     rows = min(⌈count / ROUND⌉·ROUND, BATCH)   (the packed prefix, padded to whole chunks)
+//     args[e] = (x, rows_per_wg > 0 ? ⌈rows / rows_per_wg⌉ : y, 1)   when count > first_row
+//             = (0, 0, 0)                                              otherwise
+//   so a matmul whose M is the batch runs ⌈rows / tile rows⌉ row tiles, and a matmul over the
+//   chunk of rows [first_row, first_row + ROUND) runs whole or not at all.
+//   Bindings (group 0):
+//     0 count  [1] u32           read
+//     1 table  [ENTRIES, 4] u32  read
+//     2 args   [ENTRIES, 3] u32  write (the indirect buffer)
+//   Dispatch ⌈ENTRIES / WG⌉.
+//
+// BATCH, WIDTH, ENTRIES, ROUND fix the shape; WG and ROWS are the geometry, both overrides with no
+// default: the host's descriptors (src/gpu/compact-kernels.ts) write the numbers.
+// JS references: compactSamples, gatherRows, indirectArgs in src/cpu/compact.ts.
+
+override BATCH: u32;
+override WG: u32;
+
+@group(0) @binding(0) var<storage, read> scan_flags: array<u32>;
+@group(0) @binding(1) var<storage, read_write> scan_samples: array<u32>;
+@group(0) @binding(2) var<storage, read_write> scan_count: array<u32, 1>;
+
+var<workgroup> partial: array<u32, WG>;
+
+@compute @workgroup_size(WG)
+fn compact_scan(@builtin(local_invocation_index) li: u32) {
+  let per = (BATCH + WG - 1u) / WG;
+  let first = min(li * per, BATCH);
+  let last = min(first + per, BATCH);
+  var mine = 0u;
+  for (var s = first; s < last; s++) { mine += select(0u, 1u, scan_flags[s] != 0u); }
+  partial[li] = mine;
+  workgroupBarrier();
+  // Hillis–Steele inclusive scan over the WG counts.
+  for (var step = 1u; step < WG; step *= 2u) {
+    var add = 0u;
+    if (li >= step) { add = partial[li - step]; }
+    workgroupBarrier();
+    partial[li] += add;
+    workgroupBarrier();
+  }
+  var at = partial[li] - mine;
+  for (var s = first; s < last; s++) {
+    if (scan_flags[s] != 0u) {
+      scan_samples[at] = s;
+      at++;
+    }
+  }
+  if (li == WG - 1u) { scan_count[0] = partial[li]; }
+}
+
+override WIDTH: u32;
+override ROWS: u32;
+
+@group(0) @binding(0) var<storage, read> gather_samples: array<u32>;
+@group(0) @binding(1) var<storage, read> gather_count: array<u32, 1>;
+@group(0) @binding(2) var<storage, read> src: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+
+@compute @workgroup_size(WG)
+fn gather_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let col = gid.x;
+  if (col >= WIDTH) { return; }
+  let count = gather_count[0];
+  let first = wid.y * ROWS;
+  let last = min(first + ROWS, BATCH);
+  for (var r = first; r < last; r++) {
+    var value = 0.0;
+    if (r < count) { value = src[gather_samples[r] * WIDTH + col]; }
+    dst[r * WIDTH + col] = value;
+  }
+}
+
+override ENTRIES: u32;
+override ROUND: u32;
+
+@group(0) @binding(0) var<storage, read> args_count: array<u32, 1>;
+@group(0) @binding(1) var<storage, read> table: array<vec4u>;
+@group(0) @binding(2) var<storage, read_write> args: array<u32>;
+
+@compute @workgroup_size(WG)
+fn indirect_args(@builtin(global_invocation_id) gid: vec3u) {
+  let e = gid.x;
+  if (e >= ENTRIES) { return; }
+  let count = args_count[0];
+  let entry = table[e];
+  let rows = min((count + ROUND - 1u) / ROUND * ROUND, BATCH);
+  var grid = vec3u(0u, 0u, 0u);
+  if (count > entry.w) {
+    grid = vec3u(entry.x, select(entry.y, (rows + entry.z - 1u) / entry.z, entry.z > 0u), 1u);
+  }
+  args[3u * e] = grid.x;
+  args[3u * e + 1u] = grid.y;
+  args[3u * e + 2u] = grid.z;
+}

@@ -1,0 +1,89 @@
+/**
+ * The compaction kernels of shaders/compact.wgsl as descriptors (src/gpu/dispatch.ts): the trainer
+ * packs the samples it backpropagates into a prefix of the batch and sizes the backward pass's
+ * dispatches from their count on the GPU, with no readback. References: src/cpu/compact.ts.
+ */
+import compactSource from '../../shaders/compact.wgsl';
+import type { IndirectEntry } from '../cpu/compact';
+import { ceilDiv } from '../util/math';
+import type { GpuContext } from './device';
+import { compileKernel, type Kernel, type KernelDescriptor } from './dispatch';
+import { integersFrom } from './kernels';
+
+const U32 = 4;
+
+/** Bytes of one dispatch's workgroup counts in an indirect buffer (x, y, z as u32). */
+export const INDIRECT_ARGS_BYTES = 3 * U32;
+
+/** Usage of the buffer indirect_args writes and dispatchWorkgroupsIndirect reads (STORAGE | INDIRECT | COPY_SRC, as the spec's flag values). */
+export const INDIRECT_STORAGE = 0x0080 | 0x0100 | 0x0004;
+
+/** Flags → the packed sample list and its count, in one workgroup (a prefix sum over WG per-invocation counts). */
+export const COMPACT_SCAN: KernelDescriptor<number, { WG: number }> = {
+  name: 'compact_scan',
+  source: compactSource,
+  entryPoint: 'compact_scan',
+  geometry: { WG: 256 },
+  describe: (batch) => String(batch),
+  shapeConstants: (batch) => ({ BATCH: batch }),
+  workgroups: () => [1, 1, 1],
+  bindingBytes: (batch) => [batch * U32, batch * U32, U32],
+};
+
+interface GatherShape {
+  batch: number;
+  width: number;
+}
+
+/** Packed rows of a [batch, width] matrix, zeros past the count. */
+export const GATHER_ROWS: KernelDescriptor<GatherShape, { WG: number; ROWS: number }> = {
+  name: 'gather_rows',
+  source: compactSource,
+  entryPoint: 'gather_rows',
+  geometry: { WG: 64, ROWS: 8 },
+  describe: ({ batch, width }) => `${batch}x${width}`,
+  shapeConstants: ({ batch, width }) => ({ BATCH: batch, WIDTH: width }),
+  workgroups: ({ batch, width }, g) => [ceilDiv(width, g.WG), ceilDiv(batch, g.ROWS), 1],
+  bindingBytes: ({ batch, width }) => [batch * U32, U32, batch * width * 4, batch * width * 4],
+};
+
+interface IndirectArgsShape {
+  entries: number;
+  batch: number;
+  /** The packed rows are padded up to a multiple of this. */
+  round: number;
+}
+
+/** Workgroup counts of the dispatches over the packed rows, from the count. */
+export const INDIRECT_ARGS: KernelDescriptor<IndirectArgsShape, { WG: number }> = {
+  name: 'indirect_args',
+  source: compactSource,
+  entryPoint: 'indirect_args',
+  geometry: { WG: 64 },
+  describe: ({ entries, batch, round }) => `${entries} entries, batch ${batch} in ${round}s`,
+  shapeConstants: ({ entries, batch, round }) => ({ ENTRIES: entries, BATCH: batch, ROUND: round }),
+  workgroups: ({ entries }, g) => [ceilDiv(entries, g.WG), 1, 1],
+  bindingBytes: ({ entries }) => [U32, entries * 4 * U32, entries * INDIRECT_ARGS_BYTES],
+};
+
+export function compactScanKernel(ctx: GpuContext, batch: number): Promise<Kernel> {
+  integersFrom(1, 'compact_scan', { batch });
+  return compileKernel(ctx, COMPACT_SCAN, batch);
+}
+
+export function gatherRowsKernel(ctx: GpuContext, batch: number, width: number): Promise<Kernel> {
+  integersFrom(1, 'gather_rows', { batch });
+  // A layer that pruning emptied has no columns: nothing to gather (0 workgroups).
+  integersFrom(0, 'gather_rows', { width });
+  return compileKernel(ctx, GATHER_ROWS, { batch, width });
+}
+
+export function indirectArgsKernel(ctx: GpuContext, entries: number, batch: number, round: number): Promise<Kernel> {
+  integersFrom(1, 'indirect_args', { entries, batch, round });
+  return compileKernel(ctx, INDIRECT_ARGS, { entries, batch, round });
+}
+
+/** The table indirect_args reads: (x, y, rows_per_wg, first_row) per entry. */
+export function indirectTable(entries: readonly IndirectEntry[]): Uint32Array {
+  return Uint32Array.from(entries.flatMap((e) => [e.x, e.y, e.rowsPerWorkgroup, e.firstRow]));
+}

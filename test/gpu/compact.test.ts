@@ -1,0 +1,114 @@
+/**
+ * The compaction kernels (shaders/compact.wgsl) against their plain-loop references
+ * (src/cpu/compact.ts) on fresh random inputs: no sample, every sample and some samples flagged,
+ * batches either side of the scan's 256 invocations and of the gather's 8-row, 64-column
+ * workgroups, outputs poisoned first. Every output is a copy or a count, so comparisons are exact.
+ */
+import { describe, expect, it } from 'vitest';
+import { compactSamples, gatherRows, indirectArgs, type IndirectEntry } from '../../src/cpu/compact';
+import { readBuffer } from '../../src/gpu/buffers';
+import { compactScanKernel, gatherRowsKernel, indirectArgsKernel, indirectTable, INDIRECT_ARGS_BYTES } from '../../src/gpu/compact-kernels';
+import { bindKernel, submitDispatches } from '../../src/gpu/dispatch';
+import { testGpu } from '../helpers/gpu';
+import { inputBuffer, poisonedBuffer } from '../helpers/gpu-buffers';
+import { mulberry32, randomFloats } from '../helpers/random';
+
+const gpu = await testGpu();
+
+/** A u32 no kernel writes: an output still holding it was not written. */
+const POISON = 0xdeadbeef;
+
+/** Flags with the given share of 1s (exactly none or all at 0 and 1); other nonzero values count as set too. */
+function randomFlags(random: () => number, batch: number, share: number): Uint32Array {
+  return Uint32Array.from({ length: batch }, () => (random() < share ? (random() < 0.5 ? 1 : 3) : 0));
+}
+
+describe.skipIf(!gpu.context)(`compaction kernels ${gpu.label}`, () => {
+  const ctx = gpu.context!;
+
+  const SCAN_CASES: [number, number][] = [
+    [1, 1],
+    [1, 0],
+    [255, 0.5],
+    [256, 1],
+    [257, 0.3],
+    [800, 0],
+    [800, 0.28],
+    [1000, 1],
+    [5003, 0.7],
+  ];
+  for (const [batch, share] of SCAN_CASES) {
+    it(`compact_scan: batch ${batch}, ${share * 100}% flagged`, async () => {
+      const random = mulberry32(batch * 7 + Math.round(share * 100));
+      const flags = randomFlags(random, batch, share);
+      const expected = compactSamples(flags);
+      const kernel = await compactScanKernel(ctx, batch);
+      const samples = inputBuffer(ctx, 'samples', new Uint32Array(batch).fill(POISON));
+      const count = inputBuffer(ctx, 'count', new Uint32Array([POISON]));
+      const buffers = [inputBuffer(ctx, 'flags', flags), samples, count];
+      await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
+      const [gotCount] = await readBuffer(ctx, count, new Uint32Array(1));
+      expect(gotCount).toBe(expected.length);
+      const got = await readBuffer(ctx, samples, new Uint32Array(batch));
+      expect(got.subarray(0, expected.length)).toEqual(expected);
+      // The contract leaves the entries past the count alone.
+      expect(got.subarray(expected.length).every((x) => x === POISON)).toBe(true);
+      buffers.forEach((b) => b.destroy());
+    });
+  }
+
+  const GATHER_CASES: [number, number, number][] = [
+    [1, 10, 1],
+    [13, 37, 0],
+    [13, 37, 1],
+    [100, 65, 0.28],
+    [803, 10, 0.5],
+    [300, 0, 0.5],
+  ];
+  for (const [batch, width, share] of GATHER_CASES) {
+    it(`gather_rows: [${batch}x${width}], ${share * 100}% of the rows packed, zeros after`, async () => {
+      const random = mulberry32(batch * 3 + width);
+      const packed = compactSamples(randomFlags(random, batch, share));
+      const src = randomFloats(random, batch * width, -2, 2);
+      const expected = new Float32Array(batch * width);
+      gatherRows(packed, src, expected, batch, width);
+      const kernel = await gatherRowsKernel(ctx, batch, width);
+      const samples = new Uint32Array(batch).fill(POISON);
+      samples.set(packed);
+      const dst = poisonedBuffer(ctx, 'dst', batch * width);
+      const buffers = [inputBuffer(ctx, 'samples', samples), inputBuffer(ctx, 'count', new Uint32Array([packed.length])), inputBuffer(ctx, 'src', src), dst];
+      await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
+      expect(await readBuffer(ctx, dst, new Float32Array(batch * width))).toEqual(expected);
+      buffers.forEach((b) => b.destroy());
+    });
+  }
+
+  for (const [batch, round] of [
+    [800, 128],
+    [300, 64],
+    [13, 128],
+  ] as const) {
+    it(`indirect_args: batch ${batch} in chunks of ${round}, counts 0, 1, partial and all`, async () => {
+      const random = mulberry32(batch + round);
+      // Row-counted entries (a matmul over the packed rows) and chunk entries (whole or nothing),
+      // 70 of them: more than one 64-invocation workgroup.
+      const entries: IndirectEntry[] = Array.from({ length: 70 }, (_, e) =>
+        e % 2 === 0
+          ? { x: 1 + Math.floor(random() * 9), y: 0, rowsPerWorkgroup: 1 + Math.floor(random() * 130), firstRow: 0 }
+          : { x: 1 + Math.floor(random() * 9), y: 1 + Math.floor(random() * 9), rowsPerWorkgroup: 0, firstRow: Math.floor(random() * batch) },
+      );
+      const kernel = await indirectArgsKernel(ctx, entries.length, batch, round);
+      const table = inputBuffer(ctx, 'table', indirectTable(entries));
+      for (const count of [0, 1, Math.floor(batch * 0.28), batch]) {
+        const expected = indirectArgs(entries, count, batch, round);
+        const args = inputBuffer(ctx, 'args', new Uint32Array((entries.length * INDIRECT_ARGS_BYTES) / 4).fill(POISON));
+        const countBuffer = inputBuffer(ctx, 'count', new Uint32Array([count]));
+        await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', [countBuffer, table, args])]);
+        expect(await readBuffer(ctx, args, new Uint32Array(expected.length)), `count ${count}`).toEqual(expected);
+        args.destroy();
+        countBuffer.destroy();
+      }
+      table.destroy();
+    });
+  }
+});

@@ -88,6 +88,8 @@ export default defineConfig({
   clearScreen: false,
   plugins: [loopbackOnly(), wgslAsText(), mnistData()],
   worker: { format: 'es', plugins: () => [wgslAsText()] },
+  // ONNX Runtime Web finds its WebAssembly beside its own module (import.meta.url): not pre-bundled.
+  optimizeDeps: { exclude: ['onnxruntime-web'] },
   server: { host: WEB_HOST, port: 8080, fs: { allow: [ROOT] } },
   preview: { host: WEB_HOST, port: 8080 },
   build: { outDir: join(ROOT, 'dist', 'web'), emptyOutDir: true, target: 'es2022', sourcemap: true, chunkSizeWarningLimit: 2000 },

@@ -6,6 +6,7 @@
  * messages; the tests drive it directly on the JS reference.
  */
 import { benchInferNetwork } from '../bench/infer';
+import { OrtWebInference } from '../bench/ort-web-peer';
 import { loadTfjsWebgpu, TfjsMlpInference } from '../bench/tfjs-peer';
 import { median } from '../bench/timing';
 import { checkDataFits, evaluateCpu, evaluateGpu, type TestResult } from '../cli/evaluate';
@@ -16,7 +17,7 @@ import { encodeModel, detectAndParseModel } from '../format/model-file';
 import { acquireDevice, adapterName, type GpuContext } from '../gpu/device';
 import { GpuTrainer } from '../gpu/trainer';
 import { cloneNetwork, initNetwork, keptTotal, totalWeights, type Network } from '../model/network';
-import { compactNetwork } from '../prune/structured';
+import { compactNetwork, expandInputs } from '../prune/structured';
 import { pruneByThreshold, pruneToSparsity } from '../prune/unstructured';
 import type { Checkpoint } from '../train/checkpoint';
 import type { Recipe } from '../train/recipe';
@@ -328,26 +329,36 @@ export class WebSession {
     if (this.ctx) {
       const { rows } = await benchInferNetwork(this.ctx, net, { batches, repeats });
       const ours = rows.map((r): RaceRow => ({ engine: r.variant, kernel: r.kernel, batch: r.batch, samplesPerSec: r.samplesPerSec, sizes: r.sizes }));
-      return [...ours, ...(await this.raceTfjs(net, batches, repeats))];
+      return [...ours, ...(await this.racePeers(net, batches, repeats))];
     }
     return this.raceCpu(net, batches, repeats);
   }
 
-  /** TF.js's `webgpu` backend on the same adapter, running the network densely. */
-  private async raceTfjs(net: Network, batches: number[], repeats: number): Promise<RaceRow[]> {
-    const peer = await loadTfjsWebgpu(this.platform.gpu!);
-    const inference = TfjsMlpInference.create(peer, net);
-    try {
-      const inputs = repeatedSamples(this.requireData().test, Math.max(...batches));
-      const rows: RaceRow[] = [];
-      for (const batch of batches) {
-        const ms = await inference.time(inputs, batch, repeats);
-        rows.push({ engine: 'tfjs-webgpu', kernel: `TF.js ${peer.version} matMul + relu`, batch, samplesPerSec: (1000 * batch) / median(ms), sizes: [...net.sizes] });
+  /**
+   * The peers on the same adapter, each running the network densely from an input batch that
+   * stays on the GPU: TF.js's `webgpu` backend, and ONNX Runtime Web's WebGPU provider on our
+   * ONNX export.
+   */
+  private async racePeers(net: Network, batches: number[], repeats: number): Promise<RaceRow[]> {
+    const inputs = repeatedSamples(this.requireData().test, Math.max(...batches));
+    const tfjs = await loadTfjsWebgpu(this.platform.gpu!);
+    const peers: { engine: string; kernel: string; create: () => Promise<{ time: TfjsMlpInference['time']; dispose: () => unknown }> }[] = [
+      { engine: 'tfjs-webgpu', kernel: `TF.js ${tfjs.version} matMul + relu`, create: async () => TfjsMlpInference.create(tfjs, net) },
+      { engine: 'onnxruntime-webgpu', kernel: 'ONNX Runtime Web (WebGPU provider), our ONNX export', create: () => OrtWebInference.create(net) },
+    ];
+    const rows: RaceRow[] = [];
+    for (const peer of peers) {
+      const inference = await peer.create();
+      try {
+        for (const batch of batches) {
+          const ms = await inference.time(inputs, batch, repeats);
+          rows.push({ engine: peer.engine, kernel: peer.kernel, batch, samplesPerSec: (1000 * batch) / median(ms), sizes: [...net.sizes] });
+        }
+      } finally {
+        await inference.dispose();
       }
-      return rows;
-    } finally {
-      inference.dispose();
     }
+    return rows;
   }
 
   private raceCpu(net: Network, batches: number[], repeats: number): RaceRow[] {
@@ -404,12 +415,14 @@ export class WebSession {
   async load(bytes: Uint8Array, name: string): Promise<LoadedModel> {
     const parsed = detectAndParseModel(bytes, name);
     const test = this.test ?? this.requireData().test;
-    checkDataFits(parsed.net.sizes, test, name);
+    // The page trains, prunes and races networks of whole samples: a compact file is expanded back.
+    const net = expandInputs(parsed);
+    checkDataFits(net.sizes, test, name);
     if (this.control) throw new UserError('a training run is going on: stop it before loading a network');
-    this.trained = parsed.net;
+    this.trained = net;
     this.pruned = null;
     this.recipe = null;
-    return { name, format: parsed.format, score: await this.score(parsed.net) };
+    return { name, format: parsed.format, score: await this.score(net) };
   }
 }
 

@@ -141,7 +141,7 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
     expect(result.pruned.compactCorrect).toBe(result.pruned.correct);
     expect(result.pruned.sizes[0]).toBe(784);
 
-    const engines = ['dense', 'sparse', 'compact', 'hybrid', 'compact-dense', 'tfjs-webgpu'];
+    const engines = ['dense', 'sparse', 'compact', 'hybrid', 'compact-dense', 'tfjs-webgpu', 'onnxruntime-webgpu'];
     for (const batch of [1, 100]) expect(result.race.filter((r) => r.batch === batch).map((r) => r.engine).sort(), `batch ${batch}`).toEqual([...engines].sort());
     expect(result.race.every((r) => Number.isFinite(r.samplesPerSec) && r.samplesPerSec > 0)).toBe(true);
     expect(result.longestTaskMs).toBeLessThan(50);

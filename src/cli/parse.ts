@@ -49,6 +49,8 @@ export interface TrainCommand extends GpuSelection {
   /** Train on the first N training samples only. */
   limit?: number;
   verify: boolean;
+  /** After a pruning pass, train the smaller network the structured step leaves (the same results, faster). */
+  compactTraining: boolean;
   json: boolean;
 }
 
@@ -231,6 +233,11 @@ export const trainOptions = {
       'or a network saved by train (reruns the recipe in its metadata); flags given here override it',
   },
   verify: { type: 'boolean', default: false, describe: 'GPU only: also run the JS reference on the first batches and report the worst difference' },
+  'compact-training': {
+    type: 'boolean',
+    default: true,
+    describe: 'After a pruning pass, train the smaller network without the neurons and input pixels that feed nothing (the same table and network, faster); --no-compact-training keeps the full shape',
+  },
   ...backendOption,
   ...dataOption,
   ...gpuOptions,
@@ -611,6 +618,7 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
         resume,
         limit,
         verify: raw.verify as boolean,
+        compactTraining: raw['compact-training'] as boolean,
         json,
         ...gpuSelection(raw),
       };

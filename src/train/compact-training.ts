@@ -33,8 +33,8 @@ import { optimizerOf, type OptimizerSettings } from './optimizer';
 import type { Recipe } from './recipe';
 import type { EpochOptions, EpochResult, OptimizerState, Trainer, TrainerState } from './trainer';
 
-/** Makes a trainer of the caller's backend for `net` on `train`, its optimizer starting at `start`. */
-export type TrainerFactory = (net: Network, train: Dataset, start: OptimizerState) => Promise<Trainer>;
+/** Makes a trainer of the caller's backend for `net` on `train`, its optimizer starting at `start` (absent: zeros). */
+export type TrainerFactory = (net: Network, train: Dataset, start?: Partial<OptimizerState>) => Promise<Trainer>;
 
 /** What training the smaller network needs beyond the run's first trainer. */
 export interface CompactTraining {
@@ -172,6 +172,11 @@ export class CompactTrainer implements Trainer {
     const inner = await setup.makeTrainer(net, train, start);
     const residuals = Array.from({ length: layers }, (_, l) => residualOf(state, layout, l));
     return { inner, residuals, fullMasks: state.net.masks.map((m) => m.slice()) };
+  }
+
+  /** The layer sizes of the network trained now. */
+  get sizes(): number[] {
+    return this.layout.kept.map((k) => k.length);
   }
 
   async trainEpoch(order: Uint32Array | null, lr: number, momentum: number, options?: EpochOptions): Promise<EpochResult> {

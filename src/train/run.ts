@@ -34,6 +34,11 @@ export interface TrainingEvents {
    * the checkpoint is on disk before training goes on.
    */
   onCheckpoint?(checkpoint: Checkpoint): Promise<void> | void;
+  /**
+   * Training goes on with the smaller network of `sizes` (options.compact), from epoch `epoch`
+   * (0-based): after a pruning pass removed neurons, or when the checkpoint resumed had.
+   */
+  onCompact?(sizes: number[], epoch: number): void;
 }
 
 export interface TrainingOptions {
@@ -103,7 +108,7 @@ export async function runTraining(
   events: TrainingEvents = {},
   options: TrainingOptions = {},
 ): Promise<TrainingResult> {
-  const compacted: { trainer: Trainer | null } = { trainer: null };
+  const compacted: { trainer: CompactTrainer | null } = { trainer: null };
   try {
     return await trainEpochs(trainer, compacted, recipe, sampleCount, events, options);
   } finally {
@@ -113,7 +118,7 @@ export async function runTraining(
 
 async function trainEpochs(
   first: Trainer,
-  compacted: { trainer: Trainer | null },
+  compacted: { trainer: CompactTrainer | null },
   recipe: Recipe,
   sampleCount: number,
   events: TrainingEvents = {},
@@ -153,12 +158,14 @@ async function trainEpochs(
   let kept = keptTotal(lastGood.net);
   let trainer = first;
   // The first trainer switches to the smaller network once; later pruning passes compact it again (CompactTrainer.setMasks).
-  const compactFrom = async (state: TrainerState): Promise<void> => {
-    if (!options.compact || compacted.trainer) return;
-    compacted.trainer = await CompactTrainer.start(state, recipe, options.compact);
-    if (compacted.trainer) trainer = compacted.trainer;
+  const compactFrom = async (state: TrainerState, epoch: number): Promise<void> => {
+    if (!options.compact) return;
+    compacted.trainer ??= await CompactTrainer.start(state, recipe, options.compact);
+    if (!compacted.trainer) return;
+    trainer = compacted.trainer;
+    events.onCompact?.(compacted.trainer.sizes, epoch);
   };
-  if (resume) await compactFrom(resume);
+  if (resume) await compactFrom(resume, resume.epoch);
 
   for (let epoch = resume?.epoch ?? 0; epoch < recipe.epochs; epoch++) {
     const rngBefore = rng.getState();
@@ -182,7 +189,6 @@ async function trainEpochs(
     const state = await trainer.state();
     const badWeight = firstNonFiniteWeight(state.net);
     if (badWeight) return { status: 'diverged', epoch, reason: `the weights overflowed (${badWeight})`, lastGood, epochs: reports, seconds: elapsed() };
-    if (pruned) await compactFrom(state);
     const report: EpochReport = {
       ...counts,
       epoch,
@@ -195,6 +201,7 @@ async function trainEpochs(
     };
     reports.push(report);
     events.onEpoch?.(report);
+    if (pruned) await compactFrom(state, epoch + 1);
     ({ learningRate: lr, momentum } = epochRates(recipe, epoch + 1));
     lastGood = checkpointAt(epoch + 1, 0, rng.getState(), NO_COUNTS, state);
     await events.onCheckpoint?.(lastGood);

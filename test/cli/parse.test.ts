@@ -17,7 +17,8 @@ function failure(argv: string[]): string {
 describe('parseArgs', () => {
   it('train with no options is the seed recipe on the auto backend', () => {
     const c = command(['train']);
-    expect(c).toMatchObject({ name: 'train', backend: 'auto', out: 'mnist.safetensors', verify: false, json: false });
+    expect(c).toMatchObject({ name: 'train', backend: 'auto', out: 'mnist.safetensors', verify: false, compactTraining: true, json: false });
+    expect(command(['train', '--no-compact-training'])).toMatchObject({ name: 'train', compactTraining: false });
     if (c.name !== 'train') throw new Error('not train');
     expect(c.recipe).toEqual({ ...SEED_RECIPE, prune: { kind: 'once', epoch: 25, threshold: 0.01 } });
   });

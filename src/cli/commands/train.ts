@@ -13,7 +13,7 @@ import type { PruneSchedule } from '../../prune/schedule';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../train/checkpoint';
 import { runTraining, type EpochReport, type TrainingResult } from '../../train/run';
 import { epochRates, isAdam, optimizerOf, scheduleOf, usesMomentum } from '../../train/optimizer';
-import type { Trainer } from '../../train/trainer';
+import type { TrainerFactory } from '../../train/compact-training';
 import { UserError } from '../../util/errors';
 import { selectBackend } from '../gpu';
 import { checkDataFits, evaluateCpu, evaluateGpu, type TestResult } from '../evaluate';
@@ -92,9 +92,9 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   const net = resumed?.net ?? initNetwork(recipe.sizes, recipe.seed);
   const config = trainConfig(recipe);
   const verification = gpu && cmd.verify ? await verifyAgainstReference(gpu, net, train, recipe) : null;
-  const trainer: Trainer = gpu
-    ? await GpuTrainer.create(gpu, net, train, config, resumed ?? undefined)
-    : new CpuTrainer(net, train, config, resumed ?? undefined);
+  const makeTrainer: TrainerFactory = async (start, data, optimizer) =>
+    gpu ? await GpuTrainer.create(gpu, start, data, config, optimizer) : new CpuTrainer(start, data, config, optimizer);
+  const trainer = await makeTrainer(net, train, resumed ?? undefined);
   const backend = gpu ? `gpu (WebGPU on ${adapterName(gpu.adapter)})` : 'cpu (JS reference)';
   const batches = Math.floor(train.count / recipe.batchSize);
 
@@ -114,6 +114,8 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   const progress = new Progress(io, 'epoch', recipe.epochs);
   const interrupts = deferInterrupts();
   let saved: Checkpoint | null = resumed;
+  /** The sizes trained at the end, when training went on with the smaller network. */
+  let trainedSizes: number[] | null = null;
   const resumeHint = (): string => (checkpointFile && saved ? `; resume with: webgpu-prune train --resume ${checkpointFile}` : '');
   let result: TrainingResult;
   try {
@@ -133,6 +135,11 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
             human(epochRow(r));
           }
         },
+        onCompact(sizes, epoch) {
+          trainedSizes = sizes;
+          progress.finish();
+          human(`Compacted  from epoch ${epoch + 1}: training ${sizes.join('-')}, the neurons and inputs that still feed the output (--no-compact-training: the full shape)`);
+        },
         async onCheckpoint(checkpoint) {
           if (checkpointFile === null) return;
           await writeFileAtomic(checkpointFile, encodeCheckpoint(checkpoint));
@@ -143,6 +150,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
         resume: resumed ?? undefined,
         shouldStop: () => interrupts.requested !== null,
         run: { data: dataDir ?? null, limit: limit ?? null, samples: train.count, out, backend: backendChoice },
+        compact: cmd.compactTraining ? { train, makeTrainer } : undefined,
       },
     );
   } catch (err) {
@@ -199,6 +207,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
       recipe,
       resumedFrom: cmd.resume ?? null,
       trainingSeconds: result.seconds,
+      trainedSizes,
       epochs: result.epochs.map((r) => ({
         epoch: r.epoch + 1,
         trainAccuracy: (100 * r.correct) / r.samples,

@@ -5,7 +5,7 @@ import type { GpuContext } from '../gpu/device';
 import { createDenseInference } from '../gpu/dense-inference';
 import { createHybridInference } from '../gpu/hybrid-inference';
 import type { Network } from '../model/network';
-import { compactNetwork } from '../prune/structured';
+import { asCompact, compactNetwork, gatherInputs, type CompactNetwork } from '../prune/structured';
 import { UserError } from '../util/errors';
 import { grouped } from '../util/format';
 
@@ -37,9 +37,12 @@ function testResult(test: Dataset, inference: Inference, seconds: number, kernel
   return { correct: countCorrect(inference.predictions, test.labels), total: test.count, seconds, samplesPerSec: test.count / seconds, kernel };
 }
 
-export function evaluateCpu(net: Network, test: Dataset): TestResult {
+/** On the JS reference; a compact network reads its features of each test sample. */
+export function evaluateCpu(model: Network | CompactNetwork, test: Dataset): TestResult {
+  const { net, inputIndices } = asCompact(model);
   const start = performance.now();
-  const inference = inferAll(net, test);
+  const inputs = gatherInputs(test.inputs, test.count, test.features, inputIndices);
+  const inference = inferAll(net, { ...test, inputs, features: net.sizes[0]! });
   return testResult(test, inference, (performance.now() - start) / 1000, 'js-reference');
 }
 
@@ -49,11 +52,11 @@ export function evaluateCpu(net: Network, test: Dataset): TestResult {
  * as CSR, or on the matmul where a layer is dense enough for that to be cheaper. One untimed
  * sample first warms the buffers, so the timing covers the test set alone.
  */
-export async function evaluateGpu(ctx: GpuContext, net: Network, test: Dataset, sparse: boolean): Promise<TestResult> {
+export async function evaluateGpu(ctx: GpuContext, model: Network | CompactNetwork, test: Dataset, sparse: boolean): Promise<TestResult> {
   const maxBatch = test.count;
   const engine = sparse
-    ? await createHybridInference(ctx, compactNetwork(net).compact, { maxBatch })
-    : await createDenseInference(ctx, net, { maxBatch });
+    ? await createHybridInference(ctx, compactNetwork(model).compact, { maxBatch })
+    : await createDenseInference(ctx, model, { maxBatch });
   try {
     await engine.infer(test.inputs.subarray(0, test.features), 1);
     const start = performance.now();

@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { detectAndParseModel, encodeModel, outputFormatForName, type OutputFormat } from '../format/model-file';
 import type { SafetensorsLayout } from '../format/safetensors';
 import type { Network } from '../model/network';
+import type { CompactNetwork } from '../prune/structured';
 import { readModelFile, writeFileAtomic } from '../node/files';
 
 export async function loadModel(path: string): Promise<ReturnType<typeof detectAndParseModel>> {
@@ -17,8 +18,12 @@ export interface SaveOptions {
   softmax?: boolean;
 }
 
-/** Writes `net` in the format its extension names: `.txt` the seed's text, `.onnx` ONNX, else safetensors. */
-export async function saveModel(path: string, net: Network, metadata: Record<string, string>, options: SaveOptions = {}): Promise<OutputFormat> {
+/**
+ * Writes `net` in the format its extension names: `.txt` the seed's text, `.onnx` ONNX, else
+ * safetensors. A compact network is expanded back to whole samples where the format has no
+ * place for the features it reads (see `encodeModel`).
+ */
+export async function saveModel(path: string, net: Network | CompactNetwork, metadata: Record<string, string>, options: SaveOptions = {}): Promise<OutputFormat> {
   const format = outputFormatForName(path);
   await writeFileAtomic(path, encodeModel(net, format, { layout: options.layout ?? 'auto', softmax: options.softmax, metadata }));
   return format;

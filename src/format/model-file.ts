@@ -3,6 +3,7 @@
  * keeps working whatever it is named. ONNX is written, not read.
  */
 import type { Network } from '../model/network';
+import { expandInputs, type CompactNetwork } from '../prune/structured';
 import { UserError } from '../util/errors';
 import { encodeOnnx } from './onnx';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsLayout } from './safetensors';
@@ -14,8 +15,11 @@ export type ModelFormat = 'seed-text' | 'safetensors';
 /** The formats written. */
 export type OutputFormat = ModelFormat | 'onnx';
 
-export interface ParsedModel {
-  net: Network;
+/**
+ * A network as read. `inputIndices` is set for a compact network (safetensors only): its first
+ * layer reads those features of a whole sample of `inputSize`.
+ */
+export interface ParsedModel extends CompactNetwork {
   /** safetensors `__metadata__`; empty for the seed's text format, which has none. */
   metadata: Record<string, string>;
   format: ModelFormat;
@@ -61,7 +65,8 @@ export function detectAndParseModel(bytes: Uint8Array, fileName: string): Parsed
     } catch {
       throw new UserError(`${fileName}: looks like the seed's text format but is not valid UTF-8 text`);
     }
-    return { net: parseSeedText(text, fileName), metadata: {}, format };
+    const net = parseSeedText(text, fileName);
+    return { net, inputIndices: null, inputSize: net.sizes[0]!, metadata: {}, format };
   }
   if (looksLikeOnnx(bytes)) {
     throw new UserError(`${fileName}: looks like an ONNX model; ONNX is written (convert --out model.onnx), not read: give the safetensors or seed text file it came from`);
@@ -80,9 +85,14 @@ export function outputFormatForName(name: string): OutputFormat {
   return 'safetensors';
 }
 
-export function encodeModel(net: Network, format: OutputFormat, options: EncodeModelOptions = {}): Uint8Array {
-  if (format === 'safetensors') return encodeSafetensors(net, { layout: options.layout, metadata: options.metadata });
-  if (format === 'onnx') return encodeOnnx(net, { softmax: options.softmax, metadata: options.metadata });
+/**
+ * A compact network keeps reading only its features in safetensors (our layout) and ONNX; the
+ * seed's text and the torch layout have no place for that and get the network expanded back to
+ * whole samples, the unread features' weights pruned.
+ */
+export function encodeModel(model: Network | CompactNetwork, format: OutputFormat, options: EncodeModelOptions = {}): Uint8Array {
+  if (format === 'safetensors') return encodeSafetensors(model, { layout: options.layout, metadata: options.metadata });
+  if (format === 'onnx') return encodeOnnx(model, { softmax: options.softmax, metadata: options.metadata });
   const lineEnding = options.lineEnding;
-  return new TextEncoder().encode(formatSeedText(net, lineEnding ? { lineEnding } : {}));
+  return new TextEncoder().encode(formatSeedText(expandInputs(model), lineEnding ? { lineEnding } : {}));
 }

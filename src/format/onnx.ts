@@ -7,12 +7,15 @@
  * [batch, classes], the batch dimension left free.
  *
  * Pruned weights are exported as zeros in dense matrices (ONNX's standard operators have no
- * sparse matmul); a structurally compacted network is exported at its compact shape.
+ * sparse matmul); a structurally compacted network is exported at its compact shape. A compact
+ * network that reads only some features still takes whole samples: a Gather of those features
+ * (int64 initializer `inputs.indices`) on axis 1 comes first.
  *
  * The protobuf encoding is onnx-proto's (ONNX's own .proto compiled by protobufjs).
  */
 import onnxProto, { type onnx } from 'onnx-proto';
 import type { Network } from '../model/network';
+import { asCompact, type CompactNetwork } from '../prune/structured';
 
 const { AttributeProto, ModelProto, TensorProto } = onnxProto.onnx;
 
@@ -32,10 +35,11 @@ export interface EncodeOnnxOptions {
   metadata?: Record<string, string>;
 }
 
-export function encodeOnnx(net: Network, options: EncodeOnnxOptions = {}): Uint8Array {
+export function encodeOnnx(network: Network | CompactNetwork, options: EncodeOnnxOptions = {}): Uint8Array {
+  const { net, inputIndices, inputSize } = asCompact(network);
   const { sizes } = net;
   const layers = sizes.length - 1;
-  const initializer = net.weights.map((weights, l) => ({
+  const initializer: onnx.ITensorProto[] = net.weights.map((weights, l) => ({
     name: `layers.${l}.weight`,
     dims: [sizes[l]!, sizes[l + 1]!],
     dataType: TensorProto.DataType.FLOAT,
@@ -43,6 +47,17 @@ export function encodeOnnx(net: Network, options: EncodeOnnxOptions = {}): Uint8
   }));
   const node: onnx.INodeProto[] = [];
   let activation = ONNX_INPUT;
+  if (inputIndices) {
+    initializer.push({ name: 'inputs.indices', dims: [inputIndices.length], dataType: TensorProto.DataType.INT64, rawData: littleEndianInt64s(inputIndices) });
+    activation = 'inputs.gathered';
+    node.push({
+      name: 'inputs.gather',
+      opType: 'Gather',
+      input: [ONNX_INPUT, 'inputs.indices'],
+      output: [activation],
+      attribute: [{ name: 'axis', type: AttributeProto.AttributeType.INT, i: 1 }],
+    });
+  }
   for (let l = 0; l < layers; l++) {
     const last = l === layers - 1;
     const linear = last ? ONNX_LOGITS : `layers.${l}.linear`;
@@ -66,13 +81,14 @@ export function encodeOnnx(net: Network, options: EncodeOnnxOptions = {}): Uint8
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: OPSET }],
     producerName: 'webgpu-prune',
-    docString: `${sizes.join('-')} fully connected network: Gemm and Relu per hidden layer, ${options.softmax ? 'softmax probabilities' : 'logits'} out`,
+    docString: `${sizes.join('-')} fully connected network${inputIndices ? ` reading ${sizes[0]} of ${inputSize} input features (Gather)` : ''}: ` +
+      `Gemm and Relu per hidden layer, ${options.softmax ? 'softmax probabilities' : 'logits'} out`,
     metadataProps: Object.entries({ sizes: sizes.join(','), ...options.metadata }).map(([key, value]) => ({ key, value })),
     graph: {
       name: 'webgpu-prune',
       node,
       initializer,
-      input: [batchOf(ONNX_INPUT, sizes[0]!)],
+      input: [batchOf(ONNX_INPUT, inputSize)],
       output: [batchOf(options.softmax ? ONNX_PROBABILITIES : ONNX_LOGITS, sizes[layers]!)],
     },
   });
@@ -85,6 +101,14 @@ function batchOf(name: string, width: number): onnx.IValueInfoProto {
     name,
     type: { tensorType: { elemType: TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: width }] } } },
   };
+}
+
+/** int64 raw_data, little-endian like the floats. */
+function littleEndianInt64s(values: Int32Array): Uint8Array {
+  const bytes = new Uint8Array(values.length * 8);
+  const view = new DataView(bytes.buffer);
+  for (let k = 0; k < values.length; k++) view.setBigInt64(8 * k, BigInt(values[k]!), true);
+  return bytes;
 }
 
 /** ONNX's raw_data is little-endian whatever the machine. */

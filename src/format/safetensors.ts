@@ -10,11 +10,17 @@
  * `__metadata__` holds `format: "webgpu-prune"`, `sizes: "784,100,100,10"` and whatever the
  * caller adds (recipe, sparsity, scores), all strings as the format requires.
  *
+ * A compact network (src/prune/structured.ts), whose first layer reads only some features of a
+ * sample, adds `inputs.indices` I32 [sizes[0]]: the feature each input reads, ascending, each
+ * below `__metadata__.inputSize` (the features of a whole sample). `layers.0` then has
+ * `sizes[0]` rows, one per kept feature.
+ *
  * The `torch` layout is PyTorch's instead (torch-layout.ts): written on request, recognised on
  * read by its tensor names.
  */
 import { csrProblem, fromCsrByOutput, toCsrByOutput } from '../model/csr';
 import type { Network } from '../model/network';
+import { asCompact, expandInputs, type CompactNetwork } from '../prune/structured';
 import { declaredSizesProblem } from './file-limits';
 import {
   checkFinite,
@@ -36,14 +42,13 @@ export type SafetensorsLayout = 'dense' | 'csr' | 'auto' | 'torch';
 export interface EncodeSafetensorsOptions {
   /** Default `auto`. */
   layout?: SafetensorsLayout;
-  /** Extra `__metadata__` entries; `format` and `sizes` are ours. */
+  /** Extra `__metadata__` entries; `format`, `sizes` and `inputSize` are ours. */
   metadata?: Record<string, string>;
   /** State that travels with the network (a checkpoint's velocities): names start with `train.`; not in the torch layout. */
   trainingTensors?: TensorToWrite[];
 }
 
-export interface DecodedSafetensors {
-  net: Network;
+export interface DecodedSafetensors extends CompactNetwork {
   metadata: Record<string, string>;
   /** The `train.*` tensors, by name (empty for a plain network file). */
   trainingTensors: Map<string, Float32Array | Int32Array | Uint8Array>;
@@ -56,18 +61,26 @@ export const TRAINING_TENSOR_PREFIX = 'train.';
 
 export const SAFETENSORS_FORMAT_NAME = 'webgpu-prune';
 
-export function encodeSafetensors(net: Network, options: EncodeSafetensorsOptions = {}): Uint8Array {
+/** The original features each input of a compact network reads. */
+export const INPUT_INDICES_TENSOR = 'inputs.indices';
+
+/** `__metadata__` entries the format writes itself. */
+export const RESERVED_METADATA_KEYS: readonly string[] = ['format', 'sizes', 'inputSize'];
+
+/** Writes a network, or a compact network with the features it reads (the torch layout expands it back to whole samples). */
+export function encodeSafetensors(model: Network | CompactNetwork, options: EncodeSafetensorsOptions = {}): Uint8Array {
   const layout = options.layout ?? 'auto';
   const extra = options.metadata ?? {};
-  for (const reserved of ['format', 'sizes']) {
+  for (const reserved of RESERVED_METADATA_KEYS) {
     if (reserved in extra) throw new Error(`metadata key "${reserved}" is reserved for the file format`);
   }
   const trainingTensors = options.trainingTensors ?? [];
   if (layout === 'torch') {
     if (trainingTensors.length > 0) throw new Error('the torch layout holds the network alone, no training tensors');
     // PyTorch's own files say `format: pt`; the sizes are in the shapes.
-    return encodeSafetensorsFile({ format: TORCH_FORMAT_NAME, ...extra }, torchLayoutTensors(net));
+    return encodeSafetensorsFile({ format: TORCH_FORMAT_NAME, ...extra }, torchLayoutTensors(expandInputs(model)));
   }
+  const { net, inputIndices, inputSize } = asCompact(model);
   const tensors: TensorToWrite[] = [];
   for (const t of trainingTensors) {
     if (!t.name.startsWith(TRAINING_TENSOR_PREFIX)) throw new Error(`training tensor ${t.name} must be named ${TRAINING_TENSOR_PREFIX}*`);
@@ -90,7 +103,12 @@ export function encodeSafetensors(net: Network, options: EncodeSafetensorsOption
       if (kept < mask.length) tensors.push({ name: `layers.${l}.mask`, dtype: 'U8', shape: [inSize, outSize], data: mask });
     }
   });
-  return encodeSafetensorsFile({ format: SAFETENSORS_FORMAT_NAME, sizes: net.sizes.join(','), ...extra }, tensors);
+  const metadata: Record<string, string> = { format: SAFETENSORS_FORMAT_NAME, sizes: net.sizes.join(',') };
+  if (inputIndices) {
+    tensors.push({ name: INPUT_INDICES_TENSOR, dtype: 'I32', shape: [inputIndices.length], data: inputIndices });
+    metadata['inputSize'] = String(inputSize);
+  }
+  return encodeSafetensorsFile({ ...metadata, ...extra }, tensors);
 }
 
 /**
@@ -100,7 +118,10 @@ export function encodeSafetensors(net: Network, options: EncodeSafetensorsOption
 export function decodeSafetensors(bytes: Uint8Array, fileName: string): DecodedSafetensors {
   const file = parseSafetensorsFile(bytes, fileName);
   const { tensors, fail, read } = file;
-  if (isTorchLayout(tensors.keys())) return { ...decodeTorchLayout(file), trainingTensors: new Map(), layout: 'torch' };
+  if (isTorchLayout(tensors.keys())) {
+    const { net, metadata } = decodeTorchLayout(file);
+    return { net, metadata, inputIndices: null, inputSize: net.sizes[0]!, trainingTensors: new Map(), layout: 'torch' };
+  }
 
   if (file.metadata === undefined) {
     fail('safetensors header has no __metadata__ and no tensor named like 0.weight; it is neither a webgpu-prune network nor an nn.Sequential state dict');
@@ -110,7 +131,9 @@ export function decodeSafetensors(bytes: Uint8Array, fileName: string): DecodedS
 
   // Every tensor is checked against the sizes before anything is allocated.
   const layers = sizes.slice(1).map((outSize, l) => planLayer(l, sizes[l]!, outSize, tensors, sizes, fail));
+  const inputs = planInputs(metadata, sizes, tensors, file.fileBytes, fail);
   const used = new Set(layers.flatMap((layer) => Object.values(layer).map((t) => t.name)));
+  if (inputs.indices) used.add(inputs.indices.name);
   for (const name of tensors.keys()) {
     if (!used.has(name) && !name.startsWith(TRAINING_TENSOR_PREFIX)) fail(`unexpected tensor ${name} for sizes ${sizes.join(',')}`);
   }
@@ -145,9 +168,54 @@ export function decodeSafetensors(bytes: Uint8Array, fileName: string): DecodedS
       net.masks.push(mask);
     }
   });
+  const inputIndices = inputs.indices ? (read(inputs.indices) as Int32Array) : null;
+  if (inputIndices) {
+    const problem = inputIndicesProblem(inputIndices, inputs.size);
+    if (problem) fail(`tensor ${INPUT_INDICES_TENSOR}: ${problem}`);
+  }
   const trainingTensors = new Map<string, Float32Array | Int32Array | Uint8Array>();
   for (const [name, t] of tensors) if (!used.has(name)) trainingTensors.set(name, read(t));
-  return { net, metadata, trainingTensors, layout: 'webgpu-prune' };
+  return { net, inputIndices, inputSize: inputs.size, metadata, trainingTensors, layout: 'webgpu-prune' };
+}
+
+/**
+ * The features of a whole sample and, for a compact network, its `inputs.indices` tensor
+ * (checked for dtype and shape; the values are checked once read). The two go together.
+ */
+function planInputs(
+  metadata: Record<string, string>,
+  sizes: number[],
+  tensors: Map<string, TensorEntry>,
+  fileBytes: number,
+  fail: Fail,
+): { size: number; indices: TensorEntry | null } {
+  const text = metadata['inputSize'];
+  const entry = tensors.get(INPUT_INDICES_TENSOR);
+  if (!entry) {
+    if (text !== undefined) fail(`__metadata__ has inputSize "${text}" but no ${INPUT_INDICES_TENSOR} tensor to say which features the ${sizes[0]} inputs read`);
+    return { size: sizes[0]!, indices: null };
+  }
+  if (text === undefined) fail(`tensor ${INPUT_INDICES_TENSOR} needs the __metadata__ entry inputSize (the features of a whole sample)`);
+  if (!/^\d+$/.test(text!)) fail(`__metadata__ inputSize "${text}" is not a whole number`);
+  const size = Number(text);
+  if (size < sizes[0]!) fail(`__metadata__ inputSize ${size} is smaller than the ${sizes[0]} inputs of the first layer`);
+  // The network expanded back to whole samples must be one a file of this size may declare.
+  const problem = declaredSizesProblem([size, ...sizes.slice(1)], fileBytes);
+  if (problem) fail(`__metadata__ inputSize ${size}: ${problem}`);
+  const indices = expectTensor(entry, 'I32', [sizes[0]!], fail, ` (one feature per input of sizes ${sizes.join(',')})`);
+  return { size, indices };
+}
+
+/** What is wrong with the features a compact network reads, or undefined: ascending, unique, each in [0, inputSize). */
+export function inputIndicesProblem(indices: Int32Array, inputSize: number): string | undefined {
+  for (let k = 0; k < indices.length; k++) {
+    const feature = indices[k]!;
+    if (feature < 0 || feature >= inputSize) return `element ${k} is ${feature}, outside the ${inputSize} features of a sample`;
+    if (k > 0 && feature <= indices[k - 1]!) {
+      return `element ${k} is ${feature} after ${indices[k - 1]}; the features must be ascending and each listed once`;
+    }
+  }
+  return undefined;
 }
 
 type LayerTensors = { weight: TensorEntry; mask?: TensorEntry } | { indptr: TensorEntry; indices: TensorEntry; values: TensorEntry };

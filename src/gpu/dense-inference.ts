@@ -4,10 +4,10 @@
  * in src/cpu/sparse-forward.ts.
  */
 import type { Network } from '../model/network';
-import type { CompactNetwork } from '../prune/structured';
+import { asCompact, type CompactNetwork } from '../prune/structured';
 import type { LayerKernel } from './cost-model';
 import type { GpuContext } from './device';
-import { asCompact, createLayeredInference, type GpuInference, type InferenceOptions } from './inference';
+import { createLayeredInference, type GpuInference, type InferenceOptions } from './inference';
 import { matmulChoiceName, type MatmulChoice } from './kernels';
 import { sparseKernelChooser } from './sparse-kernels';
 

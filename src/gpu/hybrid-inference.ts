@@ -7,10 +7,10 @@
  */
 import { csrLayers } from '../cpu/sparse-forward';
 import type { Network } from '../model/network';
-import type { CompactNetwork } from '../prune/structured';
+import { asCompact, type CompactNetwork } from '../prune/structured';
 import { chooseLayerKernel, type LayerKernel } from './cost-model';
 import type { GpuContext } from './device';
-import { asCompact, createLayeredInference, type GpuInference } from './inference';
+import { createLayeredInference, type GpuInference } from './inference';
 import { matmulChoiceName, matmulDescriptorOf, matmulVersionFor } from './kernels';
 import { KernelError } from './program';
 import { sparseChoiceName, sparseKernelChooser } from './sparse-kernels';

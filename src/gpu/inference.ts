@@ -13,7 +13,7 @@
 import { inferenceOf, type Inference } from '../cpu/forward';
 import { csrLayers } from '../cpu/sparse-forward';
 import type { Network } from '../model/network';
-import { gatherInputs, type CompactNetwork } from '../prune/structured';
+import { asCompact, gatherInputs, type CompactNetwork } from '../prune/structured';
 import { createBuffer, readBuffer, STORAGE, writeArray } from './buffers';
 import type { LayerKernel } from './cost-model';
 import { detectDeviceLoss, type GpuContext } from './device';
@@ -48,10 +48,6 @@ export interface GpuInference {
 }
 
 const F32 = 4;
-
-export function asCompact(model: Network | CompactNetwork): CompactNetwork {
-  return 'net' in model ? model : { net: model, inputIndices: null, inputSize: model.sizes[0]! };
-}
 
 function checkBatch(name: string, count: number, maxBatch: number): void {
   if (!Number.isInteger(count) || count < 1 || count > maxBatch) {

@@ -7,10 +7,10 @@
  * in src/cpu/sparse-forward.ts.
  */
 import type { Network } from '../model/network';
-import type { CompactNetwork } from '../prune/structured';
+import { asCompact, type CompactNetwork } from '../prune/structured';
 import type { LayerKernel } from './cost-model';
 import type { GpuContext } from './device';
-import { asCompact, createLayeredInference, type GpuInference, type InferenceOptions } from './inference';
+import { createLayeredInference, type GpuInference, type InferenceOptions } from './inference';
 import { sparseChoiceName, sparseKernelChooser, type SparseVersion } from './sparse-kernels';
 
 export interface SparseInferenceOptions extends InferenceOptions {

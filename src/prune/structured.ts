@@ -148,10 +148,13 @@ function extract(net: Network, alive: Uint8Array[]): Network {
 }
 
 /**
- * The compact form of `net` (which is not modified) and what was removed. Weights inside the
- * compact network keep their values and masks; pruned weights stay exact zeros.
+ * The compact form of `model` (which is not modified) and what was removed. Weights inside the
+ * compact network keep their values and masks; pruned weights stay exact zeros. A model that
+ * already reads a subset of the features keeps its `inputSize`, and the indices stay those of
+ * the original sample; the report counts the neurons of `model`'s own layers.
  */
-export function compactNetwork(net: Network, options: StructuredOptions = {}): { compact: CompactNetwork; report: StructuredReport } {
+export function compactNetwork(model: Network | CompactNetwork, options: StructuredOptions = {}): { compact: CompactNetwork; report: StructuredReport } {
+  const { net, inputIndices: readIndices, inputSize } = asCompact(model);
   const { sizes } = net;
   const last = sizes.length - 1;
   const dropInputs = options.dropInputs ?? true;
@@ -194,13 +197,54 @@ export function compactNetwork(net: Network, options: StructuredOptions = {}): {
     weightsBefore: keptWeights(m),
     weightsAfter: keptWeights(compactNet.masks[l]!),
   }));
-  let inputIndices: Int32Array | null = null;
+  let inputIndices = readIndices;
   if (compactNet.sizes[0] !== sizes[0]) {
     inputIndices = new Int32Array(compactNet.sizes[0]!);
     let r = 0;
-    alive[0]!.forEach((v, i) => v && (inputIndices![r++] = i));
+    // Indices of the original sample's features, also when `model` already read a subset of them.
+    alive[0]!.forEach((v, i) => v && (inputIndices![r++] = readIndices ? readIndices[i]! : i));
   }
-  return { compact: { net: compactNet, inputIndices, inputSize: sizes[0]! }, report: { neurons, weights, rounds } };
+  return { compact: { net: compactNet, inputIndices, inputSize }, report: { neurons, weights, rounds } };
+}
+
+/** A plain network as the compact network that reads every feature. */
+export function asCompact(model: Network | CompactNetwork): CompactNetwork {
+  return 'net' in model ? model : { net: model, inputIndices: null, inputSize: model.sizes[0]! };
+}
+
+/**
+ * The network that reads whole samples again: the first layer gets back a row for every
+ * feature the compact network does not read, all weights pruned (0, mask 0). Its outputs are
+ * those of the compact network.
+ */
+export function expandInputs(model: Network | CompactNetwork): Network {
+  const { net, inputIndices, inputSize } = asCompact(model);
+  if (!inputIndices) return net;
+  const out = net.sizes[1]!;
+  const weights = new Float32Array(inputSize * out);
+  const mask = new Uint8Array(inputSize * out);
+  inputIndices.forEach((feature, r) => {
+    weights.set(net.weights[0]!.subarray(r * out, (r + 1) * out), feature * out);
+    mask.set(net.masks[0]!.subarray(r * out, (r + 1) * out), feature * out);
+  });
+  return { sizes: [inputSize, ...net.sizes.slice(1)], weights: [weights, ...net.weights.slice(1)], masks: [mask, ...net.masks.slice(1)] };
+}
+
+/** `net` reading only the features `inputIndices` (ascending): the first layer keeps their rows alone. */
+export function selectInputs(net: Network, inputIndices: Int32Array | null): CompactNetwork {
+  if (!inputIndices) return asCompact(net);
+  const out = net.sizes[1]!;
+  const weights = new Float32Array(inputIndices.length * out);
+  const mask = new Uint8Array(inputIndices.length * out);
+  inputIndices.forEach((feature, r) => {
+    weights.set(net.weights[0]!.subarray(feature * out, (feature + 1) * out), r * out);
+    mask.set(net.masks[0]!.subarray(feature * out, (feature + 1) * out), r * out);
+  });
+  return {
+    net: { sizes: [inputIndices.length, ...net.sizes.slice(1)], weights: [weights, ...net.weights.slice(1)], masks: [mask, ...net.masks.slice(1)] },
+    inputIndices,
+    inputSize: net.sizes[0]!,
+  };
 }
 
 /**

@@ -9,6 +9,7 @@ import { expect } from 'vitest';
 import { maxWeightsForFile } from '../../src/format/file-limits';
 import { detectAndParseModel, encodeModel } from '../../src/format/model-file';
 import { validateSizes, type Network } from '../../src/model/network';
+import { expandInputs, type CompactNetwork } from '../../src/prune/structured';
 import { UserError } from '../../src/util/errors';
 import { withAllocationLimit } from './allocation';
 
@@ -121,9 +122,28 @@ export function checkNetworkFile(bytes: Uint8Array, fileName: string): boolean {
   const parsed = readOrRefuse(networkAllocationBound(bytes.length), () => detectAndParseModel(bytes, fileName));
   if (!parsed) return false;
   expectValidNetwork(parsed.net);
+  expectValidInputs(parsed);
   const layout = parsed.layout === 'torch' ? 'torch' : undefined;
-  expectSameNetwork(detectAndParseModel(encodeModel(parsed.net, parsed.format, { layout }), fileName).net, parsed.net);
+  const again = detectAndParseModel(encodeModel(parsed, parsed.format, { layout }), fileName);
+  expectSameNetwork(again.net, parsed.net);
+  expect([again.inputIndices, again.inputSize]).toEqual([parsed.inputIndices, parsed.inputSize]);
   return true;
+}
+
+/** The features a compact network reads: one per input, ascending, each a feature of the sample; expandable back to whole samples. */
+function expectValidInputs({ net, inputIndices, inputSize }: CompactNetwork): void {
+  if (!inputIndices) {
+    expect(inputSize).toBe(net.sizes[0]);
+    return;
+  }
+  expect(inputIndices).toBeInstanceOf(Int32Array);
+  expect(inputIndices.length).toBe(net.sizes[0]);
+  inputIndices.forEach((feature, k) => {
+    if (feature < 0 || feature >= inputSize || (k > 0 && feature <= inputIndices[k - 1]!)) {
+      throw new Error(`input ${k} reads feature ${feature} (after ${inputIndices[k - 1]}) of ${inputSize}`);
+    }
+  });
+  validateSizes(expandInputs({ net, inputIndices, inputSize }).sizes);
 }
 
 /** The invariants of `Network`: sizes allowed, shapes, masks of 0/1, finite weights, pruned weights exactly 0. */

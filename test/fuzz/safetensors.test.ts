@@ -1,6 +1,7 @@
 /**
  * The safetensors reader on mutated files, in our layout and PyTorch's: header length, dtypes,
- * shapes, data offsets, metadata sizes, tensor names, CSR arrays, biases and values, and raw bytes. Every input is read as
+ * shapes, data offsets, metadata sizes and input sizes, tensor names, CSR arrays, the features a
+ * compact network reads, biases and values, and raw bytes. Every input is read as
  * the CLI reads it (`detectAndParseModel`): a valid network that writes and reads back the
  * same, or one `UserError` line.
  */
@@ -8,6 +9,7 @@ import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { encodeSafetensors } from '../../src/format/safetensors';
 import { initNetwork, type Network } from '../../src/model/network';
+import { selectInputs } from '../../src/prune/structured';
 import { prunedNetwork } from '../helpers/fixtures';
 import {
   applyByteMutation,
@@ -33,6 +35,9 @@ const BASES = [
   encodeSafetensors(prunedNetwork([6, 5, 3], 3, 0.05), { layout: 'torch' }),
   encodeSafetensors(initNetwork([4, 3, 2, 2], 1), { layout: 'torch', metadata: { note: 'a' } }),
   torchWithZeroBiases(prunedNetwork([5, 4, 3], 2, 0.02)),
+  // Compact networks: `inputs.indices` names the features the first layer reads.
+  encodeSafetensors(selectInputs(prunedNetwork([9, 5, 3], 3, 0.05), Int32Array.of(0, 2, 3, 7)), { layout: 'csr' }),
+  encodeSafetensors(selectInputs(initNetwork([6, 3, 2], 2), Int32Array.of(1, 5)), { layout: 'dense', metadata: { note: 'a' } }),
 ];
 
 /** As PyTorch saves an nn.Sequential whose biases are all zero: `N.bias` beside each `N.weight`, no metadata. */
@@ -83,7 +88,7 @@ type HeaderMutation =
 
 const TENSOR_NAMES = [
   'layers.0.weight', 'layers.0.mask', 'layers.0.indptr', 'layers.0.indices', 'layers.0.values', 'layers.1.weight', 'layers.1.indptr',
-  'layers.2.weight', 'layers.-1.weight', 'train.x', '0.weight', '0.bias', '1.weight', '2.weight', '2.bias', '4.weight', '02.weight',
+  'layers.2.weight', 'layers.-1.weight', 'train.x', 'inputs.indices', 'inputs.x', '0.weight', '0.bias', '1.weight', '2.weight', '2.bias', '4.weight', '02.weight',
   '3.running_mean', '__metadata__', '__proto__', 'constructor', 'layers.0.weight\n\x1b[2J',
 ];
 
@@ -111,7 +116,7 @@ const headerMutation = (): fc.Arbitrary<HeaderMutation> =>
     }),
     fc.record({
       kind: fc.constant('metadata' as const),
-      key: fc.constantFrom('sizes', 'format', 'note', '__proto__', 'k\x1b'),
+      key: fc.constantFrom('sizes', 'format', 'inputSize', 'note', '__proto__', 'k\x1b'),
       value: fc.oneof(sizesText(), fc.constantFrom(5, null, {}, ['784']) as fc.Arbitrary<unknown>),
     }),
     fc.record({ kind: fc.constant('drop' as const), tensor: fc.nat() }),

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compactInfer, csrLayers, denseInfer, sparseInfer } from '../../src/cpu/sparse-forward';
 import { DotNetRandom } from '../../src/model/dotnet-random';
 import { initNetwork, keptWeights, type Network } from '../../src/model/network';
-import { compactNetwork, gatherInputs } from '../../src/prune/structured';
+import { compactNetwork, expandInputs, gatherInputs, selectInputs } from '../../src/prune/structured';
 import { pruneToSparsity } from '../../src/prune/unstructured';
 
 function randomInputs(count: number, features: number, seed: number): Float32Array {
@@ -121,5 +121,35 @@ describe('structured compression', () => {
     const x = Float32Array.from([0, 1, 2, 3, 10, 11, 12, 13]);
     expect([...gatherInputs(x, 2, 4, Int32Array.from([1, 3]))]).toEqual([1, 3, 11, 13]);
     expect(gatherInputs(x, 2, 4, null)).toBe(x);
+  });
+
+  it('expands a compact network back to whole samples and selects the same features again', () => {
+    const net = initNetwork([6, 3, 2], 8);
+    for (const i of [0, 2, 5]) cutOutgoing(net, 0, i);
+    const { compact } = compactNetwork(net);
+    expect([...compact.inputIndices!]).toEqual([1, 3, 4]);
+    const expanded = expandInputs(compact);
+    expect(expanded.sizes).toEqual([6, 3, 2]);
+    expect(expanded.weights[0]).toEqual(net.weights[0]);
+    expect(expanded.masks[0]).toEqual(net.masks[0]);
+    const selected = selectInputs(expanded, compact.inputIndices);
+    expect(selected.net.weights[0]).toEqual(compact.net.weights[0]);
+    expect(selected.inputSize).toBe(6);
+    expect(expandInputs(net)).toBe(net);
+  });
+
+  it('compacting a compact network again keeps the indices of the original sample', () => {
+    const net = initNetwork([7, 4, 2], 9);
+    for (const i of [1, 4]) cutOutgoing(net, 0, i);
+    const first = compactNetwork(net).compact;
+    expect([...first.inputIndices!]).toEqual([0, 2, 3, 5, 6]);
+    // Hidden neuron 0 alone reads feature 3 (input 2 of the compact network): it goes, and feature 3 with it.
+    for (let j = 1; j < 4; j++) cut(first.net, 0, 2, j);
+    cutIncoming(first.net, 1, 0);
+    const second = compactNetwork(first).compact;
+    expect(second.inputSize).toBe(7);
+    expect([...second.inputIndices!]).toEqual([0, 2, 5, 6]);
+    const x = randomInputs(5, 7, 3);
+    expectSameValues(compactInfer(second, x, 5).logits, compactInfer(first, x, 5).logits);
   });
 });

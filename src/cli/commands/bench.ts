@@ -10,6 +10,7 @@ import { UserError } from '../../util/errors';
 import { loadDawn, openTunedDevice } from '../gpu';
 import type { CommandIo } from '../io';
 import { loadModel } from '../model-io';
+import { expandInputs } from '../../prune/structured';
 import type { BenchCommand } from '../parse';
 
 /** Writes results under `--out-dir`, atomically; returns the path. */
@@ -48,7 +49,8 @@ export async function runBench(cmd: BenchCommand, io: CommandIo): Promise<void> 
 
   const grid = await benchInferGrid(ctx, { quick: cmd.quick, repeats: cmd.repeats, log });
   const trained: InferBenchResult | null = model
-    ? await benchInferNetwork(ctx, model.net, { model: basename(cmd.model!), repeats: cmd.repeats, log })
+    ? // As the network of whole samples: dense reads every feature, the compact variants gather theirs.
+      await benchInferNetwork(ctx, expandInputs(model), { model: basename(cmd.model!), repeats: cmd.repeats, log })
     : null;
   const rows = [...grid.rows, ...(trained?.rows ?? [])];
   const report = { adapter: ctx.adapter, results: rows, skipped: [...grid.skipped, ...(trained?.skipped ?? [])] };

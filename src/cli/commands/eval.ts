@@ -10,12 +10,13 @@ import { checkDataFits, evaluateCpu, evaluateGpu } from '../evaluate';
 
 
 export async function runEval(cmd: EvalCommand, io: CommandIo): Promise<void> {
-  const { net, format } = await loadModel(cmd.model);
+  const model = await loadModel(cmd.model);
+  const { net, format, inputIndices, inputSize } = model;
   const data = await loadMnist({ dir: cmd.data });
-  checkDataFits(net.sizes, data.test, cmd.model);
+  checkDataFits([inputSize, ...net.sizes.slice(1)], data.test, cmd.model);
   const gpu = await selectBackend(cmd.backend, cmd, io);
   if (cmd.sparse && !gpu) throw new UserError('--sparse runs the GPU sparse kernel, and no WebGPU adapter is available');
-  const result = gpu ? await evaluateGpu(gpu, net, data.test, cmd.sparse) : evaluateCpu(net, data.test);
+  const result = gpu ? await evaluateGpu(gpu, model, data.test, cmd.sparse) : evaluateCpu(model, data.test);
   const weights = keptTotal(net);
   const total = totalWeights(net.sizes);
   const backend = gpu ? 'gpu' : 'cpu';
@@ -29,13 +30,16 @@ export async function runEval(cmd: EvalCommand, io: CommandIo): Promise<void> {
       accuracy: Number(percent(result.correct, result.total)),
       correct: result.correct,
       total: result.total,
+      inputs: net.sizes[0],
+      inputSize,
       weights,
       totalWeights: total,
       samplesPerSec: result.samplesPerSec,
     }));
     return;
   }
-  io.out(`${cmd.model}: ${net.sizes.join('-')}, ${grouped(weights)} of ${grouped(total)} weights (${percent(weights, total)}%), ${format}`);
+  const reads = inputIndices ? ` (${net.sizes[0]} of ${inputSize} inputs)` : '';
+  io.out(`${cmd.model}: ${net.sizes.join('-')}${reads}, ${grouped(weights)} of ${grouped(total)} weights (${percent(weights, total)}%), ${format}`);
   io.out(`Test Accuracy = ${percent(result.correct, result.total).padStart(6)}% (${grouped(result.correct)}/${grouped(result.total)}) | ` +
     `Time = ${result.seconds.toFixed(3)}s | ${grouped(result.samplesPerSec)} samples/s on ${backend} (${result.kernel})`);
 }

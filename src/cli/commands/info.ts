@@ -5,10 +5,11 @@ import { loadModel } from '../model-io';
 import type { InfoCommand } from '../parse';
 
 export async function runInfo(cmd: InfoCommand, io: CommandIo): Promise<void> {
-  const { net, format, metadata } = await loadModel(cmd.model);
+  const { net, format, metadata, inputIndices, inputSize } = await loadModel(cmd.model);
   // Written by `prune`: the layer sizes before structured pruning removed neurons.
   const before = metadata.originalSizes?.split(',').map(Number);
-  const sizesBefore = before && before.length === net.sizes.length && before.every((n) => Number.isInteger(n) && n > 0) ? before : net.sizes;
+  const wholeSamples = inputIndices ? [inputSize, ...net.sizes.slice(1)] : net.sizes;
+  const sizesBefore = before && before.length === net.sizes.length && before.every((n) => Number.isInteger(n) && n > 0) ? before : wholeSamples;
   const layers = net.masks.map((mask, l) => {
     const inSize = net.sizes[l]!;
     const outSize = net.sizes[l + 1]!;
@@ -28,12 +29,15 @@ export async function runInfo(cmd: InfoCommand, io: CommandIo): Promise<void> {
   });
   const kept = layers.reduce((n, l) => n + l.weights, 0);
   const total = totalWeights(sizesBefore);
+  // A compact network's first layer reads `inputs` of the `inputSize` features of a sample.
+  const inputs = net.sizes[0]!;
   if (cmd.json) {
-    io.out(JSON.stringify({ model: cmd.model, format, sizes: net.sizes, sizesBefore, weights: kept, totalWeights: total, layers, metadata }));
+    io.out(JSON.stringify({ model: cmd.model, format, sizes: net.sizes, sizesBefore, inputs, inputSize, weights: kept, totalWeights: total, layers, metadata }));
     return;
   }
   const shape = sizesBefore === net.sizes ? net.sizes.join('-') : `${sizesBefore.join('-')} → ${net.sizes.join('-')}`;
-  io.out(`${printable(cmd.model)}: ${format}, ${shape}, ${grouped(kept)} of ${grouped(total)} weights kept (${percent(kept, total)}%)`);
+  const reads = inputIndices ? `, ${inputs} (of ${inputSize}) inputs` : '';
+  io.out(`${printable(cmd.model)}: ${format}, ${shape}${reads}, ${grouped(kept)} of ${grouped(total)} weights kept (${percent(kept, total)}%)`);
   io.out('layer   shape before → after        kept weights   dense bytes     CSR bytes');
   for (const l of layers) {
     const shapes = `${l.inBefore}×${l.outBefore} → ${l.in}×${l.out}`;

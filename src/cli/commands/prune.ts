@@ -1,6 +1,8 @@
 import { UserError } from '../../util/errors';
 import { keptPerLayer, keptTotal, totalWeights } from '../../model/network';
-import { compactNetwork, type StructuredReport } from '../../prune/structured';
+import { RESERVED_METADATA_KEYS } from '../../format/safetensors';
+import { outputFormatForName } from '../../format/model-file';
+import { asCompact, compactNetwork, expandInputs, selectInputs, type CompactNetwork, type StructuredReport } from '../../prune/structured';
 import { pruneByThreshold, pruneToSparsity } from '../../prune/unstructured';
 import { type CommandIo } from '../io';
 import { grouped, percent } from '../../util/format';
@@ -8,7 +10,10 @@ import { loadModel, saveModel } from '../model-io';
 import type { PruneCommand } from '../parse';
 
 export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> {
-  const { net, metadata } = await loadModel(cmd.model);
+  const model = await loadModel(cmd.model);
+  const { metadata } = model;
+  // The rules see whole samples: the features a compact file does not read have only pruned weights.
+  const net = expandInputs(model);
   const sizesBefore = [...net.sizes];
   const keptBefore = keptPerLayer(net);
   const totalBefore = keptTotal(net);
@@ -26,23 +31,26 @@ export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> 
     pruneToSparsity(net, cmd.sparsity, cmd.scope);
     rule = `${cmd.scope} sparsity ${cmd.sparsity}`;
   }
-  let result = net;
+  // Without the structured step a compact file keeps reading the features it read.
+  let compacted: CompactNetwork = selectInputs(net, model.inputIndices);
   let structured: StructuredReport | null = null;
   if (cmd.structured) {
-    // Input features stay (a saved network reads whole images); hidden neurons go.
+    // Hidden neurons and the input features that feed nothing go; the file lists the features kept.
     const { compact, report } = compactNetwork(net, {
-      dropInputs: false,
       keepHidden: cmd.keepNeurons === undefined ? undefined : { fraction: cmd.keepNeurons },
     });
-    const empty = compact.net.sizes.findIndex((n) => n === 0);
+    const empty = compact.net.sizes.findIndex((n, l) => l > 0 && n === 0);
     if (empty > 0) {
       throw new UserError(`${cmd.model}: after pruning no neuron of hidden layer ${empty} can reach the output; ` +
         'the network no longer depends on its input (prune less)');
     }
-    result = compact.net;
+    compacted = compact;
     structured = report;
     rule = [rule, `structured${cmd.keepNeurons === undefined ? '' : ` keep ${cmd.keepNeurons} of hidden neurons`}`].filter(Boolean).join(' + ');
   }
+  // The seed's text has no place for the features read: it gets the network of whole samples.
+  if (outputFormatForName(cmd.out) === 'seed-text') compacted = asCompact(expandInputs(compacted));
+  const result = compacted.net;
   const keptAfter = keptPerLayer(result);
   const layers = keptAfter.map((kept, l) => ({
     layer: l,
@@ -55,7 +63,7 @@ export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> 
   }));
   const total = totalWeights(sizesBefore);
   const kept = keptTotal(result);
-  const format = await saveModel(cmd.out, result, {
+  const format = await saveModel(cmd.out, compacted, {
     ...withoutReserved(metadata),
     pruned: rule,
     keptWeights: String(kept),
@@ -69,6 +77,8 @@ export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> 
       rule,
       sizesBefore,
       sizes: result.sizes,
+      inputs: result.sizes[0],
+      inputSize: compacted.inputSize,
       weightsBefore: totalBefore,
       weights: kept,
       totalWeights: total,
@@ -78,7 +88,8 @@ export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> 
     return;
   }
   io.out(`${cmd.model} → ${cmd.out} (${format}), ${rule}`);
-  io.out(`network ${sizesBefore.join('-')} → ${result.sizes.join('-')}; weights ${grouped(totalBefore)} → ${grouped(kept)} (${percent(kept, total)}% of ${grouped(total)})`);
+  const reads = compacted.inputIndices ? ` (reads ${result.sizes[0]} of ${compacted.inputSize} inputs)` : '';
+  io.out(`network ${sizesBefore.join('-')} → ${result.sizes.join('-')}${reads}; weights ${grouped(totalBefore)} → ${grouped(kept)} (${percent(kept, total)}% of ${grouped(total)})`);
   for (const l of layers) {
     io.out(`  layer ${l.layer}: ${l.inBefore}×${l.outBefore} → ${l.in}×${l.out}, weights ${grouped(l.weightsBefore)} → ${grouped(l.weights)}`);
   }
@@ -87,8 +98,7 @@ export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> 
   }
 }
 
-/** The format owns `format` and `sizes`; a converted or pruned file gets fresh ones. */
+/** The format owns `format`, `sizes` and `inputSize`; a converted or pruned file gets fresh ones. */
 export function withoutReserved(metadata: Record<string, string>): Record<string, string> {
-  const { format: _format, sizes: _sizes, ...rest } = metadata;
-  return rest;
+  return Object.fromEntries(Object.entries(metadata).filter(([key]) => !RESERVED_METADATA_KEYS.includes(key)));
 }

@@ -14,14 +14,14 @@
 //   Dispatch 1 workgroup.
 //
 // gather_rows: dst row r = src row samples[r] for r < count, 0 for r ≥ count (so a matmul over a
-//   padded prefix or the whole batch sums nothing past count). A workgroup of WG invocations
-//   covers WG columns of ROWS rows.
+//   padded prefix sums nothing past count). A workgroup of WG invocations covers WG columns of
+//   ROWS rows; dispatched indirectly with fewer row workgroups, it writes only their rows.
 //   Bindings (group 0):
 //     0 samples  [BATCH] u32          read
 //     1 count    [1] u32              read
 //     2 src      [BATCH, WIDTH] f32   read
 //     3 dst      [BATCH, WIDTH] f32   write
-//   Dispatch (⌈WIDTH / WG⌉, ⌈BATCH / ROWS⌉).
+//   Dispatch (⌈WIDTH / WG⌉, ⌈BATCH / ROWS⌉) or fewer rows of workgroups.
 //
 // indirect_args: the workgroup counts of the dispatches that run over the packed rows, for
 //   dispatchWorkgroupsIndirect. Entry e of `table` is (x, y, rows_per_wg, first_row):

@@ -10,15 +10,16 @@
  *            logit is not finite); counters; flag[s] = 1 where the sample is backpropagated
  *   P      = the flagged samples, packed; n = how many                            compact_scan
  *   the workgroup counts of the dispatches below, from n                          indirect_args
- *   A'[l]  = rows P of A[l] (l < L), G'[L] = rows P of G[L]; zeros past n          gather_rows
+ *   A'[l]  = rows P of A[l] (l < L), G'[L] = rows P of G[L]; zeros from n          gather_rows
  *   G'[l]  = (G'[l+1]·W[l]ᵀ)·[A'[l] > 0]   for l = L−1 … 1, over the packed rows   matmul, Bᵀ
  *   V[l]   = (V[l] + A'[l]ᵀ·G'[l+1])·mask[l]   (the batch sum, not the mean)       matmul, Aᵀ
  *   W[l]  += lr·V[l]; V[l] *= momentum   where mask[l] = 1                         update
- * A skipped sample's gradient is 0, so the backward pass needs only the n packed rows: the
- * input-gradient matmuls run ⌈n'/tile rows⌉ row tiles and the weight-gradient sum runs in chunks
- * of `chunk` batch rows (each accumulates into V[l]), only those below n' = n rounded up to a
- * whole chunk. Those counts reach the dispatches through an indirect buffer written on the GPU, so
- * nothing is read back per batch; the padding rows are zeros and add nothing.
+ * A skipped sample's gradient is 0, so the backward pass needs only the n packed rows: the gathers
+ * and the input-gradient matmuls run ⌈n'/tile rows⌉ row tiles and the weight-gradient sum runs in
+ * chunks of `chunk` batch rows (each accumulates into V[l]), only those below n' = n rounded up to
+ * a whole chunk. Those counts reach the dispatches through an indirect buffer written on the GPU,
+ * so nothing is read back per batch. The padding rows [n, n') are zeros and add nothing; a row
+ * past n' may hold anything, as rows of a matmul do not mix and no chunk reads it.
  * With another update rule (src/train/optimizer.ts) the matmul sums into a gradient-sum buffer S[l]
  * instead, and that rule's kernel (shaders/optimizers.wgsl) updates W[l] and its state (momentum's
  * buffer, Adam's m and v) from S[l] and clears it. Its uniform has one window per batch, written
@@ -44,7 +45,7 @@ import { bindKernel, compileKernel, recordDispatches, submitDispatches, type Dis
 import { isAdam, SEED_OPTIMIZER, type OptimizerSettings } from '../train/optimizer';
 import { startingOptimizerState, type OptimizerState } from '../train/trainer';
 import { applyMaskKernel, matmulDescriptorFor, matmulKernel, SOFTMAX_COUNTERS, softmaxGradKernel, updateKernel, type MatmulSpec, type MatmulVersion } from './kernels';
-import { compactScanKernel, gatherRowsKernel, INDIRECT_ARGS_BYTES, INDIRECT_STORAGE, indirectArgsKernel, indirectTable } from './compact-kernels';
+import { compactScanKernel, GATHER_ROWS, gatherRowsKernel, INDIRECT_ARGS_BYTES, INDIRECT_STORAGE, indirectArgsKernel, indirectTable } from './compact-kernels';
 import type { IndirectEntry } from '../cpu/compact';
 import { HYPER_FLOATS, optimizerUpdateKernel, writeHyper } from './optimizer-kernels';
 import { KernelError } from './program';
@@ -226,16 +227,17 @@ export class GpuTrainer implements Trainer {
       Promise.all(sizes.map((n) => gatherRowsKernel(ctx, batch, n))),
     ]);
 
-    // The indirect dispatches: the input-gradient matmuls (l = L−1 … 1) count their row tiles
-    // from the packed rows; chunk c of every layer's weight gradient runs while rows pass c·chunk.
-    const backwardEntries: IndirectEntry[] = backward.map((kernel, i) => {
-      const descriptor = backwardDescriptors[i]!;
-      const rows = descriptor.tile(descriptor.geometry)[0];
+    // The indirect dispatches: the gathers (l = 0 … L) and the input-gradient matmuls (l = 1 …
+    // L−1) count their row tiles from the packed rows (the rows past them are never read); chunk c
+    // of every layer's weight gradient runs while the rows pass c·chunk.
+    const rowTiled = (kernel: Kernel, rows: number): IndirectEntry => {
       if (kernel.workgroups[1] !== ceilDiv(batch, rows)) throw new KernelError(`GPU trainer: ${kernel.name} does not tile its rows by ${rows}`);
       return { x: kernel.workgroups[0], y: 0, rowsPerWorkgroup: rows, firstRow: 0 };
-    });
+    };
+    const gatherEntries = gather.map((kernel) => rowTiled(kernel, GATHER_ROWS.geometry.ROWS));
+    const backwardEntries = backward.map((kernel, i) => rowTiled(kernel, backwardDescriptors[i]!.tile(backwardDescriptors[i]!.geometry)[0]));
     const chunkEntries: IndirectEntry[] = weightGrad.flatMap((kernels) => kernels.map((kernel, c) => ({ x: kernel.workgroups[0], y: kernel.workgroups[1], rowsPerWorkgroup: 0, firstRow: c * chunk })));
-    const entries = [...backwardEntries, ...chunkEntries];
+    const entries = [...gatherEntries, ...backwardEntries, ...chunkEntries];
     const indirectArgs = await indirectArgsKernel(ctx, entries.length, batch, chunk);
     const table = buffer('indirect dispatch table', entries.length * 4 * 4);
     writeArray(ctx, table, 0, indirectTable(entries));
@@ -247,7 +249,7 @@ export class GpuTrainer implements Trainer {
     const packedGrad = (l: number) => (l === layers ? packedOutputGradients : gradients[l]!);
     const hiddenForward = layerIndices.slice(1).map((l) => bindKernel(ctx, forward[l]!, `layer ${l} forward`, [act(l), weights[l]!, act(l + 1), noAux]));
     const gatherPacked = (l: number, from: GPUBuffer | GPUBufferBinding, to: GPUBuffer, label: string): Dispatch =>
-      bindKernel(ctx, gather[l]!, label, [packedSamples, packedCount, from, to]);
+      indirectly(bindKernel(ctx, gather[l]!, label, [packedSamples, packedCount, from, to]), l);
     const compaction = [
       bindKernel(ctx, scan, 'backpropagated samples', [backpropFlags, packedSamples, packedCount]),
       bindKernel(ctx, indirectArgs, 'backward pass', [packedCount, table, args]),
@@ -257,13 +259,13 @@ export class GpuTrainer implements Trainer {
     const backprop = layerIndices
       .slice(1)
       .reverse()
-      .map((l) => indirectly(bindKernel(ctx, backward[l - 1]!, `layer ${l} backprop`, [packedGrad(l + 1), weights[l]!, gradients[l]!, packedActivations[l]!]), l - 1));
+      .map((l) => indirectly(bindKernel(ctx, backward[l - 1]!, `layer ${l} backprop`, [packedGrad(l + 1), weights[l]!, gradients[l]!, packedActivations[l]!]), sizes.length + l - 1));
     /** Chunk c of layer l's weight gradient: rows [c·chunk, c·chunk + chunks[c]) of A'[l] and G'[l+1]. */
     const weightGradChunks = (l: number) =>
       chunks.map((rows, c) => {
         const window = (b: GPUBuffer, width: number): GPUBufferBinding => ({ buffer: b, offset: c * chunk * width * F32, size: Math.max(F32, rows * width * F32) });
         const bindings = [window(packedActivations[l]!, sizes[l]!), window(packedGrad(l + 1), sizes[l + 1]!), gradientSums[l]!, maskBuffers[l]!];
-        return indirectly(bindKernel(ctx, weightGrad[l]![c]!, `layer ${l} gradient sum, rows ${c * chunk}–${c * chunk + rows - 1}`, bindings), backward.length + l * chunks.length + c);
+        return indirectly(bindKernel(ctx, weightGrad[l]![c]!, `layer ${l} gradient sum, rows ${c * chunk}–${c * chunk + rows - 1}`, bindings), sizes.length + backward.length + l * chunks.length + c);
       });
     const backwardPass = [...backprop, ...layerIndices.flatMap(weightGradChunks)];
     const seedUpdates = rule === 'seed' ? layerIndices.map((l) => bindKernel(ctx, update[l]!, `layer ${l} update`, [weights[l]!, velocityBuffers[l]!, maskBuffers[l]!, hyper])) : [];

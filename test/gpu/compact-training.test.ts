@@ -1,0 +1,61 @@
+/**
+ * The training loop on the GPU going on with the smaller network after the pruning pass
+ * (src/train/compact-training.ts), against the JS reference training the full shape: the same
+ * epoch counts, and the expanded network within the GPU trainer's tolerance of the reference's
+ * (see trainer.test.ts: the GPU sums the same products in another order). The compaction itself
+ * is exact; only the GPU's float32 summation order differs.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { takeSamples, type Dataset } from '../../src/data/dataset';
+import { GpuTrainer } from '../../src/gpu/trainer';
+import { initNetwork } from '../../src/model/network';
+import { loadMnist } from '../../src/node/mnist';
+import type { TrainerFactory } from '../../src/train/compact-training';
+import type { Recipe } from '../../src/train/recipe';
+import { runTraining } from '../../src/train/run';
+import { expectClose } from '../helpers/expect-close';
+import { testGpu } from '../helpers/gpu';
+import { ADAM_FIELDS, cpuTrainerAt, epochTable, finished, SMALL_SEED_RECIPE, trainConfig } from '../helpers/training-runs';
+
+const gpu = await testGpu();
+
+let train: Dataset;
+
+beforeAll(async () => {
+  train = takeSamples((await loadMnist()).train, 500);
+});
+
+/** Hidden neurons of layer 1 lose all their inputs; 5 batches an epoch, pruned after epoch 2 of 3. */
+const SEED_SMALL: Recipe = { ...SMALL_SEED_RECIPE, epochs: 3, prune: { kind: 'once-sparsity', epoch: 1, sparsity: [0.995, 0.2, 0], scope: 'layer' } };
+
+describe.skipIf(!gpu.context)(`training the pruned network as the smaller one on the GPU ${gpu.label}`, () => {
+  const ctx = gpu.context!;
+
+  for (const recipe of [SEED_SMALL, { ...SEED_SMALL, ...ADAM_FIELDS } as Recipe]) {
+    it(`${recipe.optimizer ?? 'seed'}: the counts of the JS reference's full-shape run, the network within tolerance`, async () => {
+      const reference = finished(await runTraining(cpuTrainerAt(recipe, train), recipe, train.count));
+      const made: { sizes: number[]; backend: string }[] = [];
+      const first = await GpuTrainer.create(ctx, initNetwork(recipe.sizes, recipe.seed), train, trainConfig(recipe));
+      try {
+        const makeTrainer: TrainerFactory = async (net, data, start) => {
+          const trainer = await GpuTrainer.create(ctx, net, data, trainConfig(recipe), start);
+          made.push({ sizes: net.sizes, backend: trainer.backend });
+          return trainer;
+        };
+        const result = finished(await runTraining(first, recipe, train.count, {}, { compact: { train, makeTrainer } }));
+        expect(made).toHaveLength(1);
+        expect(made[0]!.backend).toBe('gpu');
+        expect(made[0]!.sizes[0]).toBeLessThan(784);
+        expect(made[0]!.sizes[1]).toBeLessThan(24);
+        expect(epochTable(result)).toEqual(epochTable(reference));
+        expect(result.net.sizes).toEqual(recipe.sizes);
+        reference.net.weights.forEach((w, l) => {
+          expectClose(result.net.weights[l]!, w, { rel: 1e-4, abs: 1e-6 }, `weights ${l}`);
+          expect(result.net.masks[l]).toEqual(reference.net.masks[l]);
+        });
+      } finally {
+        first.dispose();
+      }
+    });
+  }
+});

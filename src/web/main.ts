@@ -45,6 +45,7 @@ let backend: BackendInfo | null = null;
 let haveNetwork = false;
 let havePruned = false;
 let training = false;
+let tuning = false;
 
 /** The first failure wins: later ones are usually its consequences. */
 function showError(message: string): void {
@@ -125,10 +126,11 @@ function initialValues(): Record<string, string> {
 // ---- buttons' states ----
 function updateButtons(): void {
   const ready = backend !== null && dataReady;
-  element<HTMLButtonElement>('train').disabled = !ready || training;
+  element<HTMLButtonElement>('train').disabled = !ready || training || tuning;
+  element<HTMLButtonElement>('tune-button').disabled = backend?.backend !== 'gpu' || training || tuning;
   element<HTMLButtonElement>('pause').disabled = !training;
   element<HTMLButtonElement>('stop').disabled = !training;
-  for (const id of ['prune-button', 'race-button', 'save-safetensors', 'save-text']) element<HTMLButtonElement>(id).disabled = !haveNetwork || training;
+  for (const id of ['prune-button', 'race-button', 'save-safetensors', 'save-text']) element<HTMLButtonElement>(id).disabled = !haveNetwork || training || tuning;
   element<HTMLInputElement>('model-file').disabled = !ready || training;
 }
 
@@ -162,12 +164,16 @@ client.onEvent((event) => {
     case 'gpu-error':
       showError(event.message);
       break;
+    case 'tune-log':
+      element('tune-status').textContent = event.line;
+      break;
   }
 });
 
 async function start(): Promise<void> {
   backend = await client.call('init', { forceCpu: params.get('gpu') === '0' });
   element('backend').textContent = backend.backend === 'gpu' ? `WebGPU on ${backend.adapter}` : 'JS reference (no WebGPU)';
+  showTuning(backend.tuning);
   const notice = element('gpu-notice');
   notice.textContent = backend.noGpuReason ?? '';
   notice.hidden = backend.noGpuReason === null;
@@ -307,6 +313,32 @@ raceForm.addEventListener('submit', (event) => {
     await race(batches, Math.max(1, Math.round(Number(data.get('repeats')) || 1)));
   })();
 });
+
+// ---- tuning ----
+function showTuning(tuning: string | null): void {
+  element('tuning').textContent = tuning ? `· kernel choices: ${tuning}` : '';
+}
+
+element('tune-button').addEventListener(
+  'click',
+  guarded(async () => {
+    const button = element<HTMLButtonElement>('tune-button');
+    button.disabled = true;
+    tuning = true;
+    updateButtons();
+    try {
+      const summary = await client.call('tune', { quick: element<HTMLInputElement>('tune-quick').checked });
+      const table = element('tune-table');
+      table.textContent = summary.table;
+      table.hidden = false;
+      element('tune-status').textContent = `Tuned in ${seconds(summary.seconds)}; kept in this browser.`;
+      showTuning(`tuned ${summary.tunedAt.slice(0, 10)}`);
+    } finally {
+      tuning = false;
+      updateButtons();
+    }
+  }),
+);
 
 // ---- digit ----
 const pad = new DigitPad(element<HTMLCanvasElement>('digit-canvas'), (input) => {

@@ -14,6 +14,16 @@ export interface BackendInfo {
   adapter: string;
   /** Why there is no GPU (one sentence, with what to do), when `backend` is `cpu`. */
   noGpuReason: string | null;
+  /** The kernel choices the device runs: `tuned YYYY-MM-DD` (from this browser's tuning cache) or `defaults`; null without a GPU. */
+  tuning: string | null;
+}
+
+/** What tuning this GPU measured and chose (kept in IndexedDB for later visits). */
+export interface TuneSummary {
+  /** The table of choices, as `webgpu-prune tune` prints it. */
+  table: string;
+  seconds: number;
+  tunedAt: string;
 }
 
 export interface DataInfo {
@@ -144,6 +154,7 @@ export interface WorkerApi {
   stop: { args: null; result: null };
   prune: { args: PruneRequest; result: PruneSummary };
   race: { args: { batches: number[]; repeats: number }; result: RaceRow[] };
+  tune: { args: { quick: boolean }; result: TuneSummary };
   predict: { args: { pixels: Float32Array }; result: Prediction };
   network: { args: { which: NetworkChoice }; result: NetworkSnapshot };
   save: { args: { which: NetworkChoice; format: SaveFormat }; result: SavedModel };
@@ -166,7 +177,9 @@ export type WorkerEvent =
       secondsLeft: number | null;
       paused: boolean;
     }
-  | { kind: 'gpu-error'; message: string };
+  | { kind: 'gpu-error'; message: string }
+  /** A progress line of `tune`, or a warning about the tuning cache. */
+  | { kind: 'tune-log'; line: string };
 
 export type FromWorker =
   | { type: 'reply'; id: number; ok: true; result: unknown }

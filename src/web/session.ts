@@ -16,14 +16,17 @@ import { takeSamples, type Dataset, type TrainTestData } from '../data/dataset';
 import { encodeModel, detectAndParseModel } from '../format/model-file';
 import { acquireDevice, adapterName, type GpuContext } from '../gpu/device';
 import { GpuTrainer } from '../gpu/trainer';
+import { formatTuneTable, tune, tuneSettings } from '../gpu/tune';
+import { tuningKey, useCachedTuning, type TuningStore } from '../gpu/tuning-cache';
 import { cloneNetwork, initNetwork, keptTotal, totalWeights, type Network } from '../model/network';
 import { compactNetwork, expandInputs } from '../prune/structured';
 import { pruneByThreshold, pruneToSparsity } from '../prune/unstructured';
 import type { Checkpoint } from '../train/checkpoint';
-import type { Recipe } from '../train/recipe';
+import { SEED_RECIPE, type Recipe } from '../train/recipe';
 import { runTraining, type TrainingResult } from '../train/run';
 import type { Trainer } from '../train/trainer';
 import { UserError } from '../util/errors';
+import { version as PACKAGE_VERSION } from '../../package.json';
 import { loadMnist, type DataPlatform } from './data';
 import type {
   BackendInfo,
@@ -43,6 +46,7 @@ import type {
   Score,
   TrainRequest,
   TrainSummary,
+  TuneSummary,
   WorkerApi,
   WorkerEvent,
 } from './protocol';
@@ -50,6 +54,8 @@ import type {
 export interface SessionPlatform extends DataPlatform {
   /** `navigator.gpu` where the browser has WebGPU. */
   gpu?: GPU;
+  /** Where `tune` keeps its choices (IndexedDB in the worker); none: the defaults, and tuning is not kept. */
+  tuningStore?: TuningStore;
 }
 
 /** Below this fraction of weights kept, a network is scored through the sparse engine, as the CLI does. */
@@ -104,6 +110,7 @@ export class WebSession {
       stop: () => this.stop(),
       prune: (a) => this.prune(a),
       race: (a) => this.race(a.batches, a.repeats),
+      tune: (a) => this.tune(a.quick),
       predict: (a) => this.predict(a.pixels),
       network: (a) => this.network(a.which),
       save: (a) => this.save(a.which, a.format),
@@ -116,12 +123,19 @@ export class WebSession {
     if (!forceCpu && this.platform.gpu) {
       try {
         this.ctx = await acquireDevice(this.platform.gpu, { onError: (message) => this.emit({ kind: 'gpu-error', message }) });
-        return { backend: 'gpu', adapter: adapterName(this.ctx.adapter), noGpuReason: null };
+        const store = this.platform.tuningStore;
+        const entry = store ? await useCachedTuning(this.ctx, store, PACKAGE_VERSION, (line) => this.emit({ kind: 'tune-log', line })) : null;
+        return { backend: 'gpu', adapter: adapterName(this.ctx.adapter), noGpuReason: null, tuning: entry ? `tuned ${entry.tunedAt.slice(0, 10)}` : 'defaults' };
       } catch (err) {
-        return { backend: 'cpu', adapter: 'JS reference', noGpuReason: `WebGPU is here but gave no device (${(err as Error).message}); everything runs on the plain-JS reference instead, much slower.` };
+        return {
+          backend: 'cpu',
+          adapter: 'JS reference',
+          noGpuReason: `WebGPU is here but gave no device (${(err as Error).message}); everything runs on the plain-JS reference instead, much slower.`,
+          tuning: null,
+        };
       }
     }
-    return { backend: 'cpu', adapter: 'JS reference', noGpuReason: forceCpu ? 'WebGPU is switched off for this page (gpu=0); everything runs on the plain-JS reference.' : NO_WEBGPU };
+    return { backend: 'cpu', adapter: 'JS reference', noGpuReason: forceCpu ? 'WebGPU is switched off for this page (gpu=0); everything runs on the plain-JS reference.' : NO_WEBGPU, tuning: null };
   }
 
   async loadData(baseUrl: string): Promise<DataInfo> {
@@ -359,6 +373,21 @@ export class WebSession {
       }
     }
     return rows;
+  }
+
+  /**
+   * Measures the kernel variants on this GPU for the recipe's shapes (the seed's until a run
+   * set one), as `webgpu-prune tune` does, runs the winners from now on and keeps them.
+   */
+  async tune(quick: boolean): Promise<TuneSummary> {
+    const ctx = this.ctx;
+    if (!ctx) throw new UserError('tuning measures the GPU, and this page runs on the JS reference');
+    if (this.control) throw new UserError('a training run is going on: stop it before tuning');
+    const result = await tune(ctx, tuneSettings(quick, this.recipe ?? SEED_RECIPE), (line) => this.emit({ kind: 'tune-log', line }));
+    ctx.tuning = result.tuning;
+    const tunedAt = new Date().toISOString();
+    await this.platform.tuningStore?.save({ key: tuningKey(ctx.adapter, PACKAGE_VERSION), tunedAt, tuning: result.tuning, decisions: result.decisions });
+    return { table: formatTuneTable(result), seconds: result.seconds, tunedAt };
   }
 
   private raceCpu(net: Network, batches: number[], repeats: number): RaceRow[] {

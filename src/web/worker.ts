@@ -3,8 +3,9 @@
  * waits on them. Requests arrive as messages (src/web/protocol.ts) and run one after another,
  * except pause, resume and stop, which act on the run in progress at once.
  */
-import type { FromWorker, Request } from './protocol';
+import type { FromWorker, Request, WorkerEvent } from './protocol';
 import { WebSession } from './session';
+import { IndexedDbTuningStore } from './tuning-store';
 
 /** What this file uses of the worker's global scope (the project's types are the page's, DOM). */
 const scope = self as unknown as {
@@ -14,9 +15,15 @@ const scope = self as unknown as {
 
 const post = (message: FromWorker, transfer: Transferable[] = []): void => scope.postMessage(message, transfer);
 
+const emit = (event: WorkerEvent): void => post({ type: 'event', event });
 const session = new WebSession(
-  { gpu: 'gpu' in navigator ? navigator.gpu : undefined, fetch: (input, init) => fetch(input, init), caches: 'caches' in globalThis ? caches : undefined },
-  (event) => post({ type: 'event', event }),
+  {
+    gpu: 'gpu' in navigator ? navigator.gpu : undefined,
+    fetch: (input, init) => fetch(input, init),
+    caches: 'caches' in globalThis ? caches : undefined,
+    tuningStore: 'indexedDB' in globalThis ? new IndexedDbTuningStore(indexedDB, (line) => emit({ kind: 'tune-log', line })) : undefined,
+  },
+  emit,
 );
 
 /** Typed arrays in a result travel without a copy. */

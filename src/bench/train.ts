@@ -1,21 +1,29 @@
 /**
  * `bench train`: training throughput of the seed's MLP (784-100-100-10, batch 800) on the first
- * batches of MNIST, for our WebGPU trainer (each matmul version), TF.js's `webgpu` backend on the
- * same adapter, and the JS reference, plus the ceiling (our best matmul on a large square shape)
- * and the time of each kernel of one training step run alone.
+ * batches of MNIST, for our WebGPU trainer (each matmul version, and its default kernels from a
+ * fresh start and after a few epochs, when most samples are confident and skip the backward
+ * pass), TF.js's `webgpu` backend on the same adapter, and the JS reference at both stages, plus
+ * the ceiling (our best matmul on a large square shape), the time of each kernel of one training
+ * step run alone, and (unless quick) one whole run of the seed recipe on the GPU: its epoch time
+ * before and after the pruning pass, test accuracy and weights kept.
  *
  * Everything runs in one process, round-robin: every case is timed once per round and the
  * figure is the median over rounds, because the machine is shared and its speed drifts.
  */
+import { evaluateGpu } from '../cli/evaluate';
 import { grouped } from '../util/format';
 import { CpuTrainer } from '../cpu/trainer';
 import { takeSamples, type Dataset } from '../data/dataset';
 import { adapterName, type AdapterDescription, type GpuContext } from '../gpu/device';
 import { defaultMatmulVersion, matmulKernel, softmaxGradKernel, subgroupSize, updateKernel, type MatmulSpec, type MatmulVersion } from '../gpu/kernels';
-import { GpuTrainer } from '../gpu/trainer';
+import { compactScanKernel, gatherRowsKernel } from '../gpu/compact-kernels';
+import { GpuTrainer, type GpuTrainerOptions } from '../gpu/trainer';
+import { waitForGpu } from '../gpu/wait';
 import { initNetwork, SEED_SIZES, type Network } from '../model/network';
-import { SEED_RECIPE } from '../train/recipe';
-import type { TrainConfig } from '../train/trainer';
+import type { TrainerFactory } from '../train/compact-training';
+import { SEED_RECIPE, type Recipe } from '../train/recipe';
+import { runTraining } from '../train/run';
+import type { OptimizerState, TrainConfig } from '../train/trainer';
 import { UserError } from '../util/errors';
 import { loadTfjsWebgpu, TfjsMlpTrainer } from './tfjs-peer';
 import { kernelCase, kernelTimingMethod, median, runRounds, type KernelTimingMethod, type TimedCase } from './timing';
@@ -35,20 +43,22 @@ export interface TrainBenchSettings {
   ceilingSize: number;
   /** Milliseconds of GPU work one ceiling or step-kernel timing aims at. */
   kernelTimingMs: number;
+  /** Run this recipe once on the GPU, on the whole training set (null: skip, as --quick does). */
+  seedRecipe: Recipe | null;
 }
 
 export function trainBenchSettings(quick: boolean, repeats: number): TrainBenchSettings {
   const common = { sizes: [...SEED_SIZES], batch: SEED_RECIPE.batchSize, trainedEpochs: 5 };
   return quick
-    ? { ...common, batches: 3, repeats: Math.min(repeats, 3), trainedSamples: 12_000, ceilingSize: 512, kernelTimingMs: 30 }
-    : { ...common, batches: 10, repeats, trainedSamples: 60_000, ceilingSize: 1024, kernelTimingMs: 150 };
+    ? { ...common, batches: 3, repeats: Math.min(repeats, 3), trainedSamples: 12_000, ceilingSize: 512, kernelTimingMs: 30, seedRecipe: null }
+    : { ...common, batches: 10, repeats, trainedSamples: 60_000, ceilingSize: 1024, kernelTimingMs: 150, seedRecipe: { ...SEED_RECIPE, sizes: [...SEED_RECIPE.sizes] } };
 }
 
 export type ContenderName = 'webgpu-prune' | 'tfjs-webgpu' | 'js-reference';
 
 export interface TrainBenchResult {
   name: ContenderName;
-  /** What distinguishes rows with the same name: the matmul version, or the JS reference's stage. */
+  /** What distinguishes rows with the same name: the matmul version, or the stage. */
   variant: string;
   batch: number;
   batches: number;
@@ -59,11 +69,29 @@ export interface TrainBenchResult {
   /** Fastest and slowest round. */
   msPerBatchRange: [number, number];
   matmulVersion?: MatmulVersion;
-  /** The version GpuTrainer picks on this device. */
+  /** The kernels GpuTrainer picks on this device: the default version's row and both stage rows. */
   isDefault?: boolean;
+  /** From the recipe's initial network, or from its state after `trainedEpochs` epochs. */
   stage?: 'fresh' | 'trained';
-  /** JS reference: share of samples backpropagated (the rest are skipped as confident). */
+  /** Share of samples backpropagated (the rest are skipped as confident). */
   backpropagatedFraction?: number;
+}
+
+/** One whole run of the seed recipe on the GPU, as `train` runs it. */
+export interface SeedRecipeRun {
+  /** Mean seconds of the epochs before the one that ends with the pruning pass... */
+  epochSecondsBeforePrune: number;
+  /** ...and of the epochs after it. */
+  epochSecondsAfterPrune: number;
+  /** Percent of the test set. */
+  testAccuracy: number;
+  keptWeights: number;
+  totalWeights: number;
+  epochs: number;
+  /** The whole run, pruning pass included, test set left out. */
+  seconds: number;
+  /** The sizes the run trained after pruning (the smaller network), or null when it kept the full shape. */
+  trainedSizes: number[] | null;
 }
 
 export interface KernelTiming {
@@ -80,12 +108,14 @@ export interface TrainBenchReport {
   flopsPerStep: number;
   results: TrainBenchResult[];
   /** Samples/s of the first over the second, the median over rounds of the ratio within a round. */
-  ratios: { oursOverTfjs: number; oursOverJsFresh: number; oursOverJsTrained: number; jsTrainedOverJsFresh: number };
+  ratios: { oursOverTfjs: number; oursOverJsFresh: number; oursOverJsTrained: number; jsTrainedOverJsFresh: number; oursTrainedOverOursFresh: number };
   ceiling: { shape: [number, number, number]; matmulVersion: MatmulVersion; ms: number; gflops: number; perVersion: KernelTiming[]; trainerFraction: number };
   /** Each kernel of one step of the default trainer, timed alone (repeated in one pass). */
   stepKernels: { kernels: KernelTiming[]; sumMs: number; measuredStepMs: number };
   /** How the ceiling and the step's kernels were timed. */
   kernelTiming: KernelTimingMethod;
+  /** Absent when settings.seedRecipe is null. */
+  seedRecipe?: SeedRecipeRun;
 }
 
 /**
@@ -110,7 +140,11 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
   return performance.now() - start;
 }
 
-/** The kernels of one training step as GpuTrainer builds them (src/gpu/trainer.ts). */
+/**
+ * The matmuls of one training step that backpropagates every sample, as GpuTrainer builds them
+ * (src/gpu/trainer.ts), with each layer's weight gradient as one matmul over the batch (the
+ * trainer runs it in chunks of rows, as many as the backpropagated samples fill).
+ */
 function stepKernelSpecs(sizes: readonly number[], batch: number): MatmulSpec[] {
   const layers = sizes.length - 1;
   const specs: MatmulSpec[] = [];
@@ -125,11 +159,13 @@ export interface TrainBenchInput {
   /** The `GPU` that `ctx` came from: TF.js opens its own device on it. */
   gpu: GPU;
   train: Dataset;
+  /** Scores the seed recipe's run. */
+  test: Dataset;
   settings: TrainBenchSettings;
   progress: (line: string) => void;
 }
 
-export async function benchTrain({ ctx, gpu, train, settings, progress }: TrainBenchInput): Promise<TrainBenchReport> {
+export async function benchTrain({ ctx, gpu, train, test, settings, progress }: TrainBenchInput): Promise<TrainBenchReport> {
   const { sizes, batch, batches } = settings;
   const recipe = SEED_RECIPE;
   const config: TrainConfig = { batchSize: batch, confidence: recipe.confidence };
@@ -149,9 +185,32 @@ export async function benchTrain({ ctx, gpu, train, settings, progress }: TrainB
   progress('compiling our kernels and starting TF.js');
   const versions: MatmulVersion[] = subgroupSize(ctx) > 0 ? [1, 2, 3] : [1, 2];
   const defaultVersion = defaultMatmulVersion(ctx);
-  const ours = await Promise.all(versions.map((v) => GpuTrainer.create(ctx, initial, data, config, undefined, { matmulVersion: v })));
   const peer = await loadTfjsWebgpu(gpu);
   const tfjs = TfjsMlpTrainer.create(peer, initial, data, batch, lr, momentum);
+  /** Share of samples backpropagated in a case's last epoch, by label. */
+  const backpropagated = new Map<string, number>();
+  // A new trainer from the same state each time, so every round does the same work: a trainer
+  // that went on learning would skip more samples every round.
+  const gpuCase = (label: string, start: { net: Network } & Partial<OptimizerState>, epochLr: number, epochMomentum: number, options: GpuTrainerOptions = {}): TimedCase => ({
+    label,
+    ms: [],
+    run: async () => {
+      const trainer = await GpuTrainer.create(ctx, start.net, data, config, start, options);
+      try {
+        // The upload of the samples is not part of the epoch.
+        await waitForGpu(ctx.device.queue.onSubmittedWorkDone());
+        let share = 0;
+        const ms = await timed(async () => {
+          const result = await trainer.trainEpoch(null, epochLr, epochMomentum);
+          share = result.backpropagated / result.samples;
+        });
+        backpropagated.set(label, share);
+        return ms;
+      } finally {
+        trainer.dispose();
+      }
+    },
+  });
   const jsBackpropagated = { fresh: 0, trained: 0 };
   const jsCase = (stage: 'fresh' | 'trained', start: { net: Network; velocities?: Float32Array[] }, epochLr: number, epochMomentum: number): TimedCase => ({
     label: `js-reference ${stage}`,
@@ -167,10 +226,12 @@ export async function benchTrain({ ctx, gpu, train, settings, progress }: TrainB
   });
 
   const trainerCases: TimedCase[] = [
-    ...ours.map((trainer, i) => ({ label: `webgpu-prune v${versions[i]}`, ms: [], run: () => timed(() => trainer.trainEpoch(null, lr, momentum)) })),
+    ...versions.map((v) => gpuCase(`webgpu-prune v${v}`, { net: initial }, lr, momentum, { matmulVersion: v })),
     { label: 'tfjs-webgpu', ms: [], run: () => timed(() => tfjs.trainEpoch()) },
     jsCase('fresh', { net: initial }, lr, momentum),
     jsCase('trained', trained.state, trained.lr, trained.momentum),
+    gpuCase('webgpu-prune fresh', { net: initial }, lr, momentum),
+    gpuCase('webgpu-prune trained', trained.state, trained.lr, trained.momentum),
   ];
 
   const ceilingVersions = versions.filter((v) => v > 1);
@@ -185,6 +246,9 @@ export async function benchTrain({ ctx, gpu, train, settings, progress }: TrainB
     ...(await Promise.all(stepSpecs.map(async (spec) => kernelCase(ctx, await matmulKernel(ctx, spec, defaultVersion), settings.kernelTimingMs)))),
     await kernelCase(ctx, await softmaxGradKernel(ctx, batch, sizes[sizes.length - 1]!, recipe.confidence), settings.kernelTimingMs),
     ...(await Promise.all(sizes.slice(1).map(async (n, l) => kernelCase(ctx, await updateKernel(ctx, sizes[l]! * n), settings.kernelTimingMs, true)))),
+    // The compaction, over a whole batch (every sample backpropagated: its most work).
+    await kernelCase(ctx, await compactScanKernel(ctx, batch), settings.kernelTimingMs),
+    ...(await Promise.all(sizes.map(async (n) => kernelCase(ctx, await gatherRowsKernel(ctx, batch, n), settings.kernelTimingMs)))),
   ];
   const cases = [...trainerCases, ...ceilingCases, ...stepCases];
 
@@ -195,7 +259,6 @@ export async function benchTrain({ ctx, gpu, train, settings, progress }: TrainB
       progress(`round ${round}/${settings.repeats}: ${summary}`);
     });
   } finally {
-    for (const trainer of ours) trainer.dispose();
     tfjs.dispose();
   }
 
@@ -213,16 +276,26 @@ export async function benchTrain({ ctx, gpu, train, settings, progress }: TrainB
       ...extra,
     };
   };
-  const [jsFreshCase, jsTrainedCase] = trainerCases.slice(-2) as [TimedCase, TimedCase];
+  const [jsFreshCase, jsTrainedCase, oursFreshCase, oursTrainedCase] = trainerCases.slice(-4) as [TimedCase, TimedCase, TimedCase, TimedCase];
   const results: TrainBenchResult[] = [
     ...versions.map((v, i) =>
-      row(trainerCases[i]!, 'webgpu-prune', `matmul v${v}${v === defaultVersion ? ' (default)' : ''}`, { matmulVersion: v, isDefault: v === defaultVersion }),
+      row(trainerCases[i]!, 'webgpu-prune', `matmul v${v}${v === defaultVersion ? ' (default)' : ''}`, {
+        matmulVersion: v,
+        isDefault: v === defaultVersion,
+        backpropagatedFraction: backpropagated.get(trainerCases[i]!.label),
+      }),
     ),
     row(trainerCases[versions.length]!, 'tfjs-webgpu', `TF.js ${peer.version}`),
     row(jsFreshCase, 'js-reference', 'fresh init', { stage: 'fresh', backpropagatedFraction: jsBackpropagated.fresh }),
     row(jsTrainedCase, 'js-reference', `after ${settings.trainedEpochs} epochs`, { stage: 'trained', backpropagatedFraction: jsBackpropagated.trained }),
+    row(oursFreshCase, 'webgpu-prune', 'default kernels, fresh init', { stage: 'fresh', isDefault: true, backpropagatedFraction: backpropagated.get(oursFreshCase.label) }),
+    row(oursTrainedCase, 'webgpu-prune', `default kernels, after ${settings.trainedEpochs} epochs`, {
+      stage: 'trained',
+      isDefault: true,
+      backpropagatedFraction: backpropagated.get(oursTrainedCase.label),
+    }),
   ];
-  const best = results.find((r) => r.isDefault)!;
+  const best = results.find((r) => r.isDefault && r.matmulVersion !== undefined)!;
   const oursCase = trainerCases[versions.indexOf(defaultVersion)]!;
   const tfjsCase = trainerCases[versions.length]!;
   // Ratios pair the timings of one round (taken seconds apart), then take the median: steadier
@@ -252,6 +325,7 @@ export async function benchTrain({ ctx, gpu, train, settings, progress }: TrainB
       oursOverJsFresh: speedup(oursCase, jsFreshCase),
       oursOverJsTrained: speedup(oursCase, jsTrainedCase),
       jsTrainedOverJsFresh: speedup(jsTrainedCase, jsFreshCase),
+      oursTrainedOverOursFresh: speedup(oursTrainedCase, oursFreshCase),
     },
     ceiling: {
       shape: [n, n, n],
@@ -263,6 +337,51 @@ export async function benchTrain({ ctx, gpu, train, settings, progress }: TrainB
     },
     stepKernels: { kernels, sumMs: kernels.reduce((s, k) => s + k.ms, 0), measuredStepMs: best.msPerBatch },
     kernelTiming: kernelTimingMethod(ctx),
+    ...(settings.seedRecipe ? { seedRecipe: await seedRecipeRun(ctx, settings.seedRecipe, train, test, progress) } : {}),
+  };
+}
+
+/**
+ * One run of `recipe` on the GPU over the whole training set, as `train` runs it by default (on
+ * with the smaller network after the pruning pass), then the test set on the GPU.
+ */
+async function seedRecipeRun(ctx: GpuContext, recipe: Recipe, train: Dataset, test: Dataset, progress: (line: string) => void): Promise<SeedRecipeRun> {
+  const config: TrainConfig = { batchSize: recipe.batchSize, confidence: recipe.confidence };
+  const makeTrainer: TrainerFactory = (start, data, optimizer) => GpuTrainer.create(ctx, start, data, config, optimizer);
+  const trainer = await makeTrainer(initNetwork(recipe.sizes, recipe.seed), train);
+  let trainedSizes: number[] | null = null;
+  let result;
+  try {
+    result = await runTraining(
+      trainer,
+      recipe,
+      train.count,
+      {
+        onEpoch: (r) => progress(`seed recipe on the GPU: epoch ${r.epoch + 1}/${recipe.epochs}, ${r.elapsed.toFixed(1)} s${r.pruned ? ', pruned' : ''}`),
+        onCompact: (sizes) => (trainedSizes = sizes),
+      },
+      { compact: { train, makeTrainer } },
+    );
+  } finally {
+    trainer.dispose();
+  }
+  if (result.status !== 'finished') throw new Error(`bench train: the seed recipe's run ${result.status === 'diverged' ? `diverged: ${result.reason}` : 'was interrupted'}`);
+  const { epochs } = result;
+  const seconds = epochs.map((r, e) => r.elapsed - (e === 0 ? 0 : epochs[e - 1]!.elapsed));
+  const pruneEpoch = epochs.findIndex((r) => r.pruned);
+  if (pruneEpoch < 0) throw new Error('bench train: the seed recipe ran no pruning pass');
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const last = epochs[epochs.length - 1]!;
+  const scored = await evaluateGpu(ctx, result.net, test, false);
+  return {
+    epochSecondsBeforePrune: mean(seconds.slice(0, pruneEpoch)),
+    epochSecondsAfterPrune: mean(seconds.slice(pruneEpoch + 1)),
+    testAccuracy: (100 * scored.correct) / scored.total,
+    keptWeights: last.keptWeights,
+    totalWeights: last.totalWeights,
+    epochs: epochs.length,
+    seconds: result.seconds,
+    trainedSizes,
   };
 }
 
@@ -306,6 +425,7 @@ export function formatTrainBench(r: TrainBenchReport): string {
     '',
     `speed-ups (median of per-round ratios): ours / TF.js ${fixed(r.ratios.oursOverTfjs, 2)}×, ours / JS fresh ${fixed(r.ratios.oursOverJsFresh)}×, ` +
       `ours / JS after ${r.settings.trainedEpochs} epochs ${fixed(r.ratios.oursOverJsTrained)}× (JS trained / JS fresh ${fixed(r.ratios.jsTrainedOverJsFresh, 2)}×)`,
+    `skipping the backward pass: ours after ${r.settings.trainedEpochs} epochs / ours fresh ${fixed(r.ratios.oursTrainedOverOursFresh, 2)}× (default kernels)`,
     `ceiling: matmul ${r.ceiling.shape.join('×')} v${r.ceiling.matmulVersion} ${fixed(r.ceiling.gflops)} GFLOP/s ` +
       `(${r.ceiling.perVersion.map((k) => `${k.kernel} ${fixed(k.gflops!)}`).join(', ')}); the trainer reaches ${fixed(100 * r.ceiling.trainerFraction)}% of it`,
     '',
@@ -314,5 +434,14 @@ export function formatTrainBench(r: TrainBenchReport): string {
     '| --- | ---: | ---: |',
     ...r.stepKernels.kernels.map((k) => `| ${k.kernel} | ${fixed(k.ms, 3)} | ${k.gflops === null ? '' : fixed(k.gflops)} |`),
   ];
+  const run = r.seedRecipe;
+  if (run) {
+    lines.push(
+      '',
+      `seed recipe on the GPU (${run.epochs} epochs, ${fixed(run.seconds)} s${run.trainedSizes ? `, ${run.trainedSizes.join('-')} after pruning` : ''}): ` +
+        `${fixed(run.epochSecondsBeforePrune, 2)} s per epoch before the pruning pass, ${fixed(run.epochSecondsAfterPrune, 2)} s after ` +
+        `(${fixed(run.epochSecondsAfterPrune / run.epochSecondsBeforePrune, 2)}×); test ${fixed(run.testAccuracy, 2)}%, ${grouped(run.keptWeights)} of ${grouped(run.totalWeights)} weights kept`,
+    );
+  }
   return lines.join('\n');
 }

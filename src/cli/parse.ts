@@ -280,7 +280,7 @@ export const convertOptions = {
 } as const satisfies Record<string, Options>;
 
 export const benchOptions = {
-  quick: { type: 'boolean', default: false, describe: 'A smaller grid and fewer repeats' },
+  quick: { type: 'boolean', default: false, describe: 'A smaller grid and fewer repeats; bench train also leaves out its run of the whole seed recipe' },
   repeats: { type: 'number', default: 7, describe: 'Timed repeats per case (the median is reported)' },
   'out-dir': { type: 'string', default: 'bench-results', describe: 'Folder for the JSON (and SVG) results' },
   model: { type: 'string', describe: 'bench infer: also measure this trained network (dense vs pruned)' },

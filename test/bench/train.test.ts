@@ -1,10 +1,13 @@
 /**
- * `bench train`'s core on tiny settings: the report has every contender and sane numbers.
- * Speeds are never asserted (DESIGN.md, "Benchmarks, not timed tests").
+ * `bench train`'s core on tiny settings: the report has every contender, both stages of ours and
+ * the JS reference, a tiny recipe's whole run, and sane numbers. Speeds are never asserted
+ * (DESIGN.md, "Benchmarks, not timed tests").
  */
 import { describe, expect, it } from 'vitest';
 import { benchTrain, formatTrainBench, stepFlops, type TrainBenchSettings } from '../../src/bench/train';
+import type { Dataset } from '../../src/data/dataset';
 import { dawnGpu } from '../../src/node/dawn';
+import { SEED_RECIPE } from '../../src/train/recipe';
 import { testGpu } from '../helpers/gpu';
 import { mulberry32 } from '../helpers/random';
 
@@ -21,6 +24,8 @@ describe('stepFlops', () => {
 describe.skipIf(!gpu.context)(`bench train core ${gpu.label}`, () => {
   // Compiling TF.js's pipelines on a software adapter takes most of a minute.
   it('reports ours, TF.js and the JS reference with positive finite figures', { timeout: 300_000 }, async () => {
+    // 4 epochs of 3 batches, pruned after the second: epochs before and after the pruning pass.
+    const seedRecipe = { ...SEED_RECIPE, sizes: [32, 16, 4], epochs: 4, batchSize: 20, prune: { kind: 'once' as const, epoch: 2, threshold: 0.01 } };
     const settings: TrainBenchSettings = {
       sizes: [32, 16, 4],
       batch: 20,
@@ -30,43 +35,63 @@ describe.skipIf(!gpu.context)(`bench train core ${gpu.label}`, () => {
       trainedSamples: 60,
       ceilingSize: 64,
       kernelTimingMs: 1,
+      seedRecipe,
     };
     const random = mulberry32(5);
-    const count = 60;
-    const train = {
-      source: 'synthetic',
+    const synthetic = (source: string, count: number): Dataset => ({
+      source,
       count,
       features: 32,
       classes: 4,
       inputs: Float32Array.from({ length: count * 32 }, () => (random() < 0.5 ? 0 : random())),
       labels: Uint8Array.from({ length: count }, () => Math.floor(random() * 4)),
-    };
+    });
+    const [train, test] = [synthetic('synthetic', 60), synthetic('synthetic test', 30)];
     const progress: string[] = [];
-    const report = await benchTrain({ ctx: gpu.context!, gpu: dawnGpu(), train, settings, progress: (line) => progress.push(line) });
+    const report = await benchTrain({ ctx: gpu.context!, gpu: dawnGpu(), train, test, settings, progress: (line) => progress.push(line) });
 
     expect(new Set(report.results.map((r) => r.name))).toEqual(new Set(['webgpu-prune', 'tfjs-webgpu', 'js-reference']));
-    expect(report.results.filter((r) => r.isDefault)).toHaveLength(1);
-    expect(report.results.filter((r) => r.name === 'js-reference').map((r) => r.stage)).toEqual(['fresh', 'trained']);
+    // The default matmul version's row, and ours at both stages.
+    expect(report.results.filter((r) => r.isDefault && r.matmulVersion !== undefined)).toHaveLength(1);
+    for (const name of ['webgpu-prune', 'js-reference']) {
+      const staged = report.results.filter((r) => r.name === name && r.stage);
+      expect(staged.map((r) => r.stage), name).toEqual(['fresh', 'trained']);
+      if (name === 'webgpu-prune') expect(staged.every((r) => r.isDefault)).toBe(true);
+    }
     const positive = (x: number) => Number.isFinite(x) && x > 0;
     for (const r of report.results) {
       expect(r.batch).toBe(20);
       expect(r.batches).toBe(2);
       expect([r.samplesPerSec, r.gflops, r.msPerBatch, ...r.msPerBatchRange].every(positive), JSON.stringify(r)).toBe(true);
     }
-    for (const r of report.results.filter((x) => x.name === 'js-reference')) {
+    for (const r of report.results.filter((x) => x.stage)) {
       expect(r.backpropagatedFraction).toBeGreaterThanOrEqual(0);
       expect(r.backpropagatedFraction).toBeLessThanOrEqual(1);
     }
+    // Ours and the JS reference train the same network from the same states: the same samples skip.
+    const share = (name: string, stage: string) => report.results.find((r) => r.name === name && r.stage === stage)!.backpropagatedFraction;
+    expect(share('webgpu-prune', 'fresh')).toBe(share('js-reference', 'fresh'));
+    expect(share('webgpu-prune', 'trained')).toBe(share('js-reference', 'trained'));
     expect(Object.values(report.ratios).every(positive)).toBe(true);
     expect(report.ceiling.shape).toEqual([64, 64, 64]);
     expect([report.ceiling.gflops, report.ceiling.ms, report.ceiling.trainerFraction].every(positive)).toBe(true);
-    // Forward 2, backward 1, weight gradients 2, softmax 1, updates 2.
-    expect(report.stepKernels.kernels).toHaveLength(8);
+    // Forward 2, backward 1, weight gradients 2, softmax 1, updates 2, compact_scan 1, gather_rows 3.
+    expect(report.stepKernels.kernels).toHaveLength(12);
     expect(report.stepKernels.kernels.every((k) => positive(k.ms))).toBe(true);
     expect(report.flopsPerStep).toBe(stepFlops(settings.sizes, settings.batch));
     expect(report.adapter.description).toBe(gpu.context!.adapter.description);
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
-    expect(formatTrainBench(report)).toContain('tfjs-webgpu');
+    const run = report.seedRecipe!;
+    expect([run.epochSecondsBeforePrune, run.epochSecondsAfterPrune, run.seconds].every(positive), JSON.stringify(run)).toBe(true);
+    expect(run.epochs).toBe(4);
+    expect(run.testAccuracy).toBeGreaterThanOrEqual(0);
+    expect(run.testAccuracy).toBeLessThanOrEqual(100);
+    expect(run.totalWeights).toBe(32 * 16 + 16 * 4);
+    expect(run.keptWeights).toBeLessThan(run.totalWeights);
+    const text = formatTrainBench(report);
+    expect(text).toContain('tfjs-webgpu');
+    expect(text).toContain('default kernels, after 1 epochs');
+    expect(text).toContain('seed recipe on the GPU (4 epochs');
     expect(progress.some((line) => line.startsWith('round 1/1'))).toBe(true);
   });
 });

@@ -32,7 +32,7 @@ export async function runBench(cmd: BenchCommand, io: CommandIo): Promise<void> 
 
   if (cmd.target === 'train') {
     const data = await loadMnist();
-    const report = await benchTrain({ ctx, gpu, train: data.train, settings: trainBenchSettings(cmd.quick, cmd.repeats), progress: log });
+    const report = await benchTrain({ ctx, gpu, train: data.train, test: data.test, settings: trainBenchSettings(cmd.quick, cmd.repeats), progress: log });
     const path = await writeResult(cmd.outDir, 'bench-train.json', JSON.stringify(report, null, 2) + '\n');
     if (cmd.json) io.out(JSON.stringify(report));
     else io.out(`${formatTrainBench(report)}\n\nwritten: ${path}`);

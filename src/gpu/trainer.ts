@@ -56,6 +56,8 @@ export interface GpuTrainerOptions {
   matmulVersion?: MatmulVersion;
   /** Batches recorded per command encoder (default 8). */
   batchesPerSubmit?: number;
+  /** Batch rows per weight-gradient dispatch (default: `weightGradientChunk`); rounded up to whole offset alignments. */
+  weightGradientRows?: number;
 }
 
 const F32 = 4;
@@ -63,11 +65,10 @@ const F32 = 4;
 /**
  * Batch rows per weight-gradient dispatch: a backpropagated share p of a batch costs about
  * ⌈p·batch / chunk⌉ chunks, so small chunks waste less, but each is a dispatch; 128 rows, or an
- * eighth of a large batch. A multiple of the offset alignment in rows, as each chunk binds a
- * window of the packed rows.
+ * eighth of a large batch.
  */
-function weightGradientChunk(batch: number, alignment: number): number {
-  return alignUp(Math.max(128, Math.ceil(batch / 8)) * F32, alignment) / F32;
+export function weightGradientChunk(batch: number): number {
+  return Math.max(128, Math.ceil(batch / 8));
 }
 
 function alignUp(bytes: number, alignment: number): number {
@@ -207,7 +208,10 @@ export class GpuTrainer implements Trainer {
     const version = options.matmulVersion ?? 'auto';
     const layerIndices = [...Array(layers).keys()];
     // The weight gradient in chunks of batch rows: `chunks[c]` rows from c·chunk.
-    const chunk = weightGradientChunk(batch, alignment);
+    // A whole number of offset alignments: each chunk binds a window of the packed rows.
+    const chunkRows = options.weightGradientRows ?? weightGradientChunk(batch);
+    if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new KernelError(`GPU trainer: ${chunkRows} weight-gradient rows is not a positive integer`);
+    const chunk = alignUp(chunkRows * F32, alignment) / F32;
     const chunks = Array.from({ length: ceilDiv(batch, chunk) }, (_, c) => Math.min(chunk, batch - c * chunk));
     const backwardSpecs: MatmulSpec[] = layerIndices.slice(1).map((l) => ({ m: batch, k: sizes[l + 1]!, n: sizes[l]!, transB: true, epilogue: 'reluGrad' }));
     const backwardDescriptors = backwardSpecs.map((spec) => matmulDescriptorFor(ctx, spec, version));

@@ -120,7 +120,7 @@ describe.skipIf(!gpu.context)(`GpuTrainer vs CpuTrainer ${gpu.label}`, () => {
     await trainBoth(ctx, [37, 19, 5], 100, { batchSize: 13, confidence: 0 });
   });
 
-  it('a pre-trained network where most samples are skipped: 37-19-5, batch 300 (weight gradients in 3 chunks), file order and shuffled', async () => {
+  it('a pre-trained network where most samples are skipped: 37-19-5, batch 300 (weight gradients in 3 chunks, or 5 of 64 rows), file order and shuffled', async () => {
     // Labels the network can learn: the class whose block of 7 inputs sums highest.
     const [count, sizes] = [900, [37, 19, 5]];
     const train = syntheticDataset(count, 37, 5, 3);
@@ -132,20 +132,23 @@ describe.skipIf(!gpu.context)(`GpuTrainer vs CpuTrainer ${gpu.label}`, () => {
     const pretraining = new CpuTrainer(initNetwork(sizes, 1), train, config);
     for (let e = 0; e < 30; e++) await pretraining.trainEpoch(null, 0.002, 0.67);
     const start = await pretraining.state();
-    const gpuTrainer = await GpuTrainer.create(ctx, start.net, train, config, start);
-    const cpuTrainer = new CpuTrainer(start.net, train, config, start);
-    try {
-      for (const order of [null, shuffled(count, 5)]) {
-        const got = await gpuTrainer.trainEpoch(order, 0.002, 0.67);
-        const want = await cpuTrainer.trainEpoch(order, 0.002, 0.67);
-        expect(got).toEqual(want);
-        // What this test is for: some, but fewer than half, of the samples are backpropagated.
-        expect(want.backpropagated).toBeGreaterThan(0);
-        expect(want.backpropagated).toBeLessThan(count / 2);
-        await compareStates(gpuTrainer, cpuTrainer, order ? 'shuffled' : 'file order');
+    for (const weightGradientRows of [undefined, 64]) {
+      const gpuTrainer = await GpuTrainer.create(ctx, start.net, train, config, start, { weightGradientRows });
+      const cpuTrainer = new CpuTrainer(start.net, train, config, start);
+      try {
+        for (const order of [null, shuffled(count, 5)]) {
+          const when = `${order ? 'shuffled' : 'file order'}, chunks of ${weightGradientRows ?? 'default'} rows`;
+          const got = await gpuTrainer.trainEpoch(order, 0.002, 0.67);
+          const want = await cpuTrainer.trainEpoch(order, 0.002, 0.67);
+          expect(got, when).toEqual(want);
+          // What this test is for: some, but fewer than half, of the samples are backpropagated.
+          expect(want.backpropagated).toBeGreaterThan(0);
+          expect(want.backpropagated).toBeLessThan(count / 2);
+          await compareStates(gpuTrainer, cpuTrainer, when);
+        }
+      } finally {
+        gpuTrainer.dispose();
       }
-    } finally {
-      gpuTrainer.dispose();
     }
   });
 

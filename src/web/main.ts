@@ -108,9 +108,15 @@ function formValues(): Record<string, string> {
   return values;
 }
 
+/** Shows the fields the chosen pruning schedule, update rule and learning-rate schedule use. */
 function showScheduleFields(): void {
-  const schedule = (form.elements.namedItem('schedule') as HTMLSelectElement).value;
+  const value = (name: string): string => (form.elements.namedItem(name) as HTMLSelectElement).value;
+  const schedule = value('schedule');
+  const rule = value('optimizer');
   form.querySelectorAll<HTMLElement>('[data-for]').forEach((label) => (label.hidden = !label.dataset['for']!.split(' ').includes(schedule)));
+  form.querySelectorAll<HTMLElement>('[data-rule]').forEach((label) => (label.hidden = !label.dataset['rule']!.split(' ').includes(rule)));
+  const lrSchedule = value('lr-schedule') || (rule === 'seed' ? 'seed-decay' : 'cosine');
+  form.querySelectorAll<HTMLElement>('[data-decay]').forEach((label) => (label.hidden = lrSchedule !== 'seed-decay'));
 }
 
 /** URL parameters named like options override the preset (`preset=` picks one). */

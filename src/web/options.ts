@@ -5,6 +5,7 @@
  */
 import { validateSizes } from '../model/network';
 import type { PruneSchedule } from '../prune/schedule';
+import { ADAM_DEFAULTS, defaultSchedule, isAdam, OPTIMIZER_DEFAULTS, usesMomentum, type LrSchedule, type OptimizerKind } from '../train/optimizer';
 import { SEED_RECIPE, type Recipe } from '../train/recipe';
 import { UserError } from '../util/errors';
 import type { TrainRequest } from './protocol';
@@ -35,9 +36,16 @@ export const OPTION_DEFAULTS: Readonly<Record<string, string>> = {
   sizes: SEED_RECIPE.sizes.join(','),
   epochs: String(SEED_RECIPE.epochs),
   'batch-size': String(SEED_RECIPE.batchSize),
-  lr: String(SEED_RECIPE.learningRate),
-  momentum: String(SEED_RECIPE.momentum),
-  factor: String(SEED_RECIPE.factor),
+  optimizer: 'seed',
+  lr: '',
+  momentum: '',
+  'weight-decay': '',
+  beta1: '',
+  beta2: '',
+  eps: '',
+  'lr-schedule': '',
+  warmup: '0',
+  factor: '',
   confidence: String(SEED_RECIPE.confidence),
   seed: String(SEED_RECIPE.seed),
   shuffle: 'false',
@@ -85,6 +93,46 @@ function list(get: Get, name: string, count: number, check: (v: number) => boole
   return values;
 }
 
+const OPTIMIZERS: readonly OptimizerKind[] = ['seed', 'sgd', 'momentum', 'adam', 'adamw'];
+const LR_SCHEDULES: readonly LrSchedule[] = ['seed-decay', 'constant', 'cosine'];
+
+function choice<T extends string>(get: Get, name: string, choices: readonly T[]): T {
+  const value = get(name).trim();
+  if (!(choices as readonly string[]).includes(value)) throw new UserError(`${name} must be one of ${choices.join(', ')}, got "${value}"`);
+  return value as T;
+}
+
+/**
+ * The update rule and its schedule, as `train`'s flags give them: an empty field takes the rule's
+ * default, and a field the rule has no use for (momentum for Adam, β for SGD) is not read, as the
+ * page hides it.
+ */
+function updateRule(get: Get, epochs: number): Pick<Recipe, 'learningRate' | 'momentum' | 'factor' | 'optimizer' | 'weightDecay' | 'beta1' | 'beta2' | 'eps' | 'lrSchedule' | 'warmup'> {
+  const optimizer = choice(get, 'optimizer', OPTIMIZERS);
+  const schedule = get('lr-schedule').trim() === '' ? defaultSchedule(optimizer) : choice(get, 'lr-schedule', LR_SCHEDULES);
+  const defaults = optimizer === 'seed' ? SEED_RECIPE : OPTIMIZER_DEFAULTS[optimizer];
+  const fields: ReturnType<typeof updateRule> = {
+    learningRate: optional(get, 'lr', positive) ?? defaults.learningRate,
+    momentum: (usesMomentum(optimizer) ? optional(get, 'momentum', fraction) : undefined) ?? defaults.momentum,
+    factor: (schedule === 'seed-decay' ? optional(get, 'factor', positive) : undefined) ?? SEED_RECIPE.factor,
+  };
+  if (optimizer !== 'seed') {
+    const weightDecay = optional(get, 'weight-decay', (g, n) => number(g, n, (v) => v >= 0, 'a number ≥ 0')) ?? 0;
+    Object.assign(fields, { optimizer, weightDecay, lrSchedule: schedule });
+  } else if (schedule !== 'seed-decay') {
+    fields.lrSchedule = schedule;
+  }
+  if (isAdam(optimizer)) {
+    const open = (g: Get, n: string): number => number(g, n, (v) => v > 0 && v < 1, 'a fraction in (0, 1)');
+    fields.beta1 = optional(get, 'beta1', open) ?? ADAM_DEFAULTS.beta1;
+    fields.beta2 = optional(get, 'beta2', open) ?? ADAM_DEFAULTS.beta2;
+    fields.eps = optional(get, 'eps', positive) ?? ADAM_DEFAULTS.eps;
+  }
+  const warmup = number(get, 'warmup', (v) => Number.isInteger(v) && v >= 0 && v < epochs, `a whole number of epochs from 0 to ${epochs - 1}`);
+  if (warmup > 0) fields.warmup = warmup;
+  return fields;
+}
+
 /** 1-based epoch option → 0-based epoch. */
 function epochOption(get: Get, name: string, epochs: number, fallback: number): number {
   const v = optional(get, name, positiveInteger) ?? fallback;
@@ -130,13 +178,11 @@ export function trainRequest(values: Readonly<Record<string, string | undefined>
     sizes,
     epochs,
     batchSize: positiveInteger(get, 'batch-size'),
-    learningRate: positive(get, 'lr'),
-    momentum: fraction(get, 'momentum'),
-    factor: positive(get, 'factor'),
     confidence: positive(get, 'confidence'),
     seed: number(get, 'seed', (v) => Number.isInteger(v) && Math.abs(v) < 2 ** 31, 'a 32-bit whole number'),
     shuffle: get('shuffle') === 'true' || get('shuffle') === 'on' || get('shuffle') === '1',
     prune: schedule(get, epochs, sizes.length - 1),
+    ...updateRule(get, epochs),
   };
   const limit = optional(get, 'limit', positiveInteger) ?? null;
   if (limit !== null && limit < recipe.batchSize) throw new UserError(`limit ${limit} is smaller than one batch (batch-size ${recipe.batchSize})`);

@@ -22,6 +22,7 @@ import { cloneNetwork, initNetwork, keptTotal, totalWeights, type Network } from
 import { compactNetwork, expandInputs } from '../prune/structured';
 import { pruneByThreshold, pruneToSparsity } from '../prune/unstructured';
 import type { Checkpoint } from '../train/checkpoint';
+import { optimizerOf } from '../train/optimizer';
 import { SEED_RECIPE, type Recipe } from '../train/recipe';
 import { runTraining, type TrainingResult } from '../train/run';
 import type { Trainer } from '../train/trainer';
@@ -186,7 +187,7 @@ export class WebSession {
     if (recipe.batchSize > train.count) throw new UserError(`batch-size ${recipe.batchSize} is larger than the ${train.count} training images`);
     checkDataFits(recipe.sizes, train, `sizes ${recipe.sizes.join(',')}`);
     const net = initNetwork(recipe.sizes, recipe.seed);
-    const config = { batchSize: recipe.batchSize, confidence: recipe.confidence };
+    const config = { batchSize: recipe.batchSize, confidence: recipe.confidence, updateRule: optimizerOf(recipe) };
     const trainer: Trainer = this.ctx ? await GpuTrainer.create(this.ctx, net, train, config) : new CpuTrainer(net, train, config);
     const control: RunControl = { paused: false, stopped: false, wake: null };
     this.control = control;

@@ -22,6 +22,24 @@ describe('browser run options', () => {
     expect(trainRequest(presetValues(name)).recipe).toEqual(cliRecipe(RECIPE_FILES[name]!));
   });
 
+  it.each([
+    [{ optimizer: 'adam', lr: '0.002', 'weight-decay': '0.0001', warmup: '2', epochs: '10' }],
+    [{ optimizer: 'adamw', beta1: '0.8', beta2: '0.99', eps: '1e-7', 'lr-schedule': 'constant' }],
+    [{ optimizer: 'momentum', momentum: '0.8', 'lr-schedule': 'seed-decay', factor: '0.98' }],
+    [{ optimizer: 'sgd', 'batch-size': '100', 'lr-schedule': 'cosine' }],
+    [{ 'lr-schedule': 'constant', momentum: '0.5' }],
+    [{ factor: '0.97', lr: '0.001', schedule: 'gradual', 'final-sparsity': '0.9' }],
+  ])('%j gives the recipe the same train flags give the CLI', (values: Record<string, string>) => {
+    const flags = Object.entries(values).flatMap(([name, value]) => [`--${name}`, value]);
+    const result = parseArgs(['train', ...flags]);
+    if (result.kind !== 'command' || result.command.name !== 'train') throw new Error(`train ${flags.join(' ')} did not parse`);
+    expect(trainRequest(values).recipe).toEqual(result.command.recipe);
+  });
+
+  it('reads only the fields the update rule uses, as the page shows only those', () => {
+    expect(trainRequest({ optimizer: 'adam', momentum: '0.5', factor: '0.9' }).recipe).toEqual(trainRequest({ optimizer: 'adam' }).recipe);
+  });
+
   it('takes options named like the flags over the defaults', () => {
     const request = trainRequest({ epochs: '3', 'batch-size': '100', limit: '2000', test: '500', schedule: 'once', sparsity: '0.9', 'prune-epoch': '2' });
     expect(request.limit).toBe(2000);
@@ -36,6 +54,9 @@ describe('browser run options', () => {
     [{ 'layer-sparsity': '0.9,0.9' }, 'layer-sparsity needs 3 values (one per layer), got 2'],
     [{ schedule: 'gradual', 'prune-start': '9', 'prune-end': '4', epochs: '10' }, 'prune-end (4) comes before prune-start (9)'],
     [{ limit: '100' }, 'limit 100 is smaller than one batch (batch-size 800)'],
+    [{ optimizer: 'rmsprop' }, 'optimizer must be one of seed, sgd, momentum, adam, adamw, got "rmsprop"'],
+    [{ optimizer: 'adam', beta2: '1' }, 'beta2 must be a fraction in (0, 1), got "1"'],
+    [{ warmup: '50' }, 'warmup must be a whole number of epochs from 0 to 49, got "50"'],
   ])('refuses %j in one line', (values, message) => {
     expect(() => trainRequest(values)).toThrow(message);
   });

@@ -207,8 +207,8 @@ export class GpuTrainer implements Trainer {
     // takes v4 only where M, a layer's width in the weight gradient, is tiny.
     const version = options.matmulVersion ?? 'auto';
     const layerIndices = [...Array(layers).keys()];
-    // The weight gradient in chunks of batch rows: `chunks[c]` rows from c·chunk.
-    // A whole number of offset alignments: each chunk binds a window of the packed rows.
+    // The weight gradient in chunks of batch rows, `chunks[c]` rows from c·chunk; `chunk` a whole
+    // number of offset alignments, as each chunk binds a window of the packed rows.
     const chunkRows = options.weightGradientRows ?? weightGradientChunk(batch);
     if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new KernelError(`GPU trainer: ${chunkRows} weight-gradient rows is not a positive integer`);
     const chunk = alignUp(chunkRows * F32, alignment) / F32;

@@ -236,7 +236,7 @@ export const trainOptions = {
   'compact-training': {
     type: 'boolean',
     default: true,
-    describe: 'After a pruning pass, train the smaller network without the neurons and input pixels that feed nothing (the same table and network, faster); --no-compact-training keeps the full shape',
+    describe: 'After a pruning pass, train the smaller network without the neurons and input pixels that feed nothing (faster; on --backend cpu the same table and file bit for bit); --no-compact-training keeps the full shape',
   },
   ...backendOption,
   ...dataOption,

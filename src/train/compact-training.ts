@@ -40,6 +40,7 @@ export type TrainerFactory = (net: Network, train: Dataset, start?: Partial<Opti
 export interface CompactTraining {
   /** The full training set the first trainer trains on (its kept features are gathered from it). */
   train: Dataset;
+  /** Its trainers run the recipe's update rule, as the first trainer does (the removed weights replay that rule). */
   makeTrainer: TrainerFactory;
 }
 

@@ -81,8 +81,10 @@ export interface TrainBenchResult {
 export interface SeedRecipeRun {
   /** Mean seconds of the epochs before the one that ends with the pruning pass... */
   epochSecondsBeforePrune: number;
-  /** ...and of the epochs after it. */
+  /** ...and of the epochs after it, `compactSeconds` left out. */
   epochSecondsAfterPrune: number;
+  /** Once, between the pruning pass and the next epoch: the switch to the smaller network (0 when the run kept the full shape). */
+  compactSeconds: number;
   /** Percent of the test set. */
   testAccuracy: number;
   keptWeights: number;
@@ -350,6 +352,8 @@ async function seedRecipeRun(ctx: GpuContext, recipe: Recipe, train: Dataset, te
   const makeTrainer: TrainerFactory = (start, data, optimizer) => GpuTrainer.create(ctx, start, data, config, optimizer);
   const trainer = await makeTrainer(initNetwork(recipe.sizes, recipe.seed), train);
   let trainedSizes: number[] | null = null;
+  let prunedAt = 0;
+  let compactSeconds = 0;
   let result;
   try {
     result = await runTraining(
@@ -357,8 +361,14 @@ async function seedRecipeRun(ctx: GpuContext, recipe: Recipe, train: Dataset, te
       recipe,
       train.count,
       {
-        onEpoch: (r) => progress(`seed recipe on the GPU: epoch ${r.epoch + 1}/${recipe.epochs}, ${r.elapsed.toFixed(1)} s${r.pruned ? ', pruned' : ''}`),
-        onCompact: (sizes) => (trainedSizes = sizes),
+        onEpoch: (r) => {
+          progress(`seed recipe on the GPU: epoch ${r.epoch + 1}/${recipe.epochs}, ${r.elapsed.toFixed(1)} s${r.pruned ? ', pruned' : ''}`);
+          if (r.pruned) prunedAt = performance.now();
+        },
+        onCompact: (sizes) => {
+          trainedSizes = sizes;
+          compactSeconds = (performance.now() - prunedAt) / 1000;
+        },
       },
       { compact: { train, makeTrainer } },
     );
@@ -370,12 +380,15 @@ async function seedRecipeRun(ctx: GpuContext, recipe: Recipe, train: Dataset, te
   const seconds = epochs.map((r, e) => r.elapsed - (e === 0 ? 0 : epochs[e - 1]!.elapsed));
   const pruneEpoch = epochs.findIndex((r) => r.pruned);
   if (pruneEpoch < 0) throw new Error('bench train: the seed recipe ran no pruning pass');
+  // The switch happened after the pruning epoch's report, so its time is in the next epoch's.
+  if (pruneEpoch + 1 < seconds.length) seconds[pruneEpoch + 1]! -= compactSeconds;
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const last = epochs[epochs.length - 1]!;
   const scored = await evaluateGpu(ctx, result.net, test, false);
   return {
     epochSecondsBeforePrune: mean(seconds.slice(0, pruneEpoch)),
     epochSecondsAfterPrune: mean(seconds.slice(pruneEpoch + 1)),
+    compactSeconds,
     testAccuracy: (100 * scored.correct) / scored.total,
     keptWeights: last.keptWeights,
     totalWeights: last.totalWeights,
@@ -440,7 +453,7 @@ export function formatTrainBench(r: TrainBenchReport): string {
       '',
       `seed recipe on the GPU (${run.epochs} epochs, ${fixed(run.seconds)} s${run.trainedSizes ? `, ${run.trainedSizes.join('-')} after pruning` : ''}): ` +
         `${fixed(run.epochSecondsBeforePrune, 2)} s per epoch before the pruning pass, ${fixed(run.epochSecondsAfterPrune, 2)} s after ` +
-        `(${fixed(run.epochSecondsAfterPrune / run.epochSecondsBeforePrune, 2)}×); test ${fixed(run.testAccuracy, 2)}%, ${grouped(run.keptWeights)} of ${grouped(run.totalWeights)} weights kept`,
+        `(${fixed(run.epochSecondsAfterPrune / run.epochSecondsBeforePrune, 2)}×; switching to the smaller network took ${fixed(run.compactSeconds, 1)} s once); test ${fixed(run.testAccuracy, 2)}%, ${grouped(run.keptWeights)} of ${grouped(run.totalWeights)} weights kept`,
     );
   }
   return lines.join('\n');

@@ -84,6 +84,7 @@ describe.skipIf(!gpu.context)(`bench train core ${gpu.label}`, () => {
     const run = report.seedRecipe!;
     expect([run.epochSecondsBeforePrune, run.epochSecondsAfterPrune, run.seconds].every(positive), JSON.stringify(run)).toBe(true);
     expect(run.epochs).toBe(4);
+    expect(run.compactSeconds).toBeGreaterThanOrEqual(0);
     expect(run.testAccuracy).toBeGreaterThanOrEqual(0);
     expect(run.testAccuracy).toBeLessThanOrEqual(100);
     expect(run.totalWeights).toBe(32 * 16 + 16 * 4);

@@ -227,14 +227,15 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
     },
   });
 
-  const trainerCases: TimedCase[] = [
-    ...versions.map((v) => gpuCase(`webgpu-prune v${v}`, { net: initial }, lr, momentum, { matmulVersion: v })),
-    { label: 'tfjs-webgpu', ms: [], run: () => timed(() => tfjs.trainEpoch()) },
-    jsCase('fresh', { net: initial }, lr, momentum),
-    jsCase('trained', trained.state, trained.lr, trained.momentum),
-    gpuCase('webgpu-prune fresh', { net: initial }, lr, momentum),
-    gpuCase('webgpu-prune trained', trained.state, trained.lr, trained.momentum),
-  ];
+  const versionCases = versions.map((v) => gpuCase(`webgpu-prune v${v}`, { net: initial }, lr, momentum, { matmulVersion: v }));
+  const oursFreshCase = gpuCase('webgpu-prune fresh', { net: initial }, lr, momentum);
+  const oursTrainedCase = gpuCase('webgpu-prune trained', trained.state, trained.lr, trained.momentum);
+  const tfjsCase: TimedCase = { label: 'tfjs-webgpu', ms: [], run: () => timed(() => tfjs.trainEpoch()) };
+  const jsFreshCase = jsCase('fresh', { net: initial }, lr, momentum);
+  const jsTrainedCase = jsCase('trained', trained.state, trained.lr, trained.momentum);
+  // Our two stages next to each other, after GPU work as both are: a case that follows the JS
+  // reference's epochs runs while their garbage is collected.
+  const trainerCases = [...versionCases, oursFreshCase, oursTrainedCase, tfjsCase, jsFreshCase, jsTrainedCase];
 
   const ceilingVersions = versions.filter((v) => v > 1);
   const ceilingCases = await Promise.all(
@@ -278,16 +279,15 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
       ...extra,
     };
   };
-  const [jsFreshCase, jsTrainedCase, oursFreshCase, oursTrainedCase] = trainerCases.slice(-4) as [TimedCase, TimedCase, TimedCase, TimedCase];
   const results: TrainBenchResult[] = [
     ...versions.map((v, i) =>
-      row(trainerCases[i]!, 'webgpu-prune', `matmul v${v}${v === defaultVersion ? ' (default)' : ''}`, {
+      row(versionCases[i]!, 'webgpu-prune', `matmul v${v}${v === defaultVersion ? ' (default)' : ''}`, {
         matmulVersion: v,
         isDefault: v === defaultVersion,
-        backpropagatedFraction: backpropagated.get(trainerCases[i]!.label),
+        backpropagatedFraction: backpropagated.get(versionCases[i]!.label),
       }),
     ),
-    row(trainerCases[versions.length]!, 'tfjs-webgpu', `TF.js ${peer.version}`),
+    row(tfjsCase, 'tfjs-webgpu', `TF.js ${peer.version}`),
     row(jsFreshCase, 'js-reference', 'fresh init', { stage: 'fresh', backpropagatedFraction: jsBackpropagated.fresh }),
     row(jsTrainedCase, 'js-reference', `after ${settings.trainedEpochs} epochs`, { stage: 'trained', backpropagatedFraction: jsBackpropagated.trained }),
     row(oursFreshCase, 'webgpu-prune', 'default kernels, fresh init', { stage: 'fresh', isDefault: true, backpropagatedFraction: backpropagated.get(oursFreshCase.label) }),
@@ -298,8 +298,7 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
     }),
   ];
   const best = results.find((r) => r.isDefault && r.matmulVersion !== undefined)!;
-  const oursCase = trainerCases[versions.indexOf(defaultVersion)]!;
-  const tfjsCase = trainerCases[versions.length]!;
+  const oursCase = versionCases[versions.indexOf(defaultVersion)]!;
   // Ratios pair the timings of one round (taken seconds apart), then take the median: steadier
   // than a ratio of medians when the machine's speed drifts between rounds.
   const speedup = (fast: TimedCase, slow: TimedCase) => median(fast.ms.map((ms, round) => slow.ms[round]! / ms));

@@ -5,6 +5,8 @@
 //       in value, without overflow for large logits
 //   grad = onehot(target) − p if p[target] < CONFIDENCE (and backpropagated += 1), else 0
 //   backprop = 1 where the gradient was computed, else 0 (what compact_scan packs, compact.wgsl)
+//   loss[s] += −ln p[target] = ln Σ exp(x − max) − (x[target] − max): the slot's cross-entropy
+//       summed over the batches until the host clears it (the host sums the slots per epoch)
 // A sample with a NaN or infinite logit (the network overflowed) only adds 1 to nonFinite and
 // gets grad = 0 and backprop = 0: it predicts nothing and spreads no NaN.
 //
@@ -15,6 +17,7 @@
 //   3 counters  [3] atomic u32         read_write: [0] correct, [1] backpropagated, [2] nonFinite
 //               (summed over every dispatch until the host clears them)
 //   4 backprop  [BATCH] u32            write
+//   5 loss      [BATCH] f32            read_write (accumulated, as the counters are)
 // Workgroup size WG (override, from the host's descriptor SOFTMAX_GRAD in src/gpu/kernels.ts);
 // dispatch ⌈BATCH / WG⌉. JS reference: softmaxGrad in src/cpu/ops.ts.
 
@@ -28,6 +31,7 @@ override WG: u32;
 @group(0) @binding(2) var<storage, read_write> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> counters: array<atomic<u32>, 3>;
 @group(0) @binding(4) var<storage, read_write> backprop: array<u32>;
+@group(0) @binding(5) var<storage, read_write> loss: array<f32>;
 
 // NaN or ±Inf: all exponent bits set. Tested on the bits because WGSL lets a compiler assume that
 // float operations never meet NaN or Inf, which can fold a float comparison away.
@@ -57,6 +61,7 @@ fn softmax_grad(@builtin(global_invocation_id) gid: vec3u) {
   let top = logits[row + best];
   var sum = 0.0;
   for (var i = 0u; i < CLASSES; i++) { sum += exp(logits[row + i] - top); }
+  if (label < CLASSES) { loss[s] += log(sum) - (logits[row + label] - top); }
   let learn = label < CLASSES && exp(logits[row + label] - top) / sum < CONFIDENCE;
   if (learn) { atomicAdd(&counters[1], 1u); }
   backprop[s] = select(0u, 1u, learn);

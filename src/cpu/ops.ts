@@ -101,6 +101,8 @@ export interface SoftmaxGradCounts {
   backpropagated: number;
   /** Samples whose logits are not all finite: neither correct nor backpropagated, gradient 0. */
   nonFinite: number;
+  /** Σ of the finite samples' cross-entropy (`crossEntropy`). */
+  lossSum: number;
 }
 
 /**
@@ -110,6 +112,20 @@ export interface SoftmaxGradCounts {
  * with a NaN or infinite logit (the network overflowed) only counts as non-finite: it predicts
  * nothing and its gradient is 0, so it spreads no NaN.
  */
+/** −ln softmax(logits)[target] for one row of finite logits, as ln Σ exp(x − max) − (x[target] − max), in f64. */
+export function crossEntropy(
+  logits: ArrayLike<number>, // [classes]
+  offset: number, // where the row starts in `logits`
+  classes: number,
+  target: number,
+): number {
+  let max = logits[offset]!;
+  for (let c = 1; c < classes; c++) max = Math.max(max, logits[offset + c]!);
+  let sum = 0;
+  for (let c = 0; c < classes; c++) sum += Math.exp(logits[offset + c]! - max);
+  return Math.log(sum) - (logits[offset + target]! - max);
+}
+
 export function softmaxGrad(
   logits: Float32Array, // [batch, classes]
   targets: ArrayLike<number>, // [batch]: class indices
@@ -119,7 +135,7 @@ export function softmaxGrad(
   confidence: number,
   backprop?: Uint32Array, // [batch]: 1 where the gradient is computed, else 0 (overwritten when given)
 ): SoftmaxGradCounts {
-  const counts = { correct: 0, backpropagated: 0, nonFinite: 0 };
+  const counts = { correct: 0, backpropagated: 0, nonFinite: 0, lossSum: 0 };
   backprop?.fill(0, 0, batch);
   const p = new Float64Array(classes);
   for (let s = 0; s < batch; s++) {
@@ -133,6 +149,7 @@ export function softmaxGrad(
     for (let c = 1; c < classes; c++) if (logits[row + c]! > logits[row + best]!) best = c;
     const target = targets[s]!;
     if (best === target) counts.correct++;
+    counts.lossSum += crossEntropy(logits, row, classes, target);
     const max = logits[row + best]!;
     let sum = 0;
     for (let c = 0; c < classes; c++) sum += p[c] = Math.exp(logits[row + c]! - max);

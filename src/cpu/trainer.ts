@@ -17,6 +17,7 @@ import {
   type TrainerState,
 } from '../train/trainer';
 import { allFinite, allocateActivations, argmax, forwardSample } from './forward';
+import { crossEntropy } from './ops';
 import { optimizerStep } from './optimizers';
 
 /**
@@ -158,6 +159,7 @@ export class CpuTrainer implements Trainer {
     let correct = 0;
     let backpropagated = 0;
     let nonFinite = 0;
+    let lossSum = options.lossSumBefore ?? 0;
     let b = firstBatch;
     for (; b < batches; b++) {
       // A stop request (a signal) can only arrive while the event loop runs: yield between batches.
@@ -176,6 +178,7 @@ export class CpuTrainer implements Trainer {
           continue;
         }
         if (argmax(output) === target) correct++;
+        lossSum += crossEntropy(output, 0, output.length, target);
         softmaxInPlace(output);
         if (output[target]! < confidence) {
           backpropSample(this.net, this.activations, this.gradients, target, this.gradientSums);
@@ -184,7 +187,7 @@ export class CpuTrainer implements Trainer {
       }
       this.update(lr, momentum);
     }
-    return { correct, samples: (b - firstBatch) * batchSize, backpropagated, nonFinite };
+    return { correct, samples: (b - firstBatch) * batchSize, backpropagated, nonFinite, lossSum };
   }
 
   async state(): Promise<TrainerState> {

@@ -223,7 +223,7 @@ export const SOFTMAX_GRAD: KernelDescriptor<SoftmaxShape, { WG: number }> = {
   describe: ({ batch, classes }) => `${batch}x${classes}`,
   shapeConstants: ({ batch, classes, confidence }) => ({ BATCH: batch, CLASSES: classes, CONFIDENCE: confidence }),
   workgroups: ({ batch }, g) => [ceilDiv(batch, g.WG), 1, 1],
-  bindingBytes: ({ batch, classes }) => [batch * classes * F32, batch * 4, batch * classes * F32, SOFTMAX_COUNTERS * 4, batch * 4],
+  bindingBytes: ({ batch, classes }) => [batch * classes * F32, batch * 4, batch * classes * F32, SOFTMAX_COUNTERS * 4, batch * 4, batch * F32],
 };
 
 export function softmaxGradKernel(ctx: GpuContext, batch: number, classes: number, confidence: number): Promise<Kernel> {

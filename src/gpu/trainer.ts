@@ -108,6 +108,9 @@ export class GpuTrainer implements Trainer {
     private readonly hyperStride: number,
     private readonly counters: GPUBuffer,
     private readonly countersReadback: GPUBuffer,
+    /** [batch] f32: each batch slot's cross-entropy summed over the epoch's batches so far. */
+    private readonly losses: GPUBuffer,
+    private readonly lossesReadback: GPUBuffer,
     private readonly batchDispatches: Dispatch[][],
     /** Per layer: w = v = 0 where the mask buffer is 0. */
     private readonly maskDispatches: Dispatch[],
@@ -200,6 +203,8 @@ export class GpuTrainer implements Trainer {
     owned.push(hyper);
     const counters = buffer('counters (correct, backpropagated, non-finite)', SOFTMAX_COUNTERS * 4);
     const countersReadback = buffer('counters readback', SOFTMAX_COUNTERS * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    const losses = buffer('loss sums [batch]', batch * F32);
+    const lossesReadback = buffer('loss sums readback', batch * F32, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     const noAux = buffer('unused epilogue input', F32);
 
     // Kernels, one per shape, compiled concurrently.
@@ -289,7 +294,7 @@ export class GpuTrainer implements Trainer {
     const batchDispatches = slots.map((slot, b) => [
       bindKernel(ctx, forward[0]!, `layer 0 forward, batch ${b}`, [slot.inputs, weights[0]!, act(1), noAux]),
       ...hiddenForward,
-      bindKernel(ctx, softmax, `batch ${b}`, [act(layers), slot.labels, gradients[layers]!, counters, backpropFlags]),
+      bindKernel(ctx, softmax, `batch ${b}`, [act(layers), slot.labels, gradients[layers]!, counters, backpropFlags, losses]),
       ...compaction,
       gatherPacked(0, slot.inputs, packedActivations[0]!, `inputs, batch ${b}`),
       ...backwardPass,
@@ -313,6 +318,8 @@ export class GpuTrainer implements Trainer {
       hyperStride,
       counters,
       countersReadback,
+      losses,
+      lossesReadback,
       batchDispatches,
       maskDispatches,
       options.batchesPerSubmit ?? 8,
@@ -375,7 +382,7 @@ export class GpuTrainer implements Trainer {
         end = Math.min(first + this.batchesPerSubmit, this.batchCount);
         const label = `train batches ${first}–${end - 1}`;
         const encoder = device.createCommandEncoder({ label });
-        if (first === firstBatch) encoder.clearBuffer(this.counters);
+        if (first === firstBatch) this.clearEpochSums(encoder);
         const pass = encoder.beginComputePass({ label });
         for (let b = first; b < end; b++) recordDispatches(pass, this.batchDispatches[b]!);
         pass.end();
@@ -390,18 +397,29 @@ export class GpuTrainer implements Trainer {
         }
       }
       const encoder = device.createCommandEncoder({ label: 'read training counters' });
-      if (end === firstBatch) encoder.clearBuffer(this.counters);
+      if (end === firstBatch) this.clearEpochSums(encoder);
       encoder.copyBufferToBuffer(this.counters, 0, this.countersReadback, 0, SOFTMAX_COUNTERS * 4);
+      encoder.copyBufferToBuffer(this.losses, 0, this.lossesReadback, 0, batch * F32);
       device.queue.submit([encoder.finish()]);
       const error = await device.popErrorScope();
       if (error) throw new KernelError(`GPU trainer epoch: ${error.message}`);
       await waitForGpu(this.countersReadback.mapAsync(GPUMapMode.READ));
       this.counterValues.set(new Uint32Array(this.countersReadback.getMappedRange()));
       this.countersReadback.unmap();
+      await waitForGpu(this.lossesReadback.mapAsync(GPUMapMode.READ));
+      let lossSum = options.lossSumBefore ?? 0;
+      for (const slotSum of new Float32Array(this.lossesReadback.getMappedRange())) lossSum += slotSum;
+      this.lossesReadback.unmap();
       this.steps += end - firstBatch;
       const [correct, backpropagated, nonFinite] = this.counterValues;
-      return { correct: correct!, samples: (end - firstBatch) * batch, backpropagated: backpropagated!, nonFinite: nonFinite! };
+      return { correct: correct!, samples: (end - firstBatch) * batch, backpropagated: backpropagated!, nonFinite: nonFinite!, lossSum };
     });
+  }
+
+  /** The epoch's counters and loss sums start from 0. */
+  private clearEpochSums(encoder: GPUCommandEncoder): void {
+    encoder.clearBuffer(this.counters);
+    encoder.clearBuffer(this.losses);
   }
 
   /** The epoch's uniform: (lr, momentum) for the seed's rule; for the others one window per batch from `firstBatch`, for its step. */

@@ -92,6 +92,9 @@ export function decodeCheckpoint(bytes: Uint8Array, fileName: string): Checkpoin
   if (typeof partial !== 'object' || partial === null || !['correct', 'samples', 'backpropagated', 'nonFinite'].every((k) => Number.isSafeInteger((partial as unknown as Record<string, unknown>)[k]))) {
     fail('checkpoint "partial" is not the counts of an epoch in progress');
   }
+  // Checkpoints written before the loss was counted have none: the epoch's loss starts there.
+  partial.lossSum ??= 0;
+  if (typeof partial.lossSum !== 'number' || !Number.isFinite(partial.lossSum)) fail('checkpoint "partial" has a loss sum that is not a finite number');
   const reports = state['reports'] as EpochReport[];
   if (!Array.isArray(reports) || reports.length !== epoch) fail(`checkpoint has ${Array.isArray(reports) ? reports.length : 'no'} epoch reports for ${epoch} finished epochs`);
   const run = state['run'];

@@ -80,10 +80,17 @@ export function shuffledOrder(n: number, rng: DotNetRandom): Uint32Array {
   return order;
 }
 
-const NO_COUNTS: EpochResult = { correct: 0, samples: 0, backpropagated: 0, nonFinite: 0 };
+const NO_COUNTS: EpochResult = { correct: 0, samples: 0, backpropagated: 0, nonFinite: 0, lossSum: 0 };
 
+/** The counts of an epoch resumed after `a`, `b` those of the batches since (whose loss sum went on from `a`'s). */
 function addCounts(a: EpochResult, b: EpochResult): EpochResult {
-  return { correct: a.correct + b.correct, samples: a.samples + b.samples, backpropagated: a.backpropagated + b.backpropagated, nonFinite: a.nonFinite + b.nonFinite };
+  return {
+    correct: a.correct + b.correct,
+    samples: a.samples + b.samples,
+    backpropagated: a.backpropagated + b.backpropagated,
+    nonFinite: a.nonFinite + b.nonFinite,
+    lossSum: b.lossSum,
+  };
 }
 
 /** The index of the first non-finite weight, as `layer l, weight k`, or null. */
@@ -170,7 +177,7 @@ async function trainEpochs(
   for (let epoch = resume?.epoch ?? 0; epoch < recipe.epochs; epoch++) {
     const rngBefore = rng.getState();
     const order = recipe.shuffle ? shuffledOrder(sampleCount, rng) : null;
-    const trained = await trainer.trainEpoch(order, lr, momentum, { firstBatch, shouldStop: stopRequested });
+    const trained = await trainer.trainEpoch(order, lr, momentum, { firstBatch, shouldStop: stopRequested, lossSumBefore: partial.lossSum });
     const counts = addCounts(partial, trained);
     if (counts.nonFinite > 0) {
       const reason = `${counts.nonFinite} of ${counts.samples} training samples gave non-finite outputs`;

@@ -36,11 +36,27 @@ export interface EpochResult {
    * has diverged.
    */
   nonFinite: number;
+  /**
+   * Σ over the finite samples of the cross-entropy −ln p[target], in nats, from the same forward
+   * passes (the mean loss is lossSum / (samples − nonFinite)).
+   */
+  lossSum: number;
+}
+
+/** The epoch's mean cross-entropy over its finite samples, or null when none was finite. */
+export function meanLoss(r: EpochResult): number | null {
+  const finite = r.samples - r.nonFinite;
+  return finite > 0 ? r.lossSum / finite : null;
 }
 
 export interface EpochOptions {
   /** The batches before this one were trained already (an epoch resumed from a checkpoint). */
   firstBatch?: number;
+  /**
+   * The loss summed over those batches: the result's `lossSum` goes on from it, sample by sample
+   * on the JS reference, so a resumed epoch adds in the same order as one never stopped.
+   */
+  lossSumBefore?: number;
   /**
    * Asked between batches with how many of the epoch's batches are trained (the progress a
    * caller can show): true ends the epoch there, with the counts of the batches trained.

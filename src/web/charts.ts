@@ -22,13 +22,14 @@ class Chart {
 
 const epochAxis: uPlot.Axis = { label: 'epoch', incrs: [1, 2, 5, 10, 20, 50], values: (_u, ticks) => ticks.map(String) };
 
-/** Train and test accuracy, and weights kept, per epoch. */
+/** Train and test accuracy, weights kept and training loss, per epoch. */
 export class EpochCharts {
   private readonly accuracy: Chart;
   private readonly kept: Chart;
+  private readonly loss: Chart;
   private points: EpochPoint[] = [];
 
-  constructor(accuracyBox: HTMLElement, keptBox: HTMLElement) {
+  constructor(accuracyBox: HTMLElement, keptBox: HTMLElement, lossBox: HTMLElement) {
     this.accuracy = new Chart(
       accuracyBox,
       {
@@ -44,6 +45,15 @@ export class EpochCharts {
         scales: { x: { time: false }, y: { range: [0, 100] } },
         axes: [epochAxis, { label: '%' }],
         series: [{ label: 'epoch' }, { label: 'kept', stroke: COLORS[2], width: 2, fill: 'rgba(44,160,44,0.1)' }],
+      },
+      [[], []],
+    );
+    this.loss = new Chart(
+      lossBox,
+      {
+        scales: { x: { time: false } },
+        axes: [epochAxis, { label: 'nats' }],
+        series: [{ label: 'epoch' }, { label: 'loss', stroke: COLORS[3], width: 2 }],
       },
       [[], []],
     );
@@ -63,6 +73,7 @@ export class EpochCharts {
     const x = this.points.map((p) => p.epoch);
     this.accuracy.set([x, this.points.map((p) => p.trainAccuracy), this.points.map((p) => p.testAccuracy)]);
     this.kept.set([x, this.points.map((p) => p.keptWeights)]);
+    this.loss.set([x, this.points.map((p) => p.loss)]);
   }
 }
 

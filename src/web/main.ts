@@ -25,7 +25,7 @@ export interface AutoResult {
   recipe: Recipe;
   trainImages: number;
   testImages: number;
-  epochs: { epoch: number; trainAccuracy: number; testAccuracy: number; keptWeights: number; seconds: number }[];
+  epochs: { epoch: number; trainAccuracy: number; testAccuracy: number; loss: number | null; keptWeights: number; seconds: number }[];
   dense: { accuracy: number; correct: number; total: number; keptWeights: number };
   /** `compactCorrect`: the structured step's smaller network on the same images. */
   pruned: { accuracy: number; correct: number; compactCorrect: number | null; keptWeights: number; sizes: number[] };
@@ -36,7 +36,7 @@ export interface AutoResult {
 
 const params = new URLSearchParams(location.search);
 const client = new WorkerClient(new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' }));
-const charts = new EpochCharts(element('accuracy-chart'), element('kept-chart'));
+const charts = new EpochCharts(element('accuracy-chart'), element('kept-chart'), element('loss-chart'));
 const raceChart = new RaceChart(element('race-chart'));
 const form = element<HTMLFormElement>('train-form');
 const pruneForm = element<HTMLFormElement>('prune-form');
@@ -428,7 +428,7 @@ async function auto(): Promise<AutoResult> {
     recipe: request.recipe,
     trainImages: request.limit ?? 60_000,
     testImages: summary.trained.total,
-    epochs: summary.epochs.map(({ epoch, trainAccuracy, testAccuracy, keptWeights, seconds }) => ({ epoch, trainAccuracy, testAccuracy, keptWeights, seconds })),
+    epochs: summary.epochs.map(({ epoch, trainAccuracy, testAccuracy, loss, keptWeights, seconds }) => ({ epoch, trainAccuracy, testAccuracy, loss, keptWeights, seconds })),
     dense: { accuracy: summary.trained.accuracy, correct: summary.trained.correct, total: summary.trained.total, keptWeights: summary.trained.keptWeights },
     pruned: { accuracy: pruned.after.accuracy, correct: pruned.after.correct, compactCorrect: pruned.compact?.correct ?? null, keptWeights: pruned.after.keptWeights, sizes: pruned.after.sizes },
     race: rows.map(({ engine, batch, samplesPerSec }) => ({ engine, batch, samplesPerSec })),

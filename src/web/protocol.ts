@@ -49,6 +49,8 @@ export interface EpochPoint {
   trainAccuracy: number;
   /** Percent, on the test images after the epoch. */
   testAccuracy: number;
+  /** Mean cross-entropy of the training forward passes (nats), null when none was finite. */
+  loss: number | null;
   /** Percent of the weights kept after the epoch (its pruning pass included). */
   keptWeights: number;
   /** Seconds of training since the start (test passes not counted). */

@@ -25,7 +25,7 @@ import type { Checkpoint } from '../train/checkpoint';
 import { optimizerOf } from '../train/optimizer';
 import { SEED_RECIPE, type Recipe } from '../train/recipe';
 import { runTraining, type TrainingResult } from '../train/run';
-import type { Trainer } from '../train/trainer';
+import { meanLoss, type Trainer } from '../train/trainer';
 import { UserError } from '../util/errors';
 import { version as PACKAGE_VERSION } from '../../package.json';
 import { loadMnist, type DataPlatform } from './data';
@@ -238,6 +238,7 @@ export class WebSession {
               const point: EpochPoint = {
                 epoch: report.epoch + 1,
                 trainAccuracy: percentOf(report.correct, report.samples),
+                loss: meanLoss(report),
                 testAccuracy: percentOf(test.correct, test.total),
                 keptWeights: percentOf(report.keptWeights, report.totalWeights),
                 seconds: report.elapsed - testSeconds,

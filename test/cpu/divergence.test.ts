@@ -26,7 +26,8 @@ describe('non-finite outputs on the JS reference', () => {
     const logits = Float32Array.of(1, 2, 3, NaN, 0, 0, 0, Infinity, 0, -Infinity, 1, 1, 3.4e38, 0, 0);
     const grad = new Float32Array(logits.length).fill(NaN);
     const counts = softmaxGrad(logits, [0, 0, 0, 0, 0], grad, 5, 3, 0.99);
-    expect(counts).toEqual({ correct: 1, backpropagated: 1, nonFinite: 3 });
+    // Loss from the finite rows only: [1, 2, 3] → ln(e⁻² + e⁻¹ + 1) + 2, and [3.4e38, 0, 0] → 0.
+    expect(counts).toEqual({ correct: 1, backpropagated: 1, nonFinite: 3, lossSum: expect.closeTo(Math.log(1 + Math.exp(-1) + Math.exp(-2)) + 2, 12) });
     expect([...grad.subarray(3, 12)]).toEqual(Array(9).fill(0));
     expect(grad.subarray(0, 3).every(Number.isFinite)).toBe(true);
   });

@@ -6,7 +6,8 @@
  * writes zeros, so it is compared exactly.
  */
 import { describe, expect, it } from 'vitest';
-import { maskedMomentumUpdate, softmaxGrad, type SoftmaxGradCounts } from '../../src/cpu/ops';
+import { allFinite } from '../../src/cpu/forward';
+import { crossEntropy, maskedMomentumUpdate, softmaxGrad, type SoftmaxGradCounts } from '../../src/cpu/ops';
 import { readBuffer, uniformBuffer, writeArray } from '../../src/gpu/buffers';
 import { bindKernel, submitDispatches } from '../../src/gpu/dispatch';
 import { applyMaskKernel, softmaxGradKernel, updateKernel } from '../../src/gpu/kernels';
@@ -42,12 +43,17 @@ describe.skipIf(!gpu.context)(`softmax_grad and update kernels ${gpu.label}`, ()
     const counters = inputBuffer(ctx, 'counters', new Uint32Array(3));
     // Poisoned with a value that is neither flag.
     const backprop = inputBuffer(ctx, 'backprop', new Uint32Array(batch).fill(7));
-    const buffers = [inputBuffer(ctx, 'logits', logits), inputBuffer(ctx, 'targets', targets), grad, counters, backprop];
+    // The kernel adds each sample's loss to what its slot holds: start from earlier sums.
+    const earlier = randomFloats(random, batch, 0, 5);
+    const expectedLoss = earlier.map((sum, s) => (allFinite(logits.subarray(s * classes, (s + 1) * classes)) ? sum + crossEntropy(logits, s * classes, classes, targets[s]!) : sum));
+    const loss = inputBuffer(ctx, 'loss', earlier);
+    const buffers = [inputBuffer(ctx, 'logits', logits), inputBuffer(ctx, 'targets', targets), grad, counters, backprop, loss];
     await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
     expectClose(await readBuffer(ctx, grad, new Float32Array(batch * classes)), expected, { rel: 1e-4, abs: 1e-6 }, `[${batch}x${classes}]`);
     expect(await readBuffer(ctx, backprop, new Uint32Array(batch))).toEqual(expectedBackprop);
+    expectClose(await readBuffer(ctx, loss, new Float32Array(batch)), expectedLoss, { rel: 1e-5, abs: 1e-5 }, `loss [${batch}]`);
     const [correct, backpropagated, nonFinite] = await readBuffer(ctx, counters, new Uint32Array(3));
-    expect({ correct, backpropagated, nonFinite }).toEqual(counts);
+    expect({ correct, backpropagated, nonFinite }).toEqual({ correct: counts.correct, backpropagated: counts.backpropagated, nonFinite: counts.nonFinite });
     buffers.forEach((b) => b.destroy());
     return counts;
   }

@@ -134,6 +134,7 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
     expect(await page.textContent('#backend')).toBe(`WebGPU on ${result.adapter}`);
     expect(result.epochs.map((e) => e.epoch)).toEqual([1, 2]);
     expect(result.epochs[0]!.keptWeights).toBeLessThan(90);
+    expect(result.epochs[1]!.loss).toBeLessThan(result.epochs[0]!.loss!);
     const reference = await referenceRun(result.recipe, 2400, 1000);
     result.epochs.forEach((e, i) => expect(Math.abs((e.trainAccuracy / 100) * 2400 - reference.trainCorrect[i]!)).toBeLessThanOrEqual(AGREEMENT * 2400));
     expect(result.dense.total).toBe(1000);
@@ -183,6 +184,7 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
     expect(await canvasHasColour(page, '#accuracy-chart canvas', [31, 119, 180])).toBe(true);
     expect(await canvasHasColour(page, '#accuracy-chart canvas', [214, 39, 40])).toBe(true);
     expect(await canvasHasColour(page, '#kept-chart canvas', [44, 160, 44])).toBe(true);
+    expect(await canvasHasColour(page, '#loss-chart canvas', [255, 127, 14])).toBe(true);
     for (const canvas of ['#network-canvas', '#fields-canvas']) {
       const inked = await page.$eval(canvas, (c) => {
         const data = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, (c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height).data;

@@ -95,6 +95,8 @@ describe('the browser app session on the JS reference', () => {
     const reference = await runTraining(trainer, request.recipe, 1600, {});
     expect(reference.status).toBe('finished');
     if (reference.status !== 'finished') return;
+    // The same JS reference trainer, so the same loss to the last bit.
+    expect(summary.epochs.map((e) => e.loss)).toEqual(reference.epochs.map((e) => e.lossSum / e.samples));
     const testSubset = takeSamples(test, 500);
     expect(summary.trained.correct).toBe(countCorrect(predictAll(reference.net, testSubset), testSubset.labels));
     expect(summary.epochs[1]!.keptWeights).toBeLessThan(100);

@@ -14,6 +14,7 @@ import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../train
 import { runTraining, type EpochReport, type TrainingResult } from '../../train/run';
 import { epochRates, isAdam, optimizerOf, scheduleOf, usesMomentum } from '../../train/optimizer';
 import type { TrainerFactory } from '../../train/compact-training';
+import { meanLoss } from '../../train/trainer';
 import { UserError } from '../../util/errors';
 import { selectBackend } from '../gpu';
 import { checkDataFits, evaluateCpu, evaluateGpu, type TestResult } from '../evaluate';
@@ -125,7 +126,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
       train.count,
       {
         onEpoch(r) {
-          progress.update(r.epoch + 1, `train ${percent(r.correct, r.samples)}%, weights ${percent(r.keptWeights, r.totalWeights)}%, ${r.elapsed.toFixed(1)}s`);
+          progress.update(r.epoch + 1, `train ${percent(r.correct, r.samples)}%, loss ${meanLoss(r)?.toFixed(4) ?? '–'}, weights ${percent(r.keptWeights, r.totalWeights)}%, ${r.elapsed.toFixed(1)}s`);
           if (r.pruned) {
             progress.finish();
             human(`Pruned after epoch ${r.epoch + 1} (${r.pruned.rule}): ${grouped(r.keptWeights)} of ${grouped(r.totalWeights)} weights kept`);
@@ -211,6 +212,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
       epochs: result.epochs.map((r) => ({
         epoch: r.epoch + 1,
         trainAccuracy: (100 * r.correct) / r.samples,
+        loss: meanLoss(r),
         learningRate: r.learningRate,
         backpropagated: r.backpropagated,
         keptWeights: r.keptWeights,

@@ -1,5 +1,6 @@
 /** Test-set evaluation shared by `train` and `eval`: on the JS reference or on the GPU. */
 import { countCorrect, inferAll, type Inference } from '../cpu/forward';
+import { crossEntropy } from '../cpu/ops';
 import type { Dataset } from '../data/dataset';
 import type { GpuContext } from '../gpu/device';
 import { createDenseInference } from '../gpu/dense-inference';
@@ -21,6 +22,8 @@ export interface TestResult {
   kernel: string;
   correct: number;
   total: number;
+  /** Mean cross-entropy over the samples (nats). */
+  loss: number;
   seconds: number;
   samplesPerSec: number;
 }
@@ -34,7 +37,10 @@ function testResult(test: Dataset, inference: Inference, seconds: number, kernel
   if (inference.nonFinite > 0) {
     throw new UserError(`the network's outputs are not finite for ${grouped(inference.nonFinite)} of ${grouped(test.count)} test samples (its activations overflow float32)`);
   }
-  return { correct: countCorrect(inference.predictions, test.labels), total: test.count, seconds, samplesPerSec: test.count / seconds, kernel };
+  const classes = inference.logits.length / test.count;
+  let lossSum = 0;
+  for (let s = 0; s < test.count; s++) lossSum += crossEntropy(inference.logits, s * classes, classes, test.labels[s]!);
+  return { correct: countCorrect(inference.predictions, test.labels), total: test.count, loss: test.count > 0 ? lossSum / test.count : 0, seconds, samplesPerSec: test.count / seconds, kernel };
 }
 
 /** On the JS reference; a compact network reads its features of each test sample. */

@@ -48,6 +48,10 @@ export interface TrainCommand extends GpuSelection {
   sizesGiven: boolean;
   /** Train on the first N training samples only. */
   limit?: number;
+  /** Hold out the last N of those for validation after every epoch. */
+  val?: number;
+  /** Which epoch's network is saved: the last, or (with `val`) the best on validation. */
+  keep: 'last' | 'best';
   verify: boolean;
   /** After a pruning pass, train the smaller network the structured step leaves (the same results, faster). */
   compactTraining: boolean;
@@ -221,6 +225,12 @@ export const trainOptions = {
   'prune-end': { type: 'number', describe: 'With --schedule gradual: last pruning epoch (1-based; default 60% of epochs)' },
   'prune-every': { type: 'number', default: 1, describe: 'With --schedule gradual: epochs between pruning steps' },
   limit: { type: 'number', describe: 'Train on the first N training samples only (quick runs)' },
+  val: { type: 'number', describe: 'Hold out the last N training samples (after --limit): validation accuracy and loss after every epoch, never trained on' },
+  keep: {
+    choices: ['last', 'best'] as const,
+    default: 'last' as const,
+    describe: "Which network --out gets: the last epoch's, or (with --val) the epoch's with the best validation accuracy (the earliest on a tie)",
+  },
   out: { type: 'string', default: 'mnist.safetensors', describe: 'Where to save the network: .txt = seed text format, .onnx = ONNX, else safetensors' },
   checkpoint: {
     type: 'string',
@@ -587,6 +597,10 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
       const limit = raw.limit === undefined ? undefined : positiveInteger(raw, 'limit');
       const batchSize = positiveInteger(raw, 'batch-size');
       if (limit !== undefined && batchSize > limit) throw new UserError(`--batch-size ${batchSize} is larger than --limit ${limit}`);
+      const val = raw.val === undefined ? undefined : positiveInteger(raw, 'val');
+      const keep = raw.keep as 'last' | 'best';
+      if (keep === 'best' && val === undefined) throw new UserError('--keep best needs --val N: the best epoch is the one with the best validation accuracy');
+      if (keep === 'best' && raw.resume !== undefined) throw new UserError("--keep best cannot go with --resume: the checkpoint holds the last epoch's network, not the best one");
       const recipe: Recipe = {
         sizes,
         epochs,
@@ -617,6 +631,8 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
         checkpoint: checkpointPath(raw.checkpoint),
         resume,
         limit,
+        val,
+        keep,
         verify: raw.verify as boolean,
         compactTraining: raw['compact-training'] as boolean,
         json,

@@ -17,6 +17,18 @@ export interface TrainTestData {
   test: Dataset;
 }
 
+/** The samples from `start` on (views, no copy): what `takeSamples(data, start)` leaves. */
+export function dropSamples(data: Dataset, start: number): Dataset {
+  const from = Math.min(start, data.count);
+  return {
+    ...data,
+    source: `${data.source} (samples ${from + 1}–${data.count})`,
+    count: data.count - from,
+    inputs: data.inputs.subarray(from * data.features),
+    labels: data.labels.subarray(from),
+  };
+}
+
 /** The first `count` samples of a dataset (views, no copy). */
 export function takeSamples(data: Dataset, count: number): Dataset {
   const n = Math.min(count, data.count);

@@ -192,3 +192,36 @@ describe('webgpu-prune CLI', () => {
     expect((await webgpuPrune('train', '--help')).stdout).toMatch(/--final-sparsity/);
   });
 });
+
+describe('train --val and --keep', () => {
+  interface TrainJson {
+    epochs: { epoch: number; loss: number; validation: { accuracy: number; correct: number; loss: number } | null }[];
+    keptEpoch: number;
+    test: { correct: number; loss: number };
+  }
+  const trainJson = async (...args: string[]): Promise<TrainJson> => {
+    const outcome = await webgpuPrune('train', '--backend', 'cpu', '--limit', '2600', '--epochs', '3', '--schedule', 'none', '--no-checkpoint', '--json', ...args);
+    expect(outcome.stderr).not.toMatch(/\n\s+at /);
+    expect(outcome.code).toBe(0);
+    return JSON.parse(outcome.stdout) as TrainJson;
+  };
+
+  it('holds out the last N samples, scores every epoch on them and keeps the best epoch (the earliest on a tie)', async () => {
+    const best = await trainJson('--val', '1000', '--keep', 'best', '--out', 'best.safetensors');
+    const last = await trainJson('--val', '1000', '--out', 'last.safetensors');
+    const correct = best.epochs.map((e) => e.validation!.correct);
+    expect(best.keptEpoch).toBe(correct.indexOf(Math.max(...correct)) + 1);
+    expect(last.keptEpoch).toBe(3);
+    // The same run either way: the held-out samples are never trained on.
+    const figures = (r: TrainJson): unknown => r.epochs.map(({ epoch, loss, validation }) => ({ epoch, loss, validation }));
+    expect(figures(last)).toEqual(figures(best));
+    for (const e of best.epochs) expect(e.loss > 0 && e.validation!.loss > 0).toBe(true);
+    const evaluated = JSON.parse((await webgpuPrune('eval', 'best.safetensors', '--backend', 'cpu', '--json')).stdout) as { correct: number };
+    expect(evaluated.correct).toBe(best.test.correct);
+  }, 120_000);
+
+  it('refuses --keep best without --val, and a --val that leaves less than a batch, in one line each', async () => {
+    expectOneLineError(await webgpuPrune('train', '--keep', 'best'), /^webgpu-prune: --keep best needs --val N/);
+    expectOneLineError(await webgpuPrune('train', '--backend', 'cpu', '--limit', '1000', '--val', '900'), /^webgpu-prune: --val 900 leaves less than one batch \(800\) of the 1000 training samples to train on$/);
+  });
+});

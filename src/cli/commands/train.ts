@@ -1,12 +1,12 @@
 import { rm } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { takeSamples, type Dataset } from '../../data/dataset';
+import { dropSamples, takeSamples, type Dataset } from '../../data/dataset';
 import { CpuTrainer } from '../../cpu/trainer';
 import { adapterName, type GpuContext } from '../../gpu/device';
 import { GpuTrainer } from '../../gpu/trainer';
 import type { Recipe } from '../../train/recipe';
 import { KernelError } from '../../gpu/program';
-import { initNetwork, keptTotal, totalWeights, validateSizes, type Network } from '../../model/network';
+import { cloneNetwork, initNetwork, keptTotal, totalWeights, validateSizes, type Network } from '../../model/network';
 import { checkWritable, readModelFile, writeFileAtomic } from '../../node/files';
 import { loadMnist } from '../../node/mnist';
 import type { PruneSchedule } from '../../prune/schedule';
@@ -81,7 +81,13 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   const data = await loadMnist({ dir: dataDir });
   const recipe = resumed?.recipe ?? (cmd.sizesGiven ? cmd.recipe : sizedForData(cmd.recipe, data.train));
   const limit = resumed ? resumedLimit(resumed, cmd.limit) : cmd.limit;
-  const train = limit ? takeSamples(data.train, limit) : data.train;
+  const limited = limit ? takeSamples(data.train, limit) : data.train;
+  const val = resumed ? resumedVal(resumed, cmd.val) : cmd.val;
+  if (val !== undefined && val > limited.count - recipe.batchSize) {
+    throw new UserError(`--val ${val} leaves less than one batch (${recipe.batchSize}) of the ${limited.count} training samples to train on`);
+  }
+  const train = val === undefined ? limited : takeSamples(limited, limited.count - val);
+  const validation = val === undefined ? null : dropSamples(limited, limited.count - val);
   checkDataFits(recipe.sizes, train, `--sizes ${recipe.sizes.join(',')}`);
   if (recipe.batchSize > train.count) throw new UserError(`--batch-size ${recipe.batchSize} is larger than the ${train.count} training samples`);
   if (resumed && resumed.run['samples'] !== train.count) {
@@ -105,7 +111,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   human(`Optimizer  ${describeOptimizer(recipe)}`);
   human(`Pruning    ${describeSchedule(recipe.prune)}`);
   human(`Backend    ${backend}`);
-  human(`Data       ${train.source}: ${grouped(train.count)} training, ${grouped(data.test.count)} test samples`);
+  human(`Data       ${train.source}: ${grouped(train.count)} training, ${validation ? `${grouped(validation.count)} validation (held out), ` : ''}${grouped(data.test.count)} test samples`);
   human(`Checkpoint ${checkpointFile ?? 'none (--no-checkpoint)'}`);
   if (resumed) human(`Resumed    ${cmd.resume} at ${position(resumed.epoch, resumed.batch, recipe.epochs, batches)}`);
   if (verification) human(`Verify     ${describeVerification(verification)}`);
@@ -113,6 +119,12 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   for (const r of resumed?.reports ?? []) if (isTableRow(r, recipe.epochs)) human(epochRow(r));
 
   const progress = new Progress(io, 'epoch', recipe.epochs);
+  // A pruned network runs as it is meant to: through the sparse kernel.
+  const evaluateOn = (model: Network, samples: Dataset): Promise<TestResult> | TestResult =>
+    gpu ? evaluateGpu(gpu, model, samples, keptTotal(model) < SPARSE_BELOW * total) : evaluateCpu(model, samples);
+  /** Per finished epoch (0-based), its network on the held-out samples. */
+  const validations: (Validation | undefined)[] = [];
+  let best = null as { epoch: number; net: Network } | null;
   const interrupts = deferInterrupts();
   let saved: Checkpoint | null = resumed;
   /** The sizes trained at the end, when training went on with the smaller network. */
@@ -142,6 +154,13 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
           human(`Compacted  from epoch ${epoch + 1}: training ${sizes.join('-')}, the neurons and inputs that still feed the output (--no-compact-training: the full shape)`);
         },
         async onCheckpoint(checkpoint) {
+          if (validation) {
+            const epoch = checkpoint.epoch - 1;
+            const v = await evaluateOn(checkpoint.net, validation);
+            validations[epoch] = { accuracy: (100 * v.correct) / v.total, correct: v.correct, loss: v.loss };
+            if (!best || v.correct > validations[best.epoch]!.correct) best = { epoch, net: cloneNetwork(checkpoint.net) };
+            progress.update(epoch + 1, `validation ${percent(v.correct, v.total)}%, loss ${v.loss.toFixed(4)} (best: epoch ${best.epoch + 1})`);
+          }
           if (checkpointFile === null) return;
           await writeFileAtomic(checkpointFile, encodeCheckpoint(checkpoint));
           saved = checkpoint;
@@ -150,7 +169,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
       {
         resume: resumed ?? undefined,
         shouldStop: () => interrupts.requested !== null,
-        run: { data: dataDir ?? null, limit: limit ?? null, samples: train.count, out, backend: backendChoice },
+        run: { data: dataDir ?? null, limit: limit ?? null, val: val ?? null, samples: train.count, out, backend: backendChoice },
         compact: cmd.compactTraining ? { train, makeTrainer } : undefined,
       },
     );
@@ -180,23 +199,30 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
     throw new UserError(`training diverged in epoch ${result.epoch + 1}/${recipe.epochs}: ${result.reason}; lower --lr or --factor (${kept})`);
   }
 
-  const kept = result.epochs.at(-1)?.keptWeights ?? keptTotal(result.net);
+  const keptEpoch = cmd.keep === 'best' && best ? best : { epoch: recipe.epochs - 1, net: result.net };
+  const final = keptEpoch.net;
+  const kept = keptTotal(final);
   const metadata: Record<string, string> = { recipe: JSON.stringify(recipe), keptWeights: String(kept), totalWeights: String(total) };
+  if (validation) metadata['keptEpoch'] = String(keptEpoch.epoch + 1);
   // Saved before the test pass, so that nothing after training can lose the network.
-  const format = await saveModel(out, result.net, metadata);
-  // A pruned network is tested the way it is meant to run: through the sparse kernel.
-  const sparse = kept < SPARSE_BELOW * total;
+  const format = await saveModel(out, final, metadata);
   let test: TestResult;
   try {
-    test = gpu ? await evaluateGpu(gpu, result.net, data.test, sparse) : evaluateCpu(result.net, data.test);
+    test = await evaluateOn(final, data.test);
   } catch (err) {
     if (err instanceof UserError || err instanceof KernelError) throw new UserError(`testing the trained network: ${err.message} (the network is saved in ${out})`);
     throw err;
   }
   human('');
+  for (const [epoch, v] of validations.entries()) {
+    if (v && (isTableRow(result.epochs[epoch]!, recipe.epochs) || epoch === best?.epoch)) {
+      human(`Validation epoch ${String(epoch + 1).padStart(3)}: accuracy ${v.accuracy.toFixed(2).padStart(6)}%, loss ${v.loss.toFixed(4)}${epoch === best?.epoch ? ' (best)' : ''}`);
+    }
+  }
+  if (validation) human(`Kept       epoch ${keptEpoch.epoch + 1}'s network (--keep ${cmd.keep})`);
   human(`Test Accuracy = ${percent(test.correct, test.total).padStart(6)}% | Time = ${test.seconds.toFixed(3)}s`);
   human(`Test samples/s = ${grouped(test.samplesPerSec)} (${test.kernel})`);
-  await saveModel(out, result.net, { ...metadata, testAccuracy: percent(test.correct, test.total) });
+  await saveModel(out, final, { ...metadata, testAccuracy: percent(test.correct, test.total) });
   human(`Saved ${out} (${format})`);
   if (checkpointFile !== null) await rm(checkpointFile, { force: true });
 
@@ -213,13 +239,15 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
         epoch: r.epoch + 1,
         trainAccuracy: (100 * r.correct) / r.samples,
         loss: meanLoss(r),
+        validation: validations[r.epoch] ?? null,
         learningRate: r.learningRate,
         backpropagated: r.backpropagated,
         keptWeights: r.keptWeights,
         seconds: r.elapsed,
         pruned: r.pruned ? r.pruned.rule : null,
       })),
-      test: { accuracy: (100 * test.correct) / test.total, correct: test.correct, total: test.total, samplesPerSec: test.samplesPerSec, kernel: test.kernel },
+      keptEpoch: keptEpoch.epoch + 1,
+      test: { accuracy: (100 * test.correct) / test.total, correct: test.correct, total: test.total, loss: test.loss, samplesPerSec: test.samplesPerSec, kernel: test.kernel },
       weights: kept,
       totalWeights: total,
       out,
@@ -261,6 +289,21 @@ function resumedBackend(c: Checkpoint): BackendChoice | undefined {
 }
 
 /** The checkpoint's --limit; a different one on the command line is a mistake. */
+/** Validation figures of one epoch's network. */
+interface Validation {
+  /** Percent. */
+  accuracy: number;
+  correct: number;
+  /** Mean cross-entropy (nats). */
+  loss: number;
+}
+
+function resumedVal(c: Checkpoint, given: number | undefined): number | undefined {
+  const saved = typeof c.run['val'] === 'number' ? c.run['val'] : undefined;
+  if (given !== undefined && given !== saved) throw new UserError(`--val ${given} cannot change when resuming: the run holds out ${saved ?? 'no'} samples`);
+  return saved;
+}
+
 function resumedLimit(c: Checkpoint, given: number | undefined): number | undefined {
   const saved = typeof c.run['limit'] === 'number' ? c.run['limit'] : undefined;
   if (given !== undefined && given !== saved) throw new UserError(`--limit ${given} cannot change when resuming: the run trains on ${saved ?? 'all'} samples`);

@@ -47,7 +47,10 @@ describe.skipIf(!gpu.context)(`training the pruned network as the smaller one on
         expect(made[0]!.backend).toBe('gpu');
         expect(made[0]!.sizes[0]).toBeLessThan(784);
         expect(made[0]!.sizes[1]).toBeLessThan(24);
-        expect(epochTable(result)).toEqual(epochTable(reference));
+        // The loss sums go through float32 logits summed in another order: close, not equal.
+        const counts = (r: typeof result) => epochTable(r).map(({ lossSum: _lossSum, ...rest }) => rest);
+        expect(counts(result)).toEqual(counts(reference));
+        result.epochs.forEach((e, k) => expect(e.lossSum).toBeCloseTo(reference.epochs[k]!.lossSum, 2));
         expect(result.net.sizes).toEqual(recipe.sizes);
         reference.net.weights.forEach((w, l) => {
           expectClose(result.net.weights[l]!, w, { rel: 1e-4, abs: 1e-6 }, `weights ${l}`);

@@ -5,7 +5,7 @@ import { initNetwork } from '../../src/model/network';
 import type { Checkpoint } from '../../src/train/checkpoint';
 import { optimizerOf } from '../../src/train/optimizer';
 import { SEED_RECIPE, type Recipe } from '../../src/train/recipe';
-import type { TrainingResult } from '../../src/train/run';
+import type { EpochReport, TrainingResult } from '../../src/train/run';
 import type { TrainConfig } from '../../src/train/trainer';
 
 /** The seed's recipe at a size that trains 1 000 samples in a fraction of a second per epoch: 10 batches an epoch. */
@@ -45,6 +45,6 @@ export function finished(result: TrainingResult): Extract<TrainingResult, { stat
 }
 
 /** The per-epoch table without the times. */
-export function epochTable(result: { epochs: TrainingResult['epochs'] }): object[] {
+export function epochTable(result: { epochs: EpochReport[] }): Omit<EpochReport, 'elapsed'>[] {
   return result.epochs.map(({ elapsed: _elapsed, ...rest }) => rest);
 }

@@ -21,7 +21,8 @@ import type { Dataset } from '../../src/data/dataset';
 import type { GpuContext } from '../../src/gpu/device';
 import { GpuTrainer } from '../../src/gpu/trainer';
 import { initNetwork } from '../../src/model/network';
-import type { EpochResult, Trainer, TrainConfig } from '../../src/train/trainer';
+import type { Trainer, TrainConfig } from '../../src/train/trainer';
+import { expectSameCounts } from '../helpers/epoch-counts';
 import { expectClose } from '../helpers/expect-close';
 import { testGpu } from '../helpers/gpu';
 import { mulberry32, randomMask } from '../helpers/random';
@@ -45,13 +46,6 @@ function shuffled(n: number, seed: number): Uint32Array {
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
   return order;
-}
-
-/** The GPU's epoch counts are the reference's; its loss sum (f32 per sample, in another order) within 1e-5 relative. */
-function expectSameCounts(got: EpochResult, want: EpochResult, when: string): void {
-  expect({ ...got, lossSum: 0 }, when).toEqual({ ...want, lossSum: 0 });
-  expect(want.lossSum, when).toBeGreaterThan(0);
-  expect(Math.abs(got.lossSum - want.lossSum), `${when}: loss sum ${got.lossSum} vs ${want.lossSum}`).toBeLessThanOrEqual(1e-5 * want.lossSum);
 }
 
 async function compareStates(gpuTrainer: Trainer, cpuTrainer: Trainer, when: string): Promise<void> {

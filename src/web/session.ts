@@ -25,7 +25,8 @@ import type { Checkpoint } from '../train/checkpoint';
 import { optimizerOf } from '../train/optimizer';
 import { SEED_RECIPE, type Recipe } from '../train/recipe';
 import { runTraining, type TrainingResult } from '../train/run';
-import { meanLoss, type Trainer } from '../train/trainer';
+import type { TrainerFactory } from '../train/compact-training';
+import { meanLoss } from '../train/trainer';
 import { UserError } from '../util/errors';
 import { version as PACKAGE_VERSION } from '../../package.json';
 import { loadMnist, type DataPlatform } from './data';
@@ -188,7 +189,10 @@ export class WebSession {
     checkDataFits(recipe.sizes, train, `sizes ${recipe.sizes.join(',')}`);
     const net = initNetwork(recipe.sizes, recipe.seed);
     const config = { batchSize: recipe.batchSize, confidence: recipe.confidence, updateRule: optimizerOf(recipe) };
-    const trainer: Trainer = this.ctx ? await GpuTrainer.create(this.ctx, net, train, config) : new CpuTrainer(net, train, config);
+    const ctx = this.ctx;
+    const makeTrainer: TrainerFactory = async (start, data, optimizer) =>
+      ctx ? await GpuTrainer.create(ctx, start, data, config, optimizer) : new CpuTrainer(start, data, config, optimizer);
+    const trainer = await makeTrainer(net, train);
     const control: RunControl = { paused: false, stopped: false, wake: null };
     this.control = control;
     this.trained = null;
@@ -251,6 +255,8 @@ export class WebSession {
           },
           {
             resume,
+            // After a pruning pass, train the smaller network the structured step leaves (the same results, faster).
+            compact: { train, makeTrainer },
             shouldStop: (batchesDone) => {
               progress(batchesDone);
               return control.paused || control.stopped;

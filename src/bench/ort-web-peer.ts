@@ -9,6 +9,7 @@
  */
 import { encodeOnnx, ONNX_INPUT } from '../format/onnx';
 import type { Network } from '../model/network';
+import { timeRuns } from './timing';
 
 type Ort = typeof import('onnxruntime-web/webgpu');
 type OrtSession = import('onnxruntime-web/webgpu').InferenceSession;
@@ -46,15 +47,7 @@ export class OrtWebInference {
       }
     };
     try {
-      await run();
-      await run();
-      const ms: number[] = [];
-      for (let r = 0; r < repeats; r++) {
-        const start = performance.now();
-        await run();
-        ms.push(performance.now() - start);
-      }
-      return ms;
+      return await timeRuns(run, repeats);
     } finally {
       input.dispose();
       buffer.destroy();

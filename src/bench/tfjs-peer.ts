@@ -10,6 +10,7 @@
 import type { Dataset } from '../data/dataset';
 import type { Network } from '../model/network';
 import { UserError } from '../util/errors';
+import { timeRuns } from './timing';
 
 type Tf = typeof import('@tensorflow/tfjs');
 type Tensor2D = import('@tensorflow/tfjs').Tensor2D;
@@ -160,15 +161,7 @@ export class TfjsMlpInference {
       logits.dispose();
     };
     try {
-      await run();
-      await run();
-      const ms: number[] = [];
-      for (let r = 0; r < repeats; r++) {
-        const start = performance.now();
-        await run();
-        ms.push(performance.now() - start);
-      }
-      return ms;
+      return await timeRuns(run, repeats);
     } finally {
       x.dispose();
     }

@@ -65,6 +65,19 @@ async function timeDispatch(ctx: GpuContext, dispatch: Dispatch, reps: number, t
   return end! > begin! ? Number(end! - begin!) / 1e6 / reps : hostMs / reps;
 }
 
+/** Milliseconds of each of `repeats` runs of `run`, after two untimed warm-up runs. */
+export async function timeRuns(run: () => Promise<void>, repeats: number): Promise<number[]> {
+  await run();
+  await run();
+  const ms: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const start = performance.now();
+    await run();
+    ms.push(performance.now() - start);
+  }
+  return ms;
+}
+
 /** One thing to time: `run` does one timed unit and returns its milliseconds; `ms` collects them. */
 export interface TimedCase {
   label: string;

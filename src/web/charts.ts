@@ -71,9 +71,14 @@ export class EpochCharts {
 
   private draw(): void {
     const x = this.points.map((p) => p.epoch);
-    this.accuracy.set([x, this.points.map((p) => p.trainAccuracy), this.points.map((p) => p.testAccuracy)]);
-    this.kept.set([x, this.points.map((p) => p.keptWeights)]);
-    this.loss.set([x, this.points.map((p) => p.loss)]);
+    const updates: [Chart, uPlot.AlignedData][] = [
+      [this.accuracy, [x, this.points.map((p) => p.trainAccuracy), this.points.map((p) => p.testAccuracy)]],
+      [this.kept, [x, this.points.map((p) => p.keptWeights)]],
+      [this.loss, [x, this.points.map((p) => p.loss)]],
+    ];
+    // Each chart redraws in a task of its own: all three in one would hold the main thread
+    // three times as long while training runs.
+    for (const [chart, data] of updates) setTimeout(() => chart.set(data));
   }
 }
 

@@ -2,18 +2,22 @@ import { grouped } from '../util/format';
 import { DotNetRandom } from './dotnet-random';
 
 /**
- * A fully connected network without biases, as in the seed recipe.
+ * A fully connected network, without biases as in the seed recipe or with them (`--bias`).
  *
  * Layer l maps `sizes[l]` inputs to `sizes[l + 1]` outputs. Its weights are row-major
  * `[in, out]`: `weights[l][i * out + o]` connects input i to output o. That is the seed's
  * layout (one row per input neuron) and the `[in, out]` tensor of the safetensors format.
  * `masks[l]` has the same shape: 1 where the weight exists, 0 where it was pruned. A pruned
  * weight is always exactly 0 in `weights`.
+ * `biases[l]` ([out]) is added to layer l's outputs before the ReLU (and to the logits); a
+ * network without biases (the seed's) has no `biases` at all rather than zeros, so that the
+ * seed's files and arithmetic stay as they were. Biases are never pruned.
  */
 export interface Network {
   sizes: number[];
   weights: Float32Array[];
   masks: Uint8Array[];
+  biases?: Float32Array[];
 }
 
 /** The seed's architecture. */
@@ -41,8 +45,8 @@ export function validateSizes(sizes: readonly number[]): void {
   }
 }
 
-/** A network with every weight present and set to 0. */
-export function zeroNetwork(sizes: readonly number[]): Network {
+/** A network with every weight present and set to 0; with `bias`, zero biases too. */
+export function zeroNetwork(sizes: readonly number[], bias = false): Network {
   validateSizes(sizes);
   const weights: Float32Array[] = [];
   const masks: Uint8Array[] = [];
@@ -50,16 +54,18 @@ export function zeroNetwork(sizes: readonly number[]): Network {
     weights.push(new Float32Array(sizes[l]! * sizes[l + 1]!));
     masks.push(new Uint8Array(sizes[l]! * sizes[l + 1]!).fill(1));
   }
-  return { sizes: [...sizes], weights, masks };
+  const net: Network = { sizes: [...sizes], weights, masks };
+  if (bias) net.biases = sizes.slice(1).map((out) => new Float32Array(out));
+  return net;
 }
 
 /**
  * The seed's initialisation: per layer sd = √(6 / (in + out)) and each weight uniform in
  * [−sd/2, sd/2), drawn from .NET's `Random(seed)` in row-major [in, out] order, with the
- * seed's float32 arithmetic.
+ * seed's float32 arithmetic. Biases, with `bias`, start at 0, so the weights are the seed's either way.
  */
-export function initNetwork(sizes: readonly number[], seed: number): Network {
-  const net = zeroNetwork(sizes);
+export function initNetwork(sizes: readonly number[], seed: number, bias = false): Network {
+  const net = zeroNetwork(sizes, bias);
   const rng = new DotNetRandom(seed);
   for (let l = 0; l + 1 < sizes.length; l++) {
     const sd = Math.fround(Math.sqrt(Math.fround(6 / (sizes[l]! + sizes[l + 1]!))));
@@ -73,11 +79,13 @@ export function initNetwork(sizes: readonly number[], seed: number): Network {
 }
 
 export function cloneNetwork(net: Network): Network {
-  return {
+  const copy: Network = {
     sizes: [...net.sizes],
     weights: net.weights.map((w) => w.slice()),
     masks: net.masks.map((m) => m.slice()),
   };
+  if (net.biases) copy.biases = net.biases.map((b) => b.slice());
+  return copy;
 }
 
 export function totalWeights(sizes: readonly number[]): number {
@@ -99,6 +107,16 @@ export function keptPerLayer(net: Network): number[] {
 /** Weights kept in the whole network. */
 export function keptTotal(net: Network): number {
   return net.masks.reduce((n, mask) => n + keptWeights(mask), 0);
+}
+
+/** Biases in the whole network (0 without biases). */
+export function biasCount(net: Network): number {
+  return net.biases ? net.biases.reduce((n, b) => n + b.length, 0) : 0;
+}
+
+/** The network's parameters as compression is counted: kept weights plus biases. */
+export function keptParameters(net: Network): number {
+  return keptTotal(net) + biasCount(net);
 }
 
 /** Sets every pruned weight to exactly 0 (and `extra` arrays of the same shape, e.g. velocities). */

@@ -30,6 +30,8 @@ export interface Recipe {
   lrSchedule?: LrSchedule;
   /** Epochs of linear learning-rate warm-up (absent: 0). */
   warmup?: number;
+  /** A bias per neuron, trained by the same rule as the weights (absent: none, as the seed). */
+  bias?: boolean;
 }
 
 /** The seed's recipe ("classic"): 784-100-100-10, 50 epochs, prune w² < 0.01 after epoch 25. */

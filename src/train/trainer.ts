@@ -72,6 +72,9 @@ export interface OptimizerState {
   secondMoments: Float32Array[];
   /** Weight updates so far (Adam's t). */
   steps: number;
+  /** With biases: the same two kinds of state per layer in the biases' shape ([out]). */
+  biasVelocities?: Float32Array[];
+  biasSecondMoments?: Float32Array[];
 }
 
 export interface TrainerState extends OptimizerState {

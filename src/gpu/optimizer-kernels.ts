@@ -20,31 +20,53 @@ export const HYPER_FLOATS = 9;
 /** Weight-shaped state buffers each rule binds after w, grad_sum, mask and the uniform. */
 export const STATE_BUFFERS: Readonly<Record<UpdateRule, number>> = { sgd: 0, momentum: 1, adam: 2, adamw: 2 };
 
-function updateDescriptor(rule: UpdateRule): KernelDescriptor<number, { WG: number }> {
+/**
+ * What an update kernel runs over: a layer's `count` weights, or with `biases` its `count` biases,
+ * which have no mask (binding 2 is not read: any 4 bytes) and no weight decay.
+ */
+export interface ParameterShape {
+  count: number;
+  biases?: boolean;
+}
+
+/** The shape's override constants and the mask binding's bytes, for every update kernel. */
+export function parameterConstants({ count, biases = false }: ParameterShape): Record<string, number> {
+  return { COUNT: count, BIASES: Number(biases) };
+}
+
+export function maskBytes({ count, biases = false }: ParameterShape): number {
+  return biases ? F32 : count * F32;
+}
+
+export function describeParameters({ count, biases = false }: ParameterShape): string {
+  return biases ? `${count} biases` : String(count);
+}
+
+function updateDescriptor(rule: UpdateRule): KernelDescriptor<ParameterShape, { WG: number }> {
   const name = `update_${rule}`;
   return {
     name,
     source: optimizersSource,
     entryPoint: name,
     geometry: { WG: 64 },
-    describe: (count) => String(count),
-    shapeConstants: (count) => ({ COUNT: count }),
-    workgroups: (count, g) => [ceilDiv(count, g.WG), 1, 1],
-    bindingBytes: (count) => [count * F32, count * F32, count * F32, HYPER_FLOATS * F32, ...Array<number>(STATE_BUFFERS[rule]).fill(count * F32)],
+    describe: describeParameters,
+    shapeConstants: parameterConstants,
+    workgroups: ({ count }, g) => [ceilDiv(count, g.WG), 1, 1],
+    bindingBytes: (shape) => [shape.count * F32, shape.count * F32, maskBytes(shape), HYPER_FLOATS * F32, ...Array<number>(STATE_BUFFERS[rule]).fill(shape.count * F32)],
   };
 }
 
-export const UPDATE_RULES: Readonly<Record<UpdateRule, KernelDescriptor<number, { WG: number }>>> = {
+export const UPDATE_RULES: Readonly<Record<UpdateRule, KernelDescriptor<ParameterShape, { WG: number }>>> = {
   sgd: updateDescriptor('sgd'),
   momentum: updateDescriptor('momentum'),
   adam: updateDescriptor('adam'),
   adamw: updateDescriptor('adamw'),
 };
 
-/** The update kernel of `rule` for a layer of `count` weights. */
-export function optimizerUpdateKernel(ctx: GpuContext, rule: UpdateRule, count: number): Promise<Kernel> {
-  if (!Number.isInteger(count) || count < 1) throw new KernelError(`update_${rule}[${count}]: the weight count must be a positive integer`);
-  return compileKernel(ctx, UPDATE_RULES[rule], count);
+/** The update kernel of `rule` for a layer of `count` weights, or with `biases` its `count` biases. */
+export function optimizerUpdateKernel(ctx: GpuContext, rule: UpdateRule, count: number, biases = false): Promise<Kernel> {
+  if (!Number.isInteger(count) || count < 1) throw new KernelError(`update_${rule}[${count}]: the ${biases ? 'bias' : 'weight'} count must be a positive integer`);
+  return compileKernel(ctx, UPDATE_RULES[rule], { count, biases });
 }
 
 /**

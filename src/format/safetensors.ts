@@ -6,7 +6,9 @@
  *   dense: `layers.{l}.weight` F32 [in, out], plus `layers.{l}.mask` U8 [in, out] (1 = kept)
  *          when any weight of the layer is pruned;
  *   CSR by output neuron (see src/model/csr.ts): `layers.{l}.indptr` I32 [out + 1],
- *          `layers.{l}.indices` I32 [nnz] (input neuron), `layers.{l}.values` F32 [nnz].
+ *          `layers.{l}.indices` I32 [nnz] (input neuron), `layers.{l}.values` F32 [nnz];
+ * and, for a network with biases, `layers.{l}.bias` F32 [out] beside either (every layer has
+ * one or none does: a file without bias tensors is a network without biases).
  * `__metadata__` holds `format: "webgpu-prune"`, `sizes: "784,100,100,10"` and whatever the
  * caller adds (recipe, sparsity, scores), all strings as the format requires.
  *
@@ -102,6 +104,8 @@ export function encodeSafetensors(model: Network | CompactNetwork, options: Enco
       tensors.push({ name: `layers.${l}.weight`, dtype: 'F32', shape: [inSize, outSize], data: weights });
       if (kept < mask.length) tensors.push({ name: `layers.${l}.mask`, dtype: 'U8', shape: [inSize, outSize], data: mask });
     }
+    const bias = net.biases?.[l];
+    if (bias) tensors.push({ name: `layers.${l}.bias`, dtype: 'F32', shape: [outSize], data: bias });
   });
   const metadata: Record<string, string> = { format: SAFETENSORS_FORMAT_NAME, sizes: net.sizes.join(',') };
   if (inputIndices) {
@@ -131,8 +135,13 @@ export function decodeSafetensors(bytes: Uint8Array, fileName: string): DecodedS
 
   // Every tensor is checked against the sizes before anything is allocated.
   const layers = sizes.slice(1).map((outSize, l) => planLayer(l, sizes[l]!, outSize, tensors, sizes, fail));
+  const biased = layers.findIndex((layer) => layer.bias);
+  if (biased >= 0) {
+    const missing = layers.findIndex((layer) => !layer.bias);
+    if (missing >= 0) fail(`layer ${missing} has no layers.${missing}.bias but layer ${biased} has layers.${biased}.bias; a network has a bias for every layer or for none`);
+  }
   const inputs = planInputs(metadata, sizes, tensors, file.fileBytes, fail);
-  const used = new Set(layers.flatMap((layer) => Object.values(layer).map((t) => t.name)));
+  const used = new Set(layers.flatMap((layer) => Object.values(layer).map((t: TensorEntry) => t.name)));
   if (inputs.indices) used.add(inputs.indices.name);
   for (const name of tensors.keys()) {
     if (!used.has(name) && !name.startsWith(TRAINING_TENSOR_PREFIX)) fail(`unexpected tensor ${name} for sizes ${sizes.join(',')}`);
@@ -168,6 +177,13 @@ export function decodeSafetensors(bytes: Uint8Array, fileName: string): DecodedS
       net.masks.push(mask);
     }
   });
+  if (biased >= 0) {
+    net.biases = layers.map(({ bias }) => {
+      const values = read(bias!) as Float32Array;
+      checkFinite(values, bias!.name, fail);
+      return values;
+    });
+  }
   const inputIndices = inputs.indices ? (read(inputs.indices) as Int32Array) : null;
   if (inputIndices) {
     const problem = inputIndicesProblem(inputIndices, inputs.size);
@@ -218,7 +234,7 @@ export function inputIndicesProblem(indices: Int32Array, inputSize: number): str
   return undefined;
 }
 
-type LayerTensors = { weight: TensorEntry; mask?: TensorEntry } | { indptr: TensorEntry; indices: TensorEntry; values: TensorEntry };
+type LayerTensors = ({ weight: TensorEntry; mask?: TensorEntry } | { indptr: TensorEntry; indices: TensorEntry; values: TensorEntry }) & { bias?: TensorEntry };
 
 /** The tensors of layer l, each checked for its dtype and the shape the sizes imply. */
 function planLayer(
@@ -237,6 +253,7 @@ function planLayer(
     indptr: `layers.${l}.indptr`,
     indices: `layers.${l}.indices`,
     values: `layers.${l}.values`,
+    bias: `layers.${l}.bias`,
   };
   const dense = tensors.has(names.weight);
   const csrNames = [names.indptr, names.indices, names.values];
@@ -245,9 +262,10 @@ function planLayer(
   if (!dense && csrPresent.length === 0) {
     fail(`layer ${l} has no weights: expected ${names.weight} or ${csrNames.join(', ')}`);
   }
+  const bias = tensors.has(names.bias) ? { bias: expect(names.bias, 'F32', [outSize]) } : {};
   if (dense) {
     const weight = expect(names.weight, 'F32', [inSize, outSize]);
-    return tensors.has(names.mask) ? { weight, mask: expect(names.mask, 'U8', [inSize, outSize]) } : { weight };
+    return tensors.has(names.mask) ? { weight, mask: expect(names.mask, 'U8', [inSize, outSize]), ...bias } : { weight, ...bias };
   }
   const missing = csrNames.find((n) => !tensors.has(n));
   if (missing) fail(`layer ${l} is CSR but ${missing} is missing`);
@@ -256,6 +274,7 @@ function planLayer(
     indptr: expect(names.indptr, 'I32', [outSize + 1]),
     indices: expect(names.indices, 'I32', [nnz]),
     values: expect(names.values, 'F32', [nnz]),
+    ...bias,
   };
 }
 

@@ -6,8 +6,10 @@
  *
  * The layer sizes come from the shapes, which must chain; `__metadata__` is optional (PyTorch
  * writes none or `{"format": "pt"}`). The layout has no masks: a pruned weight is a 0, and on
- * read every 0 is a pruned weight. Networks have no biases yet, so none are written; an all-zero
- * bias reads as none and any other is refused.
+ * read every 0 is a pruned weight. A network with biases writes `{2l}.bias` for every layer, one
+ * without writes none. On read, a file with any bias tensor is a network with biases (zeros
+ * included: an `nn.Linear` has a bias unless made with `bias=False`), a layer without one getting
+ * zeros; a file with none is a network without biases.
  */
 import type { Network } from '../model/network';
 import { declaredSizesProblem } from './file-limits';
@@ -30,14 +32,16 @@ function moduleIndex(layer: number): number {
 }
 
 export function torchLayoutTensors(net: Network): TensorToWrite[] {
-  return net.weights.map((weights, l) => {
+  return net.weights.flatMap((weights, l): TensorToWrite[] => {
     const inSize = net.sizes[l]!;
     const outSize = net.sizes[l + 1]!;
     const transposed = new Float32Array(weights.length);
     for (let i = 0; i < inSize; i++) {
       for (let o = 0; o < outSize; o++) transposed[o * inSize + i] = weights[i * outSize + o]!;
     }
-    return { name: `${moduleIndex(l)}.weight`, dtype: 'F32', shape: [outSize, inSize], data: transposed };
+    const weight: TensorToWrite = { name: `${moduleIndex(l)}.weight`, dtype: 'F32', shape: [outSize, inSize], data: transposed };
+    const bias = net.biases?.[l];
+    return bias ? [weight, { name: `${moduleIndex(l)}.bias`, dtype: 'F32', shape: [outSize], data: bias }] : [weight];
   });
 }
 
@@ -58,11 +62,7 @@ export function decodeTorchLayout(file: SafetensorsFile): { net: Network; metada
   }
 
   const net: Network = { sizes, weights: [], masks: [] };
-  layers.forEach(({ weight, bias }, l) => {
-    if (bias) {
-      const values = read(bias) as Float32Array;
-      if (values.some((v) => v !== 0)) fail(`${bias.name} has non-zero values; biases are not supported yet`);
-    }
+  layers.forEach(({ weight }, l) => {
     const inSize = sizes[l]!;
     const outSize = sizes[l + 1]!;
     const byOutput = read(weight) as Float32Array; // [out, in]
@@ -82,6 +82,14 @@ export function decodeTorchLayout(file: SafetensorsFile): { net: Network; metada
     net.weights.push(weights);
     net.masks.push(mask);
   });
+  if (layers.some(({ bias }) => bias)) {
+    net.biases = layers.map(({ bias }, l) => {
+      if (!bias) return new Float32Array(sizes[l + 1]!);
+      const values = read(bias) as Float32Array;
+      checkFinite(values, bias.name, fail);
+      return values;
+    });
+  }
   return { net, metadata };
 }
 

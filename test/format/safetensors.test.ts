@@ -3,7 +3,7 @@ import { decodeSafetensors, encodeSafetensors } from '../../src/format/safetenso
 import { applyMasks, initNetwork, type Network } from '../../src/model/network';
 import { UserError } from '../../src/util/errors';
 import { withAllocationLimit } from '../fuzz/allocation';
-import { prunedNetwork } from '../helpers/fixtures';
+import { prunedNetwork, randomBiasedNetwork } from '../helpers/fixtures';
 
 interface HeaderEntry {
   dtype: string;
@@ -34,6 +34,7 @@ function expectSameNetwork(actual: Network, expected: Network): void {
     expect(w).toEqual(expected.weights[l]);
     expect(actual.masks[l]).toEqual(expected.masks[l]);
   });
+  expect(actual.biases).toEqual(expected.biases);
 }
 
 function messageOf(bytes: Uint8Array): string {
@@ -64,6 +65,7 @@ describe('safetensors round trip', () => {
     expect(Object.keys(header).sort()).toEqual(['__metadata__', 'layers.0.weight', 'layers.1.weight', 'layers.2.weight']);
     const { net: back, metadata } = decodeSafetensors(bytes, 'a');
     expectSameNetwork(back, net);
+    expect(back.biases).toBeUndefined();
     expect(metadata).toEqual({ format: 'webgpu-prune', sizes: '784,100,100,10' });
   });
 
@@ -344,6 +346,89 @@ describe('safetensors validation', () => {
   });
 });
 
+describe('safetensors with biases', () => {
+  it('writes layers.{l}.bias F32 [out] beside dense and CSR layers and reads every value back', () => {
+    const net = randomBiasedNetwork([7, 6, 5, 3], 11, 0.4);
+    for (const layout of ['dense', 'csr', 'auto'] as const) {
+      const bytes = encodeSafetensors(net, { layout });
+      const { header, data } = splitFile(bytes);
+      expect(header).toMatchObject({
+        'layers.0.bias': { dtype: 'F32', shape: [6] },
+        'layers.1.bias': { dtype: 'F32', shape: [5] },
+        'layers.2.bias': { dtype: 'F32', shape: [3] },
+      });
+      const bias = header['layers.1.bias'] as HeaderEntry;
+      expect(new DataView(data.buffer, data.byteOffset).getFloat32(bias.data_offsets[0] + 4 * 4, true)).toBe(net.biases![1]![4]);
+      const back = decodeSafetensors(bytes, 'a').net;
+      expectSameNetwork(back, net);
+      // Ours → ours: the same bytes.
+      expect(encodeSafetensors(back, { layout })).toEqual(bytes);
+    }
+  });
+
+  it('keeps the biases of a compact network that reads some of the features', () => {
+    const net = randomBiasedNetwork([4, 5, 2], 12, 0.6);
+    const compact = { net, inputIndices: Int32Array.of(1, 3, 6, 8), inputSize: 9 };
+    const back = decodeSafetensors(encodeSafetensors(compact, { layout: 'csr' }), 'a');
+    expect([back.inputIndices, back.inputSize]).toEqual([compact.inputIndices, 9]);
+    expectSameNetwork(back.net, net);
+  });
+
+  it('refuses bad bias tensors in one line naming the tensor', () => {
+    const bytes = encodeSafetensors(randomBiasedNetwork([4, 3, 2], 13, 0.5), { layout: 'dense' });
+    const edited = (edit: (header: Record<string, HeaderEntry>, data: Uint8Array) => Uint8Array | void): Uint8Array => {
+      const { header, data } = splitFile(bytes);
+      const copy = data.slice();
+      return buildFile(header, edit(header as Record<string, HeaderEntry>, copy) ?? copy);
+    };
+    expect(messageOf(edited((h) => void (h['layers.1.bias']!.dtype = 'I32')))).toBe('net.safetensors: tensor layers.1.bias has dtype I32, expected F32');
+    expect(messageOf(edited((h) => void (h['layers.1.bias']!.dtype = 'U8')))).toBe(
+      'net.safetensors: tensor layers.1.bias: U8 shape [2] needs 2 bytes, data_offsets hold 8',
+    );
+    expect(messageOf(edited((h) => void (h['layers.0.bias']!.shape = [1, 3])))).toBe(
+      'net.safetensors: tensor layers.0.bias has shape [1, 3], expected [3] for sizes 4,3,2',
+    );
+    // Layer 0's bias read as layer 1's: 3 values where 2 belong.
+    expect(
+      messageOf(
+        edited((h) => {
+          const swapped = h['layers.0.bias']!;
+          h['layers.0.bias'] = h['layers.1.bias']!;
+          h['layers.1.bias'] = swapped;
+        }),
+      ),
+    ).toBe('net.safetensors: tensor layers.0.bias has shape [2], expected [3] for sizes 4,3,2');
+    expect(
+      messageOf(
+        edited((h, data) => {
+          new DataView(data.buffer).setFloat32(h['layers.1.bias']!.data_offsets[0] + 4, Infinity, true);
+        }),
+      ),
+    ).toBe('net.safetensors: tensor layers.1.bias has non-finite value Infinity at element 1');
+    expect(
+      messageOf(
+        edited((h, data) => {
+          const bias = h['layers.0.bias']!;
+          delete h['layers.0.bias'];
+          const size = bias.data_offsets[1] - bias.data_offsets[0];
+          for (const entry of Object.values(h)) {
+            if (entry.data_offsets && entry.data_offsets[0] >= bias.data_offsets[1]) entry.data_offsets = [entry.data_offsets[0] - size, entry.data_offsets[1] - size];
+          }
+          return Uint8Array.from([...data.subarray(0, bias.data_offsets[0]), ...data.subarray(bias.data_offsets[1])]);
+        }),
+      ),
+    ).toBe('net.safetensors: layer 0 has no layers.0.bias but layer 1 has layers.1.bias; a network has a bias for every layer or for none');
+    expect(
+      messageOf(
+        edited((h) => {
+          h['layers.2.bias'] = h['layers.1.bias']!;
+          delete h['layers.1.bias'];
+        }),
+      ),
+    ).toMatch(/^net\.safetensors: layer 1 has no layers\.1\.bias but layer 0 has layers\.0\.bias; /);
+  });
+});
+
 /** A PyTorch-layout file as `safetensors.torch.save_file` writes it: tensors sorted by name, `{"format": "pt"}` or no metadata. */
 function torchFile(tensors: { name: string; shape: number[]; values: ArrayLike<number>; dtype?: string }[], metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = metadata ? { __metadata__: metadata } : {};
@@ -395,7 +480,7 @@ describe('safetensors in the torch layout', () => {
     expectSameNetwork(decoded(bytes).net, net);
   });
 
-  it("reads PyTorch's own file: sizes from the shapes, zero biases as none, zeros as pruned weights, with or without metadata", () => {
+  it("reads PyTorch's own file: sizes from the shapes, its biases (zeros too), zeros as pruned weights, with or without metadata", () => {
     const net = prunedNetwork([6, 4, 3], 2, 0.05);
     const tensors = [
       { name: '0.weight', shape: [4, 6], values: byOutput(net, 0) },
@@ -407,16 +492,42 @@ describe('safetensors in the torch layout', () => {
       const parsed = decoded(torchFile(tensors, metadata));
       expect(parsed.layout).toBe('torch');
       expect(parsed.metadata).toEqual(metadata ?? {});
-      expectSameNetwork(parsed.net, net);
+      expectSameNetwork(parsed.net, { ...net, biases: [Float32Array.of(0, 0, 0, -0), new Float32Array(3)] });
     }
+    // Without bias tensors (every Linear made with bias=False): a network without biases.
+    expect(decoded(torchFile(tensors.filter((t) => t.name.endsWith('.weight')))).net.biases).toBeUndefined();
   });
 
-  it('refuses a non-zero bias in one line', () => {
-    const tensors = [
-      { name: '0.weight', shape: [2, 3], values: [1, 2, 3, 4, 5, 6] },
-      { name: '0.bias', shape: [2], values: [0, 0.5] },
-    ];
-    expect(messageOf(torchFile(tensors, { format: 'pt' }))).toBe('net.safetensors: 0.bias has non-zero values; biases are not supported yet');
+  it('writes {2l}.bias for a network with biases and reads it back exactly; a Linear with bias=False reads as zero biases', () => {
+    const net = randomBiasedNetwork([7, 5, 4, 3], 21, 0.5);
+    const bytes = encodeSafetensors(net, { layout: 'torch' });
+    const { header } = splitFile(bytes);
+    expect(header).toMatchObject({
+      '0.bias': { dtype: 'F32', shape: [5] },
+      '2.bias': { dtype: 'F32', shape: [4] },
+      '4.bias': { dtype: 'F32', shape: [3] },
+    });
+    expect(Object.keys(header)).toHaveLength(7);
+    expectSameNetwork(decoded(bytes).net, net);
+    // torch → ours → torch: the same bytes.
+    expect(encodeSafetensors(decodeSafetensors(encodeSafetensors(decoded(bytes).net, { layout: 'csr' }), 'a').net, { layout: 'torch' })).toEqual(bytes);
+
+    const tensors = [0, 1, 2].map((l) => ({ name: `${2 * l}.weight`, shape: [net.sizes[l + 1]!, net.sizes[l]!], values: byOutput(net, l) }));
+    const withoutMiddle = decoded(torchFile([...tensors, { name: '0.bias', shape: [5], values: net.biases![0]! }, { name: '4.bias', shape: [3], values: net.biases![2]! }]));
+    expectSameNetwork(withoutMiddle.net, { ...net, biases: [net.biases![0]!, new Float32Array(4), net.biases![2]!] });
+  });
+
+  it('refuses a bias of the wrong dtype, shape or with a non-finite value in one line', () => {
+    const weight = { name: '0.weight', shape: [2, 3], values: [1, 2, 3, 4, 5, 6] };
+    expect(messageOf(torchFile([weight, { name: '0.bias', shape: [2], values: [0, NaN] }]))).toBe(
+      'net.safetensors: tensor 0.bias has non-finite value NaN at element 1',
+    );
+    expect(messageOf(torchFile([weight, { name: '0.bias', shape: [2], values: [0, 1], dtype: 'I32' }]))).toBe(
+      'net.safetensors: tensor 0.bias has dtype I32, expected F32',
+    );
+    expect(messageOf(torchFile([weight, { name: '0.bias', shape: [1, 2], values: [0, 1] }]))).toBe(
+      'net.safetensors: tensor 0.bias has shape [1, 2], expected [2] (0.weight has 2 outputs)',
+    );
   });
 
   it('refuses malformed files in one line: broken chain, transposed, missing index, wrong dtype or shape, stray tensors', () => {

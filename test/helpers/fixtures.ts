@@ -1,6 +1,7 @@
 /** Small inputs the data and format tests build from scratch. */
-import { initNetwork, type Network } from '../../src/model/network';
+import { applyMasks, initNetwork, zeroNetwork, type Network } from '../../src/model/network';
 import { pruneByThreshold } from '../../src/prune/unstructured';
+import { mulberry32, randomFloats, randomMask } from './random';
 
 /** An IDX file: big-endian magic, one u32 per dimension, then the data bytes. */
 export function idxFile(magic: number, dims: number[], data: number[]): Uint8Array {
@@ -36,4 +37,20 @@ export function idxClassificationSet(count: number, rows: number, cols: number, 
     Array.from({ length: features }, (_, p) => Math.round(255 * Math.min(1, (p % classes === label ? 0.45 : 0.1) + 0.5 * noise()))),
   );
   return { images: idxFile(0x803, [count, rows, cols], pixels), labels: idxFile(0x801, [count], labels) };
+}
+
+/**
+ * A network with biases and random values: weights and biases uniform in [−1, 1), each weight
+ * kept with probability `density` (pruned ones exactly 0).
+ */
+export function randomBiasedNetwork(sizes: number[], seed: number, density: number): Network {
+  const random = mulberry32(seed);
+  const net = zeroNetwork(sizes, true);
+  net.weights.forEach((w, l) => {
+    w.set(randomFloats(random, w.length));
+    net.masks[l]!.set(randomMask(random, w.length, density));
+  });
+  net.biases!.forEach((b) => b.set(randomFloats(random, b.length)));
+  applyMasks(net);
+  return net;
 }

@@ -3,11 +3,11 @@
  * keeps working whatever it is named. ONNX is written, not read.
  */
 import type { Network } from '../model/network';
-import { expandInputs, type CompactNetwork } from '../prune/structured';
+import { asCompact, expandInputs, type CompactNetwork } from '../prune/structured';
 import { UserError } from '../util/errors';
 import { encodeOnnx } from './onnx';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsLayout } from './safetensors';
-import { formatSeedText, parseSeedText } from './seed-text';
+import { formatSeedText, parseSeedText, refuseBiasesInSeedText } from './seed-text';
 
 /** The formats read. */
 export type ModelFormat = 'seed-text' | 'safetensors';
@@ -88,11 +88,14 @@ export function outputFormatForName(name: string): OutputFormat {
 /**
  * A compact network keeps reading only its features in safetensors (our layout) and ONNX; the
  * seed's text and the torch layout have no place for that and get the network expanded back to
- * whole samples, the unread features' weights pruned.
+ * whole samples, the unread features' weights pruned. The seed's text has no place for biases
+ * either: a network with biases is refused there (a `UserError`).
  */
 export function encodeModel(model: Network | CompactNetwork, format: OutputFormat, options: EncodeModelOptions = {}): Uint8Array {
   if (format === 'safetensors') return encodeSafetensors(model, { layout: options.layout, metadata: options.metadata });
   if (format === 'onnx') return encodeOnnx(model, { softmax: options.softmax, metadata: options.metadata });
+  // On the network as given, whatever expanding it to whole samples carries over.
+  refuseBiasesInSeedText(asCompact(model).net);
   const lineEnding = options.lineEnding;
   return new TextEncoder().encode(formatSeedText(expandInputs(model), lineEnding ? { lineEnding } : {}));
 }

@@ -1,7 +1,8 @@
 /**
  * Export to ONNX (https://onnx.ai), for ONNX Runtime (web, Node, Python) and everything else
  * that reads it. The graph is the forward pass of our reference: per layer a Gemm of the
- * activations with the layer's [in, out] float32 weights (an initializer), Relu on the hidden
+ * activations with the layer's [in, out] float32 weights (an initializer) plus, for a network
+ * with biases, its [out] bias (Gemm's C input, broadcast over the batch), Relu on the hidden
  * layers, the last layer's output as logits; optionally a final Softmax. One input, `input`
  * [batch, inputs] float32, and one output, `logits` (or `probabilities` with the Softmax)
  * [batch, classes], the batch dimension left free.
@@ -45,6 +46,9 @@ export function encodeOnnx(network: Network | CompactNetwork, options: EncodeOnn
     dataType: TensorProto.DataType.FLOAT,
     rawData: littleEndianFloats(weights),
   }));
+  net.biases?.forEach((bias, l) => {
+    initializer.push({ name: `layers.${l}.bias`, dims: [bias.length], dataType: TensorProto.DataType.FLOAT, rawData: littleEndianFloats(bias) });
+  });
   const node: onnx.INodeProto[] = [];
   let activation = ONNX_INPUT;
   if (inputIndices) {
@@ -61,7 +65,8 @@ export function encodeOnnx(network: Network | CompactNetwork, options: EncodeOnn
   for (let l = 0; l < layers; l++) {
     const last = l === layers - 1;
     const linear = last ? ONNX_LOGITS : `layers.${l}.linear`;
-    node.push({ name: `layers.${l}.gemm`, opType: 'Gemm', input: [activation, `layers.${l}.weight`], output: [linear] });
+    const bias = net.biases ? [`layers.${l}.bias`] : [];
+    node.push({ name: `layers.${l}.gemm`, opType: 'Gemm', input: [activation, `layers.${l}.weight`, ...bias], output: [linear] });
     activation = linear;
     if (!last) {
       activation = `layers.${l}.relu`;
@@ -81,7 +86,7 @@ export function encodeOnnx(network: Network | CompactNetwork, options: EncodeOnn
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: OPSET }],
     producerName: 'webgpu-prune',
-    docString: `${sizes.join('-')} fully connected network${inputIndices ? ` reading ${sizes[0]} of ${inputSize} input features (Gather)` : ''}: ` +
+    docString: `${sizes.join('-')} fully connected network${net.biases ? ' with biases' : ''}${inputIndices ? ` reading ${sizes[0]} of ${inputSize} input features (Gather)` : ''}: ` +
       `Gemm and Relu per hidden layer, ${options.softmax ? 'softmax probabilities' : 'logits'} out`,
     metadataProps: Object.entries({ sizes: sizes.join(','), ...options.metadata }).map(([key, value]) => ({ key, value })),
     graph: {

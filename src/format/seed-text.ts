@@ -23,8 +23,14 @@ export interface SeedTextOptions {
   lineEnding?: '\r\n' | '\n';
 }
 
+/** The seed's text format has weights only: a network with biases would lose them, so it is refused. */
+export function refuseBiasesInSeedText(net: Network): void {
+  if (net.biases) throw new UserError("the network has biases, which the seed's text format cannot hold; save as .safetensors");
+}
+
 /** The network in the seed's text format; each row lists its kept outputs in ascending order. */
 export function formatSeedText(net: Network, options: SeedTextOptions = {}): string {
+  refuseBiasesInSeedText(net);
   const eol = options.lineEnding ?? '\r\n';
   const positionLines: string[] = [];
   const weightLines: string[] = [];

@@ -7,6 +7,7 @@ import { detectAndParseModel, detectModelFormat, encodeModel, outputFormatForNam
 import { applyMasks, initNetwork, type Network } from '../../src/model/network';
 import { readModelFile, writeFileAtomic } from '../../src/node/files';
 import { UserError } from '../../src/util/errors';
+import { randomBiasedNetwork } from '../helpers/fixtures';
 
 function prunedNetwork(): Network {
   const net = initNetwork([20, 8, 4], 11);
@@ -91,6 +92,34 @@ describe('detectAndParseModel', () => {
 
   it('passes format errors through with the file name', () => {
     expect(() => detectAndParseModel(new TextEncoder().encode('3,2\r\n0\r\n'), 'bad.txt')).toThrow(/^bad\.txt line /);
+  });
+});
+
+describe('networks with biases', () => {
+  it('are written and read back in both safetensors layouts', () => {
+    const net = randomBiasedNetwork([9, 6, 3], 31, 0.5);
+    for (const layout of ['auto', 'torch'] as const) {
+      const back = detectAndParseModel(encodeModel(net, 'safetensors', { layout }), 'b.safetensors');
+      expect(back.net.biases).toEqual(net.biases);
+      expect(back.net.weights).toEqual(net.weights);
+    }
+  });
+
+  it("are refused by the seed's text format in one line, a compact network's too", () => {
+    const net = randomBiasedNetwork([9, 6, 3], 32, 0.5);
+    const compact = { net: randomBiasedNetwork([4, 6, 3], 33, 0.5), inputIndices: Int32Array.of(0, 2, 5, 8), inputSize: 9 };
+    for (const model of [net, compact]) {
+      let error: unknown;
+      try {
+        encodeModel(model, 'seed-text');
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(UserError);
+      expect((error as Error).message).toBe("the network has biases, which the seed's text format cannot hold; save as .safetensors");
+    }
+    // Without biases it is written as ever.
+    expect(() => encodeModel({ ...net, biases: undefined }, 'seed-text')).not.toThrow();
   });
 });
 

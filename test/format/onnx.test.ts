@@ -1,7 +1,7 @@
 /**
  * ONNX export, run in ONNX Runtime (onnxruntime-node, CPU): a trained, pruned and structurally
  * compacted MNIST network must score the same on the 10 000 test images as the JS reference,
- * with the same logits up to float32 summation order.
+ * with the same logits up to float32 summation order; with biases too, against a plain loop here.
  */
 import onnxProto, { type onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
@@ -10,11 +10,13 @@ import { countCorrect, inferAll, inferenceOf } from '../../src/cpu/forward';
 import { CpuTrainer, softmaxInPlace } from '../../src/cpu/trainer';
 import { takeSamples, type Dataset } from '../../src/data/dataset';
 import { encodeOnnx } from '../../src/format/onnx';
-import { initNetwork, type Network } from '../../src/model/network';
+import { cloneNetwork, initNetwork, type Network } from '../../src/model/network';
 import { loadMnist } from '../../src/node/mnist';
-import { compactNetwork } from '../../src/prune/structured';
+import { asCompact, compactNetwork, type CompactNetwork } from '../../src/prune/structured';
 import { SEED_RECIPE } from '../../src/train/recipe';
 import { runTraining } from '../../src/train/run';
+import { randomBiasedNetwork } from '../helpers/fixtures';
+import { mulberry32, randomFloats } from '../helpers/random';
 
 /** Absolute difference allowed between ONNX Runtime's logits and ours: float32 sums in another order. */
 const LOGIT_TOLERANCE = 1e-5;
@@ -37,7 +39,8 @@ beforeAll(async () => {
 async function runOnnx(model: Uint8Array, inputs: Float32Array, count: number): Promise<{ name: string; values: Float32Array; dims: readonly number[] }> {
   const session = await ort.InferenceSession.create(model);
   try {
-    const input = new ort.Tensor('float32', inputs.subarray(0, count * net.sizes[0]!), [count, net.sizes[0]!]);
+    const features = test.inputs.length / test.count;
+    const input = new ort.Tensor('float32', inputs.subarray(0, count * features), [count, features]);
     const results = await session.run({ [session.inputNames[0]!]: input });
     const name = session.outputNames[0]!;
     const output = results[name]!;
@@ -45,6 +48,43 @@ async function runOnnx(model: Uint8Array, inputs: Float32Array, count: number): 
   } finally {
     await session.release();
   }
+}
+
+/**
+ * The forward pass with biases as the semantics define it, written out here as an independent
+ * reference: per layer z[o] = Σ_i x[i]·w[i,o] + b[o] (in float64), ReLU on hidden layers; the
+ * first layer reads the features `inputIndices` names.
+ */
+function referenceLogits(model: CompactNetwork, inputs: Float32Array, count: number): Float64Array {
+  const { net, inputIndices, inputSize } = asCompact(model);
+  const classes = net.sizes[net.sizes.length - 1]!;
+  const logits = new Float64Array(count * classes);
+  for (let s = 0; s < count; s++) {
+    let x = Float64Array.from({ length: net.sizes[0]! }, (_, i) => inputs[s * inputSize + (inputIndices ? inputIndices[i]! : i)]!);
+    net.weights.forEach((w, l) => {
+      const [inSize, outSize] = [net.sizes[l]!, net.sizes[l + 1]!];
+      const z = Float64Array.from(net.biases![l]!);
+      for (let i = 0; i < inSize; i++) for (let o = 0; o < outSize; o++) z[o]! += x[i]! * w[i * outSize + o]!;
+      x = l + 2 < net.sizes.length ? z.map((v) => Math.max(0, v)) : z;
+    });
+    logits.set(x, s * classes);
+  }
+  return logits;
+}
+
+/** The largest difference between ONNX Runtime's logits and the reference's, and how many samples each classifies right. */
+function compareLogits(values: Float32Array, reference: Float64Array, count: number, labels: Uint8Array): { worst: number; correct: number; referenceCorrect: number } {
+  let worst = 0;
+  for (let k = 0; k < values.length; k++) worst = Math.max(worst, Math.abs(values[k]! - reference[k]!));
+  const classes = values.length / count;
+  const argmax = (row: ArrayLike<number>) => Array.prototype.indexOf.call(row, Math.max(...Array.from(row)));
+  let correct = 0;
+  let referenceCorrect = 0;
+  for (let s = 0; s < count; s++) {
+    if (argmax(values.subarray(s * classes, (s + 1) * classes)) === labels[s]) correct++;
+    if (argmax(reference.subarray(s * classes, (s + 1) * classes)) === labels[s]) referenceCorrect++;
+  }
+  return { worst, correct, referenceCorrect };
 }
 
 describe('ONNX export', () => {
@@ -85,6 +125,36 @@ describe('ONNX export', () => {
     expect(countCorrect(inferenceOf(values, test.count, 10).predictions, test.labels)).toBe(correct);
     // A trained network, not a constant classifier.
     expect(correct).toBeGreaterThan(8_000);
+  });
+
+  it('adds the biases as the Gemms\' C inputs: ONNX Runtime gives the reference\'s logits and accuracy on the 10 000 test images', async () => {
+    const biased = cloneNetwork(net);
+    const random = mulberry32(41);
+    biased.biases = biased.sizes.slice(1).map((out) => randomFloats(random, out, -0.5, 0.5));
+    const bytes = encodeOnnx(biased);
+    const graph = onnxProto.onnx.ModelProto.decode(bytes).graph as onnx.GraphProto;
+    expect(graph.node.filter((n) => n.opType === 'Gemm').map((n) => n.input)).toEqual([0, 1, 2].map((l) => [
+      l === 0 ? 'input' : `layers.${l - 1}.relu`, `layers.${l}.weight`, `layers.${l}.bias`,
+    ]));
+    expect(graph.initializer.filter((t) => t.name!.endsWith('.bias')).map((t) => t.dims!.map(Number))).toEqual(biased.sizes.slice(1).map((n) => [n]));
+
+    const { values, dims } = await runOnnx(bytes, test.inputs, test.count);
+    expect(dims).toEqual([test.count, 10]);
+    const { worst, correct, referenceCorrect } = compareLogits(values, referenceLogits(biased, test.inputs, test.count), test.count, test.labels);
+    expect(worst).toBeLessThanOrEqual(LOGIT_TOLERANCE);
+    expect(correct).toBe(referenceCorrect);
+    // The biases moved the logits: the same network without them gives others.
+    const unbiased = (await runOnnx(encodeOnnx(net), test.inputs, 1)).values;
+    expect(Math.max(...unbiased.map((v, c) => Math.abs(v - values[c]!)))).toBeGreaterThan(0.01);
+  });
+
+  it('a compact network with biases reads its features through the Gather and adds its biases', async () => {
+    const count = 200;
+    const compact = { net: randomBiasedNetwork([30, 7, 10], 42, 0.5), inputIndices: Int32Array.from({ length: 30 }, (_, k) => 100 + 20 * k), inputSize: 784 };
+    const { values, dims } = await runOnnx(encodeOnnx(compact), test.inputs, count);
+    expect(dims).toEqual([count, 10]);
+    const { worst } = compareLogits(values, referenceLogits(compact, test.inputs, count), count, test.labels);
+    expect(worst).toBeLessThanOrEqual(LOGIT_TOLERANCE);
   });
 
   it('has a free batch dimension and, with --softmax, outputs the probabilities', async () => {

@@ -55,7 +55,7 @@ async function runOnnx(model: Uint8Array, inputs: Float32Array, count: number): 
  * reference: per layer z[o] = Σ_i x[i]·w[i,o] + b[o] (in float64), ReLU on hidden layers; the
  * first layer reads the features `inputIndices` names.
  */
-function referenceLogits(model: CompactNetwork, inputs: Float32Array, count: number): Float64Array {
+function referenceLogits(model: Network | CompactNetwork, inputs: Float32Array, count: number): Float64Array {
   const { net, inputIndices, inputSize } = asCompact(model);
   const classes = net.sizes[net.sizes.length - 1]!;
   const logits = new Float64Array(count * classes);

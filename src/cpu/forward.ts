@@ -3,7 +3,8 @@
  * layer whose value is ≤ 0 passes nothing on (ReLU on hidden layers; pixels are ≥ 0 anyway), the
  * output layer is left as logits. A NaN is not ≤ 0: it passes on, so a network that overflows
  * float32 shows it in its logits. Plain loops over the dense [in, out] weights; pruned weights are
- * exact zeros, so they add nothing.
+ * exact zeros, so they add nothing. A network with biases adds each neuron's bias once, after its
+ * sum (before the ReLU); one without adds nothing, so the seed's arithmetic is unchanged.
  */
 import type { Dataset } from '../data/dataset';
 import type { Network } from '../model/network';
@@ -18,7 +19,7 @@ export function allocateActivations(sizes: readonly number[]): Float32Array[] {
  * their raw sums, as in the seed; consumers treat values ≤ 0 as inactive.
  */
 export function forwardSample(net: Network, activations: Float32Array[]): void {
-  const { sizes, weights } = net;
+  const { sizes, weights, biases } = net;
   for (let l = 0; l + 1 < sizes.length; l++) {
     const input = activations[l]!; // [in]
     const output = activations[l + 1]!; // [out]
@@ -31,6 +32,8 @@ export function forwardSample(net: Network, activations: Float32Array[]): void {
       const row = i * out;
       for (let o = 0; o < out; o++) output[o] += w[row + o]! * a;
     }
+    const b = biases?.[l]; // [out]
+    if (b) for (let o = 0; o < out; o++) output[o] += b[o]!;
   }
 }
 

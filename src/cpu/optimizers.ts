@@ -5,6 +5,7 @@
  * `gradientSum` holds the batch's Σ a·δ with δ = onehot − p, the direction that lowers the loss,
  * so the mean loss gradient of a weight is −gradientSum/batch. Each step consumes the sum (sets
  * it to 0 for the next batch). Where the mask is 0 the weight and all its state become 0.
+ * Biases take the same step with no mask and no weight decay (`biasStep`).
  */
 import type { OptimizerKind } from '../train/optimizer';
 
@@ -25,7 +26,8 @@ export interface StepConstants {
 export interface LayerState {
   w: Float32Array;
   gradientSum: Float32Array;
-  mask: Uint8Array;
+  /** Absent: every entry is present (biases). */
+  mask?: Uint8Array;
   /** momentum: the velocity buffer; adam, adamw: m. Unused by sgd. */
   first: Float32Array;
   /** adam, adamw: v. */
@@ -41,7 +43,7 @@ export function optimizerStep(kind: Exclude<OptimizerKind, 'seed'>, layer: Layer
   const correction1 = 1 - Math.pow(c.beta1, c.step);
   const correction2 = 1 - Math.pow(c.beta2, c.step);
   for (let i = 0; i < w.length; i++) {
-    if (!mask[i]) {
+    if (mask && !mask[i]) {
       w[i] = 0;
       gradientSum[i] = 0;
       if (kind !== 'sgd') first[i] = 0;
@@ -65,4 +67,9 @@ export function optimizerStep(kind: Exclude<OptimizerKind, 'seed'>, layer: Layer
       w[i] = decayed - (c.lr * mHat) / (Math.sqrt(vHat) + c.eps);
     }
   }
+}
+
+/** One update of a layer's biases `[out]`: the weights' rule with every bias present and no weight decay (biases are not decayed). */
+export function biasStep(kind: Exclude<OptimizerKind, 'seed'>, bias: Omit<LayerState, 'mask'>, c: StepConstants): void {
+  optimizerStep(kind, bias, { ...c, weightDecay: 0 });
 }

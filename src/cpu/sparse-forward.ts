@@ -5,7 +5,8 @@
  *
  * Sums run in float64 over the inputs in ascending order, as `matmul` does, so the sparse and
  * dense references give the same bits on the same pruned network: a pruned weight only ever
- * adds an exact zero (while the activations are finite: 0 · ∞ is NaN).
+ * adds an exact zero (while the activations are finite: 0 · ∞ is NaN). A layer's bias is added to
+ * its sum rounded to float32, in both, so they still agree bit for bit.
  */
 import { toCsrByOutput } from '../model/csr';
 import type { Network } from '../model/network';
@@ -23,30 +24,35 @@ export interface CsrLayer {
   indices: Int32Array;
   /** `[nnz]`: the weight. */
   values: Float32Array;
+  /** `[outSize]`: added to each output's sum; absent without biases. */
+  bias?: Float32Array;
 }
 
-/** CSR by output of a dense `[inSize, outSize]` layer, keeping the weights whose mask is 1. */
-export function csrLayer(weights: Float32Array, mask: Uint8Array, inSize: number, outSize: number): CsrLayer {
-  return { inSize, outSize, ...toCsrByOutput(weights, mask, inSize, outSize) };
+/** CSR by output of a dense `[inSize, outSize]` layer, keeping the weights whose mask is 1 (and its `[outSize]` bias, if any). */
+export function csrLayer(weights: Float32Array, mask: Uint8Array, inSize: number, outSize: number, bias?: Float32Array): CsrLayer {
+  const layer: CsrLayer = { inSize, outSize, ...toCsrByOutput(weights, mask, inSize, outSize) };
+  if (bias) layer.bias = bias;
+  return layer;
 }
 
 /** Every layer of `net` as CSR by output. */
 export function csrLayers(net: Network): CsrLayer[] {
-  return net.weights.map((w, l) => csrLayer(w, net.masks[l]!, net.sizes[l]!, net.sizes[l + 1]!));
+  return net.weights.map((w, l) => csrLayer(w, net.masks[l]!, net.sizes[l]!, net.sizes[l + 1]!, net.biases?.[l]));
 }
 
 /**
- * y[s, o] = Σ_{k in row o} values[k] · x[s, indices[k]], then ReLU when `relu` (see `relu` in ops.ts).
+ * y[s, o] = Σ_{k in row o} values[k] · x[s, indices[k]] (+ bias[o]), then ReLU when `relu` (see `relu` in ops.ts).
  * x `[batch, inSize]`, returns y `[batch, outSize]`.
  */
 export function csrForward(layer: CsrLayer, x: Float32Array, batch: number, relu: boolean): Float32Array {
-  const { inSize, outSize, indptr, indices, values } = layer;
+  const { inSize, outSize, indptr, indices, values, bias } = layer;
   const y = new Float32Array(batch * outSize);
   for (let s = 0; s < batch; s++) {
     const row = s * inSize;
     for (let o = 0; o < outSize; o++) {
       let acc = 0;
       for (let k = indptr[o]!; k < indptr[o + 1]!; k++) acc += values[k]! * x[row + indices[k]!]!;
+      if (bias) acc = Math.fround(Math.fround(acc) + bias[o]!);
       y[s * outSize + o] = relu && acc <= 0 ? 0 : acc;
     }
   }
@@ -54,12 +60,13 @@ export function csrForward(layer: CsrLayer, x: Float32Array, batch: number, relu
 }
 
 /**
- * y[s, o] = Σ_i x[s, i] · w[i, o], then ReLU when `relu`.
- * x `[batch, inSize]`, w `[inSize, outSize]`, returns y `[batch, outSize]`.
+ * y[s, o] = Σ_i x[s, i] · w[i, o] (+ bias[o]), then ReLU when `relu`.
+ * x `[batch, inSize]`, w `[inSize, outSize]`, bias `[outSize]`, returns y `[batch, outSize]`.
  */
-export function denseForward(w: Float32Array, x: Float32Array, batch: number, inSize: number, outSize: number, relu: boolean): Float32Array {
+export function denseForward(w: Float32Array, x: Float32Array, batch: number, inSize: number, outSize: number, relu: boolean, bias?: Float32Array): Float32Array {
   const y = new Float32Array(batch * outSize);
   matmul(x, w, y, batch, inSize, outSize);
+  if (bias) for (let i = 0; i < y.length; i++) y[i] += bias[i % outSize]!;
   if (relu) reluInPlace(y);
   return y;
 }
@@ -82,7 +89,7 @@ export function sparseInfer(layers: readonly CsrLayer[], inputs: Float32Array, c
 export function denseInfer(net: Network, inputs: Float32Array, count: number): Inference {
   let x = inputs;
   const layers = net.weights.length;
-  for (let l = 0; l < layers; l++) x = denseForward(net.weights[l]!, x, count, net.sizes[l]!, net.sizes[l + 1]!, l + 1 < layers);
+  for (let l = 0; l < layers; l++) x = denseForward(net.weights[l]!, x, count, net.sizes[l]!, net.sizes[l + 1]!, l + 1 < layers, net.biases?.[l]);
   return inferenceOf(x, count, net.sizes[layers]!);
 }
 

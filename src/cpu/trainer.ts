@@ -18,7 +18,7 @@ import {
 } from '../train/trainer';
 import { allFinite, allocateActivations, argmax, forwardSample } from './forward';
 import { crossEntropy } from './ops';
-import { optimizerStep } from './optimizers';
+import { biasStep, optimizerStep } from './optimizers';
 
 /**
  * Turns logits into probabilities in place. Subtracting the maximum first changes nothing
@@ -33,9 +33,10 @@ export function softmaxInPlace(values: Float32Array): void {
 }
 
 /**
- * Adds one sample's weight gradient to `velocities` (the seed's `delta`). `gradients[l]` receives
- * ∂/∂(layer l values) of log p[target] for the active neurons, 0 elsewhere; the output gradient is
- * onehot(target) − p, the direction the update climbs.
+ * Adds one sample's weight gradient to `velocities` (the seed's `delta`) and, given
+ * `biasVelocities`, its bias gradient (each neuron's g, as if its input were a constant 1).
+ * `gradients[l]` receives ∂/∂(layer l values) of log p[target] for the active neurons, 0
+ * elsewhere; the output gradient is onehot(target) − p, the direction the update climbs.
  */
 export function backpropSample(
   net: Network,
@@ -43,6 +44,7 @@ export function backpropSample(
   gradients: Float32Array[], // per layer [sizes[l]]: scratch
   target: number,
   velocities: Float32Array[], // per layer [in, out]: accumulated
+  biasVelocities?: Float32Array[], // per layer [out]: accumulated
 ): void {
   const { sizes, weights } = net;
   const last = sizes.length - 1;
@@ -56,6 +58,8 @@ export function backpropSample(
     const w = weights[l]!; // [in, out]
     const v = velocities[l]!; // [in, out]
     const out = sizes[l + 1]!;
+    const vb = biasVelocities?.[l]; // [out]
+    if (vb) for (let o = 0; o < out; o++) vb[o] += above[o]!;
     below.fill(0);
     // Nothing uses the gradient of the input pixels (the seed computes it anyway).
     const needBelow = l > 0;
@@ -73,6 +77,14 @@ export function backpropSample(
       }
       below[i] = sum;
     }
+  }
+}
+
+/** The seed's batch update of one layer's biases (never pruned): b += lr·v, then v *= momentum. */
+export function biasMomentumUpdate(b: Float32Array, v: Float32Array, lr: number, momentum: number): void {
+  for (let o = 0; o < b.length; o++) {
+    b[o] += lr * v[o]!;
+    v[o] = v[o]! * momentum;
   }
 }
 
@@ -104,6 +116,8 @@ export class CpuTrainer implements Trainer {
   private readonly optimizerState: OptimizerState;
   /** The batch's Σ a·δ per weight for the rules other than the seed's (the seed sums into its velocities). */
   private readonly gradientSums: Float32Array[];
+  /** The same per bias (Σ δ); absent without biases. */
+  private readonly biasGradientSums?: Float32Array[];
   private readonly activations: Float32Array[];
   private readonly gradients: Float32Array[];
 
@@ -119,11 +133,13 @@ export class CpuTrainer implements Trainer {
     }
     this.net = cloneNetwork(net);
     this.optimizer = config.updateRule ?? SEED_OPTIMIZER;
-    const state = startingOptimizerState(net.weights, isAdam(this.optimizer.kind), start);
-    if (!state) throw new Error('the optimizer state does not match the network’s weight shapes');
+    const state = startingOptimizerState(net.weights, isAdam(this.optimizer.kind), start, net.biases);
+    if (!state) throw new Error('the optimizer state does not match the network’s weight and bias shapes');
     this.optimizerState = state;
     this.applyMasks();
-    this.gradientSums = this.optimizer.kind === 'seed' ? state.velocities : net.weights.map((w) => new Float32Array(w.length));
+    const seed = this.optimizer.kind === 'seed';
+    this.gradientSums = seed ? state.velocities : net.weights.map((w) => new Float32Array(w.length));
+    if (net.biases) this.biasGradientSums = seed ? state.biasVelocities : net.biases.map((b) => new Float32Array(b.length));
     this.activations = allocateActivations(net.sizes);
     this.gradients = allocateActivations(net.sizes);
   }
@@ -138,14 +154,19 @@ export class CpuTrainer implements Trainer {
     const { kind, weightDecay, beta1, beta2, eps } = this.optimizer;
     const state = this.optimizerState;
     state.steps++;
+    const biases = this.net.biases ?? [];
     if (kind === 'seed') {
       momentumUpdate(this.net, state.velocities, lr, momentum);
+      biases.forEach((b, l) => biasMomentumUpdate(b, state.biasVelocities![l]!, lr, momentum));
       return;
     }
     const constants = { lr, momentum, weightDecay, beta1, beta2, eps, batch: this.config.batchSize, step: state.steps };
     this.net.weights.forEach((w, l) => {
       const layer = { w, gradientSum: this.gradientSums[l]!, mask: this.net.masks[l]!, first: state.velocities[l]!, second: state.secondMoments[l] };
       optimizerStep(kind, layer, constants);
+    });
+    biases.forEach((b, l) => {
+      biasStep(kind, { w: b, gradientSum: this.biasGradientSums![l]!, first: state.biasVelocities![l]!, second: state.biasSecondMoments![l] }, constants);
     });
   }
 
@@ -181,7 +202,7 @@ export class CpuTrainer implements Trainer {
         lossSum += crossEntropy(output, 0, output.length, target);
         softmaxInPlace(output);
         if (output[target]! < confidence) {
-          backpropSample(this.net, this.activations, this.gradients, target, this.gradientSums);
+          backpropSample(this.net, this.activations, this.gradients, target, this.gradientSums, this.biasGradientSums);
           backpropagated++;
         }
       }
@@ -191,9 +212,11 @@ export class CpuTrainer implements Trainer {
   }
 
   async state(): Promise<TrainerState> {
-    const { velocities, secondMoments, steps } = this.optimizerState;
+    const { velocities, secondMoments, steps, biasVelocities, biasSecondMoments } = this.optimizerState;
     const copy = (arrays: Float32Array[]) => arrays.map((a) => a.slice());
-    return { net: cloneNetwork(this.net), velocities: copy(velocities), secondMoments: copy(secondMoments), steps };
+    const state: TrainerState = { net: cloneNetwork(this.net), velocities: copy(velocities), secondMoments: copy(secondMoments), steps };
+    if (biasVelocities) Object.assign(state, { biasVelocities: copy(biasVelocities), biasSecondMoments: copy(biasSecondMoments!) });
+    return state;
   }
 
   async setMasks(masks: Uint8Array[]): Promise<void> {

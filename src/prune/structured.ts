@@ -6,6 +6,10 @@
  * hidden neuron with no outgoing weight feeds nothing. Either way every term it contributes is
  * an exact zero, so removing it leaves every output bit for bit the same. Removing one neuron can
  * orphan others (its only source or only sink), so the pass repeats until nothing changes.
+ * With biases, a hidden neuron with no incoming weight outputs the constant relu(b[j]) instead:
+ * it is removed too, and that constant times each of its kept outgoing weights is added to the
+ * next layer's bias (b_next[o] += relu(b[j])·w[j,o]), so the outputs stay equal up to float32
+ * rounding (the term moves from the sum into the bias). A removed neuron's bias goes with it.
  * Input features that feed nothing are dropped too: the compact network then reads only the
  * kept features, listed in `inputIndices`. Output neurons are never removed.
  *
@@ -54,15 +58,30 @@ export interface StructuredOptions {
   /** Drop input features that feed nothing (default true). */
   dropInputs?: boolean;
   /**
+   * Keep the hidden neurons that have no incoming weight (default false: removed, their constant
+   * output folded into the next biases). Training keeps them when the network has biases: their
+   * bias still learns, so their output is not constant while training goes on.
+   */
+  keepUnfed?: boolean;
+  /**
    * Keep at most this many neurons in each hidden layer (one number per hidden layer, or one
    * fraction in (0, 1] of each hidden layer's original size), removing the weakest first.
    */
   keepHidden?: readonly number[] | { fraction: number };
 }
 
-/** Marks dead neurons in `alive` (per layer of `sizes`) until a fixed point; returns the rounds taken. */
-function removeDeadNeurons(net: Network, alive: Uint8Array[], dropInputs: boolean): number {
-  const { sizes, masks } = net;
+/** ReLU as the forward pass applies it: values ≤ 0 become 0, a NaN passes on. */
+function relu(x: number): number {
+  return x <= 0 ? 0 : x;
+}
+
+/**
+ * Marks dead neurons in `alive` (per layer of `sizes`) until a fixed point; returns the rounds
+ * taken. A removed neuron without live inputs adds its constant output relu(b) through its kept
+ * outgoing weights to `biases` (per weight layer, [out]; the network's biases, folded so far).
+ */
+function removeDeadNeurons(net: Network, alive: Uint8Array[], biases: Float32Array[] | undefined, dropInputs: boolean, keepUnfed: boolean): number {
+  const { sizes, masks, weights } = net;
   const last = sizes.length - 1;
   let rounds = 0;
   for (let changed = true; changed; rounds++) {
@@ -77,7 +96,7 @@ function removeDeadNeurons(net: Network, alive: Uint8Array[], dropInputs: boolea
         let feeds = false;
         const outMask = masks[l]!;
         for (let o = 0; o < out && !feeds; o++) feeds = outMask[j * out + o] === 1 && above[o] === 1;
-        let fed = l === 0;
+        let fed = l === 0 || keepUnfed;
         if (!fed) {
           const inMask = masks[l - 1]!;
           const width = sizes[l]!;
@@ -86,6 +105,12 @@ function removeDeadNeurons(net: Network, alive: Uint8Array[], dropInputs: boolea
         if (!feeds || !fed) {
           alive[l]![j] = 0;
           changed = true;
+          const constant = !fed && biases ? relu(biases[l - 1]![j]!) : 0;
+          if (constant !== 0) {
+            const next = biases![l]!;
+            const w = weights[l]!;
+            for (let o = 0; o < out; o++) if (outMask[j * out + o] === 1) next[o] += constant * w[j * out + o]!;
+          }
         }
       }
     }
@@ -119,8 +144,8 @@ function hiddenTargets(sizes: readonly number[], keep: StructuredOptions['keepHi
   return hidden.map((n) => Math.max(1, Math.round(n * fraction)));
 }
 
-/** Copies the weights and masks between the live neurons of each pair of layers. */
-function extract(net: Network, alive: Uint8Array[]): Network {
+/** Copies the weights and masks between the live neurons of each pair of layers, and the live neurons' `biases`. */
+function extract(net: Network, alive: Uint8Array[], biases: Float32Array[] | undefined): Network {
   const kept = alive.map((a) => {
     const ids: number[] = [];
     a.forEach((v, i) => v && ids.push(i));
@@ -144,7 +169,9 @@ function extract(net: Network, alive: Uint8Array[]): Network {
     weights.push(w);
     masks.push(m);
   }
-  return { sizes, weights, masks };
+  const compact: Network = { sizes, weights, masks };
+  if (biases) compact.biases = biases.map((b, l) => Float32Array.from(kept[l + 1]!, (o) => b[o]!));
+  return compact;
 }
 
 /**
@@ -158,8 +185,10 @@ export function compactNetwork(model: Network | CompactNetwork, options: Structu
   const { sizes } = net;
   const last = sizes.length - 1;
   const dropInputs = options.dropInputs ?? true;
+  const keepUnfed = options.keepUnfed ?? false;
   const alive = sizes.map((n) => new Uint8Array(n).fill(1));
-  let rounds = removeDeadNeurons(net, alive, dropInputs);
+  const biases = net.biases?.map((b) => b.slice());
+  let rounds = removeDeadNeurons(net, alive, biases, dropInputs, keepUnfed);
   const afterDead = alive.map((a) => a.slice());
 
   const targets = hiddenTargets(sizes, options.keepHidden);
@@ -171,10 +200,10 @@ export function compactNetwork(model: Network | CompactNetwork, options: Structu
       live.sort((a, b) => a.norm - b.norm || a.j - b.j);
       for (let r = 0; r < live.length - targets[l - 1]!; r++) alive[l]![live[r]!.j] = 0;
     }
-    rounds += removeDeadNeurons(net, alive, dropInputs);
+    rounds += removeDeadNeurons(net, alive, biases, dropInputs, keepUnfed);
   }
 
-  const compactNet = extract(net, alive);
+  const compactNet = extract(net, alive, biases);
   const neurons: NeuronLayerReport[] = sizes.map((n, l) => {
     const removed: number[] = [];
     let weakest = 0;
@@ -227,7 +256,13 @@ export function expandInputs(model: Network | CompactNetwork): Network {
     weights.set(net.weights[0]!.subarray(r * out, (r + 1) * out), feature * out);
     mask.set(net.masks[0]!.subarray(r * out, (r + 1) * out), feature * out);
   });
-  return { sizes: [inputSize, ...net.sizes.slice(1)], weights: [weights, ...net.weights.slice(1)], masks: [mask, ...net.masks.slice(1)] };
+  return withBiasesOf(net, { sizes: [inputSize, ...net.sizes.slice(1)], weights: [weights, ...net.weights.slice(1)], masks: [mask, ...net.masks.slice(1)] });
+}
+
+/** `changed` (a network with `net`'s layers after the first) with `net`'s biases, when it has them. */
+function withBiasesOf(net: Network, changed: Network): Network {
+  if (net.biases) changed.biases = net.biases;
+  return changed;
 }
 
 /** `net` reading only the features `inputIndices` (ascending): the first layer keeps their rows alone. */
@@ -241,7 +276,7 @@ export function selectInputs(net: Network, inputIndices: Int32Array | null): Com
     mask.set(net.masks[0]!.subarray(feature * out, (feature + 1) * out), r * out);
   });
   return {
-    net: { sizes: [inputIndices.length, ...net.sizes.slice(1)], weights: [weights, ...net.weights.slice(1)], masks: [mask, ...net.masks.slice(1)] },
+    net: withBiasesOf(net, { sizes: [inputIndices.length, ...net.sizes.slice(1)], weights: [weights, ...net.weights.slice(1)], masks: [mask, ...net.masks.slice(1)] }),
     inputIndices,
     inputSize: net.sizes[0]!,
   };

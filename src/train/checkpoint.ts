@@ -3,7 +3,9 @@
  * safetensors file that our reader validates like any network file (so `info` and `eval` read a
  * checkpoint too). The network (weights and masks) is stored as in a model file, dense; the
  * optimizer state as `train.velocities.{l}` (the seed's velocities, momentum's buffers, Adam's m;
- * zeros for sgd) and, for Adam, `train.second_moments.{l}`, F32 [in, out]; the rest (recipe,
+ * zeros for sgd) and, for Adam, `train.second_moments.{l}`, F32 [in, out]; with biases (stored as
+ * in a model file, `layers.{l}.bias`) their state as `train.bias_velocities.{l}` and, for Adam,
+ * `train.bias_second_moments.{l}`, F32 [out]; the rest (recipe,
  * position, learning rate and momentum, Adam's step count, the shuffle generator, the per-epoch
  * table so far) as JSON in `__metadata__.checkpoint`. Floats go through JSON as shortest round-trip text, so a resumed
  * run continues from bit-identical values.
@@ -43,16 +45,23 @@ export interface Checkpoint extends OptimizerState {
 const METADATA_KEY = 'checkpoint';
 const velocityName = (l: number): string => `${TRAINING_TENSOR_PREFIX}velocities.${l}`;
 const secondMomentName = (l: number): string => `${TRAINING_TENSOR_PREFIX}second_moments.${l}`;
+const biasVelocityName = (l: number): string => `${TRAINING_TENSOR_PREFIX}bias_velocities.${l}`;
+const biasSecondMomentName = (l: number): string => `${TRAINING_TENSOR_PREFIX}bias_second_moments.${l}`;
 
 export function encodeCheckpoint(c: Checkpoint): Uint8Array {
-  const { net, velocities, secondMoments, ...progress } = c;
+  const { net, velocities, secondMoments, biasVelocities, biasSecondMoments, ...progress } = c;
   const state = { version: CHECKPOINT_VERSION, ...progress };
-  const tensors = (name: (l: number) => string, arrays: Float32Array[]) =>
-    arrays.map((data, l) => ({ name: name(l), dtype: 'F32' as const, shape: [net.sizes[l]!, net.sizes[l + 1]!], data }));
+  const tensors = (name: (l: number) => string, arrays: Float32Array[] = [], shape = (l: number) => [net.sizes[l]!, net.sizes[l + 1]!]) =>
+    arrays.map((data, l) => ({ name: name(l), dtype: 'F32' as const, shape: shape(l), data }));
+  const outputs = (l: number) => [net.sizes[l + 1]!];
   return encodeSafetensors(net, {
     layout: 'dense',
     metadata: { [METADATA_KEY]: JSON.stringify(state) },
-    trainingTensors: [...tensors(velocityName, velocities), ...tensors(secondMomentName, secondMoments)],
+    trainingTensors: [
+      ...tensors(velocityName, velocities),
+      ...tensors(secondMomentName, secondMoments),
+      ...(net.biases ? [...tensors(biasVelocityName, biasVelocities, outputs), ...tensors(biasSecondMomentName, biasSecondMoments, outputs)] : []),
+    ],
   });
 }
 
@@ -76,6 +85,7 @@ export function decodeCheckpoint(bytes: Uint8Array, fileName: string): Checkpoin
   const recipe = state['recipe'] as Recipe;
   const problem = recipeProblem(recipe, net.sizes) ?? optimizerProblem(recipe);
   if (problem) fail(`checkpoint recipe: ${problem}`);
+  if ((recipe.bias ?? false) !== (net.biases !== undefined)) fail(`checkpoint recipe ${recipe.bias ? 'has' : 'has no'} biases, its network ${net.biases ? 'has' : 'has none'}`);
   const count = (key: string, max = Number.MAX_SAFE_INTEGER): number => {
     const v = state[key];
     if (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > max) fail(`checkpoint "${key}" is ${JSON.stringify(v)}, not an integer in [0, ${max}]`);
@@ -106,15 +116,22 @@ export function decodeCheckpoint(bytes: Uint8Array, fileName: string): Checkpoin
     fail(`checkpoint shuffle ${(error as Error).message}`);
   }
 
-  const layerTensors = (name: (l: number) => string): Float32Array[] =>
-    net.weights.map((w, l) => {
+  const expected = new Set<string>();
+  /** Per layer the tensor `name(l)` in the shape of `like[l]` (weights or biases). */
+  const layerTensors = (name: (l: number) => string, like: Float32Array[]): Float32Array[] =>
+    like.map((w, l) => {
       const v = trainingTensors.get(name(l));
-      if (!(v instanceof Float32Array) || v.length !== w.length) fail(`tensor ${name(l)} is missing or not F32 [${net.sizes[l]}, ${net.sizes[l + 1]}]`);
+      const shape = like === net.weights ? `[${net.sizes[l]}, ${net.sizes[l + 1]}]` : `[${net.sizes[l + 1]}]`;
+      if (!(v instanceof Float32Array) || v.length !== w.length) fail(`tensor ${name(l)} is missing or not F32 ${shape}`);
+      expected.add(name(l));
       return v as Float32Array;
     });
-  const velocities = layerTensors(velocityName);
-  const secondMoments = isAdam(optimizerOf(recipe).kind) ? layerTensors(secondMomentName) : [];
-  const expected = new Set([...velocities.map((_, l) => velocityName(l)), ...secondMoments.map((_, l) => secondMomentName(l))]);
+  const adam = isAdam(optimizerOf(recipe).kind);
+  const velocities = layerTensors(velocityName, net.weights);
+  const secondMoments = adam ? layerTensors(secondMomentName, net.weights) : [];
+  const biasState = net.biases
+    ? { biasVelocities: layerTensors(biasVelocityName, net.biases), biasSecondMoments: adam ? layerTensors(biasSecondMomentName, net.biases) : [] }
+    : {};
   const extra = [...trainingTensors.keys()].find((name) => !expected.has(name));
   if (extra) fail(`unexpected tensor ${extra} in a checkpoint`);
 
@@ -123,6 +140,7 @@ export function decodeCheckpoint(bytes: Uint8Array, fileName: string): Checkpoin
     net,
     velocities,
     secondMoments,
+    ...biasState,
     // Checkpoints of the seed's rule written before steps were counted have none; it only matters to Adam.
     steps: state['steps'] === undefined ? 0 : count('steps'),
     epoch,

@@ -23,9 +23,14 @@
  * velocity that decayed to −0 becomes +0 in the full run when a +0 gradient is added to it.)
  * A run whose removed neurons overflow float32 diverges in the full shape but not here: the
  * equality holds up to divergence.
+ *
+ * With biases, only the neurons whose output can no longer matter are removed: those with no kept
+ * outgoing weight to a kept neuron. A neuron with a bias but no incoming weight stays, since its
+ * bias still trains and its output with it. The removed neurons' biases get no gradient either
+ * and replay their zero-gradient update beside the removed weights.
  */
-import { momentumUpdate } from '../cpu/trainer';
-import { optimizerStep } from '../cpu/optimizers';
+import { biasMomentumUpdate, momentumUpdate } from '../cpu/trainer';
+import { biasStep, optimizerStep } from '../cpu/optimizers';
 import type { Dataset } from '../data/dataset';
 import { applyMasks, type Network } from '../model/network';
 import { compactNetwork, gatherInputs } from '../prune/structured';
@@ -51,10 +56,13 @@ interface Layout {
   kept: Int32Array[];
 }
 
-/** The removed weights that are not pruned: their flat indices in the full layer and their state, packed. */
+/**
+ * The removed weights that are not pruned (or a layer's removed biases): their flat indices in
+ * the full layer and their state, packed.
+ */
 interface Residual {
   positions: Uint32Array;
-  weights: Float32Array;
+  values: Float32Array;
   /** Same roles as `OptimizerState.velocities` / `secondMoments`. */
   first: Float32Array;
   second: Float32Array | null;
@@ -63,9 +71,12 @@ interface Residual {
   mask: Uint8Array;
 }
 
-/** The neurons `net` keeps under the structured step; null when nothing is removed or a layer would be empty. */
+/**
+ * The neurons `net` keeps under the structured step (with biases, the neurons without incoming
+ * weights too); null when nothing is removed or a layer would be empty.
+ */
 function layoutOf(net: Network): Layout | null {
-  const { report } = compactNetwork(net);
+  const { report } = compactNetwork(net, { keepUnfed: net.biases !== undefined });
   if (report.neurons.every((n) => n.removed.length === 0)) return null;
   if (report.neurons.some((n) => n.neuronsAfter === 0)) return null;
   const kept = report.neurons.map((n) => {
@@ -113,15 +124,32 @@ function residualOf(state: TrainerState, layout: Layout, l: number): Residual {
   for (let k = 0; k < mask.length; k++) {
     if (mask[k] === 1 && !(keptRow[Math.floor(k / out)] && keptCol[k % out])) positions.push(k);
   }
+  return packResidual(positions, state.net.weights[l]!, state.velocities[l]!, state.secondMoments[l]);
+}
+
+/** The biases of layer l's removed outputs (of a state with biases). */
+function biasResidualOf(state: TrainerState, layout: Layout, l: number): Residual {
+  const kept = new Set(layout.kept[l + 1]);
+  const positions: number[] = [];
+  for (let o = 0; o < layout.fullSizes[l + 1]!; o++) if (!kept.has(o)) positions.push(o);
+  return packResidual(positions, state.net.biases![l]!, state.biasVelocities![l]!, state.biasSecondMoments?.[l]);
+}
+
+function packResidual(positions: number[], values: Float32Array, first: Float32Array, second: Float32Array | undefined): Residual {
   const pick = (full: Float32Array): Float32Array => Float32Array.from(positions, (k) => full[k]!);
   return {
     positions: Uint32Array.from(positions),
-    weights: pick(state.net.weights[l]!),
-    first: pick(state.velocities[l]!),
-    second: state.secondMoments.length > 0 ? pick(state.secondMoments[l]!) : null,
+    values: pick(values),
+    first: pick(first),
+    second: second ? pick(second) : null,
     gradientSum: new Float32Array(positions.length),
     mask: new Uint8Array(positions.length).fill(1),
   };
+}
+
+/** The kept outputs of layer l of a full `[out]` array (biases and their state). */
+function gatherOutputs(full: Float32Array, layout: Layout, l: number): Float32Array {
+  return Float32Array.from(layout.kept[l + 1]!, (o) => full[o]!);
 }
 
 /**
@@ -135,6 +163,8 @@ export class CompactTrainer implements Trainer {
     private inner: Trainer,
     private layout: Layout,
     private residuals: Residual[],
+    /** Per layer, its removed outputs' biases; empty without biases. */
+    private biasResiduals: Residual[],
     private fullMasks: Uint8Array[],
     private steps: number,
     private readonly optimizer: OptimizerSettings,
@@ -152,7 +182,7 @@ export class CompactTrainer implements Trainer {
     const layout = layoutOf(state.net);
     if (!layout) return null;
     const parts = await CompactTrainer.parts(state, layout, setup);
-    return new CompactTrainer(parts.inner, layout, parts.residuals, parts.fullMasks, state.steps, optimizerOf(recipe), recipe.batchSize, setup);
+    return new CompactTrainer(parts.inner, layout, parts.residuals, parts.biasResiduals, parts.fullMasks, state.steps, optimizerOf(recipe), recipe.batchSize, setup);
   }
 
   private static async parts(state: TrainerState, layout: Layout, setup: CompactTraining) {
@@ -164,6 +194,12 @@ export class CompactTrainer implements Trainer {
       masks: state.net.masks.map((m, l) => gatherLayer(m, layout, l)),
     };
     const start: OptimizerState = { velocities: gather(state.velocities), secondMoments: gather(state.secondMoments), steps: state.steps };
+    if (state.net.biases) {
+      const outputs = (arrays: Float32Array[]): Float32Array[] => arrays.map((a, l) => gatherOutputs(a, layout, l));
+      net.biases = outputs(state.net.biases);
+      start.biasVelocities = outputs(state.biasVelocities!);
+      start.biasSecondMoments = outputs(state.biasSecondMoments ?? []);
+    }
     const features = layout.kept[0]!;
     const full = setup.train;
     const readsAll = features.length === full.features;
@@ -172,7 +208,8 @@ export class CompactTrainer implements Trainer {
       : { ...full, features: features.length, inputs: gatherInputs(full.inputs, full.count, full.features, features) };
     const inner = await setup.makeTrainer(net, train, start);
     const residuals = Array.from({ length: layers }, (_, l) => residualOf(state, layout, l));
-    return { inner, residuals, fullMasks: state.net.masks.map((m) => m.slice()) };
+    const biasResiduals = state.net.biases ? Array.from({ length: layers }, (_, l) => biasResidualOf(state, layout, l)) : [];
+    return { inner, residuals, biasResiduals, fullMasks: state.net.masks.map((m) => m.slice()) };
   }
 
   /** The layer sizes of the network trained now. */
@@ -187,19 +224,21 @@ export class CompactTrainer implements Trainer {
     return result;
   }
 
-  /** One batch's update of the removed weights, whose gradient is 0, with the JS reference's code. */
+  /** One batch's update of the removed weights and biases, whose gradient is 0, with the JS reference's code. */
   private replayZeroGradientUpdate(lr: number, momentum: number): void {
     this.steps++;
     const { kind, weightDecay, beta1, beta2, eps } = this.optimizer;
     if (kind === 'seed') {
-      const packed: Network = { sizes: [], weights: this.residuals.map((r) => r.weights), masks: this.residuals.map((r) => r.mask) };
+      const packed: Network = { sizes: [], weights: this.residuals.map((r) => r.values), masks: this.residuals.map((r) => r.mask) };
       momentumUpdate(packed, this.residuals.map((r) => r.first), lr, momentum);
+      for (const r of this.biasResiduals) biasMomentumUpdate(r.values, r.first, lr, momentum);
       return;
     }
     const constants = { lr, momentum, weightDecay, beta1, beta2, eps, batch: this.batchSize, step: this.steps };
     for (const r of this.residuals) {
-      optimizerStep(kind, { w: r.weights, gradientSum: r.gradientSum, mask: r.mask, first: r.first, second: r.second ?? undefined }, constants);
+      optimizerStep(kind, { w: r.values, gradientSum: r.gradientSum, mask: r.mask, first: r.first, second: r.second ?? undefined }, constants);
     }
+    for (const r of this.biasResiduals) biasStep(kind, { w: r.values, gradientSum: r.gradientSum, first: r.first, second: r.second ?? undefined }, constants);
   }
 
   async state(): Promise<TrainerState> {
@@ -214,12 +253,28 @@ export class CompactTrainer implements Trainer {
         r.positions.forEach((k, p) => (full[k] = values[p]!));
         return full;
       });
-    return {
-      net: { sizes: [...fullSizes], weights: expand(inner.net.weights, (r) => r.weights), masks: this.fullMasks.map((m) => m.slice()) },
+    const state: TrainerState = {
+      net: { sizes: [...fullSizes], weights: expand(inner.net.weights, (r) => r.values), masks: this.fullMasks.map((m) => m.slice()) },
       velocities: expand(inner.velocities, (r) => r.first),
       secondMoments: inner.secondMoments.length > 0 ? expand(inner.secondMoments, (r) => r.second!) : [],
       steps: inner.steps,
     };
+    if (inner.net.biases) {
+      /** Each layer's kept outputs back in their places, the removed ones from their residual. */
+      const expandOutputs = (compact: Float32Array[], packed: (r: Residual) => Float32Array): Float32Array[] =>
+        compact.map((kept, l) => {
+          const full = new Float32Array(fullSizes[l + 1]!);
+          this.layout.kept[l + 1]!.forEach((o, c) => (full[o] = kept[c]!));
+          const r = this.biasResiduals[l]!;
+          const values = packed(r);
+          r.positions.forEach((o, p) => (full[o] = values[p]!));
+          return full;
+        });
+      state.net.biases = expandOutputs(inner.net.biases, (r) => r.values);
+      state.biasVelocities = expandOutputs(inner.biasVelocities!, (r) => r.first);
+      state.biasSecondMoments = inner.biasSecondMoments!.length > 0 ? expandOutputs(inner.biasSecondMoments!, (r) => r.second!) : [];
+    }
+    return state;
   }
 
   /** Prunes the full-shape state and compacts it again (a trainer of the full shape when nothing is removed). */
@@ -233,6 +288,7 @@ export class CompactTrainer implements Trainer {
     this.inner = parts.inner;
     this.layout = layout;
     this.residuals = parts.residuals;
+    this.biasResiduals = parts.biasResiduals;
     this.fullMasks = parts.fullMasks;
     this.steps = state.steps;
   }

@@ -93,11 +93,13 @@ function addCounts(a: EpochResult, b: EpochResult): EpochResult {
   };
 }
 
-/** The index of the first non-finite weight, as `layer l, weight k`, or null. */
+/** The first non-finite weight or bias, as `layer l weight k is …`, or null. */
 function firstNonFiniteWeight(net: Network): string | null {
   for (let l = 0; l < net.weights.length; l++) {
     const k = net.weights[l]!.findIndex((w) => !Number.isFinite(w));
     if (k >= 0) return `layer ${l} weight ${k} is ${net.weights[l]![k]}`;
+    const o = net.biases?.[l]!.findIndex((b) => !Number.isFinite(b)) ?? -1;
+    if (o >= 0) return `layer ${l} bias ${o} is ${net.biases![l]![o]}`;
   }
   return null;
 }
@@ -150,6 +152,7 @@ async function trainEpochs(
     net: state.net,
     velocities: state.velocities,
     secondMoments: state.secondMoments,
+    ...(state.biasVelocities ? { biasVelocities: state.biasVelocities, biasSecondMoments: state.biasSecondMoments } : {}),
     steps: state.steps,
     epoch,
     batch,

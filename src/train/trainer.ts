@@ -3,14 +3,17 @@
  * trainer (`src/gpu/trainer.ts`) implement the same seed semantics, so the training loop
  * (`src/train/run.ts`) drives either one:
  *
- * Per sample: forward through the layers (no biases; a hidden neuron with value ≤ 0 passes
- * nothing on, which is ReLU), prediction = argmax of the logits, softmax; if p[target] <
- * `confidence` the output gradient is onehot − p and flows back through the weights and the
- * ReLU, else the sample contributes no gradient; a sample with a NaN or infinite logit is
- * counted as non-finite and contributes nothing else. Per batch, with the seed's rule: velocity
+ * Per sample: forward through the layers (each neuron's bias, when the network has them, added
+ * after its sum; a hidden neuron with value ≤ 0 passes nothing on, which is ReLU), prediction =
+ * argmax of the logits, softmax; if p[target] < `confidence` the output gradient is onehot − p
+ * and flows back through the weights and the ReLU, else the sample contributes no gradient; a
+ * sample with a NaN or infinite logit is counted as non-finite and contributes nothing else. Per
+ * batch, with the seed's rule: velocity
  * += Σ_batch aᵀ·g for every weight that exists (mask 1), then w += lr·velocity, velocity *=
  * momentum; with another rule (src/train/optimizer.ts) the batch sum, divided by the batch size,
  * is the mean gradient of that rule's step. Pruned weights and their optimizer state stay exactly 0.
+ * A bias's batch sum is Σ_batch g of its neuron (the weight rule with a constant input 1); biases
+ * follow the weights' rule with no mask and no weight decay.
  */
 import type { Network } from '../model/network';
 import type { OptimizerSettings } from './optimizer';
@@ -105,20 +108,30 @@ export function checkFirstBatch(firstBatch: number, batches: number): number {
 }
 
 /**
- * The optimizer state a trainer of `weights` starts from: copies of `start`'s arrays, zeros for
- * what it lacks (a fresh run, or a checkpoint of a rule with less state). Null when a given array
- * does not have its weights' shape.
+ * The optimizer state a trainer of `weights` (and `biases`, when the network has them) starts
+ * from: copies of `start`'s arrays, zeros for what it lacks (a fresh run, or a checkpoint of a
+ * rule with less state). Null when a given array does not have its parameters' shape.
  */
-export function startingOptimizerState(weights: readonly Float32Array[], secondMoments: boolean, start: Partial<OptimizerState> = {}): OptimizerState | null {
-  const arrays = (given: Float32Array[] | undefined): Float32Array[] | null => {
+export function startingOptimizerState(
+  weights: readonly Float32Array[],
+  secondMoments: boolean,
+  start: Partial<OptimizerState> = {},
+  biases?: readonly Float32Array[],
+): OptimizerState | null {
+  const arrays = (shapes: readonly Float32Array[], given: Float32Array[] | undefined): Float32Array[] | null => {
     if (given && given.length > 0) {
-      if (given.length !== weights.length || given.some((a, l) => a.length !== weights[l]!.length)) return null;
+      if (given.length !== shapes.length || given.some((a, l) => a.length !== shapes[l]!.length)) return null;
       return given.map((a) => a.slice());
     }
-    return weights.map((w) => new Float32Array(w.length));
+    return shapes.map((w) => new Float32Array(w.length));
   };
-  const velocities = arrays(start.velocities);
-  const second = secondMoments ? arrays(start.secondMoments) : [];
+  const velocities = arrays(weights, start.velocities);
+  const second = secondMoments ? arrays(weights, start.secondMoments) : [];
   if (!velocities || !second) return null;
-  return { velocities, secondMoments: second, steps: start.steps ?? 0 };
+  const state: OptimizerState = { velocities, secondMoments: second, steps: start.steps ?? 0 };
+  if (!biases) return state;
+  const biasVelocities = arrays(biases, start.biasVelocities);
+  const biasSecondMoments = secondMoments ? arrays(biases, start.biasSecondMoments) : [];
+  if (!biasVelocities || !biasSecondMoments) return null;
+  return { ...state, biasVelocities, biasSecondMoments };
 }

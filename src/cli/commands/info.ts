@@ -1,4 +1,4 @@
-import { keptWeights, totalWeights } from '../../model/network';
+import { biasCount, keptParameters, keptWeights, totalWeights } from '../../model/network';
 import { type CommandIo } from '../io';
 import { grouped, percent, printable } from '../../util/format';
 import { loadModel } from '../model-io';
@@ -31,8 +31,11 @@ export async function runInfo(cmd: InfoCommand, io: CommandIo): Promise<void> {
   const total = totalWeights(sizesBefore);
   // A compact network's first layer reads `inputs` of the `inputSize` features of a sample.
   const inputs = net.sizes[0]!;
+  // Compression counts the biases too (they are never pruned).
+  const biases = biasCount(net);
+  const parameters = keptParameters(net);
   if (cmd.json) {
-    io.out(JSON.stringify({ model: cmd.model, format, sizes: net.sizes, sizesBefore, inputs, inputSize, weights: kept, totalWeights: total, layers, metadata }));
+    io.out(JSON.stringify({ model: cmd.model, format, sizes: net.sizes, sizesBefore, inputs, inputSize, weights: kept, totalWeights: total, biases, parameters, layers, metadata }));
     return;
   }
   const shape = sizesBefore === net.sizes ? net.sizes.join('-') : `${sizesBefore.join('-')} → ${net.sizes.join('-')}`;
@@ -44,5 +47,6 @@ export async function runInfo(cmd: InfoCommand, io: CommandIo): Promise<void> {
     io.out(`${String(l.layer).padStart(5)}   ${shapes.padEnd(22)} ${grouped(l.weights).padStart(9)} ${`(${percent(l.weights, l.inBefore * l.outBefore)}%)`.padStart(9)} ` +
       `${grouped(l.denseBytes).padStart(13)} ${grouped(l.csrBytes).padStart(13)}`);
   }
+  if (net.biases) io.out(`biases: yes (${grouped(biases)}); parameters (kept weights + biases): ${grouped(parameters)}`);
   for (const [key, value] of Object.entries(metadata)) io.out(`${printable(key)}: ${printable(value)}`);
 }

@@ -146,7 +146,7 @@ function expectValidInputs({ net, inputIndices, inputSize }: CompactNetwork): vo
   validateSizes(expandInputs({ net, inputIndices, inputSize }).sizes);
 }
 
-/** The invariants of `Network`: sizes allowed, shapes, masks of 0/1, finite weights, pruned weights exactly 0. */
+/** The invariants of `Network`: sizes allowed, shapes, masks of 0/1, finite weights, pruned weights exactly 0, finite biases of [out] or none. */
 function expectValidNetwork(net: Network): void {
   validateSizes(net.sizes);
   expect(net.weights.length).toBe(net.sizes.length - 1);
@@ -163,6 +163,14 @@ function expectValidNetwork(net: Network): void {
       }
     }
   });
+  if (!net.biases) return;
+  expect(net.biases.length).toBe(net.sizes.length - 1);
+  net.biases.forEach((bias, l) => {
+    expect(bias).toBeInstanceOf(Float32Array);
+    expect(bias.length).toBe(net.sizes[l + 1]);
+    const bad = bias.findIndex((b) => !Number.isFinite(b));
+    if (bad >= 0) throw new Error(`layer ${l} bias ${bad}: ${bias[bad]}`);
+  });
 }
 
 function expectSameNetwork(actual: Network, expected: Network): void {
@@ -171,4 +179,5 @@ function expectSameNetwork(actual: Network, expected: Network): void {
     expect(w).toEqual(expected.weights[l]);
     expect(actual.masks[l]).toEqual(expected.masks[l]);
   });
+  expect(actual.biases).toEqual(expected.biases);
 }

@@ -1,7 +1,7 @@
 /**
  * The safetensors reader on mutated files, in our layout and PyTorch's: header length, dtypes,
  * shapes, data offsets, metadata sizes and input sizes, tensor names, CSR arrays, the features a
- * compact network reads, biases and values, and raw bytes. Every input is read as
+ * compact network reads, biases (ours and PyTorch's) and values, and raw bytes. Every input is read as
  * the CLI reads it (`detectAndParseModel`): a valid network that writes and reads back the
  * same, or one `UserError` line.
  */
@@ -10,7 +10,7 @@ import { describe, it } from 'vitest';
 import { encodeSafetensors } from '../../src/format/safetensors';
 import { initNetwork, type Network } from '../../src/model/network';
 import { selectInputs } from '../../src/prune/structured';
-import { prunedNetwork } from '../helpers/fixtures';
+import { prunedNetwork, randomBiasedNetwork } from '../helpers/fixtures';
 import {
   applyByteMutation,
   byteMutation,
@@ -38,6 +38,11 @@ const BASES = [
   // Compact networks: `inputs.indices` names the features the first layer reads.
   encodeSafetensors(selectInputs(prunedNetwork([9, 5, 3], 3, 0.05), Int32Array.of(0, 2, 3, 7)), { layout: 'csr' }),
   encodeSafetensors(selectInputs(initNetwork([6, 3, 2], 2), Int32Array.of(1, 5)), { layout: 'dense', metadata: { note: 'a' } }),
+  // Networks with biases: `layers.{l}.bias` beside dense and CSR layers, `{2l}.bias` in the torch layout.
+  encodeSafetensors(randomBiasedNetwork([6, 5, 3], 5, 0.4), { layout: 'csr' }),
+  encodeSafetensors(randomBiasedNetwork([5, 4, 3, 2], 6, 0.7), { layout: 'dense' }),
+  encodeSafetensors(randomBiasedNetwork([6, 5, 3], 7, 0.5), { layout: 'torch' }),
+  encodeSafetensors({ net: randomBiasedNetwork([3, 4, 2], 8, 0.6), inputIndices: Int32Array.of(0, 4, 6), inputSize: 7 }, { layout: 'auto' }),
 ];
 
 /** As PyTorch saves an nn.Sequential whose biases are all zero: `N.bias` beside each `N.weight`, no metadata. */
@@ -88,7 +93,7 @@ type HeaderMutation =
 
 const TENSOR_NAMES = [
   'layers.0.weight', 'layers.0.mask', 'layers.0.indptr', 'layers.0.indices', 'layers.0.values', 'layers.1.weight', 'layers.1.indptr',
-  'layers.2.weight', 'layers.-1.weight', 'train.x', 'inputs.indices', 'inputs.x', '0.weight', '0.bias', '1.weight', '2.weight', '2.bias', '4.weight', '02.weight',
+  'layers.2.weight', 'layers.-1.weight', 'layers.0.bias', 'layers.1.bias', 'layers.2.bias', 'train.x', 'inputs.indices', 'inputs.x', '0.weight', '0.bias', '1.weight', '2.weight', '2.bias', '4.weight', '02.weight',
   '3.running_mean', '__metadata__', '__proto__', 'constructor', 'layers.0.weight\n\x1b[2J',
 ];
 

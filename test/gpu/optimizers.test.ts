@@ -6,9 +6,12 @@
  * element or reads a pruned gradient fails; pruned weights and their moments must end exactly 0,
  * and every gradient sum 0 (consumed). Tolerance rel 1e-4, abs 1e-6: a handful of float32
  * operations per element, the reference the same in float64.
+ * The bias variants (BIASES) against biasStep: every entry updated, none decayed (the steps'
+ * weight decay is not 0); their mask binding is one word holding 0, which would clear the
+ * biases if the kernel read it.
  */
 import { describe, expect, it } from 'vitest';
-import { optimizerStep, type StepConstants } from '../../src/cpu/optimizers';
+import { biasStep, optimizerStep, type StepConstants } from '../../src/cpu/optimizers';
 import { readBuffer, uniformBuffer, writeArray } from '../../src/gpu/buffers';
 import { bindKernel, submitDispatches } from '../../src/gpu/dispatch';
 import { HYPER_FLOATS, optimizerUpdateKernel, STATE_BUFFERS, writeHyper, type UpdateRule } from '../../src/gpu/optimizer-kernels';
@@ -75,6 +78,41 @@ describe.skipIf(!gpu.context)(`optimizer update kernels ${gpu.label}`, () => {
           for (let i = 0; i < count; i++) if (!mask[i] && !Object.is(values[i], 0)) throw new Error(`pruned entry ${i} is ${values[i]}`);
         }
         [wBuffer, sumBuffer, maskBuffer, ...stateBuffers].forEach((b) => b.destroy());
+      });
+    }
+  }
+
+  for (const rule of RULES) {
+    for (const count of [1, 65, 101]) {
+      it(`update_${rule} over ${count} biases, 3 steps: matches biasStep (no mask, no decay)`, async () => {
+        const random = mulberry32(count * 13 + rule.length);
+        const states = STATE_BUFFERS[rule];
+        const b = randomFloats(random, count);
+        const first = states > 0 ? randomFloats(random, count, -0.1, 0.1) : new Float32Array(count);
+        const second = states > 1 ? randomFloats(random, count, 0, 0.01) : new Float32Array(count);
+        const gradientSum = new Float32Array(count);
+        const kernel = await optimizerUpdateKernel(ctx, rule, count, true);
+        const bBuffer = inputBuffer(ctx, 'biases', b);
+        const sumBuffer = inputBuffer(ctx, 'gradient sums', new Float32Array(count));
+        const zeroWord = inputBuffer(ctx, 'unread mask', new Float32Array(1));
+        const stateBuffers = [first, second].slice(0, states).map((s, k) => inputBuffer(ctx, `state ${k}`, s));
+        for (const c of STEPS) {
+          const sums = randomFloats(random, count, -5, 5);
+          writeArray(ctx, sumBuffer, 0, sums);
+          gradientSum.set(sums);
+          const hyperValues = new Float32Array(HYPER_FLOATS);
+          writeHyper(hyperValues, 0, { kind: rule, weightDecay: c.weightDecay, beta1: c.beta1, beta2: c.beta2, eps: c.eps }, c.lr, c.momentum, c.batch, c.step);
+          const hyper = uniformBuffer(ctx, 'hyper', hyperValues);
+          await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', [bBuffer, sumBuffer, zeroWord, hyper, ...stateBuffers])]);
+          biasStep(rule, { w: b, gradientSum, first, second }, c);
+          hyper.destroy();
+        }
+        const read = (buffer: GPUBuffer) => readBuffer(ctx, buffer, new Float32Array(count));
+        expectClose(await read(bBuffer), b, { rel: 1e-4, abs: 1e-6 }, `biases [${count}]`);
+        expect(Array.from(await read(sumBuffer)).every((v) => Object.is(v, 0))).toBe(true);
+        const expectedStates = [first, second].slice(0, states);
+        for (const [k, buffer] of stateBuffers.entries()) expectClose(await read(buffer), expectedStates[k]!, { rel: 1e-4, abs: 1e-6 }, `bias state ${k} [${count}]`);
+        [bBuffer, sumBuffer, zeroWord, ...stateBuffers].forEach((buffer) => buffer.destroy());
       });
     }
   }

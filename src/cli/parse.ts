@@ -182,7 +182,7 @@ export const trainOptions = {
   },
   'weight-decay': {
     type: 'number',
-    describe: 'sgd, momentum, adam: L2 penalty added to the gradient (wd·w); adamw: decoupled, w −= lr·wd·w (default 0)',
+    describe: 'sgd, momentum, adam: L2 penalty added to the gradient (wd·w); adamw: decoupled, w −= lr·wd·w (default 0); biases are not decayed',
   },
   beta1: { type: 'number', describe: `adam, adamw: decay of the first moment (default ${ADAM_DEFAULTS.beta1})` },
   beta2: { type: 'number', describe: `adam, adamw: decay of the second moment (default ${ADAM_DEFAULTS.beta2})` },
@@ -201,6 +201,7 @@ export const trainOptions = {
   },
   seed: { type: 'number', default: SEED_RECIPE.seed, describe: 'Seed of the weight init (.NET-compatible generator) and shuffling' },
   shuffle: { type: 'boolean', default: false, describe: 'Reshuffle the training samples every epoch (the seed keeps file order)' },
+  bias: { type: 'boolean', default: false, describe: 'A bias per neuron, trained by the same rule as the weights; off for the seed recipe' },
   sizes: {
     type: 'string',
     default: SEED_RECIPE.sizes.join(','),
@@ -536,7 +537,7 @@ function layerSparsity(raw: Raw, layers: number): number[] | undefined {
 
 /** The train flags that make up the recipe: fixed once a run has started. */
 const RECIPE_FLAGS = [
-  'epochs', 'batch-size', 'optimizer', 'lr', 'momentum', 'weight-decay', 'beta1', 'beta2', 'eps', 'lr-schedule', 'warmup', 'factor', 'confidence', 'seed', 'shuffle', 'sizes', 'schedule', 'prune-epoch', 'threshold',
+  'epochs', 'batch-size', 'optimizer', 'lr', 'momentum', 'weight-decay', 'beta1', 'beta2', 'eps', 'lr-schedule', 'warmup', 'factor', 'confidence', 'seed', 'shuffle', 'bias', 'sizes', 'schedule', 'prune-epoch', 'threshold',
   'sparsity', 'initial-sparsity', 'final-sparsity', 'layer-sparsity', 'scope', 'prune-start', 'prune-end', 'prune-every',
 ] as const;
 
@@ -610,6 +611,8 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
         seed: integerSeed(raw.seed as number),
         shuffle: raw.shuffle as boolean,
         prune: pruneSchedule(raw, epochs, sizes.length - 1),
+        // The seed's recipe has no `bias` at all, so its files and metadata stay as they were.
+        ...(raw.bias ? { bias: true } : {}),
       };
       const backend = raw.backend as BackendChoice;
       if (raw.verify && backend === 'cpu') throw new UserError('--verify compares the GPU with the JS reference; it needs --backend gpu or auto');

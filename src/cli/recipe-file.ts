@@ -103,6 +103,7 @@ export function recipeOptions(recipe: Recipe): Record<string, unknown> {
     eps: recipe.eps,
     'lr-schedule': recipe.lrSchedule,
     warmup: recipe.warmup,
+    bias: recipe.bias,
   };
   for (const [key, value] of Object.entries(optional)) if (value !== undefined) options[key] = value;
   const prune = recipe.prune;

@@ -49,6 +49,7 @@ export const OPTION_DEFAULTS: Readonly<Record<string, string>> = {
   confidence: String(SEED_RECIPE.confidence),
   seed: String(SEED_RECIPE.seed),
   shuffle: 'false',
+  bias: 'false',
   schedule: 'once',
   'prune-epoch': '',
   threshold: '',
@@ -91,6 +92,11 @@ function list(get: Get, name: string, count: number, check: (v: number) => boole
   if (values.some((v) => !Number.isFinite(v) || !check(v))) throw new UserError(`${name} must be comma-separated ${expected}, got "${text}"`);
   if (count > 0 && values.length !== count) throw new UserError(`${name} needs ${count} values (one per layer), got ${values.length}`);
   return values;
+}
+
+/** A checkbox or URL flag: true, on or 1. */
+function checked(get: Get, name: string): boolean {
+  return ['true', 'on', '1'].includes(get(name));
 }
 
 const OPTIMIZERS: readonly OptimizerKind[] = ['seed', 'sgd', 'momentum', 'adam', 'adamw'];
@@ -180,9 +186,11 @@ export function trainRequest(values: Readonly<Record<string, string | undefined>
     batchSize: positiveInteger(get, 'batch-size'),
     confidence: positive(get, 'confidence'),
     seed: number(get, 'seed', (v) => Number.isInteger(v) && Math.abs(v) < 2 ** 31, 'a 32-bit whole number'),
-    shuffle: get('shuffle') === 'true' || get('shuffle') === 'on' || get('shuffle') === '1',
+    shuffle: checked(get, 'shuffle'),
     prune: schedule(get, epochs, sizes.length - 1),
     ...updateRule(get, epochs),
+    // As on the CLI: the seed's recipe has no `bias` at all.
+    ...(checked(get, 'bias') ? { bias: true } : {}),
   };
   const limit = optional(get, 'limit', positiveInteger) ?? null;
   if (limit !== null && limit < recipe.batchSize) throw new UserError(`limit ${limit} is smaller than one batch (batch-size ${recipe.batchSize})`);

@@ -29,6 +29,8 @@ describe('browser run options', () => {
     [{ optimizer: 'sgd', 'batch-size': '100', 'lr-schedule': 'cosine' }],
     [{ 'lr-schedule': 'constant', momentum: '0.5' }],
     [{ factor: '0.97', lr: '0.001', schedule: 'gradual', 'final-sparsity': '0.9' }],
+    [{ bias: 'true', optimizer: 'adam' }],
+    [{ bias: 'false' }],
   ])('%j gives the recipe the same train flags give the CLI', (values: Record<string, string>) => {
     const flags = Object.entries(values).flatMap(([name, value]) => [`--${name}`, value]);
     const result = parseArgs(['train', ...flags]);

@@ -1,4 +1,4 @@
-import { keptTotal, totalWeights } from '../../model/network';
+import { biasCount, keptParameters, keptTotal, totalWeights } from '../../model/network';
 import { loadMnist } from '../../node/mnist';
 import { UserError } from '../../util/errors';
 import { selectBackend } from '../gpu';
@@ -34,12 +34,14 @@ export async function runEval(cmd: EvalCommand, io: CommandIo): Promise<void> {
       inputSize,
       weights,
       totalWeights: total,
+      ...(net.biases ? { biases: biasCount(net), parameters: keptParameters(net) } : {}),
       samplesPerSec: result.samplesPerSec,
     }));
     return;
   }
   const reads = inputIndices ? ` (${net.sizes[0]} of ${inputSize} inputs)` : '';
-  io.out(`${cmd.model}: ${net.sizes.join('-')}${reads}, ${grouped(weights)} of ${grouped(total)} weights (${percent(weights, total)}%), ${format}`);
+  const parameters = net.biases ? `; parameters (kept weights + biases) ${grouped(keptParameters(net))}` : '';
+  io.out(`${cmd.model}: ${net.sizes.join('-')}${reads}, ${grouped(weights)} of ${grouped(total)} weights (${percent(weights, total)}%)${parameters}, ${format}`);
   io.out(`Test Accuracy = ${percent(result.correct, result.total).padStart(6)}% (${grouped(result.correct)}/${grouped(result.total)}) | ` +
     `Time = ${result.seconds.toFixed(3)}s | ${grouped(result.samplesPerSec)} samples/s on ${backend} (${result.kernel})`);
 }

@@ -1,5 +1,5 @@
 import { UserError } from '../../util/errors';
-import { keptPerLayer, keptTotal, totalWeights } from '../../model/network';
+import { biasCount, keptParameters, keptPerLayer, keptTotal, totalWeights } from '../../model/network';
 import { RESERVED_METADATA_KEYS } from '../../format/safetensors';
 import { outputFormatForName } from '../../format/model-file';
 import { asCompact, compactNetwork, expandInputs, selectInputs, type CompactNetwork, type StructuredReport } from '../../prune/structured';
@@ -82,6 +82,7 @@ export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> 
       weightsBefore: totalBefore,
       weights: kept,
       totalWeights: total,
+      ...(result.biases ? { biases: biasCount(result), parameters: keptParameters(result) } : {}),
       layers,
       removedNeurons: structured?.neurons.map((n) => ({ layer: n.layer, removed: Array.from(n.removed) })) ?? null,
     }));
@@ -89,7 +90,8 @@ export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> 
   }
   io.out(`${cmd.model} → ${cmd.out} (${format}), ${rule}`);
   const reads = compacted.inputIndices ? ` (reads ${result.sizes[0]} of ${compacted.inputSize} inputs)` : '';
-  io.out(`network ${sizesBefore.join('-')} → ${result.sizes.join('-')}${reads}; weights ${grouped(totalBefore)} → ${grouped(kept)} (${percent(kept, total)}% of ${grouped(total)})`);
+  const parameters = result.biases ? `; parameters (kept weights + biases) ${grouped(keptParameters(result))}` : '';
+  io.out(`network ${sizesBefore.join('-')} → ${result.sizes.join('-')}${reads}; weights ${grouped(totalBefore)} → ${grouped(kept)} (${percent(kept, total)}% of ${grouped(total)})${parameters}`);
   for (const l of layers) {
     io.out(`  layer ${l.layer}: ${l.inBefore}×${l.outBefore} → ${l.in}×${l.out}, weights ${grouped(l.weightsBefore)} → ${grouped(l.weights)}`);
   }

@@ -6,7 +6,7 @@ import { adapterName, type GpuContext } from '../../gpu/device';
 import { GpuTrainer } from '../../gpu/trainer';
 import type { Recipe } from '../../train/recipe';
 import { KernelError } from '../../gpu/program';
-import { cloneNetwork, initNetwork, keptTotal, totalWeights, validateSizes, type Network } from '../../model/network';
+import { biasCount, cloneNetwork, initNetwork, keptParameters, keptTotal, totalWeights, validateSizes, type Network } from '../../model/network';
 import { checkWritable, readModelFile, writeFileAtomic } from '../../node/files';
 import { loadMnist } from '../../node/mnist';
 import type { PruneSchedule } from '../../prune/schedule';
@@ -96,7 +96,11 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
 
   const backendChoice = resumed && !cmd.backendGiven ? resumedBackend(resumed) ?? cmd.backend : cmd.backend;
   const gpu = await selectBackend(backendChoice, cmd, io);
-  const net = resumed?.net ?? initNetwork(recipe.sizes, recipe.seed);
+  if (gpu && recipe.bias) throw new UserError('--bias: the GPU trainer has no biases yet; train with --backend cpu');
+  const net = resumed?.net ?? initNetwork(recipe.sizes, recipe.seed, recipe.bias);
+  const biases = biasCount(net);
+  /** `; parameters (kept weights + biases) N` for a network with biases, as compression is counted then. */
+  const parameters = (keptWeights: number): string => (biases > 0 ? `; parameters (kept weights + biases) ${grouped(keptWeights + biases)}` : '');
   const config = trainConfig(recipe);
   const verification = gpu && cmd.verify ? await verifyAgainstReference(gpu, net, train, recipe) : null;
   const makeTrainer: TrainerFactory = async (start, data, optimizer) =>
@@ -106,7 +110,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   const batches = Math.floor(train.count / recipe.batchSize);
 
   const total = totalWeights(recipe.sizes);
-  human(`Network    ${recipe.sizes.join('-')}, ${grouped(total)} weights, init seed ${recipe.seed}`);
+  human(`Network    ${recipe.sizes.join('-')}, ${grouped(total)} weights${biases > 0 ? ` and ${grouped(biases)} biases` : ''}, init seed ${recipe.seed}`);
   human(`Recipe     ${recipe.epochs} epochs, batch ${recipe.batchSize}, confidence ${recipe.confidence}${recipe.shuffle ? ', shuffled' : ''}`);
   human(`Optimizer  ${describeOptimizer(recipe)}`);
   human(`Pruning    ${describeSchedule(recipe.prune)}`);
@@ -141,7 +145,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
           progress.update(r.epoch + 1, `train ${percent(r.correct, r.samples)}%, loss ${meanLoss(r)?.toFixed(4) ?? '–'}, weights ${percent(r.keptWeights, r.totalWeights)}%, ${r.elapsed.toFixed(1)}s`);
           if (r.pruned) {
             progress.finish();
-            human(`Pruned after epoch ${r.epoch + 1} (${r.pruned.rule}): ${grouped(r.keptWeights)} of ${grouped(r.totalWeights)} weights kept`);
+            human(`Pruned after epoch ${r.epoch + 1} (${r.pruned.rule}): ${grouped(r.keptWeights)} of ${grouped(r.totalWeights)} weights kept${parameters(r.keptWeights)}`);
           }
           if (isTableRow(r, recipe.epochs)) {
             progress.finish();
@@ -223,6 +227,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   human(`Test Accuracy = ${percent(test.correct, test.total).padStart(6)}% | Time = ${test.seconds.toFixed(3)}s`);
   human(`Test samples/s = ${grouped(test.samplesPerSec)} (${test.kernel})`);
   await saveModel(out, final, { ...metadata, testAccuracy: percent(test.correct, test.total) });
+  if (biases > 0) human(`Parameters ${grouped(kept + biases)}: ${grouped(kept)} of ${grouped(total)} weights kept + ${grouped(biases)} biases`);
   human(`Saved ${out} (${format})`);
   if (checkpointFile !== null) await rm(checkpointFile, { force: true });
 
@@ -250,6 +255,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
       test: { accuracy: (100 * test.correct) / test.total, correct: test.correct, total: test.total, loss: test.loss, samplesPerSec: test.samplesPerSec, kernel: test.kernel },
       weights: kept,
       totalWeights: total,
+      ...(biases > 0 ? { biases, parameters: keptParameters(final) } : {}),
       out,
       format,
     }));

@@ -366,12 +366,16 @@ describe('safetensors with biases', () => {
     }
   });
 
-  it('keeps the biases of a compact network that reads some of the features', () => {
+  it('keeps the biases of a compact network that reads some of the features, in our layout and the torch one', () => {
     const net = randomBiasedNetwork([4, 5, 2], 12, 0.6);
     const compact = { net, inputIndices: Int32Array.of(1, 3, 6, 8), inputSize: 9 };
     const back = decodeSafetensors(encodeSafetensors(compact, { layout: 'csr' }), 'a');
     expect([back.inputIndices, back.inputSize]).toEqual([compact.inputIndices, 9]);
     expectSameNetwork(back.net, net);
+    // The torch layout takes the network expanded back to whole samples, biases and all.
+    const torch = decodeSafetensors(encodeSafetensors(compact, { layout: 'torch' }), 'a');
+    expect(torch.net.sizes).toEqual([9, 5, 2]);
+    expect(torch.net.biases).toEqual(net.biases);
   });
 
   it('refuses bad bias tensors in one line naming the tensor', () => {

@@ -12,7 +12,10 @@
 //   2 c    [M,N]            read_write (read only by EPILOGUE 3)
 //   3 aux  [M,N]            read_write: h for EPILOGUE 2, the 0/1 mask for EPILOGUE 3; any 4 bytes
 //                           otherwise (written only by EPILOGUE 2, only where h is not finite)
-// EPILOGUE: 0 c = acc; 1 c = relu(acc) (ReLU on a hidden layer's output: 0 where acc ≤ 0, NaN
+//   4 bias [N]              read with HAS_BIAS (a layer's biases); any 4 bytes otherwise
+// EPILOGUE (with HAS_BIAS, 0 and 1 take acc + bias[col] for acc: the bias is added once, after
+//   the sum, before the ReLU; HAS_BIAS is only set with EPILOGUE 0 or 1):
+//   0 c = acc; 1 c = relu(acc) (ReLU on a hidden layer's output: 0 where acc ≤ 0, NaN
 //   passes on);
 //   2 c = acc·[aux > 0] (ReLU derivative: an inactive neuron gets no gradient), and aux = 0 where
 //     it is NaN or ±Inf: an overflowed activation belongs to a sample whose gradient is 0
@@ -23,7 +26,7 @@
 // M, N, K are override constants: one pipeline per layer shape, so strides are compile-time.
 // So is each version's geometry (V1_*, V2_*, V4_*), given with no default here: the host's
 // kernel descriptors (src/gpu/kernels.ts) are where the numbers are written.
-// JS references: matmul / matmulTransB / matmulTransA, relu, reluGradMask, accumulateVelocity
+// JS references: matmul / matmulTransB / matmulTransA, addBias, relu, reluGradMask, accumulateVelocity
 // in src/cpu/ops.ts.
 //
 // matmul_v1: one invocation per element of C, workgroup V1_WG × V1_WG, dispatch
@@ -43,11 +46,13 @@ override K: u32;
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override EPILOGUE: u32 = 0u;
+override HAS_BIAS: bool = false;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<storage, read_write> aux: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
 
 // NaN and ±Inf have every exponent bit set. Tested on the bits: WGSL lets a compiler assume that
 // no float operation meets them, so a float comparison cannot be trusted to see one.
@@ -72,18 +77,24 @@ fn load_b(k: u32, col: u32) -> f32 {
   return b[k * N + col];
 }
 
+// The forward epilogues' sum: acc, plus the column's bias with HAS_BIAS.
+fn with_bias(acc: f32, col: u32) -> f32 {
+  if (HAS_BIAS) { return acc + bias[col]; }
+  return acc;
+}
+
 fn store_c(row: u32, col: u32, acc: f32) {
   if (row >= M || col >= N) { return; }
   let i = row * N + col;
   switch (EPILOGUE) {
-    case 1u: { c[i] = relu(acc); }
+    case 1u: { c[i] = relu(with_bias(acc, col)); }
     case 2u: {
       let h = aux[i];
       c[i] = select(0.0, acc, h > 0.0);
       if (!is_finite(h)) { aux[i] = 0.0; }
     }
     case 3u: { c[i] = select(0.0, c[i] + acc, aux[i] != 0.0); }
-    default: { c[i] = acc; }
+    default: { c[i] = with_bias(acc, col); }
   }
 }
 

@@ -13,13 +13,15 @@
 //   2 c    [M,N]                      read_write
 //   3 aux  [M,N]                      read_write (EPILOGUE 2: h, 0 where not finite; EPILOGUE 3:
 //                                     0/1 mask)
+//   4 bias [N]                        read with HAS_BIAS (EPILOGUE 0 and 1 add bias[col] to the
+//                                     sum, before the ReLU); any 4 bytes otherwise
 // Workgroup: WG invocations (a multiple of SG). A workgroup computes rows [ROWS·WG·wid.y, +ROWS·WG)
 // × columns [COLS·wid.x, +COLS); invocation `li` owns rows row0 + li + i·WG, i < ROWS.
 // Dispatch (⌈N / COLS⌉, ⌈M / (ROWS·WG)⌉). SG must equal the device's subgroup size. The geometry
 // (SG, WG, ROWS, COLS) is given with no default here: the host's kernel descriptor
 // (src/gpu/kernels.ts, matmulV3) is where the numbers are written. Limits of the register arrays:
 // ROWS ≤ MAX_ROWS, ROWS·COLS ≤ MAX_BLOCK, COLS a multiple of SG with COLS / SG ≤ MAX_LANE_B.
-// JS references: matmul / matmulTransB / matmulTransA, relu, reluGradMask, accumulateVelocity
+// JS references: matmul / matmulTransB / matmulTransA, addBias, relu, reluGradMask, accumulateVelocity
 // in src/cpu/ops.ts.
 enable subgroups;
 
@@ -29,6 +31,7 @@ override K: u32;
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override EPILOGUE: u32 = 0u;
+override HAS_BIAS: bool = false;
 override SG: u32;          // lanes per subgroup
 override WG: u32;          // invocations per workgroup
 override ROWS: u32;        // rows of C per invocation
@@ -42,6 +45,7 @@ const MAX_LANE_B = 8u;     // op(B) values each lane loads per k step
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<storage, read_write> aux: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
 
 // NaN and ±Inf have every exponent bit set. Tested on the bits: WGSL lets a compiler assume that
 // no float operation meets them, so a float comparison cannot be trusted to see one.
@@ -64,18 +68,24 @@ fn load_b(k: u32, col: u32) -> f32 {
   return b[k * N + col];
 }
 
+// The forward epilogues' sum: acc, plus the column's bias with HAS_BIAS.
+fn with_bias(acc: f32, col: u32) -> f32 {
+  if (HAS_BIAS) { return acc + bias[col]; }
+  return acc;
+}
+
 fn store_c(row: u32, col: u32, acc: f32) {
   if (row >= M || col >= N) { return; }
   let i = row * N + col;
   switch (EPILOGUE) {
-    case 1u: { c[i] = relu(acc); }
+    case 1u: { c[i] = relu(with_bias(acc, col)); }
     case 2u: {
       let h = aux[i];
       c[i] = select(0.0, acc, h > 0.0);
       if (!is_finite(h)) { aux[i] = 0.0; }
     }
     case 3u: { c[i] = select(0.0, c[i] + acc, aux[i] != 0.0); }
-    default: { c[i] = acc; }
+    default: { c[i] = with_bias(acc, col); }
   }
 }
 

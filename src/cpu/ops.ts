@@ -23,6 +23,18 @@ export function matmul(
   }
 }
 
+/** C[i, j] += bias[j], in place: a layer's biases on its summed outputs (before the ReLU). */
+export function addBias(
+  c: Float32Array, // [m, n]
+  bias: Float32Array, // [n]
+  m: number,
+  n: number,
+): void {
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) c[i * n + j] = c[i * n + j]! + bias[j]!;
+  }
+}
+
 /** C = A·Bᵀ. Back-propagation through a layer: dY·Wᵀ. */
 export function matmulTransB(
   a: Float32Array, // [m, k]

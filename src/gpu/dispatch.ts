@@ -12,6 +12,7 @@
  * are written here only, and whatever reads them (the dispatch size, the cost model, a tuner)
  * reads the same ones. A variant with another geometry is `{ ...descriptor, geometry }`.
  */
+import { createBuffer } from './buffers';
 import type { GpuContext } from './device';
 import { bindBuffers, getPipeline, KernelError, withErrorScope } from './program';
 
@@ -35,6 +36,11 @@ export interface KernelDescriptor<Shape, G extends Geometry = Geometry> {
   workgroups(shape: Shape, geometry: G): Grid;
   /** Least size in bytes of each binding, in binding order. */
   bindingBytes(shape: Shape): number[];
+  /**
+   * Bindings the shader never reads for this shape (the matmul's bias without one): a caller may
+   * leave them off the end of its list, and `bindKernel` binds a small placeholder buffer there.
+   */
+  unreadBindings?(shape: Shape): readonly number[];
 }
 
 /**
@@ -55,6 +61,8 @@ export interface Kernel {
   workgroups: Grid;
   /** Least size in bytes of each binding, in binding order. */
   bindingBytes: number[];
+  /** Bindings this shape never reads, which a caller may leave off the end (`KernelDescriptor.unreadBindings`). */
+  unreadBindings: readonly number[];
 }
 
 /**
@@ -86,7 +94,7 @@ export async function compileKernel<Shape, G extends Geometry>(ctx: GpuContext, 
     entryPoint: descriptor.entryPoint,
     constants: { ...descriptor.shapeConstants?.(shape), ...descriptor.geometry },
   });
-  return { name, pipeline, workgroups, bindingBytes: descriptor.bindingBytes(shape) };
+  return { name, pipeline, workgroups, bindingBytes: descriptor.bindingBytes(shape), unreadBindings: descriptor.unreadBindings?.(shape) ?? [] };
 }
 
 /** Bytes a binding covers: its window, or the rest of its buffer. */
@@ -95,11 +103,26 @@ function bindingSize(b: GPUBuffer | GPUBufferBinding): number {
   return b.size ?? b.buffer.size - (b.offset ?? 0);
 }
 
-/** Binds resources to a kernel, checking every binding is large enough for the kernel's shape. */
-export function bindKernel(ctx: GpuContext, kernel: Kernel, label: string, bindings: readonly (GPUBuffer | GPUBufferBinding)[]): Dispatch {
-  if (bindings.length !== kernel.bindingBytes.length) {
-    throw new KernelError(`kernel ${kernel.name}: ${bindings.length} bindings given, it takes ${kernel.bindingBytes.length}`);
+const placeholders = new WeakMap<GPUDevice, GPUBuffer>();
+
+/** One small storage buffer per device that stands in for every binding a shape does not read (read-only there). */
+function placeholderBuffer(ctx: GpuContext): GPUBuffer {
+  let found = placeholders.get(ctx.device);
+  if (!found) placeholders.set(ctx.device, (found = createBuffer(ctx, 'unread binding', 16)));
+  return found;
+}
+
+/**
+ * Binds resources to a kernel, checking every binding is large enough for the kernel's shape.
+ * Bindings the shape does not read (`Kernel.unreadBindings`) may be left off the end of the list.
+ */
+export function bindKernel(ctx: GpuContext, kernel: Kernel, label: string, given: readonly (GPUBuffer | GPUBufferBinding)[]): Dispatch {
+  const total = kernel.bindingBytes.length;
+  const leftOff = Array.from({ length: Math.max(0, total - given.length) }, (_, i) => given.length + i);
+  if (given.length > total || leftOff.some((i) => !kernel.unreadBindings.includes(i))) {
+    throw new KernelError(`kernel ${kernel.name}: ${given.length} bindings given, it takes ${total}`);
   }
+  const bindings = [...given, ...leftOff.map(() => placeholderBuffer(ctx))];
   bindings.forEach((b, i) => {
     const size = bindingSize(b);
     if (size < kernel.bindingBytes[i]!) {

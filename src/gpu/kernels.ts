@@ -36,6 +36,11 @@ export interface MatmulSpec {
   transA?: boolean;
   transB?: boolean;
   epilogue?: Epilogue;
+  /**
+   * The forward epilogues (none, relu) add bias[col] (binding 4, [n]) to each element before the
+   * ReLU. Without it the shader does not read binding 4, which a caller may leave out.
+   */
+  bias?: boolean;
 }
 
 /** 1 naive, 2 workgroup-tiled (portable), 3 subgroup-shuffle (needs `subgroups`), 4 few rows (portable). */
@@ -47,6 +52,8 @@ export interface MatmulDescriptor<G extends Geometry = Geometry> extends CostedD
 }
 
 const F32 = 4;
+/** The binding of the matmul's bias ([n]), read only with `MatmulSpec.bias`. */
+const BIAS_BINDING = 4;
 
 /**
  * A matmul version of shaders/matmul*.wgsl: `tile` is the rows × columns of C one workgroup
@@ -65,26 +72,30 @@ function matmulDescriptor<G extends Geometry>(
     source,
     entryPoint: `matmul_v${version}`,
     geometry,
-    describe: ({ m, k, n, transA, transB, epilogue = 'none' }) =>
-      `${m}x${k}x${n} ${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}${epilogue === 'none' ? '' : ` ${epilogue}`}`,
-    shapeConstants: ({ m, k, n, transA = false, transB = false, epilogue = 'none' }) => ({
+    describe: ({ m, k, n, transA, transB, epilogue = 'none', bias }) =>
+      `${m}x${k}x${n} ${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}${bias ? ' +bias' : ''}${epilogue === 'none' ? '' : ` ${epilogue}`}`,
+    shapeConstants: ({ m, k, n, transA = false, transB = false, epilogue = 'none', bias = false }) => ({
       M: m,
       N: n,
       K: k,
       TRANS_A: Number(transA),
       TRANS_B: Number(transB),
       EPILOGUE: EPILOGUES[epilogue],
+      HAS_BIAS: Number(bias),
     }),
     workgroups: ({ m, n }, g) => {
       const [rows, cols] = tile(g);
       return [ceilDiv(n, cols), ceilDiv(m, rows), 1];
     },
-    bindingBytes: ({ m, k, n, epilogue = 'none' }) => [
+    bindingBytes: ({ m, k, n, epilogue = 'none', bias }) => [
       m * k * F32,
       k * n * F32,
       m * n * F32,
       epilogue === 'reluGrad' || epilogue === 'accumulateVelocity' ? m * n * F32 : F32,
+      bias ? n * F32 : F32,
     ],
+    // The one place that decides the bias binding's placeholder: a matmul without a bias.
+    unreadBindings: ({ bias }) => (bias ? [] : [BIAS_BINDING]),
     costBlock,
     tile,
   };
@@ -201,7 +212,11 @@ export function matmulDescriptorFor(ctx: GpuContext, spec: MatmulSpec, choice: M
 export function matmulKernel(ctx: GpuContext, spec: MatmulSpec, choice: MatmulChoice = 'auto'): Promise<Kernel> {
   const descriptor = matmulDescriptorFor(ctx, spec, choice);
   // A layer that pruning emptied is a valid shape: no inputs (k = 0) or no neurons (m or n = 0).
-  integersFrom(0, `${descriptor.name}[${descriptor.describe(spec)}]`, { m: spec.m, k: spec.k, n: spec.n });
+  const name = `${descriptor.name}[${descriptor.describe(spec)}]`;
+  integersFrom(0, name, { m: spec.m, k: spec.k, n: spec.n });
+  if (spec.bias && spec.epilogue !== undefined && spec.epilogue !== 'none' && spec.epilogue !== 'relu') {
+    throw new KernelError(`kernel ${name}: a bias is added only by the forward epilogues (none, relu)`);
+  }
   return compileKernel(ctx, descriptor, spec);
 }
 

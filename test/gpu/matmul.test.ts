@@ -1,6 +1,7 @@
 /**
  * matmul_v1/v2/v3/v4 against the plain-loop references in src/cpu/ops.ts, in the three training
- * forms and with each fused epilogue, on fresh random inputs, outputs poisoned with NaN.
+ * forms and with each fused epilogue (the forward ones also with a bias), on fresh random inputs,
+ * outputs poisoned with NaN.
  *
  * Tolerance: rel 1e-4, plus abs 1e-6·K. The reference sums in float64; the kernels sum K products
  * in float32 in another order. With inputs in [−1, 1] the partial sums stay around √K/3, so each
@@ -8,7 +9,7 @@
  * wide margin while a wrong, missing or doubled product (|a·b| ≈ 0.25 on average) still fails.
  */
 import { describe, expect, it } from 'vitest';
-import { accumulateVelocity, matmul, matmulTransA, matmulTransB, relu, reluGradMask } from '../../src/cpu/ops';
+import { accumulateVelocity, addBias, matmul, matmulTransA, matmulTransB, relu, reluGradMask } from '../../src/cpu/ops';
 import { readBuffer } from '../../src/gpu/buffers';
 import type { GpuContext } from '../../src/gpu/device';
 import { bindKernel, compileKernel, submitDispatches } from '../../src/gpu/dispatch';
@@ -62,6 +63,7 @@ interface Case {
   b: Float32Array;
   cBefore: Float32Array | null;
   aux: Float32Array | null;
+  bias: Float32Array | null;
   expected: Float32Array;
 }
 
@@ -74,6 +76,8 @@ function makeCase(spec: MatmulSpec, seed: number): Case {
   if (spec.transA) matmulTransA(a, b, expected, m, k, n);
   else if (spec.transB) matmulTransB(a, b, expected, m, k, n);
   else matmul(a, b, expected, m, k, n);
+  const bias = spec.bias ? randomFloats(random, n) : null;
+  if (bias) addBias(expected, bias, m, n);
   let cBefore: Float32Array | null = null;
   let aux: Float32Array | null = null;
   switch (spec.epilogue ?? 'none') {
@@ -101,7 +105,7 @@ function makeCase(spec: MatmulSpec, seed: number): Case {
     case 'none':
       break;
   }
-  return { spec, a, b, cBefore, aux, expected };
+  return { spec, a, b, cBefore, aux, bias, expected };
 }
 
 /** Runs a case on a version as `matmulKernel` builds it, or on a descriptor with another geometry. */
@@ -110,6 +114,8 @@ async function runCase(ctx: GpuContext, kernelOf: MatmulVersion | MatmulDescript
   const kernel = typeof kernelOf === 'number' ? await matmulKernel(ctx, c.spec, kernelOf) : await compileKernel(ctx, kernelOf, c.spec);
   const out = c.cBefore ? inputBuffer(ctx, 'c', c.cBefore) : poisonedBuffer(ctx, 'c', m * n);
   const buffers = [inputBuffer(ctx, 'a', c.a), inputBuffer(ctx, 'b', c.b), out, inputBuffer(ctx, 'aux', c.aux ?? new Float32Array(1))];
+  // Without a bias the binding is left off: bindKernel binds its placeholder.
+  if (c.bias) buffers.push(inputBuffer(ctx, 'bias', c.bias));
   await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
   const result = await readBuffer(ctx, out, new Float32Array(m * n));
   buffers.forEach((b) => b.destroy());
@@ -152,6 +158,17 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
           }
         });
       }
+      // The forms the forward pass uses: X·W, and Xᵀ·W after a sparse layer's feature-major output.
+      for (const f of FORMS.filter((form) => !form.transB)) {
+        for (const epilogue of ['none', 'relu'] as const) {
+          it(`${f.label} + bias with the ${epilogue} epilogue`, async () => {
+            for (const [m, k, n] of [[1, 784, 100], [2, 33, 257], [65, 63, 1], [129, 33, 33], [3, 0, 5], [130, 0, 9]] as [number, number, number][]) {
+              const c = makeCase({ m, k, n, transA: f.transA, epilogue, bias: true }, version * 11 + m);
+              expectClose(await runCase(ctx, version, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `${f.label} + bias ${epilogue} [${m}x${k}x${n}]`);
+            }
+          });
+        }
+      }
     });
   }
 
@@ -177,6 +194,10 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
           expectClose(await runCase(ctx, variant, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `${form.label} [${m}x${k}]·[${k}x${n}]`);
         }
       }
+      for (const [m, k, n] of variantShapes) {
+        const c = makeCase({ m, k, n, epilogue: 'relu', bias: true }, seed++);
+        expectClose(await runCase(ctx, variant, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `A·B + bias relu [${m}x${k}]·[${k}x${n}]`);
+      }
     });
   }
 
@@ -195,5 +216,14 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
     const small = poisonedBuffer(ctx, 'small', 8);
     expect(() => bindKernel(ctx, kernel, 'test', [small, small, small, small])).toThrow(/binding 0/);
     small.destroy();
+  });
+
+  it('takes the bias binding only from a matmul with a bias, and a bias only on the forward epilogues', async () => {
+    const [plain, biased] = await Promise.all([matmulKernel(ctx, { m: 4, k: 4, n: 4 }, 2), matmulKernel(ctx, { m: 4, k: 4, n: 4, bias: true }, 2)]);
+    const buffer = poisonedBuffer(ctx, 'any', 16);
+    expect(() => bindKernel(ctx, plain, 'test', [buffer, buffer, buffer])).toThrow(/3 bindings given, it takes 5/);
+    expect(() => bindKernel(ctx, biased, 'test', [buffer, buffer, buffer, buffer])).toThrow(/4 bindings given, it takes 5/);
+    expect(() => matmulKernel(ctx, { m: 4, k: 4, n: 4, transB: true, epilogue: 'reluGrad', bias: true }, 2)).toThrow(/only by the forward epilogues/);
+    buffer.destroy();
   });
 });

@@ -143,6 +143,10 @@ describe('ONNX export', () => {
     const { worst, correct, referenceCorrect } = compareLogits(values, referenceLogits(biased, test.inputs, test.count), test.count, test.labels);
     expect(worst).toBeLessThanOrEqual(LOGIT_TOLERANCE);
     expect(correct).toBe(referenceCorrect);
+    // And the JS reference's forward pass, float32 like ONNX Runtime.
+    const ours = inferAll(biased, test);
+    expect(ours.logits.reduce((most, v, k) => Math.max(most, Math.abs(v - values[k]!)), 0)).toBeLessThanOrEqual(LOGIT_TOLERANCE);
+    expect(countCorrect(ours.predictions, test.labels)).toBe(correct);
     // The biases moved the logits: the same network without them gives others.
     const unbiased = (await runOnnx(encodeOnnx(net), test.inputs, 1)).values;
     expect(Math.max(...unbiased.map((v, c) => Math.abs(v - values[c]!)))).toBeGreaterThan(0.01);

@@ -614,6 +614,10 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
         // The seed's recipe has no `bias` at all, so its files and metadata stay as they were.
         ...(raw.bias ? { bias: true } : {}),
       };
+      // Refused before training rather than after it, when the network would be saved.
+      if (recipe.bias && outputFormatForName(raw.out as string) === 'seed-text') {
+        throw new UserError(`--bias: the network will have biases, which the seed's text format (--out ${raw.out}) cannot hold; save as .safetensors`);
+      }
       const backend = raw.backend as BackendChoice;
       if (raw.verify && backend === 'cpu') throw new UserError('--verify compares the GPU with the JS reference; it needs --backend gpu or auto');
       const resume = raw.resume as string | undefined;

@@ -8,6 +8,7 @@ import { runConvert } from '../../src/cli/commands/convert';
 import { runInfo } from '../../src/cli/commands/info';
 import type { CommandIo } from '../../src/cli/io';
 import { loadModel } from '../../src/cli/model-io';
+import { parseArgs } from '../../src/cli/parse';
 import { encodeSafetensors } from '../../src/format/safetensors';
 import { keptTotal } from '../../src/model/network';
 import { UserError } from '../../src/util/errors';
@@ -81,5 +82,16 @@ describe('convert', () => {
     await expect(convert('biased.safetensors', 'biased.txt')).rejects.toThrow(
       new UserError("the network has biases, which the seed's text format cannot hold; save as .safetensors"),
     );
+  });
+});
+
+describe('train --bias', () => {
+  it("refuses --out in the seed's text format before training, in one line", () => {
+    const result = parseArgs(['train', '--bias', '--out', 'lenet.txt']);
+    expect(result).toMatchObject({ kind: 'exit' });
+    if (result.kind !== 'exit') return;
+    expect(result.code).not.toBe(0);
+    expect(result.output.split('\n')[0]).toBe("webgpu-prune: --bias: the network will have biases, which the seed's text format (--out lenet.txt) cannot hold; save as .safetensors");
+    expect(parseArgs(['train', '--bias', '--out', 'lenet.safetensors'])).toMatchObject({ kind: 'command' });
   });
 });

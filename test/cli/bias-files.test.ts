@@ -37,9 +37,9 @@ async function info(file: string, json: boolean): Promise<string[]> {
   return lines;
 }
 
-async function convert(from: string, to: string, layout: 'auto' | 'torch' = 'auto'): Promise<string> {
+async function convert(from: string, to: string, layout: 'auto' | 'torch' = 'auto', json = false): Promise<string> {
   const { io, lines } = capture();
-  await runConvert({ name: 'convert', model: join(dir, from), out: join(dir, to), layout, softmax: false, json: false }, io);
+  await runConvert({ name: 'convert', model: join(dir, from), out: join(dir, to), layout, softmax: false, json }, io);
   return lines.join('\n');
 }
 
@@ -65,7 +65,7 @@ describe('convert', () => {
     const torch = await loadModel(join(dir, 'torch.safetensors'));
     expect(torch.layout).toBe('torch');
     expect(torch.net.biases).toEqual(net.biases);
-    await convert('torch.safetensors', 'back.safetensors');
+    expect(JSON.parse(await convert('torch.safetensors', 'back.safetensors', 'auto', true))).toMatchObject({ weights: keptTotal(net), biases: biasTotal });
     const back = await loadModel(join(dir, 'back.safetensors'));
     expect(back.net.biases).toEqual(net.biases);
     expect(back.net.weights).toEqual(net.weights);

@@ -1,0 +1,100 @@
+/**
+ * `train --bias` through the bundled CLI on a generated IDX set (3 classes of 4×5 pixels), as a
+ * user runs it on the JS reference: the network learns, the saved file holds its biases, the
+ * summaries count kept weights plus biases, `eval` scores what `train` scored, `prune
+ * --structured` keeps the accuracy (constant neurons folded into the biases), and the saved
+ * recipe reruns bit for bit.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { detectAndParseModel } from '../../src/format/model-file';
+import { idxClassificationSet } from '../helpers/fixtures';
+
+const cli = join(process.cwd(), 'dist', 'cli.js');
+let dir = '';
+
+async function webgpuPrune(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    return { code: 0, ...(await promisify(execFile)(process.execPath, [cli, ...args], { cwd: dir, maxBuffer: 1 << 26 })) };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** 20 batches of 30 an epoch; half the weights pruned after epoch 3. */
+const BIASED = ['train', '--data', 'toy', '--backend', 'cpu', '--bias', '--sizes', '20,7,3', '--epochs', '6', '--batch-size', '30', '--lr', '0.002', '--sparsity', '0.5', '--prune-epoch', '3'];
+
+beforeAll(async () => {
+  await promisify(execFile)(process.execPath, ['scripts/build.mjs']);
+  dir = mkdtempSync(join(tmpdir(), 'webgpu-prune-bias-'));
+  mkdirSync(join(dir, 'toy'));
+  const train = idxClassificationSet(600, 4, 5, 3, 1);
+  const test = idxClassificationSet(150, 4, 5, 3, 2);
+  writeFileSync(join(dir, 'toy', 'train-images-idx3-ubyte'), train.images);
+  writeFileSync(join(dir, 'toy', 'train-labels-idx1-ubyte'), train.labels);
+  writeFileSync(join(dir, 'toy', 't10k-images-idx3-ubyte'), test.images);
+  writeFileSync(join(dir, 'toy', 't10k-labels-idx1-ubyte'), test.labels);
+}, 120_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('train --bias on the JS reference (3 classes of 20 pixels)', () => {
+  it('learns, saves the biases, counts weights plus biases, and eval scores the same', async () => {
+    const trained = await webgpuPrune(...BIASED, '--json', '--out', 'biased.safetensors');
+    expect(trained.code, trained.stderr).toBe(0);
+    const result = JSON.parse(trained.stdout);
+    expect(result.recipe).toMatchObject({ sizes: [20, 7, 3], bias: true });
+    expect(result.biases).toBe(7 + 3);
+    expect(result.weights).toBe(Math.round(0.5 * (20 * 7 + 7 * 3)));
+    expect(result.parameters).toBe(result.weights + 10);
+    // Chance is a third; the classes are far apart.
+    expect(result.test.accuracy).toBeGreaterThan(90);
+
+    const { net } = detectAndParseModel(readFileSync(join(dir, 'biased.safetensors')), 'biased.safetensors');
+    expect(net.biases!.map((b) => b.length)).toEqual([7, 3]);
+    expect(net.biases!.every((b) => b.some((v) => v !== 0))).toBe(true);
+
+    const evaluated = await webgpuPrune('eval', 'biased.safetensors', '--data', 'toy', '--backend', 'cpu', '--json');
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    expect(JSON.parse(evaluated.stdout)).toMatchObject({ correct: result.test.correct, weights: result.weights, biases: 10, parameters: result.parameters });
+  });
+
+  it('prints the parameter count beside the kept weights', async () => {
+    const trained = await webgpuPrune(...BIASED, '--out', 'human.safetensors');
+    expect(trained.code, trained.stderr).toBe(0);
+    expect(trained.stdout).toContain('Network    20-7-3, 161 weights and 10 biases, init seed 1337');
+    expect(trained.stdout).toMatch(/Pruned after epoch 3 \(global sparsity 0\.5\): 81 of 161 weights kept; parameters \(kept weights \+ biases\) 91\n/);
+    expect(trained.stdout).toContain('Parameters 91: 81 of 161 weights kept + 10 biases');
+    const evaluated = await webgpuPrune('eval', 'human.safetensors', '--data', 'toy', '--backend', 'cpu');
+    expect(evaluated.stdout).toContain('81 of 161 weights (50.31%); parameters (kept weights + biases) 91, safetensors');
+  });
+
+  it('prune --structured drops and folds neurons and keeps the accuracy', async () => {
+    const pruned = await webgpuPrune('prune', 'biased.safetensors', '--sparsity', '0.85', '--out', 'sparse.safetensors', '--json');
+    expect(pruned.code, pruned.stderr).toBe(0);
+    const structured = await webgpuPrune('prune', 'sparse.safetensors', '--structured', '--out', 'structured.safetensors', '--json');
+    expect(structured.code, structured.stderr).toBe(0);
+    const report = JSON.parse(structured.stdout);
+    expect(report.sizes[0]).toBeLessThan(20);
+    expect(report.sizes[1]).toBeLessThan(7);
+    expect(report.parameters).toBe(report.weights + report.biases);
+    expect(report.biases).toBe(report.sizes[1] + report.sizes[2]);
+    const [before, after] = await Promise.all(
+      ['sparse.safetensors', 'structured.safetensors'].map(async (file) => JSON.parse((await webgpuPrune('eval', file, '--data', 'toy', '--backend', 'cpu', '--json')).stdout)),
+    );
+    expect(after.correct).toBe(before.correct);
+  });
+
+  it('--recipe MODEL reruns the biased recipe bit for bit', async () => {
+    const first = await webgpuPrune(...BIASED, '--out', 'first.safetensors');
+    expect(first.code, first.stderr).toBe(0);
+    const rerun = await webgpuPrune('train', '--data', 'toy', '--backend', 'cpu', '--recipe', 'first.safetensors', '--out', 'rerun.safetensors');
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'rerun.safetensors')).equals(readFileSync(join(dir, 'first.safetensors')))).toBe(true);
+  });
+});

@@ -12,19 +12,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectAndParseModel } from '../../src/format/model-file';
+import { runCli, type CliOutcome } from '../helpers/cli';
 import { idxClassificationSet } from '../helpers/fixtures';
 
-const cli = join(process.cwd(), 'dist', 'cli.js');
 let dir = '';
 
-async function webgpuPrune(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    return { code: 0, ...(await promisify(execFile)(process.execPath, [cli, ...args], { cwd: dir, maxBuffer: 1 << 26 })) };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const webgpuPrune = (...args: string[]): Promise<CliOutcome> => runCli(dir, args);
 
 /** 20 batches of 30 an epoch; half the weights pruned after epoch 3. */
 const BIASED = ['train', '--data', 'toy', '--backend', 'cpu', '--bias', '--sizes', '20,7,3', '--epochs', '6', '--batch-size', '30', '--lr', '0.002', '--sparsity', '0.5', '--prune-epoch', '3'];

@@ -14,22 +14,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectAndParseModel } from '../../src/format/model-file';
 import { formatSeedText } from '../../src/format/seed-text';
 import { initNetwork, type Network } from '../../src/model/network';
+import { runCli, type CliOutcome } from '../helpers/cli';
 import { idxClassificationSet } from '../helpers/fixtures';
 import { testGpu } from '../helpers/gpu';
 
 const gpu = await testGpu();
-const cli = join(process.cwd(), 'dist', 'cli.js');
 let dir = '';
 let data = '';
 
-async function webgpuPrune(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    return { code: 0, ...(await promisify(execFile)(process.execPath, [cli, ...args], { cwd: dir, maxBuffer: 1 << 26 })) };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const webgpuPrune = (...args: string[]): Promise<CliOutcome> => runCli(dir, args);
 
 function savedNetwork(name: string): Network {
   return detectAndParseModel(readFileSync(join(dir, name)), name).net;

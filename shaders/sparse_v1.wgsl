@@ -2,8 +2,9 @@
 // kept as the baseline the later versions are measured against (and the fastest for tiny
 // batches, where the later versions leave most lanes idle).
 //
-//   y(s, o) = Σ_{k in indptr[o] .. indptr[o + 1]} values[k] · x(s, indices[k]), then ReLU if relu
-//   (0 where y ≤ 0; NaN passes on, so an overflow reaches the logits)
+//   y(s, o) = Σ_{k in indptr[o] .. indptr[o + 1]} values[k] · x(s, indices[k]) (+ bias[o] with
+//   HAS_BIAS, once, after the sum), then ReLU if relu (0 where y ≤ 0; NaN passes on, so an
+//   overflow reaches the logits)
 //
 // x(s, i) is x[i · x_feature_stride + s · x_sample_stride] and y(s, o) likewise, so one kernel
 // reads and writes sample-major ([batch, features]: strides 1, features) or feature-major
@@ -17,6 +18,7 @@
 //   3 x       array<f32>  [batch · in_size]  input activations, laid out by the x strides
 //   4 y       array<f32>  [batch · out_size] output activations, laid out by the y strides (read_write)
 //   5 params  uniform SparseParams
+//   6 bias    array<f32>  [out_size]         read with HAS_BIAS (override, default false); any 4 bytes otherwise
 // Workgroup: WG invocations along the outputs (override, from the host's descriptor SPARSE_V1 in
 // src/gpu/sparse-kernels.ts).
 // Dispatch: (ceil(out_size / WG), batch, 1); batch ≤ maxComputeWorkgroupsPerDimension.
@@ -40,6 +42,9 @@ override WG: u32;
 @group(0) @binding(3) var<storage, read> x: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: SparseParams;
+@group(0) @binding(6) var<storage, read> bias: array<f32>;
+
+override HAS_BIAS: bool = false;
 
 // A NaN has every exponent bit set and a nonzero mantissa. Tested on the bits: WGSL lets a
 // compiler assume that no float operation meets one, so a float comparison cannot be trusted to
@@ -62,6 +67,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let end = u32(indptr[o + 1u]);
   for (var k = u32(indptr[o]); k < end; k++) {
     acc += values[k] * x[u32(indices[k]) * params.x_feature_stride + sample];
+  }
+  if (HAS_BIAS) {
+    acc += bias[o];
   }
   if (params.relu != 0u) {
     acc = relu(acc);

@@ -5,8 +5,9 @@
 // contiguous across the lanes. Each workgroup handles ROWS rows of one block of 4 · WG samples,
 // so that block of x stays in the cache across its rows.
 //
-//   y(s, o) = Σ_{k in indptr[o] .. indptr[o + 1]} values[k] · x(s, indices[k]), then ReLU if relu
-//   (0 where y ≤ 0; NaN passes on, so an overflow reaches the logits)
+//   y(s, o) = Σ_{k in indptr[o] .. indptr[o + 1]} values[k] · x(s, indices[k]) (+ bias[o] with
+//   HAS_BIAS, once, after the sum), then ReLU if relu (0 where y ≤ 0; NaN passes on, so an
+//   overflow reaches the logits)
 //
 // x(s, i) is x[i · x_feature_stride + s · x_sample_stride] and y(s, o) likewise (see sparse_v1):
 // hidden activations pass feature-major, the logits come out sample-major.
@@ -19,6 +20,7 @@
 //   3 x       array<f32>  [batch · in_size]  input activations, laid out by the x strides
 //   4 y       array<f32>  [batch · out_size] output activations, laid out by the y strides (read_write)
 //   5 params  uniform SparseParams
+//   6 bias    array<f32>  [out_size]         read with HAS_BIAS (override, default false); any 4 bytes otherwise
 // Workgroup: WG invocations along samples, 4 samples each (one vec4 accumulator: private arrays
 // indexed in loops are spilled to memory on CPU adapters); ROWS output rows per workgroup. Both
 // are overrides with no default: the host's descriptor (src/gpu/sparse-kernels.ts) gives them.
@@ -44,6 +46,9 @@ override ROWS: u32;
 @group(0) @binding(3) var<storage, read> x: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: SparseParams;
+@group(0) @binding(6) var<storage, read> bias: array<f32>;
+
+override HAS_BIAS: bool = false;
 
 // A NaN has every exponent bit set and a nonzero mantissa. Tested on the bits: WGSL lets a
 // compiler assume that no float operation meets one, so a float comparison cannot be trusted to
@@ -75,6 +80,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane
     for (var k = u32(indptr[o]); k < end; k++) {
       let f = u32(indices[k]) * params.x_feature_stride;
       acc += values[k] * vec4f(x[f + xo.x], x[f + xo.y], x[f + xo.z], x[f + xo.w]);
+    }
+    if (HAS_BIAS) {
+      acc += vec4f(bias[o]);
     }
     store(o, s0, acc.x);
     store(o, s0 + WG, acc.y);

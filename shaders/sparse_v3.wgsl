@@ -2,8 +2,9 @@
 // lanes of a subgroup load SG consecutive nonzeros of the row at once, one each, and pass them
 // round with subgroupShuffle, instead of every lane loading every nonzero.
 //
-//   y(s, o) = Σ_{k in indptr[o] .. indptr[o + 1]} values[k] · x(s, indices[k]), then ReLU if relu
-//   (0 where y ≤ 0; NaN passes on, so an overflow reaches the logits)
+//   y(s, o) = Σ_{k in indptr[o] .. indptr[o + 1]} values[k] · x(s, indices[k]) (+ bias[o] with
+//   HAS_BIAS, once, after the sum), then ReLU if relu (0 where y ≤ 0; NaN passes on, so an
+//   overflow reaches the logits)
 //
 // x(s, i) is x[i · x_feature_stride + s · x_sample_stride] and y(s, o) likewise (see sparse_v1).
 //
@@ -15,6 +16,7 @@
 //   3 x       array<f32>  [batch · in_size]  input activations, laid out by the x strides
 //   4 y       array<f32>  [batch · out_size] output activations, laid out by the y strides (read_write)
 //   5 params  uniform SparseParams
+//   6 bias    array<f32>  [out_size]         read with HAS_BIAS (override, default false); any 4 bytes otherwise
 // Workgroup: WG invocations along samples, 4 samples each; ROWS output rows per workgroup. Both
 // are overrides with no default: the host's descriptor (src/gpu/sparse-kernels.ts) gives them.
 // Every lane runs every loop to the same trip count (samples past the batch are clamped, not
@@ -42,6 +44,9 @@ override ROWS: u32;
 @group(0) @binding(3) var<storage, read> x: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: SparseParams;
+@group(0) @binding(6) var<storage, read> bias: array<f32>;
+
+override HAS_BIAS: bool = false;
 
 // A NaN has every exponent bit set and a nonzero mantissa. Tested on the bits: WGSL lets a
 // compiler assume that no float operation meets one, so a float comparison cannot be trusted to
@@ -82,6 +87,9 @@ fn main(
         let f = subgroupShuffle(lane_feature, t);
         acc += subgroupShuffle(lane_weight, t) * vec4f(x[f + xo.x], x[f + xo.y], x[f + xo.z], x[f + xo.w]);
       }
+    }
+    if (HAS_BIAS) {
+      acc += vec4f(bias[o]);
     }
     store(o, s0, acc.x);
     store(o, s0 + WG, acc.y);

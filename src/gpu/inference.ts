@@ -3,7 +3,8 @@
  * which runs each layer on the kernel a plan gives it for the batch. A network is uploaded once;
  * each run records every layer into one command encoder through the shared dispatch path
  * (src/gpu/dispatch.ts) and nothing is read back but the logits. A compact network
- * (src/prune/structured.ts) has its kept input features gathered on the CPU at upload.
+ * (src/prune/structured.ts) has its kept input features gathered on the CPU at upload. A network
+ * with biases has them added by every layer's kernel, after the sum and before the ReLU.
  *
  * The engines: sparse (every layer CSR, src/gpu/sparse-inference.ts), dense (every layer the
  * training matmul, src/gpu/dense-inference.ts) and hybrid (each layer on whichever of the two the
@@ -139,6 +140,8 @@ export async function createLayeredInference(ctx: GpuContext, model: Network | C
     return found;
   };
 
+  const biasBuffers = net.biases?.map((b, l) => upload(`layer ${l} biases [out]`, b));
+
   const input = buffer('input [batch, features]', maxBatch * sizes[0]! * F32);
   let inputT: GPUBuffer | null = null;
   const hidden = [buffer('activations A', maxBatch * widest * F32), buffer('activations B', maxBatch * widest * F32)];
@@ -158,9 +161,10 @@ export async function createLayeredInference(ctx: GpuContext, model: Network | C
     const layerKernels = await Promise.all(
       kernels.map((kernel, l) => {
         const [inSize, outSize] = [sizes[l]!, sizes[l + 1]!];
+        const bias = biasBuffers !== undefined;
         return kernel === 'dense'
-          ? matmulKernel(ctx, { m: count, k: inSize, n: outSize, transA: l > 0 && kernels[l - 1] === 'sparse', epilogue: l + 1 < layerCount ? 'relu' : 'none' }, matmulVersion)
-          : compileKernel(ctx, sparse, { batch: count, inSize, outSize, nonzeros: csr[l]!.indices.length });
+          ? matmulKernel(ctx, { m: count, k: inSize, n: outSize, transA: l > 0 && kernels[l - 1] === 'sparse', epilogue: l + 1 < layerCount ? 'relu' : 'none', bias }, matmulVersion)
+          : compileKernel(ctx, sparse, { batch: count, inSize, outSize, nonzeros: csr[l]!.indices.length, bias });
       }),
     );
     const label = `batch ${count}`;
@@ -179,13 +183,15 @@ export async function createLayeredInference(ctx: GpuContext, model: Network | C
         const last = l + 1 === layerCount;
         const y = last ? logits : hidden[l % 2]!;
         const at = `${label} layer ${l}`;
+        // Without biases the kernels' bias binding is left off (`unreadBindings`).
+        const bias = biasBuffers ? [biasBuffers[l]!] : [];
         if (kernels[l] === 'dense') {
-          list.push(bindKernel(ctx, kernel, at, [x, denseWeightsOf(l), y, unusedAux]));
+          list.push(bindKernel(ctx, kernel, at, [x, denseWeightsOf(l), y, unusedAux, ...bias]));
           xLayout = 'sample-major';
         } else {
           const yLayout: Layout = last ? 'sample-major' : 'feature-major';
           const params = upload(`layer ${l} params ${label}`, sparseParams(count, csr[l]!, !last, xLayout, yLayout), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-          list.push(bindKernel(ctx, kernel, at, [...csrBuffersOf(l), x, y, params]));
+          list.push(bindKernel(ctx, kernel, at, [...csrBuffersOf(l), x, y, params, ...bias]));
           xLayout = yLayout;
         }
         x = y;

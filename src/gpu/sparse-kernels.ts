@@ -1,7 +1,8 @@
 /**
  * The kernels of sparse inference as descriptors (src/gpu/dispatch.ts): the CSR gathers
  * (shaders/sparse_v*.wgsl) and the transpose of a sample-major input (shaders/sparse_transpose.wgsl).
- * Shapes reach them in a uniform (`sparseParams`), so one pipeline serves every layer and batch.
+ * Shapes reach them in a uniform (`sparseParams`), so one pipeline serves every layer and batch
+ * (two with biases: the CSR kernels add a layer's bias with the override HAS_BIAS).
  * JS reference: csrForward in src/cpu/sparse-forward.ts.
  */
 import sparseTransposeSource from '../../shaders/sparse_transpose.wgsl';
@@ -23,6 +24,8 @@ export interface SparseShape {
   inSize: number;
   outSize: number;
   nonzeros: number;
+  /** The layer adds its bias (binding 6, [outSize]) to each output's sum, before the ReLU. */
+  bias?: boolean;
 }
 
 export type SparseDescriptor = CostedDescriptor<SparseShape>;
@@ -33,21 +36,29 @@ const F32 = 4;
 /** Bytes of the SparseParams uniform: 8 u32. */
 const SPARSE_PARAMS_BYTES = 32;
 
-/** Bindings: indptr, indices, values, x, y, params (see the shaders' headers). */
-function sparseBindingBytes({ batch, inSize, outSize, nonzeros }: SparseShape): number[] {
-  return [(outSize + 1) * 4, nonzeros * 4, nonzeros * F32, batch * inSize * F32, batch * outSize * F32, SPARSE_PARAMS_BYTES];
+/** The CSR kernels' bias binding, read only with `SparseShape.bias`. */
+const SPARSE_BIAS_BINDING = 6;
+
+/** Bindings: indptr, indices, values, x, y, params, bias (see the shaders' headers). */
+function sparseBindingBytes({ batch, inSize, outSize, nonzeros, bias }: SparseShape): number[] {
+  return [(outSize + 1) * 4, nonzeros * 4, nonzeros * F32, batch * inSize * F32, batch * outSize * F32, SPARSE_PARAMS_BYTES, bias ? outSize * F32 : F32];
 }
 
-const describeSparse = ({ batch, inSize, outSize, nonzeros }: SparseShape): string => `${batch}x${inSize}→${outSize}, ${nonzeros} nonzeros`;
+/** What the CSR kernels share: labels, the bias override and the bindings (the bias binding may be left off without a bias). */
+const sparseCommon = {
+  describe: ({ batch, inSize, outSize, nonzeros, bias }: SparseShape): string => `${batch}x${inSize}→${outSize}, ${nonzeros} nonzeros${bias ? ' +bias' : ''}`,
+  shapeConstants: ({ bias = false }: SparseShape) => ({ HAS_BIAS: Number(bias) }),
+  bindingBytes: sparseBindingBytes,
+  unreadBindings: ({ bias }: SparseShape) => (bias ? [] : [SPARSE_BIAS_BINDING]),
+};
 
 /** WG invocations along the outputs, one sample per workgroup row; an invocation past the outputs does nothing. */
 export const SPARSE_V1: CostedDescriptor<SparseShape, { WG: number }> = {
   name: 'sparse_v1',
   source: sparseV1Source,
   geometry: { WG: 64 },
-  describe: describeSparse,
+  ...sparseCommon,
   workgroups: ({ batch, outSize }, g) => [ceilDiv(outSize, g.WG), batch, 1],
-  bindingBytes: sparseBindingBytes,
   costBlock: () => [1, 1],
 };
 
@@ -62,9 +73,8 @@ function lanesOverSamples(version: 2 | 3, source: string): CostedDescriptor<Spar
     name: `sparse_v${version}`,
     source,
     geometry: { WG: 16, ROWS: 4 },
-    describe: describeSparse,
+    ...sparseCommon,
     workgroups: ({ batch, outSize }, g) => [ceilDiv(outSize, g.ROWS), ceilDiv(batch, 4 * g.WG), 1],
-    bindingBytes: sparseBindingBytes,
     costBlock: (g) => [4 * g.WG, 1],
   };
 }

@@ -1,8 +1,9 @@
 /**
  * sparse_v1/v2/v3 and sparse_transpose against the JS reference (src/cpu/sparse-forward.ts) on
- * fresh random inputs, outputs poisoned with NaN; then whole networks through the sparse, dense
- * and hybrid inference engines (every mix of CSR and dense layers) against sparseInfer / denseInfer,
- * and the hybrid engine's cost model on the shapes it was measured on.
+ * fresh random inputs (with and without biases), outputs poisoned with NaN; then whole networks
+ * (one with biases, against the JS forward pass) through the sparse, dense and hybrid inference
+ * engines (every mix of CSR and dense layers) against sparseInfer / denseInfer, and the hybrid
+ * engine's cost model on the shapes it was measured on.
  *
  * Tolerance: rel 1e-4, plus abs 1e-6·(nonzeros in the longest row). The reference sums in
  * float64, the kernels in float32 in the same order; with weights and inputs in [−1, 1] each of
@@ -19,6 +20,7 @@ import { createHybridInference } from '../../src/gpu/hybrid-inference';
 import { MATMUL_V4, matmulV3 } from '../../src/gpu/kernels';
 import { createSparseInference } from '../../src/gpu/sparse-inference';
 import { SPARSE_TRANSPOSE, SPARSE_VARIANTS, SPARSE_V1, SPARSE_V3, sparseParams, transposeParams, type SparseDescriptor, type SparseVersion } from '../../src/gpu/sparse-kernels';
+import { inferAll } from '../../src/cpu/forward';
 import { DEFAULT_TUNING } from '../../src/gpu/tuning';
 import { initNetwork, type Network } from '../../src/model/network';
 import { compactNetwork } from '../../src/prune/structured';
@@ -30,8 +32,8 @@ import { mulberry32, randomFloats, randomMask } from '../helpers/random';
 
 const gpu = await testGpu();
 
-/** A random layer of the given density, with row 0 empty, row 1 full and row 2 a single entry when it has the rows. */
-function randomLayer(random: () => number, inSize: number, outSize: number, density: number): CsrLayer {
+/** A random layer of the given density, with row 0 empty, row 1 full and row 2 a single entry when it has the rows; with `bias`, random biases. */
+function randomLayer(random: () => number, inSize: number, outSize: number, density: number, bias = false): CsrLayer {
   const weights = randomFloats(random, inSize * outSize);
   const mask = randomMask(random, inSize * outSize, density);
   const setRow = (o: number, keep: (i: number) => boolean): void => {
@@ -43,7 +45,7 @@ function randomLayer(random: () => number, inSize: number, outSize: number, dens
     const only = Math.floor(random() * inSize);
     setRow(2, (i) => i === only);
   }
-  return csrLayer(weights, mask, inSize, outSize);
+  return csrLayer(weights, mask, inSize, outSize, bias ? randomFloats(random, outSize) : undefined);
 }
 
 function longestRow(layer: CsrLayer): number {
@@ -84,7 +86,7 @@ describe.skipIf(!gpu.context)(`sparse inference kernels ${gpu.label}`, () => {
     xLayout: 'sample-major' | 'feature-major',
     yLayout: 'sample-major' | 'feature-major',
   ): Promise<Float32Array> {
-    const kernel = await compileKernel(ctx, descriptor, { batch, inSize: layer.inSize, outSize: layer.outSize, nonzeros: layer.indices.length });
+    const kernel = await compileKernel(ctx, descriptor, { batch, inSize: layer.inSize, outSize: layer.outSize, nonzeros: layer.indices.length, bias: layer.bias !== undefined });
     const buffers = [
       inputBuffer(ctx, 'indptr', asU32(layer.indptr)),
       inputBuffer(ctx, 'indices', asU32(layer.indices.length ? layer.indices : new Int32Array(1))),
@@ -92,6 +94,8 @@ describe.skipIf(!gpu.context)(`sparse inference kernels ${gpu.label}`, () => {
       inputBuffer(ctx, 'x', xLayout === 'feature-major' ? transpose(x, batch, layer.inSize) : x),
       poisonedBuffer(ctx, 'y', batch * layer.outSize),
       uniformBuffer(ctx, 'params', sparseParams(batch, layer, relu, xLayout, yLayout)),
+      // Without a bias the binding is left off: bindKernel binds its placeholder.
+      ...(layer.bias ? [inputBuffer(ctx, 'bias', layer.bias.length ? layer.bias : new Float32Array(1))] : []),
     ];
     await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
     const y = await readBuffer(ctx, buffers[4]!, new Float32Array(batch * layer.outSize));
@@ -115,6 +119,24 @@ describe.skipIf(!gpu.context)(`sparse inference kernels ${gpu.label}`, () => {
         }
       }
     });
+    // With a bias: once per output after the row's sum (an empty row outputs its bias), before the ReLU.
+    it.each(SHAPES.filter(([inSize]) => inSize < 784))(
+      `${name}: [%i → %i] × batch %i with biases matches csrForward`,
+      async (inSize, outSize, batch) => {
+        const random = mulberry32(inSize * 31 + outSize * 7 + batch);
+        for (const density of [1, 0.1]) {
+          const layer = randomLayer(random, inSize, outSize, density, true);
+          const x = randomFloats(random, batch * inSize);
+          const tolerance = { rel: 1e-4, abs: 1e-6 * longestRow(layer) };
+          for (const relu of [false, true]) {
+            const reference = csrForward(layer, x, batch, relu);
+            const shape = `[${batch}, ${outSize}] density ${density} relu ${relu} + bias`;
+            expectClose(await runLayer(descriptor, layer, x, batch, relu, 'feature-major', 'feature-major'), reference, tolerance, `${shape} fm→fm`);
+            expectClose(await runLayer(descriptor, layer, x, batch, relu, 'sample-major', 'sample-major'), reference, tolerance, `${shape} sm→sm`);
+          }
+        }
+      },
+    );
   }
 
   it.each([
@@ -206,6 +228,49 @@ describe.skipIf(!gpu.context)(`sparse and dense inference engines ${gpu.label}`,
         const result = await engine.infer(inputs.subarray(0, batch * net.sizes[0]!), batch);
         expectClose(result.logits, expected.logits.subarray(0, batch * 10), { rel: 1e-4, abs: 1e-5 }, `${engine.name} batch ${batch}`);
       }
+      engine.dispose();
+    }
+  });
+
+  /**
+   * A pruned network with random biases in which hidden neuron 0 of the first hidden layer has no
+   * incoming weight (compaction folds its constant relu(b) into the next layer's biases) and
+   * neuron 1 no outgoing one (compaction removes it, bias and all).
+   */
+  function biasedNetwork(sizes: number[], sparsity: number, seed: number): Network {
+    const net = initNetwork(sizes, seed, true);
+    const random = mulberry32(seed);
+    net.biases = sizes.slice(1).map((out) => randomFloats(random, out, -0.5, 0.5));
+    net.biases[0]![0] = 0.75;
+    pruneToSparsity(net, sparsity, 'layer');
+    const [w0, m0, w1, m1] = [net.weights[0]!, net.masks[0]!, net.weights[1]!, net.masks[1]!];
+    for (let i = 0; i < sizes[0]!; i++) w0[i * sizes[1]!] = m0[i * sizes[1]!] = 0;
+    for (let o = 0; o < sizes[2]!; o++) w1[sizes[2]! + o] = m1[sizes[2]! + o] = 0;
+    return net;
+  }
+
+  it('a network with biases: every engine, on the network and on its compact form, gives the JS forward pass\'s logits and predictions', async () => {
+    const features = DEFAULT_TUNING.sampleMajorMaxFeatures + 1;
+    const net = biasedNetwork([features, 40, 30, 10], 0.9, 23);
+    const { compact } = compactNetwork(net);
+    expect(compact.net.biases, 'the compact network keeps biases').toBeDefined();
+    const count = 130;
+    const inputs = randomFloats(mulberry32(29), count * features, 0, 1);
+    const expected = inferAll(net, { source: 'random', count, features, inputs, labels: new Uint8Array(count), classes: 10 });
+    const engines = [
+      await createSparseInference(ctx, net, { maxBatch: count }),
+      await createSparseInference(ctx, compact, { maxBatch: 64, version: 1 }),
+      await createDenseInference(ctx, net, { maxBatch: count }),
+      await createDenseInference(ctx, compact, { maxBatch: 3 }),
+      await createHybridInference(ctx, net, { maxBatch: count }),
+      await createHybridInference(ctx, compact, { maxBatch: count }),
+      await createHybridInference(ctx, compact, { maxBatch: count, layerKernels: ['sparse', 'dense', 'sparse'] }),
+      await createHybridInference(ctx, compact, { maxBatch: count, layerKernels: ['dense', 'sparse', 'dense'] }),
+    ];
+    for (const engine of engines) {
+      const result = await engine.infer(inputs, count);
+      expectClose(result.logits, expected.logits, { rel: 0, abs: 1e-4 }, `${engine.name} [${count}, 10]`);
+      expect([...result.predictions], engine.name).toEqual([...expected.predictions]);
       engine.dispose();
     }
   });

@@ -12,6 +12,7 @@ import updateSource from '../../shaders/update.wgsl';
 import { ceilDiv } from '../util/math';
 import type { GpuContext } from './device';
 import { compileKernel, type CostedDescriptor, type Geometry, type Kernel, type KernelDescriptor } from './dispatch';
+import { parameterUpdateDescriptor } from './optimizer-kernels';
 import { KernelError } from './program';
 import { tunedVariant } from './tuning';
 
@@ -260,15 +261,16 @@ function perWeightDescriptor(name: string, source: string, extraBindingBytes: nu
   };
 }
 
-/** Masked momentum step for one layer (shaders/update.wgsl); the fourth binding is the uniform (lr, momentum). */
-export const UPDATE = perWeightDescriptor('update', updateSource, [2 * F32]);
+/** Masked momentum step for one layer, or its biases' unmasked one (shaders/update.wgsl); the fourth binding is the uniform (lr, momentum). */
+export const UPDATE = parameterUpdateDescriptor('update', updateSource, 2 * F32, 0);
 
 /** w = v = 0 where the mask is 0, for one layer (shaders/apply_mask.wgsl). */
 export const APPLY_MASK = perWeightDescriptor('apply_mask', applyMaskSource, []);
 
-export function updateKernel(ctx: GpuContext, count: number): Promise<Kernel> {
-  integersFrom(1, `update[${count}]`, { count });
-  return compileKernel(ctx, UPDATE, count);
+/** The seed's update of a layer's `count` weights, or with `biases` its `count` biases. */
+export function updateKernel(ctx: GpuContext, count: number, biases = false): Promise<Kernel> {
+  integersFrom(1, `update[${count}${biases ? ' biases' : ''}]`, { count });
+  return compileKernel(ctx, UPDATE, { count, biases });
 }
 
 export function applyMaskKernel(ctx: GpuContext, count: number): Promise<Kernel> {

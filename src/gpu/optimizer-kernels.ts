@@ -29,31 +29,26 @@ export interface ParameterShape {
   biases?: boolean;
 }
 
-/** The shape's override constants and the mask binding's bytes, for every update kernel. */
-export function parameterConstants({ count, biases = false }: ParameterShape): Record<string, number> {
-  return { COUNT: count, BIASES: Number(biases) };
-}
-
-export function maskBytes({ count, biases = false }: ParameterShape): number {
-  return biases ? F32 : count * F32;
-}
-
-export function describeParameters({ count, biases = false }: ParameterShape): string {
-  return biases ? `${count} biases` : String(count);
+/**
+ * An update kernel over one layer's parameters, one invocation each: bindings w, its gradient sum
+ * or velocity, the mask (unread for biases: any 4 bytes), a uniform of `uniformBytes`, then
+ * `states` state buffers shaped like w. The update of every rule, the seed's (shaders/update.wgsl) too.
+ */
+export function parameterUpdateDescriptor(name: string, source: string, uniformBytes: number, states: number): KernelDescriptor<ParameterShape, { WG: number }> {
+  return {
+    name,
+    source,
+    entryPoint: name,
+    geometry: { WG: 64 },
+    describe: ({ count, biases }) => (biases ? `${count} biases` : String(count)),
+    shapeConstants: ({ count, biases = false }) => ({ COUNT: count, BIASES: Number(biases) }),
+    workgroups: ({ count }, g) => [ceilDiv(count, g.WG), 1, 1],
+    bindingBytes: ({ count, biases }) => [count * F32, count * F32, biases ? F32 : count * F32, uniformBytes, ...Array<number>(states).fill(count * F32)],
+  };
 }
 
 function updateDescriptor(rule: UpdateRule): KernelDescriptor<ParameterShape, { WG: number }> {
-  const name = `update_${rule}`;
-  return {
-    name,
-    source: optimizersSource,
-    entryPoint: name,
-    geometry: { WG: 64 },
-    describe: describeParameters,
-    shapeConstants: parameterConstants,
-    workgroups: ({ count }, g) => [ceilDiv(count, g.WG), 1, 1],
-    bindingBytes: (shape) => [shape.count * F32, shape.count * F32, maskBytes(shape), HYPER_FLOATS * F32, ...Array<number>(STATE_BUFFERS[rule]).fill(shape.count * F32)],
-  };
+  return parameterUpdateDescriptor(`update_${rule}`, optimizersSource, HYPER_FLOATS * F32, STATE_BUFFERS[rule]);
 }
 
 export const UPDATE_RULES: Readonly<Record<UpdateRule, KernelDescriptor<ParameterShape, { WG: number }>>> = {

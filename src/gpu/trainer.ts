@@ -3,9 +3,10 @@
  * per batch, with everything resident on the GPU.
  *
  * Resident: the training set (once), per layer the weights W[l] [in,out], velocities V[l], masks
- * (0/1 as f32), the activations and gradients of one batch. One batch step, recorded into one
- * compute pass with no readback (A0 = the batch's inputs, L layers):
- *   A[l+1] = relu(A[l]·W[l])            (no ReLU on the last layer: A[L] = logits)  matmul
+ * (0/1 as f32), with biases b[l] [out] and their velocities vb[l], the activations and gradients
+ * of one batch. One batch step, recorded into one compute pass with no readback (A0 = the batch's
+ * inputs, L layers):
+ *   A[l+1] = relu(A[l]·W[l] + b[l])     (no ReLU on the last layer: A[L] = logits)  matmul
  *   G[L]   = onehot − softmax(A[L]) where p[target] < confidence, else 0 (0 where a  softmax_grad
  *            logit is not finite); counters; flag[s] = 1 where the sample is backpropagated
  *   P      = the flagged samples, packed; n = how many                            compact_scan
@@ -13,7 +14,9 @@
  *   A'[l]  = rows P of A[l] (l < L), G'[L] = rows P of G[L]; zeros from n          gather_rows
  *   G'[l]  = (G'[l+1]·W[l]ᵀ)·[A'[l] > 0]   for l = L−1 … 1, over the packed rows   matmul, Bᵀ
  *   V[l]   = (V[l] + A'[l]ᵀ·G'[l+1])·mask[l]   (the batch sum, not the mean)       matmul, Aᵀ
- *   W[l]  += lr·V[l]; V[l] *= momentum   where mask[l] = 1                         update
+ *   vb[l] += Σ_r G'[l+1][r, ·] over the n packed rows                             bias_grad
+ *   W[l]  += lr·V[l]; V[l] *= momentum   where mask[l] = 1; b[l], vb[l] likewise   update
+ * (without biases the "+ b[l]", bias_grad and the biases' update are not there at all).
  * A skipped sample's gradient is 0, so the backward pass needs only the n packed rows: the gathers
  * and the input-gradient matmuls run ⌈n'/tile rows⌉ row tiles and the weight-gradient sum runs in
  * chunks of `chunk` batch rows (each accumulates into V[l]), only those below n' = n rounded up to
@@ -22,11 +25,12 @@
  * past n' may hold anything, as rows of a matmul do not mix and no chunk reads it.
  * With another update rule (src/train/optimizer.ts) the matmul sums into a gradient-sum buffer S[l]
  * instead, and that rule's kernel (shaders/optimizers.wgsl) updates W[l] and its state (momentum's
- * buffer, Adam's m and v) from S[l] and clears it. Its uniform has one window per batch, written
- * before the epoch's first submit: Adam's bias correction changes every step.
+ * buffer, Adam's m and v) from S[l] and clears it; biases likewise from their own sums, by the
+ * same rule with no mask and no weight decay, at the same step. Its uniform has one window per
+ * batch, written before the epoch's first submit: Adam's bias correction changes every step.
  * An epoch records all its batches (several batches per command encoder), then reads back only
  * the three counters (correct, backpropagated, non-finite). Pruning (`setMasks`) uploads the new
- * masks and zeroes what they drop with one apply_mask dispatch per layer.
+ * masks and zeroes what they drop with one apply_mask dispatch per layer (biases have no mask).
  *
  * The training set lives in batch slots: slot b holds the inputs of batch b ([batch, features]
  * f32) at an offset aligned for binding, in as many buffers as maxStorageBufferBindingSize needs
@@ -45,6 +49,7 @@ import { bindKernel, compileKernel, recordDispatches, submitDispatches, type Dis
 import { isAdam, SEED_OPTIMIZER, type OptimizerSettings } from '../train/optimizer';
 import { startingOptimizerState, type OptimizerState } from '../train/trainer';
 import { applyMaskKernel, matmulDescriptorFor, matmulKernel, SOFTMAX_COUNTERS, softmaxGradKernel, updateKernel, type MatmulSpec, type MatmulVersion } from './kernels';
+import { biasGradKernel } from './bias-kernels';
 import { compactScanKernel, GATHER_ROWS, gatherRowsKernel, INDIRECT_ARGS_BYTES, INDIRECT_STORAGE, indirectArgsKernel, indirectTable } from './compact-kernels';
 import type { IndirectEntry } from '../cpu/compact';
 import { HYPER_FLOATS, optimizerUpdateKernel, writeHyper } from './optimizer-kernels';
@@ -75,6 +80,15 @@ function alignUp(bytes: number, alignment: number): number {
   return ceilDiv(bytes, alignment) * alignment;
 }
 
+/** A biased network's biases and their optimizer state, per layer [out], in the weights' roles. */
+interface BiasBuffers {
+  values: GPUBuffer[];
+  /** The seed's velocities, momentum's buffers or Adam's m; empty for sgd. */
+  velocities: GPUBuffer[];
+  /** Adam's v; empty for the other rules. */
+  secondMoments: GPUBuffer[];
+}
+
 /** Where one batch's inputs and labels live: windows of the resident training set. */
 interface Slot {
   inputs: GPUBufferBinding;
@@ -101,6 +115,8 @@ export class GpuTrainer implements Trainer {
     private readonly velocities: GPUBuffer[],
     /** Adam's v; empty for the other rules. */
     private readonly secondMoments: GPUBuffer[],
+    /** Null for a network without biases. */
+    private readonly biases: BiasBuffers | null,
     private steps: number,
     private readonly maskBuffers: GPUBuffer[],
     /** The seed's rule: (lr, momentum) for the epoch; the others: a window per batch (`hyperStride` bytes apart). */
@@ -138,8 +154,8 @@ export class GpuTrainer implements Trainer {
     if (sizes[0] !== train.features) throw new KernelError(`GPU trainer: the network takes ${sizes[0]} inputs, the data has ${train.features} features`);
     if (sizes[layers] !== train.classes) throw new KernelError(`GPU trainer: the network has ${sizes[layers]} outputs, the data ${train.classes} classes`);
     const rule = config.updateRule?.kind ?? 'seed';
-    const startState = startingOptimizerState(net.weights, isAdam(rule), start);
-    if (!startState) throw new KernelError('GPU trainer: the optimizer state does not match the network’s weight shapes');
+    const startState = startingOptimizerState(net.weights, isAdam(rule), start, net.biases);
+    if (!startState) throw new KernelError('GPU trainer: the optimizer state does not match the network’s weight and bias shapes');
     const batchCount = Math.floor(train.count / batch);
     if (batchCount === 0) throw new KernelError(`GPU trainer: ${train.count} samples do not fill one batch of ${batch}`);
 
@@ -172,19 +188,31 @@ export class GpuTrainer implements Trainer {
     // Parameters and per-batch scratch.
     const masked = cloneNetwork(net);
     applyMasks(masked, startState.velocities, ...(isAdam(rule) ? [startState.secondMoments] : []));
-    /** A weight-shaped buffer per layer holding `arrays` (zeros when absent). */
-    const perLayer = (label: string, arrays?: Float32Array[]): GPUBuffer[] =>
-      masked.weights.map((w, l) => {
-        const b = buffer(`${label} ${l}`, w.byteLength);
+    /** A buffer per layer shaped like `shapes[l]` holding `arrays` (zeros when absent). */
+    const perLayerOf = (shapes: Float32Array[], label: string, arrays?: Float32Array[]): GPUBuffer[] =>
+      shapes.map((shape, l) => {
+        const b = buffer(`${label} ${l}`, shape.byteLength);
         if (arrays) writeArray(ctx, b, 0, arrays[l]!);
         return b;
       });
+    const perLayer = (label: string, arrays?: Float32Array[]): GPUBuffer[] => perLayerOf(masked.weights, label, arrays);
     const weights = perLayer('weights', masked.weights);
     const maskBuffers = perLayer('mask', masked.masks.map((m) => Float32Array.from(m)));
-    const velocityBuffers = rule === 'sgd' ? [] : perLayer(rule === 'seed' ? 'velocities' : rule === 'momentum' ? 'momentum buffers' : 'first moments', startState.velocities);
+    const velocityLabel = rule === 'seed' ? 'velocities' : rule === 'momentum' ? 'momentum buffers' : 'first moments';
+    const velocityBuffers = rule === 'sgd' ? [] : perLayer(velocityLabel, startState.velocities);
     const secondMoments = isAdam(rule) ? perLayer('second moments', startState.secondMoments) : [];
     // The weight-gradient matmul's target: the seed sums into its velocities, the other rules into a buffer their update clears.
     const gradientSums = rule === 'seed' ? velocityBuffers : perLayer('gradient sums');
+    // The biases in the same roles; bias_grad sums into biasGradientSums.
+    const biasShapes = masked.biases;
+    const biases: BiasBuffers | null = biasShapes
+      ? {
+          values: perLayerOf(biasShapes, 'biases', biasShapes),
+          velocities: rule === 'sgd' ? [] : perLayerOf(biasShapes, `bias ${velocityLabel}`, startState.biasVelocities),
+          secondMoments: isAdam(rule) ? perLayerOf(biasShapes, 'bias second moments', startState.biasSecondMoments) : [],
+        }
+      : null;
+    const biasGradientSums = !biases || !biasShapes ? [] : rule === 'seed' ? biases.velocities : perLayerOf(biasShapes, 'bias gradient sums');
     // activations[l]: [batch, sizes[l]] for l = 1..L (index 0 unused: the inputs are the slot).
     // gradients[l]: [batch, sizes[l]] for l = 1..L, packed rows below L (G'[l]), sample order at L.
     const activations = sizes.map((n, l) => (l === 0 ? null : buffer(`activations ${l}`, batch * n * F32)));
@@ -205,7 +233,8 @@ export class GpuTrainer implements Trainer {
     const countersReadback = buffer('counters readback', SOFTMAX_COUNTERS * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     const losses = buffer('loss sums [batch]', batch * F32);
     const lossesReadback = buffer('loss sums readback', batch * F32, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    const noAux = buffer('unused epilogue input', F32);
+    // Any 4 bytes for a binding the kernel does not read: the matmul's aux, a bias update's mask.
+    const unread = buffer('unread binding', F32);
 
     // Kernels, one per shape, compiled concurrently.
     // 'auto' keeps v3 (v2 without subgroups) for the batch-sized shapes (M = batch or K = batch) and
@@ -225,15 +254,21 @@ export class GpuTrainer implements Trainer {
       const [full, last] = [chunk, chunks[chunks.length - 1]!].map((k) => matmulKernel(ctx, spec(k), version));
       return Promise.all(chunks.map((k) => (k === chunk ? full! : last!)));
     };
-    const [forward, backward, weightGrad, update, applyMask, softmax, scan, gather] = await Promise.all([
-      Promise.all(layerIndices.map((l) => matmulKernel(ctx, { m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none' }, version))),
+    const bias = biases !== null;
+    const biasLayers = bias ? layerIndices : [];
+    const updateOf = (count: number, biasUpdate: boolean): Promise<Kernel> =>
+      rule === 'seed' ? updateKernel(ctx, count, biasUpdate) : optimizerUpdateKernel(ctx, rule, count, biasUpdate);
+    const [forward, backward, weightGrad, update, applyMask, softmax, scan, gather, biasGrad, biasUpdate] = await Promise.all([
+      Promise.all(layerIndices.map((l) => matmulKernel(ctx, { m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none', bias }, version))),
       Promise.all(backwardSpecs.map((spec, i) => compileKernel(ctx, backwardDescriptors[i]!, spec))),
       Promise.all(layerIndices.map(weightGradKernels)),
-      Promise.all(layerIndices.map((l) => (rule === 'seed' ? updateKernel(ctx, sizes[l]! * sizes[l + 1]!) : optimizerUpdateKernel(ctx, rule, sizes[l]! * sizes[l + 1]!)))),
+      Promise.all(layerIndices.map((l) => updateOf(sizes[l]! * sizes[l + 1]!, false))),
       Promise.all(layerIndices.map((l) => applyMaskKernel(ctx, sizes[l]! * sizes[l + 1]!))),
       softmaxGradKernel(ctx, batch, sizes[layers]!, config.confidence),
       compactScanKernel(ctx, batch),
       Promise.all(sizes.map((n) => gatherRowsKernel(ctx, batch, n))),
+      Promise.all(biasLayers.map((l) => biasGradKernel(ctx, batch, sizes[l + 1]!))),
+      Promise.all(biasLayers.map((l) => updateOf(sizes[l + 1]!, true))),
     ]);
 
     // The indirect dispatches: the gathers (l = 0 … L) and the input-gradient matmuls (l = 1 …
@@ -256,7 +291,9 @@ export class GpuTrainer implements Trainer {
     // Bind groups: those that read a batch's slot per batch, the rest once.
     const act = (l: number) => activations[l]!;
     const packedGrad = (l: number) => (l === layers ? packedOutputGradients : gradients[l]!);
-    const hiddenForward = layerIndices.slice(1).map((l) => bindKernel(ctx, forward[l]!, `layer ${l} forward`, [act(l), weights[l]!, act(l + 1), noAux]));
+    /** Layer l's forward bindings after its input: W[l], A[l+1], the unread aux, and b[l] when there are biases. */
+    const forwardBindings = (l: number) => [weights[l]!, act(l + 1), unread, ...(biases ? [biases.values[l]!] : [])];
+    const hiddenForward = layerIndices.slice(1).map((l) => bindKernel(ctx, forward[l]!, `layer ${l} forward`, [act(l), ...forwardBindings(l)]));
     const gatherPacked = (l: number, from: GPUBuffer | GPUBufferBinding, to: GPUBuffer, label: string): Dispatch =>
       indirectly(bindKernel(ctx, gather[l]!, label, [packedSamples, packedCount, from, to]), l);
     const compaction = [
@@ -276,14 +313,28 @@ export class GpuTrainer implements Trainer {
         const bindings = [window(packedActivations[l]!, sizes[l]!), window(packedGrad(l + 1), sizes[l + 1]!), gradientSums[l]!, maskBuffers[l]!];
         return indirectly(bindKernel(ctx, weightGrad[l]![c]!, `layer ${l} gradient sum, rows ${c * chunk}–${c * chunk + rows - 1}`, bindings), sizes.length + backward.length + l * chunks.length + c);
       });
-    const backwardPass = [...backprop, ...layerIndices.flatMap(weightGradChunks)];
-    const seedUpdates = rule === 'seed' ? layerIndices.map((l) => bindKernel(ctx, update[l]!, `layer ${l} update`, [weights[l]!, velocityBuffers[l]!, maskBuffers[l]!, hyper])) : [];
+    // Layer l's bias gradient: the n packed rows of G'[l+1] (bias_grad reads the count itself).
+    const biasGradients = biasLayers.map((l) => bindKernel(ctx, biasGrad[l]!, `layer ${l} bias gradient sum`, [packedGrad(l + 1), packedCount, biasGradientSums[l]!]));
+    const backwardPass = [...backprop, ...layerIndices.flatMap(weightGradChunks), ...biasGradients];
+    const seedUpdates =
+      rule === 'seed'
+        ? [
+            ...layerIndices.map((l) => bindKernel(ctx, update[l]!, `layer ${l} update`, [weights[l]!, velocityBuffers[l]!, maskBuffers[l]!, hyper])),
+            ...biasLayers.map((l) => bindKernel(ctx, biasUpdate[l]!, `layer ${l} bias update`, [biases!.values[l]!, biases!.velocities[l]!, unread, hyper])),
+          ]
+        : [];
     const batchUpdates = (b: number): Dispatch[] => {
       if (rule === 'seed') return seedUpdates;
       const window = { buffer: hyper, offset: b * hyperStride, size: HYPER_FLOATS * F32 };
-      return layerIndices.map((l) =>
-        bindKernel(ctx, update[l]!, `layer ${l} update, batch ${b}`, [weights[l]!, gradientSums[l]!, maskBuffers[l]!, window, ...[velocityBuffers, secondMoments].flatMap((s) => s.slice(l, l + 1))]),
-      );
+      const state = (buffers: GPUBuffer[][], l: number) => buffers.flatMap((s) => s.slice(l, l + 1));
+      return [
+        ...layerIndices.map((l) =>
+          bindKernel(ctx, update[l]!, `layer ${l} update, batch ${b}`, [weights[l]!, gradientSums[l]!, maskBuffers[l]!, window, ...state([velocityBuffers, secondMoments], l)]),
+        ),
+        ...biasLayers.map((l) =>
+          bindKernel(ctx, biasUpdate[l]!, `layer ${l} bias update, batch ${b}`, [biases!.values[l]!, biasGradientSums[l]!, unread, window, ...state([biases!.velocities, biases!.secondMoments], l)]),
+        ),
+      ];
     };
     // apply_mask zeroes two buffers: the weights and the state in pairs, the last one paired with the (already zero) gradient sums.
     const zeroed = layerIndices.map((l) => [weights[l]!, ...velocityBuffers.slice(l, l + 1), ...secondMoments.slice(l, l + 1)]);
@@ -292,7 +343,7 @@ export class GpuTrainer implements Trainer {
       return Array.from({ length: buffers.length / 2 }, (_, p) => bindKernel(ctx, applyMask[l]!, `layer ${l}`, [buffers[2 * p]!, buffers[2 * p + 1]!, maskBuffers[l]!]));
     });
     const batchDispatches = slots.map((slot, b) => [
-      bindKernel(ctx, forward[0]!, `layer 0 forward, batch ${b}`, [slot.inputs, weights[0]!, act(1), noAux]),
+      bindKernel(ctx, forward[0]!, `layer 0 forward, batch ${b}`, [slot.inputs, ...forwardBindings(0)]),
       ...hiddenForward,
       bindKernel(ctx, softmax, `batch ${b}`, [act(layers), slot.labels, gradients[layers]!, counters, backpropFlags, losses]),
       ...compaction,
@@ -312,6 +363,7 @@ export class GpuTrainer implements Trainer {
       weights,
       velocityBuffers,
       secondMoments,
+      biases,
       startState.steps,
       maskBuffers,
       hyper,
@@ -437,11 +489,21 @@ export class GpuTrainer implements Trainer {
   }
 
   async state(): Promise<TrainerState> {
-    const read = (buffers: GPUBuffer[]) => Promise.all(buffers.map((b, l) => readBuffer(this.ctx, b, new Float32Array(this.masks[l]!.length))));
-    const weights = await read(this.weights);
-    const velocities = this.velocities.length > 0 ? await read(this.velocities) : this.masks.map((m) => new Float32Array(m.length));
-    const secondMoments = await read(this.secondMoments);
-    return { net: { sizes: [...this.sizes], weights, masks: this.masks.map((m) => m.slice()) }, velocities, secondMoments, steps: this.steps };
+    /** Per layer, arrays of `lengths[l]` read from `buffers`: the rule's state, or zeros for a first state it lacks (sgd). */
+    const read = (buffers: GPUBuffer[], lengths: number[], zerosIfNone = false) =>
+      buffers.length === 0 && zerosIfNone
+        ? lengths.map((n) => new Float32Array(n))
+        : Promise.all(buffers.map((b, l) => readBuffer(this.ctx, b, new Float32Array(lengths[l]!))));
+    const lengths = this.masks.map((m) => m.length);
+    const net: Network = { sizes: [...this.sizes], weights: await read(this.weights, lengths), masks: this.masks.map((m) => m.slice()) };
+    const state: TrainerState = { net, velocities: await read(this.velocities, lengths, true), secondMoments: await read(this.secondMoments, lengths), steps: this.steps };
+    if (this.biases) {
+      const outputs = this.sizes.slice(1);
+      net.biases = await read(this.biases.values, outputs);
+      state.biasVelocities = await read(this.biases.velocities, outputs, true);
+      state.biasSecondMoments = await read(this.biases.secondMoments, outputs);
+    }
+    return state;
   }
 
   async setMasks(masks: Uint8Array[]): Promise<void> {

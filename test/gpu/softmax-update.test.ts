@@ -3,13 +3,16 @@
  * (src/model/network.ts), on fresh random inputs, outputs poisoned with NaN. Tolerance rel 1e-4
  * (abs 1e-6): softmax_grad and update do a handful of float32 operations per element, the
  * references the same in float64, so the difference is a few float32 roundings; apply_mask only
- * writes zeros, so it is compared exactly.
+ * writes zeros, so it is compared exactly. The update's bias variant (BIASES) against
+ * biasMomentumUpdate: every entry moves, and its mask binding is one word holding 0, which would
+ * leave them all unmoved if the kernel read it.
  */
 import { describe, expect, it } from 'vitest';
 import { allFinite } from '../../src/cpu/forward';
 import { crossEntropy, maskedMomentumUpdate, softmaxGrad, type SoftmaxGradCounts } from '../../src/cpu/ops';
 import { readBuffer, uniformBuffer, writeArray } from '../../src/gpu/buffers';
 import { bindKernel, submitDispatches } from '../../src/gpu/dispatch';
+import { biasMomentumUpdate } from '../../src/cpu/trainer';
 import { applyMaskKernel, softmaxGradKernel, updateKernel } from '../../src/gpu/kernels';
 import { applyMasks } from '../../src/model/network';
 import { expectClose } from '../helpers/expect-close';
@@ -18,6 +21,13 @@ import { inputBuffer, maskAsFloats, poisonedBuffer } from '../helpers/gpu-buffer
 import { mulberry32, randomFloats, randomMask } from '../helpers/random';
 
 const gpu = await testGpu();
+
+/** (lr, momentum) of the update tests' three steps. */
+const MOMENTUM_STEPS = [
+  [0.5, 0.67],
+  [0.25, 0.9],
+  [0.125, 0.5],
+] as const;
 
 describe.skipIf(!gpu.context)(`softmax_grad and update kernels ${gpu.label}`, () => {
   const ctx = gpu.context!;
@@ -98,11 +108,7 @@ describe.skipIf(!gpu.context)(`softmax_grad and update kernels ${gpu.label}`, ()
       const wBuffer = inputBuffer(ctx, 'w', w);
       const vBuffer = inputBuffer(ctx, 'v', v);
       const maskBuffer = inputBuffer(ctx, 'mask', maskAsFloats(mask));
-      for (const [lr, momentum] of [
-        [0.5, 0.67],
-        [0.25, 0.9],
-        [0.125, 0.5],
-      ] as const) {
+      for (const [lr, momentum] of MOMENTUM_STEPS) {
         const hyper = uniformBuffer(ctx, 'hyper', new Float32Array([lr, momentum]));
         await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', [wBuffer, vBuffer, maskBuffer, hyper])]);
         maskedMomentumUpdate(w, v, mask, lr, momentum);
@@ -116,6 +122,25 @@ describe.skipIf(!gpu.context)(`softmax_grad and update kernels ${gpu.label}`, ()
         if (!mask[i] && (!Object.is(wGpu[i], 0) || !Object.is(vGpu[i], 0))) throw new Error(`pruned entry ${i} became w=${wGpu[i]} v=${vGpu[i]}`);
       }
       [wBuffer, vBuffer, maskBuffer].forEach((b) => b.destroy());
+    });
+  }
+
+  for (const count of [1, 65, 101]) {
+    it(`update over ${count} biases, 3 steps: matches biasMomentumUpdate (no mask)`, async () => {
+      const random = mulberry32(count + 5);
+      const b = randomFloats(random, count);
+      const v = randomFloats(random, count);
+      const kernel = await updateKernel(ctx, count, true);
+      const buffers = [inputBuffer(ctx, 'biases', b), inputBuffer(ctx, 'velocities', v), inputBuffer(ctx, 'unread mask', new Float32Array(1))];
+      for (const [lr, momentum] of MOMENTUM_STEPS) {
+        const hyper = uniformBuffer(ctx, 'hyper', new Float32Array([lr, momentum]));
+        await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', [...buffers, hyper])]);
+        biasMomentumUpdate(b, v, lr, momentum);
+        hyper.destroy();
+      }
+      expectClose(await readBuffer(ctx, buffers[0]!, new Float32Array(count)), b, { rel: 1e-4, abs: 1e-6 }, `biases [${count}]`);
+      expectClose(await readBuffer(ctx, buffers[1]!, new Float32Array(count)), v, { rel: 1e-4, abs: 1e-6 }, `velocities [${count}]`);
+      buffers.forEach((buffer) => buffer.destroy());
     });
   }
 

@@ -14,6 +14,11 @@
  * velocities, the second moments (squares of gradients of order 1e-2) with abs 1e-7. Adam's step
  * is about lr·sign(g) wherever |g| ≫ ε, so a gradient whose batch sum cancels down to float32
  * summation noise could step either way on the two backends; these inputs have none.
+ *
+ * Biased networks (`bias`), every update rule: the biases and their state are compared like the
+ * weights and theirs (a bias velocity is a batch sum of output gradients, as a weight's is). The
+ * GPU trainer is rebuilt from its own state() halfway, so the biases and their optimizer state
+ * make the round trip through state() and the upload a resumed run starts from.
  */
 import { describe, expect, it } from 'vitest';
 import { CpuTrainer } from '../../src/cpu/trainer';
@@ -48,17 +53,29 @@ function shuffled(n: number, seed: number): Uint32Array {
   return order;
 }
 
+/** A parameter's value, first and second state on the two trainers, compared with the tolerances above. */
+function compareParameters(when: string, got: Float32Array[][], want: Float32Array[][]): void {
+  const [values, firsts, seconds] = want;
+  values!.forEach((value, l) => {
+    expectClose(got[0]![l]!, value, { rel: 1e-4, abs: 1e-6 }, `${when} ${l}`);
+    expectClose(got[1]![l]!, firsts![l]!, { rel: 1e-4, abs: 1e-4 }, `${when} ${l}: velocities`);
+    if (seconds!.length > 0) expectClose(got[2]![l]!, seconds![l]!, { rel: 1e-4, abs: 1e-7 }, `${when} ${l}: second moments`);
+  });
+}
+
 async function compareStates(gpuTrainer: Trainer, cpuTrainer: Trainer, when: string): Promise<void> {
   const g = await gpuTrainer.state();
   const c = await cpuTrainer.state();
   expect(g.steps, `${when}: steps`).toBe(c.steps);
   expect(g.secondMoments).toHaveLength(c.secondMoments.length);
-  c.net.weights.forEach((w, l) => {
-    expectClose(g.net.weights[l]!, w, { rel: 1e-4, abs: 1e-6 }, `${when}: weights ${l}`);
-    expectClose(g.velocities[l]!, c.velocities[l]!, { rel: 1e-4, abs: 1e-4 }, `${when}: velocities ${l}`);
-    if (c.secondMoments.length > 0) expectClose(g.secondMoments[l]!, c.secondMoments[l]!, { rel: 1e-4, abs: 1e-7 }, `${when}: second moments ${l}`);
-    expect(g.net.masks[l]).toEqual(c.net.masks[l]);
-  });
+  compareParameters(`${when}: weights`, [g.net.weights, g.velocities, g.secondMoments], [c.net.weights, c.velocities, c.secondMoments]);
+  c.net.masks.forEach((mask, l) => expect(g.net.masks[l]).toEqual(mask));
+  if (!c.net.biases) {
+    expect(g.net.biases, `${when}: biases`).toBeUndefined();
+    return;
+  }
+  expect(g.biasSecondMoments).toHaveLength(c.biasSecondMoments!.length);
+  compareParameters(`${when}: biases`, [g.net.biases!, g.biasVelocities!, g.biasSecondMoments!], [c.net.biases, c.biasVelocities!, c.biasSecondMoments!]);
 }
 
 /** The seed's first three epochs: lr and momentum ×0.99 each. */
@@ -68,14 +85,26 @@ const SEED_RATES: [number, number][] = [
   [0.00049, 0.6566],
 ];
 
-async function trainBoth(ctx: GpuContext, sizes: number[], count: number, config: TrainConfig, rates = SEED_RATES): Promise<void> {
+/** Adam's learning rates for three epochs (momentum unused). */
+const ADAM_RATES: [number, number][] = [
+  [0.001, 0],
+  [0.002, 0],
+  [0.0005, 0],
+];
+
+async function trainBoth(ctx: GpuContext, sizes: number[], count: number, config: TrainConfig, rates = SEED_RATES, bias = false): Promise<void> {
   const train = syntheticDataset(count, sizes[0]!, sizes[sizes.length - 1]!, count);
-  const gpuTrainer = await GpuTrainer.create(ctx, initNetwork(sizes, 1), train, config);
-  const cpuTrainer = new CpuTrainer(initNetwork(sizes, 1), train, config);
+  let gpuTrainer = await GpuTrainer.create(ctx, initNetwork(sizes, 1, bias), train, config);
+  const cpuTrainer = new CpuTrainer(initNetwork(sizes, 1, bias), train, config);
   try {
     const orders = [null, shuffled(count, 7), null];
     for (const [e, [lr, momentum]] of rates.entries()) {
       const order = orders[e]!;
+      if (bias && e === 1) {
+        const state = await gpuTrainer.state();
+        gpuTrainer.dispose();
+        gpuTrainer = await GpuTrainer.create(ctx, state.net, train, config, state);
+      }
       if (e === 2) {
         // Prune as the recipe does, then check pruned weights stay exactly 0 while training goes on.
         const masks = (await cpuTrainer.state()).net.weights.map((w, l) => randomMask(mulberry32(l + 11), w.length, 0.3));
@@ -113,7 +142,20 @@ describe.skipIf(!gpu.context)(`GpuTrainer vs CpuTrainer ${gpu.label}`, () => {
   for (const kind of ['adam', 'adamw'] as const) {
     it(`${kind} with weight decay: 37-19-5, batch 13, 3 epochs of 7 batches (file order, shuffled, pruned)`, async () => {
       const updateRule = { kind, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
-      await trainBoth(ctx, [37, 19, 5], 100, { batchSize: 13, confidence: 0.99, updateRule }, [[0.001, 0], [0.002, 0], [0.0005, 0]]);
+      await trainBoth(ctx, [37, 19, 5], 100, { batchSize: 13, confidence: 0.99, updateRule }, ADAM_RATES);
+    });
+  }
+
+  const BIASED_RULES: [string, TrainConfig['updateRule'], [number, number][]][] = [
+    ['seed', undefined, SEED_RATES],
+    ['sgd', { kind: 'sgd', weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, [[0.05, 0], [0.04, 0], [0.03, 0]]],
+    ['momentum', { kind: 'momentum', weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, [[0.02, 0.9], [0.02, 0.9], [0.01, 0.8]]],
+    ['adam', { kind: 'adam', weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, ADAM_RATES],
+    ['adamw', { kind: 'adamw', weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, ADAM_RATES],
+  ];
+  for (const [name, updateRule, rates] of BIASED_RULES) {
+    it(`biases, ${name}: 37-19-5, batch 13, confidence 0.7, 3 epochs (file order, shuffled after a rebuild from state(), pruned)`, async () => {
+      await trainBoth(ctx, [37, 19, 5], 100, { batchSize: 13, confidence: 0.7, updateRule }, rates, true);
     });
   }
 
@@ -121,37 +163,39 @@ describe.skipIf(!gpu.context)(`GpuTrainer vs CpuTrainer ${gpu.label}`, () => {
     await trainBoth(ctx, [37, 19, 5], 100, { batchSize: 13, confidence: 0 });
   });
 
-  it('a pre-trained network where most samples are skipped: 37-19-5, batch 300 (weight gradients in 3 chunks, or 5 of 64 rows), file order and shuffled', async () => {
-    // Labels the network can learn: the class whose block of 7 inputs sums highest.
-    const [count, sizes] = [900, [37, 19, 5]];
-    const train = syntheticDataset(count, 37, 5, 3);
-    train.labels = Uint8Array.from({ length: count }, (_, s) => {
-      const sums = Array.from({ length: 5 }, (_, c) => train.inputs.subarray(s * 37 + 7 * c, s * 37 + 7 * c + 7).reduce((a, b) => a + b, 0));
-      return sums.indexOf(Math.max(...sums));
-    });
-    const config: TrainConfig = { batchSize: 300, confidence: 0.9 };
-    const pretraining = new CpuTrainer(initNetwork(sizes, 1), train, config);
-    for (let e = 0; e < 30; e++) await pretraining.trainEpoch(null, 0.002, 0.67);
-    const start = await pretraining.state();
-    for (const weightGradientRows of [undefined, 64]) {
-      const gpuTrainer = await GpuTrainer.create(ctx, start.net, train, config, start, { weightGradientRows });
-      const cpuTrainer = new CpuTrainer(start.net, train, config, start);
-      try {
-        for (const order of [null, shuffled(count, 5)]) {
-          const when = `${order ? 'shuffled' : 'file order'}, chunks of ${weightGradientRows ?? 'default'} rows`;
-          const got = await gpuTrainer.trainEpoch(order, 0.002, 0.67);
-          const want = await cpuTrainer.trainEpoch(order, 0.002, 0.67);
-          expectSameCounts(got, want, when);
-          // What this test is for: some, but fewer than half, of the samples are backpropagated.
-          expect(want.backpropagated).toBeGreaterThan(0);
-          expect(want.backpropagated).toBeLessThan(count / 2);
-          await compareStates(gpuTrainer, cpuTrainer, when);
+  for (const bias of [false, true]) {
+    it(`a pre-trained network${bias ? ' with biases' : ''} where most samples are skipped: 37-19-5, batch 300 (weight gradients in 3 chunks, or 5 of 64 rows), file order and shuffled`, async () => {
+      // Labels the network can learn: the class whose block of 7 inputs sums highest.
+      const [count, sizes] = [900, [37, 19, 5]];
+      const train = syntheticDataset(count, 37, 5, 3);
+      train.labels = Uint8Array.from({ length: count }, (_, s) => {
+        const sums = Array.from({ length: 5 }, (_, c) => train.inputs.subarray(s * 37 + 7 * c, s * 37 + 7 * c + 7).reduce((a, b) => a + b, 0));
+        return sums.indexOf(Math.max(...sums));
+      });
+      const config: TrainConfig = { batchSize: 300, confidence: 0.9 };
+      const pretraining = new CpuTrainer(initNetwork(sizes, 1, bias), train, config);
+      for (let e = 0; e < 30; e++) await pretraining.trainEpoch(null, 0.002, 0.67);
+      const start = await pretraining.state();
+      for (const weightGradientRows of [undefined, 64]) {
+        const gpuTrainer = await GpuTrainer.create(ctx, start.net, train, config, start, { weightGradientRows });
+        const cpuTrainer = new CpuTrainer(start.net, train, config, start);
+        try {
+          for (const order of [null, shuffled(count, 5)]) {
+            const when = `${order ? 'shuffled' : 'file order'}, chunks of ${weightGradientRows ?? 'default'} rows`;
+            const got = await gpuTrainer.trainEpoch(order, 0.002, 0.67);
+            const want = await cpuTrainer.trainEpoch(order, 0.002, 0.67);
+            expectSameCounts(got, want, when);
+            // What this test is for: some, but fewer than half, of the samples are backpropagated.
+            expect(want.backpropagated).toBeGreaterThan(0);
+            expect(want.backpropagated).toBeLessThan(count / 2);
+            await compareStates(gpuTrainer, cpuTrainer, when);
+          }
+        } finally {
+          gpuTrainer.dispose();
         }
-      } finally {
-        gpuTrainer.dispose();
       }
-    }
-  });
+    });
+  }
 
   it('splits the training set when it passes the binding limit', async () => {
     // Pretend the adapter binds only 3 batches' inputs at a time: 7 batches need 3 buffers.

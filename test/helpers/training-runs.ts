@@ -36,7 +36,7 @@ export function trainConfig(recipe: Recipe): TrainConfig {
 
 /** A JS reference trainer at the recipe's start, or at `from`'s state. */
 export function cpuTrainerAt(recipe: Recipe, train: Dataset, from?: Checkpoint): CpuTrainer {
-  return new CpuTrainer(from?.net ?? initNetwork(recipe.sizes, recipe.seed), train, trainConfig(recipe), from);
+  return new CpuTrainer(from?.net ?? initNetwork(recipe.sizes, recipe.seed, recipe.bias), train, trainConfig(recipe), from);
 }
 
 export function finished(result: TrainingResult): Extract<TrainingResult, { status: 'finished' }> {

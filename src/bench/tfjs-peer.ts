@@ -14,6 +14,7 @@ import { timeRuns } from './timing';
 
 type Tf = typeof import('@tensorflow/tfjs');
 type Tensor2D = import('@tensorflow/tfjs').Tensor2D;
+type Tensor1D = import('@tensorflow/tfjs').Tensor1D;
 type Variable = import('@tensorflow/tfjs').Variable;
 
 export interface TfjsWebgpu {
@@ -132,15 +133,16 @@ export class TfjsMlpTrainer {
 }
 
 /**
- * The network's forward pass in TF.js (matMul, relu; the pruned weights as zeros, which is all
- * TF.js can do with them): the peer of our inference engines on the same adapter. `inputs`
- * stays resident; a timed run ends by reading the logits back, the only way TF.js offers to wait
- * for the GPU (batch × classes floats).
+ * The network's forward pass in TF.js (matMul, add of the biases when the network has them, relu;
+ * the pruned weights as zeros, which is all TF.js can do with them): the peer of our inference
+ * engines on the same adapter. `inputs` stays resident; a timed run ends by reading the logits
+ * back, the only way TF.js offers to wait for the GPU (batch × classes floats).
  */
 export class TfjsMlpInference {
   private constructor(
     private readonly tf: Tf,
     private readonly weights: Tensor2D[],
+    private readonly biases: Tensor1D[],
   ) {}
 
   static create(peer: TfjsWebgpu, net: Network): TfjsMlpInference {
@@ -148,15 +150,21 @@ export class TfjsMlpInference {
     return new TfjsMlpInference(
       tf,
       net.weights.map((w, l) => tf.tensor2d(w, [net.sizes[l]!, net.sizes[l + 1]!])),
+      (net.biases ?? []).map((b) => tf.tensor1d(b)),
     );
   }
 
   /** Milliseconds of each of `repeats` timed runs on `batch` samples of `inputs` (`[batch, features]`), after two warm-up runs. */
   async time(inputs: Float32Array, batch: number, repeats: number): Promise<number[]> {
-    const { tf, weights } = this;
+    const { tf, weights, biases } = this;
     const x = tf.tensor2d(inputs.subarray(0, batch * weights[0]!.shape[0]), [batch, weights[0]!.shape[0]]);
+    const layer = (a: Tensor2D, w: Tensor2D, l: number): Tensor2D => {
+      const product = tf.matMul<Tensor2D>(a, w);
+      const z = biases[l] ? tf.add<Tensor2D>(product, biases[l]) : product;
+      return l + 1 < weights.length ? tf.relu(z) : z;
+    };
     const run = async (): Promise<void> => {
-      const logits = tf.tidy(() => weights.reduce<Tensor2D>((a, w, l) => (l + 1 < weights.length ? tf.relu(tf.matMul<Tensor2D>(a, w)) : tf.matMul<Tensor2D>(a, w)), x));
+      const logits = tf.tidy(() => weights.reduce<Tensor2D>(layer, x));
       await logits.data();
       logits.dispose();
     };
@@ -168,6 +176,6 @@ export class TfjsMlpInference {
   }
 
   dispose(): void {
-    for (const w of this.weights) w.dispose();
+    for (const t of [...this.weights, ...this.biases]) t.dispose();
   }
 }

@@ -14,7 +14,7 @@
 // Bindings (group 0); each entry point uses a prefix of them:
 //   0 w         [COUNT] f32, a layer's [in, out] weights      read_write   all
 //   1 grad_sum  [COUNT] f32, Σ a·δ of the batch, cleared      read_write   all
-//   2 mask      [COUNT] f32, 0 or 1 (BIASES: any 4 bytes)    read         all
+//   2 mask      [COUNT] f32, 0 or 1 (BIASES: any 4 bytes)     read         all
 //   3 hyper     uniform Hyper (below), one window per batch   read         all
 //   4 m         [COUNT] f32, momentum's buffer or Adam's m    read_write   momentum, adam, adamw
 //   5 v         [COUNT] f32, Adam's second moments            read_write   adam, adamw

@@ -187,7 +187,6 @@ export class WebSession {
     this.test = request.testLimit ? takeSamples(data.test, request.testLimit) : data.test;
     if (recipe.batchSize > train.count) throw new UserError(`batch-size ${recipe.batchSize} is larger than the ${train.count} training images`);
     checkDataFits(recipe.sizes, train, `sizes ${recipe.sizes.join(',')}`);
-    if (this.ctx && recipe.bias) throw new UserError('bias: the GPU trainer has no biases yet');
     const net = initNetwork(recipe.sizes, recipe.seed, recipe.bias);
     const config = { batchSize: recipe.batchSize, confidence: recipe.confidence, updateRule: optimizerOf(recipe) };
     const ctx = this.ctx;

@@ -3,7 +3,8 @@
  * user runs it on the JS reference: the network learns, the saved file holds its biases, the
  * summaries count kept weights plus biases, `eval` scores what `train` scored, `prune
  * --structured` keeps the accuracy (constant neurons folded into the biases), and the saved
- * recipe reruns bit for bit.
+ * recipe reruns bit for bit; on the GPU (when there is an adapter) the run trains what the JS
+ * reference trains, biases included.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,13 +15,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectAndParseModel } from '../../src/format/model-file';
 import { runCli, type CliOutcome } from '../helpers/cli';
 import { idxClassificationSet } from '../helpers/fixtures';
+import { testGpu } from '../helpers/gpu';
+
+const gpu = await testGpu();
 
 let dir = '';
 
 const webgpuPrune = (...args: string[]): Promise<CliOutcome> => runCli(dir, args);
 
 /** 20 batches of 30 an epoch; half the weights pruned after epoch 3. */
-const BIASED = ['train', '--data', 'toy', '--backend', 'cpu', '--bias', '--sizes', '20,7,3', '--epochs', '6', '--batch-size', '30', '--lr', '0.002', '--sparsity', '0.5', '--prune-epoch', '3'];
+const RUN = ['train', '--data', 'toy', '--bias', '--sizes', '20,7,3', '--epochs', '6', '--batch-size', '30', '--lr', '0.002', '--sparsity', '0.5', '--prune-epoch', '3'];
+const BIASED = [...RUN, '--backend', 'cpu'];
 
 beforeAll(async () => {
   await promisify(execFile)(process.execPath, ['scripts/build.mjs']);
@@ -89,5 +94,34 @@ describe('train --bias on the JS reference (3 classes of 20 pixels)', () => {
     const rerun = await webgpuPrune('train', '--data', 'toy', '--backend', 'cpu', '--recipe', 'first.safetensors', '--out', 'rerun.safetensors');
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(readFileSync(join(dir, 'rerun.safetensors')).equals(readFileSync(join(dir, 'first.safetensors')))).toBe(true);
+  });
+});
+
+describe.skipIf(!gpu.context)(`train --bias on the GPU ${gpu.label}`, () => {
+  it('trains the weights and biases the JS reference trains, and --verify says so', async () => {
+    const [onGpu, onCpu] = [
+      await webgpuPrune(...RUN, '--backend', 'gpu', '--verify', '--json', '--out', 'gpu.safetensors'),
+      await webgpuPrune(...BIASED, '--json', '--out', 'reference.safetensors'),
+    ];
+    expect(onGpu.code, onGpu.stderr).toBe(0);
+    expect(onCpu.code, onCpu.stderr).toBe(0);
+    const [g, c] = [JSON.parse(onGpu.stdout), JSON.parse(onCpu.stdout)];
+    expect(g.backend).toBe('gpu');
+    expect(g.recipe).toEqual(c.recipe);
+    expect(g.verify.worstRelDiff).toBeLessThan(1e-4);
+    expect(g.verify.correctGpu).toBe(g.verify.correctReference);
+    expect(g.test.correct).toBe(c.test.correct);
+    expect(g.parameters).toBe(c.parameters);
+    const read = (file: string) => detectAndParseModel(readFileSync(join(dir, file)), file).net;
+    const [onDevice, reference] = [read('gpu.safetensors'), read('reference.safetensors')];
+    // Float32 sums in another order: within 1e-4 of each layer's largest value.
+    const close = (ours: Float32Array[], theirs: Float32Array[], what: string) =>
+      theirs.forEach((ref, l) => {
+        const scale = ref.reduce((m, w) => Math.max(m, Math.abs(w)), 0);
+        const worst = ref.reduce((m, w, k) => Math.max(m, Math.abs(w - ours[l]![k]!)), 0);
+        expect(worst / scale, `${what} of layer ${l}`).toBeLessThan(1e-4);
+      });
+    close(onDevice.weights, reference.weights, 'weights');
+    close(onDevice.biases!, reference.biases!, 'biases');
   });
 });

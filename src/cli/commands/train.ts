@@ -96,7 +96,6 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
 
   const backendChoice = resumed && !cmd.backendGiven ? resumedBackend(resumed) ?? cmd.backend : cmd.backend;
   const gpu = await selectBackend(backendChoice, cmd, io);
-  if (gpu && recipe.bias) throw new UserError('--bias: the GPU trainer has no biases yet; train with --backend cpu');
   const net = resumed?.net ?? initNetwork(recipe.sizes, recipe.seed, recipe.bias);
   const biases = biasCount(net);
   /** `; parameters (kept weights + biases) N` for a network with biases, as compression is counted then. */
@@ -319,10 +318,10 @@ function resumedLimit(c: Checkpoint, given: number | undefined): number | undefi
 export interface Verification {
   batches: number;
   batchSize: number;
-  /** Largest |w_gpu − w_js| over all layers after the batches, and its layer. */
+  /** Largest |w_gpu − w_js| over all layers' weights (and biases) after the batches, and its layer. */
   worstAbsDiff: number;
   worstLayer: number;
-  /** Largest |w_gpu − w_js| / max|w_js| of a layer. */
+  /** Largest |w_gpu − w_js| / max|w_js| of a layer's weights or biases. */
   worstRelDiff: number;
   /** Training-pass correct counts of both backends (equal when the GPU computes what the reference does). */
   correctGpu: number;
@@ -349,8 +348,9 @@ export async function verifyAgainstReference(gpu: GpuContext, net: Network, trai
   let worstAbsDiff = 0;
   let worstLayer = 0;
   let worstRelDiff = 0;
-  a.weights.forEach((w, l) => {
-    const ref = b.weights[l]!;
+  // A layer's biases are compared like one more array of its weights.
+  const compared = [...a.weights.map((w, l) => ({ w, ref: b.weights[l]!, l })), ...(a.biases ?? []).map((w, l) => ({ w, ref: b.biases![l]!, l }))];
+  compared.forEach(({ w, ref, l }) => {
     let layerMax = 0;
     let scale = 0;
     for (let k = 0; k < w.length; k++) {

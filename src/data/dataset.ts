@@ -10,6 +10,8 @@ export interface Dataset {
   /** `[count]` class indices. */
   labels: Uint8Array;
   classes: number;
+  /** Each sample is an image of rows × cols = features pixels (from the IDX header); absent for other data. */
+  image?: { rows: number; cols: number };
 }
 
 export interface TrainTestData {

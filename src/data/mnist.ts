@@ -50,6 +50,7 @@ export function idxDataset(
     // A plain copy: in Node the bytes are a Buffer, whose slice() would be a view of the file.
     labels: new Uint8Array(labels.labels.subarray(0, count)),
     classes: known?.count ?? largest + 1,
+    image: { rows: images.rows, cols: images.cols },
   };
 }
 

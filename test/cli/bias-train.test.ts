@@ -1,5 +1,6 @@
 /**
- * `train --bias` through the bundled CLI on a generated IDX set (3 classes of 4×5 pixels), as a
+ * `--bias` as train parses it (flag, recipe-file key, help, refusals), then `train --bias` through
+ * the bundled CLI on a generated IDX set (3 classes of 4×5 pixels), as a
  * user runs it on the JS reference: the network learns, the saved file holds its biases, the
  * summaries count kept weights plus biases, `eval` scores what `train` scored, `prune
  * --structured` keeps the accuracy (constant neurons folded into the biases), and the saved
@@ -12,7 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseArgs, type ParseResult } from '../../src/cli/parse';
 import { detectAndParseModel } from '../../src/format/model-file';
+import { SEED_RECIPE } from '../../src/train/recipe';
 import { runCli, type CliOutcome } from '../helpers/cli';
 import { idxClassificationSet } from '../helpers/fixtures';
 import { testGpu } from '../helpers/gpu';
@@ -40,6 +43,30 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function trainRecipe(result: ParseResult) {
+  if (result.kind !== 'command' || result.command.name !== 'train') throw new Error(`not a train command: ${JSON.stringify(result)}`);
+  return result.command.recipe;
+}
+
+describe('the --bias option', () => {
+  it('is off by default (the seed recipe has no bias key at all), on with the flag or a recipe file', () => {
+    expect(trainRecipe(parseArgs(['train']))).toEqual(SEED_RECIPE);
+    expect(trainRecipe(parseArgs(['train', '--bias'])).bias).toBe(true);
+    expect(trainRecipe(parseArgs(['train'], { file: 'r.json', options: { bias: true } })).bias).toBe(true);
+    expect('bias' in trainRecipe(parseArgs(['train', '--no-bias'], { file: 'r.json', options: { bias: true } }))).toBe(false);
+  });
+
+  it('is refused in one line where it cannot apply, and has its help text', () => {
+    expect(parseArgs(['train'], { file: 'r.json', options: { bias: 'yes' } })).toMatchObject({ kind: 'exit', code: 2, output: expect.stringContaining('r.json: "bias" must be true or false, got "yes"') });
+    expect(parseArgs(['train', '--resume', 'run.ckpt', '--bias'])).toMatchObject({ output: expect.stringContaining("--bias cannot change when resuming: the checkpoint's recipe continues") });
+    const help = parseArgs(['train', '--help']);
+    // yargs wraps the help into columns.
+    const text = help.kind === 'exit' ? help.output.replace(/\s+/g, ' ') : '';
+    expect(text).toContain('--bias A bias per neuron, trained by the same rule as the weights; off for the seed recipe');
+    expect(text).toContain('biases are not decayed');
+  });
+});
 
 describe('train --bias on the JS reference (3 classes of 20 pixels)', () => {
   it('learns, saves the biases, counts weights plus biases, and eval scores the same', async () => {

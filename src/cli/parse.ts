@@ -202,6 +202,11 @@ export const trainOptions = {
   seed: { type: 'number', default: SEED_RECIPE.seed, describe: 'Seed of the weight init (.NET-compatible generator) and shuffling' },
   shuffle: { type: 'boolean', default: false, describe: 'Reshuffle the training samples every epoch (the seed keeps file order)' },
   bias: { type: 'boolean', default: false, describe: 'A bias per neuron, trained by the same rule as the weights; off for the seed recipe' },
+  shift: {
+    type: 'number',
+    default: 0,
+    describe: 'Augmentation: every epoch each training image moves by up to this many pixels in x and y (reproducible from --seed; 0: none, as the seed)',
+  },
   sizes: {
     type: 'string',
     default: SEED_RECIPE.sizes.join(','),
@@ -537,7 +542,7 @@ function layerSparsity(raw: Raw, layers: number): number[] | undefined {
 
 /** The train flags that make up the recipe: fixed once a run has started. */
 const RECIPE_FLAGS = [
-  'epochs', 'batch-size', 'optimizer', 'lr', 'momentum', 'weight-decay', 'beta1', 'beta2', 'eps', 'lr-schedule', 'warmup', 'factor', 'confidence', 'seed', 'shuffle', 'bias', 'sizes', 'schedule', 'prune-epoch', 'threshold',
+  'epochs', 'batch-size', 'optimizer', 'lr', 'momentum', 'weight-decay', 'beta1', 'beta2', 'eps', 'lr-schedule', 'warmup', 'factor', 'confidence', 'seed', 'shuffle', 'bias', 'shift', 'sizes', 'schedule', 'prune-epoch', 'threshold',
   'sparsity', 'initial-sparsity', 'final-sparsity', 'layer-sparsity', 'scope', 'prune-start', 'prune-end', 'prune-every',
 ] as const;
 
@@ -613,6 +618,7 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
         prune: pruneSchedule(raw, epochs, sizes.length - 1),
         // The seed's recipe has no `bias` at all, so its files and metadata stay as they were.
         ...(raw.bias ? { bias: true } : {}),
+        ...shiftOf(raw.shift as number),
       };
       // Refused before training rather than after it, when the network would be saved.
       if (recipe.bias && outputFormatForName(raw.out as string) === 'seed-text') {
@@ -711,6 +717,12 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
     default:
       throw new UserError(`unknown command ${name}`);
   }
+}
+
+/** The recipe's shift augmentation: none is no `shift` at all, as in the seed's recipe. */
+function shiftOf(shift: number): Pick<Recipe, 'shift'> {
+  if (!Number.isInteger(shift) || shift < 0 || shift > 8) throw new UserError(`--shift must be a whole number of pixels from 0 to 8, got ${shift}`);
+  return shift > 0 ? { shift } : {};
 }
 
 function integerSeed(seed: number): number {

@@ -104,6 +104,7 @@ export function recipeOptions(recipe: Recipe): Record<string, unknown> {
     'lr-schedule': recipe.lrSchedule,
     warmup: recipe.warmup,
     bias: recipe.bias,
+    shift: recipe.shift,
   };
   for (const [key, value] of Object.entries(optional)) if (value !== undefined) options[key] = value;
   const prune = recipe.prune;

@@ -8,6 +8,7 @@ import { applyMasks, cloneNetwork, type Network } from '../model/network';
 import { isAdam, SEED_OPTIMIZER, type OptimizerSettings } from '../train/optimizer';
 import {
   checkFirstBatch,
+  epochInputs,
   startingOptimizerState,
   type EpochOptions,
   type EpochResult,
@@ -172,7 +173,8 @@ export class CpuTrainer implements Trainer {
 
   async trainEpoch(order: Uint32Array | null, lr: number, momentum: number, options: EpochOptions = {}): Promise<EpochResult> {
     const { batchSize, confidence } = this.config;
-    const { inputs, labels, features } = this.train;
+    const { labels, features } = this.train;
+    const inputs = epochInputs(options, this.train.inputs);
     const batches = Math.floor(this.train.count / batchSize);
     const firstBatch = checkFirstBatch(options.firstBatch ?? 0, batches);
     const input = this.activations[0]!;

@@ -28,7 +28,7 @@ export function checkShiftable(train: Dataset, maxShift: number): void {
  * `train`'s images, each shifted for epoch `epoch` ([count, features], written into `target`
  * when given). A sample's shift (dx, dy) draws two numbers in [−maxShift, maxShift] in sample order.
  */
-export function shiftedInputs(train: Dataset, maxShift: number, seed: number, epoch: number, target = new Float32Array(train.count * train.features)): Float32Array {
+export function shiftedInputs(train: Dataset, maxShift: number, seed: number, epoch: number, target: Float32Array = new Float32Array(train.count * train.features)): Float32Array {
   checkShiftable(train, maxShift);
   const { rows, cols } = train.image!;
   const source = train.inputs;

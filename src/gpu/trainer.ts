@@ -41,7 +41,7 @@
  */
 import type { Dataset } from '../data/dataset';
 import { applyMasks, cloneNetwork, layerCount, type Network } from '../model/network';
-import { checkFirstBatch, type EpochOptions, type EpochResult, type Trainer, type TrainConfig, type TrainerState } from '../train/trainer';
+import { checkFirstBatch, epochInputs, type EpochOptions, type EpochResult, type Trainer, type TrainConfig, type TrainerState } from '../train/trainer';
 import { ceilDiv } from '../util/math';
 import { createBuffer, readBuffer, uniformBuffer, writeArray } from './buffers';
 import { detectDeviceLoss, throwIfLost, type GpuContext } from './device';
@@ -98,7 +98,8 @@ interface Slot {
 export class GpuTrainer implements Trainer {
   readonly backend = 'gpu' as const;
 
-  private residentOrder: 'file' | 'shuffled' = 'file';
+  /** What the batch slots hold: the set in file order, or reordered or replaced by an epoch's `order` or `inputs`. */
+  private resident: 'file' | 'epoch' = 'file';
   private readonly counterValues = new Uint32Array(SOFTMAX_COUNTERS);
   private readonly optimizer: OptimizerSettings;
 
@@ -381,9 +382,9 @@ export class GpuTrainer implements Trainer {
     return trainer;
   }
 
-  /** Writes the training set into the batch slots, in `order` (null = file order). */
-  private uploadSamples(order: Uint32Array | null): void {
-    const { inputs, labels, features } = this.train;
+  /** Writes the training set into the batch slots, in `order` (null = file order), with `inputs` for its own. */
+  private uploadSamples(order: Uint32Array | null, inputs = this.train.inputs): void {
+    const { labels, features } = this.train;
     const batch = this.config.batchSize;
     const stagingInputs = order ? new Float32Array(batch * features) : null;
     const stagingLabels = new Uint32Array(batch);
@@ -403,7 +404,7 @@ export class GpuTrainer implements Trainer {
       }
       writeArray(this.ctx, slot.labels.buffer, slot.labels.offset!, stagingLabels);
     }
-    this.residentOrder = order ? 'shuffled' : 'file';
+    this.resident = order || inputs !== this.train.inputs ? 'epoch' : 'file';
   }
 
   async trainEpoch(order: Uint32Array | null, lr: number, momentum: number, options: EpochOptions = {}): Promise<EpochResult> {
@@ -417,10 +418,9 @@ export class GpuTrainer implements Trainer {
       for (let i = 0; i < needed; i++) {
         if (order[i]! >= this.train.count) throw new KernelError(`GPU trainer: order[${i}] = ${order[i]} is not a sample index`);
       }
-      this.uploadSamples(order);
-    } else if (this.residentOrder !== 'file') {
-      this.uploadSamples(null);
     }
+    const inputs = epochInputs(options, this.train.inputs);
+    if (order || inputs !== this.train.inputs || this.resident !== 'file') this.uploadSamples(order, inputs);
     this.writeHyper(firstBatch, lr, momentum);
     // Batches [done, end) are submitted and not known to have finished: what a lost device
     // interrupted, named as the submissions' labels name them.

@@ -168,6 +168,8 @@ export function recipeProblem(recipe: Recipe, sizes?: readonly number[]): string
   }
   if (!Number.isInteger(recipe.seed) || (recipe.seed | 0) !== recipe.seed) return `seed is ${JSON.stringify(recipe.seed)}, not a 32-bit integer`;
   if (typeof recipe.shuffle !== 'boolean') return 'shuffle is not true or false';
+  if (recipe.bias !== undefined && typeof recipe.bias !== 'boolean') return 'bias is not true or false';
+  if (recipe.shift !== undefined && (!Number.isSafeInteger(recipe.shift) || recipe.shift < 0 || recipe.shift > 8)) return `shift is ${JSON.stringify(recipe.shift)}, not a whole number of pixels from 0 to 8`;
   if (typeof recipe.prune !== 'object' || recipe.prune === null || !['none', 'once', 'once-sparsity', 'gradual'].includes(recipe.prune.kind)) {
     return 'prune is not a pruning schedule';
   }

@@ -36,7 +36,7 @@ import { applyMasks, type Network } from '../model/network';
 import { compactNetwork, gatherInputs } from '../prune/structured';
 import { optimizerOf, type OptimizerSettings } from './optimizer';
 import type { Recipe } from './recipe';
-import type { EpochOptions, EpochResult, OptimizerState, Trainer, TrainerState } from './trainer';
+import { epochInputs, type EpochOptions, type EpochResult, type OptimizerState, type Trainer, type TrainerState } from './trainer';
 
 /** Makes a trainer of the caller's backend for `net` on `train`, its optimizer starting at `start` (absent: zeros). */
 export type TrainerFactory = (net: Network, train: Dataset, start?: Partial<OptimizerState>) => Promise<Trainer>;
@@ -217,8 +217,11 @@ export class CompactTrainer implements Trainer {
     return this.layout.kept.map((k) => k.length);
   }
 
-  async trainEpoch(order: Uint32Array | null, lr: number, momentum: number, options?: EpochOptions): Promise<EpochResult> {
-    const result = await this.inner.trainEpoch(order, lr, momentum, options);
+  async trainEpoch(order: Uint32Array | null, lr: number, momentum: number, options: EpochOptions = {}): Promise<EpochResult> {
+    const full = this.setup.train;
+    const features = this.layout.kept[0]!;
+    const inputs = options.inputs && features.length < full.features ? gatherInputs(epochInputs(options, full.inputs), full.count, full.features, features) : options.inputs;
+    const result = await this.inner.trainEpoch(order, lr, momentum, { ...options, inputs });
     const batches = result.samples / this.batchSize;
     for (let b = 0; b < batches; b++) this.replayZeroGradientUpdate(lr, momentum);
     return result;

@@ -32,6 +32,8 @@ export interface Recipe {
   warmup?: number;
   /** A bias per neuron, trained by the same rule as the weights (absent: none, as the seed). */
   bias?: boolean;
+  /** Shift augmentation: each epoch every training image moves by up to this many pixels (src/data/augment.ts; absent: 0). */
+  shift?: number;
 }
 
 /** The seed's recipe ("classic"): 784-100-100-10, 50 epochs, prune w² < 0.01 after epoch 25. */

@@ -3,6 +3,8 @@
  * per-epoch decay of learning rate and momentum by default), shuffling, and the pruning schedule
  * (on the CPU, between epochs).
  */
+import { shiftedInputs } from '../data/augment';
+import type { Dataset } from '../data/dataset';
 import { DotNetRandom, type DotNetRandomState } from '../model/dotnet-random';
 import { keptTotal, totalWeights, type Network } from '../model/network';
 import { gradualTarget } from '../prune/schedule';
@@ -55,6 +57,8 @@ export interface TrainingOptions {
    * results, faster. Absent: the full shape throughout.
    */
   compact?: CompactTraining;
+  /** The training set the trainer was made with: what a recipe's shift augmentation moves each epoch. */
+  train?: Dataset;
 }
 
 export type TrainingResult =
@@ -176,11 +180,15 @@ async function trainEpochs(
     events.onCompact?.(compacted.trainer.sizes, epoch);
   };
   if (resume) await compactFrom(resume, resume.epoch);
+  const shift = recipe.shift ?? 0;
+  if (shift > 0 && !options.train) throw new Error('a recipe with shift augmentation needs its training set (TrainingOptions.train)');
+  let shifted: Float32Array | undefined;
 
   for (let epoch = resume?.epoch ?? 0; epoch < recipe.epochs; epoch++) {
     const rngBefore = rng.getState();
     const order = recipe.shuffle ? shuffledOrder(sampleCount, rng) : null;
-    const trained = await trainer.trainEpoch(order, lr, momentum, { firstBatch, shouldStop: stopRequested, lossSumBefore: partial.lossSum });
+    if (shift > 0) shifted = shiftedInputs(options.train!, shift, recipe.seed, epoch, shifted);
+    const trained = await trainer.trainEpoch(order, lr, momentum, { firstBatch, shouldStop: stopRequested, lossSumBefore: partial.lossSum, inputs: shifted });
     const counts = addCounts(partial, trained);
     if (counts.nonFinite > 0) {
       const reason = `${counts.nonFinite} of ${counts.samples} training samples gave non-finite outputs`;

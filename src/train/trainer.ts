@@ -65,6 +65,18 @@ export interface EpochOptions {
    * caller can show): true ends the epoch there, with the counts of the batches trained.
    */
   shouldStop?: (batchesDone: number) => boolean;
+  /**
+   * This epoch's inputs in place of the training set's own ([count, features] like them, the
+   * same samples transformed, e.g. shifted images); the labels stay. Absent: the set's inputs.
+   */
+  inputs?: Float32Array;
+}
+
+/** `options.inputs` checked against a training set of `count` samples of `features`, or the set's own inputs. */
+export function epochInputs(options: EpochOptions, own: Float32Array): Float32Array {
+  const given = options.inputs;
+  if (given && given.length !== own.length) throw new RangeError(`an epoch's inputs have ${given.length} values, the training set ${own.length}`);
+  return given ?? own;
 }
 
 /** What the update rule carries from batch to batch, per layer in the weights' shape. */

@@ -50,6 +50,7 @@ export const OPTION_DEFAULTS: Readonly<Record<string, string>> = {
   seed: String(SEED_RECIPE.seed),
   shuffle: 'false',
   bias: 'false',
+  shift: '0',
   schedule: 'once',
   'prune-epoch': '',
   threshold: '',
@@ -81,6 +82,8 @@ function number(get: Get, name: string, check: (v: number) => boolean, expected:
   return v;
 }
 
+/** As on the CLI: no shift is no `shift` at all. */
+const shiftOf = (shift: number): Pick<Recipe, 'shift'> => (shift > 0 ? { shift } : {});
 const positiveInteger = (get: Get, name: string): number => number(get, name, (v) => Number.isInteger(v) && v >= 1, 'a whole number ≥ 1');
 const positive = (get: Get, name: string): number => number(get, name, (v) => v > 0, 'a number > 0');
 const fraction = (get: Get, name: string): number => number(get, name, (v) => v >= 0 && v < 1, 'a fraction in [0, 1)');
@@ -191,6 +194,7 @@ export function trainRequest(values: Readonly<Record<string, string | undefined>
     ...updateRule(get, epochs),
     // As on the CLI: the seed's recipe has no `bias` at all.
     ...(checked(get, 'bias') ? { bias: true } : {}),
+    ...shiftOf(number(get, 'shift', (v) => Number.isInteger(v) && v >= 0 && v <= 8, 'a whole number of pixels from 0 to 8')),
   };
   const limit = optional(get, 'limit', positiveInteger) ?? null;
   if (limit !== null && limit < recipe.batchSize) throw new UserError(`limit ${limit} is smaller than one batch (batch-size ${recipe.batchSize})`);

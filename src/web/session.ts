@@ -12,6 +12,7 @@ import { median } from '../bench/timing';
 import { checkDataFits, evaluateCpu, evaluateGpu, type TestResult } from '../cli/evaluate';
 import { CpuTrainer, softmaxInPlace } from '../cpu/trainer';
 import { compactInfer, csrLayers, denseInfer, sparseInfer } from '../cpu/sparse-forward';
+import { checkShiftable } from '../data/augment';
 import { takeSamples, type Dataset, type TrainTestData } from '../data/dataset';
 import { encodeModel, detectAndParseModel } from '../format/model-file';
 import { acquireDevice, adapterName, type GpuContext } from '../gpu/device';
@@ -187,6 +188,7 @@ export class WebSession {
     this.test = request.testLimit ? takeSamples(data.test, request.testLimit) : data.test;
     if (recipe.batchSize > train.count) throw new UserError(`batch-size ${recipe.batchSize} is larger than the ${train.count} training images`);
     checkDataFits(recipe.sizes, train, `sizes ${recipe.sizes.join(',')}`);
+    checkShiftable(train, recipe.shift ?? 0);
     const net = initNetwork(recipe.sizes, recipe.seed, recipe.bias);
     const config = { batchSize: recipe.batchSize, confidence: recipe.confidence, updateRule: optimizerOf(recipe) };
     const ctx = this.ctx;
@@ -257,6 +259,7 @@ export class WebSession {
             resume,
             // After a pruning pass, train the smaller network the structured step leaves (the same results, faster).
             compact: { train, makeTrainer },
+            train,
             shouldStop: (batchesDone) => {
               progress(batchesDone);
               return control.paused || control.stopped;

@@ -8,16 +8,14 @@
  * reference trains, biases included.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseArgs, type ParseResult } from '../../src/cli/parse';
+import { parseArgs } from '../../src/cli/parse';
 import { detectAndParseModel } from '../../src/format/model-file';
 import { SEED_RECIPE } from '../../src/train/recipe';
-import { runCli, type CliOutcome } from '../helpers/cli';
-import { idxClassificationSet } from '../helpers/fixtures';
+import { runCli, toyDataFolder, trainRecipe, type CliOutcome } from '../helpers/cli';
 import { testGpu } from '../helpers/gpu';
 
 const gpu = await testGpu();
@@ -32,22 +30,10 @@ const BIASED = [...RUN, '--backend', 'cpu'];
 
 beforeAll(async () => {
   await promisify(execFile)(process.execPath, ['scripts/build.mjs']);
-  dir = mkdtempSync(join(tmpdir(), 'webgpu-prune-bias-'));
-  mkdirSync(join(dir, 'toy'));
-  const train = idxClassificationSet(600, 4, 5, 3, 1);
-  const test = idxClassificationSet(150, 4, 5, 3, 2);
-  writeFileSync(join(dir, 'toy', 'train-images-idx3-ubyte'), train.images);
-  writeFileSync(join(dir, 'toy', 'train-labels-idx1-ubyte'), train.labels);
-  writeFileSync(join(dir, 'toy', 't10k-images-idx3-ubyte'), test.images);
-  writeFileSync(join(dir, 'toy', 't10k-labels-idx1-ubyte'), test.labels);
+  dir = toyDataFolder('webgpu-prune-bias-');
 }, 120_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function trainRecipe(result: ParseResult) {
-  if (result.kind !== 'command' || result.command.name !== 'train') throw new Error(`not a train command: ${JSON.stringify(result)}`);
-  return result.command.recipe;
-}
 
 describe('the --bias option', () => {
   it('is off by default (the seed recipe has no bias key at all), on with the flag or a recipe file', () => {

@@ -1,7 +1,12 @@
 /** The bundled CLI (dist/cli.js, from scripts/build.mjs) run as a user runs it, in a child process. */
 import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { ParseResult } from '../../src/cli/parse';
+import type { Recipe } from '../../src/train/recipe';
+import { idxClassificationSet } from './fixtures';
 
 export interface CliOutcome {
   code: number;
@@ -19,4 +24,23 @@ export async function runCli(cwd: string, args: readonly string[]): Promise<CliO
     const e = err as CliOutcome;
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
+}
+
+/** A new temporary folder holding `toy/`: a generated IDX set of 3 classes of 4×5 pixels (600 training, 150 test samples). */
+export function toyDataFolder(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  mkdirSync(join(dir, 'toy'));
+  const train = idxClassificationSet(600, 4, 5, 3, 1);
+  const test = idxClassificationSet(150, 4, 5, 3, 2);
+  writeFileSync(join(dir, 'toy', 'train-images-idx3-ubyte'), train.images);
+  writeFileSync(join(dir, 'toy', 'train-labels-idx1-ubyte'), train.labels);
+  writeFileSync(join(dir, 'toy', 't10k-images-idx3-ubyte'), test.images);
+  writeFileSync(join(dir, 'toy', 't10k-labels-idx1-ubyte'), test.labels);
+  return dir;
+}
+
+/** The recipe of a parsed train command. */
+export function trainRecipe(result: ParseResult): Recipe {
+  if (result.kind !== 'command' || result.command.name !== 'train') throw new Error(`not a train command: ${JSON.stringify(result)}`);
+  return result.command.recipe;
 }

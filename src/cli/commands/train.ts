@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
+import { checkShiftable } from '../../data/augment';
 import { dropSamples, takeSamples, type Dataset } from '../../data/dataset';
 import { CpuTrainer } from '../../cpu/trainer';
 import { adapterName, type GpuContext } from '../../gpu/device';
@@ -89,6 +90,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   const train = val === undefined ? limited : takeSamples(limited, limited.count - val);
   const validation = val === undefined ? null : dropSamples(limited, limited.count - val);
   checkDataFits(recipe.sizes, train, `--sizes ${recipe.sizes.join(',')}`);
+  checkShiftable(train, recipe.shift ?? 0);
   if (recipe.batchSize > train.count) throw new UserError(`--batch-size ${recipe.batchSize} is larger than the ${train.count} training samples`);
   if (resumed && resumed.run['samples'] !== train.count) {
     throw new UserError(`${cmd.resume} was trained on ${resumed.run['samples']} samples, ${train.source} has ${train.count}: resume with the same --data`);
@@ -110,7 +112,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
 
   const total = totalWeights(recipe.sizes);
   human(`Network    ${recipe.sizes.join('-')}, ${grouped(total)} weights${biases > 0 ? ` and ${grouped(biases)} biases` : ''}, init seed ${recipe.seed}`);
-  human(`Recipe     ${recipe.epochs} epochs, batch ${recipe.batchSize}, confidence ${recipe.confidence}${recipe.shuffle ? ', shuffled' : ''}`);
+  human(`Recipe     ${recipe.epochs} epochs, batch ${recipe.batchSize}, confidence ${recipe.confidence}${recipe.shuffle ? ', shuffled' : ''}${recipe.shift ? `, images shifted by up to ${recipe.shift} px` : ''}`);
   human(`Optimizer  ${describeOptimizer(recipe)}`);
   human(`Pruning    ${describeSchedule(recipe.prune)}`);
   human(`Backend    ${backend}`);
@@ -174,6 +176,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
         shouldStop: () => interrupts.requested !== null,
         run: { data: dataDir ?? null, limit: limit ?? null, val: val ?? null, samples: train.count, out, backend: backendChoice },
         compact: cmd.compactTraining ? { train, makeTrainer } : undefined,
+        train,
       },
     );
   } catch (err) {

@@ -7,6 +7,10 @@
 //   backprop = 1 where the gradient was computed, else 0 (what compact_scan packs, compact.wgsl)
 //   loss[s] += −ln p[target] = ln Σ exp(x − max) − (x[target] − max): the slot's cross-entropy
 //       summed over the batches until the host clears it (the host sums the slots per epoch)
+// With DISTILL (knowledge distillation, src/train/distill.ts), a learning sample's gradient is
+//   grad = (1 − DISTILL_WEIGHT)·(onehot − p) + DISTILL_WEIGHT·TEMPERATURE·(soft − p_T),
+//   p_T = softmax(logits / TEMPERATURE), soft = the teacher's q_T for the sample; without it the
+//   soft binding is a placeholder that is never read.
 // A sample with a NaN or infinite logit (the network overflowed) only adds 1 to nonFinite and
 // gets grad = 0 and backprop = 0: it predicts nothing and spreads no NaN.
 //
@@ -18,13 +22,18 @@
 //               (summed over every dispatch until the host clears them)
 //   4 backprop  [BATCH] u32            write
 //   5 loss      [BATCH] f32            read_write (accumulated, as the counters are)
+//   6 soft      [BATCH, CLASSES] f32   read (DISTILL only)
 // Workgroup size WG (override, from the host's descriptor SOFTMAX_GRAD in src/gpu/kernels.ts);
-// dispatch ⌈BATCH / WG⌉. JS reference: softmaxGrad in src/cpu/ops.ts.
+// dispatch ⌈BATCH / WG⌉. JS reference: softmaxGrad in src/cpu/ops.ts; the distillation term:
+// addDistillation in src/train/distill.ts.
 
 override BATCH: u32;
 override CLASSES: u32;
 override CONFIDENCE: f32;
 override WG: u32;
+override DISTILL: bool;
+override DISTILL_WEIGHT: f32;
+override TEMPERATURE: f32;
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<u32>;
@@ -32,6 +41,7 @@ override WG: u32;
 @group(0) @binding(3) var<storage, read_write> counters: array<atomic<u32>, 3>;
 @group(0) @binding(4) var<storage, read_write> backprop: array<u32>;
 @group(0) @binding(5) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(6) var<storage, read> soft: array<f32>;
 
 // NaN or ±Inf: all exponent bits set. Tested on the bits because WGSL lets a compiler assume that
 // float operations never meet NaN or Inf, which can fold a float comparison away.
@@ -65,8 +75,17 @@ fn softmax_grad(@builtin(global_invocation_id) gid: vec3u) {
   let learn = label < CLASSES && exp(logits[row + label] - top) / sum < CONFIDENCE;
   if (learn) { atomicAdd(&counters[1], 1u); }
   backprop[s] = select(0u, 1u, learn);
+  var tempered_sum = 0.0;
+  if (DISTILL) {
+    for (var i = 0u; i < CLASSES; i++) { tempered_sum += exp((logits[row + i] - top) / TEMPERATURE); }
+  }
   for (var i = 0u; i < CLASSES; i++) {
     let p = exp(logits[row + i] - top) / sum;
-    grad[row + i] = select(0.0, select(0.0, 1.0, i == label) - p, learn);
+    var g = select(0.0, 1.0, i == label) - p;
+    if (DISTILL) {
+      let p_t = exp((logits[row + i] - top) / TEMPERATURE) / tempered_sum;
+      g = (1.0 - DISTILL_WEIGHT) * g + DISTILL_WEIGHT * TEMPERATURE * (soft[row + i] - p_t);
+    }
+    grad[row + i] = select(0.0, g, learn);
   }
 }

@@ -17,6 +17,7 @@ import {
   type OptimizerKind,
 } from '../train/optimizer';
 import type { PruneSchedule } from '../prune/schedule';
+import { DISTILL_DEFAULTS } from '../train/distill';
 import { validateSizes } from '../model/network';
 import { UserError } from '../util/errors';
 import { outputFormatForName } from '../format/model-file';
@@ -206,6 +207,18 @@ export const trainOptions = {
     type: 'number',
     default: 0,
     describe: 'Augmentation: every epoch each training image moves by up to this many pixels in x and y (reproducible from --seed; 0: none, as the seed)',
+  },
+  teacher: {
+    type: 'string',
+    describe: 'Knowledge distillation: a trained network file (any format eval reads, inputs and classes as the data\'s) whose softened outputs the network also learns',
+  },
+  'distill-weight': {
+    type: 'number',
+    describe: `With --teacher: α in [0, 1], the soft term's share of the output gradient, (1−α)·(onehot − p) + α·T·(q_T − p_T) (default ${DISTILL_DEFAULTS.weight})`,
+  },
+  temperature: {
+    type: 'number',
+    describe: `With --teacher: T > 0, the temperature of the teacher's and the network's softened softmax (default ${DISTILL_DEFAULTS.temperature})`,
   },
   sizes: {
     type: 'string',
@@ -542,7 +555,7 @@ function layerSparsity(raw: Raw, layers: number): number[] | undefined {
 
 /** The train flags that make up the recipe: fixed once a run has started. */
 const RECIPE_FLAGS = [
-  'epochs', 'batch-size', 'optimizer', 'lr', 'momentum', 'weight-decay', 'beta1', 'beta2', 'eps', 'lr-schedule', 'warmup', 'factor', 'confidence', 'seed', 'shuffle', 'bias', 'shift', 'sizes', 'schedule', 'prune-epoch', 'threshold',
+  'epochs', 'batch-size', 'optimizer', 'lr', 'momentum', 'weight-decay', 'beta1', 'beta2', 'eps', 'lr-schedule', 'warmup', 'factor', 'confidence', 'seed', 'shuffle', 'bias', 'shift', 'teacher', 'distill-weight', 'temperature', 'sizes', 'schedule', 'prune-epoch', 'threshold',
   'sparsity', 'initial-sparsity', 'final-sparsity', 'layer-sparsity', 'scope', 'prune-start', 'prune-end', 'prune-every',
 ] as const;
 
@@ -619,6 +632,7 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
         // The seed's recipe has no `bias` at all, so its files and metadata stay as they were.
         ...(raw.bias ? { bias: true } : {}),
         ...shiftOf(raw.shift as number),
+        ...distillOf(raw),
       };
       // Refused before training rather than after it, when the network would be saved.
       if (recipe.bias && outputFormatForName(raw.out as string) === 'seed-text') {
@@ -723,6 +737,21 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
 function shiftOf(shift: number): Pick<Recipe, 'shift'> {
   if (!Number.isInteger(shift) || shift < 0 || shift > 8) throw new UserError(`--shift must be a whole number of pixels from 0 to 8, got ${shift}`);
   return shift > 0 ? { shift } : {};
+}
+
+/** The recipe's distillation: none without --teacher (whose two constants then make no sense). */
+function distillOf(raw: Raw): Pick<Recipe, 'distill'> {
+  const teacher = raw.teacher as string | undefined;
+  const weight = raw['distill-weight'] as number | undefined;
+  const temperature = raw.temperature as number | undefined;
+  if (teacher === undefined) {
+    if (weight !== undefined || temperature !== undefined) throw new UserError(`--${weight !== undefined ? 'distill-weight' : 'temperature'} goes with --teacher FILE`);
+    return {};
+  }
+  if (teacher === '') throw new UserError('--teacher needs a network file');
+  if (weight !== undefined && !(weight >= 0 && weight <= 1)) throw new UserError(`--distill-weight must be in [0, 1], got ${weight}`);
+  if (temperature !== undefined && !(temperature > 0 && Number.isFinite(temperature))) throw new UserError(`--temperature must be a finite number > 0, got ${temperature}`);
+  return { distill: { teacher, weight: weight ?? DISTILL_DEFAULTS.weight, temperature: temperature ?? DISTILL_DEFAULTS.temperature } };
 }
 
 function integerSeed(seed: number): number {

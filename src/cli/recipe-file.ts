@@ -107,6 +107,7 @@ export function recipeOptions(recipe: Recipe): Record<string, unknown> {
     shift: recipe.shift,
   };
   for (const [key, value] of Object.entries(optional)) if (value !== undefined) options[key] = value;
+  if (recipe.distill) Object.assign(options, { teacher: recipe.distill.teacher, 'distill-weight': recipe.distill.weight, temperature: recipe.distill.temperature });
   const prune = recipe.prune;
   const target = (sparsityKey: string, sparsity: number | number[], scope: string): Record<string, unknown> =>
     typeof sparsity === 'number' ? { [sparsityKey]: sparsity, scope } : { 'layer-sparsity': sparsity.join(',') };

@@ -9,6 +9,7 @@ import { isAdam, SEED_OPTIMIZER, type OptimizerSettings } from '../train/optimiz
 import {
   checkFirstBatch,
   epochInputs,
+  epochSoftTargets,
   startingOptimizerState,
   type EpochOptions,
   type EpochResult,
@@ -19,6 +20,7 @@ import {
 } from '../train/trainer';
 import { allFinite, allocateActivations, argmax, forwardSample } from './forward';
 import { crossEntropy } from './ops';
+import { addDistillation } from '../train/distill';
 import { biasStep, optimizerStep } from './optimizers';
 
 /**
@@ -47,11 +49,29 @@ export function backpropSample(
   velocities: Float32Array[], // per layer [in, out]: accumulated
   biasVelocities?: Float32Array[], // per layer [out]: accumulated
 ): void {
+  const last = net.sizes.length - 1;
+  hardLabelGradient(activations[last]!, target, gradients[last]!);
+  backpropOutputGradient(net, activations, gradients, velocities, biasVelocities);
+}
+
+/** onehot(target) − p into `out` ([classes] each). */
+function hardLabelGradient(probabilities: Float32Array, target: number, out: Float32Array): void {
+  for (let o = 0; o < probabilities.length; o++) out[o] = (o === target ? 1 : 0) - probabilities[o]!;
+}
+
+/**
+ * `backpropSample` from an output gradient already in `gradients[last]` (there onehot − p, or
+ * with distillation the mix of src/train/distill.ts): the sums and the gradients of the layers below.
+ */
+export function backpropOutputGradient(
+  net: Network,
+  activations: Float32Array[], // per layer [sizes[l]]: values after forwardSample
+  gradients: Float32Array[], // per layer [sizes[l]]: the output layer's set, the others scratch
+  velocities: Float32Array[], // per layer [in, out]: accumulated
+  biasVelocities?: Float32Array[], // per layer [out]: accumulated
+): void {
   const { sizes, weights } = net;
   const last = sizes.length - 1;
-  const probabilities = activations[last]!;
-  const outGradient = gradients[last]!;
-  for (let o = 0; o < probabilities.length; o++) outGradient[o] = (o === target ? 1 : 0) - probabilities[o]!;
   for (let l = last - 1; l >= 0; l--) {
     const input = activations[l]!; // [in]
     const below = gradients[l]!; // [in]
@@ -121,6 +141,9 @@ export class CpuTrainer implements Trainer {
   private readonly biasGradientSums?: Float32Array[];
   private readonly activations: Float32Array[];
   private readonly gradients: Float32Array[];
+  /** With distillation: the sample's logits, kept before the softmax overwrites them, and softmax(z / T). */
+  private readonly logits: Float32Array;
+  private readonly tempered: Float64Array;
 
   constructor(
     net: Network,
@@ -143,6 +166,9 @@ export class CpuTrainer implements Trainer {
     if (net.biases) this.biasGradientSums = seed ? state.biasVelocities : net.biases.map((b) => new Float32Array(b.length));
     this.activations = allocateActivations(net.sizes);
     this.gradients = allocateActivations(net.sizes);
+    const classes = net.sizes[net.sizes.length - 1]!;
+    this.logits = new Float32Array(classes);
+    this.tempered = new Float64Array(classes);
   }
 
   private applyMasks(): void {
@@ -175,6 +201,8 @@ export class CpuTrainer implements Trainer {
     const { batchSize, confidence } = this.config;
     const { labels, features } = this.train;
     const inputs = epochInputs(options, this.train.inputs);
+    const classes = this.logits.length;
+    const soft = epochSoftTargets(options, this.config, this.train.count, classes);
     const batches = Math.floor(this.train.count / batchSize);
     const firstBatch = checkFirstBatch(options.firstBatch ?? 0, batches);
     const input = this.activations[0]!;
@@ -202,15 +230,25 @@ export class CpuTrainer implements Trainer {
         }
         if (argmax(output) === target) correct++;
         lossSum += crossEntropy(output, 0, output.length, target);
+        if (soft) this.logits.set(output);
         softmaxInPlace(output);
         if (output[target]! < confidence) {
-          backpropSample(this.net, this.activations, this.gradients, target, this.gradientSums, this.biasGradientSums);
+          if (soft) this.backpropDistilled(target, soft, s * classes);
+          else backpropSample(this.net, this.activations, this.gradients, target, this.gradientSums, this.biasGradientSums);
           backpropagated++;
         }
       }
       this.update(lr, momentum);
     }
     return { correct, samples: (b - firstBatch) * batchSize, backpropagated, nonFinite, lossSum };
+  }
+
+  /** One sample's backpropagation from the distilled output gradient (its q_T at `softOffset` of `soft`). */
+  private backpropDistilled(target: number, soft: Float32Array, softOffset: number): void {
+    const outGradient = this.gradients[this.gradients.length - 1]!;
+    hardLabelGradient(this.activations[this.activations.length - 1]!, target, outGradient);
+    addDistillation(outGradient, 0, this.logits, 0, soft, softOffset, this.logits.length, this.config.distill!, this.tempered);
+    backpropOutputGradient(this.net, this.activations, this.gradients, this.gradientSums, this.biasGradientSums);
   }
 
   async state(): Promise<TrainerState> {

@@ -9,6 +9,7 @@ import applyMaskSource from '../../shaders/apply_mask.wgsl';
 import matmulSubgroupSource from '../../shaders/matmul_subgroup.wgsl';
 import softmaxGradSource from '../../shaders/softmax_grad.wgsl';
 import updateSource from '../../shaders/update.wgsl';
+import type { Distillation } from '../train/distill';
 import { ceilDiv } from '../util/math';
 import type { GpuContext } from './device';
 import { compileKernel, type CostedDescriptor, type Geometry, type Kernel, type KernelDescriptor } from './dispatch';
@@ -228,23 +229,47 @@ interface SoftmaxShape {
   batch: number;
   classes: number;
   confidence: number;
+  /** With distillation: the soft term's weight α and temperature T (src/train/distill.ts). */
+  distill?: Distillation;
 }
 
-/** Per sample: argmax, softmax, onehot − p where p[target] < confidence, counters, the flag of backpropagated samples; one invocation per sample. */
+/** The soft targets' binding of softmax_grad, read only with distillation. */
+const SOFT_TARGETS_BINDING = 6;
+
+/**
+ * Per sample: argmax, softmax, onehot − p where p[target] < confidence (with distillation mixed
+ * with the soft term), counters, the flag of backpropagated samples; one invocation per sample.
+ */
 export const SOFTMAX_GRAD: KernelDescriptor<SoftmaxShape, { WG: number }> = {
   name: 'softmax_grad',
   source: softmaxGradSource,
   entryPoint: 'softmax_grad',
   geometry: { WG: 64 },
-  describe: ({ batch, classes }) => `${batch}x${classes}`,
-  shapeConstants: ({ batch, classes, confidence }) => ({ BATCH: batch, CLASSES: classes, CONFIDENCE: confidence }),
+  describe: ({ batch, classes, distill }) => `${batch}x${classes}${distill ? ` distill α ${distill.weight} T ${distill.temperature}` : ''}`,
+  shapeConstants: ({ batch, classes, confidence, distill }) => ({
+    BATCH: batch,
+    CLASSES: classes,
+    CONFIDENCE: confidence,
+    DISTILL: distill ? 1 : 0,
+    DISTILL_WEIGHT: distill?.weight ?? 0,
+    TEMPERATURE: distill?.temperature ?? 1,
+  }),
   workgroups: ({ batch }, g) => [ceilDiv(batch, g.WG), 1, 1],
-  bindingBytes: ({ batch, classes }) => [batch * classes * F32, batch * 4, batch * classes * F32, SOFTMAX_COUNTERS * 4, batch * 4, batch * F32],
+  bindingBytes: ({ batch, classes, distill }) => [
+    batch * classes * F32,
+    batch * 4,
+    batch * classes * F32,
+    SOFTMAX_COUNTERS * 4,
+    batch * 4,
+    batch * F32,
+    distill ? batch * classes * F32 : 0,
+  ],
+  unreadBindings: ({ distill }) => (distill ? [] : [SOFT_TARGETS_BINDING]),
 };
 
-export function softmaxGradKernel(ctx: GpuContext, batch: number, classes: number, confidence: number): Promise<Kernel> {
+export function softmaxGradKernel(ctx: GpuContext, batch: number, classes: number, confidence: number, distill?: Distillation): Promise<Kernel> {
   integersFrom(1, `softmax_grad[${batch}x${classes}]`, { batch, classes });
-  return compileKernel(ctx, SOFTMAX_GRAD, { batch, classes, confidence });
+  return compileKernel(ctx, SOFTMAX_GRAD, { batch, classes, confidence, distill });
 }
 
 /** A kernel over one layer's `count` weights, one invocation each: bindings w, v, mask (f32 0/1), then `extra`. */

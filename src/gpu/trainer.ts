@@ -37,11 +37,13 @@
  * (the 188 MB MNIST set passes lavapipe's 128 MiB); labels likewise, as u32. Each batch's
  * kernels bind their slot directly, so a step copies no inputs. A shuffled epoch (`order`)
  * rewrites the slots in that order first (one upload of the set, batch by batch through a
- * reused staging array); the next file-order epoch restores file order.
+ * reused staging array); the next file-order epoch restores file order. With distillation each
+ * slot also holds its batch's soft targets [batch, classes], uploaded every epoch in the epoch's
+ * order (they change with the epoch's inputs), which softmax_grad reads.
  */
 import type { Dataset } from '../data/dataset';
 import { applyMasks, cloneNetwork, layerCount, type Network } from '../model/network';
-import { checkFirstBatch, epochInputs, type EpochOptions, type EpochResult, type Trainer, type TrainConfig, type TrainerState } from '../train/trainer';
+import { checkFirstBatch, epochInputs, epochSoftTargets, type EpochOptions, type EpochResult, type Trainer, type TrainConfig, type TrainerState } from '../train/trainer';
 import { ceilDiv } from '../util/math';
 import { createBuffer, readBuffer, uniformBuffer, writeArray } from './buffers';
 import { detectDeviceLoss, throwIfLost, type GpuContext } from './device';
@@ -93,6 +95,26 @@ interface BiasBuffers {
 interface Slot {
   inputs: GPUBufferBinding;
   labels: GPUBufferBinding;
+  /** With distillation: the batch's soft targets [batch, classes]. */
+  soft?: GPUBufferBinding;
+}
+
+/**
+ * `count` aligned windows of `bytes` each, in as many buffers (made by `buffer`) as the adapter's
+ * binding and buffer limits need.
+ */
+function slotWindows(ctx: GpuContext, label: string, count: number, bytes: number, buffer: (label: string, bytes: number) => GPUBuffer): GPUBufferBinding[] {
+  const { limits } = ctx.adapter;
+  const stride = alignUp(bytes, ctx.device.limits.minStorageBufferOffsetAlignment);
+  const perChunk = Math.floor(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / stride);
+  if (perChunk === 0) throw new KernelError(`GPU trainer: one batch of ${label} (${bytes} bytes) passes the adapter's binding limit`);
+  const windows: GPUBufferBinding[] = [];
+  for (let first = 0, chunk = 0; first < count; first += perChunk, chunk++) {
+    const n = Math.min(perChunk, count - first);
+    const b = buffer(`${label} ${chunk}`, n * stride);
+    for (let w = 0; w < n; w++) windows.push({ buffer: b, offset: w * stride, size: bytes });
+  }
+  return windows;
 }
 
 export class GpuTrainer implements Trainer {
@@ -149,7 +171,6 @@ export class GpuTrainer implements Trainer {
     const { sizes } = net;
     const layers = layerCount(net);
     const batch = config.batchSize;
-    const { limits } = ctx.adapter;
     const alignment = ctx.device.limits.minStorageBufferOffsetAlignment;
     if (!Number.isInteger(batch) || batch < 1) throw new KernelError(`GPU trainer: batch size ${batch} is not a positive integer`);
     if (sizes[0] !== train.features) throw new KernelError(`GPU trainer: the network takes ${sizes[0]} inputs, the data has ${train.features} features`);
@@ -167,24 +188,16 @@ export class GpuTrainer implements Trainer {
       return b;
     };
 
-    // Batch slots: inputs of a batch at aligned offsets, as many per buffer as the binding limit allows.
-    const inputBytes = batch * train.features * F32;
-    const inputStride = alignUp(inputBytes, alignment);
-    const perChunk = Math.floor(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / inputStride);
-    if (perChunk === 0) throw new KernelError(`GPU trainer: one batch of inputs (${inputBytes} bytes) passes the adapter's binding limit`);
+    // Batch slots: inputs (and with distillation soft targets) of a batch at aligned offsets, as many per buffer as the binding limit allows.
     const labelStride = alignUp(batch * 4, alignment);
     const labelBuffer = buffer('training labels', batchCount * labelStride);
-    const slots: Slot[] = [];
-    for (let first = 0, chunk = 0; first < batchCount; first += perChunk, chunk++) {
-      const count = Math.min(perChunk, batchCount - first);
-      const inputBuffer = buffer(`training inputs ${chunk}`, count * inputStride);
-      for (let b = 0; b < count; b++) {
-        slots.push({
-          inputs: { buffer: inputBuffer, offset: b * inputStride, size: inputBytes },
-          labels: { buffer: labelBuffer, offset: (first + b) * labelStride, size: batch * 4 },
-        });
-      }
-    }
+    const inputWindows = slotWindows(ctx, 'training inputs', batchCount, batch * train.features * F32, buffer);
+    const softWindows = config.distill ? slotWindows(ctx, 'soft targets', batchCount, batch * train.classes * F32, buffer) : null;
+    const slots: Slot[] = inputWindows.map((inputs, b) => ({
+      inputs,
+      labels: { buffer: labelBuffer, offset: b * labelStride, size: batch * 4 },
+      ...(softWindows ? { soft: softWindows[b]! } : {}),
+    }));
 
     // Parameters and per-batch scratch.
     const masked = cloneNetwork(net);
@@ -265,7 +278,7 @@ export class GpuTrainer implements Trainer {
       Promise.all(layerIndices.map(weightGradKernels)),
       Promise.all(layerIndices.map((l) => updateOf(sizes[l]! * sizes[l + 1]!, false))),
       Promise.all(layerIndices.map((l) => applyMaskKernel(ctx, sizes[l]! * sizes[l + 1]!))),
-      softmaxGradKernel(ctx, batch, sizes[layers]!, config.confidence),
+      softmaxGradKernel(ctx, batch, sizes[layers]!, config.confidence, config.distill),
       compactScanKernel(ctx, batch),
       Promise.all(sizes.map((n) => gatherRowsKernel(ctx, batch, n))),
       Promise.all(biasLayers.map((l) => biasGradKernel(ctx, batch, sizes[l + 1]!))),
@@ -346,7 +359,7 @@ export class GpuTrainer implements Trainer {
     const batchDispatches = slots.map((slot, b) => [
       bindKernel(ctx, forward[0]!, `layer 0 forward, batch ${b}`, [slot.inputs, ...forwardBindings(0)]),
       ...hiddenForward,
-      bindKernel(ctx, softmax, `batch ${b}`, [act(layers), slot.labels, gradients[layers]!, counters, backpropFlags, losses]),
+      bindKernel(ctx, softmax, `batch ${b}`, [act(layers), slot.labels, gradients[layers]!, counters, backpropFlags, losses, ...(slot.soft ? [slot.soft] : [])]),
       ...compaction,
       gatherPacked(0, slot.inputs, packedActivations[0]!, `inputs, batch ${b}`),
       ...backwardPass,
@@ -407,6 +420,26 @@ export class GpuTrainer implements Trainer {
     this.resident = order || inputs !== this.train.inputs ? 'epoch' : 'file';
   }
 
+  /** Writes an epoch's soft targets ([count, classes], sample order) into the batch slots, in `order` (null = file order). */
+  private uploadSoftTargets(order: Uint32Array | null, soft: Float32Array): void {
+    const classes = this.train.classes;
+    const batch = this.config.batchSize;
+    const staging = new Float32Array(batch * classes);
+    for (let b = 0; b < this.batchCount; b++) {
+      const window = this.slots[b]!.soft!;
+      const first = b * batch;
+      if (order) {
+        for (let r = 0; r < batch; r++) {
+          const s = order[first + r]!;
+          staging.set(soft.subarray(s * classes, (s + 1) * classes), r * classes);
+        }
+        writeArray(this.ctx, window.buffer, window.offset!, staging);
+      } else {
+        writeArray(this.ctx, window.buffer, window.offset!, soft.subarray(first * classes, (first + batch) * classes));
+      }
+    }
+  }
+
   async trainEpoch(order: Uint32Array | null, lr: number, momentum: number, options: EpochOptions = {}): Promise<EpochResult> {
     const { ctx } = this;
     const { device } = ctx;
@@ -421,6 +454,8 @@ export class GpuTrainer implements Trainer {
     }
     const inputs = epochInputs(options, this.train.inputs);
     if (order || inputs !== this.train.inputs || this.resident !== 'file') this.uploadSamples(order, inputs);
+    const soft = epochSoftTargets(options, this.config, this.train.count, this.train.classes);
+    if (soft) this.uploadSoftTargets(order, soft);
     this.writeHyper(firstBatch, lr, momentum);
     // Batches [done, end) are submitted and not known to have finished: what a lost device
     // interrupted, named as the submissions' labels name them.

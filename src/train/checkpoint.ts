@@ -14,6 +14,7 @@ import { decodeSafetensors, encodeSafetensors, TRAINING_TENSOR_PREFIX } from '..
 import { DotNetRandom, type DotNetRandomState } from '../model/dotnet-random';
 import type { Network } from '../model/network';
 import { UserError } from '../util/errors';
+import { distillationProblem } from './distill';
 import { isAdam, optimizerOf, optimizerProblem } from './optimizer';
 import type { Recipe } from './recipe';
 import type { EpochResult, OptimizerState } from './trainer';
@@ -170,6 +171,12 @@ export function recipeProblem(recipe: Recipe, sizes?: readonly number[]): string
   if (typeof recipe.shuffle !== 'boolean') return 'shuffle is not true or false';
   if (recipe.bias !== undefined && typeof recipe.bias !== 'boolean') return 'bias is not true or false';
   if (recipe.shift !== undefined && (!Number.isSafeInteger(recipe.shift) || recipe.shift < 0 || recipe.shift > 8)) return `shift is ${JSON.stringify(recipe.shift)}, not a whole number of pixels from 0 to 8`;
+  if (recipe.distill !== undefined) {
+    const d = recipe.distill;
+    if (typeof d !== 'object' || d === null || typeof d.teacher !== 'string' || d.teacher === '') return 'distill does not name its teacher file';
+    const problem = distillationProblem(d);
+    if (problem) return `distill: ${problem}`;
+  }
   if (typeof recipe.prune !== 'object' || recipe.prune === null || !['none', 'once', 'once-sparsity', 'gradual'].includes(recipe.prune.kind)) {
     return 'prune is not a pruning schedule';
   }

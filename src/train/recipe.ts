@@ -1,5 +1,6 @@
 import { SEED_SIZES } from '../model/network';
 import type { PruneSchedule } from '../prune/schedule';
+import type { DistillRecipe } from './distill';
 import type { LrSchedule, OptimizerKind } from './optimizer';
 
 /** Everything that determines a training run. */
@@ -34,6 +35,11 @@ export interface Recipe {
   bias?: boolean;
   /** Shift augmentation: each epoch every training image moves by up to this many pixels (src/data/augment.ts; absent: 0). */
   shift?: number;
+  /**
+   * Knowledge distillation (src/train/distill.ts) from the network in the file `teacher` (the
+   * path as given), with weight α and temperature T (absent: none, as the seed).
+   */
+  distill?: DistillRecipe;
 }
 
 /** The seed's recipe ("classic"): 784-100-100-10, 50 epochs, prune w² < 0.01 after epoch 25. */

@@ -11,6 +11,7 @@ import { gradualTarget } from '../prune/schedule';
 import { pruneByThreshold, pruneToSparsity, type PruneResult } from '../prune/unstructured';
 import type { Checkpoint } from './checkpoint';
 import { CompactTrainer, type CompactTraining } from './compact-training';
+import { softTargets, type Teacher } from './distill';
 import { epochRates } from './optimizer';
 import type { Recipe } from './recipe';
 import type { EpochResult, Trainer, TrainerState } from './trainer';
@@ -57,8 +58,10 @@ export interface TrainingOptions {
    * results, faster. Absent: the full shape throughout.
    */
   compact?: CompactTraining;
-  /** The training set the trainer was made with: what a recipe's shift augmentation moves each epoch. */
+  /** The training set the trainer was made with: what a recipe's shift augmentation moves each epoch, and the teacher sees. */
   train?: Dataset;
+  /** With a recipe that distills: the teacher, asked for the soft targets of each epoch's inputs. */
+  teacher?: Teacher;
 }
 
 export type TrainingResult =
@@ -183,12 +186,22 @@ async function trainEpochs(
   const shift = recipe.shift ?? 0;
   if (shift > 0 && !options.train) throw new Error('a recipe with shift augmentation needs its training set (TrainingOptions.train)');
   let shifted: Float32Array | undefined;
+  const distill = recipe.distill;
+  if (distill && (!options.teacher || !options.train)) throw new Error('a recipe with distillation needs its teacher and training set (TrainingOptions.teacher and .train)');
+  // The teacher's soft targets: once, or every epoch when the images move (it must see what the student sees).
+  let soft: Float32Array | undefined;
+  const teach = async (inputs: Float32Array): Promise<Float32Array> => {
+    const { count } = options.train!;
+    return softTargets(await options.teacher!.logits(inputs, count), count, recipe.sizes[recipe.sizes.length - 1]!, distill!.temperature);
+  };
 
   for (let epoch = resume?.epoch ?? 0; epoch < recipe.epochs; epoch++) {
     const rngBefore = rng.getState();
     const order = recipe.shuffle ? shuffledOrder(sampleCount, rng) : null;
     if (shift > 0) shifted = shiftedInputs(options.train!, shift, recipe.seed, epoch, shifted);
-    const trained = await trainer.trainEpoch(order, lr, momentum, { firstBatch, shouldStop: stopRequested, lossSumBefore: partial.lossSum, inputs: shifted });
+    if (distill && (!soft || shift > 0)) soft = await teach(shifted ?? options.train!.inputs);
+    const epochOptions = { firstBatch, shouldStop: stopRequested, lossSumBefore: partial.lossSum, inputs: shifted, softTargets: soft };
+    const trained = await trainer.trainEpoch(order, lr, momentum, epochOptions);
     const counts = addCounts(partial, trained);
     if (counts.nonFinite > 0) {
       const reason = `${counts.nonFinite} of ${counts.samples} training samples gave non-finite outputs`;

@@ -16,6 +16,7 @@
  * follow the weights' rule with no mask and no weight decay.
  */
 import type { Network } from '../model/network';
+import type { Distillation } from './distill';
 import type { OptimizerSettings } from './optimizer';
 
 export interface TrainConfig {
@@ -24,6 +25,11 @@ export interface TrainConfig {
   confidence: number;
   /** The update rule; absent: the seed's. */
   updateRule?: OptimizerSettings;
+  /**
+   * Distillation from a teacher (src/train/distill.ts): the output gradient of a backpropagated
+   * sample mixes in the soft term, whose targets every epoch brings (`EpochOptions.softTargets`).
+   */
+  distill?: Distillation;
 }
 
 export interface EpochResult {
@@ -70,6 +76,11 @@ export interface EpochOptions {
    * same samples transformed, e.g. shifted images); the labels stay. Absent: the set's inputs.
    */
   inputs?: Float32Array;
+  /**
+   * With distillation (`TrainConfig.distill`): the teacher's soft targets q_T of this epoch's
+   * inputs, [count, classes] f32 in sample order like the labels. Required then, refused otherwise.
+   */
+  softTargets?: Float32Array;
 }
 
 /** `options.inputs` checked against a training set of `count` samples of `features`, or the set's own inputs. */
@@ -77,6 +88,18 @@ export function epochInputs(options: EpochOptions, own: Float32Array): Float32Ar
   const given = options.inputs;
   if (given && given.length !== own.length) throw new RangeError(`an epoch's inputs have ${given.length} values, the training set ${own.length}`);
   return given ?? own;
+}
+
+/** `options.softTargets` checked against the trainer's config and a training set of `count` samples of `classes`: null without distillation. */
+export function epochSoftTargets(options: EpochOptions, config: TrainConfig, count: number, classes: number): Float32Array | null {
+  const given = options.softTargets;
+  if (!config.distill) {
+    if (given) throw new RangeError('soft targets were given to a trainer without distillation');
+    return null;
+  }
+  if (!given) throw new RangeError('a trainer with distillation needs each epoch\'s soft targets');
+  if (given.length !== count * classes) throw new RangeError(`an epoch's soft targets have ${given.length} values, the training set needs ${count}×${classes}`);
+  return given;
 }
 
 /** What the update rule carries from batch to batch, per layer in the weights' shape. */

@@ -15,7 +15,9 @@ import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../train
 import { runTraining, type EpochReport, type TrainingResult } from '../../train/run';
 import { epochRates, isAdam, optimizerOf, scheduleOf, usesMomentum } from '../../train/optimizer';
 import type { TrainerFactory } from '../../train/compact-training';
-import { meanLoss } from '../../train/trainer';
+import { meanLoss, type TrainConfig } from '../../train/trainer';
+import { softTargets } from '../../train/distill';
+import { loadTeacher, type LoadedTeacher } from '../teacher';
 import { UserError } from '../../util/errors';
 import { selectBackend } from '../gpu';
 import { checkDataFits, evaluateCpu, evaluateGpu, type TestResult } from '../evaluate';
@@ -41,8 +43,9 @@ export function describeSchedule(s: PruneSchedule): string {
   }
 }
 
-function trainConfig(recipe: Recipe) {
-  return { batchSize: recipe.batchSize, confidence: recipe.confidence, updateRule: optimizerOf(recipe) };
+function trainConfig(recipe: Recipe): TrainConfig {
+  const distill = recipe.distill ? { distill: { weight: recipe.distill.weight, temperature: recipe.distill.temperature } } : {};
+  return { batchSize: recipe.batchSize, confidence: recipe.confidence, updateRule: optimizerOf(recipe), ...distill };
 }
 
 /** e.g. `adam, lr 0.001, β1 0.9, β2 0.999, ε 1e-8, weight decay 0, cosine schedule, warm-up 2 epochs`. */
@@ -98,12 +101,13 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
 
   const backendChoice = resumed && !cmd.backendGiven ? resumedBackend(resumed) ?? cmd.backend : cmd.backend;
   const gpu = await selectBackend(backendChoice, cmd, io);
+  const teacher = recipe.distill ? await loadTeacher(recipe.distill.teacher, train, gpu, cmd.resume) : null;
   const net = resumed?.net ?? initNetwork(recipe.sizes, recipe.seed, recipe.bias);
   const biases = biasCount(net);
   /** `; parameters (kept weights + biases) N` for a network with biases, as compression is counted then. */
   const parameters = (keptWeights: number): string => (biases > 0 ? `; parameters (kept weights + biases) ${grouped(keptWeights + biases)}` : '');
   const config = trainConfig(recipe);
-  const verification = gpu && cmd.verify ? await verifyAgainstReference(gpu, net, train, recipe) : null;
+  const verification = gpu && cmd.verify ? await verifyAgainstReference(gpu, net, train, recipe, teacher) : null;
   const makeTrainer: TrainerFactory = async (start, data, optimizer) =>
     gpu ? await GpuTrainer.create(gpu, start, data, config, optimizer) : new CpuTrainer(start, data, config, optimizer);
   const trainer = await makeTrainer(net, train, resumed ?? undefined);
@@ -115,6 +119,10 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   human(`Recipe     ${recipe.epochs} epochs, batch ${recipe.batchSize}, confidence ${recipe.confidence}${recipe.shuffle ? ', shuffled' : ''}${recipe.shift ? `, images shifted by up to ${recipe.shift} px` : ''}`);
   human(`Optimizer  ${describeOptimizer(recipe)}`);
   human(`Pruning    ${describeSchedule(recipe.prune)}`);
+  if (recipe.distill && teacher) {
+    const { teacher: file, weight, temperature } = recipe.distill;
+    human(`Teacher    ${file} (${teacher.sizes.join('-')}): distillation weight ${weight}, temperature ${temperature}`);
+  }
   human(`Backend    ${backend}`);
   human(`Data       ${train.source}: ${grouped(train.count)} training, ${validation ? `${grouped(validation.count)} validation (held out), ` : ''}${grouped(data.test.count)} test samples`);
   human(`Checkpoint ${checkpointFile ?? 'none (--no-checkpoint)'}`);
@@ -177,6 +185,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
         run: { data: dataDir ?? null, limit: limit ?? null, val: val ?? null, samples: train.count, out, backend: backendChoice },
         compact: cmd.compactTraining ? { train, makeTrainer } : undefined,
         train,
+        teacher: teacher ?? undefined,
       },
     );
   } catch (err) {
@@ -187,6 +196,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
     progress.finish();
     interrupts.release();
     trainer.dispose();
+    teacher?.dispose();
   }
 
   if (result.status === 'interrupted') {
@@ -240,6 +250,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
       verify: verification,
       recipe,
       resumedFrom: cmd.resume ?? null,
+      teacher: recipe.distill && teacher ? { file: recipe.distill.teacher, sizes: teacher.sizes, weight: recipe.distill.weight, temperature: recipe.distill.temperature } : null,
       trainingSeconds: result.seconds,
       trainedSizes,
       epochs: result.epochs.map((r) => ({
@@ -337,15 +348,17 @@ const VERIFY_BATCHES = 4;
  * Trains the first batches of the recipe on both backends from the same initial weights and
  * compares the resulting weights; the real run then starts afresh from the same init.
  */
-export async function verifyAgainstReference(gpu: GpuContext, net: Network, train: Dataset, recipe: Recipe): Promise<Verification> {
+export async function verifyAgainstReference(gpu: GpuContext, net: Network, train: Dataset, recipe: Recipe, teacher: LoadedTeacher | null): Promise<Verification> {
   const batches = Math.min(VERIFY_BATCHES, Math.floor(train.count / recipe.batchSize));
   const subset = takeSamples(train, batches * recipe.batchSize);
   const config = trainConfig(recipe);
   const { learningRate, momentum } = epochRates(recipe, 0);
+  // With distillation both train on the teacher's soft targets of the first batches' (unshifted) images.
+  const distill = recipe.distill && teacher ? softTargets(await teacher.logits(subset.inputs, subset.count), subset.count, subset.classes, recipe.distill.temperature) : undefined;
   const gpuTrainer = await GpuTrainer.create(gpu, net, subset, config);
   const reference = new CpuTrainer(net, subset, config);
-  const gpuEpoch = await gpuTrainer.trainEpoch(null, learningRate, momentum);
-  const refEpoch = await reference.trainEpoch(null, learningRate, momentum);
+  const gpuEpoch = await gpuTrainer.trainEpoch(null, learningRate, momentum, { softTargets: distill });
+  const refEpoch = await reference.trainEpoch(null, learningRate, momentum, { softTargets: distill });
   const [a, b] = [(await gpuTrainer.state()).net, (await reference.state()).net];
   gpuTrainer.dispose();
   let worstAbsDiff = 0;

@@ -31,7 +31,8 @@ export const ADAM_FIELDS: Partial<Recipe> = {
 };
 
 export function trainConfig(recipe: Recipe): TrainConfig {
-  return { batchSize: recipe.batchSize, confidence: recipe.confidence, updateRule: optimizerOf(recipe) };
+  const distill = recipe.distill ? { distill: { weight: recipe.distill.weight, temperature: recipe.distill.temperature } } : {};
+  return { batchSize: recipe.batchSize, confidence: recipe.confidence, updateRule: optimizerOf(recipe), ...distill };
 }
 
 /** A JS reference trainer at the recipe's start, or at `from`'s state. */

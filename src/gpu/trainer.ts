@@ -8,7 +8,8 @@
  * inputs, L layers):
  *   A[l+1] = relu(A[l]·W[l] + b[l])     (no ReLU on the last layer: A[L] = logits)  matmul
  *   G[L]   = onehot − softmax(A[L]) where p[target] < confidence, else 0 (0 where a  softmax_grad
- *            logit is not finite); counters; flag[s] = 1 where the sample is backpropagated
+ *            logit is not finite; with distillation mixed with the soft term, see
+ *            src/train/distill.ts); counters; flag[s] = 1 where the sample is backpropagated
  *   P      = the flagged samples, packed; n = how many                            compact_scan
  *   the workgroup counts of the dispatches below, from n                          indirect_args
  *   A'[l]  = rows P of A[l] (l < L), G'[L] = rows P of G[L]; zeros from n          gather_rows

@@ -6,7 +6,8 @@
  * Per sample: forward through the layers (each neuron's bias, when the network has them, added
  * after its sum; a hidden neuron with value ≤ 0 passes nothing on, which is ReLU), prediction =
  * argmax of the logits, softmax; if p[target] < `confidence` the output gradient is onehot − p
- * and flows back through the weights and the ReLU, else the sample contributes no gradient; a
+ * (with distillation mixed with the teacher's soft term, src/train/distill.ts) and flows back
+ * through the weights and the ReLU, else the sample contributes no gradient; a
  * sample with a NaN or infinite logit is counted as non-finite and contributes nothing else. Per
  * batch, with the seed's rule: velocity
  * += Σ_batch aᵀ·g for every weight that exists (mask 1), then w += lr·velocity, velocity *=

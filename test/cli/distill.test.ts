@@ -16,7 +16,7 @@ import { CpuTrainer } from '../../src/cpu/trainer';
 import { encodeModel } from '../../src/format/model-file';
 import { initNetwork } from '../../src/model/network';
 import { loadMnist } from '../../src/node/mnist';
-import { encodeCheckpoint } from '../../src/train/checkpoint';
+import { encodeCheckpoint, recipeProblem } from '../../src/train/checkpoint';
 import { optimizerOf } from '../../src/train/optimizer';
 import { runTraining } from '../../src/train/run';
 import { SEED_RECIPE } from '../../src/train/recipe';
@@ -54,13 +54,16 @@ describe('the distillation options', () => {
     expect(trainRecipe(fromFile).distill).toEqual({ teacher: 'd.onnx', weight: 0, temperature: 8 });
   });
 
-  it('are refused in one line when out of range or without --teacher, cannot change on --resume, and have their help text', () => {
+  it('are refused in one line when out of range or without --teacher (a recipe read back too), cannot change on --resume, and have their help text', () => {
     expect(refusal(['train', '--teacher', 't', '--distill-weight', '1.5'])).toContain('--distill-weight must be in [0, 1], got 1.5');
     expect(refusal(['train', '--teacher', 't', '--distill-weight', '-0.1'])).toContain('--distill-weight must be in [0, 1], got -0.1');
     expect(refusal(['train', '--teacher', 't', '--temperature', '0'])).toContain('--temperature must be a finite number > 0, got 0');
     expect(refusal(['train', '--distill-weight', '0.3'])).toContain('--distill-weight goes with --teacher FILE');
     expect(refusal(['train', '--temperature', '3'], { epochs: 2 })).toContain('--temperature goes with --teacher FILE');
     expect(refusal(['train', '--resume', 'x.ckpt', '--teacher', 't'])).toContain('--teacher cannot change when resuming');
+    expect(recipeProblem({ ...SEED_RECIPE, distill: { teacher: '', weight: 0.5, temperature: 4 } })).toBe('distill does not name its teacher file');
+    expect(recipeProblem({ ...SEED_RECIPE, distill: { teacher: 't', weight: 2, temperature: 4 } })).toBe('distill: the distillation weight must be in [0, 1], got 2');
+    expect(recipeProblem({ ...SEED_RECIPE, distill: { teacher: 't', weight: 0.5, temperature: 4 } })).toBeNull();
     const help = parseArgs(['train', '--help']);
     const text = help.kind === 'exit' ? help.output.replace(/\s+/g, ' ') : '';
     expect(text).toContain('--teacher Knowledge distillation: a trained network file');

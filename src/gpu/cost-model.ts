@@ -11,8 +11,11 @@ import { KernelError } from './program';
 import type { SparseDescriptor } from './sparse-kernels';
 import { DEFAULT_TUNING, type Tuning } from './tuning';
 
-/** The kernel that runs one layer: CSR (shaders/sparse_v*.wgsl) or the dense training matmul. */
-export type LayerKernel = 'sparse' | 'dense';
+/**
+ * The kernel that runs one layer: CSR (shaders/sparse_v*.wgsl), the dense training matmul, or
+ * the layer written into its own program (shaders/sparse_unrolled.wgsl).
+ */
+export type LayerKernel = 'sparse' | 'dense' | 'unrolled';
 
 export interface LayerShape {
   inSize: number;
@@ -24,6 +27,8 @@ export interface LayerShape {
 export interface LayerCandidates {
   dense: MatmulDescriptor;
   sparse: SparseDescriptor;
+  /** sparse_unrolled for this layer, where it may run (see `unrollable` in src/gpu/sparse-unrolled.ts). */
+  unrolled?: SparseDescriptor;
 }
 
 const roundUp = (n: number, multiple: number): number => ceilDiv(n, multiple) * multiple;
@@ -41,11 +46,16 @@ function kernelCost<Shape>(costs: Tuning['costs'], kernel: CostedDescriptor<Shap
  * C it computes (v3 a whole 128-sample tile, v4 4 rows); sparse pays each kept weight for every
  * sample of the blocks it computes (one for v1, 4·WG for v2/v3). On the trained MNIST network
  * this runs the 12%-dense first layer sparse and the 35% / 64%-dense small layers dense at large
- * batches; see BENCHMARKS.md. `costs`: the tuning's (`GpuContext.tuning`).
+ * batches; see BENCHMARKS.md. sparse_unrolled, where the layer has it, pays each kept weight
+ * for every sample of its WG-sample blocks, at its own (lower) cost. `costs`: the tuning's
+ * (`GpuContext.tuning`).
  */
 export function chooseLayerKernel(layer: LayerShape, batch: number, kernels: LayerCandidates, costs: Tuning['costs'] = DEFAULT_TUNING.costs): LayerKernel {
   const dense = kernelCost(costs, kernels.dense, batch, layer.outSize, layer.inSize);
   // A CSR row costs its nonzeros per sample; over all outputs, the layer's nonzeros.
   const sparse = kernelCost(costs, kernels.sparse, batch, 1, layer.nonzeros);
+  // A tuning without a cost for sparse_unrolled (one built by hand) keeps to the two kernels it prices.
+  const unrolled = kernels.unrolled && costs[kernels.unrolled.name] !== undefined ? kernelCost(costs, kernels.unrolled, batch, 1, layer.nonzeros) : Infinity;
+  if (unrolled < Math.min(sparse, dense)) return 'unrolled';
   return sparse < dense ? 'sparse' : 'dense';
 }

@@ -24,8 +24,10 @@ export type Geometry = Readonly<Record<string, number>>;
 export interface KernelDescriptor<Shape, G extends Geometry = Geometry> {
   /** The kernel, e.g. `matmul_v3`: labels, error messages, the pipeline cache. */
   readonly name: string;
-  /** WGSL source (one of `shaders/*.wgsl`). */
+  /** WGSL source (one of `shaders/*.wgsl`, or generated from one for an input, see `programId`). */
   readonly source: string;
+  /** For a program generated per input (sparse_unrolled: per layer): tells it apart from the others of its name in the pipeline cache. */
+  readonly programId?: string;
   readonly entryPoint?: string;
   readonly geometry: G;
   /** The shape for labels, e.g. `800x784x100 A·Bᵀ relu`. */
@@ -89,7 +91,7 @@ export async function compileKernel<Shape, G extends Geometry>(ctx: GpuContext, 
   const workgroups = descriptor.workgroups(shape, descriptor.geometry);
   checkWorkgroups(ctx, name, workgroups);
   const pipeline = await getPipeline(ctx, {
-    name: descriptor.name,
+    name: descriptor.programId ? `${descriptor.name}#${descriptor.programId}` : descriptor.name,
     source: descriptor.source,
     entryPoint: descriptor.entryPoint,
     constants: { ...descriptor.shapeConstants?.(shape), ...descriptor.geometry },

@@ -14,6 +14,7 @@ import { createLayeredInference, type GpuInference } from './inference';
 import { matmulChoiceName, matmulDescriptorOf, matmulVersionFor } from './kernels';
 import { KernelError } from './program';
 import { sparseChoiceName, sparseKernelChooser } from './sparse-kernels';
+import { unrollable, unrolledKernelFor } from './sparse-unrolled';
 import type { SparseInferenceOptions } from './sparse-inference';
 
 export interface HybridInferenceOptions extends SparseInferenceOptions {
@@ -24,11 +25,15 @@ export interface HybridInferenceOptions extends SparseInferenceOptions {
 /**
  * Uploads `model` to run each layer on whichever kernel `chooseLayerKernel` finds cheaper for its
  * density, shape and the batch: sparse CSR for the very sparse layers, the dense matmul for the
- * small, denser ones that structured pruning leaves.
+ * small, denser ones that structured pruning leaves; and a layer of at most
+ * `UNROLLED_MAX_NONZEROS` weights written into its own program where that is cheaper still.
  */
 export function createHybridInference(ctx: GpuContext, model: Network | CompactNetwork, options: HybridInferenceOptions): Promise<GpuInference> {
   const { net } = asCompact(model);
-  const layers = csrLayers(net).map((layer) => ({ inSize: layer.inSize, outSize: layer.outSize, nonzeros: layer.indices.length }));
+  const csr = csrLayers(net);
+  const layers = csr.map((layer) => ({ inSize: layer.inSize, outSize: layer.outSize, nonzeros: layer.indices.length }));
+  // Small layers may run written into their own program (sparse_unrolled), priced like the others.
+  const unrolled = csr.map((layer) => (unrollable(layer) ? unrolledKernelFor(ctx, layer) : undefined));
   if (options.layerKernels && options.layerKernels.length !== layers.length) {
     throw new KernelError(`hybrid inference: ${options.layerKernels.length} layer kernels given for ${layers.length} layers`);
   }
@@ -36,9 +41,9 @@ export function createHybridInference(ctx: GpuContext, model: Network | CompactN
   const sparseKernel = sparseKernelChooser(ctx, sparseVersion);
   // Dense layers pick their matmul by shape, as the dense engine does (few rows at small batches).
   const choose = (count: number): LayerKernel[] =>
-    layers.map((layer) => {
+    layers.map((layer, l) => {
       const dense = matmulDescriptorOf(ctx, matmulVersionFor(ctx, { m: count, k: layer.inSize, n: layer.outSize }));
-      return chooseLayerKernel(layer, count, { dense, sparse: sparseKernel(count) }, ctx.tuning.costs);
+      return chooseLayerKernel(layer, count, { dense, sparse: sparseKernel(count), unrolled: unrolled[l] }, ctx.tuning.costs);
     });
   const forced = options.layerKernels;
   return createLayeredInference(ctx, model, {

@@ -22,6 +22,7 @@ import { bindKernel, compileKernel, encodeAndSubmit, type Dispatch } from './dis
 import { matmulKernel, type MatmulChoice } from './kernels';
 import { KernelError, withErrorScope } from './program';
 import { sparseParams, SPARSE_TRANSPOSE, transposeParams, type Layout, type SparseDescriptor } from './sparse-kernels';
+import { unrolledKernelFor } from './sparse-unrolled';
 import { waitForGpu } from './wait';
 
 export interface InferenceOptions {
@@ -91,8 +92,10 @@ export interface LayeredOptions extends InferenceOptions {
  * Uploads `model` to run each layer on the kernel `plan` gives for the batch. The input buffer is
  * `[batch, sizes[0]]` sample-major. Layouts follow the kernels: a sparse first layer reads the
  * input as it is or, when it is wide, transposed to feature-major (`Tuning.sampleMajorMaxFeatures`),
- * a sparse layer writes feature-major (sample-major logits), the matmul writes sample-major and
- * reads a feature-major input as Aᵀ. Weights are uploaded on first use, in the form each layer's
+ * a sparse or unrolled layer writes feature-major (sample-major logits) and reads either layout,
+ * the matmul writes sample-major and reads a feature-major input as Aᵀ. An unrolled layer
+ * (sparse_unrolled) reads a wide input sample-major too: it loads each input once per sample.
+ * Weights are uploaded on first use, in the form each layer's
  * kernel needs.
  */
 export async function createLayeredInference(ctx: GpuContext, model: Network | CompactNetwork, options: LayeredOptions): Promise<GpuInference> {
@@ -163,8 +166,8 @@ export async function createLayeredInference(ctx: GpuContext, model: Network | C
         const [inSize, outSize] = [sizes[l]!, sizes[l + 1]!];
         const bias = biasBuffers !== undefined;
         return kernel === 'dense'
-          ? matmulKernel(ctx, { m: count, k: inSize, n: outSize, transA: l > 0 && kernels[l - 1] === 'sparse', epilogue: l + 1 < layerCount ? 'relu' : 'none', bias }, matmulVersion)
-          : compileKernel(ctx, sparse, { batch: count, inSize, outSize, nonzeros: csr[l]!.indices.length, bias });
+          ? matmulKernel(ctx, { m: count, k: inSize, n: outSize, transA: l > 0 && kernels[l - 1] !== 'dense', epilogue: l + 1 < layerCount ? 'relu' : 'none', bias }, matmulVersion)
+          : compileKernel(ctx, kernel === 'unrolled' ? unrolledKernelFor(ctx, csr[l]!) : sparse, { batch: count, inSize, outSize, nonzeros: csr[l]!.indices.length, bias });
       }),
     );
     const label = `batch ${count}`;
@@ -191,7 +194,9 @@ export async function createLayeredInference(ctx: GpuContext, model: Network | C
         } else {
           const yLayout: Layout = last ? 'sample-major' : 'feature-major';
           const params = upload(`layer ${l} params ${label}`, sparseParams(count, csr[l]!, !last, xLayout, yLayout), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-          list.push(bindKernel(ctx, kernel, at, [...csrBuffersOf(l), x, y, params, ...bias]));
+          // An unrolled layer has its weights in its program: it binds no CSR arrays.
+          const weights = kernels[l] === 'unrolled' ? [] : csrBuffersOf(l);
+          list.push(bindKernel(ctx, kernel, at, [...weights, x, y, params, ...bias]));
           xLayout = yLayout;
         }
         x = y;

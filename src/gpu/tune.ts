@@ -490,7 +490,8 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
     label,
     pick: (p) => {
       const kernels = { dense: p.batch <= fewRowsMaxM[fullTileKey] ? fewRows : fullTile, sparse: p.batch < sparseV1Below ? narrow : wide };
-      return variantLabel(kernels[chooseLayerKernel(p.layer!, p.batch, kernels, costs)]);
+      // No sparse_unrolled candidate here (its programs are made per layer, not tuned): the choice is dense or sparse.
+      return variantLabel(chooseLayerKernel(p.layer!, p.batch, kernels, costs) === 'dense' ? kernels.dense : kernels.sparse);
     },
   });
   const costsDecision = decide(

@@ -1,0 +1,124 @@
+/**
+ * sparse_unrolled (shaders/sparse_unrolled.wgsl): one CSR layer written into the program, its
+ * weights as constants, one invocation per sample. Each used input is loaded once per sample and
+ * multiplied into every output that keeps a weight from it, where the other CSR kernels gather
+ * the input, an index and a weight once per nonzero. The descriptor is made per layer
+ * (`unrolledSparseKernel`); its `programId` is a digest of the generated program, so the pipeline
+ * cache tells layers apart.
+ * JS reference: csrForward in src/cpu/sparse-forward.ts.
+ */
+import sparseUnrolledSource from '../../shaders/sparse_unrolled.wgsl';
+import type { CsrLayer } from '../cpu/sparse-forward';
+import { ceilDiv } from '../util/math';
+import type { GpuContext } from './device';
+import type { CostedDescriptor } from './dispatch';
+import { KernelError } from './program';
+import type { SparseShape } from './sparse-kernels';
+import { tunedVariant } from './tuning';
+
+export const SPARSE_UNROLLED = 'sparse_unrolled';
+
+/** The geometries test/gpu/sparse.test.ts checks against the reference: the default first. */
+export const SPARSE_UNROLLED_GEOMETRIES: readonly { WG: number }[] = [{ WG: 64 }, { WG: 16 }];
+
+const F32 = 4;
+/** Bytes of the SparseParams uniform: 8 u32. */
+const SPARSE_PARAMS_BYTES = 32;
+const BIAS_BINDING = 3;
+const GENERATED = '  // GENERATED: an accumulator per output; per used input one load and its products; the stores.\n';
+
+/** The part of a CSR layer the program is generated from (the bias stays a binding). */
+export type UnrolledLayer = Pick<CsrLayer, 'inSize' | 'outSize' | 'indptr' | 'indices' | 'values'>;
+
+/** Smallest normal f32: a subnormal constant may be flushed to zero. */
+const MIN_NORMAL_F32 = 2 ** -126;
+
+/**
+ * Most nonzeros a layer may have to be unrolled. A CPU adapter compiles the program on its first
+ * run in about 3 s for the seed network's 8,195 weights (BENCHMARKS.md, "pruned inference at
+ * batch 10 000"); the time grows with the program, so large layers keep the looped kernels.
+ */
+export const UNROLLED_MAX_NONZEROS = 8192;
+
+/** Whether every weight can be written into the program and read back as it is: finite, and zero or normal. */
+function canUnroll({ values }: UnrolledLayer): boolean {
+  return values.every((w) => Number.isFinite(w) && (w === 0 || Math.abs(w) >= MIN_NORMAL_F32));
+}
+
+/**
+ * Whether sparse_unrolled may run this layer: 1 to `UNROLLED_MAX_NONZEROS` weights, every one
+ * writable into the program. A layer without weights reads no input, so its program would not
+ * bind one; the looped kernels run it.
+ */
+export function unrollable(layer: UnrolledLayer): boolean {
+  return layer.values.length >= 1 && layer.values.length <= UNROLLED_MAX_NONZEROS && canUnroll(layer);
+}
+
+/**
+ * A float32 value as a WGSL f32 literal: JavaScript's shortest decimal for the value as a double,
+ * which is the float32 value exactly, so the literal reads back to it and never past the f32
+ * range (9 significant digits would round the largest float32 up, out of range). A constant
+ * written by its bits, bitcast<f32>(0x…u), compiled 60× slower on lavapipe.
+ */
+function f32Literal(w: number): string {
+  return Object.is(w, -0) ? '-0.0f' : `${String(w)}f`;
+}
+
+/** FNV-1a over the text: distinct programs get distinct pipeline-cache keys. */
+function digest(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+/**
+ * The body of main for one layer: an accumulator per output, then for each used input in
+ * ascending order one load and a product per output it feeds (so every output sums in its CSR
+ * row's order), then the stores of the samples inside the batch.
+ */
+export function unrolledBody({ inSize, outSize, indptr, indices, values }: UnrolledLayer): string {
+  const byInput: { o: number; k: number }[][] = Array.from({ length: inSize }, () => []);
+  for (let o = 0; o < outSize; o++) {
+    for (let k = indptr[o]!; k < indptr[o + 1]!; k++) byInput[indices[k]!]!.push({ o, k });
+  }
+  const lines: string[] = [];
+  for (let o = 0; o < outSize; o++) lines.push(`  var a${o} = 0.0;`);
+  byInput.forEach((uses, i) => {
+    if (uses.length > 0) lines.push(`  { let v = x[xs + ${i}u * fs];${uses.map(({ o, k }) => ` a${o} += ${f32Literal(values[k]!)} * v;`).join('')} }`);
+  });
+  lines.push('  if (gid.x < params.batch) {');
+  for (let o = 0; o < outSize; o++) lines.push(`    store(${o}u, s, a${o});`);
+  lines.push('  }');
+  return lines.join('\n') + '\n';
+}
+
+/** x, y, params, bias (see the shader's header). */
+function bindingBytes({ batch, inSize, outSize, bias }: SparseShape): number[] {
+  return [batch * inSize * F32, batch * outSize * F32, SPARSE_PARAMS_BYTES, bias ? outSize * F32 : F32];
+}
+
+/** The descriptor of sparse_unrolled for one layer: WG samples per workgroup, one per invocation. */
+export function unrolledSparseKernel(layer: UnrolledLayer, geometry: { WG: number } = SPARSE_UNROLLED_GEOMETRIES[0]!): CostedDescriptor<SparseShape, { WG: number }> {
+  if (!canUnroll(layer)) throw new KernelError(`${SPARSE_UNROLLED}: a weight is not finite or is subnormal, so it cannot be written into the program`);
+  if (layer.values.length === 0) throw new KernelError(`${SPARSE_UNROLLED}: the layer keeps no weight, so the program would read no input`);
+  if (!sparseUnrolledSource.includes(GENERATED)) throw new KernelError(`${SPARSE_UNROLLED}: the shader has lost its GENERATED line`);
+  const source = sparseUnrolledSource.replace(GENERATED, unrolledBody(layer));
+  return {
+    name: SPARSE_UNROLLED,
+    programId: digest(source),
+    source,
+    geometry,
+    describe: ({ batch, inSize, outSize, nonzeros, bias }) => `${batch}x${inSize}→${outSize}, ${nonzeros} nonzeros${bias ? ' +bias' : ''}`,
+    shapeConstants: ({ bias = false }) => ({ HAS_BIAS: Number(bias) }),
+    workgroups: ({ batch }, g) => [ceilDiv(batch, g.WG), 1, 1],
+    bindingBytes,
+    unreadBindings: ({ bias }) => (bias ? [] : [BIAS_BINDING]),
+    costBlock: (g) => [g.WG, 1],
+  };
+}
+
+/** sparse_unrolled for one layer in the geometry the device's tuning picks (one of `SPARSE_UNROLLED_GEOMETRIES`). */
+export function unrolledKernelFor(ctx: GpuContext, layer: UnrolledLayer): CostedDescriptor<SparseShape, { WG: number }> {
+  const { geometry } = tunedVariant(ctx.tuning, SPARSE_UNROLLED_GEOMETRIES.map((g) => ({ name: SPARSE_UNROLLED, geometry: g })));
+  return unrolledSparseKernel(layer, { WG: geometry.WG! });
+}

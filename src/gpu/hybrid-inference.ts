@@ -14,26 +14,33 @@ import { createLayeredInference, type GpuInference } from './inference';
 import { matmulChoiceName, matmulDescriptorOf, matmulVersionFor } from './kernels';
 import { KernelError } from './program';
 import { sparseChoiceName, sparseKernelChooser } from './sparse-kernels';
-import { unrollable, unrolledKernelFor } from './sparse-unrolled';
+import { UNROLLED_COST, unrollable, unrolledKernelFor } from './sparse-unrolled';
 import type { SparseInferenceOptions } from './sparse-inference';
 
 export interface HybridInferenceOptions extends SparseInferenceOptions {
   /** The kernel of each layer at every batch, instead of `chooseLayerKernel` (tests use it to cover every mix). */
   layerKernels?: readonly LayerKernel[];
+  /**
+   * Also price sparse_unrolled for layers it can take (at `UNROLLED_COST` unless the tuning has a
+   * cost for it): faster at large batches, but each layer is a program of its own, compiled on
+   * the first run (seconds to minutes on a CPU adapter). Off by default.
+   */
+  unrolled?: boolean;
 }
 
 /**
  * Uploads `model` to run each layer on whichever kernel `chooseLayerKernel` finds cheaper for its
  * density, shape and the batch: sparse CSR for the very sparse layers, the dense matmul for the
- * small, denser ones that structured pruning leaves; and a layer of at most
+ * small, denser ones that structured pruning leaves; with `unrolled`, a layer of at most
  * `UNROLLED_MAX_NONZEROS` weights written into its own program where that is cheaper still.
  */
 export function createHybridInference(ctx: GpuContext, model: Network | CompactNetwork, options: HybridInferenceOptions): Promise<GpuInference> {
   const { net } = asCompact(model);
   const csr = csrLayers(net);
   const layers = csr.map((layer) => ({ inSize: layer.inSize, outSize: layer.outSize, nonzeros: layer.indices.length }));
-  // Small layers may run written into their own program (sparse_unrolled), priced like the others.
-  const unrolled = csr.map((layer) => (unrollable(layer) ? unrolledKernelFor(ctx, layer) : undefined));
+  // Asked for, small layers may run written into their own program (sparse_unrolled), priced like the others.
+  const unrolled = csr.map((layer) => (options.unrolled && unrollable(layer) ? unrolledKernelFor(ctx, layer) : undefined));
+  const costs = options.unrolled ? { sparse_unrolled: UNROLLED_COST, ...ctx.tuning.costs } : ctx.tuning.costs;
   if (options.layerKernels && options.layerKernels.length !== layers.length) {
     throw new KernelError(`hybrid inference: ${options.layerKernels.length} layer kernels given for ${layers.length} layers`);
   }
@@ -43,7 +50,7 @@ export function createHybridInference(ctx: GpuContext, model: Network | CompactN
   const choose = (count: number): LayerKernel[] =>
     layers.map((layer, l) => {
       const dense = matmulDescriptorOf(ctx, matmulVersionFor(ctx, { m: count, k: layer.inSize, n: layer.outSize }));
-      return chooseLayerKernel(layer, count, { dense, sparse: sparseKernel(count), unrolled: unrolled[l] }, ctx.tuning.costs);
+      return chooseLayerKernel(layer, count, { dense, sparse: sparseKernel(count), unrolled: unrolled[l] }, costs);
     });
   const forced = options.layerKernels;
   return createLayeredInference(ctx, model, {

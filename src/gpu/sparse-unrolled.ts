@@ -34,11 +34,19 @@ export type UnrolledLayer = Pick<CsrLayer, 'inSize' | 'outSize' | 'indptr' | 'in
 const MIN_NORMAL_F32 = 2 ** -126;
 
 /**
- * Most nonzeros a layer may have to be unrolled. A CPU adapter compiles the program on its first
- * run in about 3 s for the seed network's 8,195 weights (BENCHMARKS.md, "pruned inference at
- * batch 10 000"); the time grows with the program, so large layers keep the looped kernels.
+ * Most nonzeros a layer may have to be unrolled: the program grows with them, and so does its
+ * compile time (BENCHMARKS.md, "pruned inference at batch 10 000").
  */
 export const UNROLLED_MAX_NONZEROS = 8192;
+
+/**
+ * What sparse_unrolled costs per nonzero and sample, in multiply-adds of the full-tile matmul
+ * (`Tuning.costs`): on the seed network's 90→93 layer at 35% kept it ran in 0.5–0.66 of the
+ * matmul's time on 2.9k of its 8.4k (padded 8.9k) multiply-adds. Not in the default tuning: the
+ * hybrid engine prices the kernel only when asked to (`HybridInferenceOptions.unrolled`), since
+ * lavapipe's first compile of a layer took from seconds to minutes.
+ */
+export const UNROLLED_COST = 2;
 
 /** Whether every weight can be written into the program and read back as it is: finite, and zero or normal. */
 function canUnroll({ values }: UnrolledLayer): boolean {

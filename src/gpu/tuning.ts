@@ -67,10 +67,6 @@ export const DEFAULT_TUNING: Tuning = {
     sparse_v1: 6,
     sparse_v2: 6,
     sparse_v3: 6,
-    // "pruned inference at batch 10 000": on the seed network's 90→93 layer at 35% kept,
-    // sparse_unrolled ran in 0.5–0.66 of the matmul's time on 2.9k of its 8.4k (padded 8.9k)
-    // multiply-adds, i.e. a nonzero cost about 2 of the matmul's multiply-adds.
-    sparse_unrolled: 2,
   },
   geometry: {},
 };

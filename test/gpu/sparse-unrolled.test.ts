@@ -15,7 +15,7 @@ import { bindKernel, compileKernel, submitDispatches } from '../../src/gpu/dispa
 import { createHybridInference } from '../../src/gpu/hybrid-inference';
 import { matmulV3 } from '../../src/gpu/kernels';
 import { SPARSE_V3, sparseParams } from '../../src/gpu/sparse-kernels';
-import { SPARSE_UNROLLED_GEOMETRIES, UNROLLED_MAX_NONZEROS, unrollable, unrolledSparseKernel } from '../../src/gpu/sparse-unrolled';
+import { SPARSE_UNROLLED_GEOMETRIES, UNROLLED_COST, UNROLLED_MAX_NONZEROS, unrollable, unrolledSparseKernel } from '../../src/gpu/sparse-unrolled';
 import { DEFAULT_TUNING } from '../../src/gpu/tuning';
 import { initNetwork } from '../../src/model/network';
 import { compactNetwork } from '../../src/prune/structured';
@@ -104,12 +104,13 @@ describe.skipIf(!gpu.context)(`sparse_unrolled ${gpu.label}`, () => {
       if (biases) net.biases = net.sizes.slice(1).map((out, l) => randomFloats(mulberry32(l + 3), out, -0.5, 0.5));
       pruneToSparsity(net, 0.8, 'layer');
       const { compact } = compactNetwork(net);
-      for (const layerKernels of [['unrolled', 'dense', 'unrolled'], ['sparse', 'unrolled', 'dense'], ['dense', 'unrolled', 'sparse']] as const) {
-        const engine = await createHybridInference(ctx, compact, { maxBatch: 130, layerKernels });
+      // Forced mixes, and the cost model's own choice when asked to price sparse_unrolled.
+      for (const layerKernels of [['unrolled', 'dense', 'unrolled'], ['sparse', 'unrolled', 'dense'], ['dense', 'unrolled', 'sparse'], undefined] as const) {
+        const engine = await createHybridInference(ctx, compact, { maxBatch: 130, layerKernels, unrolled: true });
         for (const count of [1, 63, 130]) {
           const inputs = randomFloats(mulberry32(count + 7), count * 60, 0, 1);
           const expected = sparseInfer(csrLayers(net), inputs, count);
-          expectClose((await engine.infer(inputs, count)).logits, expected.logits, { rel: 1e-4, abs: 1e-5 }, `${layerKernels.join('/')} biases ${biases} batch ${count}`);
+          expectClose((await engine.infer(inputs, count)).logits, expected.logits, { rel: 1e-4, abs: 1e-5 }, `${layerKernels?.join('/') ?? 'chosen'} biases ${biases} batch ${count}`);
         }
         engine.dispose();
       }
@@ -138,12 +139,11 @@ describe('sparse_unrolled eligibility and cost', () => {
     expect(unrolledSparseKernel(layerOf([0.5, 0.125])).programId).not.toBe(a.programId);
   });
 
-  it('runs the seed network\'s small layers unrolled at batch 10 000, and not with a tuning that has no cost for it', () => {
+  it('runs the seed network\'s 90→93 layer unrolled at batch 10 000 at its cost, and dense where the costs have none (the default tuning)', () => {
     const layer = { inSize: 90, outSize: 93, nonzeros: 2931 };
     const kernels = { dense: matmulV3(8), sparse: SPARSE_V3, unrolled: unrolledSparseKernel(layerOf([0.5])) };
-    expect(chooseLayerKernel(layer, 10000, kernels, DEFAULT_TUNING.costs)).toBe('unrolled');
-    const { sparse_unrolled: _, ...before } = DEFAULT_TUNING.costs;
-    expect(chooseLayerKernel(layer, 10000, kernels, before)).toBe('dense');
+    expect(chooseLayerKernel(layer, 10000, kernels, { ...DEFAULT_TUNING.costs, sparse_unrolled: UNROLLED_COST })).toBe('unrolled');
+    expect(chooseLayerKernel(layer, 10000, kernels, DEFAULT_TUNING.costs)).toBe('dense');
     expect(chooseLayerKernel(layer, 10000, { dense: kernels.dense, sparse: kernels.sparse }, DEFAULT_TUNING.costs)).toBe('dense');
   });
 });

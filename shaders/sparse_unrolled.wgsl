@@ -3,9 +3,9 @@
 // values: one invocation per sample walks the used inputs in ascending order, loads each once
 // and adds it times its weights into one accumulator per output. The other CSR kernels gather
 // the input once per nonzero and sample and load an index and a weight with it; here a sample
-// costs one load per used input and one multiply-add per nonzero. One program per layer: it
-// compiles in seconds on a CPU adapter for a few thousand nonzeros (BENCHMARKS.md,
-// "pruned inference at batch 10 000"), so the host caps the nonzeros it unrolls.
+// costs one load per used input and one multiply-add per nonzero. One program per layer, whose
+// first compile on lavapipe took from seconds to minutes (BENCHMARKS.md, "pruned inference at
+// batch 10 000"): the host caps the nonzeros it unrolls and runs it only when asked.
 //
 //   y(s, o) = Σ_{k in indptr[o] .. indptr[o + 1]} values[k] · x(s, indices[k]) (+ bias[o] with
 //   HAS_BIAS, once, after the sum), then ReLU if relu (0 where y ≤ 0; NaN passes on, so an

@@ -18,7 +18,7 @@ import { compactNetwork } from '../prune/structured';
 import { pruneToSparsity } from '../prune/unstructured';
 import { median } from './timing';
 
-export type InferVariant = 'dense' | 'sparse' | 'compact' | 'hybrid' | 'compact-dense';
+export type InferVariant = 'dense' | 'sparse' | 'compact' | 'hybrid' | 'compact-dense' | 'hybrid-unrolled';
 
 export interface InferRow {
   /** `mnist`, `square-1024`, ... or the name given to `benchInferNetwork`. */
@@ -153,6 +153,7 @@ async function measureCell(
   repeats: number,
   skipped: string[],
   compactDense: boolean,
+  unrolled = false,
 ): Promise<InferRow[]> {
   const contenders: Contender[] = [];
   const total = base.weights.reduce((n, w) => n + w.length, 0);
@@ -180,6 +181,7 @@ async function measureCell(
       const { compact } = compactNetwork(net);
       await add('compact', createSparseInference(ctx, compact, { maxBatch: batch }), sparsity, compact.net.sizes, kept);
       await add('hybrid', createHybridInference(ctx, compact, { maxBatch: batch }), sparsity, compact.net.sizes, kept);
+      if (unrolled) await add('hybrid-unrolled', createHybridInference(ctx, compact, { maxBatch: batch, unrolled: true }), sparsity, compact.net.sizes, kept);
       if (compactDense && denseWork(compact.net.sizes, batch) <= MAX_DENSE_WORK) {
         const weights = compact.net.weights.reduce((n, w) => n + w.length, 0);
         await add('compact-dense', createDenseInference(ctx, compact, { maxBatch: batch }), sparsity, compact.net.sizes, weights);
@@ -227,13 +229,13 @@ export async function benchInferGrid(ctx: GpuContext, options: InferGridOptions 
 export async function benchInferNetwork(
   ctx: GpuContext,
   net: Network,
-  options: { model?: string; batches?: readonly number[]; repeats?: number; log?: (line: string) => void } = {},
+  options: { model?: string; batches?: readonly number[]; repeats?: number; unrolled?: boolean; log?: (line: string) => void } = {},
 ): Promise<InferBenchResult> {
   const model = options.model ?? 'mnist-trained';
   const rows: InferRow[] = [];
   const skipped: string[] = [];
   for (const batch of options.batches ?? [1, 100, 10000]) {
-    const cell = await measureCell(ctx, model, net, [net], batch, options.repeats ?? 7, skipped, true);
+    const cell = await measureCell(ctx, model, net, [net], batch, options.repeats ?? 7, skipped, true, options.unrolled);
     rows.push(...cell);
     options.log?.(`${model} batch ${batch}: ${cell.length} cases`);
   }
@@ -258,7 +260,7 @@ export function formatInferTable(rows: readonly InferRow[]): string {
   return [header, ...lines].map((l) => l.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }
 
-const VARIANT_COLORS: Record<InferVariant, string> = { dense: '#444444', sparse: '#d95f02', compact: '#1b9e77', hybrid: '#e7298a', 'compact-dense': '#7570b3' };
+const VARIANT_COLORS: Record<InferVariant, string> = { dense: '#444444', sparse: '#d95f02', compact: '#1b9e77', hybrid: '#e7298a', 'compact-dense': '#7570b3', 'hybrid-unrolled': '#66a61e' };
 
 function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

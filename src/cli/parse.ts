@@ -110,6 +110,8 @@ export interface BenchCommand extends GpuSelection {
   repeats: number;
   outDir: string;
   model?: string;
+  /** bench infer --model: also race the hybrid engine allowed to write small layers into their own program. */
+  unrolled: boolean;
   json: boolean;
 }
 
@@ -313,6 +315,11 @@ export const benchOptions = {
   repeats: { type: 'number', default: 7, describe: 'Timed repeats per case (the median is reported)' },
   'out-dir': { type: 'string', default: 'bench-results', describe: 'Folder for the JSON (and SVG) results' },
   model: { type: 'string', describe: 'bench infer: also measure this trained network (dense vs pruned)' },
+  unrolled: {
+    type: 'boolean',
+    default: false,
+    describe: 'bench infer --model: also race the hybrid engine that may compile a small pruned layer into its own program (sparse_unrolled: fast at large batches, but compiling it can take minutes on a software adapter)',
+  },
   ...gpuOptions,
   ...jsonOption,
 } as const satisfies Record<string, Options>;
@@ -718,6 +725,7 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
         repeats: positiveInteger(raw, 'repeats'),
         outDir: raw['out-dir'] as string,
         model: raw.model as string | undefined,
+        unrolled: raw.unrolled as boolean,
         json,
         ...gpuSelection(raw),
       };

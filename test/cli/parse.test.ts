@@ -72,6 +72,8 @@ describe('parseArgs', () => {
     expect(failure(['convert', 'm.txt', '--out', 'm.safetensors', '--softmax'])).toMatch(/--softmax is for ONNX output \(--out ending in \.onnx\), not m\.safetensors/);
     expect(failure(['convert', 'm.txt', '--out', 'm.onnx', '--layout', 'torch'])).toMatch(/--layout is for safetensors output, not m\.onnx/);
     expect(command(['bench', 'infer', '--quick'])).toMatchObject({ name: 'bench', target: 'infer', quick: true, repeats: 7 });
+    expect(command(['bench', 'infer', '--quick'])).toMatchObject({ unrolled: false });
+    expect(command(['bench', 'infer', '--model', 'm.safetensors', '--unrolled'])).toMatchObject({ model: 'm.safetensors', unrolled: true });
     expect(failure(['bench', 'everything'])).toMatch(/target must be one of "train", "infer"/);
     expect(failure(['eval'])).toMatch(/Missing required argument: model/);
     expect(failure(['eval', 'm.txt', '--backend', 'cpu', '--sparse'])).toMatch(/--sparse runs the GPU sparse kernel/);

@@ -50,7 +50,7 @@ export async function runBench(cmd: BenchCommand, io: CommandIo): Promise<void> 
   const grid = await benchInferGrid(ctx, { quick: cmd.quick, repeats: cmd.repeats, log });
   const trained: InferBenchResult | null = model
     ? // As the network of whole samples: dense reads every feature, the compact variants gather theirs.
-      await benchInferNetwork(ctx, expandInputs(model), { model: basename(cmd.model!), repeats: cmd.repeats, log })
+      await benchInferNetwork(ctx, expandInputs(model), { model: basename(cmd.model!), repeats: cmd.repeats, unrolled: cmd.unrolled, log })
     : null;
   const rows = [...grid.rows, ...(trained?.rows ?? [])];
   const report = { adapter: ctx.adapter, results: rows, skipped: [...grid.skipped, ...(trained?.skipped ?? [])] };

@@ -53,9 +53,9 @@ export interface TrainingOptions {
   run?: Checkpoint['run'];
   now?: () => number;
   /**
-   * Once pruning has removed neurons (after a pruning pass, or in the checkpoint resumed), train
-   * the smaller network with trainers this makes (src/train/compact-training.ts): the same
-   * results, faster. Absent: the full shape throughout.
+   * Once pruning has removed neurons and no pruning pass is left (after the last pass, or in the
+   * checkpoint resumed), train the smaller network with trainers this makes
+   * (src/train/compact-training.ts): the same results, faster. Absent: the full shape throughout.
    */
   compact?: CompactTraining;
   /** The training set the trainer was made with: what a recipe's shift augmentation moves each epoch, and the teacher sees. */
@@ -182,7 +182,7 @@ async function trainEpochs(
     trainer = compacted.trainer;
     events.onCompact?.(compacted.trainer.sizes, epoch);
   };
-  if (resume) await compactFrom(resume, resume.epoch);
+  if (resume && !prunesFrom(recipe, resume.epoch)) await compactFrom(resume, resume.epoch);
   const shift = recipe.shift ?? 0;
   if (shift > 0 && !options.train) throw new Error('a recipe with shift augmentation needs its training set (TrainingOptions.train)');
   let shifted: Float32Array | undefined;
@@ -232,7 +232,8 @@ async function trainEpochs(
     };
     reports.push(report);
     events.onEpoch?.(report);
-    if (pruned) await compactFrom(state, epoch + 1);
+    // Once the last pruning pass is done: every new shape costs the GPU its pipelines again.
+    if (pruned && !prunesFrom(recipe, epoch + 1)) await compactFrom(state, epoch + 1);
     ({ learningRate: lr, momentum } = epochRates(recipe, epoch + 1));
     lastGood = checkpointAt(epoch + 1, 0, rng.getState(), NO_COUNTS, state);
     await events.onCheckpoint?.(lastGood);
@@ -243,26 +244,35 @@ async function trainEpochs(
   return { status: 'finished', net: lastGood.net, epochs: reports, seconds: elapsed() };
 }
 
-async function prunePass(trainer: Trainer, recipe: Recipe, epoch: number): Promise<(PruneResult & { rule: string }) | null> {
+/** The recipe's pruning pass after epoch `epoch` (0-based), or null when it has none. */
+function pruningAt(recipe: Recipe, epoch: number): { apply: (net: Network) => PruneResult; rule: string } | null {
   const schedule = recipe.prune;
-  let apply: ((net: Network) => PruneResult) | null = null;
-  let rule = '';
   if (schedule.kind === 'once' && epoch === schedule.epoch) {
-    apply = (net) => pruneByThreshold(net, schedule.threshold);
-    rule = `w² < ${schedule.threshold}`;
-  } else if (schedule.kind === 'once-sparsity' && epoch === schedule.epoch) {
-    apply = (net) => pruneToSparsity(net, schedule.sparsity, schedule.scope);
-    rule = `${schedule.scope} sparsity ${schedule.sparsity}`;
-  } else if (schedule.kind === 'gradual') {
-    const target = gradualTarget(schedule, epoch);
-    if (target !== null) {
-      apply = (net) => pruneToSparsity(net, target, schedule.scope);
-      rule = `gradual ${schedule.scope} sparsity ${typeof target === 'number' ? target.toFixed(4) : target.map((t) => t.toFixed(4)).join(',')}`;
-    }
+    return { apply: (net) => pruneByThreshold(net, schedule.threshold), rule: `w² < ${schedule.threshold}` };
   }
-  if (!apply) return null;
+  if (schedule.kind === 'once-sparsity' && epoch === schedule.epoch) {
+    return { apply: (net) => pruneToSparsity(net, schedule.sparsity, schedule.scope), rule: `${schedule.scope} sparsity ${schedule.sparsity}` };
+  }
+  if (schedule.kind === 'gradual') {
+    const target = gradualTarget(schedule, epoch);
+    if (target === null) return null;
+    const rule = `gradual ${schedule.scope} sparsity ${typeof target === 'number' ? target.toFixed(4) : target.map((t) => t.toFixed(4)).join(',')}`;
+    return { apply: (net) => pruneToSparsity(net, target, schedule.scope), rule };
+  }
+  return null;
+}
+
+/** Whether a pruning pass is still to come after epoch `epoch` or later. */
+function prunesFrom(recipe: Recipe, epoch: number): boolean {
+  for (let e = epoch; e < recipe.epochs; e++) if (pruningAt(recipe, e)) return true;
+  return false;
+}
+
+async function prunePass(trainer: Trainer, recipe: Recipe, epoch: number): Promise<(PruneResult & { rule: string }) | null> {
+  const pruning = pruningAt(recipe, epoch);
+  if (!pruning) return null;
   const { net } = await trainer.state();
-  const result = apply(net);
+  const result = pruning.apply(net);
   await trainer.setMasks(net.masks);
-  return { ...result, rule };
+  return { ...result, rule: pruning.rule };
 }

@@ -10,8 +10,9 @@ import { CpuTrainer } from '../../src/cpu/trainer';
 import { takeSamples, type Dataset } from '../../src/data/dataset';
 import type { Network } from '../../src/model/network';
 import { loadMnist } from '../../src/node/mnist';
+import { pruneToSparsity } from '../../src/prune/unstructured';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/train/checkpoint';
-import type { CompactTraining } from '../../src/train/compact-training';
+import { CompactTrainer, type CompactTraining } from '../../src/train/compact-training';
 import { optimizerOf } from '../../src/train/optimizer';
 import type { Recipe } from '../../src/train/recipe';
 import { runTraining } from '../../src/train/run';
@@ -101,15 +102,44 @@ describe('training the pruned network as the smaller one (JS reference)', () => 
     });
   }
 
-  it('a later pruning pass compacts again from the full state (gradual pruning)', async () => {
+  it('with gradual pruning, the smaller network is made once, after the last pruning pass', async () => {
     const recipe: Recipe = { ...ADAM, epochs: 5, prune: { kind: 'gradual', start: 1, end: 3, every: 1, initialSparsity: 0.5, sparsity: 0.95, scope: 'layer' } };
     const full = finished(await runTraining(start(recipe), recipe, train.count));
     const made: number[][] = [];
-    const compact = finished(await runTraining(start(recipe), recipe, train.count, {}, { compact: compactOn(recipe, made) }));
-    expect(made.length).toBeGreaterThan(1);
-    expect(made.at(-1)![0]).toBeLessThan(made[0]![0]!);
+    const compactedAt: number[] = [];
+    const compact = finished(await runTraining(start(recipe), recipe, train.count, { onCompact: (_sizes, epoch) => void compactedAt.push(epoch) }, { compact: compactOn(recipe, made) }));
+    expect(made).toHaveLength(1);
+    expect(compactedAt).toEqual([4]);
     expect(table(compact)).toEqual(table(full));
     expectSameNetwork(full.net, compact.net);
+  });
+
+  it('a pruning pass on the smaller network (setMasks) compacts again from the full state', async () => {
+    const recipe = ADAM;
+    const fullTrainer = start(recipe);
+    await fullTrainer.trainEpoch(null, 0.003, 0, {});
+    const pruned = await fullTrainer.state();
+    pruneToSparsity(pruned.net, [0.995, 0.2, 0], 'layer');
+    await fullTrainer.setMasks(pruned.net.masks);
+    const made: number[][] = [];
+    const compacted = (await CompactTrainer.start(await fullTrainer.state(), recipe, compactOn(recipe, made)))!;
+    try {
+      const further = await fullTrainer.state();
+      pruneToSparsity(further.net, [0.998, 0.6, 0.3], 'layer');
+      for (const trainer of [fullTrainer, compacted]) {
+        await trainer.trainEpoch(null, 0.003, 0, {});
+        await trainer.setMasks(further.net.masks);
+        await trainer.trainEpoch(null, 0.002, 0, {});
+      }
+      expect(made).toHaveLength(2);
+      expect(made[1]![1]).toBeLessThan(made[0]![1]!);
+      const [a, b] = [await fullTrainer.state(), await compacted.state()];
+      expectSameNetwork(a.net, b.net);
+      expectSameArrays(a.velocities, b.velocities, 'first moments');
+      expectSameArrays(a.secondMoments, b.secondMoments, 'second moments');
+    } finally {
+      compacted.dispose();
+    }
   });
 
   for (const recipe of [SEED_SMALL, ADAM]) {

@@ -3,6 +3,7 @@
  * into a typed command (or the text to print and the exit code, for --help, --version and
  * mistakes). Nothing here runs a command, so the whole surface is tested without training.
  */
+import { isShift, SHIFT_RANGE } from '../data/augment';
 import yargs, { type Argv, type Options } from 'yargs';
 import { SEED_RECIPE, type Recipe } from '../train/recipe';
 import {
@@ -743,7 +744,7 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
 
 /** The recipe's shift augmentation: none is no `shift` at all, as in the seed's recipe. */
 function shiftOf(shift: number): Pick<Recipe, 'shift'> {
-  if (!Number.isInteger(shift) || shift < 0 || shift > 8) throw new UserError(`--shift must be a whole number of pixels from 0 to 8, got ${shift}`);
+  if (!isShift(shift)) throw new UserError(`--shift must be ${SHIFT_RANGE}, got ${shift}`);
   return shift > 0 ? { shift } : {};
 }
 

@@ -14,9 +14,16 @@ function shiftGenerator(seed: number, epoch: number): DotNetRandom {
   return new DotNetRandom((seed * 7919 + epoch * 104_729 + 17) % 2_147_483_647);
 }
 
+/** The shifts a recipe may ask for, as every reader of one says it. */
+export const SHIFT_RANGE = 'a whole number of pixels from 0 to 8';
+
+export function isShift(shift: unknown): shift is number {
+  return Number.isSafeInteger(shift) && (shift as number) >= 0 && (shift as number) <= 8;
+}
+
 /** Refuses a shift that `train`'s samples cannot take: they must be images (IDX rows × cols). */
 export function checkShiftable(train: Dataset, maxShift: number): void {
-  if (!Number.isInteger(maxShift) || maxShift < 0) throw new UserError(`--shift must be a whole number of pixels ≥ 0, got ${maxShift}`);
+  if (!isShift(maxShift)) throw new UserError(`--shift must be ${SHIFT_RANGE}, got ${maxShift}`);
   if (maxShift === 0) return;
   const image = train.image;
   if (!image || image.rows * image.cols !== train.features) {

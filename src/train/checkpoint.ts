@@ -10,6 +10,7 @@
  * table so far) as JSON in `__metadata__.checkpoint`. Floats go through JSON as shortest round-trip text, so a resumed
  * run continues from bit-identical values.
  */
+import { isShift, SHIFT_RANGE } from '../data/augment';
 import { decodeSafetensors, encodeSafetensors, TRAINING_TENSOR_PREFIX } from '../format/safetensors';
 import { DotNetRandom, type DotNetRandomState } from '../model/dotnet-random';
 import type { Network } from '../model/network';
@@ -170,7 +171,7 @@ export function recipeProblem(recipe: Recipe, sizes?: readonly number[]): string
   if (!Number.isInteger(recipe.seed) || (recipe.seed | 0) !== recipe.seed) return `seed is ${JSON.stringify(recipe.seed)}, not a 32-bit integer`;
   if (typeof recipe.shuffle !== 'boolean') return 'shuffle is not true or false';
   if (recipe.bias !== undefined && typeof recipe.bias !== 'boolean') return 'bias is not true or false';
-  if (recipe.shift !== undefined && (!Number.isSafeInteger(recipe.shift) || recipe.shift < 0 || recipe.shift > 8)) return `shift is ${JSON.stringify(recipe.shift)}, not a whole number of pixels from 0 to 8`;
+  if (recipe.shift !== undefined && !isShift(recipe.shift)) return `shift is ${JSON.stringify(recipe.shift)}, not ${SHIFT_RANGE}`;
   if (recipe.distill !== undefined) {
     const d = recipe.distill;
     if (typeof d !== 'object' || d === null || typeof d.teacher !== 'string' || d.teacher === '') return 'distill does not name its teacher file';

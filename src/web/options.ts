@@ -3,6 +3,7 @@
  * same names as the CLI's `train` flags (`epochs`, `batch-size`, `lr`, `schedule`,
  * `layer-sparsity`, …), so a run reads the same everywhere. The presets are the README's recipes.
  */
+import { isShift, SHIFT_RANGE } from '../data/augment';
 import { validateSizes } from '../model/network';
 import type { PruneSchedule } from '../prune/schedule';
 import { ADAM_DEFAULTS, defaultSchedule, isAdam, OPTIMIZER_DEFAULTS, usesMomentum, type LrSchedule, type OptimizerKind } from '../train/optimizer';
@@ -194,7 +195,7 @@ export function trainRequest(values: Readonly<Record<string, string | undefined>
     ...updateRule(get, epochs),
     // As on the CLI: the seed's recipe has no `bias` at all.
     ...(checked(get, 'bias') ? { bias: true } : {}),
-    ...shiftOf(number(get, 'shift', (v) => Number.isInteger(v) && v >= 0 && v <= 8, 'a whole number of pixels from 0 to 8')),
+    ...shiftOf(number(get, 'shift', isShift, SHIFT_RANGE)),
   };
   const limit = optional(get, 'limit', positiveInteger) ?? null;
   if (limit !== null && limit < recipe.batchSize) throw new UserError(`limit ${limit} is smaller than one batch (batch-size ${recipe.batchSize})`);

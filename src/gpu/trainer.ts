@@ -18,6 +18,14 @@
  *   vb[l] += Σ_r G'[l+1][r, ·] over the n packed rows                             bias_grad
  *   W[l]  += lr·V[l]; V[l] *= momentum   where mask[l] = 1; b[l], vb[l] likewise   update
  * (without biases the "+ b[l]", bias_grad and the biases' update are not there at all).
+ * A pruned layer whose kept density is below `Tuning.sparseTrainingBelow` (or every layer, with
+ * `GpuTrainerOptions.layerKernels`) runs its three matmuls over its kept weights only
+ * (src/gpu/sparse-training-kernels.ts): the forward pass by output neuron, G'[l] by input
+ * neuron over the same row tiles (indirectly), and V[l] += A'[l]ᵀ·G'[l+1] at the kept positions
+ * in one direct dispatch that reads n itself (no chunks; the masked entries stay 0). W[l], V[l]
+ * and the mask stay dense, so the update, apply_mask and state() are the dense layer's. The
+ * index of kept positions is built on the CPU from the mask when the trainer is made and at
+ * setMasks, which may only remove weights from such a layer.
  * A skipped sample's gradient is 0, so the backward pass needs only the n packed rows: the gathers
  * and the input-gradient matmuls run ⌈n'/tile rows⌉ row tiles and the weight-gradient sum runs in
  * chunks of `chunk` batch rows (each accumulates into V[l]), only those below n' = n rounded up to
@@ -53,6 +61,7 @@ import { isAdam, SEED_OPTIMIZER, type OptimizerSettings } from '../train/optimiz
 import { startingOptimizerState, type OptimizerState } from '../train/trainer';
 import { applyMaskKernel, matmulDescriptorFor, matmulKernel, SOFTMAX_COUNTERS, softmaxGradKernel, updateKernel, type MatmulSpec, type MatmulVersion } from './kernels';
 import { biasGradKernel } from './bias-kernels';
+import { sparseTrainingIndex, sparseTrainingKernels, type SparseTrainingIndex } from './sparse-training-kernels';
 import { compactScanKernel, GATHER_ROWS, gatherRowsKernel, INDIRECT_ARGS_BYTES, INDIRECT_STORAGE, indirectArgsKernel, indirectTable } from './compact-kernels';
 import type { IndirectEntry } from '../cpu/compact';
 import { HYPER_FLOATS, optimizerUpdateKernel, writeHyper } from './optimizer-kernels';
@@ -66,6 +75,36 @@ export interface GpuTrainerOptions {
   batchesPerSubmit?: number;
   /** Batch rows per weight-gradient dispatch (default: `weightGradientChunk`); rounded up to whole offset alignments. */
   weightGradientRows?: number;
+  /**
+   * How each layer runs: `auto` (the default) through the sparse training kernels where its kept
+   * density is below `Tuning.sparseTrainingBelow`, else through the matmuls; `dense` or `sparse`
+   * every layer one way (tests, benchmarks).
+   */
+  layerKernels?: LayerKernelChoice;
+}
+
+export type LayerKernelChoice = 'auto' | 'dense' | 'sparse';
+
+/** A sparse layer's index of its kept weights on the GPU (`SparseTrainingIndex`), sized for `capacity` of them. */
+interface SparseIndexBuffers {
+  outPtr: GPUBuffer;
+  outRows: GPUBuffer;
+  inPtr: GPUBuffer;
+  positions: GPUBuffer;
+  capacity: number;
+}
+
+/** Kept weights over all weights of a mask (1 for a layer with none: nothing to skip). */
+function keptDensity(mask: Uint8Array): number {
+  if (mask.length === 0) return 1;
+  let kept = 0;
+  for (const m of mask) kept += m;
+  return kept / mask.length;
+}
+
+/** The kernels each layer of a network with `masks` runs under `choice`. */
+export function layerKernelsFor(ctx: GpuContext, masks: readonly Uint8Array[], choice: LayerKernelChoice = 'auto'): ('dense' | 'sparse')[] {
+  return masks.map((mask) => (choice === 'auto' ? (keptDensity(mask) < ctx.tuning.sparseTrainingBelow ? 'sparse' : 'dense') : choice));
 }
 
 const F32 = 4;
@@ -121,6 +160,11 @@ function slotWindows(ctx: GpuContext, label: string, count: number, bytes: numbe
 export class GpuTrainer implements Trainer {
   readonly backend = 'gpu' as const;
 
+  /** How each layer runs: through the matmuls, or the sparse training kernels over its kept weights. */
+  get layerKernels(): ('dense' | 'sparse')[] {
+    return this.sparseIndexes.map((index) => (index ? 'sparse' : 'dense'));
+  }
+
   /** What the batch slots hold: the set in file order, or reordered or replaced by an epoch's `order` or `inputs`. */
   private resident: 'file' | 'epoch' = 'file';
   private readonly counterValues = new Uint32Array(SOFTMAX_COUNTERS);
@@ -156,6 +200,8 @@ export class GpuTrainer implements Trainer {
     private readonly maskDispatches: Dispatch[],
     private readonly batchesPerSubmit: number,
     private readonly owned: GPUBuffer[],
+    /** Per layer: the index of its kept weights when it runs sparse, else null. */
+    private readonly sparseIndexes: (SparseIndexBuffers | null)[],
   ) {
     this.optimizer = config.updateRule ?? SEED_OPTIMIZER;
   }
@@ -213,6 +259,15 @@ export class GpuTrainer implements Trainer {
     const perLayer = (label: string, arrays?: Float32Array[]): GPUBuffer[] => perLayerOf(masked.weights, label, arrays);
     const weights = perLayer('weights', masked.weights);
     const maskBuffers = perLayer('mask', masked.masks.map((m) => Float32Array.from(m)));
+    // A sparse layer's index of its kept weights, as many as it keeps now: pruning only removes.
+    const sparseIndexes = layerKernelsFor(ctx, masked.masks, options.layerKernels).map((kind, l): SparseIndexBuffers | null => {
+      if (kind === 'dense') return null;
+      const index = sparseTrainingIndex(masked.masks[l]!, sizes[l]!, sizes[l + 1]!);
+      const indexBuffer = (name: keyof SparseTrainingIndex): GPUBuffer => buffer(`layer ${l} kept weights, ${name}`, index[name].byteLength);
+      const buffers = { outPtr: indexBuffer('outPtr'), outRows: indexBuffer('outRows'), inPtr: indexBuffer('inPtr'), positions: indexBuffer('positions'), capacity: index.positions.length };
+      writeSparseIndex(ctx, buffers, index);
+      return buffers;
+    });
     const velocityLabel = rule === 'seed' ? 'velocities' : rule === 'momentum' ? 'momentum buffers' : 'first moments';
     const velocityBuffers = rule === 'sgd' ? [] : perLayer(velocityLabel, startState.velocities);
     const secondMoments = isAdam(rule) ? perLayer('second moments', startState.secondMoments) : [];
@@ -273,10 +328,18 @@ export class GpuTrainer implements Trainer {
     const biasLayers = bias ? layerIndices : [];
     const updateOf = (count: number, biasUpdate: boolean): Promise<Kernel> =>
       rule === 'seed' ? updateKernel(ctx, count, biasUpdate) : optimizerUpdateKernel(ctx, rule, count, biasUpdate);
-    const [forward, backward, weightGrad, update, applyMask, softmax, scan, gather, biasGrad, biasUpdate] = await Promise.all([
-      Promise.all(layerIndices.map((l) => matmulKernel(ctx, { m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none', bias }, version))),
-      Promise.all(backwardSpecs.map((spec, i) => compileKernel(ctx, backwardDescriptors[i]!, spec))),
-      Promise.all(layerIndices.map(weightGradKernels)),
+    const isSparse = (l: number): boolean => sparseIndexes[l] !== null;
+    const [forward, backward, weightGrad, sparse, update, applyMask, softmax, scan, gather, biasGrad, biasUpdate] = await Promise.all([
+      Promise.all(layerIndices.map((l) => (isSparse(l) ? null : matmulKernel(ctx, { m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none', bias }, version)))),
+      Promise.all(backwardSpecs.map((spec, i) => (isSparse(i + 1) ? null : compileKernel(ctx, backwardDescriptors[i]!, spec)))),
+      Promise.all(layerIndices.map((l) => (isSparse(l) ? [] : weightGradKernels(l)))),
+      Promise.all(
+        layerIndices.map((l) =>
+          isSparse(l)
+            ? sparseTrainingKernels(ctx, { batch, inSize: sizes[l]!, outSize: sizes[l + 1]!, capacity: sparseIndexes[l]!.capacity, relu: l + 1 < layers, bias }, l > 0)
+            : null,
+        ),
+      ),
       Promise.all(layerIndices.map((l) => updateOf(sizes[l]! * sizes[l + 1]!, false))),
       Promise.all(layerIndices.map((l) => applyMaskKernel(ctx, sizes[l]! * sizes[l + 1]!))),
       softmaxGradKernel(ctx, batch, sizes[layers]!, config.confidence, config.distill),
@@ -294,7 +357,11 @@ export class GpuTrainer implements Trainer {
       return { x: kernel.workgroups[0], y: 0, rowsPerWorkgroup: rows, firstRow: 0 };
     };
     const gatherEntries = gather.map((kernel) => rowTiled(kernel, GATHER_ROWS.geometry.ROWS));
-    const backwardEntries = backward.map((kernel, i) => rowTiled(kernel, backwardDescriptors[i]!.tile(backwardDescriptors[i]!.geometry)[0]));
+    const backwardEntries = backward.map((kernel, i) => {
+      const sparseKernels = sparse[i + 1];
+      if (sparseKernels) return rowTiled(sparseKernels.inputGrad!, sparseKernels.inputGradRows);
+      return rowTiled(kernel!, backwardDescriptors[i]!.tile(backwardDescriptors[i]!.geometry)[0]);
+    });
     const chunkEntries: IndirectEntry[] = weightGrad.flatMap((kernels) => kernels.map((kernel, c) => ({ x: kernel.workgroups[0], y: kernel.workgroups[1], rowsPerWorkgroup: 0, firstRow: c * chunk })));
     const entries = [...gatherEntries, ...backwardEntries, ...chunkEntries];
     const indirectArgs = await indirectArgsKernel(ctx, entries.length, batch, chunk);
@@ -306,9 +373,14 @@ export class GpuTrainer implements Trainer {
     // Bind groups: those that read a batch's slot per batch, the rest once.
     const act = (l: number) => activations[l]!;
     const packedGrad = (l: number) => (l === layers ? packedOutputGradients : gradients[l]!);
-    /** Layer l's forward bindings after its input: W[l], A[l+1], the unread aux, and b[l] when there are biases. */
-    const forwardBindings = (l: number) => [weights[l]!, act(l + 1), unread, ...(biases ? [biases.values[l]!] : [])];
-    const hiddenForward = layerIndices.slice(1).map((l) => bindKernel(ctx, forward[l]!, `layer ${l} forward`, [act(l), ...forwardBindings(l)]));
+    const biasOf = (l: number): GPUBuffer[] => (biases ? [biases.values[l]!] : []);
+    /** Layer l's forward pass from `input`: the matmul, or over a sparse layer's kept weights. */
+    const forwardDispatch = (l: number, input: GPUBuffer | GPUBufferBinding, label: string): Dispatch => {
+      const index = sparseIndexes[l];
+      if (index) return bindKernel(ctx, sparse[l]!.forward, label, [input, index.outPtr, index.outRows, weights[l]!, act(l + 1), ...biasOf(l)]);
+      return bindKernel(ctx, forward[l]!, label, [input, weights[l]!, act(l + 1), unread, ...biasOf(l)]);
+    };
+    const hiddenForward = layerIndices.slice(1).map((l) => forwardDispatch(l, act(l), `layer ${l} forward`));
     const gatherPacked = (l: number, from: GPUBuffer | GPUBufferBinding, to: GPUBuffer, label: string): Dispatch =>
       indirectly(bindKernel(ctx, gather[l]!, label, [packedSamples, packedCount, from, to]), l);
     const compaction = [
@@ -320,14 +392,31 @@ export class GpuTrainer implements Trainer {
     const backprop = layerIndices
       .slice(1)
       .reverse()
-      .map((l) => indirectly(bindKernel(ctx, backward[l - 1]!, `layer ${l} backprop`, [packedGrad(l + 1), weights[l]!, gradients[l]!, packedActivations[l]!]), sizes.length + l - 1));
-    /** Chunk c of layer l's weight gradient: rows [c·chunk, c·chunk + chunks[c]) of A'[l] and G'[l+1]. */
-    const weightGradChunks = (l: number) =>
-      chunks.map((rows, c) => {
+      .map((l) => {
+        const index = sparseIndexes[l];
+        const dispatch = index
+          ? bindKernel(ctx, sparse[l]!.inputGrad!, `layer ${l} backprop over kept weights`, [packedGrad(l + 1), index.inPtr, index.positions, weights[l]!, gradients[l]!, packedActivations[l]!])
+          : bindKernel(ctx, backward[l - 1]!, `layer ${l} backprop`, [packedGrad(l + 1), weights[l]!, gradients[l]!, packedActivations[l]!]);
+        return indirectly(dispatch, sizes.length + l - 1);
+      });
+    // The dense layers' chunks have indirect entries after the backprops', in layer order.
+    const firstChunkEntry = layerIndices.map((l) => sizes.length + backward.length + layerIndices.filter((d) => d < l && !isSparse(d)).length * chunks.length);
+    /**
+     * Layer l's weight gradient. Dense: chunk c sums rows [c·chunk, c·chunk + chunks[c]) of A'[l]
+     * and G'[l+1]. Sparse: one dispatch over the kept weights that reads the count itself.
+     */
+    const weightGradChunks = (l: number): Dispatch[] => {
+      const index = sparseIndexes[l];
+      if (index) {
+        const bindings = [packedActivations[l]!, packedGrad(l + 1), index.inPtr, index.positions, packedCount, gradientSums[l]!];
+        return [bindKernel(ctx, sparse[l]!.weightGrad, `layer ${l} gradient sum at kept weights`, bindings)];
+      }
+      return chunks.map((rows, c) => {
         const window = (b: GPUBuffer, width: number): GPUBufferBinding => ({ buffer: b, offset: c * chunk * width * F32, size: Math.max(F32, rows * width * F32) });
         const bindings = [window(packedActivations[l]!, sizes[l]!), window(packedGrad(l + 1), sizes[l + 1]!), gradientSums[l]!, maskBuffers[l]!];
-        return indirectly(bindKernel(ctx, weightGrad[l]![c]!, `layer ${l} gradient sum, rows ${c * chunk}–${c * chunk + rows - 1}`, bindings), sizes.length + backward.length + l * chunks.length + c);
+        return indirectly(bindKernel(ctx, weightGrad[l]![c]!, `layer ${l} gradient sum, rows ${c * chunk}–${c * chunk + rows - 1}`, bindings), firstChunkEntry[l]! + c);
       });
+    };
     // Layer l's bias gradient: the n packed rows of G'[l+1] (bias_grad reads the count itself).
     const biasGradients = biasLayers.map((l) => bindKernel(ctx, biasGrad[l]!, `layer ${l} bias gradient sum`, [packedGrad(l + 1), packedCount, biasGradientSums[l]!]));
     const backwardPass = [...backprop, ...layerIndices.flatMap(weightGradChunks), ...biasGradients];
@@ -358,7 +447,7 @@ export class GpuTrainer implements Trainer {
       return Array.from({ length: buffers.length / 2 }, (_, p) => bindKernel(ctx, applyMask[l]!, `layer ${l}`, [buffers[2 * p]!, buffers[2 * p + 1]!, maskBuffers[l]!]));
     });
     const batchDispatches = slots.map((slot, b) => [
-      bindKernel(ctx, forward[0]!, `layer 0 forward, batch ${b}`, [slot.inputs, ...forwardBindings(0)]),
+      forwardDispatch(0, slot.inputs, `layer 0 forward, batch ${b}`),
       ...hiddenForward,
       bindKernel(ctx, softmax, `batch ${b}`, [act(layers), slot.labels, gradients[layers]!, counters, backpropFlags, losses, ...(slot.soft ? [slot.soft] : [])]),
       ...compaction,
@@ -391,6 +480,7 @@ export class GpuTrainer implements Trainer {
       maskDispatches,
       options.batchesPerSubmit ?? 8,
       owned,
+      sparseIndexes,
     );
     trainer.uploadSamples(null);
     return trainer;
@@ -546,8 +636,17 @@ export class GpuTrainer implements Trainer {
     if (masks.length !== this.masks.length || masks.some((m, l) => m.length !== this.masks[l]!.length)) {
       throw new KernelError('GPU trainer: masks do not match the network’s weight shapes');
     }
-    // Only the masks travel: apply_mask zeroes the weights and optimizer state they drop.
+    // A sparse layer's index has room for the weights it kept when the trainer was made.
+    const indexes = masks.map((mask, l) => (this.sparseIndexes[l] ? sparseTrainingIndex(mask, this.sizes[l]!, this.sizes[l + 1]!) : null));
+    indexes.forEach((index, l) => {
+      const capacity = this.sparseIndexes[l]?.capacity ?? 0;
+      if (index && index.positions.length > capacity) {
+        throw new KernelError(`GPU trainer: the masks keep ${index.positions.length} weights of sparse layer ${l}, which was made for at most ${capacity}`);
+      }
+    });
+    // Only the masks travel (and a sparse layer's index): apply_mask zeroes the weights and optimizer state they drop.
     masks.forEach((mask, l) => writeArray(this.ctx, this.maskBuffers[l]!, 0, Float32Array.from(mask)));
+    indexes.forEach((index, l) => index && writeSparseIndex(this.ctx, this.sparseIndexes[l]!, index));
     await detectDeviceLoss(this.ctx, () => 'apply masks', () => submitDispatches(this.ctx, 'apply masks', this.maskDispatches));
     this.masks = masks.map((m) => m.slice());
   }
@@ -556,4 +655,9 @@ export class GpuTrainer implements Trainer {
     for (const b of this.owned) b.destroy();
     this.owned.length = 0;
   }
+}
+
+/** Writes a layer's index into its buffers (an index shorter than their capacity leaves stale entries past nnz, which no kernel reads). */
+function writeSparseIndex(ctx: GpuContext, buffers: SparseIndexBuffers, index: SparseTrainingIndex): void {
+  for (const name of ['outPtr', 'outRows', 'inPtr', 'positions'] as const) writeArray(ctx, buffers[name], 0, index[name]);
 }

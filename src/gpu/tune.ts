@@ -22,7 +22,7 @@ import { ceilDiv } from '../util/math';
 import { createBuffer, uploadBuffer, uniformBuffer } from './buffers';
 import { chooseLayerKernel, type LayerShape } from './cost-model';
 import type { GpuContext } from './device';
-import { bindKernel, compileKernel, type Geometry } from './dispatch';
+import { bindKernel, compileKernel, type Geometry, type KernelDescriptor } from './dispatch';
 import { MATMUL_V2, matmulVariants, subgroupSize, type MatmulDescriptor, type MatmulSpec } from './kernels';
 import {
   sparseParams,
@@ -36,6 +36,8 @@ import {
   type TransposeShape,
 } from './sparse-kernels';
 import { DEFAULT_TUNING, describeGeometry, type Tuning } from './tuning';
+import { SPARSE_TRAIN_FORWARD, SPARSE_TRAIN_INPUT_GRAD, SPARSE_TRAIN_WEIGHT_GRAD, sparseTrainingIndex, type SparseTrainingIndex, type SparseTrainingShape } from './sparse-training-kernels';
+import { weightGradientChunk } from './trainer';
 
 export interface TuneSettings {
   /** Layer sizes, input first: the recipe's network. */
@@ -50,6 +52,8 @@ export interface TuneSettings {
   inferBatches: readonly number[];
   /** Fraction of each layer's weights the CSR cases keep. */
   density: number;
+  /** Kept densities at which each layer's training step runs dense and sparse (`sparseTrainingBelow`); ascending. */
+  trainingDensities: readonly number[];
   repeats: number;
   /** Milliseconds of GPU work one timing aims at. */
   kernelTimingMs: number;
@@ -65,6 +69,8 @@ export function tuneSettings(quick: boolean, recipe: { sizes: readonly number[];
     inferBatches: quick ? [1, 100, 1000] : [1, 100, 10000],
     // About the density of the seed network's first layer after pruning (12%).
     density: 0.1,
+    // The seed's pruned layers keep 5–40% of their weights; the 2% recipes far less.
+    trainingDensities: quick ? [0.05, 0.15, 0.3, 0.5] : [0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5],
     repeats: quick ? 3 : 5,
     kernelTimingMs: quick ? 4 : 10,
   };
@@ -104,12 +110,13 @@ export interface TuneResult {
 const KEEP_DEFAULT_WITHIN = 0.05;
 
 type Variant = MatmulDescriptor | SparseDescriptor;
+type SparseTrainingDescriptor = KernelDescriptor<SparseTrainingShape>;
 
 const variantLabel = (v: { name: string; geometry: Geometry }): string => `${v.name} (${describeGeometry(v.geometry)})`;
 
 /** A measured case: one variant on one shape, with the units of work the cost model charges for it. */
 interface Measured {
-  variant: Variant | typeof SPARSE_TRANSPOSE;
+  variant: Variant | typeof SPARSE_TRANSPOSE | SparseTrainingDescriptor;
   shape: string;
   /** Rows of the output (samples in inference): what the thresholds look at. */
   batch: number;
@@ -129,6 +136,8 @@ interface Point {
   ms: Map<string, number>;
   /** For the dense-vs-sparse choice: the layer at this point. */
   layer?: LayerShape;
+  /** For `sparseTrainingBelow`: the kept density of the layer at this point. */
+  density?: number;
 }
 
 /** A candidate of a choice: what it runs at a point, as the key of its time there (a variant's label). */
@@ -218,7 +227,8 @@ const unique = (values: readonly number[]): number[] => [...new Set(values)].sor
 type CaseSpec =
   | { variant: MatmulDescriptor; spec: MatmulSpec }
   | { variant: SparseDescriptor; layer: CsrLayer; batch: number; xLayout?: Layout }
-  | { variant: typeof SPARSE_TRANSPOSE; transpose: TransposeShape };
+  | { variant: typeof SPARSE_TRANSPOSE; transpose: TransposeShape }
+  | { variant: SparseTrainingDescriptor; training: SparseTrainingShape; index: SparseTrainingIndex };
 
 /** The shape label of a CSR case: the x layout is named when it is not the hidden layers' feature-major. */
 const sparseCaseShape = (variant: SparseDescriptor, shape: SparseShape, xLayout: Layout = 'feature-major'): string =>
@@ -248,7 +258,15 @@ async function measure(ctx: GpuContext, cases: readonly CaseSpec[], settings: Tu
   try {
     // Pipelines compile in parallel; the first timing of each case, which waits for the GPU, one at a time.
     const kernels = await Promise.all(
-      cases.map((c) => ('spec' in c ? compileKernel(ctx, c.variant, c.spec) : 'transpose' in c ? compileKernel(ctx, c.variant, c.transpose) : compileKernel(ctx, c.variant, sparseShapeOf(c)))),
+      cases.map((c) =>
+        'spec' in c
+          ? compileKernel(ctx, c.variant, c.spec)
+          : 'transpose' in c
+            ? compileKernel(ctx, c.variant, c.transpose)
+            : 'training' in c
+              ? compileKernel(ctx, c.variant, c.training)
+              : compileKernel(ctx, c.variant, sparseShapeOf(c)),
+      ),
     );
     const measured: Measured[] = [];
     for (const [i, c] of cases.entries()) {
@@ -270,6 +288,24 @@ async function measure(ctx: GpuContext, cases: readonly CaseSpec[], settings: Tu
         ];
         const timed = await dispatchCase(ctx, bindKernel(ctx, kernel, 'tune', bindings), settings.kernelTimingMs);
         measured.push({ variant: c.variant, shape, batch, units: 0, timed, medianMs: NaN });
+        continue;
+      }
+      if ('training' in c) {
+        const { training, index } = c;
+        const shape = c.variant.describe(training);
+        // The index of the mask (its real positions: the speed depends on them), zeros for the rest, a count of the whole batch.
+        const indexBuffers = sharedBuffers(shape, () => [index.outPtr, index.outRows, index.inPtr, index.positions].map((a) => uploadBuffer(ctx, 'tune index', a.length ? a : new Uint32Array(1))));
+        const [outPtr, outRows, inPtr, positions] = indexBuffers;
+        const zeros = (floats: number): GPUBuffer => track(createBuffer(ctx, 'tune data', floats * 4));
+        const { batch, inSize, outSize } = training;
+        const bindings =
+          c.variant.name === SPARSE_TRAIN_FORWARD.name
+            ? [zeros(batch * inSize), outPtr!, outRows!, zeros(inSize * outSize), zeros(batch * outSize)]
+            : c.variant.name === SPARSE_TRAIN_INPUT_GRAD.name
+              ? [zeros(batch * outSize), inPtr!, positions!, zeros(inSize * outSize), zeros(batch * inSize), zeros(batch * inSize)]
+              : [zeros(batch * inSize), zeros(batch * outSize), inPtr!, positions!, track(uploadBuffer(ctx, 'tune count', Uint32Array.of(batch))), zeros(inSize * outSize)];
+        const timed = await dispatchCase(ctx, bindKernel(ctx, kernel, 'tune', bindings), settings.kernelTimingMs);
+        measured.push({ variant: c.variant, shape, batch, units: index.positions.length * batch, timed, medianMs: NaN });
         continue;
       }
       const { layer, batch, xLayout = 'feature-major' } = c;
@@ -514,14 +550,75 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
     });
   }
 
+  progress('phase 3: dense or sparse training per layer');
+  const sparseTraining = await tuneSparseTraining(ctx, settings, fullTile, progress);
+  all.push(...sparseTraining.measured);
+  decisions.push(sparseTraining.decision);
+
   return {
-    tuning: { ...DEFAULT_TUNING, fewRowsMaxM, fullTileMatmul, sparseV1Below, sparseWide, sampleMajorMaxFeatures, costs, geometry },
+    tuning: { ...DEFAULT_TUNING, fewRowsMaxM, fullTileMatmul, sparseV1Below, sparseWide, sampleMajorMaxFeatures, sparseTrainingBelow: sparseTraining.below, costs, geometry },
     decisions,
     cases: all.map((c) => ({ kernel: variantLabel(c.variant), shape: c.shape, ms: c.medianMs })),
     kernelTiming: kernelTimingMethod(ctx),
     repeats: settings.repeats,
     seconds: (performance.now() - start) / 1000,
   };
+}
+
+/**
+ * `sparseTrainingBelow`: each layer's share of a training step at the training batch with every
+ * sample backpropagated, through the matmuls (`fullTile`: forward, input gradient, the weight
+ * gradient in the trainer's chunks) and through the sparse training kernels over the kept weights
+ * of a magnitude-pruned random network at each of `trainingDensities`. A threshold is scored
+ * like the other choices: sparse below it, dense from it, by time relative to the faster of the
+ * two at each layer and density.
+ */
+async function tuneSparseTraining(
+  ctx: GpuContext,
+  settings: TuneSettings,
+  fullTile: MatmulDescriptor,
+  progress: (line: string) => void,
+): Promise<{ measured: Measured[]; decision: TuneDecision; below: number }> {
+  const { sizes, trainBatch: batch, trainingDensities } = settings;
+  const layers = sizes.length - 1;
+  const chunk = weightGradientChunk(batch);
+  const chunkRows = Math.min(chunk, batch);
+  const denseSpecs = (l: number): { spec: MatmulSpec; times: number }[] => [
+    { spec: { m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none' }, times: 1 },
+    ...(l > 0 ? [{ spec: { m: batch, k: sizes[l + 1]!, n: sizes[l]!, transB: true, epilogue: 'reluGrad' } as MatmulSpec, times: 1 }] : []),
+    { spec: { m: sizes[l]!, k: chunkRows, n: sizes[l + 1]!, transA: true, epilogue: 'accumulateVelocity' }, times: ceilDiv(batch, chunkRows) },
+  ];
+  const sparseCases = trainingDensities.flatMap((density) => {
+    const net = initNetwork([...sizes], 1);
+    pruneToSparsity(net, 1 - density, 'layer');
+    return net.masks.flatMap((mask, l) => {
+      const index = sparseTrainingIndex(mask, sizes[l]!, sizes[l + 1]!);
+      const training: SparseTrainingShape = { batch, inSize: sizes[l]!, outSize: sizes[l + 1]!, capacity: index.positions.length, relu: l + 1 < layers };
+      const kernels = [SPARSE_TRAIN_FORWARD, ...(l > 0 ? [SPARSE_TRAIN_INPUT_GRAD] : []), SPARSE_TRAIN_WEIGHT_GRAD] as SparseTrainingDescriptor[];
+      return kernels.map((variant) => ({ variant, training, index, density, l }));
+    });
+  });
+  const dense = [...Array(layers).keys()].flatMap((l) => denseSpecs(l).map(({ spec }) => ({ variant: fullTile, spec })));
+  const measured = await measure(ctx, [...dense, ...sparseCases], settings, progress);
+  const msOf = (shape: string, name: string): number => measured.find((c) => c.shape === shape && c.variant.name === name)!.medianMs;
+  const denseMs = (l: number): number => denseSpecs(l).reduce((sum, { spec, times }) => sum + times * msOf(matmulShape(spec), fullTile.name), 0);
+  const points: Point[] = trainingDensities.flatMap((density) =>
+    [...Array(layers).keys()].map((l) => {
+      const sparseMs = sparseCases
+        .filter((c) => c.density === density && c.l === l)
+        .reduce((sum, c) => sum + msOf(c.variant.describe(c.training), c.variant.name), 0);
+      return { shape: `layer ${l} at ${density * 100}% kept`, batch, density, ms: new Map([['dense', denseMs(l)], ['sparse', sparseMs]]) };
+    }),
+  );
+  const thresholds = unique([0, ...trainingDensities, 1, DEFAULT_TUNING.sparseTrainingBelow]);
+  const { decision, winner } = decide(
+    'sparseTrainingBelow',
+    `training step ${sizes.join('-')} at batch ${batch}, every layer dense (${fullTile.name}) or sparse at ${trainingDensities.map((d) => `${d * 100}%`).join(', ')} kept: sparse below the density`,
+    points,
+    thresholds.map((t): Policy => ({ label: String(t), pick: (p) => (p.density! < t ? 'sparse' : 'dense') })),
+    String(DEFAULT_TUNING.sparseTrainingBelow),
+  );
+  return { measured, decision, below: Number(winner.label) };
 }
 
 /** The decisions as a Markdown table, then each choice's candidates. */

@@ -70,6 +70,11 @@ function nonNegativeInteger(value: unknown, what: string): number {
   return value;
 }
 
+function density(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) fail(`${what} is not a number from 0 to 1`);
+  return value;
+}
+
 function version23(value: unknown, what: string): 2 | 3 {
   if (value !== 2 && value !== 3) fail(`${what} is not 2 or 3`);
   return value;
@@ -92,6 +97,8 @@ export function parseTuning(value: unknown): Tuning {
     sparseV1Below: nonNegativeInteger(value.sparseV1Below, 'sparseV1Below'),
     sparseWide: version23(value.sparseWide, 'sparseWide'),
     sampleMajorMaxFeatures: nonNegativeInteger(value.sampleMajorMaxFeatures, 'sampleMajorMaxFeatures'),
+    // Measured only by tunes since the sparse training kernels; an older entry runs the default.
+    sparseTrainingBelow: value.sparseTrainingBelow === undefined ? DEFAULT_TUNING.sparseTrainingBelow : density(value.sparseTrainingBelow, 'sparseTrainingBelow'),
     costs: { ...DEFAULT_TUNING.costs, ...numberRecord(value.costs, 'costs', positive) },
     geometry: Object.fromEntries(Object.entries(geometry).map(([name, g]) => [name, numberRecord(g, `geometry.${name}`, positive)])),
   };
@@ -143,6 +150,7 @@ export function summarizeTuning(t: Tuning, adapter: AdapterDescription): string 
   return [
     `matmul v${fullTile} (v4 up to ${t.fewRowsMaxM[fullTile]} rows)`,
     `sparse v1 below batch ${t.sparseV1Below}, else v${subgroups ? t.sparseWide : 2}`,
+    `sparse training below ${t.sparseTrainingBelow * 100}% kept`,
     geometry.length ? `geometry ${geometry.join(', ')}` : "the descriptors' geometry",
     JSON.stringify(t.costs) === JSON.stringify(DEFAULT_TUNING.costs) ? 'default costs' : 'measured costs',
   ].join('; ');

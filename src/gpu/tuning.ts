@@ -25,6 +25,11 @@ export interface Tuning {
   /** A sparse first layer reads the input sample-major up to this many features; wider inputs are transposed first. */
   sampleMajorMaxFeatures: number;
   /**
+   * The GPU trainer runs a layer whose kept density (kept weights / in·out) is below this through
+   * the sparse training kernels (src/gpu/sparse-training-kernels.ts), else through the matmuls.
+   */
+  sparseTrainingBelow: number;
+  /**
    * What one unit of work costs, by kernel name, in multiply-adds of the full-tile matmul
    * (matmul_v3 in the defaults; only the ratios matter): a
    * multiply-add for the matmuls (padding included: see `CostedDescriptor.costBlock`), one
@@ -54,6 +59,10 @@ export const DEFAULT_TUNING: Tuning = {
   // while the transpose cost half as much again as the layer; at 1024 and 4096 inputs
   // sample-major gathers were 2× slower.
   sampleMajorMaxFeatures: 784,
+  // BENCHMARKS.md, "Sparse training kernels": on 447-90-93-10 at batch 800, every sample
+  // backpropagated, the sparse kernels took 0.37–0.58× the matmuls' time at 5% kept, 0.73–0.93×
+  // at 15%, 0.97–1.23× at 20%, 1.5–2.2× at 30%.
+  sparseTrainingBelow: 0.2,
   costs: {
     // The quiet runs of BENCHMARKS.md: v3 15–19 GFLOP/s on full tiles, v2 8.5 on 1024³; v4
     // 3.4–3.5 G multiply-adds/s on 4096² at M = 16–24 against 14 for v3 (its tiles padded to

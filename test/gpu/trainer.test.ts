@@ -24,8 +24,8 @@ import { describe, expect, it } from 'vitest';
 import { CpuTrainer } from '../../src/cpu/trainer';
 import type { Dataset } from '../../src/data/dataset';
 import type { GpuContext } from '../../src/gpu/device';
-import { GpuTrainer } from '../../src/gpu/trainer';
-import { initNetwork } from '../../src/model/network';
+import { GpuTrainer, type GpuTrainerOptions } from '../../src/gpu/trainer';
+import { applyMasks, initNetwork } from '../../src/model/network';
 import type { Trainer, TrainConfig } from '../../src/train/trainer';
 import { expectSameCounts } from '../helpers/epoch-counts';
 import { expectClose } from '../helpers/expect-close';
@@ -92,10 +92,30 @@ const ADAM_RATES: [number, number][] = [
   [0.0005, 0],
 ];
 
-async function trainBoth(ctx: GpuContext, sizes: number[], count: number, config: TrainConfig, rates = SEED_RATES, bias = false): Promise<void> {
+/**
+ * Both trainers through three epochs. `options.layerKernels` picks the GPU's kernels; with
+ * `prunedAtStart` the network starts with a quarter of its weights kept (and pruned further
+ * after the second epoch), so a sparse layer's index is built from a pruned mask.
+ */
+async function trainBoth(
+  ctx: GpuContext,
+  sizes: number[],
+  count: number,
+  config: TrainConfig,
+  rates = SEED_RATES,
+  bias = false,
+  options: GpuTrainerOptions & { prunedAtStart?: boolean } = {},
+): Promise<void> {
   const train = syntheticDataset(count, sizes[0]!, sizes[sizes.length - 1]!, count);
-  let gpuTrainer = await GpuTrainer.create(ctx, initNetwork(sizes, 1, bias), train, config);
-  const cpuTrainer = new CpuTrainer(initNetwork(sizes, 1, bias), train, config);
+  const start = initNetwork(sizes, 1, bias);
+  if (options.prunedAtStart) {
+    start.masks = start.weights.map((w, l) => randomMask(mulberry32(l + 23), w.length, 0.25));
+    applyMasks(start);
+  }
+  const gpuOptions: GpuTrainerOptions = { layerKernels: options.layerKernels ?? 'auto' };
+  let gpuTrainer = await GpuTrainer.create(ctx, start, train, config, undefined, gpuOptions);
+  if (options.layerKernels) expect(gpuTrainer.layerKernels).toEqual(sizes.slice(1).map(() => options.layerKernels));
+  const cpuTrainer = new CpuTrainer(start, train, config);
   try {
     const orders = [null, shuffled(count, 7), null];
     for (const [e, [lr, momentum]] of rates.entries()) {
@@ -103,11 +123,11 @@ async function trainBoth(ctx: GpuContext, sizes: number[], count: number, config
       if (bias && e === 1) {
         const state = await gpuTrainer.state();
         gpuTrainer.dispose();
-        gpuTrainer = await GpuTrainer.create(ctx, state.net, train, config, state);
+        gpuTrainer = await GpuTrainer.create(ctx, state.net, train, config, state, gpuOptions);
       }
       if (e === 2) {
         // Prune as the recipe does, then check pruned weights stay exactly 0 while training goes on.
-        const masks = (await cpuTrainer.state()).net.weights.map((w, l) => randomMask(mulberry32(l + 11), w.length, 0.3));
+        const masks = (await cpuTrainer.state()).net.masks.map((m, l) => randomMask(mulberry32(l + 11), m.length, 0.3).map((keep, k) => keep & m[k]!));
         await gpuTrainer.setMasks(masks);
         await cpuTrainer.setMasks(masks);
       }
@@ -159,12 +179,39 @@ describe.skipIf(!gpu.context)(`GpuTrainer vs CpuTrainer ${gpu.label}`, () => {
     });
   }
 
+  it('sparse layers on a pruned network: 784-100-100-10, batch 100, 3 epochs (file order, shuffled, pruned further)', async () => {
+    await trainBoth(ctx, [784, 100, 100, 10], 537, { batchSize: 100, confidence: 0.99 }, SEED_RATES, false, { layerKernels: 'sparse', prunedAtStart: true });
+  });
+
+  for (const [name, updateRule, rates] of BIASED_RULES) {
+    it(`sparse layers on a pruned network with biases, ${name}: 37-19-5, batch 13, confidence 0.7, 3 epochs (file order, shuffled after a rebuild, pruned further)`, async () => {
+      await trainBoth(ctx, [37, 19, 5], 100, { batchSize: 13, confidence: 0.7, updateRule }, rates, true, { layerKernels: 'sparse', prunedAtStart: true });
+    });
+  }
+
+  it('sparse layers, no sample backpropagated (confidence 0)', async () => {
+    await trainBoth(ctx, [37, 19, 5], 100, { batchSize: 13, confidence: 0 }, SEED_RATES, false, { layerKernels: 'sparse', prunedAtStart: true });
+  });
+
+  it('refuses masks that keep more weights than a sparse layer was made for', async () => {
+    const train = syntheticDataset(20, 7, 3, 1);
+    const net = initNetwork([7, 5, 3], 1);
+    net.masks = net.weights.map((w, l) => randomMask(mulberry32(l), w.length, 0.5));
+    applyMasks(net);
+    const trainer = await GpuTrainer.create(ctx, net, train, { batchSize: 10, confidence: 0.99 }, undefined, { layerKernels: 'sparse' });
+    try {
+      await expect(trainer.setMasks(net.masks.map((m) => m.map(() => 1)))).rejects.toThrow(/keep 35 weights of sparse layer 0, which was made for at most \d+/);
+    } finally {
+      trainer.dispose();
+    }
+  });
+
   it('no sample backpropagated (confidence 0): the backward pass runs no workgroup, as the reference does nothing', async () => {
     await trainBoth(ctx, [37, 19, 5], 100, { batchSize: 13, confidence: 0 });
   });
 
   for (const bias of [false, true]) {
-    it(`a pre-trained network${bias ? ' with biases' : ''} where most samples are skipped: 37-19-5, batch 300 (weight gradients in 3 chunks, or 5 of 64 rows), file order and shuffled`, async () => {
+    it(`a pre-trained network${bias ? ' with biases' : ''} where most samples are skipped: 37-19-5, batch 300 (weight gradients in 3 chunks, or 5 of 64 rows, or sparse layers), file order and shuffled`, async () => {
       // Labels the network can learn: the class whose block of 7 inputs sums highest.
       const [count, sizes] = [900, [37, 19, 5]];
       const train = syntheticDataset(count, 37, 5, 3);
@@ -176,12 +223,12 @@ describe.skipIf(!gpu.context)(`GpuTrainer vs CpuTrainer ${gpu.label}`, () => {
       const pretraining = new CpuTrainer(initNetwork(sizes, 1, bias), train, config);
       for (let e = 0; e < 30; e++) await pretraining.trainEpoch(null, 0.002, 0.67);
       const start = await pretraining.state();
-      for (const weightGradientRows of [undefined, 64]) {
-        const gpuTrainer = await GpuTrainer.create(ctx, start.net, train, config, start, { weightGradientRows });
+      for (const options of [{}, { weightGradientRows: 64 }, { layerKernels: 'sparse' as const }]) {
+        const gpuTrainer = await GpuTrainer.create(ctx, start.net, train, config, start, options);
         const cpuTrainer = new CpuTrainer(start.net, train, config, start);
         try {
           for (const order of [null, shuffled(count, 5)]) {
-            const when = `${order ? 'shuffled' : 'file order'}, chunks of ${weightGradientRows ?? 'default'} rows`;
+            const when = `${order ? 'shuffled' : 'file order'}, ${JSON.stringify(options)}`;
             const got = await gpuTrainer.trainEpoch(order, 0.002, 0.67);
             const want = await cpuTrainer.trainEpoch(order, 0.002, 0.67);
             expectSameCounts(got, want, when);

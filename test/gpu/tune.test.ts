@@ -13,7 +13,7 @@ import { createHybridInference } from '../../src/gpu/hybrid-inference';
 import { matmulDescriptorOf, matmulKernel, matmulVariants, matmulVersionFor, MATMUL_V4, subgroupSize } from '../../src/gpu/kernels';
 import { createSparseInference } from '../../src/gpu/sparse-inference';
 import { sparseKernelChooser, SPARSE_V1, SPARSE_VARIANTS } from '../../src/gpu/sparse-kernels';
-import { GpuTrainer } from '../../src/gpu/trainer';
+import { GpuTrainer, layerKernelsFor } from '../../src/gpu/trainer';
 import { tune, type TuneSettings } from '../../src/gpu/tune';
 import { checkCovered, parseTuning } from '../../src/gpu/tuning-cache';
 import { DEFAULT_TUNING, type Tuning } from '../../src/gpu/tuning';
@@ -34,6 +34,7 @@ const SMALL: TuneSettings = {
   sparseBatches: [1, 16, 64],
   inferBatches: [1, 70],
   density: 0.3,
+  trainingDensities: [0.1, 0.6],
   repeats: 1,
   kernelTimingMs: 1,
 };
@@ -86,6 +87,8 @@ describe.skipIf(!gpu.context)(`tune ${gpu.label}`, () => {
     expect(tuning.fewRowsMaxM[fullTileKey]).toBe(Number(tuned(`fewRowsMaxM[${fullTileKey}]`)));
     // One input width (40) is measured: the threshold moves only to put it on the faster side.
     expect([DEFAULT_TUNING.sampleMajorMaxFeatures, 39]).toContain(tuning.sampleMajorMaxFeatures);
+    expect(tuning.sparseTrainingBelow).toBe(Number(tuned('sparseTrainingBelow')));
+    expect([0, ...SMALL.trainingDensities, 1, DEFAULT_TUNING.sparseTrainingBelow]).toContain(tuning.sparseTrainingBelow);
     expect(result.cases.every((c) => c.ms > 0)).toBe(true);
     expect(lines.some((line) => line.startsWith('round'))).toBe(true);
   });
@@ -143,6 +146,18 @@ describe.skipIf(!gpu.context)(`tune ${gpu.label}`, () => {
       } finally {
         gpuTrainer.dispose();
       }
+    });
+  });
+
+  it('the trainer runs a layer sparse below the tuning’s density (sparseTrainingBelow), and as told', async () => {
+    const masks = [0.1, 0.5, 1].map((density) => Uint8Array.from({ length: 100 }, (_, k) => (k < density * 100 ? 1 : 0)));
+    await withTuning(ctx, { ...DEFAULT_TUNING, sparseTrainingBelow: 0.5 }, async () => {
+      expect(layerKernelsFor(ctx, masks)).toEqual(['sparse', 'dense', 'dense']);
+      expect(layerKernelsFor(ctx, masks, 'sparse')).toEqual(['sparse', 'sparse', 'sparse']);
+      expect(layerKernelsFor(ctx, masks, 'dense')).toEqual(['dense', 'dense', 'dense']);
+    });
+    await withTuning(ctx, { ...DEFAULT_TUNING, sparseTrainingBelow: 0 }, async () => {
+      expect(layerKernelsFor(ctx, masks)).toEqual(['dense', 'dense', 'dense']);
     });
   });
 

@@ -165,6 +165,12 @@ export class GpuTrainer implements Trainer {
     return this.sparseIndexes.map((index) => (index ? 'sparse' : 'dense'));
   }
 
+  /** True when pruning has taken a layer below the sparse crossover: a trainer made from this one's state would run it sparse. */
+  kernelsOutdated(): boolean {
+    const wanted = layerKernelsFor(this.ctx, this.masks, this.layerChoice);
+    return wanted.some((kind, l) => kind !== this.layerKernels[l]);
+  }
+
   /** What the batch slots hold: the set in file order, or reordered or replaced by an epoch's `order` or `inputs`. */
   private resident: 'file' | 'epoch' = 'file';
   private readonly counterValues = new Uint32Array(SOFTMAX_COUNTERS);
@@ -202,6 +208,7 @@ export class GpuTrainer implements Trainer {
     private readonly owned: GPUBuffer[],
     /** Per layer: the index of its kept weights when it runs sparse, else null. */
     private readonly sparseIndexes: (SparseIndexBuffers | null)[],
+    private readonly layerChoice: LayerKernelChoice,
   ) {
     this.optimizer = config.updateRule ?? SEED_OPTIMIZER;
   }
@@ -481,6 +488,7 @@ export class GpuTrainer implements Trainer {
       options.batchesPerSubmit ?? 8,
       owned,
       sparseIndexes,
+      options.layerKernels ?? 'auto',
     );
     trainer.uploadSamples(null);
     return trainer;

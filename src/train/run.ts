@@ -125,16 +125,20 @@ export async function runTraining(
   options: TrainingOptions = {},
 ): Promise<TrainingResult> {
   const compacted: { trainer: CompactTrainer | null } = { trainer: null };
+  const remade: { trainer: Trainer | null } = { trainer: null };
   try {
-    return await trainEpochs(trainer, compacted, recipe, sampleCount, events, options);
+    return await trainEpochs(trainer, compacted, remade, recipe, sampleCount, events, options);
   } finally {
     compacted.trainer?.dispose();
+    remade.trainer?.dispose();
   }
 }
 
 async function trainEpochs(
   first: Trainer,
   compacted: { trainer: CompactTrainer | null },
+  /** The first trainer made again from its state after a pruning pass that wants other kernels. */
+  remade: { trainer: Trainer | null },
   recipe: Recipe,
   sampleCount: number,
   events: TrainingEvents = {},
@@ -234,6 +238,13 @@ async function trainEpochs(
     events.onEpoch?.(report);
     // Once the last pruning pass is done: every new shape costs the GPU its pipelines again.
     if (pruned && !prunesFrom(recipe, epoch + 1)) await compactFrom(state, epoch + 1);
+    // A pass that takes a layer below the sparse-training crossover while the full shape trains
+    // on (a gradual schedule's middle, or nothing to compact): the trainer is made again.
+    if (pruned && options.compact && trainer !== compacted.trainer && trainer.kernelsOutdated?.()) {
+      const next = await options.compact.makeTrainer(state.net, options.compact.train, state);
+      remade.trainer?.dispose();
+      remade.trainer = trainer = next;
+    }
     ({ learningRate: lr, momentum } = epochRates(recipe, epoch + 1));
     lastGood = checkpointAt(epoch + 1, 0, rng.getState(), NO_COUNTS, state);
     await events.onCheckpoint?.(lastGood);

@@ -132,6 +132,11 @@ export interface Trainer {
   state(): Promise<TrainerState>;
   /** Replaces the masks; weights and optimizer state where the mask is 0 become 0 and stay 0. */
   setMasks(masks: Uint8Array[]): Promise<void>;
+  /**
+   * True when a trainer made again from this one's state would run faster kernels for its
+   * masks (the GPU trainer: a layer pruned below the sparse-training crossover). Absent: never.
+   */
+  kernelsOutdated?(): boolean;
   dispose(): void;
 }
 

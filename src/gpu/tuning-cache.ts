@@ -10,6 +10,7 @@ import { matmulVariants, subgroupSize, type MatmulVersion } from './kernels';
 import { SPARSE_VARIANTS, type SparseVersion } from './sparse-kernels';
 import type { TuneDecision } from './tune';
 import { DEFAULT_TUNING, describeGeometry, tunedVariant, type Tuning } from './tuning';
+import { SPARSE_TRAINING_VARIANTS } from './sparse-training-kernels';
 
 /** What a tuning was measured on: the adapter as it describes itself (the description names the driver), and the package version. */
 export interface TuningKey {
@@ -123,13 +124,14 @@ export function checkCovered(ctx: GpuContext, tuning: Tuning): void {
   for (const [name, geometry] of Object.entries(tuning.geometry)) {
     const matmul = /^matmul_v([1-4])$/.exec(name);
     const sparse = /^sparse_v([1-3])$/.exec(name);
+    const training = Object.values(SPARSE_TRAINING_VARIANTS).find((v) => v[0].name === name);
     const variants: readonly { name: string; geometry: Geometry }[] = matmul
       ? Number(matmul[1]) === 3 && sg === 0
         ? []
         : matmulVariants(Number(matmul[1]) as MatmulVersion, sg)
       : sparse
         ? SPARSE_VARIANTS[Number(sparse[1]) as SparseVersion]
-        : [];
+        : (training ?? []);
     if (variants.length === 0) fail(`geometry for ${name} (${describeGeometry(geometry)}), a kernel this device does not run`);
     try {
       tunedVariant(tuning, variants);

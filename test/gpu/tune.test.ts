@@ -13,6 +13,7 @@ import { createHybridInference } from '../../src/gpu/hybrid-inference';
 import { matmulDescriptorOf, matmulKernel, matmulVariants, matmulVersionFor, MATMUL_V4, subgroupSize } from '../../src/gpu/kernels';
 import { createSparseInference } from '../../src/gpu/sparse-inference';
 import { sparseKernelChooser, SPARSE_V1, SPARSE_VARIANTS } from '../../src/gpu/sparse-kernels';
+import { SPARSE_TRAINING_VARIANTS } from '../../src/gpu/sparse-training-kernels';
 import { GpuTrainer, layerKernelsFor } from '../../src/gpu/trainer';
 import { tune, type TuneSettings } from '../../src/gpu/tune';
 import { checkCovered, parseTuning } from '../../src/gpu/tuning-cache';
@@ -39,7 +40,7 @@ const SMALL: TuneSettings = {
   kernelTimingMs: 1,
 };
 
-/** Every choice away from the defaults: v2 for full tiles, v4 up to 16 rows, v1 below 50 samples, then v2, and the other geometry of each. */
+/** Every choice away from the defaults: v2 for full tiles, v4 up to 16 rows, v1 below 50 samples, then v2, and the other geometry of each (the sparse training kernels' too). */
 const FORCED: Tuning = {
   ...DEFAULT_TUNING,
   fullTileMatmul: 2,
@@ -51,6 +52,9 @@ const FORCED: Tuning = {
     matmul_v4: matmulVariants(4, 0)[1]!.geometry,
     sparse_v1: SPARSE_VARIANTS[1][1]!.geometry,
     sparse_v2: SPARSE_VARIANTS[2][1]!.geometry,
+    sparse_train_forward: SPARSE_TRAINING_VARIANTS.forward[1].geometry,
+    sparse_train_input_grad: SPARSE_TRAINING_VARIANTS.inputGrad[1].geometry,
+    sparse_train_weight_grad: SPARSE_TRAINING_VARIANTS.weightGrad[1].geometry,
   },
 };
 
@@ -135,16 +139,18 @@ describe.skipIf(!gpu.context)(`tune ${gpu.label}`, () => {
         labels: Uint8Array.from({ length: count }, () => Math.floor(random() * classes)),
       };
       const config = { batchSize: 13, confidence: 0.99 };
-      const gpuTrainer = await GpuTrainer.create(ctx, initNetwork([features, 19, classes], 1), train, config);
-      const cpuTrainer = new CpuTrainer(initNetwork([features, 19, classes], 1), train, config);
-      try {
-        for (let epoch = 0; epoch < 2; epoch++) {
-          expectSameCounts(await gpuTrainer.trainEpoch(null, 0.0005, 0.67), await cpuTrainer.trainEpoch(null, 0.0005, 0.67), 'epoch');
+      for (const layerKernels of ['dense', 'sparse'] as const) {
+        const gpuTrainer = await GpuTrainer.create(ctx, initNetwork([features, 19, classes], 1), train, config, undefined, { layerKernels });
+        const cpuTrainer = new CpuTrainer(initNetwork([features, 19, classes], 1), train, config);
+        try {
+          for (let epoch = 0; epoch < 2; epoch++) {
+            expectSameCounts(await gpuTrainer.trainEpoch(null, 0.0005, 0.67), await cpuTrainer.trainEpoch(null, 0.0005, 0.67), `${layerKernels} epoch`);
+          }
+          const [g, c] = [await gpuTrainer.state(), await cpuTrainer.state()];
+          c.net.weights.forEach((w, l) => expectClose(g.net.weights[l]!, w, { rel: 1e-4, abs: 1e-6 }, `${layerKernels} weights ${l}`));
+        } finally {
+          gpuTrainer.dispose();
         }
-        const [g, c] = [await gpuTrainer.state(), await cpuTrainer.state()];
-        c.net.weights.forEach((w, l) => expectClose(g.net.weights[l]!, w, { rel: 1e-4, abs: 1e-6 }, `weights ${l}`));
-      } finally {
-        gpuTrainer.dispose();
       }
     });
   });
@@ -164,6 +170,9 @@ describe.skipIf(!gpu.context)(`tune ${gpu.label}`, () => {
   it('refuses a geometry the kernel tests do not cover', async () => {
     const uncovered: Tuning = { ...DEFAULT_TUNING, geometry: { matmul_v4: { V4_WG: 16, V4_ROWS: 2 } } };
     expect(() => checkCovered(ctx, uncovered)).toThrow(/matmul_v4 .*V4_WG 16 V4_ROWS 2.*not one the kernel tests cover/);
+    expect(() => checkCovered(ctx, FORCED)).not.toThrow();
+    const uncoveredTraining: Tuning = { ...DEFAULT_TUNING, geometry: { sparse_train_forward: { WG: 16, ROWS: 9 } } };
+    expect(() => checkCovered(ctx, uncoveredTraining)).toThrow(/sparse_train_forward .*WG 16 ROWS 9.*not one the kernel tests cover/);
     await withTuning(ctx, uncovered, async () => {
       expect(() => matmulKernel(ctx, { m: 1, k: 4, n: 4 }, 4)).toThrow(/not one the kernel tests cover/);
     });

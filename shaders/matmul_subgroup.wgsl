@@ -7,6 +7,13 @@
 // op(B): the subgroup's lanes load the COLS values of op(B)[k, ·] once between them and pass
 // them around with subgroupShuffle.
 //
+// A k step whose op(A) values are 0 on every row of the subgroup is skipped (found with
+// subgroupAll, so all lanes take the same branch): the seed skips zero activations, and in
+// training most of them come in whole columns (an image's border pixels, a neuron that no sample
+// of the rows activates). For a finite op(B) this changes nothing, as fma(0, b, acc) = acc; an
+// infinite or NaN op(B)[k, ·] then adds nothing either, as in the seed's loops, where 0·∞ would
+// make the sum NaN.
+//
 // Bindings (group 0), all row-major f32:
 //   0 a    [M,K] or [K,M] (TRANS_A)   read
 //   1 b    [K,N] or [N,K] (TRANS_B)   read
@@ -24,6 +31,9 @@
 // JS references: matmul / matmulTransB / matmulTransA, addBias, relu, reluGradMask, accumulateVelocity
 // in src/cpu/ops.ts.
 enable subgroups;
+// The zero skip below branches on subgroupAll, which is the same on every lane: the shuffles after
+// it still see a full subgroup, though the analysis cannot tell.
+diagnostic(off, subgroup_uniformity);
 
 override M: u32;
 override N: u32;
@@ -96,15 +106,19 @@ fn matmul_v3(@builtin(workgroup_id) wid: vec3u,
   let row0 = wid.y * ROWS * WG + li;
   let col0 = wid.x * COLS;
   var acc: array<f32, MAX_BLOCK>;   // acc[i·COLS + j] = C[row0 + i·WG, col0 + j]
-  // Every invocation runs every k step (no early exit) so the shuffles see a full subgroup.
+  // Every lane of a subgroup runs the same k steps (no early exit; a skip is the whole subgroup's)
+  // so the shuffles see a full subgroup.
   for (var k = 0u; k < K; k++) {
+    var av: array<f32, MAX_ROWS>;
+    var zero = true;
+    for (var i = 0u; i < ROWS; i++) {
+      av[i] = load_a(row0 + i * WG, k);
+      zero = zero && av[i] == 0.0;
+    }
+    if (subgroupAll(zero)) { continue; }
     var lane_b: array<f32, MAX_LANE_B>;   // lane_b[q] = op(B)[k, col0 + q·SG + lane]
     for (var q = 0u; q < COLS / SG; q++) {
       lane_b[q] = load_b(k, col0 + q * SG + lane);
-    }
-    var av: array<f32, MAX_ROWS>;
-    for (var i = 0u; i < ROWS; i++) {
-      av[i] = load_a(row0 + i * WG, k);
     }
     for (var j = 0u; j < COLS; j++) {
       let bj = subgroupShuffle(lane_b[j / SG], j % SG);

@@ -201,6 +201,57 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
     });
   }
 
+  /**
+   * op(A) as training has it: whole columns k of zeros (an image's border pixels, a neuron no
+   * sample activates) and scattered zeros (ReLU). `zeroColumns(k)` says which columns are zero.
+   */
+  function zeroStretchCase(spec: MatmulSpec, seed: number, zeroColumns: (k: number) => boolean, infiniteB: boolean): Case {
+    const { m, k: depth, n, transA, transB } = spec;
+    const c = makeCase(spec, seed);
+    const random = mulberry32(seed + 1);
+    const aIndex = (row: number, k: number): number => (transA ? k * m + row : row * depth + k);
+    const bIndex = (k: number, col: number): number => (transB ? col * depth + k : k * n + col);
+    for (let row = 0; row < m; row++) {
+      for (let k = 0; k < depth; k++) if (zeroColumns(k) || random() < 0.5) c.a[aIndex(row, k)] = 0;
+    }
+    const finiteB = c.b.slice();
+    if (infiniteB) {
+      for (let k = 0; k < depth; k++) if (zeroColumns(k)) for (let col = 0; col < n; col++) c.b[bIndex(k, col)] = Infinity;
+    }
+    // The reference adds nothing for a zero column, so its B there may be anything finite.
+    if (transA) matmulTransA(c.a, finiteB, c.expected, m, depth, n);
+    else if (transB) matmulTransB(c.a, finiteB, c.expected, m, depth, n);
+    else matmul(c.a, finiteB, c.expected, m, depth, n);
+    return c;
+  }
+
+  const border = (depth: number) => (k: number) => k < depth * 0.3 || k > depth * 0.85 || k % 7 === 0;
+  for (const version of versions) {
+    it(`matmul_v${version}: op(A) with zero columns and scattered zeros, the three forms`, async () => {
+      let seed = 500;
+      for (const form of FORMS) {
+        for (const [m, k, n] of [[129, 97, 33], [800, 784, 100], [65, 63, 1]] as [number, number, number][]) {
+          const c = zeroStretchCase({ m, k, n, transA: form.transA, transB: form.transB }, seed++, border(k), false);
+          expectClose(await runCase(ctx, version, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `${form.label} [${m}x${k}]·[${k}x${n}]`);
+        }
+      }
+    });
+  }
+  // v3 skips a k step whose op(A) is 0 on all of a subgroup's rows, as the seed skips zero
+  // activations: an infinite op(B) there adds nothing, where 0·∞ would make the sum NaN.
+  if (versions.includes(3)) {
+    it('matmul_v3: a column of op(A) that is 0 in every row adds nothing, even against an infinite op(B)', async () => {
+      let seed = 700;
+      for (const form of FORMS) {
+        for (const [m, k, n] of [[129, 97, 33], [800, 100, 10]] as [number, number, number][]) {
+          const c = zeroStretchCase({ m, k, n, transA: form.transA, transB: form.transB, epilogue: form.transA ? 'none' : 'relu' }, seed++, border(k), true);
+          if (!form.transA) relu(c.expected);
+          expectClose(await runCase(ctx, 3, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `${form.label} [${m}x${k}]·[${k}x${n}], ∞ in op(B)`);
+        }
+      }
+    });
+  }
+
   it('picks the few-rows kernel up to fewRowsMaxM rows, the default kernel above', async () => {
     const fullTile = defaultMatmulVersion(ctx);
     const maxM = DEFAULT_TUNING.fewRowsMaxM[fullTile];

@@ -6,7 +6,7 @@
  */
 import { adapterName, type AdapterDescription, type GpuContext } from '../gpu/device';
 import { matmulKernel, matmulVersionFor, subgroupSize, type MatmulSpec, type MatmulVersion } from '../gpu/kernels';
-import { kernelCase, kernelTimingMethod, median, runRounds, type KernelTimingMethod } from './timing';
+import { kernelTimingMethod, matmulCase, median, runRounds, type KernelTimingMethod } from './timing';
 
 export interface MatmulBenchSettings {
   /** [label, shape] */
@@ -74,7 +74,7 @@ export async function benchMatmul(ctx: GpuContext, settings: MatmulBenchSettings
         skipped.push(`${shape} matmul_v${version}: ${work.toExponential(1)} multiply-adds, past the ${MAX_SLOW_KERNEL_WORK.toExponential(0)} cap for v1 and v4`);
         continue;
       }
-      const timed = await kernelCase(ctx, await matmulKernel(ctx, spec, version), settings.kernelTimingMs);
+      const timed = await matmulCase(ctx, await matmulKernel(ctx, spec, version), settings.kernelTimingMs);
       cases.push({ shape, spec, version, timed });
     }
   }

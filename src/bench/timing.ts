@@ -1,5 +1,5 @@
 /** Timing primitives shared by the benchmarks. */
-import { createBuffer, uniformBuffer } from '../gpu/buffers';
+import { createBuffer, uniformBuffer, uploadBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { bindKernel, recordDispatches, type Dispatch, type Kernel } from '../gpu/dispatch';
 import { waitForGpu } from '../gpu/wait';
@@ -93,6 +93,19 @@ export async function kernelCase(ctx: GpuContext, kernel: Kernel, targetMs: numb
       : createBuffer(ctx, `bench ${kernel.name} ${i}`, Math.ceil(bytes / 4) * 4),
   );
   return dispatchCase(ctx, bindKernel(ctx, kernel, 'bench', buffers), targetMs);
+}
+
+/**
+ * Buffers of a matmul's binding sizes, every element 1: the subgroup matmul skips a k step whose
+ * op(A) is 0 on a whole subgroup, so on zeroed buffers it would be timed multiplying nothing.
+ */
+export function matmulInputBuffers(ctx: GpuContext, kernel: Kernel, label: string): GPUBuffer[] {
+  return kernel.bindingBytes.map((bytes, i) => uploadBuffer(ctx, `${label} ${kernel.name} ${i}`, new Float32Array(Math.max(1, Math.ceil(bytes / 4))).fill(1)));
+}
+
+/** A matmul bound to buffers of ones (`matmulInputBuffers`), repeated in one pass for about `targetMs`. */
+export async function matmulCase(ctx: GpuContext, kernel: Kernel, targetMs: number): Promise<TimedCase> {
+  return dispatchCase(ctx, bindKernel(ctx, kernel, 'bench', matmulInputBuffers(ctx, kernel, 'bench')), targetMs);
 }
 
 /** A kernel bound to buffers whose content matters to its speed (a CSR layer's indices), repeated in one pass for about `targetMs`. */

@@ -26,7 +26,7 @@ import { runTraining } from '../train/run';
 import type { OptimizerState, TrainConfig } from '../train/trainer';
 import { UserError } from '../util/errors';
 import { loadTfjsWebgpu, TfjsMlpTrainer } from './tfjs-peer';
-import { kernelCase, kernelTimingMethod, median, runRounds, type KernelTimingMethod, type TimedCase } from './timing';
+import { kernelCase, kernelTimingMethod, matmulCase, median, runRounds, type KernelTimingMethod, type TimedCase } from './timing';
 
 export interface TrainBenchSettings {
   sizes: number[];
@@ -241,12 +241,12 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
   const ceilingCases = await Promise.all(
     ceilingVersions.map(async (v) => {
       const n = settings.ceilingSize;
-      return kernelCase(ctx, await matmulKernel(ctx, { m: n, k: n, n }, v), settings.kernelTimingMs);
+      return matmulCase(ctx, await matmulKernel(ctx, { m: n, k: n, n }, v), settings.kernelTimingMs);
     }),
   );
   const stepSpecs = stepKernelSpecs(sizes, batch);
   const stepCases = [
-    ...(await Promise.all(stepSpecs.map(async (spec) => kernelCase(ctx, await matmulKernel(ctx, spec, defaultVersion), settings.kernelTimingMs)))),
+    ...(await Promise.all(stepSpecs.map(async (spec) => matmulCase(ctx, await matmulKernel(ctx, spec, defaultVersion), settings.kernelTimingMs)))),
     await kernelCase(ctx, await softmaxGradKernel(ctx, batch, sizes[sizes.length - 1]!, recipe.confidence), settings.kernelTimingMs),
     ...(await Promise.all(sizes.slice(1).map(async (n, l) => kernelCase(ctx, await updateKernel(ctx, sizes[l]! * n), settings.kernelTimingMs, true)))),
     // The compaction, over a whole batch (every sample backpropagated: its most work).

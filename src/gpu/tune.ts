@@ -14,7 +14,7 @@
  * counts as much as a large one; the default is kept unless another candidate beats it by more
  * than `KEEP_DEFAULT_WITHIN`, so noise does not move a choice.
  */
-import { dispatchCase, kernelTimingMethod, median, runRounds, type KernelTimingMethod, type TimedCase } from '../bench/timing';
+import { dispatchCase, kernelTimingMethod, matmulInputBuffers, median, runRounds, type KernelTimingMethod, type TimedCase } from '../bench/timing';
 import { csrLayers, type CsrLayer } from '../cpu/sparse-forward';
 import { initNetwork } from '../model/network';
 import { pruneToSparsity } from '../prune/unstructured';
@@ -244,7 +244,7 @@ const sparseShapeOf = ({ layer, batch }: { layer: CsrLayer; batch: number }): Sp
 /**
  * Times `cases` round-robin, each alone, and returns them with their medians. Cases of one
  * shape share their buffers; the CSR cases get the real indices of their layer (their speed
- * depends on them), the matmuls zeros.
+ * depends on them), the matmuls ones (`matmulInputBuffers`: zeros would be skipped).
  */
 async function measure(ctx: GpuContext, cases: readonly CaseSpec[], settings: TuneSettings, progress: (line: string) => void): Promise<Measured[]> {
   const buffers: GPUBuffer[] = [];
@@ -273,7 +273,7 @@ async function measure(ctx: GpuContext, cases: readonly CaseSpec[], settings: Tu
       const kernel = kernels[i]!;
       if ('spec' in c) {
         const shape = matmulShape(c.spec);
-        const bindings = sharedBuffers(shape, () => kernel.bindingBytes.map((bytes, b) => createBuffer(ctx, `tune ${shape} ${b}`, Math.max(4, bytes))));
+        const bindings = sharedBuffers(shape, () => matmulInputBuffers(ctx, kernel, `tune ${shape}`));
         const timed = await dispatchCase(ctx, bindKernel(ctx, kernel, 'tune', bindings), settings.kernelTimingMs);
         measured.push({ variant: c.variant, shape, batch: c.spec.m, units: matmulUnits(c.variant, c.spec), timed, medianMs: NaN });
         continue;

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { benchMatmul, formatMatmulBench } from '../../src/bench/matmul';
-import { kernelCase, kernelTimingMethod } from '../../src/bench/timing';
+import { kernelCase, kernelTimingMethod, matmulInputBuffers } from '../../src/bench/timing';
+import { readBuffer } from '../../src/gpu/buffers';
 import type { GpuContext } from '../../src/gpu/device';
 import { matmulKernel, subgroupSize } from '../../src/gpu/kernels';
 import { testGpu } from '../helpers/gpu';
@@ -48,6 +49,17 @@ describe.skipIf(!gpu.context)(`bench matmul core and kernel timing ${gpu.label}`
     expect(report.kernelTiming).toBe(ctx.device.features.has('timestamp-query') ? 'timestamp-query' : 'submit-to-done');
     expect(formatMatmulBench(report)).toContain('matmul_v2[600x600x600 A·B]');
     expect(progress).toContain('round 2/2');
+  });
+
+  it('times a matmul on buffers of its binding sizes holding ones, which no zero skip can shorten', async () => {
+    const kernel = await matmulKernel(ctx, { m: 33, k: 17, n: 9, bias: true }, subgroupSize(ctx) > 0 ? 3 : 2);
+    const buffers = matmulInputBuffers(ctx, kernel, 'test');
+    expect(buffers.map((b) => b.size)).toEqual(kernel.bindingBytes.map((bytes) => Math.max(4, Math.ceil(bytes / 4) * 4)));
+    for (const b of buffers) {
+      const values = await readBuffer(ctx, b, new Float32Array(b.size / 4));
+      expect(values.every((v) => v === 1)).toBe(true);
+      b.destroy();
+    }
   });
 
   it('kernel timings are positive with timestamps and without', async () => {

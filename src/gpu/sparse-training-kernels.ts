@@ -9,6 +9,7 @@
 import forwardSource from '../../shaders/sparse_train_forward.wgsl';
 import inputGradSource from '../../shaders/sparse_train_input_grad.wgsl';
 import weightGradSource from '../../shaders/sparse_train_weight_grad.wgsl';
+import { csrIndexByOutput } from '../model/csr';
 import { ceilDiv } from '../util/math';
 import type { GpuContext } from './device';
 import { compileKernel, type Kernel, type KernelDescriptor } from './dispatch';
@@ -48,23 +49,14 @@ export interface SparseTrainingIndex {
 }
 
 export function sparseTrainingIndex(mask: Uint8Array, inSize: number, outSize: number): SparseTrainingIndex {
+  const byOutput = csrIndexByOutput(mask, inSize, outSize);
   const inPtr = new Uint32Array(inSize + 1);
-  const outPtr = new Uint32Array(outSize + 1);
   const positions: number[] = [];
   for (let i = 0; i < inSize; i++) {
-    for (let j = 0; j < outSize; j++) {
-      if (mask[i * outSize + j] !== 1) continue;
-      positions.push(i * outSize + j);
-      outPtr[j + 1]!++;
-    }
+    for (let j = 0; j < outSize; j++) if (mask[i * outSize + j] === 1) positions.push(i * outSize + j);
     inPtr[i + 1] = positions.length;
   }
-  for (let j = 0; j < outSize; j++) outPtr[j + 1]! += outPtr[j]!;
-  const outRows = new Uint32Array(positions.length);
-  const next = outPtr.slice(0, outSize);
-  // Positions ascend by input, so every output's row fills in ascending input order.
-  for (const p of positions) outRows[next[p % outSize]!++] = Math.floor(p / outSize);
-  return { outPtr, outRows, inPtr, positions: Uint32Array.from(positions) };
+  return { outPtr: new Uint32Array(byOutput.indptr.buffer), outRows: new Uint32Array(byOutput.indices.buffer), inPtr, positions: Uint32Array.from(positions) };
 }
 
 const shapeLabel = ({ batch, inSize, outSize, capacity }: SparseTrainingShape): string => `${batch}x${inSize}→${outSize}, ≤ ${capacity} kept`;

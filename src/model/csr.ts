@@ -15,8 +15,12 @@ export interface CsrByOutput {
   values: Float32Array;
 }
 
-/** The kept weights of a row-major `[inSize, outSize]` layer as CSR by output neuron. */
-export function toCsrByOutput(weights: Float32Array, mask: Uint8Array, inSize: number, outSize: number): CsrByOutput {
+/**
+ * Where the kept weights of a row-major `[inSize, outSize]` layer go in CSR by output neuron:
+ * `indptr` and `indices` as in `CsrByOutput`, and `positions[k]` = i·outSize + o, the flat index
+ * in the layer of entry k.
+ */
+export function csrIndexByOutput(mask: Uint8Array, inSize: number, outSize: number): { indptr: Int32Array; indices: Int32Array; positions: Int32Array } {
   const indptr = new Int32Array(outSize + 1);
   for (let i = 0; i < inSize; i++) {
     for (let o = 0; o < outSize; o++) if (mask[i * outSize + o] === 1) indptr[o + 1]!++;
@@ -24,7 +28,7 @@ export function toCsrByOutput(weights: Float32Array, mask: Uint8Array, inSize: n
   for (let o = 0; o < outSize; o++) indptr[o + 1]! += indptr[o]!;
   const nnz = indptr[outSize]!;
   const indices = new Int32Array(nnz);
-  const values = new Float32Array(nnz);
+  const positions = new Int32Array(nnz);
   const next = indptr.slice(0, outSize);
   // Walking inputs in ascending order fills every row in ascending input order.
   for (let i = 0; i < inSize; i++) {
@@ -32,10 +36,16 @@ export function toCsrByOutput(weights: Float32Array, mask: Uint8Array, inSize: n
       if (mask[i * outSize + o] !== 1) continue;
       const k = next[o]!++;
       indices[k] = i;
-      values[k] = weights[i * outSize + o]!;
+      positions[k] = i * outSize + o;
     }
   }
-  return { indptr, indices, values };
+  return { indptr, indices, positions };
+}
+
+/** The kept weights of a row-major `[inSize, outSize]` layer as CSR by output neuron. */
+export function toCsrByOutput(weights: Float32Array, mask: Uint8Array, inSize: number, outSize: number): CsrByOutput {
+  const { indptr, indices, positions } = csrIndexByOutput(mask, inSize, outSize);
+  return { indptr, indices, values: Float32Array.from(positions, (p) => weights[p]!) };
 }
 
 /**

@@ -51,7 +51,7 @@
  * order (they change with the epoch's inputs), which softmax_grad reads.
  */
 import type { Dataset } from '../data/dataset';
-import { applyMasks, cloneNetwork, layerCount, type Network } from '../model/network';
+import { applyMasks, cloneNetwork, keptWeights, layerCount, type Network } from '../model/network';
 import { checkFirstBatch, epochInputs, epochSoftTargets, type EpochOptions, type EpochResult, type Trainer, type TrainConfig, type TrainerState } from '../train/trainer';
 import { ceilDiv } from '../util/math';
 import { createBuffer, readBuffer, uniformBuffer, writeArray } from './buffers';
@@ -96,10 +96,7 @@ interface SparseIndexBuffers {
 
 /** Kept weights over all weights of a mask (1 for a layer with none: nothing to skip). */
 function keptDensity(mask: Uint8Array): number {
-  if (mask.length === 0) return 1;
-  let kept = 0;
-  for (const m of mask) kept += m;
-  return kept / mask.length;
+  return mask.length === 0 ? 1 : keptWeights(mask) / mask.length;
 }
 
 /** The kernels each layer of a network with `masks` runs under `choice`. */

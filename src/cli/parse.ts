@@ -6,6 +6,7 @@
 import { isShift, SHIFT_RANGE } from '../data/augment';
 import yargs, { type Argv, type Options } from 'yargs';
 import { SEED_RECIPE, type Recipe } from '../train/recipe';
+import { SHIPPED_RECIPES } from '../train/shipped-recipes';
 import {
   ADAM_DEFAULTS,
   defaultSchedule,
@@ -262,7 +263,8 @@ export const trainOptions = {
   recipe: {
     type: 'string',
     describe: 'Start from a recipe: a JSON object of train options keyed like the flags ({"epochs": 50, "layer-sparsity": "0.956,0.925,0.73"}), ' +
-      'or a network saved by train (reruns the recipe in its metadata); flags given here override it',
+      `a network saved by train (reruns the recipe in its metadata), or a shipped recipe by name (${SHIPPED_RECIPES.map((r) => r.name).join(', ')}); ` +
+      'flags given here override it',
   },
   verify: { type: 'boolean', default: false, describe: 'GPU only: also run the JS reference on the first batches and report the worst difference' },
   'compact-training': {
@@ -368,7 +370,7 @@ function cli(): Argv {
     .command('web', 'Serve the browser app on 127.0.0.1: train, prune, race and draw digits in Chrome', (y) => y.options(webOptions))
     .example('$0 train', 'the seed recipe on the GPU (the JS reference when there is none)')
     .example('$0 train --schedule gradual --layer-sparsity 0.956,0.925,0.73 --shuffle', 'keep 5% of the weights')
-    .example('$0 train --data ./fashion-mnist --recipe scripts/recipes/five-percent.json', 'a shipped recipe on other IDX data')
+    .example('$0 train --data ./fashion-mnist --recipe five-percent', 'a shipped recipe on other IDX data')
     .example('$0 prune mnist.safetensors --structured --out compact.safetensors', 'remove dead neurons')
     .example('$0 eval compact.safetensors --sparse --json', 'test accuracy through the sparse kernel')
     .example('$0 bench infer --model compact.safetensors', 'dense vs sparse throughput, table + JSON + SVG')

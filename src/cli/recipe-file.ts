@@ -1,13 +1,16 @@
 /**
  * `train --recipe FILE`: a JSON object of train options keyed like the flags, or a network that
- * `train` saved, whose metadata holds the recipe it was trained with. The file is read here,
+ * `train` saved, whose metadata holds the recipe it was trained with, or the name of a shipped
+ * recipe (src/train/shipped-recipes.ts) where no file has that name. The file is read here,
  * before the pure `parseArgs` merges it under the command line's flags.
  */
+import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { detectAndParseModel, detectModelFormat } from '../format/model-file';
 import { readModelFile } from '../node/files';
 import { recipeProblem } from '../train/checkpoint';
+import { SHIPPED_RECIPES, shippedRecipe } from '../train/shipped-recipes';
 import { defaultSchedule, usesMomentum } from '../train/optimizer';
 import type { Recipe } from '../train/recipe';
 import { UserError } from '../util/errors';
@@ -26,9 +29,16 @@ export async function parseCommandLine(argv: readonly string[]): Promise<ParseRe
   }
 }
 
-/** The train options in a recipe file: a JSON object as it stands, or a saved network's recipe as flags. */
+/** The train options in a recipe file: a JSON object as it stands, or a saved network's recipe as flags; or a shipped recipe's. */
 export async function readRecipeFile(file: string): Promise<RecipeOptions> {
-  const bytes = await readModelFile(file);
+  const shipped = shippedRecipe(file);
+  if (shipped && !existsSync(file)) return { file: `${file} (shipped recipe)`, options: { ...shipped.options } };
+  const bytes = await readModelFile(file).catch((error: unknown) => {
+    if (error instanceof UserError && !existsSync(file)) {
+      throw new UserError(`${error.message}, nor is it a shipped recipe (${SHIPPED_RECIPES.map((r) => r.name).join(', ')})`);
+    }
+    throw error;
+  });
   // Text opening with { or [ is tried as JSON first: a safetensors file may open with "{" too (a header length of 123 + 256k).
   const first = bytes.find((b) => !JSON_SPACE.includes(b));
   const json = bytes.length <= MAX_RECIPE_JSON_BYTES && (first === 0x7b || first === 0x5b) ? jsonValue(bytes) : undefined;

@@ -1,13 +1,14 @@
 /**
  * A training run from named options: the form's fields and the page's URL parameters carry the
  * same names as the CLI's `train` flags (`epochs`, `batch-size`, `lr`, `schedule`,
- * `layer-sparsity`, …), so a run reads the same everywhere. The presets are the README's recipes.
+ * `layer-sparsity`, …), so a run reads the same everywhere. The presets are the shipped recipes.
  */
 import { isShift, SHIFT_RANGE } from '../data/augment';
 import { validateSizes } from '../model/network';
 import type { PruneSchedule } from '../prune/schedule';
 import { ADAM_DEFAULTS, defaultSchedule, isAdam, OPTIMIZER_DEFAULTS, usesMomentum, type LrSchedule, type OptimizerKind } from '../train/optimizer';
 import { SEED_RECIPE, type Recipe } from '../train/recipe';
+import { SHIPPED_RECIPES } from '../train/shipped-recipes';
 import { UserError } from '../util/errors';
 import type { TrainRequest } from './protocol';
 
@@ -18,19 +19,12 @@ export interface Preset {
   values: Record<string, string>;
 }
 
-export const PRESETS: readonly Preset[] = [
-  { name: 'seed', label: 'Seed recipe: prune w² < 0.01 once after epoch 26 (≈ 9% kept)', values: {} },
-  {
-    name: 'five',
-    label: '5% kept: gradual, per layer 95.6/92.5/73%, epochs 3→25, shuffled',
-    values: { schedule: 'gradual', 'layer-sparsity': '0.956,0.925,0.73', 'prune-start': '3', 'prune-end': '25', shuffle: 'true' },
-  },
-  {
-    name: 'two',
-    label: '2% kept: gradual, per layer 98.5/96.5/85%, epochs 3→25, shuffled',
-    values: { schedule: 'gradual', 'layer-sparsity': '0.985,0.965,0.85', 'prune-start': '3', 'prune-end': '25', shuffle: 'true' },
-  },
-];
+/** The shipped recipes (scripts/recipes/), their options as the form's text. */
+export const PRESETS: readonly Preset[] = SHIPPED_RECIPES.map(({ name, summary, options }) => ({
+  name,
+  label: `${name}: ${summary}`,
+  values: Object.fromEntries(Object.entries(options).map(([key, value]) => [key, String(value)])),
+}));
 
 /** Every option with its default (empty: unset, the recipe derives it). */
 export const OPTION_DEFAULTS: Readonly<Record<string, string>> = {

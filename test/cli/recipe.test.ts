@@ -12,6 +12,7 @@ import { parseCommandLine, readRecipeFile, recipeOptions } from '../../src/cli/r
 import { encodeModel } from '../../src/format/model-file';
 import { initNetwork } from '../../src/model/network';
 import { SEED_RECIPE, type Recipe } from '../../src/train/recipe';
+import { SHIPPED_RECIPES } from '../../src/train/shipped-recipes';
 
 const dir = mkdtempSync(join(tmpdir(), 'webgpu-prune-recipe-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -160,9 +161,9 @@ describe('train --recipe MODEL: the recipe a saved network was trained with', ()
 });
 
 describe('the recipes in scripts/recipes/', () => {
-  // The README lists each file beside the flags it stands for: | `scripts/recipes/x.json` | `train --flags` |
+  // The README lists each by name and file beside the flags it stands for: | `x` | `scripts/recipes/x.json` | `train --flags` |
   const readme = readFileSync('README.md', 'utf8');
-  const listed = [...readme.matchAll(/^\| `(scripts\/recipes\/[\w-]+\.json)` \| `train((?: [^`]*)?)` \|/gm)].map(([, file, flags]) => ({
+  const listed = [...readme.matchAll(/^\| `[\w-]+` \| `(scripts\/recipes\/[\w-]+\.json)` \| `train((?: [^`]*)?)` \|/gm)].map(([, file, flags]) => ({
     file: file!,
     flags: flags!.trim().split(/\s+/).filter(Boolean),
   }));
@@ -184,5 +185,23 @@ describe('the recipes in scripts/recipes/', () => {
 
   it('the seed recipe is the default', async () => {
     expect((await viaFile(['train', '--recipe', 'scripts/recipes/seed.json'])).recipe).toEqual<Recipe>(SEED_RECIPE);
+  });
+
+  it('ship by name, each the same as its file', async () => {
+    const files = readdirSync('scripts/recipes').map((name) => name.replace(/\.json$/, '')).sort();
+    expect(SHIPPED_RECIPES.map((r) => r.name).sort()).toEqual(files);
+    for (const { name } of SHIPPED_RECIPES) {
+      const byName = await viaFile(['train', '--recipe', name]);
+      const byFile = await viaFile(['train', '--recipe', `scripts/recipes/${name}.json`]);
+      expect(byName.recipe, name).toEqual(byFile.recipe);
+      expect(byName.sizesGiven, name).toBe(byFile.sizesGiven);
+    }
+  });
+
+  it('a name that is neither a file nor a shipped recipe gets one line that lists what ships', async () => {
+    const result = await parseCommandLine(['train', '--recipe', 'three-percent']);
+    if (result.kind !== 'exit') throw new Error('three-percent parsed');
+    expect(result.code).toBe(1);
+    expect(result.output).toBe(`webgpu-prune: cannot read three-percent: no such file, nor is it a shipped recipe (${SHIPPED_RECIPES.map((r) => r.name).join(', ')})`);
   });
 });

@@ -154,7 +154,7 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
     await page.goto(server.url);
     await page.waitForSelector('#train:not([disabled])', { timeout: RESULT_TIMEOUT_MS });
 
-    await page.selectOption('#preset', 'two');
+    await page.selectOption('#preset', 'two-percent');
     expect(await page.inputValue('[name=schedule]')).toBe('gradual');
     expect(await page.inputValue('[name=layer-sparsity]')).toBe('0.985,0.965,0.85');
     await page.fill('[name=epochs]', '40');

@@ -8,8 +8,6 @@ import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/cli/parse';
 import { PRESETS, presetValues, trainRequest } from '../../src/web/options';
 
-const RECIPE_FILES: Record<string, string> = { seed: 'seed.json', five: 'five-percent.json', two: 'two-percent.json' };
-
 function cliRecipe(file: string): unknown {
   const options = JSON.parse(readFileSync(new URL(`../../scripts/recipes/${file}`, import.meta.url), 'utf8')) as Record<string, unknown>;
   const result = parseArgs(['train', '--recipe', file], { file, options });
@@ -19,7 +17,7 @@ function cliRecipe(file: string): unknown {
 
 describe('browser run options', () => {
   it.each(PRESETS.map((p) => p.name))('preset %s is the recipe its shipped recipe file gives the CLI', (name) => {
-    expect(trainRequest(presetValues(name)).recipe).toEqual(cliRecipe(RECIPE_FILES[name]!));
+    expect(trainRequest(presetValues(name)).recipe).toEqual(cliRecipe(`${name}.json`));
   });
 
   it.each([

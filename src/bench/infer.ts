@@ -235,9 +235,11 @@ export async function benchInferNetwork(
   const rows: InferRow[] = [];
   const skipped: string[] = [];
   for (const batch of options.batches ?? [1, 100, 10000]) {
+    const started = performance.now();
     const cell = await measureCell(ctx, model, net, [net], batch, options.repeats ?? 7, skipped, true, options.unrolled);
     rows.push(...cell);
-    options.log?.(`${model} batch ${batch}: ${cell.length} cases`);
+    // With `unrolled` the first batch that runs the unrolled programs compiles them: its time says so.
+    options.log?.(`${model} batch ${batch}: ${cell.length} cases in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
   return { adapter: adapterName(ctx.adapter), rows, skipped };
 }

@@ -48,6 +48,7 @@ export async function runBench(cmd: BenchCommand, io: CommandIo): Promise<void> 
   }
 
   const grid = await benchInferGrid(ctx, { quick: cmd.quick, repeats: cmd.repeats, log });
+  if (model && cmd.unrolled) log(`${basename(cmd.model!)}: --unrolled compiles each small layer into a program of its own on first use (a minute or more on a software adapter)`);
   const trained: InferBenchResult | null = model
     ? // As the network of whole samples: dense reads every feature, the compact variants gather theirs.
       await benchInferNetwork(ctx, expandInputs(model), { model: basename(cmd.model!), repeats: cmd.repeats, unrolled: cmd.unrolled, log })

@@ -382,6 +382,8 @@ function cli(): Argv {
     .help()
     .alias('h', 'help')
     .version(false)
+    // A flag given twice takes its last value, as later flags override a recipe's: not an array that every check would trip on.
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .wrap(Math.min(110, process.stdout?.columns ?? 100))
     .exitProcess(false);
 }

@@ -35,6 +35,17 @@ describe('parseArgs', () => {
     expect(c.recipe.prune).toEqual({ kind: 'once', epoch: 1, threshold: 0.02 });
   });
 
+  it('a flag given twice takes its last value, whatever its type', () => {
+    const c = command(['train', '--epochs', '3', '--epochs', '5', '--sizes', '784,10', '--sizes', '784,20,10', '--out', 'a.safetensors', '--out', 'b.txt',
+      '--optimizer', 'adam', '--optimizer', 'sgd', '--shuffle', '--no-shuffle', '--schedule', 'gradual',
+      '--layer-sparsity', '0.9,0.8', '--layer-sparsity', '0.95,0.85']);
+    if (c.name !== 'train') throw new Error('not train');
+    expect(c.out).toBe('b.txt');
+    expect(c.recipe).toMatchObject({ epochs: 5, sizes: [784, 20, 10], optimizer: 'sgd', shuffle: false });
+    expect(c.recipe.prune).toMatchObject({ kind: 'gradual', sparsity: [0.95, 0.85] });
+    expect(command(['prune', 'a.txt', '--out', 'b.txt', '--out', 'c.txt', '--threshold', '0.1', '--threshold', '0.2'])).toMatchObject({ name: 'prune', out: 'c.txt', threshold: 0.2 });
+  });
+
   it('train --schedule gradual fills the cubic schedule, with defaults from the epoch count', () => {
     const c = command(['train', '--schedule', 'gradual', '--final-sparsity', '0.95', '--epochs', '50']);
     if (c.name !== 'train') throw new Error('not train');

@@ -398,7 +398,8 @@ export function recipeFileArgument(argv: readonly string[]): string | undefined 
     .parse([...argv], {}, (_err, parsed) => {
       if (parsed._[0] === 'train') recipe = parsed.recipe;
     });
-  return typeof recipe === 'string' ? recipe : undefined;
+  // An empty --recipe is left to parseArgs, which names it.
+  return typeof recipe === 'string' && recipe !== '' ? recipe : undefined;
 }
 
 export function parseArgs(argv: readonly string[], recipe?: RecipeOptions): ParseResult {
@@ -415,6 +416,8 @@ export function parseArgs(argv: readonly string[], recipe?: RecipeOptions): Pars
   });
   if (failure) return usageError(oneLine(failure, argv), raw);
   if (output) return { kind: 'exit', code: 0, output };
+  const empty = emptyValue(raw!, argv);
+  if (empty) return usageError(empty, raw);
   try {
     if (recipe && raw!._[0] === 'train') applyRecipe(raw!, argv, recipe);
     return { kind: 'command', command: toCommand(raw!, argv, recipe), verbose: raw!.verbose as boolean };
@@ -422,6 +425,17 @@ export function parseArgs(argv: readonly string[], recipe?: RecipeOptions): Pars
     if (err instanceof UserError) return usageError(err.message, raw);
     throw err;
   }
+}
+
+/**
+ * A text option or positional given an empty value (`--out` at the end of the line, or `--out ''`),
+ * which yargs reads as '': named here, before any file or folder called '' is looked for.
+ */
+function emptyValue(raw: Raw, argv: readonly string[]): string | undefined {
+  // yargs keeps each dashed name in camelCase too; the dashed one is the flag.
+  const key = Object.keys(raw).find((k) => raw[k] === '' && !/[A-Z]/.test(k));
+  if (key === undefined) return undefined;
+  return given(argv, key) ? `--${key} needs a value` : `${key} is empty: name a file`;
 }
 
 /** A mistake on the command line: one line, then where to read the usage of the command meant. */

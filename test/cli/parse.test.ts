@@ -46,6 +46,14 @@ describe('parseArgs', () => {
     expect(command(['prune', 'a.txt', '--out', 'b.txt', '--out', 'c.txt', '--threshold', '0.1', '--threshold', '0.2'])).toMatchObject({ name: 'prune', out: 'c.txt', threshold: 0.2 });
   });
 
+  it('a text option or positional given empty is named, before any file called "" is looked for', () => {
+    expect(failure(['train', '--data'])).toMatch(/^webgpu-prune: --data needs a value\n/);
+    expect(failure(['train', '--teacher='])).toMatch(/^webgpu-prune: --teacher needs a value\n/);
+    expect(failure(['convert', 'a.txt', '--out', ''])).toMatch(/^webgpu-prune: --out needs a value\n/);
+    expect(failure(['bench', 'infer', '--model'])).toMatch(/^webgpu-prune: --model needs a value\n/);
+    expect(failure(['eval', ''])).toMatch(/^webgpu-prune: model is empty: name a file\n/);
+  });
+
   it('train --schedule gradual fills the cubic schedule, with defaults from the epoch count', () => {
     const c = command(['train', '--schedule', 'gradual', '--final-sparsity', '0.95', '--epochs', '50']);
     if (c.name !== 'train') throw new Error('not train');

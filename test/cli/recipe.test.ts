@@ -198,6 +198,12 @@ describe('the recipes in scripts/recipes/', () => {
     }
   });
 
+  it('an empty --recipe is named as such', async () => {
+    const result = await parseCommandLine(['train', '--recipe']);
+    if (result.kind !== 'exit') throw new Error('an empty --recipe parsed');
+    expect(result.output).toMatch(/^webgpu-prune: --recipe needs a value\n/);
+  });
+
   it('a name that is neither a file nor a shipped recipe gets one line that lists what ships', async () => {
     const result = await parseCommandLine(['train', '--recipe', 'three-percent']);
     if (result.kind !== 'exit') throw new Error('three-percent parsed');

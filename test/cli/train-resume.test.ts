@@ -127,13 +127,17 @@ describe('train: mistakes found before the first epoch', () => {
     for (const [out, message] of [
       ['missing/x.safetensors', /cannot write --out missing\/x\.safetensors: the folder missing does not exist/],
       ['a-folder', /cannot write --out a-folder: it is a folder/],
-      ['', /--out is empty: give a file name/],
+      [' ', /--out is empty: give a file name/],
     ] as const) {
       const outcome = await webgpuPrune('train', '--backend', 'cpu', '--out', out);
       expect(outcome.code).toBe(1);
       expect(outcome.stdout).toBe('');
       expect(outcome.stderr.trim()).toMatch(new RegExp(`^webgpu-prune: ${message.source}$`));
     }
+    // No value at all is a usage error, named before anything is read.
+    const none = await webgpuPrune('train', '--backend', 'cpu', '--out', '');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^webgpu-prune: --out needs a value\n/);
     expect(readdirSync(dir)).toEqual(['a-folder']);
   });
 

@@ -427,11 +427,21 @@ export function parseArgs(argv: readonly string[], recipe?: RecipeOptions): Pars
   }
 }
 
+/** Every option that takes a value (not a boolean flag), by its dashed name: no name is a flag in one command and takes a value in another. */
+const VALUE_OPTIONS: ReadonlySet<string> = new Set(
+  Object.entries({ ...trainOptions, ...evalOptions, ...pruneOptions, ...convertOptions, ...benchOptions, ...tuneOptions, ...webOptions })
+    .filter(([, option]) => (option as Options).type !== 'boolean')
+    .map(([name]) => name),
+);
+
 /**
- * A text option or positional given an empty value (`--out` at the end of the line, or `--out ''`),
- * which yargs reads as '': named here, before any file or folder called '' is looked for.
+ * An option given no value: last on the line or followed by another flag (which yargs answers with
+ * the option's default, or ''), or given '' (`--out ''`, `--out=`); or an empty positional. Named
+ * here, before a default is used unasked or a file called '' is looked for.
  */
 function emptyValue(raw: Raw, argv: readonly string[]): string | undefined {
+  const bare = argv.find((arg, i) => arg.startsWith('--') && VALUE_OPTIONS.has(arg.slice(2)) && (i + 1 === argv.length || /^--?[a-zA-Z]/.test(argv[i + 1]!)));
+  if (bare) return `${bare} needs a value`;
   // yargs keeps each dashed name in camelCase too; the dashed one is the flag.
   const key = Object.keys(raw).find((k) => raw[k] === '' && !/[A-Z]/.test(k));
   if (key === undefined) return undefined;

@@ -46,12 +46,20 @@ describe('parseArgs', () => {
     expect(command(['prune', 'a.txt', '--out', 'b.txt', '--out', 'c.txt', '--threshold', '0.1', '--threshold', '0.2'])).toMatchObject({ name: 'prune', out: 'c.txt', threshold: 0.2 });
   });
 
-  it('a text option or positional given empty is named, before any file called "" is looked for', () => {
+  it('an option or positional given no value is named, before a default is taken unasked or a file called "" is looked for', () => {
     expect(failure(['train', '--data'])).toMatch(/^webgpu-prune: --data needs a value\n/);
     expect(failure(['train', '--teacher='])).toMatch(/^webgpu-prune: --teacher needs a value\n/);
     expect(failure(['convert', 'a.txt', '--out', ''])).toMatch(/^webgpu-prune: --out needs a value\n/);
     expect(failure(['bench', 'infer', '--model'])).toMatch(/^webgpu-prune: --model needs a value\n/);
     expect(failure(['eval', ''])).toMatch(/^webgpu-prune: model is empty: name a file\n/);
+    // With nothing after them, options that have a default would take it unasked.
+    expect(failure(['train', '--out'])).toMatch(/^webgpu-prune: --out needs a value\n/);
+    expect(failure(['train', '--optimizer', '--epochs', '1'])).toMatch(/^webgpu-prune: --optimizer needs a value\n/);
+    expect(failure(['train', '--epochs'])).toMatch(/^webgpu-prune: --epochs needs a value\n/);
+    expect(failure(['bench', 'infer', '--out-dir', '--quick'])).toMatch(/^webgpu-prune: --out-dir needs a value\n/);
+    // A negative number is a value, not a flag; a boolean flag needs none.
+    expect(failure(['train', '--lr', '-1'])).toMatch(/^webgpu-prune: --lr must be a positive number, got -1\n/);
+    expect(command(['train', '--shuffle'])).toMatchObject({ name: 'train', recipe: { shuffle: true } });
   });
 
   it('train --schedule gradual fills the cubic schedule, with defaults from the epoch count', () => {

@@ -6,7 +6,7 @@
 import { isShift, SHIFT_RANGE } from '../data/augment';
 import yargs, { type Argv, type Options } from 'yargs';
 import { SEED_RECIPE, type Recipe } from '../train/recipe';
-import { SHIPPED_RECIPES } from '../train/shipped-recipes';
+import { SHIPPED_RECIPE_NAMES } from '../train/shipped-recipes';
 import {
   ADAM_DEFAULTS,
   defaultSchedule,
@@ -263,7 +263,7 @@ export const trainOptions = {
   recipe: {
     type: 'string',
     describe: 'Start from a recipe: a JSON object of train options keyed like the flags ({"epochs": 50, "layer-sparsity": "0.956,0.925,0.73"}), ' +
-      `a network saved by train (reruns the recipe in its metadata), or a shipped recipe by name (${SHIPPED_RECIPES.map((r) => r.name).join(', ')}); ` +
+      `a network saved by train (reruns the recipe in its metadata), or a shipped recipe by name (${SHIPPED_RECIPE_NAMES}); ` +
       'flags given here override it',
   },
   verify: { type: 'boolean', default: false, describe: 'GPU only: also run the JS reference on the first batches and report the worst difference' },

@@ -10,7 +10,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { detectAndParseModel, detectModelFormat } from '../format/model-file';
 import { readModelFile } from '../node/files';
 import { recipeProblem } from '../train/checkpoint';
-import { SHIPPED_RECIPES, shippedRecipe } from '../train/shipped-recipes';
+import { SHIPPED_RECIPE_NAMES, shippedRecipe } from '../train/shipped-recipes';
 import { defaultSchedule, usesMomentum } from '../train/optimizer';
 import type { Recipe } from '../train/recipe';
 import { UserError } from '../util/errors';
@@ -35,7 +35,7 @@ export async function readRecipeFile(file: string): Promise<RecipeOptions> {
   if (shipped && !existsSync(file)) return { file: `${file} (shipped recipe)`, options: { ...shipped.options } };
   const bytes = await readModelFile(file).catch((error: unknown) => {
     if (error instanceof UserError && !existsSync(file)) {
-      throw new UserError(`${error.message}, nor is it a shipped recipe (${SHIPPED_RECIPES.map((r) => r.name).join(', ')})`);
+      throw new UserError(`${error.message}, nor is it a shipped recipe (${SHIPPED_RECIPE_NAMES})`);
     }
     throw error;
   });

@@ -32,6 +32,9 @@ export const SHIPPED_RECIPES: readonly ShippedRecipe[] = [
   { name: 'lenet-two-percent', summary: 'LeNet-300-100, 2% kept: per layer 98.3/96.7/70%, shifted (98.6%)', options: lenetTwoPercent },
 ];
 
+/** The names, comma-separated, for help and messages. */
+export const SHIPPED_RECIPE_NAMES = SHIPPED_RECIPES.map((r) => r.name).join(', ');
+
 /** The shipped recipe called `name`, if there is one. */
 export function shippedRecipe(name: string): ShippedRecipe | undefined {
   return SHIPPED_RECIPES.find((r) => r.name === name);

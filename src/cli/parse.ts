@@ -247,6 +247,16 @@ export const trainOptions = {
   'prune-start': { type: 'number', describe: 'With --schedule gradual: first pruning epoch (1-based; default 10% of epochs)' },
   'prune-end': { type: 'number', describe: 'With --schedule gradual: last pruning epoch (1-based; default 60% of epochs)' },
   'prune-every': { type: 'number', default: 1, describe: 'With --schedule gradual: epochs between pruning steps' },
+  regrow: {
+    type: 'number',
+    describe: "With --schedule gradual: each pass also moves this share of every layer's kept weights (the smallest) to the pruned " +
+      'positions with the largest gradient (RigL-style), a share that falls along half a cosine to 0 at --regrow-end (default 0: none)',
+  },
+  'regrow-end': {
+    type: 'number',
+    describe: 'With --regrow: the last epoch with a pass (1-based, at or after --prune-end; default --prune-end); the passes after ' +
+      '--prune-end keep the final sparsity and only move weights',
+  },
   limit: { type: 'number', describe: 'Train on the first N training samples only (quick runs)' },
   val: { type: 'number', describe: 'Hold out the last N training samples (after --limit): validation accuracy and loss after every epoch, never trained on' },
   keep: {
@@ -510,6 +520,10 @@ function pruneSchedule(raw: Raw, epochs: number, layers: number): PruneSchedule 
     if (!Number.isInteger(v) || v < 1 || v > epochs) throw new UserError(`--${name} must be an epoch from 1 to ${epochs}, got ${v}`);
     return v - 1;
   };
+  if (kind !== 'gradual') {
+    const flag = ['regrow', 'regrow-end'].find((name) => raw[name] !== undefined);
+    if (flag) throw new UserError(`--${flag} needs --schedule gradual`);
+  }
   if (kind === 'none') return { kind: 'none' };
   if (kind === 'once') {
     if (raw.threshold !== undefined && raw.sparsity !== undefined) throw new UserError('give --threshold or --sparsity, not both');
@@ -529,7 +543,15 @@ function pruneSchedule(raw: Raw, epochs: number, layers: number): PruneSchedule 
   const initialSparsity = fraction(raw, 'initial-sparsity', { open: true })!;
   const sparsity = layerSparsity(raw, layers) ?? fraction(raw, 'final-sparsity', { open: true })!;
   if (typeof sparsity === 'number' && sparsity < initialSparsity) throw new UserError('--final-sparsity must be at least --initial-sparsity');
-  return { kind: 'gradual', start, end, every: positiveInteger(raw, 'prune-every'), initialSparsity, sparsity, scope: sparsityScope(raw, sparsity) };
+  const schedule: PruneSchedule = { kind: 'gradual', start, end, every: positiveInteger(raw, 'prune-every'), initialSparsity, sparsity, scope: sparsityScope(raw, sparsity) };
+  const regrow = fraction(raw, 'regrow', { open: true }) ?? 0;
+  if (regrow === 0) {
+    if (raw['regrow-end'] !== undefined) throw new UserError('--regrow-end needs --regrow above 0');
+    return schedule;
+  }
+  const regrowEnd = epochFlag('regrow-end', end + 1);
+  if (regrowEnd < end) throw new UserError(`--regrow-end (${regrowEnd + 1}) comes before --prune-end (${end + 1})`);
+  return { ...schedule, regrow: { fraction: regrow, end: regrowEnd } };
 }
 
 type UpdateRuleFields = Pick<Recipe, 'learningRate' | 'momentum' | 'factor' | 'optimizer' | 'weightDecay' | 'beta1' | 'beta2' | 'eps' | 'lrSchedule' | 'warmup'>;
@@ -592,7 +614,7 @@ function layerSparsity(raw: Raw, layers: number): number[] | undefined {
 /** The train flags that make up the recipe: fixed once a run has started. */
 const RECIPE_FLAGS = [
   'epochs', 'batch-size', 'optimizer', 'lr', 'momentum', 'weight-decay', 'beta1', 'beta2', 'eps', 'lr-schedule', 'warmup', 'factor', 'confidence', 'seed', 'shuffle', 'bias', 'shift', 'teacher', 'distill-weight', 'temperature', 'sizes', 'schedule', 'prune-epoch', 'threshold',
-  'sparsity', 'initial-sparsity', 'final-sparsity', 'layer-sparsity', 'scope', 'prune-start', 'prune-end', 'prune-every',
+  'sparsity', 'initial-sparsity', 'final-sparsity', 'layer-sparsity', 'scope', 'prune-start', 'prune-end', 'prune-every', 'regrow', 'regrow-end',
 ] as const;
 
 /** Train options that make no sense in a recipe file: itself, and continuing another run. */

@@ -137,6 +137,7 @@ export function recipeOptions(recipe: Recipe): Record<string, unknown> {
         'prune-every': prune.every,
         'initial-sparsity': prune.initialSparsity,
         ...target('final-sparsity', prune.sparsity, prune.scope),
+        ...(prune.regrow ? { regrow: prune.regrow.fraction, 'regrow-end': prune.regrow.end + 1 } : {}),
       };
   }
 }

@@ -25,7 +25,8 @@
  * in one direct dispatch that reads n itself (no chunks; the masked entries stay 0). W[l], V[l]
  * and the mask stay dense, so the update, apply_mask and state() are the dense layer's. The
  * index of kept positions is built on the CPU from the mask when the trainer is made and at
- * setMasks, which may only remove weights from such a layer.
+ * setMasks, which may keep no more of such a layer's weights than it had then (regrowth moves
+ * weights, and keeps their count).
  * A skipped sample's gradient is 0, so the backward pass needs only the n packed rows: the gathers
  * and the input-gradient matmuls run ⌈n'/tile rows⌉ row tiles and the weight-gradient sum runs in
  * chunks of `chunk` batch rows (each accumulates into V[l]), only those below n' = n rounded up to
@@ -263,7 +264,7 @@ export class GpuTrainer implements Trainer {
     const perLayer = (label: string, arrays?: Float32Array[]): GPUBuffer[] => perLayerOf(masked.weights, label, arrays);
     const weights = perLayer('weights', masked.weights);
     const maskBuffers = perLayer('mask', masked.masks.map((m) => Float32Array.from(m)));
-    // A sparse layer's index of its kept weights, as many as it keeps now: pruning only removes.
+    // A sparse layer's index of its kept weights, as many as it keeps now: later passes keep no more (magnitude pruning removes, regrowth moves).
     const sparseIndexes = layerKernelsFor(ctx, masked.masks, options.layerKernels).map((kind, l): SparseIndexBuffers | null => {
       if (kind === 'dense') return null;
       const index = sparseTrainingIndex(masked.masks[l]!, sizes[l]!, sizes[l + 1]!);

@@ -7,7 +7,8 @@ import { shiftedInputs } from '../data/augment';
 import type { Dataset } from '../data/dataset';
 import { DotNetRandom, type DotNetRandomState } from '../model/dotnet-random';
 import { keptTotal, totalWeights, type Network } from '../model/network';
-import { gradualTarget } from '../prune/schedule';
+import { denseGradients, regrow, REGROWTH_SAMPLES } from '../prune/regrow';
+import { gradualTarget, regrowthFraction } from '../prune/schedule';
 import { pruneByThreshold, pruneToSparsity, type PruneResult } from '../prune/unstructured';
 import type { Checkpoint } from './checkpoint';
 import { CompactTrainer, type CompactTraining } from './compact-training';
@@ -27,8 +28,11 @@ export interface EpochReport extends EpochResult {
   /** Seconds since training started. */
   elapsed: number;
   /** Set when this epoch ended with a pruning pass. */
-  pruned: (PruneResult & { rule: string }) | null;
+  pruned: PruningPass | null;
 }
+
+/** What a pruning pass did: `kept` and `removed` by magnitude, then with regrowth the weights it `moved` per layer. */
+export type PruningPass = PruneResult & { rule: string; moved?: number[] };
 
 export interface TrainingEvents {
   onEpoch?(report: EpochReport): void;
@@ -58,7 +62,10 @@ export interface TrainingOptions {
    * (src/train/compact-training.ts): the same results, faster. Absent: the full shape throughout.
    */
   compact?: CompactTraining;
-  /** The training set the trainer was made with: what a recipe's shift augmentation moves each epoch, and the teacher sees. */
+  /**
+   * The training set the trainer was made with: what a recipe's shift augmentation moves each
+   * epoch, the teacher sees, and regrowth takes its gradients from.
+   */
   train?: Dataset;
   /** With a recipe that distills: the teacher, asked for the soft targets of each epoch's inputs. */
   teacher?: Teacher;
@@ -189,6 +196,9 @@ async function trainEpochs(
   if (resume && !prunesFrom(recipe, resume.epoch)) await compactFrom(resume, resume.epoch);
   const shift = recipe.shift ?? 0;
   if (shift > 0 && !options.train) throw new Error('a recipe with shift augmentation needs its training set (TrainingOptions.train)');
+  if (recipe.prune.kind === 'gradual' && recipe.prune.regrow && !options.train) {
+    throw new Error('a recipe with regrowth needs its training set (TrainingOptions.train)');
+  }
   let shifted: Float32Array | undefined;
   const distill = recipe.distill;
   if (distill && (!options.teacher || !options.train)) throw new Error('a recipe with distillation needs its teacher and training set (TrainingOptions.teacher and .train)');
@@ -219,7 +229,11 @@ async function trainEpochs(
     firstBatch = 0;
     partial = NO_COUNTS;
 
-    const pruned = await prunePass(trainer, recipe, epoch);
+    const pruned = await prunePass(trainer, recipe, epoch, () => {
+      const train = options.train!;
+      const samples = order ? order.subarray(0, REGROWTH_SAMPLES) : Uint32Array.from({ length: Math.min(REGROWTH_SAMPLES, sampleCount) }, (_, i) => i);
+      return { inputs: shifted ?? train.inputs, labels: train.labels, samples };
+    });
     if (pruned) kept = pruned.kept.reduce((a, b) => a + b, 0);
     const state = await trainer.state();
     const badWeight = firstNonFiniteWeight(state.net);
@@ -255,20 +269,25 @@ async function trainEpochs(
   return { status: 'finished', net: lastGood.net, epochs: reports, seconds: elapsed() };
 }
 
-/** The recipe's pruning pass after epoch `epoch` (0-based), or null when it has none. */
-function pruningAt(recipe: Recipe, epoch: number): { apply: (net: Network) => PruneResult; rule: string } | null {
+/**
+ * The recipe's pruning pass after epoch `epoch` (0-based), or null when it has none; `regrowth` is
+ * the share of kept weights the pass moves, null when the schedule does not regrow.
+ */
+function pruningAt(recipe: Recipe, epoch: number): { apply: (net: Network) => PruneResult; rule: string; regrowth: number | null } | null {
   const schedule = recipe.prune;
   if (schedule.kind === 'once' && epoch === schedule.epoch) {
-    return { apply: (net) => pruneByThreshold(net, schedule.threshold), rule: `w² < ${schedule.threshold}` };
+    return { apply: (net) => pruneByThreshold(net, schedule.threshold), rule: `w² < ${schedule.threshold}`, regrowth: null };
   }
   if (schedule.kind === 'once-sparsity' && epoch === schedule.epoch) {
-    return { apply: (net) => pruneToSparsity(net, schedule.sparsity, schedule.scope), rule: `${schedule.scope} sparsity ${schedule.sparsity}` };
+    return { apply: (net) => pruneToSparsity(net, schedule.sparsity, schedule.scope), rule: `${schedule.scope} sparsity ${schedule.sparsity}`, regrowth: null };
   }
   if (schedule.kind === 'gradual') {
     const target = gradualTarget(schedule, epoch);
     if (target === null) return null;
-    const rule = `gradual ${schedule.scope} sparsity ${typeof target === 'number' ? target.toFixed(4) : target.map((t) => t.toFixed(4)).join(',')}`;
-    return { apply: (net) => pruneToSparsity(net, target, schedule.scope), rule };
+    const regrowth = schedule.regrow ? regrowthFraction(schedule, epoch) : null;
+    const sparsity = typeof target === 'number' ? target.toFixed(4) : target.map((t) => t.toFixed(4)).join(',');
+    const rule = `gradual ${schedule.scope} sparsity ${sparsity}${regrowth === null ? '' : `, regrowth ${regrowth.toFixed(4)}`}`;
+    return { apply: (net) => pruneToSparsity(net, target, schedule.scope), rule, regrowth };
   }
   return null;
 }
@@ -279,11 +298,22 @@ function prunesFrom(recipe: Recipe, epoch: number): boolean {
   return false;
 }
 
-async function prunePass(trainer: Trainer, recipe: Recipe, epoch: number): Promise<(PruneResult & { rule: string }) | null> {
+/** The samples a regrowing pass takes its gradients from: the epoch's inputs, and which of them. */
+interface GradientSamples {
+  inputs: Float32Array;
+  labels: Uint8Array;
+  samples: ArrayLike<number>;
+}
+
+async function prunePass(trainer: Trainer, recipe: Recipe, epoch: number, gradientSamples: () => GradientSamples): Promise<PruningPass | null> {
   const pruning = pruningAt(recipe, epoch);
   if (!pruning) return null;
   const { net } = await trainer.state();
-  const result = pruning.apply(net);
+  const result: PruningPass = { ...pruning.apply(net), rule: pruning.rule };
+  if (pruning.regrowth !== null) {
+    const { inputs, labels, samples } = gradientSamples();
+    result.moved = pruning.regrowth > 0 ? regrow(net, denseGradients(net, inputs, labels, samples), pruning.regrowth) : net.weights.map(() => 0);
+  }
   await trainer.setMasks(net.masks);
-  return { ...result, rule: pruning.rule };
+  return result;
 }

@@ -8,6 +8,7 @@ import fivePercent from '../../scripts/recipes/five-percent.json';
 import lenetTwoPercent from '../../scripts/recipes/lenet-two-percent.json';
 import seed from '../../scripts/recipes/seed.json';
 import twoPercentCosine from '../../scripts/recipes/two-percent-cosine.json';
+import twoPercentRegrow from '../../scripts/recipes/two-percent-regrow.json';
 import twoPercent from '../../scripts/recipes/two-percent.json';
 
 export interface ShippedRecipe {
@@ -28,6 +29,11 @@ export const SHIPPED_RECIPES: readonly ShippedRecipe[] = [
     name: 'two-percent-cosine',
     summary: '2% kept: per layer 98.4/96.5/85%, 120 epochs, pruning 3→40, shifted, cosine rate (97.7–97.9%)',
     options: twoPercentCosine,
+  },
+  {
+    name: 'two-percent-regrow',
+    summary: '2% kept: two-percent-cosine whose passes also move weights to where the gradient is largest, until epoch 100 (97.7–97.9%)',
+    options: twoPercentRegrow,
   },
   { name: 'lenet-two-percent', summary: 'LeNet-300-100, 2% kept: per layer 98.3/96.7/70%, shifted (98.6%)', options: lenetTwoPercent },
 ];

@@ -57,6 +57,8 @@ export const OPTION_DEFAULTS: Readonly<Record<string, string>> = {
   'prune-start': '',
   'prune-end': '',
   'prune-every': '1',
+  regrow: '0',
+  'regrow-end': '',
   limit: '',
   test: '',
 };
@@ -161,7 +163,12 @@ function schedule(get: Get, epochs: number, layers: number): PruneSchedule {
   if (end < start) throw new UserError(`prune-end (${end + 1}) comes before prune-start (${start + 1})`);
   const initialSparsity = fraction(get, 'initial-sparsity');
   const sparsity = layerSparsity ?? fraction(get, 'final-sparsity');
-  return { kind, start, end, every: positiveInteger(get, 'prune-every'), initialSparsity, sparsity, scope };
+  const gradual: PruneSchedule = { kind, start, end, every: positiveInteger(get, 'prune-every'), initialSparsity, sparsity, scope };
+  const regrow = fraction(get, 'regrow');
+  if (regrow === 0) return gradual;
+  const regrowEnd = epochOption(get, 'regrow-end', epochs, end + 1);
+  if (regrowEnd < end) throw new UserError(`regrow-end (${regrowEnd + 1}) comes before prune-end (${end + 1})`);
+  return { ...gradual, regrow: { fraction: regrow, end: regrowEnd } };
 }
 
 /**

@@ -72,6 +72,25 @@ describe('webgpu-prune CLI', () => {
     expect(evaluated.weights).toBe(result.weights);
   });
 
+  it('train --regrow says what each pass moved, and past --prune-end that it only regrew', async () => {
+    const r = await webgpuPrune(
+      ...['train', '--backend', 'cpu', '--epochs', '4', '--limit', '1600', '--shuffle', '--no-checkpoint', '--out', 'regrown.safetensors'],
+      ...['--schedule', 'gradual', '--final-sparsity', '0.9', '--prune-start', '1', '--prune-end', '2', '--regrow', '0.2', '--regrow-end', '4'],
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Pruning +gradual \(cubic\) from epoch 1 to 2 every 1: global sparsity 0 → 0\.9; regrowth 0\.2 → 0 \(cosine\) to epoch 4$/m);
+    expect(r.stdout).toMatch(/^Pruned after epoch 2 \(gradual global sparsity 0\.9000, regrowth 0\.1500\): 8,940 of 89,400 weights kept, [1-9][\d,]* moved$/m);
+    expect(r.stdout).toMatch(/^Regrew after epoch 3 \(gradual global sparsity 0\.9000, regrowth 0\.0500\): [1-9][\d,]* of 8,940 kept weights moved$/m);
+    expect(r.stdout).toMatch(/^Regrew after epoch 4 \(gradual global sparsity 0\.9000, regrowth 0\.0000\): 0 of 8,940 kept weights moved$/m);
+    expect(r.stdout).toMatch(/^Regrew after epoch 1 \(gradual global sparsity 0\.0000, regrowth 0\.2000\): 0 of 89,400 kept weights moved$/m);
+    // The saved recipe reruns it; --json lists each pass's moves per layer.
+    const again = await webgpuPrune('train', '--recipe', 'regrown.safetensors', '--backend', 'cpu', '--limit', '1600', '--json', '--no-checkpoint', '--out', 'again.safetensors');
+    const moved = (JSON.parse(again.stdout).epochs as { moved?: number[] }[]).map((e) => e.moved);
+    expect(moved.map((m) => m?.length)).toEqual([3, 3, 3, 3]);
+    const printed = [...r.stdout.matchAll(/(?:, ([\d,]+) moved|: ([\d,]+) of [\d,]+ kept weights moved)$/gm)].map((m) => Number((m[1] ?? m[2])!.replace(/,/g, '')));
+    expect(moved.map((m) => m!.reduce((a, b) => a + b, 0))).toEqual(printed);
+  });
+
   it('info and convert read the seed text format; eval scores a converted file the same', async () => {
     const info = JSON.parse((await webgpuPrune('info', 'seed.txt', '--json')).stdout);
     expect(info).toMatchObject({ format: 'seed-text', sizes: [784, 100, 100, 10], weights: 89_400 });

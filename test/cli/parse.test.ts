@@ -75,6 +75,25 @@ describe('parseArgs', () => {
     expect(none.recipe.prune).toEqual({ kind: 'none' });
   });
 
+  it('train --regrow adds regrowth to a gradual schedule, to --prune-end unless --regrow-end says', () => {
+    const gradual = ['train', '--schedule', 'gradual', '--prune-start', '3', '--prune-end', '20'];
+    const c = command([...gradual, '--regrow', '0.1']);
+    if (c.name !== 'train') throw new Error('not train');
+    expect(c.recipe.prune).toMatchObject({ kind: 'gradual', end: 19, regrow: { fraction: 0.1, end: 19 } });
+    const longer = command([...gradual, '--regrow', '0.1', '--regrow-end', '40']);
+    if (longer.name !== 'train') throw new Error('not train');
+    expect(longer.recipe.prune).toMatchObject({ regrow: { fraction: 0.1, end: 39 } });
+    const zero = command([...gradual, '--regrow', '0']);
+    if (zero.name !== 'train') throw new Error('not train');
+    expect(zero.recipe.prune).not.toHaveProperty('regrow');
+    expect(failure(['train', '--regrow', '0.1'])).toMatch(/^webgpu-prune: --regrow needs --schedule gradual\n/);
+    expect(failure(['train', '--schedule', 'none', '--regrow-end', '30'])).toMatch(/--regrow-end needs --schedule gradual/);
+    expect(failure([...gradual, '--regrow-end', '30'])).toMatch(/--regrow-end needs --regrow above 0/);
+    expect(failure([...gradual, '--regrow', '0.1', '--regrow-end', '10'])).toMatch(/--regrow-end \(10\) comes before --prune-end \(20\)/);
+    expect(failure([...gradual, '--regrow', '1'])).toMatch(/--regrow must be a fraction in \[0, 1\), got 1/);
+    expect(failure([...gradual, '--regrow', '0.1', '--regrow-end', '60'])).toMatch(/--regrow-end must be an epoch from 1 to 50, got 60/);
+  });
+
   it('rejects impossible train flags with one line', () => {
     expect(failure(['train', '--epochs', '0'])).toMatch(/--epochs must be a positive integer, got 0/);
     expect(failure(['train', '--epochs', 'abc'])).toMatch(/--epochs must be a positive integer, got NaN/);

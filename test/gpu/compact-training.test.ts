@@ -72,36 +72,56 @@ describe.skipIf(!gpu.context)(`training the pruned network as the smaller one on
     });
   }
 
-  it('a gradual schedule whose middle pass takes a layer below the sparse crossover: the full-shape trainer is made again with that layer sparse, then the smaller one', async () => {
-    // Layer 0 keeps 50%, then 10.6% (below the crossover of 20%), then 5% after epochs 2, 3, 4.
-    const recipe: Recipe = { ...SMALL_SEED_RECIPE, epochs: 5, prune: { kind: 'gradual', start: 1, end: 3, every: 1, initialSparsity: 0.5, sparsity: [0.95, 0.3, 0], scope: 'layer' } };
-    const before = ctx.tuning;
-    ctx.tuning = { ...before, sparseTrainingBelow: 0.2 };
-    const reference = finished(await runTraining(cpuTrainerAt(recipe, train), recipe, train.count));
-    const made: { sizes: number[]; kernels: string[] }[] = [];
-    const first = await GpuTrainer.create(ctx, initNetwork(recipe.sizes, recipe.seed), train, trainConfig(recipe));
-    try {
-      const makeTrainer: TrainerFactory = async (net, data, start) => {
-        const trainer = await GpuTrainer.create(ctx, net, data, trainConfig(recipe), start);
-        made.push({ sizes: net.sizes, kernels: trainer.layerKernels });
-        return trainer;
-      };
-      const result = finished(await runTraining(first, recipe, train.count, {}, { compact: { train, makeTrainer } }));
-      expect(made.map((m) => m.kernels)).toEqual([
-        ['sparse', 'dense', 'dense'],
-        ['sparse', 'dense', 'dense'],
-      ]);
-      expect(made[0]!.sizes).toEqual(recipe.sizes);
-      expect(made[1]!.sizes[0]).toBeLessThan(784);
-      const counts = (r: typeof result) => epochTable(r).map(({ lossSum: _lossSum, ...rest }) => rest);
-      expect(counts(result)).toEqual(counts(reference));
-      reference.net.weights.forEach((w, l) => {
-        expectClose(result.net.weights[l]!, w, { rel: 1e-4, abs: 1e-6 }, `weights ${l}`);
-        expect(result.net.masks[l]).toEqual(reference.net.masks[l]);
-      });
-    } finally {
-      first.dispose();
-      ctx.tuning = before;
-    }
-  });
+  for (const { label, recipe } of [
+    {
+      // Layer 0 keeps 50%, then 10.6% (below the crossover of 20%), then 5% after epochs 2, 3, 4.
+      label: 'a gradual schedule whose middle pass takes a layer below the sparse crossover',
+      recipe: { ...SMALL_SEED_RECIPE, epochs: 5, prune: { kind: 'gradual', start: 1, end: 3, every: 1, initialSparsity: 0.5, sparsity: [0.95, 0.3, 0], scope: 'layer' } } as Recipe,
+    },
+    {
+      // Layer 0 keeps 10.6%, then 5% after epochs 2 and 3; the passes move weights on to epoch 4.
+      label: 'a regrowing gradual schedule (the same weights moved as on the reference)',
+      recipe: {
+        ...SMALL_SEED_RECIPE,
+        epochs: 6,
+        shuffle: true,
+        prune: { kind: 'gradual', start: 1, end: 2, every: 1, initialSparsity: 0.9, sparsity: [0.95, 0.3, 0], scope: 'layer', regrow: { fraction: 0.2, end: 3 } },
+      } as Recipe,
+    },
+  ]) {
+    it(`${label}: the full-shape trainer is made again with that layer sparse, then the smaller one`, async () => {
+      const before = ctx.tuning;
+      ctx.tuning = { ...before, sparseTrainingBelow: 0.2 };
+      const reference = finished(await runTraining(cpuTrainerAt(recipe, train), recipe, train.count, {}, { train }));
+      const made: { sizes: number[]; kernels: string[] }[] = [];
+      const first = await GpuTrainer.create(ctx, initNetwork(recipe.sizes, recipe.seed), train, trainConfig(recipe));
+      try {
+        const makeTrainer: TrainerFactory = async (net, data, start) => {
+          const trainer = await GpuTrainer.create(ctx, net, data, trainConfig(recipe), start);
+          made.push({ sizes: net.sizes, kernels: trainer.layerKernels });
+          return trainer;
+        };
+        const result = finished(await runTraining(first, recipe, train.count, {}, { compact: { train, makeTrainer }, train }));
+        expect(made.map((m) => m.kernels)).toEqual([
+          ['sparse', 'dense', 'dense'],
+          ['sparse', 'dense', 'dense'],
+        ]);
+        expect(made[0]!.sizes).toEqual(recipe.sizes);
+        expect(made[1]!.sizes[0]).toBeLessThan(784);
+        // The epoch table includes each pass's report: with regrowth, the weights it moved per layer.
+        const counts = (r: typeof result) => epochTable(r).map(({ lossSum: _lossSum, ...rest }) => rest);
+        expect(counts(result)).toEqual(counts(reference));
+        if (recipe.prune.kind === 'gradual' && recipe.prune.regrow) {
+          expect(result.epochs[1]!.pruned!.moved!.slice(0, 2).every((n) => n > 0)).toBe(true); // layer 2 keeps every weight: none to move
+        }
+        reference.net.weights.forEach((w, l) => {
+          expectClose(result.net.weights[l]!, w, { rel: 1e-4, abs: 1e-6 }, `weights ${l}`);
+          expect(result.net.masks[l]).toEqual(reference.net.masks[l]);
+        });
+      } finally {
+        first.dispose();
+        ctx.tuning = before;
+      }
+    });
+  }
 });

@@ -61,16 +61,21 @@ describe('resume from a checkpoint (JS reference)', () => {
       stops: [10, 27],
     },
     { label: 'adam with L2 decay, warm-up and cosine, gradual', recipe: ADAM, stops: [7, 16, 30] },
+    {
+      label: 'shuffled, gradual with regrowth past its end',
+      recipe: { ...BASE, shuffle: true, prune: { kind: 'gradual', start: 0, end: 1, every: 1, initialSparsity: 0, sparsity: 0.8, scope: 'layer', regrow: { fraction: 0.3, end: 3 } } } as Recipe,
+      stops: [12, 25, 36],
+    },
     { label: 'adamw, seed-decay, once-pruned', recipe: { ...ADAM, optimizer: 'adamw', weightDecay: 0.01, lrSchedule: 'seed-decay', warmup: 0, prune: BASE.prune } as Recipe, stops: [12, 25] },
   ]) {
     it(`${label}: stopped after ${stops.join(', ')} batch questions and resumed, equals the run never stopped`, async () => {
-      const whole = finished(await runTraining(start(recipe), recipe, train.count));
+      const whole = finished(await runTraining(start(recipe), recipe, train.count, {}, { train }));
       for (const stop of stops) {
-        const first = await runTraining(start(recipe), recipe, train.count, {}, { shouldStop: stopAfter(stop) });
+        const first = await runTraining(start(recipe), recipe, train.count, {}, { shouldStop: stopAfter(stop), train });
         expect(first.status).toBe('interrupted');
         if (first.status !== 'interrupted') continue;
         const checkpoint = roundTrip(first.checkpoint);
-        const rest = finished(await runTraining(start(recipe, checkpoint), recipe, train.count, {}, { resume: checkpoint }));
+        const rest = finished(await runTraining(start(recipe, checkpoint), recipe, train.count, {}, { resume: checkpoint, train }));
         expectSameRun(whole, rest);
       }
     });

@@ -27,6 +27,8 @@ describe('browser run options', () => {
     [{ optimizer: 'sgd', 'batch-size': '100', 'lr-schedule': 'cosine' }],
     [{ 'lr-schedule': 'constant', momentum: '0.5' }],
     [{ factor: '0.97', lr: '0.001', schedule: 'gradual', 'final-sparsity': '0.9' }],
+    [{ schedule: 'gradual', 'prune-end': '20', regrow: '0.1', 'regrow-end': '40' }],
+    [{ schedule: 'gradual', regrow: '0.2' }],
     [{ bias: 'true', optimizer: 'adam' }],
     [{ bias: 'false' }],
   ])('%j gives the recipe the same train flags give the CLI', (values: Record<string, string>) => {

@@ -39,7 +39,10 @@ export function describeSchedule(s: PruneSchedule): string {
     case 'once-sparsity':
       return `once after epoch ${s.epoch + 1}: drop the smallest weights to ${s.scope} sparsity ${s.sparsity}`;
     case 'gradual':
-      return `gradual (cubic) from epoch ${s.start + 1} to ${s.end + 1} every ${s.every}: ${s.scope} sparsity ${s.initialSparsity} → ${s.sparsity}`;
+      return (
+        `gradual (cubic) from epoch ${s.start + 1} to ${s.end + 1} every ${s.every}: ${s.scope} sparsity ${s.initialSparsity} → ${s.sparsity}` +
+        (s.regrow ? `; regrowth ${s.regrow.fraction} → 0 (cosine) to epoch ${s.regrow.end + 1}` : '')
+      );
   }
 }
 
@@ -154,7 +157,13 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
           progress.update(r.epoch + 1, `train ${percent(r.correct, r.samples)}%, loss ${meanLoss(r)?.toFixed(4) ?? '–'}, weights ${percent(r.keptWeights, r.totalWeights)}%, ${r.elapsed.toFixed(1)}s`);
           if (r.pruned) {
             progress.finish();
-            human(`Pruned after epoch ${r.epoch + 1} (${r.pruned.rule}): ${grouped(r.keptWeights)} of ${grouped(r.totalWeights)} weights kept${parameters(r.keptWeights)}`);
+            const moved = r.pruned.moved ? grouped(r.pruned.moved.reduce((a, b) => a + b, 0)) : null;
+            const removed = r.pruned.removed.some((n) => n > 0);
+            human(
+              moved !== null && !removed
+                ? `Regrew after epoch ${r.epoch + 1} (${r.pruned.rule}): ${moved} of ${grouped(r.keptWeights)} kept weights moved`
+                : `Pruned after epoch ${r.epoch + 1} (${r.pruned.rule}): ${grouped(r.keptWeights)} of ${grouped(r.totalWeights)} weights kept${parameters(r.keptWeights)}${moved === null ? '' : `, ${moved} moved`}`,
+            );
           }
           if (isTableRow(r, recipe.epochs)) {
             progress.finish();
@@ -263,6 +272,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
         keptWeights: r.keptWeights,
         seconds: r.elapsed,
         pruned: r.pruned ? r.pruned.rule : null,
+        ...(r.pruned?.moved ? { moved: r.pruned.moved } : {}),
       })),
       keptEpoch: keptEpoch.epoch + 1,
       test: { accuracy: (100 * test.correct) / test.total, correct: test.correct, total: test.total, loss: test.loss, samplesPerSec: test.samplesPerSec, kernel: test.kernel },

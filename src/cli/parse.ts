@@ -432,9 +432,15 @@ export function parseArgs(argv: readonly string[], recipe?: RecipeOptions): Pars
     if (recipe && raw!._[0] === 'train') applyRecipe(raw!, argv, recipe);
     return { kind: 'command', command: toCommand(raw!, argv, recipe), verbose: raw!.verbose as boolean };
   } catch (err) {
-    if (err instanceof UserError) return usageError(err.message, raw);
+    if (err instanceof UserError) return usageError(recipe ? fromRecipe(err.message, argv, recipe) : err.message, raw);
     throw err;
   }
+}
+
+/** A message that starts with a flag the recipe gave rather than the command line, saying so. */
+function fromRecipe(message: string, argv: readonly string[], recipe: RecipeOptions): string {
+  const flag = /^--([a-z0-9-]+)/.exec(message)?.[1];
+  return flag && Object.hasOwn(recipe.options, flag) && !given(argv, flag) ? `${message}; --${flag} comes from ${recipe.file}` : message;
 }
 
 /** Every option that takes a value (not a boolean flag), by its dashed name: no name is a flag in one command and takes a value in another. */

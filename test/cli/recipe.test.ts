@@ -85,7 +85,12 @@ describe('train --recipe FILE.json', () => {
     expect(mistake(['train'], recipe({ shuffle: 1 }))).toBe('webgpu-prune: r.json: "shuffle" must be true or false, got 1');
     expect(mistake(['train'], recipe({ schedule: 'sometimes' }))).toBe('webgpu-prune: r.json: "schedule" must be one of once, gradual, none, got "sometimes"');
     expect(mistake(['train'], recipe({ sizes: [784, '100', 10] }))).toBe('webgpu-prune: r.json: "sizes" must be a string, got [784,"100",10]');
-    expect(mistake(['train'], recipe({ epochs: 0 }))).toBe('webgpu-prune: --epochs must be a positive integer, got 0');
+    expect(mistake(['train'], recipe({ epochs: 0 }))).toBe('webgpu-prune: --epochs must be a positive integer, got 0; --epochs comes from r.json');
+    // A value the command line makes impossible says where it came from; one given there does not.
+    const regrowing = recipe({ schedule: 'gradual', 'prune-end': 20, regrow: 0.1, 'regrow-end': 40 });
+    expect(mistake(['train', '--schedule', 'once'], regrowing)).toBe('webgpu-prune: --regrow needs --schedule gradual; --regrow comes from r.json');
+    expect(mistake(['train', '--epochs', '30'], regrowing)).toBe('webgpu-prune: --regrow-end must be an epoch from 1 to 30, got 40; --regrow-end comes from r.json');
+    expect(mistake(['train', '--regrow-end', '10'], regrowing)).toBe('webgpu-prune: --regrow-end (10) comes before --prune-end (20)');
     expect(mistake(['train', '--resume', 'x.ckpt', '--recipe', 'r.json'], recipe({}))).toMatch(/--recipe cannot go with --resume/);
 
     const notJson = join(dir, 'broken.json');

@@ -88,13 +88,26 @@ describe.skipIf(!gpu.context)(`training the pruned network as the smaller one on
         prune: { kind: 'gradual', start: 1, end: 2, every: 1, initialSparsity: 0.9, sparsity: [0.95, 0.3, 0], scope: 'layer', regrow: { fraction: 0.2, end: 3 } },
       } as Recipe,
     },
+    {
+      // Grown weights start with Adam's moments at 0 and biases go on learning (seed 1: see BIASED_SMALL).
+      label: 'a regrowing gradual schedule with Adam and biases',
+      recipe: {
+        ...SMALL_SEED_RECIPE,
+        ...ADAM_FIELDS,
+        bias: true,
+        seed: 1,
+        epochs: 6,
+        shuffle: true,
+        prune: { kind: 'gradual', start: 1, end: 2, every: 1, initialSparsity: 0.9, sparsity: [0.95, 0.3, 0], scope: 'layer', regrow: { fraction: 0.2, end: 3 } },
+      } as Recipe,
+    },
   ]) {
     it(`${label}: the full-shape trainer is made again with that layer sparse, then the smaller one`, async () => {
       const before = ctx.tuning;
       ctx.tuning = { ...before, sparseTrainingBelow: 0.2 };
       const reference = finished(await runTraining(cpuTrainerAt(recipe, train), recipe, train.count, {}, { train }));
       const made: { sizes: number[]; kernels: string[] }[] = [];
-      const first = await GpuTrainer.create(ctx, initNetwork(recipe.sizes, recipe.seed), train, trainConfig(recipe));
+      const first = await GpuTrainer.create(ctx, initNetwork(recipe.sizes, recipe.seed, recipe.bias), train, trainConfig(recipe));
       try {
         const makeTrainer: TrainerFactory = async (net, data, start) => {
           const trainer = await GpuTrainer.create(ctx, net, data, trainConfig(recipe), start);
@@ -118,6 +131,7 @@ describe.skipIf(!gpu.context)(`training the pruned network as the smaller one on
           expectClose(result.net.weights[l]!, w, { rel: 1e-4, abs: 1e-6 }, `weights ${l}`);
           expect(result.net.masks[l]).toEqual(reference.net.masks[l]);
         });
+        reference.net.biases?.forEach((b, l) => expectClose(result.net.biases![l]!, b, { rel: 1e-4, abs: 1e-6 }, `biases ${l}`));
       } finally {
         first.dispose();
         ctx.tuning = before;

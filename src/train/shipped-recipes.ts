@@ -30,11 +30,7 @@ export const SHIPPED_RECIPES: readonly ShippedRecipe[] = [
     summary: '2% kept: per layer 98.4/96.5/85%, 120 epochs, pruning 3→40, shifted, cosine rate (97.7–97.9%)',
     options: twoPercentCosine,
   },
-  {
-    name: 'two-percent-regrow',
-    summary: '2% kept: two-percent-cosine, 200 epochs, whose passes also move weights to where the gradient is largest until epoch 170 (97.8–98.1%)',
-    options: twoPercentRegrow,
-  },
+  { name: 'two-percent-regrow', summary: '2% kept: two-percent-cosine over 200 epochs, regrowing weights until epoch 170 (97.8–98.1%)', options: twoPercentRegrow },
   { name: 'lenet-two-percent', summary: 'LeNet-300-100, 2% kept: per layer 98.3/96.7/70%, shifted (98.6%)', options: lenetTwoPercent },
 ];
 

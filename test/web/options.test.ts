@@ -59,6 +59,8 @@ describe('browser run options', () => {
     [{ optimizer: 'rmsprop' }, 'optimizer must be one of seed, sgd, momentum, adam, adamw, got "rmsprop"'],
     [{ optimizer: 'adam', beta2: '1' }, 'beta2 must be a fraction in (0, 1), got "1"'],
     [{ warmup: '50' }, 'warmup must be a whole number of epochs from 0 to 49, got "50"'],
+    [{ schedule: 'gradual', regrow: '1' }, 'regrow must be a fraction in [0, 1), got "1"'],
+    [{ schedule: 'gradual', 'prune-end': '20', regrow: '0.1', 'regrow-end': '10' }, 'regrow-end (10) comes before prune-end (20)'],
   ])('refuses %j in one line', (values, message) => {
     expect(() => trainRequest(values)).toThrow(message);
   });

@@ -10,11 +10,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { takeSamples, type Dataset } from '../../src/data/dataset';
 import { GpuTrainer } from '../../src/gpu/trainer';
-import { initNetwork } from '../../src/model/network';
+import { initNetwork, type Network } from '../../src/model/network';
 import { loadMnist } from '../../src/node/mnist';
 import type { TrainerFactory } from '../../src/train/compact-training';
 import type { Recipe } from '../../src/train/recipe';
-import { runTraining } from '../../src/train/run';
+import { runTraining, type EpochReport } from '../../src/train/run';
 import { expectClose } from '../helpers/expect-close';
 import { testGpu } from '../helpers/gpu';
 import { ADAM_FIELDS, cpuTrainerAt, epochTable, finished, SMALL_SEED_RECIPE, trainConfig } from '../helpers/training-runs';
@@ -39,36 +39,51 @@ const BIASED_SMALL: Recipe = { ...SEED_SMALL, bias: true, seed: 1, prune: { kind
 describe.skipIf(!gpu.context)(`training the pruned network as the smaller one on the GPU ${gpu.label}`, () => {
   const ctx = gpu.context!;
 
+  /**
+   * `recipe` on the JS reference (the full shape throughout) and on the GPU going on with the
+   * smaller network; `made` lists the trainers made after the first.
+   */
+  async function bothRuns(recipe: Recipe) {
+    const reference = finished(await runTraining(cpuTrainerAt(recipe, train), recipe, train.count, {}, { train }));
+    const made: { sizes: number[]; backend: string; kernels: string[] }[] = [];
+    const first = await GpuTrainer.create(ctx, initNetwork(recipe.sizes, recipe.seed, recipe.bias), train, trainConfig(recipe));
+    try {
+      const makeTrainer: TrainerFactory = async (net, data, start) => {
+        const trainer = await GpuTrainer.create(ctx, net, data, trainConfig(recipe), start);
+        made.push({ sizes: net.sizes, backend: trainer.backend, kernels: trainer.layerKernels });
+        return trainer;
+      };
+      const result = finished(await runTraining(first, recipe, train.count, {}, { compact: { train, makeTrainer }, train }));
+      return { reference, result, made };
+    } finally {
+      first.dispose();
+    }
+  }
+
+  /** The GPU's network within its tolerance of the reference's: weights, biases and the same masks. */
+  function expectSameNetwork(result: Network, reference: Network): void {
+    reference.weights.forEach((w, l) => {
+      expectClose(result.weights[l]!, w, { rel: 1e-4, abs: 1e-6 }, `weights ${l}`);
+      expect(result.masks[l]).toEqual(reference.masks[l]);
+    });
+    reference.biases?.forEach((b, l) => expectClose(result.biases![l]!, b, { rel: 1e-4, abs: 1e-6 }, `biases ${l}`));
+  }
+
+  /** The epoch tables without the loss sums (float32 logits summed in another order: close, not equal). */
+  const counts = (r: { epochs: EpochReport[] }) => epochTable(r).map(({ lossSum: _lossSum, ...rest }) => rest);
+
   for (const recipe of [SEED_SMALL, { ...SEED_SMALL, ...ADAM_FIELDS } as Recipe, BIASED_SMALL, { ...BIASED_SMALL, ...ADAM_FIELDS } as Recipe]) {
     it(`${recipe.optimizer ?? 'seed'}${recipe.bias ? ' with biases' : ''}: the counts of the JS reference's full-shape run, the network within tolerance`, async () => {
-      const reference = finished(await runTraining(cpuTrainerAt(recipe, train), recipe, train.count));
-      const made: { sizes: number[]; backend: string }[] = [];
-      const first = await GpuTrainer.create(ctx, initNetwork(recipe.sizes, recipe.seed, recipe.bias), train, trainConfig(recipe));
-      try {
-        const makeTrainer: TrainerFactory = async (net, data, start) => {
-          const trainer = await GpuTrainer.create(ctx, net, data, trainConfig(recipe), start);
-          made.push({ sizes: net.sizes, backend: trainer.backend });
-          return trainer;
-        };
-        const result = finished(await runTraining(first, recipe, train.count, {}, { compact: { train, makeTrainer } }));
-        expect(made).toHaveLength(1);
-        expect(made[0]!.backend).toBe('gpu');
-        expect(made[0]!.sizes[0]).toBeLessThan(784);
-        expect(made[0]!.sizes[1]).toBeLessThan(24);
-        // The loss sums go through float32 logits summed in another order: close, not equal.
-        const counts = (r: typeof result) => epochTable(r).map(({ lossSum: _lossSum, ...rest }) => rest);
-        expect(counts(result)).toEqual(counts(reference));
-        result.epochs.forEach((e, k) => expect(e.lossSum).toBeCloseTo(reference.epochs[k]!.lossSum, 2));
-        expect(result.net.sizes).toEqual(recipe.sizes);
-        reference.net.weights.forEach((w, l) => {
-          expectClose(result.net.weights[l]!, w, { rel: 1e-4, abs: 1e-6 }, `weights ${l}`);
-          expect(result.net.masks[l]).toEqual(reference.net.masks[l]);
-        });
-        expect(result.net.biases === undefined).toBe(!recipe.bias);
-        reference.net.biases?.forEach((b, l) => expectClose(result.net.biases![l]!, b, { rel: 1e-4, abs: 1e-6 }, `biases ${l}`));
-      } finally {
-        first.dispose();
-      }
+      const { reference, result, made } = await bothRuns(recipe);
+      expect(made).toHaveLength(1);
+      expect(made[0]!.backend).toBe('gpu');
+      expect(made[0]!.sizes[0]).toBeLessThan(784);
+      expect(made[0]!.sizes[1]).toBeLessThan(24);
+      expect(counts(result)).toEqual(counts(reference));
+      result.epochs.forEach((e, k) => expect(e.lossSum).toBeCloseTo(reference.epochs[k]!.lossSum, 2));
+      expect(result.net.sizes).toEqual(recipe.sizes);
+      expectSameNetwork(result.net, reference.net);
+      expect(result.net.biases === undefined).toBe(!recipe.bias);
     });
   }
 
@@ -105,16 +120,8 @@ describe.skipIf(!gpu.context)(`training the pruned network as the smaller one on
     it(`${label}: the full-shape trainer is made again with that layer sparse, then the smaller one`, async () => {
       const before = ctx.tuning;
       ctx.tuning = { ...before, sparseTrainingBelow: 0.2 };
-      const reference = finished(await runTraining(cpuTrainerAt(recipe, train), recipe, train.count, {}, { train }));
-      const made: { sizes: number[]; kernels: string[] }[] = [];
-      const first = await GpuTrainer.create(ctx, initNetwork(recipe.sizes, recipe.seed, recipe.bias), train, trainConfig(recipe));
       try {
-        const makeTrainer: TrainerFactory = async (net, data, start) => {
-          const trainer = await GpuTrainer.create(ctx, net, data, trainConfig(recipe), start);
-          made.push({ sizes: net.sizes, kernels: trainer.layerKernels });
-          return trainer;
-        };
-        const result = finished(await runTraining(first, recipe, train.count, {}, { compact: { train, makeTrainer }, train }));
+        const { reference, result, made } = await bothRuns(recipe);
         expect(made.map((m) => m.kernels)).toEqual([
           ['sparse', 'dense', 'dense'],
           ['sparse', 'dense', 'dense'],
@@ -122,18 +129,12 @@ describe.skipIf(!gpu.context)(`training the pruned network as the smaller one on
         expect(made[0]!.sizes).toEqual(recipe.sizes);
         expect(made[1]!.sizes[0]).toBeLessThan(784);
         // The epoch table includes each pass's report: with regrowth, the weights it moved per layer.
-        const counts = (r: typeof result) => epochTable(r).map(({ lossSum: _lossSum, ...rest }) => rest);
         expect(counts(result)).toEqual(counts(reference));
         if (recipe.prune.kind === 'gradual' && recipe.prune.regrow) {
           expect(result.epochs[1]!.pruned!.moved!.slice(0, 2).every((n) => n > 0)).toBe(true); // layer 2 keeps every weight: none to move
         }
-        reference.net.weights.forEach((w, l) => {
-          expectClose(result.net.weights[l]!, w, { rel: 1e-4, abs: 1e-6 }, `weights ${l}`);
-          expect(result.net.masks[l]).toEqual(reference.net.masks[l]);
-        });
-        reference.net.biases?.forEach((b, l) => expectClose(result.net.biases![l]!, b, { rel: 1e-4, abs: 1e-6 }, `biases ${l}`));
+        expectSameNetwork(result.net, reference.net);
       } finally {
-        first.dispose();
         ctx.tuning = before;
       }
     });

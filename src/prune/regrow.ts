@@ -3,12 +3,12 @@
  * moves a share of each layer's kept weights to the pruned positions where the loss falls
  * fastest. It grows the pruned positions with the largest |∂L/∂w| (the gradient a weight of 0
  * there gets), starting them at 0, and drops as many of the smallest kept |w|, so the kept count
- * stays. Magnitude pruning alone never revisits a position it removed; at 1–2% kept the choice of
- * positions made early in training is what limits the network.
+ * stays. Magnitude pruning alone never revisits a position it removed, and at 1–2% kept it
+ * matters which few positions survive.
  */
 import { allocateActivations, forwardSample } from '../cpu/forward';
 import { backpropSample, softmaxInPlace } from '../cpu/trainer';
-import { keptWeights, type Network } from '../model/network';
+import type { Network } from '../model/network';
 
 /** Samples a pass reads for its gradients: the first of the epoch's order. */
 export const REGROWTH_SAMPLES = 2000;
@@ -54,7 +54,7 @@ export function regrow(net: Network, gradients: readonly Float32Array[], fractio
       if (mask[k] === 1) kept.push(k);
       else if (g[k] !== 0) growable.push(k);
     }
-    const n = Math.min(Math.round(fraction * keptWeights(mask)), growable.length);
+    const n = Math.min(Math.round(fraction * kept.length), growable.length);
     growable.sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!) || a - b);
     kept.sort((a, b) => Math.abs(w[a]!) - Math.abs(w[b]!) || a - b);
     for (let i = 0; i < n; i++) {

@@ -13,8 +13,8 @@
 //     2 count    [1] u32       write
 //   Dispatch 1 workgroup.
 //
-// gather_rows: dst row r = src row samples[r] for r < count, 0 for r ≥ count (so a matmul over a
-//   padded prefix sums nothing past count). A workgroup of WG invocations covers WG columns of
+// gather_rows: dst row r = src row samples[r] for r < count, 0 for r ≥ count (so the rows of
+//   the last row tile past the count hold zeros, not an earlier batch's values). A workgroup of WG invocations covers WG columns of
 //   ROWS rows; dispatched indirectly with fewer row workgroups, it writes only their rows.
 //   Bindings (group 0):
 //     0 samples  [BATCH] u32          read
@@ -24,19 +24,17 @@
 //   Dispatch (⌈WIDTH / WG⌉, ⌈BATCH / ROWS⌉) or fewer rows of workgroups.
 //
 // indirect_args: the workgroup counts of the dispatches that run over the packed rows, for
-//   dispatchWorkgroupsIndirect. Entry e of `table` is (x, y, rows_per_wg, first_row):
-//     rows = min(⌈count / ROUND⌉·ROUND, BATCH)   (the packed prefix, padded to whole chunks)
-//     args[e] = (x, rows_per_wg > 0 ? ⌈rows / rows_per_wg⌉ : y, 1)   when count > first_row
-//             = (0, 0, 0)                                              otherwise
-//   so a matmul whose M is the batch runs ⌈rows / tile rows⌉ row tiles, and a matmul over the
-//   chunk of rows [first_row, first_row + ROUND) runs whole or not at all.
+//   dispatchWorkgroupsIndirect. Entry e of `table` is (x, rows_per_wg):
+//     args[e] = (x, ⌈count / rows_per_wg⌉, 1)
+//   so a matmul whose M is the batch runs the row tiles that hold the packed rows, and none when
+//   no sample is backpropagated.
 //   Bindings (group 0):
 //     0 count  [1] u32           read
-//     1 table  [ENTRIES, 4] u32  read
+//     1 table  [ENTRIES, 2] u32  read
 //     2 args   [ENTRIES, 3] u32  write (the indirect buffer)
 //   Dispatch ⌈ENTRIES / WG⌉.
 //
-// BATCH, WIDTH, ENTRIES, ROUND fix the shape; WG and ROWS are the geometry, both overrides with no
+// BATCH, WIDTH, ENTRIES fix the shape; WG and ROWS are the geometry, both overrides with no
 // default: the host's descriptors (src/gpu/compact-kernels.ts) write the numbers.
 // JS references: compactSamples, gatherRows, indirectArgs in src/cpu/compact.ts.
 
@@ -99,24 +97,17 @@ fn gather_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id)
 }
 
 override ENTRIES: u32;
-override ROUND: u32;
 
 @group(0) @binding(0) var<storage, read> args_count: array<u32, 1>;
-@group(0) @binding(1) var<storage, read> table: array<vec4u>;
+@group(0) @binding(1) var<storage, read> table: array<vec2u>;
 @group(0) @binding(2) var<storage, read_write> args: array<u32>;
 
 @compute @workgroup_size(WG)
 fn indirect_args(@builtin(global_invocation_id) gid: vec3u) {
   let e = gid.x;
   if (e >= ENTRIES) { return; }
-  let count = args_count[0];
   let entry = table[e];
-  let rows = min((count + ROUND - 1u) / ROUND * ROUND, BATCH);
-  var grid = vec3u(0u, 0u, 0u);
-  if (count > entry.w) {
-    grid = vec3u(entry.x, select(entry.y, (rows + entry.z - 1u) / entry.z, entry.z > 0u), 1u);
-  }
-  args[3u * e] = grid.x;
-  args[3u * e + 1u] = grid.y;
-  args[3u * e + 2u] = grid.z;
+  args[3u * e] = entry.x;
+  args[3u * e + 1u] = (args_count[0] + entry.y - 1u) / entry.y;
+  args[3u * e + 2u] = 1u;
 }

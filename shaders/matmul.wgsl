@@ -13,6 +13,8 @@
 //   3 aux  [M,N]            read_write: h for EPILOGUE 2, the 0/1 mask for EPILOGUE 3; any 4 bytes
 //                           otherwise (written only by EPILOGUE 2, only where h is not finite)
 //   4 bias [N]              read with HAS_BIAS (a layer's biases); any 4 bytes otherwise
+//   5 rows [1] u32          read with K_FROM_COUNT: how many k to sum (min(rows[0], K)); any 4
+//                           bytes otherwise
 // EPILOGUE (with HAS_BIAS, 0 and 1 take acc + bias[col] for acc: the bias is added once, after
 //   the sum, before the ReLU; HAS_BIAS is only set with EPILOGUE 0 or 1):
 //   0 c = acc; 1 c = relu(acc) (ReLU on a hidden layer's output: 0 where acc ≤ 0, NaN
@@ -23,6 +25,9 @@
 //   3 c = (c + acc)·aux (velocity += weight gradient, live weights only).
 // K = 0 is a valid shape (a layer with no inputs): C = the epilogue of 0. M = 0 or N = 0 has
 // nothing to compute (0 workgroups).
+// K_FROM_COUNT: the sum runs over k < min(rows[0], K) only, and op(A), op(B) are never read at a
+//   larger k: the weight gradient over the packed backpropagated rows of a batch, whose count the
+//   GPU wrote, in one direct dispatch (an indirect one costs Dawn a validation dispatch).
 // M, N, K are override constants: one pipeline per layer shape, so strides are compile-time.
 // So is each version's geometry (V1_*, V2_*, V4_*), given with no default here: the host's
 // kernel descriptors (src/gpu/kernels.ts) are where the numbers are written.
@@ -47,12 +52,14 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override EPILOGUE: u32 = 0u;
 override HAS_BIAS: bool = false;
+override K_FROM_COUNT: bool = false;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<storage, read_write> aux: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read> rows: array<u32>;
 
 // NaN and ±Inf have every exponent bit set. Tested on the bits: WGSL lets a compiler assume that
 // no float operation meets them, so a float comparison cannot be trusted to see one.
@@ -63,16 +70,23 @@ fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u
 // reach the logits, where it is detected.
 fn relu(x: f32) -> f32 { return select(max(x, 0.0), x, is_nan(x)); }
 
-// op(A)[row, k], 0 outside the matrix.
-fn load_a(row: u32, k: u32) -> f32 {
-  if (row >= M || k >= K) { return 0.0; }
+// How many k the sum runs over: K, or with K_FROM_COUNT the count in binding 5 (at most K). A
+// value read from a read-only binding is uniform, so v2 may loop to it around its barriers.
+fn k_end() -> u32 {
+  if (K_FROM_COUNT) { return min(rows[0], K); }
+  return K;
+}
+
+// op(A)[row, k], 0 outside the matrix and from k_stop on.
+fn load_a(row: u32, k: u32, k_stop: u32) -> f32 {
+  if (row >= M || k >= k_stop) { return 0.0; }
   if (TRANS_A) { return a[k * M + row]; }
   return a[row * K + k];
 }
 
-// op(B)[k, col], 0 outside the matrix.
-fn load_b(k: u32, col: u32) -> f32 {
-  if (k >= K || col >= N) { return 0.0; }
+// op(B)[k, col], 0 outside the matrix and from k_stop on.
+fn load_b(k: u32, col: u32, k_stop: u32) -> f32 {
+  if (k >= k_stop || col >= N) { return 0.0; }
   if (TRANS_B) { return b[col * K + k]; }
   return b[k * N + col];
 }
@@ -107,9 +121,10 @@ fn matmul_v1(@builtin(global_invocation_id) gid: vec3u) {
   let row = gid.y;
   let col = gid.x;
   if (row >= M || col >= N) { return; }
+  let k_stop = k_end();
   var acc = 0.0;
-  for (var k = 0u; k < K; k++) {
-    acc += load_a(row, k) * load_b(k, col);
+  for (var k = 0u; k < k_stop; k++) {
+    acc += load_a(row, k, k_stop) * load_b(k, col, k_stop);
   }
   store_c(row, col, acc);
 }
@@ -138,7 +153,8 @@ fn matmul_v2(@builtin(workgroup_id) wid: vec3u,
   // acc[(4h + i)·2 + g][j]: two 4-wide groups half a tile apart, so each k step reads the tiles
   // as 4 whole vec4s.
   var acc: array<vec4f, 16>;
-  for (var k0 = 0u; k0 < K; k0 += V2_TK) {
+  let k_stop = k_end();
+  for (var k0 = 0u; k0 < k_stop; k0 += V2_TK) {
     // Each invocation stages whole vec4s (4 rows of op(A), 4 columns of op(B) at one k): no
     // per-component stores into workgroup memory. Lanes walk memory contiguously: along k for a
     // row-major op(A) or a transposed op(B), along rows / columns otherwise.
@@ -146,12 +162,12 @@ fn matmul_v2(@builtin(workgroup_id) wid: vec3u,
       let v = li + e * V2_WG * V2_WG;
       let ka = select(v % V2_TK, v / V2_VECS, TRANS_A);
       let ra = 4u * select(v / V2_TK, v % V2_VECS, TRANS_A);
-      tile_a[ka * V2_VECS + ra / 4u] = vec4f(load_a(row0 + ra, k0 + ka), load_a(row0 + ra + 1u, k0 + ka),
-                                             load_a(row0 + ra + 2u, k0 + ka), load_a(row0 + ra + 3u, k0 + ka));
+      tile_a[ka * V2_VECS + ra / 4u] = vec4f(load_a(row0 + ra, k0 + ka, k_stop), load_a(row0 + ra + 1u, k0 + ka, k_stop),
+                                             load_a(row0 + ra + 2u, k0 + ka, k_stop), load_a(row0 + ra + 3u, k0 + ka, k_stop));
       let kb = select(v / V2_VECS, v % V2_TK, TRANS_B);
       let cb = 4u * select(v % V2_VECS, v / V2_TK, TRANS_B);
-      tile_b[kb * V2_VECS + cb / 4u] = vec4f(load_b(k0 + kb, col0 + cb), load_b(k0 + kb, col0 + cb + 1u),
-                                             load_b(k0 + kb, col0 + cb + 2u), load_b(k0 + kb, col0 + cb + 3u));
+      tile_b[kb * V2_VECS + cb / 4u] = vec4f(load_b(k0 + kb, col0 + cb, k_stop), load_b(k0 + kb, col0 + cb + 1u, k_stop),
+                                             load_b(k0 + kb, col0 + cb + 2u, k_stop), load_b(k0 + kb, col0 + cb + 3u, k_stop));
     }
     workgroupBarrier();
     for (var k = 0u; k < V2_TK; k++) {
@@ -195,11 +211,12 @@ fn matmul_v4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
   let row0 = wid.y * V4_ROWS;
   let col0 = (wid.x * V4_WG + li) * V4_COLS;
   var acc: array<vec4f, V4_MAX_ROWS>;   // acc[i][j] = C[row0 + i, col0 + j], i < V4_ROWS
+  let k_stop = k_end();
   if (col0 < N) {
-    for (var k = 0u; k < K; k++) {
-      let bv = vec4f(load_b(k, col0), load_b(k, col0 + 1u), load_b(k, col0 + 2u), load_b(k, col0 + 3u));
+    for (var k = 0u; k < k_stop; k++) {
+      let bv = vec4f(load_b(k, col0, k_stop), load_b(k, col0 + 1u, k_stop), load_b(k, col0 + 2u, k_stop), load_b(k, col0 + 3u, k_stop));
       for (var i = 0u; i < V4_ROWS; i++) {
-        acc[i] = fma(vec4f(load_a(row0 + i, k)), bv, acc[i]);
+        acc[i] = fma(vec4f(load_a(row0 + i, k, k_stop)), bv, acc[i]);
       }
     }
   }

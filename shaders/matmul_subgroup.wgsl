@@ -22,6 +22,8 @@
 //                                     0/1 mask)
 //   4 bias [N]                        read with HAS_BIAS (EPILOGUE 0 and 1 add bias[col] to the
 //                                     sum, before the ReLU); any 4 bytes otherwise
+//   5 rows [1] u32                    read with K_FROM_COUNT: the sum runs over k < min(rows[0], K)
+//                                     only (see matmul.wgsl); any 4 bytes otherwise
 // Workgroup: WG invocations (a multiple of SG). A workgroup computes rows [ROWS·WG·wid.y, +ROWS·WG)
 // × columns [COLS·wid.x, +COLS); invocation `li` owns rows row0 + li + i·WG, i < ROWS.
 // Dispatch (⌈N / COLS⌉, ⌈M / (ROWS·WG)⌉). SG must equal the device's subgroup size. The geometry
@@ -42,6 +44,7 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override EPILOGUE: u32 = 0u;
 override HAS_BIAS: bool = false;
+override K_FROM_COUNT: bool = false;
 override SG: u32;          // lanes per subgroup
 override WG: u32;          // invocations per workgroup
 override ROWS: u32;        // rows of C per invocation
@@ -56,6 +59,7 @@ const MAX_LANE_B = 8u;     // op(B) values each lane loads per k step
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<storage, read_write> aux: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read> rows: array<u32>;
 
 // NaN and ±Inf have every exponent bit set. Tested on the bits: WGSL lets a compiler assume that
 // no float operation meets them, so a float comparison cannot be trusted to see one.
@@ -65,6 +69,12 @@ fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u
 // ReLU that passes NaN on (max(NaN, 0) may be 0), as the JS reference does: an overflow must
 // reach the logits, where it is detected.
 fn relu(x: f32) -> f32 { return select(max(x, 0.0), x, is_nan(x)); }
+
+// How many k the sum runs over: K, or with K_FROM_COUNT the count in binding 5 (at most K).
+fn k_end() -> u32 {
+  if (K_FROM_COUNT) { return min(rows[0], K); }
+  return K;
+}
 
 fn load_a(row: u32, k: u32) -> f32 {
   if (row >= M) { return 0.0; }
@@ -108,7 +118,8 @@ fn matmul_v3(@builtin(workgroup_id) wid: vec3u,
   var acc: array<f32, MAX_BLOCK>;   // acc[i·COLS + j] = C[row0 + i·WG, col0 + j]
   // Every lane of a subgroup runs the same k steps (no early exit; a skip is the whole subgroup's)
   // so the shuffles see a full subgroup.
-  for (var k = 0u; k < K; k++) {
+  let k_stop = k_end();
+  for (var k = 0u; k < k_stop; k++) {
     var av: array<f32, MAX_ROWS>;
     var zero = true;
     for (var i = 0u; i < ROWS; i++) {

@@ -144,8 +144,8 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
 
 /**
  * The matmuls of one training step that backpropagates every sample, as GpuTrainer builds them
- * (src/gpu/trainer.ts), with each layer's weight gradient as one matmul over the batch (the
- * trainer runs it in chunks of rows, as many as the backpropagated samples fill).
+ * (src/gpu/trainer.ts), with each layer's weight gradient over the whole batch (the trainer's
+ * reads how many rows are backpropagated from the GPU: all of them here).
  */
 function stepKernelSpecs(sizes: readonly number[], batch: number): MatmulSpec[] {
   const layers = sizes.length - 1;

@@ -24,27 +24,15 @@ export function gatherRows(
   }
 }
 
-/**
- * One dispatch that runs over the packed rows: its workgroups are (x, y, 1), with y counted from
- * the rows when `rowsPerWorkgroup` > 0; it runs only while the count passes `firstRow`.
- */
+/** One dispatch that runs over the packed rows: x workgroups by as many as the rows fill at `rowsPerWorkgroup` each. */
 export interface IndirectEntry {
   x: number;
-  y: number;
   rowsPerWorkgroup: number;
-  firstRow: number;
 }
 
-/**
- * The workgroup counts (x, y, z per entry) for `count` packed rows of a batch of `batch`, the rows
- * padded up to a multiple of `round` (indirect_args).
- */
-export function indirectArgs(entries: readonly IndirectEntry[], count: number, batch: number, round: number): Uint32Array {
-  const rows = Math.min(Math.ceil(count / round) * round, batch);
+/** The workgroup counts (x, y, z per entry) for `count` packed rows (indirect_args). */
+export function indirectArgs(entries: readonly IndirectEntry[], count: number): Uint32Array {
   const args = new Uint32Array(3 * entries.length);
-  entries.forEach((e, i) => {
-    if (count <= e.firstRow) return;
-    args.set([e.x, e.rowsPerWorkgroup > 0 ? Math.ceil(rows / e.rowsPerWorkgroup) : e.y, 1], 3 * i);
-  });
+  entries.forEach((e, i) => args.set([e.x, Math.ceil(count / e.rowsPerWorkgroup), 1], 3 * i));
   return args;
 }

@@ -47,23 +47,16 @@ export const GATHER_ROWS: KernelDescriptor<GatherShape, { WG: number; ROWS: numb
   bindingBytes: ({ batch, width }) => [batch * U32, U32, batch * width * 4, batch * width * 4],
 };
 
-interface IndirectArgsShape {
-  entries: number;
-  batch: number;
-  /** The packed rows are padded up to a multiple of this. */
-  round: number;
-}
-
-/** Workgroup counts of the dispatches over the packed rows, from the count. */
-export const INDIRECT_ARGS: KernelDescriptor<IndirectArgsShape, { WG: number }> = {
+/** Workgroup counts of the dispatches over the packed rows, from the count: `entries` of them. */
+export const INDIRECT_ARGS: KernelDescriptor<number, { WG: number }> = {
   name: 'indirect_args',
   source: compactSource,
   entryPoint: 'indirect_args',
   geometry: { WG: 64 },
-  describe: ({ entries, batch, round }) => `${entries} entries, batch ${batch} in ${round}s`,
-  shapeConstants: ({ entries, batch, round }) => ({ ENTRIES: entries, BATCH: batch, ROUND: round }),
-  workgroups: ({ entries }, g) => [ceilDiv(entries, g.WG), 1, 1],
-  bindingBytes: ({ entries }) => [U32, entries * 4 * U32, entries * INDIRECT_ARGS_BYTES],
+  describe: (entries) => `${entries} entries`,
+  shapeConstants: (entries) => ({ ENTRIES: entries }),
+  workgroups: (entries, g) => [ceilDiv(entries, g.WG), 1, 1],
+  bindingBytes: (entries) => [U32, entries * 2 * U32, entries * INDIRECT_ARGS_BYTES],
 };
 
 export function compactScanKernel(ctx: GpuContext, batch: number): Promise<Kernel> {
@@ -78,12 +71,13 @@ export function gatherRowsKernel(ctx: GpuContext, batch: number, width: number):
   return compileKernel(ctx, GATHER_ROWS, { batch, width });
 }
 
-export function indirectArgsKernel(ctx: GpuContext, entries: number, batch: number, round: number): Promise<Kernel> {
-  integersFrom(1, 'indirect_args', { entries, batch, round });
-  return compileKernel(ctx, INDIRECT_ARGS, { entries, batch, round });
+export function indirectArgsKernel(ctx: GpuContext, entries: readonly IndirectEntry[]): Promise<Kernel> {
+  integersFrom(1, 'indirect_args', { entries: entries.length });
+  entries.forEach((e, i) => integersFrom(1, 'indirect_args', { [`entry ${i}'s rowsPerWorkgroup`]: e.rowsPerWorkgroup }));
+  return compileKernel(ctx, INDIRECT_ARGS, entries.length);
 }
 
-/** The table indirect_args reads: (x, y, rows_per_wg, first_row) per entry. */
+/** The table indirect_args reads: (x, rows_per_wg) per entry. */
 export function indirectTable(entries: readonly IndirectEntry[]): Uint32Array {
-  return Uint32Array.from(entries.flatMap((e) => [e.x, e.y, e.rowsPerWorkgroup, e.firstRow]));
+  return Uint32Array.from(entries.flatMap((e) => [e.x, e.rowsPerWorkgroup]));
 }

@@ -43,6 +43,12 @@ export interface MatmulSpec {
    * ReLU. Without it the shader does not read binding 4, which a caller may leave out.
    */
   bias?: boolean;
+  /**
+   * k is the most rows summed: the sum runs over the first min(count, k) only, count being the
+   * u32 in binding 5 that the GPU wrote (the packed backpropagated rows of a batch). Without it the
+   * shader does not read binding 5.
+   */
+  kFromCount?: boolean;
 }
 
 /** 1 naive, 2 workgroup-tiled (portable), 3 subgroup-shuffle (needs `subgroups`), 4 few rows (portable). */
@@ -56,6 +62,8 @@ export interface MatmulDescriptor<G extends Geometry = Geometry> extends CostedD
 const F32 = 4;
 /** The binding of the matmul's bias ([n]), read only with `MatmulSpec.bias`. */
 const BIAS_BINDING = 4;
+/** The binding of the row count ([1] u32), read only with `MatmulSpec.kFromCount`. */
+const COUNT_BINDING = 5;
 
 /**
  * A matmul version of shaders/matmul*.wgsl: `tile` is the rows × columns of C one workgroup
@@ -74,9 +82,9 @@ function matmulDescriptor<G extends Geometry>(
     source,
     entryPoint: `matmul_v${version}`,
     geometry,
-    describe: ({ m, k, n, transA, transB, epilogue = 'none', bias }) =>
-      `${m}x${k}x${n} ${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}${bias ? ' +bias' : ''}${epilogue === 'none' ? '' : ` ${epilogue}`}`,
-    shapeConstants: ({ m, k, n, transA = false, transB = false, epilogue = 'none', bias = false }) => ({
+    describe: ({ m, k, n, transA, transB, epilogue = 'none', bias, kFromCount }) =>
+      `${m}x${kFromCount ? '≤' : ''}${k}x${n} ${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}${bias ? ' +bias' : ''}${epilogue === 'none' ? '' : ` ${epilogue}`}`,
+    shapeConstants: ({ m, k, n, transA = false, transB = false, epilogue = 'none', bias = false, kFromCount = false }) => ({
       M: m,
       N: n,
       K: k,
@@ -84,6 +92,7 @@ function matmulDescriptor<G extends Geometry>(
       TRANS_B: Number(transB),
       EPILOGUE: EPILOGUES[epilogue],
       HAS_BIAS: Number(bias),
+      K_FROM_COUNT: Number(kFromCount),
     }),
     workgroups: ({ m, n }, g) => {
       const [rows, cols] = tile(g);
@@ -95,9 +104,10 @@ function matmulDescriptor<G extends Geometry>(
       m * n * F32,
       epilogue === 'reluGrad' || epilogue === 'accumulateVelocity' ? m * n * F32 : F32,
       bias ? n * F32 : F32,
+      4,
     ],
-    // The one place that decides the bias binding's placeholder: a matmul without a bias.
-    unreadBindings: ({ bias }) => (bias ? [] : [BIAS_BINDING]),
+    // The one place that decides the placeholders: the bias of a matmul without one, the count of one that sums all of k.
+    unreadBindings: ({ bias, kFromCount }) => [...(bias ? [] : [BIAS_BINDING]), ...(kFromCount ? [] : [COUNT_BINDING])],
     costBlock,
     tile,
   };

@@ -22,17 +22,17 @@
  * `GpuTrainerOptions.layerKernels`) runs its three matmuls over its kept weights only
  * (src/gpu/sparse-training-kernels.ts): the forward pass by output neuron, G'[l] by input
  * neuron over the same row tiles (indirectly), and V[l] += A'[l]ᵀ·G'[l+1] at the kept positions
- * in one direct dispatch that reads n itself (no chunks; the masked entries stay 0). W[l], V[l]
+ * in one direct dispatch that reads n itself, as the matmul does (the masked entries stay 0). W[l], V[l]
  * and the mask stay dense, so the update, apply_mask and state() are the dense layer's. The
  * index of kept positions is built on the CPU from the mask when the trainer is made and at
  * setMasks, which may keep no more of such a layer's weights than it had then (regrowth moves
  * weights, and keeps their count).
  * A skipped sample's gradient is 0, so the backward pass needs only the n packed rows: the gathers
- * and the input-gradient matmuls run ⌈n'/tile rows⌉ row tiles and the weight-gradient sum runs in
- * chunks of `chunk` batch rows (each accumulates into V[l]), only those below n' = n rounded up to
- * a whole chunk. Those counts reach the dispatches through an indirect buffer written on the GPU,
- * so nothing is read back per batch. The padding rows [n, n') are zeros and add nothing; a row
- * past n' may hold anything, as rows of a matmul do not mix and no chunk reads it.
+ * and the input-gradient matmuls run ⌈n/tile rows⌉ row tiles, whose counts reach the dispatches
+ * through an indirect buffer written on the GPU, and the weight-gradient matmul sums the first n
+ * rows, reading n itself (one direct dispatch per layer: Dawn validates each indirect dispatch
+ * with a dispatch of its own). So nothing is read back per batch. A packed row past n may hold
+ * anything, as rows of a matmul do not mix and the weight gradient reads none of them.
  * With another update rule (src/train/optimizer.ts) the matmul sums into a gradient-sum buffer S[l]
  * instead, and that rule's kernel (shaders/optimizers.wgsl) updates W[l] and its state (momentum's
  * buffer, Adam's m and v) from S[l] and clears it; biases likewise from their own sums, by the
@@ -74,8 +74,6 @@ export interface GpuTrainerOptions {
   matmulVersion?: MatmulVersion;
   /** Batches recorded per command encoder (default 8). */
   batchesPerSubmit?: number;
-  /** Batch rows per weight-gradient dispatch (default: `weightGradientChunk`); rounded up to whole offset alignments. */
-  weightGradientRows?: number;
   /**
    * How each layer runs: `auto` (the default) through the sparse training kernels where its kept
    * density is below `Tuning.sparseTrainingBelow`, else through the matmuls; `dense` or `sparse`
@@ -108,12 +106,11 @@ export function layerKernelsFor(ctx: GpuContext, masks: readonly Uint8Array[], c
 const F32 = 4;
 
 /**
- * Batch rows per weight-gradient dispatch: a backpropagated share p of a batch costs about
- * ⌈p·batch / chunk⌉ chunks, so small chunks waste less, but each is a dispatch; 128 rows, or an
- * eighth of a large batch.
+ * Layer l's weight gradient, V[l] += A'[l]ᵀ·G'[l+1]: a sum over the packed backpropagated rows
+ * of a batch, as many as the count on the GPU says (at most the batch).
  */
-export function weightGradientChunk(batch: number): number {
-  return Math.max(128, Math.ceil(batch / 8));
+export function weightGradientSpec(sizes: readonly number[], l: number, batch: number): MatmulSpec {
+  return { m: sizes[l]!, k: batch, n: sizes[l + 1]!, transA: true, epilogue: 'accumulateVelocity', kFromCount: true };
 }
 
 function alignUp(bytes: number, alignment: number): number {
@@ -316,19 +313,8 @@ export class GpuTrainer implements Trainer {
     // takes v4 only where M, a layer's width in the weight gradient, is tiny.
     const version = options.matmulVersion ?? 'auto';
     const layerIndices = [...Array(layers).keys()];
-    // The weight gradient in chunks of batch rows, `chunks[c]` rows from c·chunk; `chunk` a whole
-    // number of offset alignments, as each chunk binds a window of the packed rows.
-    const chunkRows = options.weightGradientRows ?? weightGradientChunk(batch);
-    if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new KernelError(`GPU trainer: ${chunkRows} weight-gradient rows is not a positive integer`);
-    const chunk = alignUp(chunkRows * F32, alignment) / F32;
-    const chunks = Array.from({ length: ceilDiv(batch, chunk) }, (_, c) => Math.min(chunk, batch - c * chunk));
     const backwardSpecs: MatmulSpec[] = layerIndices.slice(1).map((l) => ({ m: batch, k: sizes[l + 1]!, n: sizes[l]!, transB: true, epilogue: 'reluGrad' }));
     const backwardDescriptors = backwardSpecs.map((spec) => matmulDescriptorFor(ctx, spec, version));
-    const weightGradKernels = (l: number): Promise<Kernel[]> => {
-      const spec = (k: number): MatmulSpec => ({ m: sizes[l]!, k, n: sizes[l + 1]!, transA: true, epilogue: 'accumulateVelocity' });
-      const [full, last] = [chunk, chunks[chunks.length - 1]!].map((k) => matmulKernel(ctx, spec(k), version));
-      return Promise.all(chunks.map((k) => (k === chunk ? full! : last!)));
-    };
     const bias = biases !== null;
     const biasLayers = bias ? layerIndices : [];
     const updateOf = (count: number, biasUpdate: boolean): Promise<Kernel> =>
@@ -337,7 +323,7 @@ export class GpuTrainer implements Trainer {
     const [forward, backward, weightGrad, sparse, update, applyMask, softmax, scan, gather, biasGrad, biasUpdate] = await Promise.all([
       Promise.all(layerIndices.map((l) => (isSparse(l) ? null : matmulKernel(ctx, { m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none', bias }, version)))),
       Promise.all(backwardSpecs.map((spec, i) => (isSparse(i + 1) ? null : compileKernel(ctx, backwardDescriptors[i]!, spec)))),
-      Promise.all(layerIndices.map((l) => (isSparse(l) ? [] : weightGradKernels(l)))),
+      Promise.all(layerIndices.map((l) => (isSparse(l) ? null : matmulKernel(ctx, weightGradientSpec(sizes, l, batch), version)))),
       Promise.all(
         layerIndices.map((l) =>
           isSparse(l)
@@ -355,11 +341,10 @@ export class GpuTrainer implements Trainer {
     ]);
 
     // The indirect dispatches: the gathers (l = 0 … L) and the input-gradient matmuls (l = 1 …
-    // L−1) count their row tiles from the packed rows (the rows past them are never read); chunk c
-    // of every layer's weight gradient runs while the rows pass c·chunk.
+    // L−1) count their row tiles from the packed rows (the rows past them are never read).
     const rowTiled = (kernel: Kernel, rows: number): IndirectEntry => {
       if (kernel.workgroups[1] !== ceilDiv(batch, rows)) throw new KernelError(`GPU trainer: ${kernel.name} does not tile its rows by ${rows}`);
-      return { x: kernel.workgroups[0], y: 0, rowsPerWorkgroup: rows, firstRow: 0 };
+      return { x: kernel.workgroups[0], rowsPerWorkgroup: rows };
     };
     const gatherEntries = gather.map((kernel) => rowTiled(kernel, GATHER_ROWS.geometry.ROWS));
     const backwardEntries = backward.map((kernel, i) => {
@@ -367,10 +352,9 @@ export class GpuTrainer implements Trainer {
       if (sparseKernels) return rowTiled(sparseKernels.inputGrad!, sparseKernels.inputGradRows);
       return rowTiled(kernel!, backwardDescriptors[i]!.tile(backwardDescriptors[i]!.geometry)[0]);
     });
-    const chunkEntries: IndirectEntry[] = weightGrad.flatMap((kernels) => kernels.map((kernel, c) => ({ x: kernel.workgroups[0], y: kernel.workgroups[1], rowsPerWorkgroup: 0, firstRow: c * chunk })));
-    const entries = [...gatherEntries, ...backwardEntries, ...chunkEntries];
-    const indirectArgs = await indirectArgsKernel(ctx, entries.length, batch, chunk);
-    const table = buffer('indirect dispatch table', entries.length * 4 * 4);
+    const entries = [...gatherEntries, ...backwardEntries];
+    const indirectArgs = await indirectArgsKernel(ctx, entries);
+    const table = buffer('indirect dispatch table', entries.length * 2 * 4);
     writeArray(ctx, table, 0, indirectTable(entries));
     const args = buffer('indirect dispatch workgroups', entries.length * INDIRECT_ARGS_BYTES, INDIRECT_STORAGE);
     const indirectly = (dispatch: Dispatch, entry: number): Dispatch => ({ ...dispatch, indirect: { buffer: args, offset: entry * INDIRECT_ARGS_BYTES } });
@@ -404,27 +388,22 @@ export class GpuTrainer implements Trainer {
           : bindKernel(ctx, backward[l - 1]!, `layer ${l} backprop`, [packedGrad(l + 1), weights[l]!, gradients[l]!, packedActivations[l]!]);
         return indirectly(dispatch, sizes.length + l - 1);
       });
-    // The dense layers' chunks have indirect entries after the backprops', in layer order.
-    const firstChunkEntry = layerIndices.map((l) => sizes.length + backward.length + layerIndices.filter((d) => d < l && !isSparse(d)).length * chunks.length);
     /**
-     * Layer l's weight gradient. Dense: chunk c sums rows [c·chunk, c·chunk + chunks[c]) of A'[l]
-     * and G'[l+1]. Sparse: one dispatch over the kept weights that reads the count itself.
+     * Layer l's weight gradient over the n packed rows of A'[l] and G'[l+1]: dense, the matmul
+     * that reads n; sparse, the kernel over the kept weights, which reads it too.
      */
-    const weightGradChunks = (l: number): Dispatch[] => {
+    const weightGradient = (l: number): Dispatch => {
       const index = sparseIndexes[l];
       if (index) {
         const bindings = [packedActivations[l]!, packedGrad(l + 1), index.inPtr, index.positions, packedCount, gradientSums[l]!];
-        return [bindKernel(ctx, sparse[l]!.weightGrad, `layer ${l} gradient sum at kept weights`, bindings)];
+        return bindKernel(ctx, sparse[l]!.weightGrad, `layer ${l} gradient sum at kept weights`, bindings);
       }
-      return chunks.map((rows, c) => {
-        const window = (b: GPUBuffer, width: number): GPUBufferBinding => ({ buffer: b, offset: c * chunk * width * F32, size: Math.max(F32, rows * width * F32) });
-        const bindings = [window(packedActivations[l]!, sizes[l]!), window(packedGrad(l + 1), sizes[l + 1]!), gradientSums[l]!, maskBuffers[l]!];
-        return indirectly(bindKernel(ctx, weightGrad[l]![c]!, `layer ${l} gradient sum, rows ${c * chunk}–${c * chunk + rows - 1}`, bindings), firstChunkEntry[l]! + c);
-      });
+      const bindings = [packedActivations[l]!, packedGrad(l + 1), gradientSums[l]!, maskBuffers[l]!, unread, packedCount];
+      return bindKernel(ctx, weightGrad[l]!, `layer ${l} gradient sum`, bindings);
     };
     // Layer l's bias gradient: the n packed rows of G'[l+1] (bias_grad reads the count itself).
     const biasGradients = biasLayers.map((l) => bindKernel(ctx, biasGrad[l]!, `layer ${l} bias gradient sum`, [packedGrad(l + 1), packedCount, biasGradientSums[l]!]));
-    const backwardPass = [...backprop, ...layerIndices.flatMap(weightGradChunks), ...biasGradients];
+    const backwardPass = [...backprop, ...layerIndices.map(weightGradient), ...biasGradients];
     const seedUpdates =
       rule === 'seed'
         ? [

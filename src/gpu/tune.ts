@@ -37,7 +37,7 @@ import {
 } from './sparse-kernels';
 import { DEFAULT_TUNING, describeGeometry, type Tuning } from './tuning';
 import { SPARSE_TRAIN_FORWARD, SPARSE_TRAIN_INPUT_GRAD, SPARSE_TRAIN_WEIGHT_GRAD, sparseTrainingIndex, type SparseTrainingIndex, type SparseTrainingShape } from './sparse-training-kernels';
-import { weightGradientChunk } from './trainer';
+import { weightGradientSpec } from './trainer';
 
 export interface TuneSettings {
   /** Layer sizes, input first: the recipe's network. */
@@ -568,7 +568,7 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
 /**
  * `sparseTrainingBelow`: each layer's share of a training step at the training batch with every
  * sample backpropagated, through the matmuls (`fullTile`: forward, input gradient, the weight
- * gradient in the trainer's chunks) and through the sparse training kernels over the kept weights
+ * gradient over the whole batch) and through the sparse training kernels over the kept weights
  * of a magnitude-pruned random network at each of `trainingDensities`. A threshold is scored
  * like the other choices: sparse below it, dense from it, by time relative to the faster of the
  * two at each layer and density.
@@ -581,12 +581,11 @@ async function tuneSparseTraining(
 ): Promise<{ measured: Measured[]; decision: TuneDecision; below: number }> {
   const { sizes, trainBatch: batch, trainingDensities } = settings;
   const layers = sizes.length - 1;
-  const chunk = weightGradientChunk(batch);
-  const chunkRows = Math.min(chunk, batch);
   const denseSpecs = (l: number): { spec: MatmulSpec; times: number }[] => [
     { spec: { m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none' }, times: 1 },
     ...(l > 0 ? [{ spec: { m: batch, k: sizes[l + 1]!, n: sizes[l]!, transB: true, epilogue: 'reluGrad' } as MatmulSpec, times: 1 }] : []),
-    { spec: { m: sizes[l]!, k: chunkRows, n: sizes[l + 1]!, transA: true, epilogue: 'accumulateVelocity' }, times: ceilDiv(batch, chunkRows) },
+    // The trainer's matmul reads the row count from the GPU; on ones, summing all of k is the same work.
+    { spec: { ...weightGradientSpec(sizes, l, batch), kFromCount: false }, times: 1 },
   ];
   const sparseCases = trainingDensities.flatMap((density) => {
     const net = initNetwork([...sizes], 1);

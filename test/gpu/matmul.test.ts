@@ -3,6 +3,9 @@
  * forms and with each fused epilogue (the forward ones also with a bias), on fresh random inputs,
  * outputs poisoned with NaN.
  *
+ * With `kFromCount` the sum runs over the first `count` k only: the k past it hold NaN, which must
+ * not reach C.
+ *
  * Tolerance: rel 1e-4, plus abs 1e-6·K. The reference sums in float64; the kernels sum K products
  * in float32 in another order. With inputs in [−1, 1] the partial sums stay around √K/3, so each
  * of the K roundings adds about 2⁻²⁴·√K/3 and their sum stays well under 1e-7·K; 1e-6·K leaves a
@@ -65,6 +68,8 @@ interface Case {
   aux: Float32Array | null;
   bias: Float32Array | null;
   expected: Float32Array;
+  /** With `spec.kFromCount`: the count binding 5 holds. */
+  count?: number;
 }
 
 function makeCase(spec: MatmulSpec, seed: number): Case {
@@ -108,14 +113,33 @@ function makeCase(spec: MatmulSpec, seed: number): Case {
   return { spec, a, b, cBefore, aux, bias, expected };
 }
 
+/**
+ * A case of `spec` (with `kFromCount`) whose count is `count`: the reference sums the first
+ * min(count, k) k, and op(A), op(B) hold NaN at every k past them.
+ */
+function countedCase(spec: MatmulSpec, count: number, seed: number): Case {
+  const { m, k, n, transA, transB } = spec;
+  const used = Math.min(count, k);
+  const c = makeCase({ ...spec, k: used, kFromCount: false }, seed);
+  const a = new Float32Array(m * k).fill(NaN);
+  const b = new Float32Array(k * n).fill(NaN);
+  for (let kk = 0; kk < used; kk++) {
+    for (let row = 0; row < m; row++) a[transA ? kk * m + row : row * k + kk] = c.a[transA ? kk * m + row : row * used + kk]!;
+    for (let col = 0; col < n; col++) b[transB ? col * k + kk : kk * n + col] = c.b[transB ? col * used + kk : kk * n + col]!;
+  }
+  return { ...c, spec, a, b, count };
+}
+
 /** Runs a case on a version as `matmulKernel` builds it, or on a descriptor with another geometry. */
 async function runCase(ctx: GpuContext, kernelOf: MatmulVersion | MatmulDescriptor, c: Case): Promise<Float32Array> {
   const { m, n } = c.spec;
   const kernel = typeof kernelOf === 'number' ? await matmulKernel(ctx, c.spec, kernelOf) : await compileKernel(ctx, kernelOf, c.spec);
   const out = c.cBefore ? inputBuffer(ctx, 'c', c.cBefore) : poisonedBuffer(ctx, 'c', m * n);
   const buffers = [inputBuffer(ctx, 'a', c.a), inputBuffer(ctx, 'b', c.b), out, inputBuffer(ctx, 'aux', c.aux ?? new Float32Array(1))];
-  // Without a bias the binding is left off: bindKernel binds its placeholder.
+  // Without a bias (or a count) the binding is left off: bindKernel binds its placeholder.
   if (c.bias) buffers.push(inputBuffer(ctx, 'bias', c.bias));
+  else if (c.count !== undefined) buffers.push(inputBuffer(ctx, 'no bias', new Float32Array(1)));
+  if (c.count !== undefined) buffers.push(inputBuffer(ctx, 'count', new Uint32Array([c.count])));
   await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
   const result = await readBuffer(ctx, out, new Float32Array(m * n));
   buffers.forEach((b) => b.destroy());
@@ -169,6 +193,19 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
           });
         }
       }
+      // The weight gradient over the packed rows (Aᵀ·B into the velocity) and the other forms:
+      // counts of none, one, some, all and more than k, the k past them NaN.
+      it(`kFromCount: the three forms sum the first count k only`, async () => {
+        let seed = 900;
+        for (const form of FORMS) {
+          for (const [m, k, n] of [[100, 800, 10], [129, 300, 33], [37, 97, 65], [5, 0, 7]] as [number, number, number][]) {
+            for (const count of [0, 1, Math.floor(k * 0.28) + 1, k, k + 50]) {
+              const c = countedCase({ m, k, n, transA: form.transA, transB: form.transB, epilogue: form.transA ? 'accumulateVelocity' : 'none', kFromCount: true }, count, seed++);
+              expectClose(await runCase(ctx, version, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `${form.label} [${m}x${k}x${n}], count ${count}`);
+            }
+          }
+        }
+      });
     });
   }
 
@@ -197,6 +234,8 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
       for (const [m, k, n] of variantShapes) {
         const c = makeCase({ m, k, n, epilogue: 'relu', bias: true }, seed++);
         expectClose(await runCase(ctx, variant, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `A·B + bias relu [${m}x${k}]·[${k}x${n}]`);
+        const counted = countedCase({ m, k, n, transA: true, epilogue: 'accumulateVelocity', kFromCount: true }, Math.floor(k / 3) + 1, seed++);
+        expectClose(await runCase(ctx, variant, counted), counted.expected, { rel: 1e-4, abs: 1e-6 * k }, `Aᵀ·B, count ${counted.count} [${m}x${k}]·[${k}x${n}]`);
       }
     });
   }
@@ -269,11 +308,16 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
     small.destroy();
   });
 
-  it('takes the bias binding only from a matmul with a bias, and a bias only on the forward epilogues', async () => {
-    const [plain, biased] = await Promise.all([matmulKernel(ctx, { m: 4, k: 4, n: 4 }, 2), matmulKernel(ctx, { m: 4, k: 4, n: 4, bias: true }, 2)]);
+  it('takes the bias and count bindings only from a matmul that reads them, and a bias only on the forward epilogues', async () => {
+    const [plain, biased, counted] = await Promise.all([
+      matmulKernel(ctx, { m: 4, k: 4, n: 4 }, 2),
+      matmulKernel(ctx, { m: 4, k: 4, n: 4, bias: true }, 2),
+      matmulKernel(ctx, { m: 4, k: 4, n: 4, transA: true, kFromCount: true }, 2),
+    ]);
     const buffer = poisonedBuffer(ctx, 'any', 16);
-    expect(() => bindKernel(ctx, plain, 'test', [buffer, buffer, buffer])).toThrow(/3 bindings given, it takes 5/);
-    expect(() => bindKernel(ctx, biased, 'test', [buffer, buffer, buffer, buffer])).toThrow(/4 bindings given, it takes 5/);
+    expect(() => bindKernel(ctx, plain, 'test', [buffer, buffer, buffer])).toThrow(/3 bindings given, it takes 6/);
+    expect(() => bindKernel(ctx, biased, 'test', [buffer, buffer, buffer, buffer])).toThrow(/4 bindings given, it takes 6/);
+    expect(() => bindKernel(ctx, counted, 'test', [buffer, buffer, buffer, buffer, buffer])).toThrow(/5 bindings given, it takes 6/);
     expect(() => matmulKernel(ctx, { m: 4, k: 4, n: 4, transB: true, epilogue: 'reluGrad', bias: true }, 2)).toThrow(/only by the forward epilogues/);
     buffer.destroy();
   });

@@ -211,7 +211,7 @@ describe.skipIf(!gpu.context)(`GpuTrainer vs CpuTrainer ${gpu.label}`, () => {
   });
 
   for (const bias of [false, true]) {
-    it(`a pre-trained network${bias ? ' with biases' : ''} where most samples are skipped: 37-19-5, batch 300 (weight gradients in 3 chunks, or 5 of 64 rows, or sparse layers), file order and shuffled`, async () => {
+    it(`a pre-trained network${bias ? ' with biases' : ''} where most samples are skipped: 37-19-5, batch 300 (dense or sparse layers), file order and shuffled`, async () => {
       // Labels the network can learn: the class whose block of 7 inputs sums highest.
       const [count, sizes] = [900, [37, 19, 5]];
       const train = syntheticDataset(count, 37, 5, 3);
@@ -223,7 +223,7 @@ describe.skipIf(!gpu.context)(`GpuTrainer vs CpuTrainer ${gpu.label}`, () => {
       const pretraining = new CpuTrainer(initNetwork(sizes, 1, bias), train, config);
       for (let e = 0; e < 30; e++) await pretraining.trainEpoch(null, 0.002, 0.67);
       const start = await pretraining.state();
-      for (const options of [{}, { weightGradientRows: 64 }, { layerKernels: 'sparse' as const }]) {
+      for (const options of [{}, { layerKernels: 'sparse' as const }]) {
         const gpuTrainer = await GpuTrainer.create(ctx, start.net, train, config, start, options);
         const cpuTrainer = new CpuTrainer(start.net, train, config, start);
         try {

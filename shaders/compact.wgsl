@@ -14,8 +14,9 @@
 //   Dispatch 1 workgroup.
 //
 // gather_rows: dst row r = src row samples[r] for r < count, 0 for r ≥ count (so the rows of
-//   the last row tile past the count hold zeros, not an earlier batch's values). A workgroup of WG invocations covers WG columns of
-//   ROWS rows; dispatched indirectly with fewer row workgroups, it writes only their rows.
+//   the last row tile past the count hold zeros, not an earlier batch's values). A workgroup of
+//   WG invocations covers WG columns of ROWS rows; dispatched indirectly with fewer row
+//   workgroups, it writes only their rows.
 //   Bindings (group 0):
 //     0 samples  [BATCH] u32          read
 //     1 count    [1] u32              read

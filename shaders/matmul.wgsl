@@ -13,7 +13,7 @@
 //   3 aux  [M,N]            read_write: h for EPILOGUE 2, the 0/1 mask for EPILOGUE 3; any 4 bytes
 //                           otherwise (written only by EPILOGUE 2, only where h is not finite)
 //   4 bias [N]              read with HAS_BIAS (a layer's biases); any 4 bytes otherwise
-//   5 rows [1] u32          read with K_FROM_COUNT: how many k to sum (min(rows[0], K)); any 4
+//   5 k_count [1] u32       read with K_FROM_COUNT: how many k to sum (min(k_count[0], K)); any 4
 //                           bytes otherwise
 // EPILOGUE (with HAS_BIAS, 0 and 1 take acc + bias[col] for acc: the bias is added once, after
 //   the sum, before the ReLU; HAS_BIAS is only set with EPILOGUE 0 or 1):
@@ -25,9 +25,10 @@
 //   3 c = (c + acc)·aux (velocity += weight gradient, live weights only).
 // K = 0 is a valid shape (a layer with no inputs): C = the epilogue of 0. M = 0 or N = 0 has
 // nothing to compute (0 workgroups).
-// K_FROM_COUNT: the sum runs over k < min(rows[0], K) only, and op(A), op(B) are never read at a
-//   larger k: the weight gradient over the packed backpropagated rows of a batch, whose count the
-//   GPU wrote, in one direct dispatch (an indirect one costs Dawn a validation dispatch).
+// K_FROM_COUNT: the sum runs over k < min(k_count[0], K) only, and op(A), op(B) are never read
+//   at a larger k: the weight gradient over the packed backpropagated rows of a batch, whose
+//   count the GPU wrote, in one direct dispatch (an indirect one costs Dawn a validation
+//   dispatch).
 // M, N, K are override constants: one pipeline per layer shape, so strides are compile-time.
 // So is each version's geometry (V1_*, V2_*, V4_*), given with no default here: the host's
 // kernel descriptors (src/gpu/kernels.ts) are where the numbers are written.
@@ -59,7 +60,7 @@ override K_FROM_COUNT: bool = false;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<storage, read_write> aux: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
-@group(0) @binding(5) var<storage, read> rows: array<u32>;
+@group(0) @binding(5) var<storage, read> k_count: array<u32>;
 
 // NaN and ±Inf have every exponent bit set. Tested on the bits: WGSL lets a compiler assume that
 // no float operation meets them, so a float comparison cannot be trusted to see one.
@@ -73,7 +74,7 @@ fn relu(x: f32) -> f32 { return select(max(x, 0.0), x, is_nan(x)); }
 // How many k the sum runs over: K, or with K_FROM_COUNT the count in binding 5 (at most K). A
 // value read from a read-only binding is uniform, so v2 may loop to it around its barriers.
 fn k_end() -> u32 {
-  if (K_FROM_COUNT) { return min(rows[0], K); }
+  if (K_FROM_COUNT) { return min(k_count[0], K); }
   return K;
 }
 
@@ -162,12 +163,16 @@ fn matmul_v2(@builtin(workgroup_id) wid: vec3u,
       let v = li + e * V2_WG * V2_WG;
       let ka = select(v % V2_TK, v / V2_VECS, TRANS_A);
       let ra = 4u * select(v / V2_TK, v % V2_VECS, TRANS_A);
-      tile_a[ka * V2_VECS + ra / 4u] = vec4f(load_a(row0 + ra, k0 + ka, k_stop), load_a(row0 + ra + 1u, k0 + ka, k_stop),
-                                             load_a(row0 + ra + 2u, k0 + ka, k_stop), load_a(row0 + ra + 3u, k0 + ka, k_stop));
+      tile_a[ka * V2_VECS + ra / 4u] = vec4f(load_a(row0 + ra, k0 + ka, k_stop),
+                                             load_a(row0 + ra + 1u, k0 + ka, k_stop),
+                                             load_a(row0 + ra + 2u, k0 + ka, k_stop),
+                                             load_a(row0 + ra + 3u, k0 + ka, k_stop));
       let kb = select(v / V2_VECS, v % V2_TK, TRANS_B);
       let cb = 4u * select(v % V2_VECS, v / V2_TK, TRANS_B);
-      tile_b[kb * V2_VECS + cb / 4u] = vec4f(load_b(k0 + kb, col0 + cb, k_stop), load_b(k0 + kb, col0 + cb + 1u, k_stop),
-                                             load_b(k0 + kb, col0 + cb + 2u, k_stop), load_b(k0 + kb, col0 + cb + 3u, k_stop));
+      tile_b[kb * V2_VECS + cb / 4u] = vec4f(load_b(k0 + kb, col0 + cb, k_stop),
+                                             load_b(k0 + kb, col0 + cb + 1u, k_stop),
+                                             load_b(k0 + kb, col0 + cb + 2u, k_stop),
+                                             load_b(k0 + kb, col0 + cb + 3u, k_stop));
     }
     workgroupBarrier();
     for (var k = 0u; k < V2_TK; k++) {
@@ -214,7 +219,8 @@ fn matmul_v4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
   let k_stop = k_end();
   if (col0 < N) {
     for (var k = 0u; k < k_stop; k++) {
-      let bv = vec4f(load_b(k, col0, k_stop), load_b(k, col0 + 1u, k_stop), load_b(k, col0 + 2u, k_stop), load_b(k, col0 + 3u, k_stop));
+      let bv = vec4f(load_b(k, col0, k_stop), load_b(k, col0 + 1u, k_stop),
+                     load_b(k, col0 + 2u, k_stop), load_b(k, col0 + 3u, k_stop));
       for (var i = 0u; i < V4_ROWS; i++) {
         acc[i] = fma(vec4f(load_a(row0 + i, k, k_stop)), bv, acc[i]);
       }

@@ -22,8 +22,8 @@
 //                                     0/1 mask)
 //   4 bias [N]                        read with HAS_BIAS (EPILOGUE 0 and 1 add bias[col] to the
 //                                     sum, before the ReLU); any 4 bytes otherwise
-//   5 rows [1] u32                    read with K_FROM_COUNT: the sum runs over k < min(rows[0], K)
-//                                     only (see matmul.wgsl); any 4 bytes otherwise
+//   5 k_count [1] u32                 read with K_FROM_COUNT: the sum runs over k < min(k_count[0],
+//                                     K) only (see matmul.wgsl); any 4 bytes otherwise
 // Workgroup: WG invocations (a multiple of SG). A workgroup computes rows [ROWS·WG·wid.y, +ROWS·WG)
 // × columns [COLS·wid.x, +COLS); invocation `li` owns rows row0 + li + i·WG, i < ROWS.
 // Dispatch (⌈N / COLS⌉, ⌈M / (ROWS·WG)⌉). SG must equal the device's subgroup size. The geometry
@@ -59,7 +59,7 @@ const MAX_LANE_B = 8u;     // op(B) values each lane loads per k step
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<storage, read_write> aux: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
-@group(0) @binding(5) var<storage, read> rows: array<u32>;
+@group(0) @binding(5) var<storage, read> k_count: array<u32>;
 
 // NaN and ±Inf have every exponent bit set. Tested on the bits: WGSL lets a compiler assume that
 // no float operation meets them, so a float comparison cannot be trusted to see one.
@@ -72,7 +72,7 @@ fn relu(x: f32) -> f32 { return select(max(x, 0.0), x, is_nan(x)); }
 
 // How many k the sum runs over: K, or with K_FROM_COUNT the count in binding 5 (at most K).
 fn k_end() -> u32 {
-  if (K_FROM_COUNT) { return min(rows[0], K); }
+  if (K_FROM_COUNT) { return min(k_count[0], K); }
   return K;
 }
 

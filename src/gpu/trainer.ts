@@ -22,11 +22,11 @@
  * `GpuTrainerOptions.layerKernels`) runs its three matmuls over its kept weights only
  * (src/gpu/sparse-training-kernels.ts): the forward pass by output neuron, G'[l] by input
  * neuron over the same row tiles (indirectly), and V[l] += A'[l]ᵀ·G'[l+1] at the kept positions
- * in one direct dispatch that reads n itself, as the matmul does (the masked entries stay 0). W[l], V[l]
- * and the mask stay dense, so the update, apply_mask and state() are the dense layer's. The
- * index of kept positions is built on the CPU from the mask when the trainer is made and at
- * setMasks, which may keep no more of such a layer's weights than it had then (regrowth moves
- * weights, and keeps their count).
+ * in one direct dispatch that reads n itself, as the dense layers' matmul does (the masked
+ * entries stay 0). W[l], V[l] and the mask stay dense, so the update, apply_mask and state() are
+ * the dense layer's. The index of kept positions is built on the CPU from the mask when the
+ * trainer is made and at setMasks, which may keep no more of such a layer's weights than it had
+ * then (regrowth moves weights, and keeps their count).
  * A skipped sample's gradient is 0, so the backward pass needs only the n packed rows: the gathers
  * and the input-gradient matmuls run ⌈n/tile rows⌉ row tiles, whose counts reach the dispatches
  * through an indirect buffer written on the GPU, and the weight-gradient matmul sums the first n

@@ -30,6 +30,8 @@ export interface SparseTrainingShape {
   relu?: boolean;
   /** Forward: the layer adds its bias (binding 5, [outSize]). */
   bias?: boolean;
+  /** Weight gradient: the seed's momentum step follows at each kept position (bindings 6, 7), so the layer needs no update dispatch. */
+  seedStep?: boolean;
 }
 
 /**
@@ -115,16 +117,31 @@ export const SPARSE_TRAIN_INPUT_GRAD: KernelDescriptor<SparseTrainingShape, Rows
   ],
 };
 
-/** v += Aᵀ·dY at the kept positions, over the first `count` rows; one invocation per position. */
+/** The seed's (lr, momentum) uniform the fused momentum step reads. */
+const SEED_HYPER_BYTES = 2 * F32;
+
+/**
+ * v += Aᵀ·dY at the kept positions, over the first `count` rows, then with `seedStep` the seed's
+ * momentum step there; one invocation per position.
+ */
 export const SPARSE_TRAIN_WEIGHT_GRAD: KernelDescriptor<SparseTrainingShape, { WG: number }> = {
   name: 'sparse_train_weight_grad',
   source: weightGradSource,
   entryPoint: 'sparse_train_weight_grad',
   geometry: { WG: 64 },
-  describe: shapeLabel,
-  shapeConstants,
+  describe: (shape) => `${shapeLabel(shape)}${shape.seedStep ? ' +momentum step' : ''}`,
+  shapeConstants: (shape) => ({ ...shapeConstants(shape), SEED_STEP: Number(shape.seedStep ?? false) }),
   workgroups: ({ capacity }, g) => [ceilDiv(capacity, g.WG), 1, 1],
-  bindingBytes: ({ batch, inSize, outSize, capacity }) => [batch * inSize * F32, batch * outSize * F32, (inSize + 1) * U32, capacity * U32, U32, inSize * outSize * F32],
+  bindingBytes: ({ batch, inSize, outSize, capacity, seedStep }) => [
+    batch * inSize * F32,
+    batch * outSize * F32,
+    (inSize + 1) * U32,
+    capacity * U32,
+    U32,
+    inSize * outSize * F32,
+    seedStep ? inSize * outSize * F32 : F32,
+    SEED_HYPER_BYTES,
+  ],
 };
 
 /**

@@ -23,10 +23,12 @@
  * (src/gpu/sparse-training-kernels.ts): the forward pass by output neuron, G'[l] by input
  * neuron over the same row tiles (indirectly), and V[l] += A'[l]ᵀ·G'[l+1] at the kept positions
  * in one direct dispatch that reads n itself, as the dense layers' matmul does (the masked
- * entries stay 0). W[l], V[l] and the mask stay dense, so the update, apply_mask and state() are
- * the dense layer's. The index of kept positions is built on the CPU from the mask when the
- * trainer is made and at setMasks, which may keep no more of such a layer's weights than it had
- * then (regrowth moves weights, and keeps their count).
+ * entries stay 0). W[l], V[l] and the mask stay dense, so apply_mask and state() are the dense
+ * layer's. With the seed's rule the weight-gradient kernel then takes the momentum step at the
+ * kept positions itself (no update dispatch, no pass over the masked ones); another rule's
+ * update runs as for a dense layer. The index of kept positions is built on the CPU from the
+ * mask when the trainer is made and at setMasks, which may keep no more of such a layer's
+ * weights than it had then (regrowth moves weights, and keeps their count).
  * A skipped sample's gradient is 0, so the backward pass needs only the n packed rows: the gathers
  * and the input-gradient matmuls run ⌈n/tile rows⌉ row tiles, whose counts reach the dispatches
  * through an indirect buffer written on the GPU, and the weight-gradient matmul sums the first n
@@ -320,6 +322,8 @@ export class GpuTrainer implements Trainer {
     const updateOf = (count: number, biasUpdate: boolean): Promise<Kernel> =>
       rule === 'seed' ? updateKernel(ctx, count, biasUpdate) : optimizerUpdateKernel(ctx, rule, count, biasUpdate);
     const isSparse = (l: number): boolean => sparseIndexes[l] !== null;
+    // With the seed's rule a sparse layer's weight-gradient kernel takes the momentum step too.
+    const fusedStep = (l: number): boolean => rule === 'seed' && isSparse(l);
     const [forward, backward, weightGrad, sparse, update, applyMask, softmax, scan, gather, biasGrad, biasUpdate] = await Promise.all([
       Promise.all(layerIndices.map((l) => (isSparse(l) ? null : matmulKernel(ctx, { m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none', bias }, version)))),
       Promise.all(backwardSpecs.map((spec, i) => (isSparse(i + 1) ? null : compileKernel(ctx, backwardDescriptors[i]!, spec)))),
@@ -327,11 +331,15 @@ export class GpuTrainer implements Trainer {
       Promise.all(
         layerIndices.map((l) =>
           isSparse(l)
-            ? sparseTrainingKernels(ctx, { batch, inSize: sizes[l]!, outSize: sizes[l + 1]!, capacity: sparseIndexes[l]!.capacity, relu: l + 1 < layers, bias }, l > 0)
+            ? sparseTrainingKernels(
+                ctx,
+                { batch, inSize: sizes[l]!, outSize: sizes[l + 1]!, capacity: sparseIndexes[l]!.capacity, relu: l + 1 < layers, bias, seedStep: fusedStep(l) },
+                l > 0,
+              )
             : null,
         ),
       ),
-      Promise.all(layerIndices.map((l) => updateOf(sizes[l]! * sizes[l + 1]!, false))),
+      Promise.all(layerIndices.map((l) => (fusedStep(l) ? null : updateOf(sizes[l]! * sizes[l + 1]!, false)))),
       Promise.all(layerIndices.map((l) => applyMaskKernel(ctx, sizes[l]! * sizes[l + 1]!))),
       softmaxGradKernel(ctx, batch, sizes[layers]!, config.confidence, config.distill),
       compactScanKernel(ctx, batch),
@@ -388,14 +396,16 @@ export class GpuTrainer implements Trainer {
           : bindKernel(ctx, backward[l - 1]!, `layer ${l} backprop`, [packedGrad(l + 1), weights[l]!, gradients[l]!, packedActivations[l]!]);
         return indirectly(dispatch, sizes.length + l - 1);
       });
+    const seedHyper = { buffer: hyper, offset: 0, size: 2 * F32 };
     /**
      * Layer l's weight gradient over the n packed rows of A'[l] and G'[l+1]: dense, the matmul
-     * that reads n; sparse, the kernel over the kept weights, which reads it too.
+     * that reads n; sparse, the kernel over the kept weights, which reads it too (and with the
+     * seed's rule takes the momentum step).
      */
     const weightGradient = (l: number): Dispatch => {
       const index = sparseIndexes[l];
       if (index) {
-        const bindings = [packedActivations[l]!, packedGrad(l + 1), index.inPtr, index.positions, packedCount, gradientSums[l]!];
+        const bindings = [packedActivations[l]!, packedGrad(l + 1), index.inPtr, index.positions, packedCount, gradientSums[l]!, weights[l]!, seedHyper];
         return bindKernel(ctx, sparse[l]!.weightGrad, `layer ${l} gradient sum at kept weights`, bindings);
       }
       const bindings = [packedActivations[l]!, packedGrad(l + 1), gradientSums[l]!, maskBuffers[l]!, unread, packedCount];
@@ -407,7 +417,7 @@ export class GpuTrainer implements Trainer {
     const seedUpdates =
       rule === 'seed'
         ? [
-            ...layerIndices.map((l) => bindKernel(ctx, update[l]!, `layer ${l} update`, [weights[l]!, velocityBuffers[l]!, maskBuffers[l]!, hyper])),
+            ...layerIndices.filter((l) => !fusedStep(l)).map((l) => bindKernel(ctx, update[l]!, `layer ${l} update`, [weights[l]!, velocityBuffers[l]!, maskBuffers[l]!, hyper])),
             ...biasLayers.map((l) => bindKernel(ctx, biasUpdate[l]!, `layer ${l} bias update`, [biases!.values[l]!, biases!.velocities[l]!, unread, hyper])),
           ]
         : [];

@@ -2,9 +2,10 @@
  * The sparse training kernels (shaders/sparse_train_*.wgsl) against their plain-loop references
  * on fresh random inputs, in every geometry a tuning may pick: the forward pass against
  * csrForward, the input gradient against sparseInputGradient, the weight gradient against
- * sparseWeightGradient. Shapes are not multiples of the workgroups; masks have an empty and a
- * full input row and output column; outputs are poisoned with NaN first, the weight gradient's
- * masked entries and the rows past its count too (they must stay untouched and unread).
+ * sparseWeightGradient (then maskedMomentumUpdate, with the seed's step fused). Shapes are not
+ * multiples of the workgroups; masks have an empty and a full input row and output column;
+ * outputs are poisoned with NaN first, the weight gradient's masked entries and the rows past its
+ * count too (they must stay untouched and unread).
  *
  * Tolerance: rel 1e-4, plus abs 1e-6·(terms in the longest sum). The references sum in float64,
  * the kernels in float32; with values in [−1, 1] the roundings stay far below that, while a
@@ -13,7 +14,8 @@
 import { describe, expect, it } from 'vitest';
 import { csrForward, csrLayer } from '../../src/cpu/sparse-forward';
 import { sparseInputGradient, sparseWeightGradient } from '../../src/cpu/sparse-training';
-import { readBuffer } from '../../src/gpu/buffers';
+import { maskedMomentumUpdate } from '../../src/cpu/ops';
+import { readBuffer, uniformBuffer } from '../../src/gpu/buffers';
 import { bindKernel, compileKernel, submitDispatches, type KernelDescriptor } from '../../src/gpu/dispatch';
 import { SPARSE_TRAINING_VARIANTS, sparseTrainingIndex, type SparseTrainingShape } from '../../src/gpu/sparse-training-kernels';
 import { expectClose } from '../helpers/expect-close';
@@ -45,15 +47,19 @@ function layerMask(random: () => number, inSize: number, outSize: number, densit
   return mask;
 }
 
+/** The weight gradient's (lr, momentum) uniform. */
+const HYPER_BINDING = 7;
+
 /** A binding's data, at least one element (a buffer of 0 bytes cannot be bound). */
 const atLeastOne = <T extends Float32Array | Uint32Array>(a: T): T => (a.length > 0 ? a : (new (a.constructor as new (n: number) => T)(1)));
 
 describe.skipIf(!gpu.context)(`sparse training kernels ${gpu.label}`, () => {
   const ctx = gpu.context!;
 
-  async function run(descriptor: KernelDescriptor<SparseTrainingShape>, shape: SparseTrainingShape, data: (Float32Array | Uint32Array)[], outputs: number[]): Promise<Float32Array[]> {
+  /** Runs one kernel on `data` (binding `uniformAt` a uniform buffer) and reads back the `outputs` bindings. */
+  async function run(descriptor: KernelDescriptor<SparseTrainingShape>, shape: SparseTrainingShape, data: (Float32Array | Uint32Array)[], outputs: number[], uniformAt = -1): Promise<Float32Array[]> {
     const kernel = await compileKernel(ctx, descriptor, shape);
-    const buffers = data.map((d, b) => inputBuffer(ctx, `binding ${b}`, atLeastOne(d)));
+    const buffers = data.map((d, b) => (b === uniformAt ? uniformBuffer(ctx, 'uniform', d) : inputBuffer(ctx, `binding ${b}`, atLeastOne(d))));
     await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
     const read = await Promise.all(outputs.map((b) => readBuffer(ctx, buffers[b]!, new Float32Array(data[b]!.length))));
     for (const b of buffers) b.destroy();
@@ -108,32 +114,42 @@ describe.skipIf(!gpu.context)(`sparse training kernels ${gpu.label}`, () => {
   }
 
   for (const descriptor of SPARSE_TRAINING_VARIANTS.weightGrad) {
-    it.each(SHAPES)(`${geometryName(descriptor)}: [%i → %i] × batch %i matches sparseWeightGradient at kept positions, leaves the rest`, async (inSize, outSize, batch) => {
-      const random = mulberry32(inSize * 131 + outSize * 17 + batch + descriptor.geometry.WG);
-      for (const density of DENSITIES) {
-        for (const count of [batch, Math.floor(batch / 2), 0]) {
-          const mask = layerMask(random, inSize, outSize, density);
-          const a = randomFloats(random, batch * inSize);
-          const g = randomFloats(random, batch * outSize);
-          // Rows past the count are never read: NaN there would show.
-          a.fill(NaN, count * inSize);
-          g.fill(NaN, count * outSize);
-          // The masked entries must stay as they are: NaN.
-          const v = randomFloats(random, inSize * outSize).map((value, p) => (mask[p] ? value : NaN));
-          const index = sparseTrainingIndex(mask, inSize, outSize);
-          // An index holding fewer positions than its capacity, as after a pruning pass: the extra
-          // invocations do nothing (the stale entries past nnz name a kept weight, which would be added twice).
-          const shape = { batch, inSize, outSize, capacity: index.positions.length + 5 };
-          const positions = new Uint32Array(shape.capacity).fill(index.positions[0] ?? 0);
-          positions.set(index.positions);
-          const data = [a, g, index.inPtr, positions, Uint32Array.of(count), v.slice()];
-          const [got] = await run(descriptor, shape, data, [5]);
-          const want = v.slice();
-          sparseWeightGradient(a, g, mask, want, count, inSize, outSize);
-          expectClose(got!, want, { rel: 1e-4, abs: 1e-6 * Math.max(1, count) }, `[${inSize}, ${outSize}] density ${density}, ${count} rows`);
+    it.each(SHAPES)(
+      `${geometryName(descriptor)}: [%i → %i] × batch %i matches sparseWeightGradient at kept positions (with the momentum step or without), leaves the rest`,
+      async (inSize, outSize, batch) => {
+        const random = mulberry32(inSize * 131 + outSize * 17 + batch + descriptor.geometry.WG);
+        const [lr, momentum] = [Math.fround(0.37), Math.fround(0.9)];
+        for (const density of DENSITIES) {
+          for (const count of [batch, Math.floor(batch / 2), 0]) {
+            for (const seedStep of [false, true]) {
+              const mask = layerMask(random, inSize, outSize, density);
+              const g = randomFloats(random, batch * outSize);
+              // Rows past the count are never read: NaN there would show.
+              g.fill(NaN, count * outSize);
+              const a = randomFloats(random, batch * inSize);
+              a.fill(NaN, count * inSize);
+              // The masked entries must stay as they are: NaN.
+              const v = randomFloats(random, inSize * outSize).map((value, p) => (mask[p] ? value : NaN));
+              const w = randomFloats(random, inSize * outSize).map((value, p) => (mask[p] ? value : NaN));
+              const index = sparseTrainingIndex(mask, inSize, outSize);
+              // An index holding fewer positions than its capacity, as after a pruning pass: the extra
+              // invocations do nothing (the stale entries past nnz name a kept weight, which would be added twice).
+              const shape = { batch, inSize, outSize, capacity: index.positions.length + 5, seedStep };
+              const positions = new Uint32Array(shape.capacity).fill(index.positions[0] ?? 0);
+              positions.set(index.positions);
+              const data = [a, g, index.inPtr, positions, Uint32Array.of(count), v.slice(), w.slice(), Float32Array.of(lr, momentum)];
+              const [gotV, gotW] = await run(descriptor, shape, data, [5, 6], HYPER_BINDING);
+              const [wantV, wantW] = [v.slice(), w.slice()];
+              sparseWeightGradient(a, g, mask, wantV, count, inSize, outSize);
+              if (seedStep) maskedMomentumUpdate(wantW, wantV, mask, lr, momentum);
+              const when = `[${inSize}, ${outSize}] density ${density}, ${count} rows${seedStep ? ', momentum step' : ''}`;
+              expectClose(gotV!, wantV, { rel: 1e-4, abs: 1e-6 * Math.max(1, count) }, `${when}: v`);
+              expectClose(gotW!, wantW, { rel: 1e-4, abs: 1e-6 * Math.max(1, count) }, `${when}: w`);
+            }
+          }
         }
-      }
-    });
+      },
+    );
   }
 
   it('builds the index of a mask in both orders', () => {

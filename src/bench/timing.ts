@@ -1,5 +1,5 @@
 /** Timing primitives shared by the benchmarks. */
-import { createBuffer, uniformBuffer, uploadBuffer } from '../gpu/buffers';
+import { createBuffer, STORAGE_OR_UNIFORM, uniformBuffer, uploadBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { bindKernel, recordDispatches, type Dispatch, type Kernel } from '../gpu/dispatch';
 import { waitForGpu } from '../gpu/wait';
@@ -98,9 +98,10 @@ export async function kernelCase(ctx: GpuContext, kernel: Kernel, targetMs: numb
 /**
  * Buffers of a matmul's binding sizes, every element 1: the subgroup matmul skips a k step whose
  * op(A) is 0 on a whole subgroup, so on zeroed buffers it would be timed multiplying nothing.
+ * Each may also be bound as a uniform (the momentum step's rates).
  */
 export function matmulInputBuffers(ctx: GpuContext, kernel: Kernel, label: string): GPUBuffer[] {
-  return kernel.bindingBytes.map((bytes, i) => uploadBuffer(ctx, `${label} ${kernel.name} ${i}`, new Float32Array(Math.max(1, Math.ceil(bytes / 4))).fill(1)));
+  return kernel.bindingBytes.map((bytes, i) => uploadBuffer(ctx, `${label} ${kernel.name} ${i}`, new Float32Array(Math.max(1, Math.ceil(bytes / 4))).fill(1), STORAGE_OR_UNIFORM));
 }
 
 /** A matmul bound to buffers of ones (`matmulInputBuffers`), repeated in one pass for about `targetMs`. */

@@ -15,9 +15,9 @@ import { grouped } from '../util/format';
 import { CpuTrainer } from '../cpu/trainer';
 import { takeSamples, type Dataset } from '../data/dataset';
 import { adapterName, type AdapterDescription, type GpuContext } from '../gpu/device';
-import { defaultMatmulVersion, matmulKernel, softmaxGradKernel, subgroupSize, updateKernel, type MatmulSpec, type MatmulVersion } from '../gpu/kernels';
+import { defaultMatmulVersion, matmulKernel, softmaxGradKernel, subgroupSize, type MatmulSpec, type MatmulVersion } from '../gpu/kernels';
 import { compactScanKernel, gatherRowsKernel } from '../gpu/compact-kernels';
-import { GpuTrainer, type GpuTrainerOptions } from '../gpu/trainer';
+import { GpuTrainer, weightGradientSpec, type GpuTrainerOptions } from '../gpu/trainer';
 import { waitForGpu } from '../gpu/wait';
 import { initNetwork, SEED_SIZES, type Network } from '../model/network';
 import type { TrainerFactory } from '../train/compact-training';
@@ -144,15 +144,16 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
 
 /**
  * The matmuls of one training step that backpropagates every sample, as GpuTrainer builds them
- * (src/gpu/trainer.ts), with each layer's weight gradient over the whole batch (the trainer's
- * reads how many rows are backpropagated from the GPU: all of them here).
+ * (src/gpu/trainer.ts) for the seed's rule, with each layer's weight gradient over the whole
+ * batch (the trainer's reads how many rows are backpropagated from the GPU: all of them here),
+ * the momentum step in its epilogue.
  */
 function stepKernelSpecs(sizes: readonly number[], batch: number): MatmulSpec[] {
   const layers = sizes.length - 1;
   const specs: MatmulSpec[] = [];
   for (let l = 0; l < layers; l++) specs.push({ m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none' });
   for (let l = layers - 1; l >= 1; l--) specs.push({ m: batch, k: sizes[l + 1]!, n: sizes[l]!, transB: true, epilogue: 'reluGrad' });
-  for (let l = 0; l < layers; l++) specs.push({ m: sizes[l]!, k: batch, n: sizes[l + 1]!, transA: true, epilogue: 'accumulateVelocity' });
+  for (let l = 0; l < layers; l++) specs.push({ ...weightGradientSpec(sizes, l, batch, 'momentumStep'), kFromCount: false });
   return specs;
 }
 
@@ -248,7 +249,6 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
   const stepCases = [
     ...(await Promise.all(stepSpecs.map(async (spec) => matmulCase(ctx, await matmulKernel(ctx, spec, defaultVersion), settings.kernelTimingMs)))),
     await kernelCase(ctx, await softmaxGradKernel(ctx, batch, sizes[sizes.length - 1]!, recipe.confidence), settings.kernelTimingMs),
-    ...(await Promise.all(sizes.slice(1).map(async (n, l) => kernelCase(ctx, await updateKernel(ctx, sizes[l]! * n), settings.kernelTimingMs, true)))),
     // The compaction, over a whole batch (every sample backpropagated: its most work).
     await kernelCase(ctx, await compactScanKernel(ctx, batch), settings.kernelTimingMs),
     ...(await Promise.all(sizes.map(async (n) => kernelCase(ctx, await gatherRowsKernel(ctx, batch, n), settings.kernelTimingMs)))),

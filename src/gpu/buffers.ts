@@ -8,6 +8,9 @@ import { waitForGpu } from './wait';
  */
 export const STORAGE = 0x0080 | 0x0008 | 0x0004;
 
+/** STORAGE | UNIFORM: a buffer that may stand in for either kind of binding. */
+export const STORAGE_OR_UNIFORM = STORAGE | 0x0040;
+
 /** Buffer sizes are rounded up to 4 bytes; WebGPU requires it for copies and writes. */
 function alignedSize(bytes: number): number {
   return Math.max(4, Math.ceil(bytes / 4) * 4);

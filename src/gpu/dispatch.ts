@@ -12,7 +12,7 @@
  * are written here only, and whatever reads them (the dispatch size, the cost model, a tuner)
  * reads the same ones. A variant with another geometry is `{ ...descriptor, geometry }`.
  */
-import { createBuffer } from './buffers';
+import { createBuffer, STORAGE_OR_UNIFORM } from './buffers';
 import type { GpuContext } from './device';
 import { bindBuffers, getPipeline, KernelError, withErrorScope } from './program';
 
@@ -105,13 +105,17 @@ function bindingSize(b: GPUBuffer | GPUBufferBinding): number {
   return b.size ?? b.buffer.size - (b.offset ?? 0);
 }
 
-const placeholders = new WeakMap<GPUDevice, GPUBuffer>();
+const placeholders = new WeakMap<GPUDevice, GPUBuffer[]>();
 
-/** One small storage buffer per device that stands in for every binding a shape does not read (read-only there). */
-function placeholderBuffer(ctx: GpuContext): GPUBuffer {
+/**
+ * A small buffer per device and binding number that stands in for that binding wherever a shape
+ * does not read it. One per binding number, so that a bind group never holds the same buffer
+ * twice, which a read_write binding would not allow.
+ */
+function placeholderBuffer(ctx: GpuContext, binding: number): GPUBuffer {
   let found = placeholders.get(ctx.device);
-  if (!found) placeholders.set(ctx.device, (found = createBuffer(ctx, 'unread binding', 16)));
-  return found;
+  if (!found) placeholders.set(ctx.device, (found = []));
+  return (found[binding] ??= createBuffer(ctx, `unread binding ${binding}`, 16, STORAGE_OR_UNIFORM));
 }
 
 /**
@@ -124,7 +128,7 @@ export function bindKernel(ctx: GpuContext, kernel: Kernel, label: string, given
   if (given.length > total || leftOff.some((i) => !kernel.unreadBindings.includes(i))) {
     throw new KernelError(`kernel ${kernel.name}: ${given.length} bindings given, it takes ${total}`);
   }
-  const bindings = [...given, ...leftOff.map(() => placeholderBuffer(ctx))];
+  const bindings = [...given, ...leftOff.map((binding) => placeholderBuffer(ctx, binding))];
   bindings.forEach((b, i) => {
     const size = bindingSize(b);
     if (size < kernel.bindingBytes[i]!) {

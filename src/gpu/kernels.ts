@@ -4,9 +4,10 @@
  * and the mask. Each has a plain-loop reference in `src/cpu/ops.ts` (the mask: `applyMasks` in
  * src/model/network.ts).
  */
-import matmulSource from '../../shaders/matmul.wgsl';
 import applyMaskSource from '../../shaders/apply_mask.wgsl';
-import matmulSubgroupSource from '../../shaders/matmul_subgroup.wgsl';
+import matmulVersionsSource from '../../shaders/matmul.wgsl';
+import matmulCommonSource from '../../shaders/matmul_common.wgsl';
+import matmulSubgroupVersionSource from '../../shaders/matmul_subgroup.wgsl';
 import softmaxGradSource from '../../shaders/softmax_grad.wgsl';
 import updateSource from '../../shaders/update.wgsl';
 import type { Distillation } from '../train/distill';
@@ -27,6 +28,8 @@ export const EPILOGUES = {
   reluGrad: 2,
   /** c = (c + acc)·aux: velocity += weight gradient, aux = the 0/1 mask */
   accumulateVelocity: 3,
+  /** accumulateVelocity, then where aux ≠ 0 the seed's step: w += lr·c, c *= momentum (w binding 6, (lr, momentum) uniform binding 7) */
+  momentumStep: 4,
 } as const;
 export type Epilogue = keyof typeof EPILOGUES;
 
@@ -59,11 +62,22 @@ export interface MatmulDescriptor<G extends Geometry = Geometry> extends CostedD
   tile(geometry: G): readonly [number, number];
 }
 
+/**
+ * A matmul program: a version's file, then the shape, bindings and epilogues every version shares
+ * (appended, so that the version's directives, `enable subgroups`, stay first).
+ */
+const matmulSource = `${matmulVersionsSource}\n${matmulCommonSource}`;
+const matmulSubgroupSource = `${matmulSubgroupVersionSource}\n${matmulCommonSource}`;
+
 const F32 = 4;
 /** The binding of the matmul's bias ([n]), read only with `MatmulSpec.bias`. */
 const BIAS_BINDING = 4;
 /** The binding of the row count ([1] u32), read only with `MatmulSpec.kFromCount`. */
 const COUNT_BINDING = 5;
+/** The bindings of the weights ([m, n]) and the (lr, momentum) uniform, read only by the momentumStep epilogue. */
+const STEP_BINDINGS = [6, 7];
+/** Bytes of the (lr, momentum) uniform. */
+const STEP_HYPER_BYTES = 2 * F32;
 
 /**
  * A matmul version of shaders/matmul*.wgsl: `tile` is the rows × columns of C one workgroup
@@ -102,12 +116,19 @@ function matmulDescriptor<G extends Geometry>(
       m * k * F32,
       k * n * F32,
       m * n * F32,
-      epilogue === 'reluGrad' || epilogue === 'accumulateVelocity' ? m * n * F32 : F32,
+      epilogue === 'reluGrad' || epilogue === 'accumulateVelocity' || epilogue === 'momentumStep' ? m * n * F32 : F32,
       bias ? n * F32 : F32,
       4,
+      epilogue === 'momentumStep' ? m * n * F32 : F32,
+      STEP_HYPER_BYTES,
     ],
-    // The one place that decides the placeholders: the bias of a matmul without one, the count of one that sums all of k.
-    unreadBindings: ({ bias, kFromCount }) => [...(bias ? [] : [BIAS_BINDING]), ...(kFromCount ? [] : [COUNT_BINDING])],
+    // The one place that decides the placeholders: the bias of a matmul without one, the count of
+    // one that sums all of k, the weights and rates of one that takes no momentum step.
+    unreadBindings: ({ bias, kFromCount, epilogue }) => [
+      ...(bias ? [] : [BIAS_BINDING]),
+      ...(kFromCount ? [] : [COUNT_BINDING]),
+      ...(epilogue === 'momentumStep' ? [] : STEP_BINDINGS),
+    ],
     costBlock,
     tile,
   };

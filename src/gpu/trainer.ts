@@ -14,19 +14,19 @@
  *   the workgroup counts of the dispatches below, from n                          indirect_args
  *   A'[l]  = rows P of A[l] (l < L), G'[L] = rows P of G[L]; zeros from n          gather_rows
  *   G'[l]  = (G'[l+1]·W[l]ᵀ)·[A'[l] > 0]   for l = L−1 … 1, over the packed rows   matmul, Bᵀ
- *   V[l]   = (V[l] + A'[l]ᵀ·G'[l+1])·mask[l]   (the batch sum, not the mean)       matmul, Aᵀ
+ *   V[l]   = (V[l] + A'[l]ᵀ·G'[l+1])·mask[l]   (the batch sum, not the mean),      matmul, Aᵀ
+ *   then W[l] += lr·V[l]; V[l] *= momentum where mask[l] = 1, in the same pass     (its epilogue)
  *   vb[l] += Σ_r G'[l+1][r, ·] over the n packed rows                             bias_grad
- *   W[l]  += lr·V[l]; V[l] *= momentum   where mask[l] = 1; b[l], vb[l] likewise   update
+ *   b[l]  += lr·vb[l]; vb[l] *= momentum                                          update
  * (without biases the "+ b[l]", bias_grad and the biases' update are not there at all).
  * A pruned layer whose kept density is below `Tuning.sparseTrainingBelow` (or every layer, with
  * `GpuTrainerOptions.layerKernels`) runs its three matmuls over its kept weights only
  * (src/gpu/sparse-training-kernels.ts): the forward pass by output neuron, G'[l] by input
  * neuron over the same row tiles (indirectly), and V[l] += A'[l]ᵀ·G'[l+1] at the kept positions
  * in one direct dispatch that reads n itself, as the dense layers' matmul does (the masked
- * entries stay 0). W[l], V[l] and the mask stay dense, so apply_mask and state() are the dense
- * layer's. With the seed's rule the weight-gradient kernel then takes the momentum step at the
- * kept positions itself (no update dispatch, no pass over the masked ones); another rule's
- * update runs as for a dense layer. The index of kept positions is built on the CPU from the
+ * entries stay 0), then takes the momentum step there. W[l], V[l] and the mask stay dense, so
+ * apply_mask and state() are the dense layer's; another rule's update runs as for a dense
+ * layer. The index of kept positions is built on the CPU from the
  * mask when the trainer is made and at setMasks, which may keep no more of such a layer's
  * weights than it had then (regrowth moves weights, and keeps their count).
  * A skipped sample's gradient is 0, so the backward pass needs only the n packed rows: the gathers
@@ -36,7 +36,7 @@
  * with a dispatch of its own). So nothing is read back per batch. A packed row past n may hold
  * anything, as rows of a matmul do not mix and the weight gradient reads none of them.
  * With another update rule (src/train/optimizer.ts) the matmul sums into a gradient-sum buffer S[l]
- * instead, and that rule's kernel (shaders/optimizers.wgsl) updates W[l] and its state (momentum's
+ * instead (no step in its epilogue), and that rule's kernel (shaders/optimizers.wgsl) updates W[l] and its state (momentum's
  * buffer, Adam's m and v) from S[l] and clears it; biases likewise from their own sums, by the
  * same rule with no mask and no weight decay, at the same step. Its uniform has one window per
  * batch, written before the epoch's first submit: Adam's bias correction changes every step.
@@ -109,10 +109,11 @@ const F32 = 4;
 
 /**
  * Layer l's weight gradient, V[l] += A'[l]ᵀ·G'[l+1]: a sum over the packed backpropagated rows
- * of a batch, as many as the count on the GPU says (at most the batch).
+ * of a batch, as many as the count on the GPU says (at most the batch); with `momentumStep` the
+ * seed's step follows in the same pass.
  */
-export function weightGradientSpec(sizes: readonly number[], l: number, batch: number): MatmulSpec {
-  return { m: sizes[l]!, k: batch, n: sizes[l + 1]!, transA: true, epilogue: 'accumulateVelocity', kFromCount: true };
+export function weightGradientSpec(sizes: readonly number[], l: number, batch: number, epilogue: 'accumulateVelocity' | 'momentumStep' = 'accumulateVelocity'): MatmulSpec {
+  return { m: sizes[l]!, k: batch, n: sizes[l + 1]!, transA: true, epilogue, kFromCount: true };
 }
 
 function alignUp(bytes: number, alignment: number): number {
@@ -322,24 +323,24 @@ export class GpuTrainer implements Trainer {
     const updateOf = (count: number, biasUpdate: boolean): Promise<Kernel> =>
       rule === 'seed' ? updateKernel(ctx, count, biasUpdate) : optimizerUpdateKernel(ctx, rule, count, biasUpdate);
     const isSparse = (l: number): boolean => sparseIndexes[l] !== null;
-    // With the seed's rule a sparse layer's weight-gradient kernel takes the momentum step too.
-    const fusedStep = (l: number): boolean => rule === 'seed' && isSparse(l);
+    // With the seed's rule every layer's weight-gradient kernel takes the momentum step too: only the biases have an update kernel.
+    const seedStep = rule === 'seed';
     const [forward, backward, weightGrad, sparse, update, applyMask, softmax, scan, gather, biasGrad, biasUpdate] = await Promise.all([
       Promise.all(layerIndices.map((l) => (isSparse(l) ? null : matmulKernel(ctx, { m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none', bias }, version)))),
       Promise.all(backwardSpecs.map((spec, i) => (isSparse(i + 1) ? null : compileKernel(ctx, backwardDescriptors[i]!, spec)))),
-      Promise.all(layerIndices.map((l) => (isSparse(l) ? null : matmulKernel(ctx, weightGradientSpec(sizes, l, batch), version)))),
+      Promise.all(layerIndices.map((l) => (isSparse(l) ? null : matmulKernel(ctx, weightGradientSpec(sizes, l, batch, seedStep ? 'momentumStep' : 'accumulateVelocity'), version)))),
       Promise.all(
         layerIndices.map((l) =>
           isSparse(l)
             ? sparseTrainingKernels(
                 ctx,
-                { batch, inSize: sizes[l]!, outSize: sizes[l + 1]!, capacity: sparseIndexes[l]!.capacity, relu: l + 1 < layers, bias, seedStep: fusedStep(l) },
+                { batch, inSize: sizes[l]!, outSize: sizes[l + 1]!, capacity: sparseIndexes[l]!.capacity, relu: l + 1 < layers, bias, seedStep },
                 l > 0,
               )
             : null,
         ),
       ),
-      Promise.all(layerIndices.map((l) => (fusedStep(l) ? null : updateOf(sizes[l]! * sizes[l + 1]!, false)))),
+      Promise.all(layerIndices.map((l) => (seedStep ? null : updateOf(sizes[l]! * sizes[l + 1]!, false)))),
       Promise.all(layerIndices.map((l) => applyMaskKernel(ctx, sizes[l]! * sizes[l + 1]!))),
       softmaxGradKernel(ctx, batch, sizes[layers]!, config.confidence, config.distill),
       compactScanKernel(ctx, batch),
@@ -408,21 +409,17 @@ export class GpuTrainer implements Trainer {
         const bindings = [packedActivations[l]!, packedGrad(l + 1), index.inPtr, index.positions, packedCount, gradientSums[l]!, weights[l]!, seedHyper];
         return bindKernel(ctx, sparse[l]!.weightGrad, `layer ${l} gradient sum at kept weights`, bindings);
       }
-      const bindings = [packedActivations[l]!, packedGrad(l + 1), gradientSums[l]!, maskBuffers[l]!, unread, packedCount];
+      const bindings = [packedActivations[l]!, packedGrad(l + 1), gradientSums[l]!, maskBuffers[l]!, unread, packedCount, ...(seedStep ? [weights[l]!, seedHyper] : [])];
       return bindKernel(ctx, weightGrad[l]!, `layer ${l} gradient sum`, bindings);
     };
     // Layer l's bias gradient: the n packed rows of G'[l+1] (bias_grad reads the count itself).
     const biasGradients = biasLayers.map((l) => bindKernel(ctx, biasGrad[l]!, `layer ${l} bias gradient sum`, [packedGrad(l + 1), packedCount, biasGradientSums[l]!]));
     const backwardPass = [...backprop, ...layerIndices.map(weightGradient), ...biasGradients];
-    const seedUpdates =
-      rule === 'seed'
-        ? [
-            ...layerIndices.filter((l) => !fusedStep(l)).map((l) => bindKernel(ctx, update[l]!, `layer ${l} update`, [weights[l]!, velocityBuffers[l]!, maskBuffers[l]!, hyper])),
-            ...biasLayers.map((l) => bindKernel(ctx, biasUpdate[l]!, `layer ${l} bias update`, [biases!.values[l]!, biases!.velocities[l]!, unread, hyper])),
-          ]
-        : [];
+    const seedUpdates = seedStep
+      ? biasLayers.map((l) => bindKernel(ctx, biasUpdate[l]!, `layer ${l} bias update`, [biases!.values[l]!, biases!.velocities[l]!, unread, hyper]))
+      : [];
     const batchUpdates = (b: number): Dispatch[] => {
-      if (rule === 'seed') return seedUpdates;
+      if (seedStep) return seedUpdates;
       const window = { buffer: hyper, offset: b * hyperStride, size: HYPER_FLOATS * F32 };
       const state = (buffers: GPUBuffer[][], l: number) => buffers.flatMap((s) => s.slice(l, l + 1));
       return [

@@ -1,7 +1,8 @@
 /**
  * matmul_v1/v2/v3/v4 against the plain-loop references in src/cpu/ops.ts, in the three training
  * forms and with each fused epilogue (the forward ones also with a bias), on fresh random inputs,
- * outputs poisoned with NaN.
+ * outputs poisoned with NaN. The momentum step's epilogue writes the weights too: accumulateVelocity
+ * then maskedMomentumUpdate, with the masked weights NaN (they must stay untouched).
  *
  * With `kFromCount` the sum runs over the first `count` k only: the k past it hold NaN, which must
  * not reach C.
@@ -12,8 +13,8 @@
  * wide margin while a wrong, missing or doubled product (|a·b| ≈ 0.25 on average) still fails.
  */
 import { describe, expect, it } from 'vitest';
-import { accumulateVelocity, addBias, matmul, matmulTransA, matmulTransB, relu, reluGradMask } from '../../src/cpu/ops';
-import { readBuffer } from '../../src/gpu/buffers';
+import { accumulateVelocity, addBias, maskedMomentumUpdate, matmul, matmulTransA, matmulTransB, relu, reluGradMask } from '../../src/cpu/ops';
+import { readBuffer, uniformBuffer } from '../../src/gpu/buffers';
 import type { GpuContext } from '../../src/gpu/device';
 import { bindKernel, compileKernel, submitDispatches } from '../../src/gpu/dispatch';
 import {
@@ -70,7 +71,12 @@ interface Case {
   expected: Float32Array;
   /** With `spec.kFromCount`: the count binding 5 holds. */
   count?: number;
+  /** The momentum step's weights before and after, and its (lr, momentum). */
+  step?: { w: Float32Array; expectedW: Float32Array; hyper: Float32Array };
 }
+
+/** The momentum step's rates, as float32 (the uniform holds them so). */
+const [STEP_LR, STEP_MOMENTUM] = [Math.fround(0.37), Math.fround(0.9)];
 
 function makeCase(spec: MatmulSpec, seed: number): Case {
   const { m, k, n } = spec;
@@ -85,6 +91,7 @@ function makeCase(spec: MatmulSpec, seed: number): Case {
   if (bias) addBias(expected, bias, m, n);
   let cBefore: Float32Array | null = null;
   let aux: Float32Array | null = null;
+  let step: Case['step'];
   switch (spec.epilogue ?? 'none') {
     case 'relu':
       relu(expected);
@@ -107,10 +114,23 @@ function makeCase(spec: MatmulSpec, seed: number): Case {
       aux = maskAsFloats(mask);
       break;
     }
+    case 'momentumStep': {
+      const mask = randomMask(random, m * n, 0.3);
+      cBefore = randomFloats(random, m * n);
+      for (let i = 0; i < cBefore.length; i++) if (!mask[i]) cBefore[i] = 0;
+      const w = randomFloats(random, m * n).map((value, i) => (mask[i] ? value : NaN));
+      const [v, expectedW] = [cBefore.slice(), w.slice()];
+      accumulateVelocity(v, expected, mask);
+      maskedMomentumUpdate(expectedW, v, mask, STEP_LR, STEP_MOMENTUM);
+      expected.set(v);
+      aux = maskAsFloats(mask);
+      step = { w, expectedW, hyper: Float32Array.of(STEP_LR, STEP_MOMENTUM) };
+      break;
+    }
     case 'none':
       break;
   }
-  return { spec, a, b, cBefore, aux, bias, expected };
+  return { spec, a, b, cBefore, aux, bias, expected, ...(step ? { step } : {}) };
 }
 
 /**
@@ -130,20 +150,26 @@ function countedCase(spec: MatmulSpec, count: number, seed: number): Case {
   return { ...c, spec, a, b, count };
 }
 
-/** Runs a case on a version as `matmulKernel` builds it, or on a descriptor with another geometry. */
-async function runCase(ctx: GpuContext, kernelOf: MatmulVersion | MatmulDescriptor, c: Case): Promise<Float32Array> {
-  const { m, n } = c.spec;
+/**
+ * Runs a case on a version as `matmulKernel` builds it, or on a descriptor with another geometry,
+ * and compares C (and the momentum step's weights) with the reference.
+ */
+async function expectCase(ctx: GpuContext, kernelOf: MatmulVersion | MatmulDescriptor, c: Case, label: string): Promise<void> {
+  const { m, k, n } = c.spec;
   const kernel = typeof kernelOf === 'number' ? await matmulKernel(ctx, c.spec, kernelOf) : await compileKernel(ctx, kernelOf, c.spec);
   const out = c.cBefore ? inputBuffer(ctx, 'c', c.cBefore) : poisonedBuffer(ctx, 'c', m * n);
   const buffers = [inputBuffer(ctx, 'a', c.a), inputBuffer(ctx, 'b', c.b), out, inputBuffer(ctx, 'aux', c.aux ?? new Float32Array(1))];
-  // Without a bias (or a count) the binding is left off: bindKernel binds its placeholder.
+  // A binding the case does not read is left off the end: bindKernel binds its placeholder.
   if (c.bias) buffers.push(inputBuffer(ctx, 'bias', c.bias));
-  else if (c.count !== undefined) buffers.push(inputBuffer(ctx, 'no bias', new Float32Array(1)));
-  if (c.count !== undefined) buffers.push(inputBuffer(ctx, 'count', new Uint32Array([c.count])));
+  else if (c.count !== undefined || c.step) buffers.push(inputBuffer(ctx, 'no bias', new Float32Array(1)));
+  if (c.count !== undefined || c.step) buffers.push(inputBuffer(ctx, 'count', new Uint32Array([c.count ?? 0])));
+  const w = c.step ? inputBuffer(ctx, 'w', c.step.w) : null;
+  if (w) buffers.push(w, uniformBuffer(ctx, 'rates', c.step!.hyper));
   await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
-  const result = await readBuffer(ctx, out, new Float32Array(m * n));
+  const tolerance = { rel: 1e-4, abs: 1e-6 * k };
+  expectClose(await readBuffer(ctx, out, new Float32Array(m * n)), c.expected, tolerance, label);
+  if (w) expectClose(await readBuffer(ctx, w, new Float32Array(m * n)), c.step!.expectedW, tolerance, `${label}: weights`);
   buffers.forEach((b) => b.destroy());
-  return result;
 }
 
 const FORMS: { label: string; transA?: boolean; transB?: boolean }[] = [
@@ -169,7 +195,7 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
           let seed = 1;
           for (const [m, k, n] of SHAPES) {
             const c = makeCase({ m, k, n, transA: form.transA, transB: form.transB }, version * 1000 + seed++);
-            expectClose(await runCase(ctx, version, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `${form.label} [${m}x${k}]·[${k}x${n}]`);
+            await expectCase(ctx, version, c, `${form.label} [${m}x${k}]·[${k}x${n}]`);
           }
         });
       }
@@ -178,7 +204,7 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
         it(`${f.label} with the ${epilogue} epilogue`, async () => {
           for (const [m, k, n] of [[1, 784, 100], [2, 33, 257], [65, 63, 1], [129, 33, 33], [100, 800, 10], [3, 0, 5], [130, 0, 9]] as [number, number, number][]) {
             const c = makeCase({ m, k, n, transA: f.transA, transB: f.transB, epilogue }, version * 7 + m);
-            expectClose(await runCase(ctx, version, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `${f.label} ${epilogue} [${m}x${k}x${n}]`);
+            await expectCase(ctx, version, c, `${f.label} ${epilogue} [${m}x${k}x${n}]`);
           }
         });
       }
@@ -188,20 +214,23 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
           it(`${f.label} + bias with the ${epilogue} epilogue`, async () => {
             for (const [m, k, n] of [[1, 784, 100], [2, 33, 257], [65, 63, 1], [129, 33, 33], [3, 0, 5], [130, 0, 9]] as [number, number, number][]) {
               const c = makeCase({ m, k, n, transA: f.transA, epilogue, bias: true }, version * 11 + m);
-              expectClose(await runCase(ctx, version, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `${f.label} + bias ${epilogue} [${m}x${k}x${n}]`);
+              await expectCase(ctx, version, c, `${f.label} + bias ${epilogue} [${m}x${k}x${n}]`);
             }
           });
         }
       }
-      // The weight gradient over the packed rows (Aᵀ·B into the velocity) and the other forms:
-      // counts of none, one, some, all and more than k, the k past them NaN.
+      // The weight gradient over the packed rows (Aᵀ·B into the velocity, with the momentum step or
+      // without) and the other forms: counts of none, one, some, all and more than k, the k past them NaN.
       it(`kFromCount: the three forms sum the first count k only`, async () => {
         let seed = 900;
         for (const form of FORMS) {
+          const epilogues: Epilogue[] = form.transA ? ['accumulateVelocity', 'momentumStep'] : ['none'];
           for (const [m, k, n] of [[100, 800, 10], [129, 300, 33], [37, 97, 65], [5, 0, 7]] as [number, number, number][]) {
             for (const count of [0, 1, Math.floor(k * 0.28) + 1, k, k + 50]) {
-              const c = countedCase({ m, k, n, transA: form.transA, transB: form.transB, epilogue: form.transA ? 'accumulateVelocity' : 'none', kFromCount: true }, count, seed++);
-              expectClose(await runCase(ctx, version, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `${form.label} [${m}x${k}x${n}], count ${count}`);
+              for (const epilogue of epilogues) {
+                const c = countedCase({ m, k, n, transA: form.transA, transB: form.transB, epilogue, kFromCount: true }, count, seed++);
+                await expectCase(ctx, version, c, `${form.label} ${epilogue} [${m}x${k}x${n}], count ${count}`);
+              }
             }
           }
         }
@@ -228,14 +257,14 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
       for (const form of FORMS) {
         for (const [m, k, n] of variantShapes) {
           const c = makeCase({ m, k, n, transA: form.transA, transB: form.transB, epilogue: form.transA ? 'accumulateVelocity' : 'none' }, seed++);
-          expectClose(await runCase(ctx, variant, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `${form.label} [${m}x${k}]·[${k}x${n}]`);
+          await expectCase(ctx, variant, c, `${form.label} [${m}x${k}]·[${k}x${n}]`);
         }
       }
       for (const [m, k, n] of variantShapes) {
         const c = makeCase({ m, k, n, epilogue: 'relu', bias: true }, seed++);
-        expectClose(await runCase(ctx, variant, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `A·B + bias relu [${m}x${k}]·[${k}x${n}]`);
-        const counted = countedCase({ m, k, n, transA: true, epilogue: 'accumulateVelocity', kFromCount: true }, Math.floor(k / 3) + 1, seed++);
-        expectClose(await runCase(ctx, variant, counted), counted.expected, { rel: 1e-4, abs: 1e-6 * k }, `Aᵀ·B, count ${counted.count} [${m}x${k}]·[${k}x${n}]`);
+        await expectCase(ctx, variant, c, `A·B + bias relu [${m}x${k}]·[${k}x${n}]`);
+        const counted = countedCase({ m, k, n, transA: true, epilogue: 'momentumStep', kFromCount: true }, Math.floor(k / 3) + 1, seed++);
+        await expectCase(ctx, variant, counted, `Aᵀ·B, count ${counted.count} [${m}x${k}]·[${k}x${n}]`);
       }
     });
   }
@@ -271,7 +300,7 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
       for (const form of FORMS) {
         for (const [m, k, n] of [[129, 97, 33], [800, 784, 100], [65, 63, 1]] as [number, number, number][]) {
           const c = zeroStretchCase({ m, k, n, transA: form.transA, transB: form.transB }, seed++, border(k), false);
-          expectClose(await runCase(ctx, version, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `${form.label} [${m}x${k}]·[${k}x${n}]`);
+          await expectCase(ctx, version, c, `${form.label} [${m}x${k}]·[${k}x${n}]`);
         }
       }
     });
@@ -285,7 +314,7 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
         for (const [m, k, n] of [[129, 97, 33], [800, 100, 10]] as [number, number, number][]) {
           const c = zeroStretchCase({ m, k, n, transA: form.transA, transB: form.transB, epilogue: form.transA ? 'none' : 'relu' }, seed++, border(k), true);
           if (!form.transA) relu(c.expected);
-          expectClose(await runCase(ctx, 3, c), c.expected, { rel: 1e-4, abs: 1e-6 * k }, `${form.label} [${m}x${k}]·[${k}x${n}], ∞ in op(B)`);
+          await expectCase(ctx, 3, c, `${form.label} [${m}x${k}]·[${k}x${n}], ∞ in op(B)`);
         }
       }
     });
@@ -308,16 +337,18 @@ describe.skipIf(!gpu.context)(`matmul kernels ${gpu.label}`, () => {
     small.destroy();
   });
 
-  it('takes the bias and count bindings only from a matmul that reads them, and a bias only on the forward epilogues', async () => {
-    const [plain, biased, counted] = await Promise.all([
+  it('takes the bias, count and momentum-step bindings only from a matmul that reads them, and a bias only on the forward epilogues', async () => {
+    const [plain, biased, counted, step] = await Promise.all([
       matmulKernel(ctx, { m: 4, k: 4, n: 4 }, 2),
       matmulKernel(ctx, { m: 4, k: 4, n: 4, bias: true }, 2),
       matmulKernel(ctx, { m: 4, k: 4, n: 4, transA: true, kFromCount: true }, 2),
+      matmulKernel(ctx, { m: 4, k: 4, n: 4, transA: true, epilogue: 'momentumStep', kFromCount: true }, 2),
     ]);
     const buffer = poisonedBuffer(ctx, 'any', 16);
-    expect(() => bindKernel(ctx, plain, 'test', [buffer, buffer, buffer])).toThrow(/3 bindings given, it takes 6/);
-    expect(() => bindKernel(ctx, biased, 'test', [buffer, buffer, buffer, buffer])).toThrow(/4 bindings given, it takes 6/);
-    expect(() => bindKernel(ctx, counted, 'test', [buffer, buffer, buffer, buffer, buffer])).toThrow(/5 bindings given, it takes 6/);
+    expect(() => bindKernel(ctx, plain, 'test', [buffer, buffer, buffer])).toThrow(/3 bindings given, it takes 8/);
+    expect(() => bindKernel(ctx, biased, 'test', [buffer, buffer, buffer, buffer])).toThrow(/4 bindings given, it takes 8/);
+    expect(() => bindKernel(ctx, counted, 'test', [buffer, buffer, buffer, buffer, buffer])).toThrow(/5 bindings given, it takes 8/);
+    expect(() => bindKernel(ctx, step, 'test', [buffer, buffer, buffer, buffer, buffer, buffer])).toThrow(/6 bindings given, it takes 8/);
     expect(() => matmulKernel(ctx, { m: 4, k: 4, n: 4, transB: true, epilogue: 'reluGrad', bias: true }, 2)).toThrow(/only by the forward epilogues/);
     buffer.destroy();
   });

@@ -1,5 +1,5 @@
 // Compaction of a training batch: the samples that are backpropagated packed into a prefix, so the
-// backward pass runs over `count` rows instead of BATCH. Three entry points, dispatched in order
+// backward pass runs over `count` rows instead of BATCH. Two entry points, dispatched in order
 // after softmax_grad has written one flag per sample:
 //
 // compact_scan: one workgroup of WG invocations. Invocation i owns the samples
@@ -7,10 +7,19 @@
 //   prefix sum over those counts gives where its samples go, and it writes them there in order.
 //   Result: samples[0 … count) = the indices s with flags[s] ≠ 0, ascending; count[0] = how many.
 //   samples[count …) is left as it was.
+//   With the count known, the workgroup also writes the workgroup counts of the dispatches that
+//   run over the packed rows, for dispatchWorkgroupsIndirect (in the same dispatch: each indirect
+//   or direct dispatch more costs Dawn and the driver a dispatch of their own). Entry e of
+//   `table` is (x, rows_per_wg):
+//     args[e] = (x, ⌈count / rows_per_wg⌉, 1)
+//   so a matmul whose M is the batch runs the row tiles that hold the packed rows, and none when
+//   no sample is backpropagated.
 //   Bindings (group 0):
-//     0 flags    [BATCH] u32   read (1: backpropagate, 0: skip)
-//     1 samples  [BATCH] u32   write
-//     2 count    [1] u32       write
+//     0 flags    [BATCH] u32           read (1: backpropagate, 0: skip)
+//     1 samples  [BATCH] u32           write
+//     2 count    [1] u32               write
+//     3 table    [ENTRIES, 2] u32      read
+//     4 args     [ENTRIES, 3] u32      write (the indirect buffer)
 //   Dispatch 1 workgroup.
 //
 // gather_rows: dst row r = src row samples[r] for r < count, 0 for r ≥ count (so the rows of
@@ -24,27 +33,19 @@
 //     3 dst      [BATCH, WIDTH] f32   write
 //   Dispatch (⌈WIDTH / WG⌉, ⌈BATCH / ROWS⌉) or fewer rows of workgroups.
 //
-// indirect_args: the workgroup counts of the dispatches that run over the packed rows, for
-//   dispatchWorkgroupsIndirect. Entry e of `table` is (x, rows_per_wg):
-//     args[e] = (x, ⌈count / rows_per_wg⌉, 1)
-//   so a matmul whose M is the batch runs the row tiles that hold the packed rows, and none when
-//   no sample is backpropagated.
-//   Bindings (group 0):
-//     0 count  [1] u32           read
-//     1 table  [ENTRIES, 2] u32  read
-//     2 args   [ENTRIES, 3] u32  write (the indirect buffer)
-//   Dispatch ⌈ENTRIES / WG⌉.
-//
-// BATCH, WIDTH, ENTRIES fix the shape; WG and ROWS are the geometry, both overrides with no
+// BATCH, ENTRIES, WIDTH fix the shape; WG and ROWS are the geometry, both overrides with no
 // default: the host's descriptors (src/gpu/compact-kernels.ts) write the numbers.
-// JS references: compactSamples, gatherRows, indirectArgs in src/cpu/compact.ts.
+// JS references: compactSamples then indirectArgs (compact_scan), gatherRows in src/cpu/compact.ts.
 
 override BATCH: u32;
+override ENTRIES: u32;
 override WG: u32;
 
 @group(0) @binding(0) var<storage, read> scan_flags: array<u32>;
 @group(0) @binding(1) var<storage, read_write> scan_samples: array<u32>;
 @group(0) @binding(2) var<storage, read_write> scan_count: array<u32, 1>;
+@group(0) @binding(3) var<storage, read> table: array<vec2u>;
+@group(0) @binding(4) var<storage, read_write> args: array<u32>;
 
 var<workgroup> partial: array<u32, WG>;
 
@@ -72,7 +73,14 @@ fn compact_scan(@builtin(local_invocation_index) li: u32) {
       at++;
     }
   }
-  if (li == WG - 1u) { scan_count[0] = partial[li]; }
+  let count = partial[WG - 1u];
+  if (li == WG - 1u) { scan_count[0] = count; }
+  for (var e = li; e < ENTRIES; e += WG) {
+    let entry = table[e];
+    args[3u * e] = entry.x;
+    args[3u * e + 1u] = (count + entry.y - 1u) / entry.y;
+    args[3u * e + 2u] = 1u;
+  }
 }
 
 override WIDTH: u32;
@@ -95,20 +103,4 @@ fn gather_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id)
     if (r < count) { value = src[gather_samples[r] * WIDTH + col]; }
     dst[r * WIDTH + col] = value;
   }
-}
-
-override ENTRIES: u32;
-
-@group(0) @binding(0) var<storage, read> args_count: array<u32, 1>;
-@group(0) @binding(1) var<storage, read> table: array<vec2u>;
-@group(0) @binding(2) var<storage, read_write> args: array<u32>;
-
-@compute @workgroup_size(WG)
-fn indirect_args(@builtin(global_invocation_id) gid: vec3u) {
-  let e = gid.x;
-  if (e >= ENTRIES) { return; }
-  let entry = table[e];
-  args[3u * e] = entry.x;
-  args[3u * e + 1u] = (args_count[0] + entry.y - 1u) / entry.y;
-  args[3u * e + 2u] = 1u;
 }

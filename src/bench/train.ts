@@ -250,7 +250,7 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
     ...(await Promise.all(stepSpecs.map(async (spec) => matmulCase(ctx, await matmulKernel(ctx, spec, defaultVersion), settings.kernelTimingMs)))),
     await kernelCase(ctx, await softmaxGradKernel(ctx, batch, sizes[sizes.length - 1]!, recipe.confidence), settings.kernelTimingMs),
     // The compaction, over a whole batch (every sample backpropagated: its most work).
-    await kernelCase(ctx, await compactScanKernel(ctx, batch), settings.kernelTimingMs),
+    await kernelCase(ctx, await compactScanKernel(ctx, batch, [{ x: 1, rowsPerWorkgroup: 1 }]), settings.kernelTimingMs),
     ...(await Promise.all(sizes.map(async (n) => kernelCase(ctx, await gatherRowsKernel(ctx, batch, n), settings.kernelTimingMs)))),
   ];
   const cases = [...trainerCases, ...ceilingCases, ...stepCases];

@@ -30,7 +30,7 @@ export interface IndirectEntry {
   rowsPerWorkgroup: number;
 }
 
-/** The workgroup counts (x, y, z per entry) for `count` packed rows (indirect_args). */
+/** The workgroup counts (x, y, z per entry) for `count` packed rows (compact_scan, after the samples). */
 export function indirectArgs(entries: readonly IndirectEntry[], count: number): Uint32Array {
   const args = new Uint32Array(3 * entries.length);
   entries.forEach((e, i) => args.set([e.x, Math.ceil(count / e.rowsPerWorkgroup), 1], 3 * i));

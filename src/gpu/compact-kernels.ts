@@ -15,19 +15,28 @@ const U32 = 4;
 /** Bytes of one dispatch's workgroup counts in an indirect buffer (x, y, z as u32). */
 export const INDIRECT_ARGS_BYTES = 3 * U32;
 
-/** Usage of the buffer indirect_args writes and dispatchWorkgroupsIndirect reads (STORAGE | INDIRECT | COPY_SRC, as the spec's flag values). */
+/** Usage of the buffer compact_scan writes and dispatchWorkgroupsIndirect reads (STORAGE | INDIRECT | COPY_SRC, as the spec's flag values). */
 export const INDIRECT_STORAGE = 0x0080 | 0x0100 | 0x0004;
 
-/** Flags → the packed sample list and its count, in one workgroup (a prefix sum over WG per-invocation counts). */
-export const COMPACT_SCAN: KernelDescriptor<number, { WG: number }> = {
+interface ScanShape {
+  batch: number;
+  /** Dispatches that run over the packed rows: the workgroup counts written for each. */
+  entries: number;
+}
+
+/**
+ * Flags → the packed sample list and its count, in one workgroup (a prefix sum over WG
+ * per-invocation counts), then the workgroup counts of `entries` dispatches over the packed rows.
+ */
+export const COMPACT_SCAN: KernelDescriptor<ScanShape, { WG: number }> = {
   name: 'compact_scan',
   source: compactSource,
   entryPoint: 'compact_scan',
   geometry: { WG: 256 },
-  describe: (batch) => String(batch),
-  shapeConstants: (batch) => ({ BATCH: batch }),
+  describe: ({ batch, entries }) => `${batch}, ${entries} dispatches`,
+  shapeConstants: ({ batch, entries }) => ({ BATCH: batch, ENTRIES: entries }),
   workgroups: () => [1, 1, 1],
-  bindingBytes: (batch) => [batch * U32, batch * U32, U32],
+  bindingBytes: ({ batch, entries }) => [batch * U32, batch * U32, U32, entries * 2 * U32, entries * INDIRECT_ARGS_BYTES],
 };
 
 interface GatherShape {
@@ -47,21 +56,11 @@ export const GATHER_ROWS: KernelDescriptor<GatherShape, { WG: number; ROWS: numb
   bindingBytes: ({ batch, width }) => [batch * U32, U32, batch * width * 4, batch * width * 4],
 };
 
-/** Workgroup counts of the dispatches over the packed rows, from the count: `entries` of them. */
-export const INDIRECT_ARGS: KernelDescriptor<number, { WG: number }> = {
-  name: 'indirect_args',
-  source: compactSource,
-  entryPoint: 'indirect_args',
-  geometry: { WG: 64 },
-  describe: (entries) => `${entries} entries`,
-  shapeConstants: (entries) => ({ ENTRIES: entries }),
-  workgroups: (entries, g) => [ceilDiv(entries, g.WG), 1, 1],
-  bindingBytes: (entries) => [U32, entries * 2 * U32, entries * INDIRECT_ARGS_BYTES],
-};
-
-export function compactScanKernel(ctx: GpuContext, batch: number): Promise<Kernel> {
-  integersFrom(1, 'compact_scan', { batch });
-  return compileKernel(ctx, COMPACT_SCAN, batch);
+/** The scan of a batch of `batch` samples, writing the workgroup counts of `entries` (their table: `indirectTable`). */
+export function compactScanKernel(ctx: GpuContext, batch: number, entries: readonly IndirectEntry[]): Promise<Kernel> {
+  integersFrom(1, 'compact_scan', { batch, entries: entries.length });
+  entries.forEach((e, i) => integersFrom(1, 'compact_scan', { [`entry ${i}'s rowsPerWorkgroup`]: e.rowsPerWorkgroup }));
+  return compileKernel(ctx, COMPACT_SCAN, { batch, entries: entries.length });
 }
 
 export function gatherRowsKernel(ctx: GpuContext, batch: number, width: number): Promise<Kernel> {
@@ -71,13 +70,7 @@ export function gatherRowsKernel(ctx: GpuContext, batch: number, width: number):
   return compileKernel(ctx, GATHER_ROWS, { batch, width });
 }
 
-export function indirectArgsKernel(ctx: GpuContext, entries: readonly IndirectEntry[]): Promise<Kernel> {
-  integersFrom(1, 'indirect_args', { entries: entries.length });
-  entries.forEach((e, i) => integersFrom(1, 'indirect_args', { [`entry ${i}'s rowsPerWorkgroup`]: e.rowsPerWorkgroup }));
-  return compileKernel(ctx, INDIRECT_ARGS, entries.length);
-}
-
-/** The table indirect_args reads: (x, rows_per_wg) per entry. */
+/** The table compact_scan reads: (x, rows_per_wg) per entry. */
 export function indirectTable(entries: readonly IndirectEntry[]): Uint32Array {
   return Uint32Array.from(entries.flatMap((e) => [e.x, e.rowsPerWorkgroup]));
 }

@@ -10,8 +10,8 @@
  *   G[L]   = onehot − softmax(A[L]) where p[target] < confidence, else 0 (0 where a  softmax_grad
  *            logit is not finite; with distillation mixed with the soft term, see
  *            src/train/distill.ts); counters; flag[s] = 1 where the sample is backpropagated
- *   P      = the flagged samples, packed; n = how many                            compact_scan
- *   the workgroup counts of the dispatches below, from n                          indirect_args
+ *   P      = the flagged samples, packed; n = how many; the workgroup counts     compact_scan
+ *            of the indirect dispatches below, from n
  *   A'[l]  = rows P of A[l] (l < L), G'[L] = rows P of G[L]; zeros from n          gather_rows
  *   G'[l]  = (G'[l+1]·W[l]ᵀ)·[A'[l] > 0]   for l = L−1 … 1, over the packed rows   matmul, Bᵀ
  *   V[l]   = (V[l] + A'[l]ᵀ·G'[l+1])·mask[l]   (the batch sum, not the mean),      matmul, Aᵀ
@@ -65,7 +65,7 @@ import { startingOptimizerState, type OptimizerState } from '../train/trainer';
 import { applyMaskKernel, matmulDescriptorFor, matmulKernel, SOFTMAX_COUNTERS, softmaxGradKernel, updateKernel, type MatmulSpec, type MatmulVersion } from './kernels';
 import { biasGradKernel } from './bias-kernels';
 import { sparseTrainingIndex, sparseTrainingKernels, type SparseTrainingIndex } from './sparse-training-kernels';
-import { compactScanKernel, GATHER_ROWS, gatherRowsKernel, INDIRECT_ARGS_BYTES, INDIRECT_STORAGE, indirectArgsKernel, indirectTable } from './compact-kernels';
+import { compactScanKernel, GATHER_ROWS, gatherRowsKernel, INDIRECT_ARGS_BYTES, INDIRECT_STORAGE, indirectTable } from './compact-kernels';
 import type { IndirectEntry } from '../cpu/compact';
 import { HYPER_FLOATS, optimizerUpdateKernel, writeHyper } from './optimizer-kernels';
 import { KernelError } from './program';
@@ -325,7 +325,7 @@ export class GpuTrainer implements Trainer {
     const isSparse = (l: number): boolean => sparseIndexes[l] !== null;
     // With the seed's rule every layer's weight-gradient kernel takes the momentum step too: only the biases have an update kernel.
     const seedStep = rule === 'seed';
-    const [forward, backward, weightGrad, sparse, update, applyMask, softmax, scan, gather, biasGrad, biasUpdate] = await Promise.all([
+    const [forward, backward, weightGrad, sparse, update, applyMask, softmax, gather, biasGrad, biasUpdate] = await Promise.all([
       Promise.all(layerIndices.map((l) => (isSparse(l) ? null : matmulKernel(ctx, { m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none', bias }, version)))),
       Promise.all(backwardSpecs.map((spec, i) => (isSparse(i + 1) ? null : compileKernel(ctx, backwardDescriptors[i]!, spec)))),
       Promise.all(layerIndices.map((l) => (isSparse(l) ? null : matmulKernel(ctx, weightGradientSpec(sizes, l, batch, seedStep ? 'momentumStep' : 'accumulateVelocity'), version)))),
@@ -343,7 +343,6 @@ export class GpuTrainer implements Trainer {
       Promise.all(layerIndices.map((l) => (seedStep ? null : updateOf(sizes[l]! * sizes[l + 1]!, false)))),
       Promise.all(layerIndices.map((l) => applyMaskKernel(ctx, sizes[l]! * sizes[l + 1]!))),
       softmaxGradKernel(ctx, batch, sizes[layers]!, config.confidence, config.distill),
-      compactScanKernel(ctx, batch),
       Promise.all(sizes.map((n) => gatherRowsKernel(ctx, batch, n))),
       Promise.all(biasLayers.map((l) => biasGradKernel(ctx, batch, sizes[l + 1]!))),
       Promise.all(biasLayers.map((l) => updateOf(sizes[l + 1]!, true))),
@@ -362,7 +361,7 @@ export class GpuTrainer implements Trainer {
       return rowTiled(kernel!, backwardDescriptors[i]!.tile(backwardDescriptors[i]!.geometry)[0]);
     });
     const entries = [...gatherEntries, ...backwardEntries];
-    const indirectArgs = await indirectArgsKernel(ctx, entries);
+    const scan = await compactScanKernel(ctx, batch, entries);
     const table = buffer('indirect dispatch table', entries.length * 2 * 4);
     writeArray(ctx, table, 0, indirectTable(entries));
     const args = buffer('indirect dispatch workgroups', entries.length * INDIRECT_ARGS_BYTES, INDIRECT_STORAGE);
@@ -382,8 +381,7 @@ export class GpuTrainer implements Trainer {
     const gatherPacked = (l: number, from: GPUBuffer | GPUBufferBinding, to: GPUBuffer, label: string): Dispatch =>
       indirectly(bindKernel(ctx, gather[l]!, label, [packedSamples, packedCount, from, to]), l);
     const compaction = [
-      bindKernel(ctx, scan, 'backpropagated samples', [backpropFlags, packedSamples, packedCount]),
-      bindKernel(ctx, indirectArgs, 'backward pass', [packedCount, table, args]),
+      bindKernel(ctx, scan, 'backpropagated samples, backward workgroups', [backpropFlags, packedSamples, packedCount, table, args]),
       ...layerIndices.slice(1).map((l) => gatherPacked(l, act(l), packedActivations[l]!, `activations ${l}`)),
       gatherPacked(layers, gradients[layers]!, packedOutputGradients, `gradients ${layers}`),
     ];

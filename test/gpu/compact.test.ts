@@ -2,12 +2,13 @@
  * The compaction kernels (shaders/compact.wgsl) against their plain-loop references
  * (src/cpu/compact.ts) on fresh random inputs: no sample, every sample and some samples flagged,
  * batches either side of the scan's 256 invocations and of the gather's 8-row, 64-column
- * workgroups, outputs poisoned first. Every output is a copy or a count, so comparisons are exact.
+ * workgroups, tables of dispatches either side of the scan's 256 invocations, outputs poisoned
+ * first. Every output is a copy or a count, so comparisons are exact.
  */
 import { describe, expect, it } from 'vitest';
 import { compactSamples, gatherRows, indirectArgs, type IndirectEntry } from '../../src/cpu/compact';
 import { readBuffer } from '../../src/gpu/buffers';
-import { compactScanKernel, gatherRowsKernel, indirectArgsKernel, indirectTable, INDIRECT_ARGS_BYTES } from '../../src/gpu/compact-kernels';
+import { compactScanKernel, gatherRowsKernel, indirectTable, INDIRECT_ARGS_BYTES } from '../../src/gpu/compact-kernels';
 import { bindKernel, submitDispatches } from '../../src/gpu/dispatch';
 import { testGpu } from '../helpers/gpu';
 import { inputBuffer, poisonedBuffer } from '../helpers/gpu-buffers';
@@ -38,22 +39,27 @@ describe.skipIf(!gpu.context)(`compaction kernels ${gpu.label}`, () => {
     [5003, 0.7],
   ];
   for (const [batch, share] of SCAN_CASES) {
-    it(`compact_scan: batch ${batch}, ${share * 100}% flagged`, async () => {
+    it(`compact_scan: batch ${batch}, ${share * 100}% flagged, and the workgroup counts of 7 and 300 dispatches`, async () => {
       const random = mulberry32(batch * 7 + Math.round(share * 100));
       const flags = randomFlags(random, batch, share);
       const expected = compactSamples(flags);
-      const kernel = await compactScanKernel(ctx, batch);
-      const samples = inputBuffer(ctx, 'samples', new Uint32Array(batch).fill(POISON));
-      const count = inputBuffer(ctx, 'count', new Uint32Array([POISON]));
-      const buffers = [inputBuffer(ctx, 'flags', flags), samples, count];
-      await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
-      const [gotCount] = await readBuffer(ctx, count, new Uint32Array(1));
-      expect(gotCount).toBe(expected.length);
-      const got = await readBuffer(ctx, samples, new Uint32Array(batch));
-      expect(got.subarray(0, expected.length)).toEqual(expected);
-      // The contract leaves the entries past the count alone.
-      expect(got.subarray(expected.length).every((x) => x === POISON)).toBe(true);
-      buffers.forEach((b) => b.destroy());
+      for (const entryCount of [7, 300]) {
+        const entries: IndirectEntry[] = Array.from({ length: entryCount }, () => ({ x: 1 + Math.floor(random() * 9), rowsPerWorkgroup: 1 + Math.floor(random() * 130) }));
+        const kernel = await compactScanKernel(ctx, batch, entries);
+        const samples = inputBuffer(ctx, 'samples', new Uint32Array(batch).fill(POISON));
+        const count = inputBuffer(ctx, 'count', new Uint32Array([POISON]));
+        const args = inputBuffer(ctx, 'args', new Uint32Array((entryCount * INDIRECT_ARGS_BYTES) / 4).fill(POISON));
+        const buffers = [inputBuffer(ctx, 'flags', flags), samples, count, inputBuffer(ctx, 'table', indirectTable(entries)), args];
+        await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
+        const [gotCount] = await readBuffer(ctx, count, new Uint32Array(1));
+        expect(gotCount).toBe(expected.length);
+        const got = await readBuffer(ctx, samples, new Uint32Array(batch));
+        expect(got.subarray(0, expected.length)).toEqual(expected);
+        // The contract leaves the entries past the count alone.
+        expect(got.subarray(expected.length).every((x) => x === POISON)).toBe(true);
+        expect(await readBuffer(ctx, args, new Uint32Array(3 * entryCount)), `${entryCount} dispatches`).toEqual(indirectArgs(entries, expected.length));
+        buffers.forEach((b) => b.destroy());
+      }
     });
   }
 
@@ -80,26 +86,6 @@ describe.skipIf(!gpu.context)(`compaction kernels ${gpu.label}`, () => {
       await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
       expect(await readBuffer(ctx, dst, new Float32Array(batch * width))).toEqual(expected);
       buffers.forEach((b) => b.destroy());
-    });
-  }
-
-  for (const batch of [800, 300, 13]) {
-    it(`indirect_args: batch ${batch}, counts 0, 1, partial and all`, async () => {
-      const random = mulberry32(batch);
-      // 70 entries: more than one 64-invocation workgroup.
-      const entries: IndirectEntry[] = Array.from({ length: 70 }, () => ({ x: 1 + Math.floor(random() * 9), rowsPerWorkgroup: 1 + Math.floor(random() * 130) }));
-      const kernel = await indirectArgsKernel(ctx, entries);
-      const table = inputBuffer(ctx, 'table', indirectTable(entries));
-      for (const count of [0, 1, Math.floor(batch * 0.28), batch]) {
-        const expected = indirectArgs(entries, count);
-        const args = inputBuffer(ctx, 'args', new Uint32Array((entries.length * INDIRECT_ARGS_BYTES) / 4).fill(POISON));
-        const countBuffer = inputBuffer(ctx, 'count', new Uint32Array([count]));
-        await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', [countBuffer, table, args])]);
-        expect(await readBuffer(ctx, args, new Uint32Array(expected.length)), `count ${count}`).toEqual(expected);
-        args.destroy();
-        countBuffer.destroy();
-      }
-      table.destroy();
     });
   }
 });

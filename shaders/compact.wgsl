@@ -22,18 +22,21 @@
 //     4 args     [ENTRIES, 3] u32      write (the indirect buffer)
 //   Dispatch 1 workgroup.
 //
-// gather_rows: dst row r = src row samples[r] for r < count, 0 for r ≥ count (so the rows of
-//   the last row tile past the count hold zeros, not an earlier batch's values). A workgroup of
-//   WG invocations covers WG columns of ROWS rows; dispatched indirectly with fewer row
-//   workgroups, it writes only their rows.
+// gather_rows: up to three matrices m at once (an indirect dispatch costs Dawn a dispatch of its
+//   own): dst_m row r = src_m row samples[r] for r < count, 0 for r ≥ count (so the rows of the
+//   last row tile past the count hold zeros, not an earlier batch's values). The matrices' columns
+//   lie side by side in the dispatch, matrix 0's first. A workgroup of WG invocations covers WG
+//   of those columns over ROWS rows; dispatched indirectly with fewer row workgroups, it writes
+//   only their rows.
 //   Bindings (group 0):
-//     0 samples  [BATCH] u32          read
-//     1 count    [1] u32              read
-//     2 src      [BATCH, WIDTH] f32   read
-//     3 dst      [BATCH, WIDTH] f32   write
-//   Dispatch (⌈WIDTH / WG⌉, ⌈BATCH / ROWS⌉) or fewer rows of workgroups.
+//     0 samples  [BATCH] u32           read
+//     1 count    [1] u32               read
+//     2 src0     [BATCH, WIDTH0] f32   read
+//     3 dst0     [BATCH, WIDTH0] f32   write
+//     4 src1, 5 dst1, 6 src2, 7 dst2   likewise with WIDTH1, WIDTH2 (any 4 bytes where it is 0)
+//   Dispatch (⌈(WIDTH0 + WIDTH1 + WIDTH2) / WG⌉, ⌈BATCH / ROWS⌉) or fewer rows of workgroups.
 //
-// BATCH, ENTRIES, WIDTH fix the shape; WG and ROWS are the geometry, both overrides with no
+// BATCH, ENTRIES, WIDTH0 … WIDTH2 fix the shape; WG and ROWS are the geometry, both overrides with no
 // default: the host's descriptors (src/gpu/compact-kernels.ts) write the numbers.
 // JS references: compactSamples then indirectArgs (compact_scan), gatherRows in src/cpu/compact.ts.
 
@@ -83,24 +86,39 @@ fn compact_scan(@builtin(local_invocation_index) li: u32) {
   }
 }
 
-override WIDTH: u32;
+override WIDTH0: u32;
+override WIDTH1: u32 = 0u;
+override WIDTH2: u32 = 0u;
 override ROWS: u32;
 
 @group(0) @binding(0) var<storage, read> gather_samples: array<u32>;
 @group(0) @binding(1) var<storage, read> gather_count: array<u32, 1>;
-@group(0) @binding(2) var<storage, read> src: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(2) var<storage, read> src0: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dst0: array<f32>;
+@group(0) @binding(4) var<storage, read> src1: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dst1: array<f32>;
+@group(0) @binding(6) var<storage, read> src2: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dst2: array<f32>;
 
 @compute @workgroup_size(WG)
 fn gather_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let col = gid.x;
-  if (col >= WIDTH) { return; }
+  if (col >= WIDTH0 + WIDTH1 + WIDTH2) { return; }
   let count = gather_count[0];
   let first = wid.y * ROWS;
   let last = min(first + ROWS, BATCH);
   for (var r = first; r < last; r++) {
-    var value = 0.0;
-    if (r < count) { value = src[gather_samples[r] * WIDTH + col]; }
-    dst[r * WIDTH + col] = value;
+    // A row past the count writes 0; its samples entry is stale, so it reads source row 0 instead.
+    let live = r < count;
+    let source = select(0u, gather_samples[r], live);
+    if (col < WIDTH0) {
+      dst0[r * WIDTH0 + col] = select(0.0, src0[source * WIDTH0 + col], live);
+    } else if (col < WIDTH0 + WIDTH1) {
+      let c = col - WIDTH0;
+      dst1[r * WIDTH1 + c] = select(0.0, src1[source * WIDTH1 + c], live);
+    } else {
+      let c = col - WIDTH0 - WIDTH1;
+      dst2[r * WIDTH2 + c] = select(0.0, src2[source * WIDTH2 + c], live);
+    }
   }
 }

@@ -16,7 +16,7 @@ import { CpuTrainer } from '../cpu/trainer';
 import { takeSamples, type Dataset } from '../data/dataset';
 import { adapterName, type AdapterDescription, type GpuContext } from '../gpu/device';
 import { defaultMatmulVersion, matmulKernel, softmaxGradKernel, subgroupSize, type MatmulSpec, type MatmulVersion } from '../gpu/kernels';
-import { compactScanKernel, gatherRowsKernel } from '../gpu/compact-kernels';
+import { compactScanKernel, gatherGroups, gatherRowsKernel } from '../gpu/compact-kernels';
 import { GpuTrainer, weightGradientSpec, type GpuTrainerOptions } from '../gpu/trainer';
 import { waitForGpu } from '../gpu/wait';
 import { initNetwork, SEED_SIZES, type Network } from '../model/network';
@@ -251,7 +251,9 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
     await kernelCase(ctx, await softmaxGradKernel(ctx, batch, sizes[sizes.length - 1]!, recipe.confidence), settings.kernelTimingMs),
     // The compaction, over a whole batch (every sample backpropagated: its most work).
     await kernelCase(ctx, await compactScanKernel(ctx, batch, [{ x: 1, rowsPerWorkgroup: 1 }]), settings.kernelTimingMs),
-    ...(await Promise.all(sizes.map(async (n) => kernelCase(ctx, await gatherRowsKernel(ctx, batch, n), settings.kernelTimingMs)))),
+    ...(await Promise.all(
+      [[sizes[0]!], ...gatherGroups(sizes.slice(1))].map(async (widths) => kernelCase(ctx, await gatherRowsKernel(ctx, batch, widths), settings.kernelTimingMs)),
+    )),
   ];
   const cases = [...trainerCases, ...ceilingCases, ...stepCases];
 

@@ -8,6 +8,7 @@ import type { IndirectEntry } from '../cpu/compact';
 import { ceilDiv } from '../util/math';
 import type { GpuContext } from './device';
 import { compileKernel, type Kernel, type KernelDescriptor } from './dispatch';
+import { KernelError } from './program';
 import { integersFrom } from './kernels';
 
 const U32 = 4;
@@ -41,33 +42,52 @@ export const COMPACT_SCAN: KernelDescriptor<ScanShape, { WG: number }> = {
 
 interface GatherShape {
   batch: number;
-  width: number;
+  /** The widths of the matrices gathered in one dispatch: one to three (`GATHER_MATRICES`). */
+  widths: readonly number[];
 }
 
-/** Packed rows of a [batch, width] matrix, zeros past the count. */
+/** The most matrices one gather_rows dispatch packs: two bindings each, beside its two, within the 8 storage buffers a stage may bind. */
+export const GATHER_MATRICES = 3;
+
+/** Packed rows of up to three [batch, width] matrices, zeros past the count, in one dispatch. */
 export const GATHER_ROWS: KernelDescriptor<GatherShape, { WG: number; ROWS: number }> = {
   name: 'gather_rows',
   source: compactSource,
   entryPoint: 'gather_rows',
   geometry: { WG: 64, ROWS: 8 },
-  describe: ({ batch, width }) => `${batch}x${width}`,
-  shapeConstants: ({ batch, width }) => ({ BATCH: batch, WIDTH: width }),
-  workgroups: ({ batch, width }, g) => [ceilDiv(width, g.WG), ceilDiv(batch, g.ROWS), 1],
-  bindingBytes: ({ batch, width }) => [batch * U32, U32, batch * width * 4, batch * width * 4],
+  describe: ({ batch, widths }) => widths.map((w) => `${batch}x${w}`).join(' + '),
+  shapeConstants: ({ batch, widths }) => ({ BATCH: batch, WIDTH0: widths[0]!, WIDTH1: widths[1] ?? 0, WIDTH2: widths[2] ?? 0 }),
+  workgroups: ({ batch, widths }, g) => [ceilDiv(widths.reduce((a, b) => a + b, 0), g.WG), ceilDiv(batch, g.ROWS), 1],
+  bindingBytes: ({ batch, widths }) => [
+    batch * U32,
+    U32,
+    ...[0, 1, 2].flatMap((m) => {
+      const bytes = widths[m] ? batch * widths[m] * 4 : 4;
+      return [bytes, bytes];
+    }),
+  ],
+  // The source and destination of each matrix the dispatch does not have.
+  unreadBindings: ({ widths }) => [1, 2].filter((m) => m >= widths.length).flatMap((m) => [2 + 2 * m, 3 + 2 * m]),
 };
+
+export function gatherRowsKernel(ctx: GpuContext, batch: number, widths: readonly number[]): Promise<Kernel> {
+  integersFrom(1, 'gather_rows', { batch });
+  if (widths.length < 1 || widths.length > GATHER_MATRICES) throw new KernelError(`gather_rows: ${widths.length} matrices, it packs 1 to ${GATHER_MATRICES}`);
+  // A layer that pruning emptied has no columns: nothing to gather (0 workgroups).
+  widths.forEach((width, m) => integersFrom(0, 'gather_rows', { [`width ${m}`]: width }));
+  return compileKernel(ctx, GATHER_ROWS, { batch, widths });
+}
+
+/** `items` (matrices to gather) in gather_rows dispatches, in order: as many to a dispatch as it packs. */
+export function gatherGroups<T>(items: readonly T[]): T[][] {
+  return Array.from({ length: ceilDiv(items.length, GATHER_MATRICES) }, (_, g) => items.slice(g * GATHER_MATRICES, (g + 1) * GATHER_MATRICES));
+}
 
 /** The scan of a batch of `batch` samples, writing the workgroup counts of `entries` (their table: `indirectTable`). */
 export function compactScanKernel(ctx: GpuContext, batch: number, entries: readonly IndirectEntry[]): Promise<Kernel> {
   integersFrom(1, 'compact_scan', { batch, entries: entries.length });
   entries.forEach((e, i) => integersFrom(1, 'compact_scan', { [`entry ${i}'s rowsPerWorkgroup`]: e.rowsPerWorkgroup }));
   return compileKernel(ctx, COMPACT_SCAN, { batch, entries: entries.length });
-}
-
-export function gatherRowsKernel(ctx: GpuContext, batch: number, width: number): Promise<Kernel> {
-  integersFrom(1, 'gather_rows', { batch });
-  // A layer that pruning emptied has no columns: nothing to gather (0 workgroups).
-  integersFrom(0, 'gather_rows', { width });
-  return compileKernel(ctx, GATHER_ROWS, { batch, width });
 }
 
 /** The table compact_scan reads: (x, rows_per_wg) per entry. */

@@ -13,6 +13,7 @@
  *   P      = the flagged samples, packed; n = how many; the workgroup counts     compact_scan
  *            of the indirect dispatches below, from n
  *   A'[l]  = rows P of A[l] (l < L), G'[L] = rows P of G[L]; zeros from n          gather_rows
+ *            (A'[0] in a dispatch of its own, A'[1 … L−1] and G'[L] three to one)
  *   G'[l]  = (G'[l+1]·W[l]ᵀ)·[A'[l] > 0]   for l = L−1 … 1, over the packed rows   matmul, Bᵀ
  *   V[l]   = (V[l] + A'[l]ᵀ·G'[l+1])·mask[l]   (the batch sum, not the mean),      matmul, Aᵀ
  *   then W[l] += lr·V[l]; V[l] *= momentum where mask[l] = 1, in the same pass     (its epilogue)
@@ -65,7 +66,7 @@ import { startingOptimizerState, type OptimizerState } from '../train/trainer';
 import { applyMaskKernel, matmulDescriptorFor, matmulKernel, SOFTMAX_COUNTERS, softmaxGradKernel, updateKernel, type MatmulSpec, type MatmulVersion } from './kernels';
 import { biasGradKernel } from './bias-kernels';
 import { sparseTrainingIndex, sparseTrainingKernels, type SparseTrainingIndex } from './sparse-training-kernels';
-import { compactScanKernel, GATHER_ROWS, gatherRowsKernel, INDIRECT_ARGS_BYTES, INDIRECT_STORAGE, indirectTable } from './compact-kernels';
+import { compactScanKernel, GATHER_ROWS, gatherGroups, gatherRowsKernel, INDIRECT_ARGS_BYTES, INDIRECT_STORAGE, indirectTable } from './compact-kernels';
 import type { IndirectEntry } from '../cpu/compact';
 import { HYPER_FLOATS, optimizerUpdateKernel, writeHyper } from './optimizer-kernels';
 import { KernelError } from './program';
@@ -325,7 +326,9 @@ export class GpuTrainer implements Trainer {
     const isSparse = (l: number): boolean => sparseIndexes[l] !== null;
     // With the seed's rule every layer's weight-gradient kernel takes the momentum step too: only the biases have an update kernel.
     const seedStep = rule === 'seed';
-    const [forward, backward, weightGrad, sparse, update, applyMask, softmax, gather, biasGrad, biasUpdate] = await Promise.all([
+    // The gathers after the scan: layer l's activations (0 < l < L) and at l = L the output gradients, a few to a dispatch.
+    const packedGroups = gatherGroups(layerIndices.map((l) => l + 1));
+    const [forward, backward, weightGrad, sparse, update, applyMask, softmax, inputGather, packedGather, biasGrad, biasUpdate] = await Promise.all([
       Promise.all(layerIndices.map((l) => (isSparse(l) ? null : matmulKernel(ctx, { m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none', bias }, version)))),
       Promise.all(backwardSpecs.map((spec, i) => (isSparse(i + 1) ? null : compileKernel(ctx, backwardDescriptors[i]!, spec)))),
       Promise.all(layerIndices.map((l) => (isSparse(l) ? null : matmulKernel(ctx, weightGradientSpec(sizes, l, batch, seedStep ? 'momentumStep' : 'accumulateVelocity'), version)))),
@@ -343,18 +346,20 @@ export class GpuTrainer implements Trainer {
       Promise.all(layerIndices.map((l) => (seedStep ? null : updateOf(sizes[l]! * sizes[l + 1]!, false)))),
       Promise.all(layerIndices.map((l) => applyMaskKernel(ctx, sizes[l]! * sizes[l + 1]!))),
       softmaxGradKernel(ctx, batch, sizes[layers]!, config.confidence, config.distill),
-      Promise.all(sizes.map((n) => gatherRowsKernel(ctx, batch, n))),
+      gatherRowsKernel(ctx, batch, [sizes[0]!]),
+      Promise.all(packedGroups.map((group) => gatherRowsKernel(ctx, batch, group.map((l) => sizes[l]!)))),
       Promise.all(biasLayers.map((l) => biasGradKernel(ctx, batch, sizes[l + 1]!))),
       Promise.all(biasLayers.map((l) => updateOf(sizes[l + 1]!, true))),
     ]);
 
-    // The indirect dispatches: the gathers (l = 0 … L) and the input-gradient matmuls (l = 1 …
-    // L−1) count their row tiles from the packed rows (the rows past them are never read).
+    // The indirect dispatches: the gathers (the inputs, then the groups) and the input-gradient
+    // matmuls (l = 1 … L−1) count their row tiles from the packed rows (the rows past them are
+    // never read).
     const rowTiled = (kernel: Kernel, rows: number): IndirectEntry => {
       if (kernel.workgroups[1] !== ceilDiv(batch, rows)) throw new KernelError(`GPU trainer: ${kernel.name} does not tile its rows by ${rows}`);
       return { x: kernel.workgroups[0], rowsPerWorkgroup: rows };
     };
-    const gatherEntries = gather.map((kernel) => rowTiled(kernel, GATHER_ROWS.geometry.ROWS));
+    const gatherEntries = [inputGather, ...packedGather].map((kernel) => rowTiled(kernel, GATHER_ROWS.geometry.ROWS));
     const backwardEntries = backward.map((kernel, i) => {
       const sparseKernels = sparse[i + 1];
       if (sparseKernels) return rowTiled(sparseKernels.inputGrad!, sparseKernels.inputGradRows);
@@ -378,13 +383,16 @@ export class GpuTrainer implements Trainer {
       return bindKernel(ctx, forward[l]!, label, [input, weights[l]!, act(l + 1), unread, ...biasOf(l)]);
     };
     const hiddenForward = layerIndices.slice(1).map((l) => forwardDispatch(l, act(l), `layer ${l} forward`));
-    const gatherPacked = (l: number, from: GPUBuffer | GPUBufferBinding, to: GPUBuffer, label: string): Dispatch =>
-      indirectly(bindKernel(ctx, gather[l]!, label, [packedSamples, packedCount, from, to]), l);
+    /** Layer l's rows to pack and where they go: its activations, or at l = L the output gradients. */
+    const packedPair = (l: number): GPUBuffer[] => (l === layers ? [gradients[layers]!, packedOutputGradients] : [act(l), packedActivations[l]!]);
     const compaction = [
       bindKernel(ctx, scan, 'backpropagated samples, backward workgroups', [backpropFlags, packedSamples, packedCount, table, args]),
-      ...layerIndices.slice(1).map((l) => gatherPacked(l, act(l), packedActivations[l]!, `activations ${l}`)),
-      gatherPacked(layers, gradients[layers]!, packedOutputGradients, `gradients ${layers}`),
+      ...packedGroups.map((group, g) =>
+        indirectly(bindKernel(ctx, packedGather[g]!, `layers ${group.join(', ')}`, [packedSamples, packedCount, ...group.flatMap(packedPair)]), 1 + g),
+      ),
     ];
+    const gatherInputs = (inputs: GPUBufferBinding, b: number): Dispatch =>
+      indirectly(bindKernel(ctx, inputGather, `inputs, batch ${b}`, [packedSamples, packedCount, inputs, packedActivations[0]!]), 0);
     const backprop = layerIndices
       .slice(1)
       .reverse()
@@ -393,7 +401,7 @@ export class GpuTrainer implements Trainer {
         const dispatch = index
           ? bindKernel(ctx, sparse[l]!.inputGrad!, `layer ${l} backprop over kept weights`, [packedGrad(l + 1), index.inPtr, index.positions, weights[l]!, gradients[l]!, packedActivations[l]!])
           : bindKernel(ctx, backward[l - 1]!, `layer ${l} backprop`, [packedGrad(l + 1), weights[l]!, gradients[l]!, packedActivations[l]!]);
-        return indirectly(dispatch, sizes.length + l - 1);
+        return indirectly(dispatch, gatherEntries.length + l - 1);
       });
     const seedHyper = { buffer: hyper, offset: 0, size: 2 * F32 };
     /**
@@ -440,7 +448,7 @@ export class GpuTrainer implements Trainer {
       ...hiddenForward,
       bindKernel(ctx, softmax, `batch ${b}`, [act(layers), slot.labels, gradients[layers]!, counters, backpropFlags, losses, ...(slot.soft ? [slot.soft] : [])]),
       ...compaction,
-      gatherPacked(0, slot.inputs, packedActivations[0]!, `inputs, batch ${b}`),
+      gatherInputs(slot.inputs, b),
       ...backwardPass,
       ...batchUpdates(b),
     ]);

@@ -2,13 +2,13 @@
  * The compaction kernels (shaders/compact.wgsl) against their plain-loop references
  * (src/cpu/compact.ts) on fresh random inputs: no sample, every sample and some samples flagged,
  * batches either side of the scan's 256 invocations and of the gather's 8-row, 64-column
- * workgroups, tables of dispatches either side of the scan's 256 invocations, outputs poisoned
+ * workgroups, one to three matrices (one of them empty) to a gather, tables of dispatches either side of the scan's 256 invocations, outputs poisoned
  * first. Every output is a copy or a count, so comparisons are exact.
  */
 import { describe, expect, it } from 'vitest';
 import { compactSamples, gatherRows, indirectArgs, type IndirectEntry } from '../../src/cpu/compact';
 import { readBuffer } from '../../src/gpu/buffers';
-import { compactScanKernel, gatherRowsKernel, indirectTable, INDIRECT_ARGS_BYTES } from '../../src/gpu/compact-kernels';
+import { compactScanKernel, gatherGroups, gatherRowsKernel, indirectTable, INDIRECT_ARGS_BYTES } from '../../src/gpu/compact-kernels';
 import { bindKernel, submitDispatches } from '../../src/gpu/dispatch';
 import { testGpu } from '../helpers/gpu';
 import { inputBuffer, poisonedBuffer } from '../helpers/gpu-buffers';
@@ -63,29 +63,46 @@ describe.skipIf(!gpu.context)(`compaction kernels ${gpu.label}`, () => {
     });
   }
 
-  const GATHER_CASES: [number, number, number][] = [
-    [1, 10, 1],
-    [13, 37, 0],
-    [13, 37, 1],
-    [100, 65, 0.28],
-    [803, 10, 0.5],
-    [300, 0, 0.5],
+  // [batch, widths of the matrices in one dispatch, share of the rows packed]
+  const GATHER_CASES: [number, number[], number][] = [
+    [1, [10], 1],
+    [13, [37], 0],
+    [13, [37, 5], 1],
+    [100, [65, 1, 33], 0.28],
+    [803, [10, 70], 0.5],
+    [300, [0], 0.5],
+    [300, [7, 0, 9], 0.5],
   ];
-  for (const [batch, width, share] of GATHER_CASES) {
-    it(`gather_rows: [${batch}x${width}], ${share * 100}% of the rows packed, zeros after`, async () => {
-      const random = mulberry32(batch * 3 + width);
+  for (const [batch, widths, share] of GATHER_CASES) {
+    it(`gather_rows: [${batch}x${widths.join(', ')}], ${share * 100}% of the rows packed, zeros after`, async () => {
+      const random = mulberry32(batch * 3 + widths.length * 7 + widths[0]!);
       const packed = compactSamples(randomFlags(random, batch, share));
-      const src = randomFloats(random, batch * width, -2, 2);
-      const expected = new Float32Array(batch * width);
-      gatherRows(packed, src, expected, batch, width);
-      const kernel = await gatherRowsKernel(ctx, batch, width);
       const samples = new Uint32Array(batch).fill(POISON);
       samples.set(packed);
-      const dst = poisonedBuffer(ctx, 'dst', batch * width);
-      const buffers = [inputBuffer(ctx, 'samples', samples), inputBuffer(ctx, 'count', new Uint32Array([packed.length])), inputBuffer(ctx, 'src', src), dst];
+      const kernel = await gatherRowsKernel(ctx, batch, widths);
+      const sources = widths.map((width) => randomFloats(random, batch * width, -2, 2));
+      const destinations = widths.map((width) => poisonedBuffer(ctx, 'dst', batch * width));
+      const buffers = [
+        inputBuffer(ctx, 'samples', samples),
+        inputBuffer(ctx, 'count', new Uint32Array([packed.length])),
+        ...widths.flatMap((_, m) => [inputBuffer(ctx, `src ${m}`, sources[m]!), destinations[m]!]),
+      ];
       await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
-      expect(await readBuffer(ctx, dst, new Float32Array(batch * width))).toEqual(expected);
+      for (const [m, width] of widths.entries()) {
+        const expected = new Float32Array(batch * width);
+        gatherRows(packed, sources[m]!, expected, batch, width);
+        expect(await readBuffer(ctx, destinations[m]!, new Float32Array(batch * width)), `matrix ${m}`).toEqual(expected);
+      }
       buffers.forEach((b) => b.destroy());
     });
   }
+});
+
+describe('gather groups', () => {
+  it('puts the matrices to gather three to a dispatch, in order', () => {
+    expect(gatherGroups([])).toEqual([]);
+    expect(gatherGroups([1, 2])).toEqual([[1, 2]]);
+    expect(gatherGroups([1, 2, 3])).toEqual([[1, 2, 3]]);
+    expect(gatherGroups([1, 2, 3, 4, 5, 6, 7])).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
+  });
 });

@@ -2,6 +2,10 @@
 //   where mask = 1: w += lr·v, then v *= momentum; elsewhere w and v are untouched (they are 0).
 // With BIASES the buffers are a layer's biases [out] and their velocities: every one is updated
 // (none is pruned; the mask is not read).
+// The seed rule's member of the update kernels (one per rule, optimizers.wgsl the others). The GPU
+// trainer runs it for the biases; it takes the weights' step inside their weight-gradient pass
+// instead (EPILOGUE 4 of matmul_common.wgsl, SEED_STEP of sparse_train_weight_grad.wgsl), which
+// saves a pass over every layer per batch.
 //
 // Bindings (group 0):
 //   0 w       [COUNT] f32 (a layer's [in, out] weights)   read_write

@@ -46,8 +46,12 @@ interface GatherShape {
   widths: readonly number[];
 }
 
-/** The most matrices one gather_rows dispatch packs: two bindings each, beside its two, within the 8 storage buffers a stage may bind. */
+/**
+ * The most matrices one gather_rows dispatch packs: two bindings per matrix besides the sample
+ * list and the count, 2 + 2·3 = 8, the storage buffers a stage may bind by default.
+ */
 export const GATHER_MATRICES = 3;
+const matrixSlots = [...Array(GATHER_MATRICES).keys()];
 
 /** Packed rows of up to three [batch, width] matrices, zeros past the count, in one dispatch. */
 export const GATHER_ROWS: KernelDescriptor<GatherShape, { WG: number; ROWS: number }> = {
@@ -61,13 +65,13 @@ export const GATHER_ROWS: KernelDescriptor<GatherShape, { WG: number; ROWS: numb
   bindingBytes: ({ batch, widths }) => [
     batch * U32,
     U32,
-    ...[0, 1, 2].flatMap((m) => {
+    ...matrixSlots.flatMap((m) => {
       const bytes = widths[m] ? batch * widths[m] * 4 : 4;
       return [bytes, bytes];
     }),
   ],
   // The source and destination of each matrix the dispatch does not have.
-  unreadBindings: ({ widths }) => [1, 2].filter((m) => m >= widths.length).flatMap((m) => [2 + 2 * m, 3 + 2 * m]),
+  unreadBindings: ({ widths }) => matrixSlots.filter((m) => m >= widths.length).flatMap((m) => [2 + 2 * m, 3 + 2 * m]),
 };
 
 export function gatherRowsKernel(ctx: GpuContext, batch: number, widths: readonly number[]): Promise<Kernel> {

@@ -27,9 +27,9 @@
  * in one direct dispatch that reads n itself, as the dense layers' matmul does (the masked
  * entries stay 0), then takes the momentum step there. W[l], V[l] and the mask stay dense, so
  * apply_mask and state() are the dense layer's; another rule's update runs as for a dense
- * layer. The index of kept positions is built on the CPU from the
- * mask when the trainer is made and at setMasks, which may keep no more of such a layer's
- * weights than it had then (regrowth moves weights, and keeps their count).
+ * layer. The index of kept positions is built on the CPU from the mask when the trainer is made
+ * and at setMasks, which may keep no more of such a layer's weights than it had then (regrowth
+ * moves weights, and keeps their count).
  * A skipped sample's gradient is 0, so the backward pass needs only the n packed rows: the gathers
  * and the input-gradient matmuls run ⌈n/tile rows⌉ row tiles, whose counts reach the dispatches
  * through an indirect buffer written on the GPU, and the weight-gradient matmul sums the first n
@@ -37,10 +37,11 @@
  * with a dispatch of its own). So nothing is read back per batch. A packed row past n may hold
  * anything, as rows of a matmul do not mix and the weight gradient reads none of them.
  * With another update rule (src/train/optimizer.ts) the matmul sums into a gradient-sum buffer S[l]
- * instead (no step in its epilogue), and that rule's kernel (shaders/optimizers.wgsl) updates W[l] and its state (momentum's
- * buffer, Adam's m and v) from S[l] and clears it; biases likewise from their own sums, by the
- * same rule with no mask and no weight decay, at the same step. Its uniform has one window per
- * batch, written before the epoch's first submit: Adam's bias correction changes every step.
+ * instead (no step in its epilogue), and that rule's kernel (shaders/optimizers.wgsl) updates
+ * W[l] and its state (momentum's buffer, Adam's m and v) from S[l] and clears it; biases
+ * likewise from their own sums, by the same rule with no mask and no weight decay, at the same
+ * step. Its uniform has one window per batch, written before the epoch's first submit: Adam's
+ * bias correction changes every step.
  * An epoch records all its batches (several batches per command encoder), then reads back only
  * the three counters (correct, backpropagated, non-finite). Pruning (`setMasks`) uploads the new
  * masks and zeroes what they drop with one apply_mask dispatch per layer (biases have no mask).

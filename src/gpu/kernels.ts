@@ -76,8 +76,8 @@ const BIAS_BINDING = 4;
 const COUNT_BINDING = 5;
 /** The bindings of the weights ([m, n]) and the (lr, momentum) uniform, read only by the momentumStep epilogue. */
 const STEP_BINDINGS = [6, 7];
-/** Bytes of the (lr, momentum) uniform. */
-const STEP_HYPER_BYTES = 2 * F32;
+/** Bytes of the seed rule's (lr, momentum) uniform: update.wgsl's, and the momentum step's wherever it is fused. */
+export const SEED_HYPER_BYTES = 2 * F32;
 
 /**
  * A matmul version of shaders/matmul*.wgsl: `tile` is the rows × columns of C one workgroup
@@ -120,7 +120,7 @@ function matmulDescriptor<G extends Geometry>(
       bias ? n * F32 : F32,
       4,
       epilogue === 'momentumStep' ? m * n * F32 : F32,
-      STEP_HYPER_BYTES,
+      SEED_HYPER_BYTES,
     ],
     // The one place that decides the placeholders: the bias of a matmul without one, the count of
     // one that sums all of k, the weights and rates of one that takes no momentum step.
@@ -318,7 +318,7 @@ function perWeightDescriptor(name: string, source: string, extraBindingBytes: nu
 }
 
 /** Masked momentum step for one layer, or its biases' unmasked one (shaders/update.wgsl); the fourth binding is the uniform (lr, momentum). */
-export const UPDATE = parameterUpdateDescriptor('update', updateSource, 2 * F32, 0);
+export const UPDATE = parameterUpdateDescriptor('update', updateSource, SEED_HYPER_BYTES, 0);
 
 /** w = v = 0 where the mask is 0, for one layer (shaders/apply_mask.wgsl). */
 export const APPLY_MASK = perWeightDescriptor('apply_mask', applyMaskSource, []);

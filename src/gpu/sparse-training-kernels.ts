@@ -13,7 +13,7 @@ import { csrIndexByOutput } from '../model/csr';
 import { ceilDiv } from '../util/math';
 import type { GpuContext } from './device';
 import { compileKernel, type Kernel, type KernelDescriptor } from './dispatch';
-import { integersFrom } from './kernels';
+import { integersFrom, SEED_HYPER_BYTES } from './kernels';
 import { tunedVariant } from './tuning';
 
 const F32 = 4;
@@ -117,8 +117,8 @@ export const SPARSE_TRAIN_INPUT_GRAD: KernelDescriptor<SparseTrainingShape, Rows
   ],
 };
 
-/** The seed's (lr, momentum) uniform the fused momentum step reads. */
-const SEED_HYPER_BYTES = 2 * F32;
+/** The weights and the (lr, momentum) uniform, read only with `seedStep`. */
+const STEP_BINDINGS = [6, 7];
 
 /**
  * v += Aᵀ·dY at the kept positions, over the first `count` rows, then with `seedStep` the seed's
@@ -142,6 +142,7 @@ export const SPARSE_TRAIN_WEIGHT_GRAD: KernelDescriptor<SparseTrainingShape, { W
     seedStep ? inSize * outSize * F32 : F32,
     SEED_HYPER_BYTES,
   ],
+  unreadBindings: ({ seedStep }) => (seedStep ? [] : STEP_BINDINGS),
 };
 
 /**

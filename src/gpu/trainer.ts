@@ -64,7 +64,7 @@ import { detectDeviceLoss, throwIfLost, type GpuContext } from './device';
 import { bindKernel, compileKernel, recordDispatches, submitDispatches, type Dispatch, type Kernel } from './dispatch';
 import { isAdam, SEED_OPTIMIZER, type OptimizerSettings } from '../train/optimizer';
 import { startingOptimizerState, type OptimizerState } from '../train/trainer';
-import { applyMaskKernel, matmulDescriptorFor, matmulKernel, SOFTMAX_COUNTERS, softmaxGradKernel, updateKernel, type MatmulSpec, type MatmulVersion } from './kernels';
+import { applyMaskKernel, matmulDescriptorFor, matmulKernel, SEED_HYPER_BYTES, SOFTMAX_COUNTERS, softmaxGradKernel, updateKernel, type MatmulSpec, type MatmulVersion } from './kernels';
 import { biasGradKernel } from './bias-kernels';
 import { sparseTrainingIndex, sparseTrainingKernels, type SparseTrainingIndex } from './sparse-training-kernels';
 import { compactScanKernel, GATHER_ROWS, gatherGroups, gatherRowsKernel, INDIRECT_ARGS_BYTES, INDIRECT_STORAGE, indirectTable } from './compact-kernels';
@@ -404,7 +404,8 @@ export class GpuTrainer implements Trainer {
           : bindKernel(ctx, backward[l - 1]!, `layer ${l} backprop`, [packedGrad(l + 1), weights[l]!, gradients[l]!, packedActivations[l]!]);
         return indirectly(dispatch, gatherEntries.length + l - 1);
       });
-    const seedHyper = { buffer: hyper, offset: 0, size: 2 * F32 };
+    // The momentum step's bindings in the weight-gradient kernels (the seed's rule only).
+    const stepBindings = (l: number): (GPUBuffer | GPUBufferBinding)[] => (seedStep ? [weights[l]!, { buffer: hyper, size: SEED_HYPER_BYTES }] : []);
     /**
      * Layer l's weight gradient over the n packed rows of A'[l] and G'[l+1]: dense, the matmul
      * that reads n; sparse, the kernel over the kept weights, which reads it too (and with the
@@ -413,10 +414,10 @@ export class GpuTrainer implements Trainer {
     const weightGradient = (l: number): Dispatch => {
       const index = sparseIndexes[l];
       if (index) {
-        const bindings = [packedActivations[l]!, packedGrad(l + 1), index.inPtr, index.positions, packedCount, gradientSums[l]!, weights[l]!, seedHyper];
+        const bindings = [packedActivations[l]!, packedGrad(l + 1), index.inPtr, index.positions, packedCount, gradientSums[l]!, ...stepBindings(l)];
         return bindKernel(ctx, sparse[l]!.weightGrad, `layer ${l} gradient sum at kept weights`, bindings);
       }
-      const bindings = [packedActivations[l]!, packedGrad(l + 1), gradientSums[l]!, maskBuffers[l]!, unread, packedCount, ...(seedStep ? [weights[l]!, seedHyper] : [])];
+      const bindings = [packedActivations[l]!, packedGrad(l + 1), gradientSums[l]!, maskBuffers[l]!, unread, packedCount, ...stepBindings(l)];
       return bindKernel(ctx, weightGrad[l]!, `layer ${l} gradient sum`, bindings);
     };
     // Layer l's bias gradient: the n packed rows of G'[l+1] (bias_grad reads the count itself).

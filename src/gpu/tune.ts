@@ -303,16 +303,7 @@ async function measure(ctx: GpuContext, cases: readonly CaseSpec[], settings: Tu
             ? [zeros(batch * inSize), outPtr!, outRows!, zeros(inSize * outSize), zeros(batch * outSize)]
             : c.variant.name === SPARSE_TRAIN_INPUT_GRAD.name
               ? [zeros(batch * outSize), inPtr!, positions!, zeros(inSize * outSize), zeros(batch * inSize), zeros(batch * inSize)]
-              : [
-                  zeros(batch * inSize),
-                  zeros(batch * outSize),
-                  inPtr!,
-                  positions!,
-                  track(uploadBuffer(ctx, 'tune count', Uint32Array.of(batch))),
-                  zeros(inSize * outSize),
-                  zeros(inSize * outSize),
-                  track(uniformBuffer(ctx, 'tune hyperparameters', new Float32Array(2))),
-                ];
+              : [zeros(batch * inSize), zeros(batch * outSize), inPtr!, positions!, track(uploadBuffer(ctx, 'tune count', Uint32Array.of(batch))), zeros(inSize * outSize)];
         const timed = await dispatchCase(ctx, bindKernel(ctx, kernel, 'tune', bindings), settings.kernelTimingMs);
         measured.push({ variant: c.variant, shape, batch, units: index.positions.length * batch, timed, medianMs: NaN });
         continue;

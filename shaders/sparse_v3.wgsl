@@ -20,7 +20,10 @@
 // Workgroup: WG invocations along samples, 4 samples each; ROWS output rows per workgroup. Both
 // are overrides with no default: the host's descriptor (src/gpu/sparse-kernels.ts) gives them.
 // Every lane runs every loop to the same trip count (samples past the batch are clamped, not
-// branched around), so the shuffles see the whole subgroup; any subgroup size works.
+// branched around), so the shuffles see the whole subgroup. WG must be a multiple of the
+// subgroup size, so that no subgroup is partly empty: the loop takes sg_size nonzeros a turn and
+// reads each from its lane. The host runs only such geometries (sparseVariantsOn in
+// src/gpu/sparse-kernels.ts).
 // Dispatch: (ceil(out_size / ROWS), ceil(batch / (4 · WG)), 1).
 enable subgroups;
 

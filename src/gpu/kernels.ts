@@ -12,7 +12,7 @@ import softmaxGradSource from '../../shaders/softmax_grad.wgsl';
 import updateSource from '../../shaders/update.wgsl';
 import type { Distillation } from '../train/distill';
 import { ceilDiv } from '../util/math';
-import type { GpuContext } from './device';
+import type { AdapterDescription, GpuContext } from './device';
 import { compileKernel, type CostedDescriptor, type Geometry, type Kernel, type KernelDescriptor } from './dispatch';
 import { parameterUpdateDescriptor } from './optimizer-kernels';
 import { KernelError } from './program';
@@ -173,12 +173,21 @@ export function matmulV3(subgroupSize: number): MatmulDescriptor<{ SG: number; W
  */
 export const MATMUL_V4 = matmulDescriptor(4, matmulSource, { V4_WG: 64, V4_ROWS: 4 }, (g) => [g.V4_ROWS, 4 * g.V4_WG], (g) => [g.V4_ROWS, 4]);
 
-/** Subgroup size the v3 kernel can be built for on this device, or 0 when it cannot. */
-export function subgroupSize(ctx: GpuContext): number {
-  const { subgroupMinSize, subgroupMaxSize } = ctx.adapter;
-  if (!ctx.device.features.has('subgroups')) return 0;
-  if (subgroupMinSize !== subgroupMaxSize || subgroupMinSize < 4 || subgroupMinSize > 64) return 0;
+/**
+ * Subgroup size the v3 kernel can be built for on an adapter, or 0 when it cannot: SG is a
+ * compile-time constant, so the size must be fixed (min = max), and it must divide the 32
+ * columns of v3's geometry (a 64-lane subgroup would load no op(B) values at all).
+ */
+export function subgroupSizeOf(adapter: AdapterDescription): number {
+  const { subgroupMinSize, subgroupMaxSize } = adapter;
+  if (!adapter.features.includes('subgroups')) return 0;
+  if (subgroupMinSize !== subgroupMaxSize || subgroupMinSize < 4 || subgroupMinSize > 32) return 0;
   return subgroupMinSize;
+}
+
+/** `subgroupSizeOf` this device's adapter. */
+export function subgroupSize(ctx: GpuContext): number {
+  return subgroupSizeOf(ctx.adapter);
 }
 
 /** The matmul this device runs on full tiles: the tuning's (`Tuning.fullTileMatmul`), tiled where the subgroup kernel cannot be built. */

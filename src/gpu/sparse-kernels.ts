@@ -10,10 +10,10 @@ import sparseV1Source from '../../shaders/sparse_v1.wgsl';
 import sparseV2Source from '../../shaders/sparse_v2.wgsl';
 import sparseV3Source from '../../shaders/sparse_v3.wgsl';
 import { ceilDiv } from '../util/math';
-import type { GpuContext } from './device';
+import type { AdapterDescription, GpuContext } from './device';
 import type { CostedDescriptor, KernelDescriptor } from './dispatch';
 import { KernelError } from './program';
-import { tunedVariant } from './tuning';
+import { tunedVariant, type Tuning } from './tuning';
 
 /** 1 one invocation per (output, sample); 2 lanes over samples; 3 as 2 with subgroup-shared nonzeros. */
 export type SparseVersion = 1 | 2 | 3;
@@ -34,7 +34,7 @@ export type Layout = 'sample-major' | 'feature-major';
 
 const F32 = 4;
 /** Bytes of the SparseParams uniform: 8 u32. */
-const SPARSE_PARAMS_BYTES = 32;
+export const SPARSE_PARAMS_BYTES = 32;
 
 /** The CSR kernels' bias binding, read only with `SparseShape.bias`. */
 const SPARSE_BIAS_BINDING = 6;
@@ -44,10 +44,15 @@ function sparseBindingBytes({ batch, inSize, outSize, nonzeros, bias }: SparseSh
   return [(outSize + 1) * 4, nonzeros * 4, nonzeros * F32, batch * inSize * F32, batch * outSize * F32, SPARSE_PARAMS_BYTES, bias ? outSize * F32 : F32];
 }
 
-/** What the CSR kernels share: labels, the bias override and the bindings (the bias binding may be left off without a bias). */
-const sparseCommon = {
+/** What every kernel of a CSR layer (these and sparse_unrolled) shares: its label and the bias override. */
+export const sparseLayerText = {
   describe: ({ batch, inSize, outSize, nonzeros, bias }: SparseShape): string => `${batch}x${inSize}→${outSize}, ${nonzeros} nonzeros${bias ? ' +bias' : ''}`,
   shapeConstants: ({ bias = false }: SparseShape) => ({ HAS_BIAS: Number(bias) }),
+};
+
+/** What the CSR kernels share: labels, the bias override and the bindings (the bias binding may be left off without a bias). */
+const sparseCommon = {
+  ...sparseLayerText,
   bindingBytes: sparseBindingBytes,
   unreadBindings: ({ bias }: SparseShape) => (bias ? [] : [SPARSE_BIAS_BINDING]),
 };
@@ -82,8 +87,6 @@ function lanesOverSamples(version: 2 | 3, source: string): CostedDescriptor<Spar
 export const SPARSE_V2 = lanesOverSamples(2, sparseV2Source);
 export const SPARSE_V3 = lanesOverSamples(3, sparseV3Source);
 
-export const SPARSE_KERNELS: Record<SparseVersion, SparseDescriptor> = { 1: SPARSE_V1, 2: SPARSE_V2, 3: SPARSE_V3 };
-
 /**
  * The geometries of each version that test/gpu/sparse.test.ts checks against the reference, and
  * so the only ones a tuning may pick: the descriptor's own first, then one whose workgroup (and
@@ -95,9 +98,23 @@ export const SPARSE_VARIANTS: Readonly<Record<SparseVersion, readonly SparseDesc
   3: [SPARSE_V3, { ...SPARSE_V3, geometry: { WG: 32, ROWS: 3 } }],
 };
 
-/** The lanes-over-samples version this device runs: the tuning's (`Tuning.sparseWide`), v2 without subgroups. */
-function wideSparseVersion(ctx: GpuContext): 2 | 3 {
-  return ctx.device.features.has('subgroups') ? ctx.tuning.sparseWide : 2;
+/**
+ * The covered geometries of a version that run on an adapter. sparse_v3's lanes take turns
+ * through subgroupShuffle across the whole subgroup, so its workgroups must fill their
+ * subgroups: WG a multiple of the largest subgroup the device may use (a 16-invocation
+ * workgroup on a 32-lane GPU would leave half the nonzeros unread). Without the `subgroups`
+ * feature, or where the adapter does not say its subgroup size, v3 has none.
+ */
+export function sparseVariantsOn(adapter: AdapterDescription, version: SparseVersion): readonly SparseDescriptor[] {
+  if (version !== 3) return SPARSE_VARIANTS[version];
+  const lanes = adapter.subgroupMaxSize;
+  if (!adapter.features.includes('subgroups') || lanes === 0) return [];
+  return SPARSE_VARIANTS[3].filter((variant) => variant.geometry.WG! % lanes === 0);
+}
+
+/** The lanes-over-samples version an adapter runs: the tuning's (`Tuning.sparseWide`) where it runs there, else v2. */
+export function wideSparseVersion(adapter: AdapterDescription, tuning: Tuning): 2 | 3 {
+  return tuning.sparseWide === 3 && sparseVariantsOn(adapter, 3).length > 0 ? 3 : 2;
 }
 
 /**
@@ -106,20 +123,25 @@ function wideSparseVersion(ctx: GpuContext): 2 | 3 {
  * (v2 without subgroups).
  */
 export function sparseKernelChooser(ctx: GpuContext, choice: SparseVersion | 'auto'): (batch: number) => SparseDescriptor {
-  if (choice === 3 && !ctx.device.features.has('subgroups')) throw new KernelError('sparse_v3 needs the subgroups feature, which this device lacks');
-  const tuned = (version: SparseVersion): SparseDescriptor => tunedVariant(ctx.tuning, SPARSE_VARIANTS[version]);
+  const tuned = (version: SparseVersion): SparseDescriptor => {
+    const variants = sparseVariantsOn(ctx.adapter, version);
+    if (variants.length > 0) return tunedVariant(ctx.tuning, variants);
+    if (!ctx.adapter.features.includes('subgroups')) throw new KernelError('sparse_v3 needs the subgroups feature, which this device lacks');
+    const tested = SPARSE_VARIANTS[3].map((v) => v.geometry.WG).join(' and ');
+    throw new KernelError(`sparse_v3's tested workgroups (${tested} invocations) do not fill this device's subgroups (up to ${ctx.adapter.subgroupMaxSize || 'an unknown number of'} lanes)`);
+  };
   if (choice !== 'auto') {
     const kernel = tuned(choice);
     return () => kernel;
   }
-  const [narrow, wide] = [tuned(1), tuned(wideSparseVersion(ctx))];
+  const [narrow, wide] = [tuned(1), tuned(wideSparseVersion(ctx.adapter, ctx.tuning))];
   const below = ctx.tuning.sparseV1Below;
   return (batch) => (batch < below ? narrow : wide);
 }
 
 /** For tables: `sparse_v2`, or for `auto` the versions it picks between, e.g. `sparse_auto(v1|v3)`. */
 export function sparseChoiceName(ctx: GpuContext, choice: SparseVersion | 'auto'): string {
-  return choice === 'auto' ? `sparse_auto(v1|v${wideSparseVersion(ctx)})` : `sparse_v${choice}`;
+  return choice === 'auto' ? `sparse_auto(v1|v${wideSparseVersion(ctx.adapter, ctx.tuning)})` : `sparse_v${choice}`;
 }
 
 /** The uniform of shaders/sparse_v*.wgsl: sizes, ReLU flag, and the (feature, sample) strides of x and y. */

@@ -13,7 +13,7 @@ import { ceilDiv } from '../util/math';
 import type { GpuContext } from './device';
 import type { CostedDescriptor } from './dispatch';
 import { KernelError } from './program';
-import type { SparseShape } from './sparse-kernels';
+import { SPARSE_PARAMS_BYTES, sparseLayerText, type SparseShape } from './sparse-kernels';
 import { tunedVariant } from './tuning';
 
 export const SPARSE_UNROLLED = 'sparse_unrolled';
@@ -22,8 +22,6 @@ export const SPARSE_UNROLLED = 'sparse_unrolled';
 export const SPARSE_UNROLLED_GEOMETRIES: readonly { WG: number }[] = [{ WG: 64 }, { WG: 16 }];
 
 const F32 = 4;
-/** Bytes of the SparseParams uniform: 8 u32. */
-const SPARSE_PARAMS_BYTES = 32;
 const BIAS_BINDING = 3;
 const GENERATED = '  // GENERATED: an accumulator per output; per used input one load and its products; the stores.\n';
 
@@ -116,8 +114,7 @@ export function unrolledSparseKernel(layer: UnrolledLayer, geometry: { WG: numbe
     programId: digest(source),
     source,
     geometry,
-    describe: ({ batch, inSize, outSize, nonzeros, bias }) => `${batch}x${inSize}→${outSize}, ${nonzeros} nonzeros${bias ? ' +bias' : ''}`,
-    shapeConstants: ({ bias = false }) => ({ HAS_BIAS: Number(bias) }),
+    ...sparseLayerText,
     workgroups: ({ batch }, g) => [ceilDiv(batch, g.WG), 1, 1],
     bindingBytes,
     unreadBindings: ({ bias }) => (bias ? [] : [BIAS_BINDING]),

@@ -8,7 +8,7 @@
  *              matmul) and sparse (CSR at `density`, from a magnitude-pruned random network)
  *
  * Candidates are the covered variants only (`matmulVariants`, `SPARSE_VARIANTS`): what the kernel
- * tests check against the JS reference. Every case is timed alone with the benchmarks' timing
+ * tests check against the JS reference, less those the adapter cannot run (`sparseVariantsOn`). Every case is timed alone with the benchmarks' timing
  * (src/bench/timing.ts: round-robin rounds, the median per case). A choice is scored by its time
  * relative to the fastest candidate at each shape, averaged over the shapes, so a small shape
  * counts as much as a large one; the default is kept unless another candidate beats it by more
@@ -28,7 +28,7 @@ import {
   sparseParams,
   SPARSE_TRANSPOSE,
   SPARSE_V1,
-  SPARSE_VARIANTS,
+  sparseVariantsOn,
   transposeParams,
   type Layout,
   type SparseDescriptor,
@@ -352,7 +352,6 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
   const { sizes } = settings;
   const layerIndices = [...Array(sizes.length - 1).keys()];
   const sg = subgroupSize(ctx);
-  const hasSubgroups = ctx.device.features.has('subgroups');
   const decisions: TuneDecision[] = [];
   const geometry: Record<string, Tuning['geometry'][string]> = {};
   const all: Measured[] = [];
@@ -391,7 +390,7 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
 
   // Phase 1: each kernel's geometry, and v2 against v3, where they run.
   const fullTileVersions: (2 | 3)[] = sg > 0 ? [2, 3] : [2];
-  const wideVersions: (2 | 3)[] = hasSubgroups ? [2, 3] : [2];
+  const wideVersions: (2 | 3)[] = sparseVariantsOn(ctx.adapter, 3).length > 0 ? [2, 3] : [2];
   const maxFewRows = Math.max(...settings.fewRows);
   const largest = Math.max(...settings.inferBatches);
   const fullTileSpecs = [...trainingSpecs(sizes, settings.trainBatch), ...inferenceAt([largest])];
@@ -404,8 +403,8 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
     [
       ...fullTileSpecs.flatMap((spec) => fullTileVersions.flatMap((v) => matmulOf.get(v)!.map((variant) => ({ variant, spec })))),
       ...inferenceAt(fewRowsGeometryBatches).flatMap((spec) => matmulOf.get(4)!.map((variant) => ({ variant, spec }))),
-      ...narrowBatches.flatMap((batch) => csr.flatMap((layer) => SPARSE_VARIANTS[1].map((variant) => ({ variant, layer, batch })))),
-      ...wideBatches.flatMap((batch) => csr.flatMap((layer) => wideVersions.flatMap((v) => SPARSE_VARIANTS[v].map((variant) => ({ variant, layer, batch }))))),
+      ...narrowBatches.flatMap((batch) => csr.flatMap((layer) => sparseVariantsOn(ctx.adapter, 1).map((variant) => ({ variant, layer, batch })))),
+      ...wideBatches.flatMap((batch) => csr.flatMap((layer) => wideVersions.flatMap((v) => sparseVariantsOn(ctx.adapter, v).map((variant) => ({ variant, layer, batch }))))),
     ],
     settings,
     progress,
@@ -420,11 +419,11 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
   const fewRowsWhere = (batches: readonly number[]): string => `inference ${sizes.join('-')} at batch ${batches.join(', ')}`;
   const fewRows = bestVariant('matmul_v4 geometry', matmulOf.get(4)!, pointsOf(phase1, inferenceAt(fewRowsGeometryBatches).map(matmulPoint)), fewRowsWhere(fewRowsGeometryBatches)) as MatmulDescriptor;
   const narrowPoints = pointsOf(phase1, narrowBatches.flatMap((b) => csr.map((layer) => sparsePoint(b, layer))));
-  const narrow = bestVariant('sparse_v1 geometry', SPARSE_VARIANTS[1], narrowPoints, sparseWhere(narrowBatches)) as SparseDescriptor;
+  const narrow = bestVariant('sparse_v1 geometry', sparseVariantsOn(ctx.adapter, 1), narrowPoints, sparseWhere(narrowBatches)) as SparseDescriptor;
   const widePoints = pointsOf(phase1, wideBatches.flatMap((b) => csr.map((layer) => sparsePoint(b, layer))));
-  const wideBest = new Map(wideVersions.map((v) => [v, bestVariant(`sparse_v${v} geometry`, SPARSE_VARIANTS[v], widePoints, sparseWhere(wideBatches))] as const));
+  const wideBest = new Map(wideVersions.map((v) => [v, bestVariant(`sparse_v${v} geometry`, sparseVariantsOn(ctx.adapter, v), widePoints, sparseWhere(wideBatches))] as const));
   const sparseWide = bestVersion('sparseWide', wideBest, widePoints, sparseWhere(wideBatches), DEFAULT_TUNING.sparseWide);
-  const wide = wideBest.get(hasSubgroups ? sparseWide : 2)! as SparseDescriptor;
+  const wide = wideBest.get(wideVersions.includes(3) ? sparseWide : 2)! as SparseDescriptor;
 
   // Phase 2: the winners against each other, at the batches where the thresholds and the cost model choose.
   const thresholdRows = unique([...settings.fewRows, ...settings.inferBatches.filter((b) => b <= maxFewRows)]);

@@ -6,8 +6,8 @@
  */
 import { adapterName, type AdapterDescription, type GpuContext } from './device';
 import type { Geometry } from './dispatch';
-import { matmulVariants, subgroupSize, type MatmulVersion } from './kernels';
-import { SPARSE_VARIANTS, type SparseVersion } from './sparse-kernels';
+import { matmulVariants, subgroupSize, subgroupSizeOf, type MatmulVersion } from './kernels';
+import { sparseVariantsOn, wideSparseVersion, type SparseVersion } from './sparse-kernels';
 import type { TuneDecision } from './tune';
 import { DEFAULT_TUNING, describeGeometry, tunedVariant, type Tuning } from './tuning';
 import { SPARSE_TRAINING_VARIANTS } from './sparse-training-kernels';
@@ -130,7 +130,7 @@ export function checkCovered(ctx: GpuContext, tuning: Tuning): void {
         ? []
         : matmulVariants(Number(matmul[1]) as MatmulVersion, sg)
       : sparse
-        ? SPARSE_VARIANTS[Number(sparse[1]) as SparseVersion]
+        ? sparseVariantsOn(ctx.adapter, Number(sparse[1]) as SparseVersion)
         : (training ?? []);
     if (variants.length === 0) fail(`geometry for ${name} (${describeGeometry(geometry)}), a kernel this device does not run`);
     try {
@@ -142,16 +142,16 @@ export function checkCovered(ctx: GpuContext, tuning: Tuning): void {
 }
 
 /**
- * A one-line summary of what a tuning runs on an adapter, for `devices`: without subgroups the
- * full-tile matmul and the wide CSR kernel are v2 whatever the tuning prefers.
+ * A one-line summary of what a tuning runs on an adapter, for `devices`: where the subgroup
+ * kernels cannot run, the full-tile matmul and the wide CSR kernel are v2 whatever the tuning
+ * prefers.
  */
 export function summarizeTuning(t: Tuning, adapter: AdapterDescription): string {
-  const subgroups = adapter.features.includes('subgroups');
-  const fullTile = subgroups && adapter.subgroupMinSize === adapter.subgroupMaxSize ? t.fullTileMatmul : 2;
+  const fullTile = subgroupSizeOf(adapter) > 0 ? t.fullTileMatmul : 2;
   const geometry = Object.entries(t.geometry).map(([name, g]) => `${name} ${describeGeometry(g)}`);
   return [
     `matmul v${fullTile} (v4 up to ${t.fewRowsMaxM[fullTile]} rows)`,
-    `sparse v1 below batch ${t.sparseV1Below}, else v${subgroups ? t.sparseWide : 2}`,
+    `sparse v1 below batch ${t.sparseV1Below}, else v${wideSparseVersion(adapter, t)}`,
     `sparse training below ${t.sparseTrainingBelow * 100}% kept`,
     geometry.length ? `geometry ${geometry.join(', ')}` : "the descriptors' geometry",
     JSON.stringify(t.costs) === JSON.stringify(DEFAULT_TUNING.costs) ? 'default costs' : 'measured costs',

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AdapterDescription, GpuContext } from '../../src/gpu/device';
+import { subgroupSizeOf } from '../../src/gpu/kernels';
+import { sparseKernelChooser, sparseVariantsOn, wideSparseVersion } from '../../src/gpu/sparse-kernels';
 import { summarizeTuning, tuningKey, useCachedTuning, type TunedEntry } from '../../src/gpu/tuning-cache';
 import { DEFAULT_TUNING, type Tuning } from '../../src/gpu/tuning';
 import { FileTuningStore, PACKAGE_VERSION, tuningCachePath } from '../../src/node/tuning-store';
@@ -134,5 +136,40 @@ describe('summarizeTuning', () => {
   it('says what runs on the adapter: the tuned versions with subgroups, v2 without', () => {
     expect(summarizeTuning(TUNED, ADAPTER)).toBe('matmul v3 (v4 up to 32 rows); sparse v1 below batch 16, else v3; sparse training below 20% kept; geometry matmul_v2 V2_WG 8 V2_TK 16; measured costs');
     expect(summarizeTuning(DEFAULT_TUNING, { ...ADAPTER, features: [] })).toBe("matmul v2 (v4 up to 64 rows); sparse v1 below batch 64, else v2; sparse training below 20% kept; the descriptors' geometry; default costs");
+  });
+});
+
+describe('the subgroup kernels on other subgroup sizes', () => {
+  // What real GPUs report: 32 lanes (NVIDIA, Apple), 64 (AMD GCN), 8 to 32 chosen per pipeline (Intel).
+  const lanes = (min: number, max: number): AdapterDescription => ({ ...ADAPTER, subgroupMinSize: min, subgroupMaxSize: max });
+  const wgs = (adapter: AdapterDescription) => sparseVariantsOn(adapter, 3).map((v) => v.geometry.WG);
+
+  it('builds matmul_v3 only for a fixed subgroup size that divides its 32 columns', () => {
+    expect([lanes(4, 4), lanes(8, 8), lanes(32, 32)].map(subgroupSizeOf)).toEqual([4, 8, 32]);
+    expect([lanes(64, 64), lanes(8, 32), { ...ADAPTER, features: [] }].map(subgroupSizeOf)).toEqual([0, 0, 0]);
+    expect(summarizeTuning(TUNED, lanes(64, 64))).toMatch(/^matmul v2 \(v4 up to 64 rows\); sparse v1 below batch 16, else v2;/);
+  });
+
+  it('runs sparse_v3 only in workgroups that fill the largest subgroup, else sparse_v2', () => {
+    expect(wgs(lanes(8, 8))).toEqual([16, 32]);
+    expect(wgs(lanes(8, 32))).toEqual([32]);
+    expect(wgs(lanes(64, 64))).toEqual([]);
+    expect(wgs(lanes(0, 0))).toEqual([]);
+    expect(wideSparseVersion(lanes(32, 32), DEFAULT_TUNING)).toBe(3);
+    expect(wideSparseVersion(lanes(64, 64), DEFAULT_TUNING)).toBe(2);
+    expect(sparseKernelChooser(fakeContext(lanes(32, 32)), 'auto')(10_000).geometry).toEqual({ WG: 32, ROWS: 3 });
+    expect(sparseKernelChooser(fakeContext(lanes(64, 64)), 'auto')(10_000).name).toBe('sparse_v2');
+    expect(() => sparseKernelChooser(fakeContext(lanes(64, 64)), 3)).toThrow("sparse_v3's tested workgroups (16 and 32 invocations) do not fill this device's subgroups (up to 64 lanes)");
+    expect(() => sparseKernelChooser(fakeContext({ ...ADAPTER, features: [] }), 3)).toThrow('sparse_v3 needs the subgroups feature, which this device lacks');
+  });
+
+  it('refuses a cached sparse_v3 geometry whose workgroup does not fill the subgroups', async () => {
+    const { store: s, warnings } = store();
+    const adapter = lanes(32, 32);
+    await s.save(entryFor(adapter, { ...TUNED, geometry: { sparse_v3: { WG: 16, ROWS: 4 } } }));
+    const ctx = fakeContext(adapter);
+    expect(await useCachedTuning(ctx, s, PACKAGE_VERSION, (line) => warnings.push(line))).toBeNull();
+    expect(ctx.tuning).toBe(DEFAULT_TUNING);
+    expect(warnings).toHaveLength(1);
   });
 });

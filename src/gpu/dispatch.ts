@@ -79,7 +79,7 @@ export interface Dispatch {
 }
 
 function checkWorkgroups(ctx: GpuContext, name: string, workgroups: Grid): void {
-  const max = ctx.adapter.limits.maxComputeWorkgroupsPerDimension;
+  const max = ctx.device.limits.maxComputeWorkgroupsPerDimension;
   if (workgroups.some((w) => w > max)) {
     throw new KernelError(`kernel ${name}: ${workgroups.join('×')} workgroups pass the limit of ${max} per dimension`);
   }
@@ -165,5 +165,5 @@ export function encodeAndSubmit(ctx: GpuContext, label: string, dispatches: read
 /** Runs dispatches in one pass and submits them; validation errors name the kernels. */
 export function submitDispatches(ctx: GpuContext, label: string, dispatches: readonly Dispatch[]): Promise<void> {
   const kernels = dispatches.map((d) => d.kernel.name).join(', ');
-  return withErrorScope(ctx.device, kernels, () => encodeAndSubmit(ctx, label, dispatches));
+  return withErrorScope(ctx.device, `kernel ${kernels}`, () => encodeAndSubmit(ctx, label, dispatches));
 }

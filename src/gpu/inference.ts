@@ -171,7 +171,7 @@ export async function createLayeredInference(ctx: GpuContext, model: Network | C
       }),
     );
     const label = `batch ${count}`;
-    const dispatches = await withErrorScope(device, `${name} ${label}`, () => {
+    const dispatches = await withErrorScope(device, `kernel ${name} ${label}`, () => {
       const list: Dispatch[] = [];
       let x = input;
       let xLayout: Layout = 'sample-major';

@@ -95,15 +95,29 @@ async function compile(device: GPUDevice, p: KernelProgram): Promise<GPUComputeP
   }
 }
 
-/** Runs `work` inside validation and out-of-memory error scopes and names the kernel on failure. */
-export async function withErrorScope<T>(device: GPUDevice, kernel: string, work: () => T): Promise<T> {
+/**
+ * Runs `work` (and waits for it) inside validation and out-of-memory error scopes; a GPU error
+ * there is thrown as a KernelError that starts with `what` (e.g. `kernel matmul_v3[…]`).
+ */
+export async function withErrorScope<T>(device: GPUDevice, what: string, work: () => T | Promise<T>): Promise<T> {
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
-  const result = work();
-  const validation = await device.popErrorScope();
-  const oom = await device.popErrorScope();
-  const error = validation ?? oom;
-  if (error) throw new KernelError(`kernel ${kernel}: ${error.message}`);
+  const popBoth = async (): Promise<GPUError | null> => {
+    const validation = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    return validation ?? oom;
+  };
+  let result: T;
+  try {
+    result = await work();
+  } catch (err) {
+    // A scope left pushed would swallow the device's later errors and pair later pops wrongly.
+    // The error thrown is what the caller must see, whatever the pops give (a lost device's).
+    await popBoth().catch(() => null);
+    throw err;
+  }
+  const error = await popBoth();
+  if (error) throw new KernelError(`${what}: ${error.message}`);
   return result;
 }
 

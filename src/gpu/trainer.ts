@@ -70,7 +70,7 @@ import { sparseTrainingIndex, sparseTrainingKernels, type SparseTrainingIndex } 
 import { compactScanKernel, GATHER_ROWS, gatherGroups, gatherRowsKernel, INDIRECT_ARGS_BYTES, INDIRECT_STORAGE, indirectTable } from './compact-kernels';
 import type { IndirectEntry } from '../cpu/compact';
 import { HYPER_FLOATS, optimizerUpdateKernel, writeHyper } from './optimizer-kernels';
-import { KernelError } from './program';
+import { KernelError, withErrorScope } from './program';
 import { waitForGpu } from './wait';
 
 export interface GpuTrainerOptions {
@@ -222,6 +222,27 @@ export class GpuTrainer implements Trainer {
     start?: Partial<OptimizerState>,
     options: GpuTrainerOptions = {},
   ): Promise<GpuTrainer> {
+    const owned: GPUBuffer[] = [];
+    try {
+      return await GpuTrainer.build(owned, ctx, net, train, config, start, options);
+    } catch (err) {
+      // A failure after the first allocation (a kernel that does not compile, a limit) leaves no
+      // trainer to dispose: its buffers, the resident training set among them, go here.
+      for (const b of owned) b.destroy();
+      throw err;
+    }
+  }
+
+  /** `create`, allocating into `owned`. */
+  private static async build(
+    owned: GPUBuffer[],
+    ctx: GpuContext,
+    net: Network,
+    train: Dataset,
+    config: TrainConfig,
+    start: Partial<OptimizerState> | undefined,
+    options: GpuTrainerOptions,
+  ): Promise<GpuTrainer> {
     const { sizes } = net;
     const layers = layerCount(net);
     const batch = config.batchSize;
@@ -232,10 +253,20 @@ export class GpuTrainer implements Trainer {
     const rule = config.updateRule?.kind ?? 'seed';
     const startState = startingOptimizerState(net.weights, isAdam(rule), start, net.biases);
     if (!startState) throw new KernelError('GPU trainer: the optimizer state does not match the network’s weight and bias shapes');
+    // The per-batch buffers and each layer's weights are bound whole: checked before allocating.
+    const limit = ctx.device.limits.maxStorageBufferBindingSize;
+    const widest = Math.max(...sizes);
+    if (batch * widest * F32 > limit) {
+      throw new KernelError(`GPU trainer: a batch of ${batch} samples × ${widest} activations (${batch * widest * F32} bytes) passes the adapter's binding limit of ${limit} bytes; a smaller batch fits`);
+    }
+    const tooLarge = sizes.findIndex((n, l) => l < layers && n * sizes[l + 1]! * F32 > limit);
+    if (tooLarge >= 0) {
+      const bytes = sizes[tooLarge]! * sizes[tooLarge + 1]! * F32;
+      throw new KernelError(`GPU trainer: layer ${tooLarge}'s weights [${sizes[tooLarge]}, ${sizes[tooLarge + 1]}] (${bytes} bytes) pass the adapter's binding limit of ${limit} bytes`);
+    }
     const batchCount = Math.floor(train.count / batch);
     if (batchCount === 0) throw new KernelError(`GPU trainer: ${train.count} samples do not fill one batch of ${batch}`);
 
-    const owned: GPUBuffer[] = [];
     const buffer = (label: string, bytes: number, usage?: number): GPUBuffer => {
       const b = createBuffer(ctx, label, bytes, usage);
       owned.push(b);
@@ -554,33 +585,32 @@ export class GpuTrainer implements Trainer {
     let end = firstBatch;
     const running = (): string => (done < end ? `train batches ${done}–${end - 1}` : 'read training counters');
     return detectDeviceLoss(ctx, running, async () => {
-      device.pushErrorScope('validation');
-      while (end < this.batchCount) {
-        const first = end;
-        end = Math.min(first + this.batchesPerSubmit, this.batchCount);
-        const label = `train batches ${first}–${end - 1}`;
-        const encoder = device.createCommandEncoder({ label });
-        if (first === firstBatch) this.clearEpochSums(encoder);
-        const pass = encoder.beginComputePass({ label });
-        for (let b = first; b < end; b++) recordDispatches(pass, this.batchDispatches[b]!);
-        pass.end();
-        device.queue.submit([encoder.finish()]);
-        // A stop request (a signal) can only arrive while the event loop runs: wait for each
-        // submission then, so the epoch can end between batches.
-        if (options.shouldStop && end < this.batchCount) {
-          await waitForGpu(device.queue.onSubmittedWorkDone());
-          throwIfLost(ctx, running());
-          done = end;
-          if (options.shouldStop(end)) break;
+      await withErrorScope(device, 'GPU trainer epoch', async () => {
+        while (end < this.batchCount) {
+          const first = end;
+          end = Math.min(first + this.batchesPerSubmit, this.batchCount);
+          const label = `train batches ${first}–${end - 1}`;
+          const encoder = device.createCommandEncoder({ label });
+          if (first === firstBatch) this.clearEpochSums(encoder);
+          const pass = encoder.beginComputePass({ label });
+          for (let b = first; b < end; b++) recordDispatches(pass, this.batchDispatches[b]!);
+          pass.end();
+          device.queue.submit([encoder.finish()]);
+          // A stop request (a signal) can only arrive while the event loop runs: wait for each
+          // submission then, so the epoch can end between batches.
+          if (options.shouldStop && end < this.batchCount) {
+            await waitForGpu(device.queue.onSubmittedWorkDone());
+            throwIfLost(ctx, running());
+            done = end;
+            if (options.shouldStop(end)) break;
+          }
         }
-      }
-      const encoder = device.createCommandEncoder({ label: 'read training counters' });
-      if (end === firstBatch) this.clearEpochSums(encoder);
-      encoder.copyBufferToBuffer(this.counters, 0, this.countersReadback, 0, SOFTMAX_COUNTERS * 4);
-      encoder.copyBufferToBuffer(this.losses, 0, this.lossesReadback, 0, batch * F32);
-      device.queue.submit([encoder.finish()]);
-      const error = await device.popErrorScope();
-      if (error) throw new KernelError(`GPU trainer epoch: ${error.message}`);
+        const encoder = device.createCommandEncoder({ label: 'read training counters' });
+        if (end === firstBatch) this.clearEpochSums(encoder);
+        encoder.copyBufferToBuffer(this.counters, 0, this.countersReadback, 0, SOFTMAX_COUNTERS * 4);
+        encoder.copyBufferToBuffer(this.losses, 0, this.lossesReadback, 0, batch * F32);
+        device.queue.submit([encoder.finish()]);
+      });
       await waitForGpu(this.countersReadback.mapAsync(GPUMapMode.READ));
       this.counterValues.set(new Uint32Array(this.countersReadback.getMappedRange()));
       this.countersReadback.unmap();

@@ -74,9 +74,9 @@ fn matmul_v2(@builtin(workgroup_id) wid: vec3u,
              @builtin(local_invocation_index) li: u32) {
   let row0 = wid.y * V2_TILE;
   let col0 = wid.x * V2_TILE;
-  // Invocation (x, y) owns rows 4y + i + 64h and columns 4x + j + 64g (h, g < 2; i, j < 4) in
-  // acc[(4h + i)·2 + g][j]: two 4-wide groups half a tile apart, so each k step reads the tiles
-  // as 4 whole vec4s.
+  // Invocation (x, y) owns rows 4y + i + (V2_TILE / 2)·h and columns 4x + j + (V2_TILE / 2)·g
+  // (h, g < 2; i, j < 4) in acc[(4h + i)·2 + g][j]: two 4-wide groups half a tile apart, so each
+  // k step reads the tiles as 4 whole vec4s.
   var acc: array<vec4f, 16>;
   let k_stop = k_end();
   for (var k0 = 0u; k0 < k_stop; k0 += V2_TK) {

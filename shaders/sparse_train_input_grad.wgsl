@@ -8,9 +8,9 @@
 //              an activation belongs to a sample whose gradient is 0, and the weight gradient that
 //              reads a next would turn ∞·0 into NaN)
 //
-// the dense matmul's EPILOGUE 2 (matmul.wgsl). Each input sums its products in ascending output
-// order. positions[in_ptr[i] .. in_ptr[i + 1]) are the flat indices i·OUT + j of row i's kept
-// weights, ascending: the kept positions of W in row-major order (also what
+// as the dense matmul's EPILOGUE 2 (matmul_common.wgsl). Each input sums its products in
+// ascending output order. positions[in_ptr[i] .. in_ptr[i + 1]) are the flat indices i·OUT + j
+// of row i's kept weights, ascending: the kept positions of W in row-major order (also what
 // sparse_train_weight_grad walks).
 //
 // JS reference: sparseInputGradient in src/cpu/sparse-training.ts.

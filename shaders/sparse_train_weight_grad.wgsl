@@ -1,7 +1,7 @@
 // sparse_train_weight_grad: a pruned layer's weight gradient at its kept positions only, summed
 // over the backpropagated rows of the batch (the packed rows of compact.wgsl) and added into the
-// trainer's target, as the dense weight-gradient matmul (EPILOGUE 3 of matmul.wgsl) adds Aᵀ·dY:
-// the seed's velocities, or the gradient sums another rule's update reads and clears:
+// trainer's target, as the dense weight-gradient matmul (EPILOGUE 3 of matmul_common.wgsl) adds
+// Aᵀ·dY: the seed's velocities, or the gradient sums another rule's update reads and clears:
 //
 //   for each kept position p = i·OUT + j:  v[p] = v[p] + Σ_{r < count} a[r, i] · g[r, j]
 //

@@ -393,7 +393,9 @@ function cli(): Argv {
     .alias('h', 'help')
     .version(false)
     // A flag given twice takes its last value, as later flags override a recipe's: not an array that every check would trip on.
-    .parserConfiguration({ 'duplicate-arguments-array': false })
+    // Flags are their dashed names only: a camelCase spelling (--batchSize) would pass every
+    // "was this flag given?" check unseen, so it is refused as an unknown argument.
+    .parserConfiguration({ 'duplicate-arguments-array': false, 'camel-case-expansion': false })
     .wrap(Math.min(110, process.stdout?.columns ?? 100))
     .exitProcess(false);
 }
@@ -458,8 +460,7 @@ const VALUE_OPTIONS: ReadonlySet<string> = new Set(
 function emptyValue(raw: Raw, argv: readonly string[]): string | undefined {
   const bare = argv.find((arg, i) => arg.startsWith('--') && VALUE_OPTIONS.has(arg.slice(2)) && (i + 1 === argv.length || /^--?[a-zA-Z]/.test(argv[i + 1]!)));
   if (bare) return `${bare} needs a value`;
-  // yargs keeps each dashed name in camelCase too; the dashed one is the flag.
-  const key = Object.keys(raw).find((k) => raw[k] === '' && !/[A-Z]/.test(k));
+  const key = Object.keys(raw).find((k) => raw[k] === '');
   if (key === undefined) return undefined;
   return given(argv, key) ? `--${key} needs a value` : `${key} is empty: name a file`;
 }
@@ -507,8 +508,10 @@ function positiveNumber(raw: Raw, name: string): number {
 }
 
 function numberList(text: string, name: string): number[] {
-  const values = text.split(',').map((s) => Number(s.trim()));
-  if (text.trim() === '' || values.some((v) => !Number.isFinite(v))) {
+  const items = text.split(',').map((s) => s.trim());
+  const values = items.map(Number);
+  // Number('') is 0: an empty item ("0.9,,0.5", a trailing comma) would pass as a zero.
+  if (items.some((s) => s === '') || values.some((v) => !Number.isFinite(v))) {
     throw new UserError(`--${name} must be comma-separated numbers, got "${text}"`);
   }
   return values;
@@ -518,9 +521,39 @@ function gpuSelection(raw: Raw): GpuSelection {
   return { adapter: raw.adapter as string | undefined, dawnBackend: raw['dawn-backend'] as string | undefined };
 }
 
-/** Pruning schedule from the train flags; epochs on the command line are 1-based. */
-function pruneSchedule(raw: Raw, epochs: number, layers: number): PruneSchedule {
+/** The pruning flags only one kind of schedule reads (--layer-sparsity and --scope serve both). */
+const SCHEDULE_FLAGS = {
+  once: ['prune-epoch', 'threshold', 'sparsity'],
+  gradual: ['prune-start', 'prune-end', 'prune-every', 'initial-sparsity', 'final-sparsity', 'regrow', 'regrow-end'],
+} as const;
+
+/**
+ * Refuses a pruning flag given on the command line that the schedule would not read, as
+ * `--schedule none --sparsity 0.5` (a recipe file's keys of another schedule are left unread,
+ * so that a flag may switch a recipe's schedule).
+ */
+function checkScheduleFlags(raw: Raw, argv: readonly string[]): void {
   const kind = raw.schedule as 'once' | 'gradual' | 'none';
+  const readers: [readonly string[], readonly string[]][] = [
+    [SCHEDULE_FLAGS.once, ['once']],
+    [SCHEDULE_FLAGS.gradual, ['gradual']],
+    [['layer-sparsity', 'scope'], ['once', 'gradual']],
+  ];
+  for (const [flags, kinds] of readers) {
+    const flag = flags.find((f) => given(argv, f));
+    if (flag && !kinds.includes(kind)) throw new UserError(`--${flag} needs --schedule ${kinds.join(' or ')}`);
+  }
+  // --scope ranks one fraction across the network or per layer: a threshold ranks nothing, and
+  // --layer-sparsity is per layer already.
+  if (given(argv, 'scope') && (raw['layer-sparsity'] !== undefined || (kind === 'once' && raw.sparsity === undefined))) {
+    throw new UserError(`--scope goes with ${kind === 'once' ? '--sparsity' : '--final-sparsity'}, not ${raw['layer-sparsity'] !== undefined ? '--layer-sparsity' : '--threshold'}`);
+  }
+}
+
+/** Pruning schedule from the train flags; epochs on the command line are 1-based. */
+function pruneSchedule(raw: Raw, argv: readonly string[], epochs: number, layers: number): PruneSchedule {
+  const kind = raw.schedule as 'once' | 'gradual' | 'none';
+  checkScheduleFlags(raw, argv);
   const epochFlag = (name: string, fallback: number): number => {
     const v = (raw[name] as number | undefined) ?? fallback;
     if (!Number.isInteger(v) || v < 1 || v > epochs) throw new UserError(`--${name} must be an epoch from 1 to ${epochs}, got ${v}`);
@@ -549,6 +582,7 @@ function pruneSchedule(raw: Raw, epochs: number, layers: number): PruneSchedule 
   const initialSparsity = fraction(raw, 'initial-sparsity', { open: true })!;
   const sparsity = layerSparsity(raw, layers) ?? fraction(raw, 'final-sparsity', { open: true })!;
   if (typeof sparsity === 'number' && sparsity < initialSparsity) throw new UserError('--final-sparsity must be at least --initial-sparsity');
+  if (typeof sparsity !== 'number' && sparsity.some((s) => s < initialSparsity)) throw new UserError('every --layer-sparsity value must be at least --initial-sparsity');
   const schedule: PruneSchedule = { kind: 'gradual', start, end, every: positiveInteger(raw, 'prune-every'), initialSparsity, sparsity, scope: sparsityScope(raw, sparsity) };
   const regrow = fraction(raw, 'regrow', { open: true }) ?? 0;
   if (regrow === 0) {
@@ -692,7 +726,7 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
         confidence: positiveNumber(raw, 'confidence'),
         seed: integerSeed(raw.seed as number),
         shuffle: raw.shuffle as boolean,
-        prune: pruneSchedule(raw, epochs, sizes.length - 1),
+        prune: pruneSchedule(raw, argv, epochs, sizes.length - 1),
         // The seed's recipe has no `bias` at all, so its files and metadata stay as they were.
         ...(raw.bias ? { bias: true } : {}),
         ...shiftOf(raw.shift as number),
@@ -740,9 +774,9 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
     case 'devices':
       return { name, json, ...gpuSelection(raw) };
     case 'prune': {
-      const given = ['threshold', 'sparsity', 'layer-sparsity'].filter((k) => raw[k] !== undefined);
-      if (given.length > 1) throw new UserError(`give one of --threshold, --sparsity, --layer-sparsity (got ${given.map((g) => '--' + g).join(' and ')})`);
-      if (given.length === 0 && !raw.structured) throw new UserError('nothing to do: give --threshold, --sparsity, --layer-sparsity and/or --structured');
+      const rules = ['threshold', 'sparsity', 'layer-sparsity'].filter((k) => raw[k] !== undefined);
+      if (rules.length > 1) throw new UserError(`give one of --threshold, --sparsity, --layer-sparsity (got ${rules.map((g) => '--' + g).join(' and ')})`);
+      if (rules.length === 0 && !raw.structured) throw new UserError('nothing to do: give --threshold, --sparsity, --layer-sparsity and/or --structured');
       const threshold = raw.threshold as number | undefined;
       if (threshold !== undefined && !(threshold >= 0)) throw new UserError(`--threshold must be ≥ 0, got ${threshold}`);
       const layerSparsity = raw['layer-sparsity'] === undefined ? undefined : numberList(raw['layer-sparsity'] as string, 'layer-sparsity');
@@ -754,6 +788,7 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
         throw new UserError(`--keep-neurons must be a fraction in (0, 1] of each hidden layer's neurons, got ${keepNeurons}`);
       }
       if (keepNeurons !== undefined && !raw.structured) throw new UserError('--keep-neurons goes with --structured');
+      if (given(argv, 'scope') && raw.sparsity === undefined) throw new UserError('--scope goes with --sparsity (it says where the fraction is ranked)');
       return {
         name,
         model: raw.model as string,

@@ -109,6 +109,36 @@ describe('parseArgs', () => {
     expect(failure(['train', '--no-such-flag'])).toMatch(/Unknown argument/);
   });
 
+  it('refuses a camelCase spelling of a flag, which no "was it given?" check would see', () => {
+    expect(failure(['train', '--batchSize', '50'])).toMatch(/^webgpu-prune: Unknown argument: batchSize\n/);
+    expect(failure(['prune', 'm', '--out', 'o', '--layerSparsity', '0.9,0.5,0.1'])).toMatch(/Unknown argument: layerSparsity/);
+    expect(command(['train', '--batch-size', '50'])).toMatchObject({ recipe: { batchSize: 50 } });
+  });
+
+  it('refuses an empty item in a list of numbers, which would pass as 0', () => {
+    expect(failure(['prune', 'm', '--out', 'o', '--layer-sparsity', '0.9,,0.5'])).toMatch(/--layer-sparsity must be comma-separated numbers, got "0.9,,0.5"/);
+    expect(failure(['train', '--sizes', '784,100,10,'])).toMatch(/--sizes must be comma-separated numbers, got "784,100,10,"/);
+  });
+
+  it('refuses a pruning flag that the schedule would not read', () => {
+    const cases: [string[], string][] = [
+      [['--schedule', 'none', '--sparsity', '0.5'], '--sparsity needs --schedule once'],
+      [['--schedule', 'gradual', '--threshold', '0.5'], '--threshold needs --schedule once'],
+      [['--schedule', 'gradual', '--final-sparsity', '0.9', '--prune-epoch', '1'], '--prune-epoch needs --schedule once'],
+      [['--final-sparsity', '0.5', '--prune-start', '1'], '--prune-start needs --schedule gradual'],
+      [['--schedule', 'none', '--layer-sparsity', '0.5,0.5,0.5'], '--layer-sparsity needs --schedule once or gradual'],
+      [['--scope', 'layer', '--threshold', '0.1'], '--scope goes with --sparsity, not --threshold'],
+      [['--scope', 'layer'], '--scope goes with --sparsity, not --threshold'],
+      [['--schedule', 'gradual', '--scope', 'layer', '--layer-sparsity', '0.9,0.9,0.5'], '--scope goes with --final-sparsity, not --layer-sparsity'],
+      [['--schedule', 'gradual', '--initial-sparsity', '0.9', '--layer-sparsity', '0.95,0.95,0.1'], 'every --layer-sparsity value must be at least --initial-sparsity'],
+    ];
+    for (const [flags, message] of cases) expect(failure(['train', ...flags]).split('\n')[0]).toBe(`webgpu-prune: ${message}`);
+    expect(failure(['prune', 'm', '--out', 'o', '--threshold', '0.1', '--scope', 'layer'])).toMatch(/^webgpu-prune: --scope goes with --sparsity/);
+    // What each schedule reads still goes through.
+    expect(command(['train', '--sparsity', '0.9', '--scope', 'layer'])).toMatchObject({ recipe: { prune: { kind: 'once-sparsity', sparsity: 0.9, scope: 'layer' } } });
+    expect(command(['train', '--schedule', 'gradual', '--final-sparsity', '0.9', '--scope', 'layer'])).toMatchObject({ recipe: { prune: { kind: 'gradual', scope: 'layer' } } });
+  });
+
   it('eval, info, devices, convert and bench parse their positionals and flags', () => {
     expect(command(['eval', 'm.txt', '--backend', 'cpu', '--json'])).toMatchObject({ name: 'eval', model: 'm.txt', backend: 'cpu', json: true, sparse: false });
     expect(command(['info', 'm.safetensors'])).toEqual({ name: 'info', model: 'm.safetensors', json: false });

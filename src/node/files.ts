@@ -24,9 +24,12 @@ process.on('exit', removePendingTempFiles);
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const temporary = `${path}.${randomBytes(8).toString('hex')}.tmp`;
+  // Known before it exists: an exit while open() runs must still remove it.
+  pendingTempFiles.add(temporary);
+  let created = false;
   try {
     const handle = await open(temporary, 'wx');
-    pendingTempFiles.add(temporary);
+    created = true;
     try {
       await handle.writeFile(data);
       await handle.sync();
@@ -35,7 +38,8 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     }
     await rename(temporary, path);
   } catch (error) {
-    if (pendingTempFiles.has(temporary)) await rm(temporary, { force: true });
+    // Not when open() failed: a file already at that name is not ours.
+    if (created) await rm(temporary, { force: true });
     throw new UserError(`cannot write ${path}: ${describeFsError(error)}`);
   } finally {
     pendingTempFiles.delete(temporary);

@@ -3,7 +3,7 @@
  * that --json prints exactly one JSON object on stdout, and that mistakes get one line on stderr
  * with no stack trace and leave no partial files behind.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +70,18 @@ describe('webgpu-prune CLI', () => {
     const evaluated = JSON.parse((await webgpuPrune('eval', 'small.txt', '--backend', 'cpu', '--json')).stdout);
     expect(evaluated.correct).toBe(result.test.correct);
     expect(evaluated.weights).toBe(result.weights);
+  });
+
+  it('a reader that closes stdout early (| head) ends the output, not the run: no stack trace, the network saved', async () => {
+    const child = spawn(process.execPath, [cli, 'train', '--backend', 'cpu', '--epochs', '1', '--limit', '800', '--out', 'piped.safetensors'], { cwd: dir });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).not.toMatch(/EPIPE|\n\s+at /);
+    expect(code).toBe(0);
+    expect(existsSync(join(dir, 'piped.safetensors'))).toBe(true);
+    expect(readdirSync(dir).filter((f) => f.startsWith('piped.') && f !== 'piped.safetensors')).toEqual([]);
   });
 
   it('train --regrow says what each pass moved, and past --prune-end that it only regrew', async () => {

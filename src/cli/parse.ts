@@ -44,9 +44,10 @@ export interface TrainCommand extends GpuSelection {
   checkpoint?: string | null;
   /** Continue the run of this checkpoint (its recipe, data and --out, unless --out is given). */
   resume?: string;
-  /** --out and --backend were given (with --resume the checkpoint's are used otherwise). */
+  /** --out, --backend and --keep were given (with --resume the checkpoint's are used otherwise). */
   outGiven: boolean;
   backendGiven: boolean;
+  keepGiven: boolean;
   /** The sizes came from --sizes or --recipe; otherwise the first and last follow the data. */
   sizesGiven: boolean;
   /** Train on the first N training samples only. */
@@ -267,7 +268,7 @@ export const trainOptions = {
   out: { type: 'string', default: 'mnist.safetensors', describe: 'Where to save the network: .txt = seed text format, .onnx = ONNX, else safetensors' },
   checkpoint: {
     type: 'string',
-    describe: 'Where to keep the training state, rewritten after every epoch (default: OUT.ckpt, removed when the run ends); --no-checkpoint for none',
+    describe: 'Where to keep the training state, rewritten after every epoch (default: OUT.ckpt, removed when the run ends; with --keep best also CKPT.best, the best network so far); --no-checkpoint for none',
   },
   resume: { type: 'string', describe: 'Continue the interrupted run in this checkpoint, to the same end (its recipe, data and --out)' },
   recipe: {
@@ -716,8 +717,10 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
       if (limit !== undefined && batchSize > limit) throw new UserError(`--batch-size ${batchSize} is larger than --limit ${limit}`);
       const val = raw.val === undefined ? undefined : positiveInteger(raw, 'val');
       const keep = raw.keep as 'last' | 'best';
-      if (keep === 'best' && val === undefined) throw new UserError('--keep best needs --val N: the best epoch is the one with the best validation accuracy');
-      if (keep === 'best' && raw.resume !== undefined) throw new UserError("--keep best cannot go with --resume: the checkpoint holds the last epoch's network, not the best one");
+      // On --resume the held-out samples are the checkpoint's: train checks --keep best against them.
+      if (keep === 'best' && val === undefined && raw.resume === undefined) {
+        throw new UserError('--keep best needs --val N: the best epoch is the one with the best validation accuracy');
+      }
       const recipe: Recipe = {
         sizes,
         epochs,
@@ -752,6 +755,7 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
         out: raw.out as string,
         outGiven: given(argv, 'out'),
         backendGiven: given(argv, 'backend'),
+        keepGiven: given(argv, 'keep'),
         sizesGiven: given(argv, 'sizes') || recipeFile?.options['sizes'] !== undefined,
         checkpoint: checkpointPath(raw.checkpoint),
         resume,

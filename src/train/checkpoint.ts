@@ -40,11 +40,12 @@ export interface Checkpoint extends OptimizerState {
   reports: EpochReport[];
   /** Seconds of training so far. */
   elapsedSeconds: number;
-  /** What the run was started with beyond the recipe (data, output file): the caller's to fill and check. */
-  run: Record<string, string | number | null>;
+  /** What the run was started with beyond the recipe (data, output file), as JSON values: the caller's to fill and check. */
+  run: Record<string, unknown>;
 }
 
-const METADATA_KEY = 'checkpoint';
+/** The `__metadata__` key of the training state: what makes a safetensors file a checkpoint. */
+export const CHECKPOINT_METADATA_KEY = 'checkpoint';
 const velocityName = (l: number): string => `${TRAINING_TENSOR_PREFIX}velocities.${l}`;
 const secondMomentName = (l: number): string => `${TRAINING_TENSOR_PREFIX}second_moments.${l}`;
 const biasVelocityName = (l: number): string => `${TRAINING_TENSOR_PREFIX}bias_velocities.${l}`;
@@ -58,7 +59,7 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
   const outputs = (l: number) => [net.sizes[l + 1]!];
   return encodeSafetensors(net, {
     layout: 'dense',
-    metadata: { [METADATA_KEY]: JSON.stringify(state) },
+    metadata: { [CHECKPOINT_METADATA_KEY]: JSON.stringify(state) },
     trainingTensors: [
       ...tensors(velocityName, velocities),
       ...tensors(secondMomentName, secondMoments),
@@ -73,7 +74,7 @@ export function decodeCheckpoint(bytes: Uint8Array, fileName: string): Checkpoin
     throw new UserError(`${fileName}: ${problem}`);
   };
   const { net, metadata, trainingTensors } = decodeSafetensors(bytes, fileName);
-  const text = metadata[METADATA_KEY];
+  const text = metadata[CHECKPOINT_METADATA_KEY];
   if (text === undefined) fail('not a training checkpoint (a network file has no training state to resume)');
   let state: Record<string, unknown> = {};
   try {

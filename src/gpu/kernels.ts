@@ -312,25 +312,20 @@ export function softmaxGradKernel(ctx: GpuContext, batch: number, classes: numbe
   return compileKernel(ctx, SOFTMAX_GRAD, { batch, classes, confidence, distill });
 }
 
-/** A kernel over one layer's `count` weights, one invocation each: bindings w, v, mask (f32 0/1), then `extra`. */
-function perWeightDescriptor(name: string, source: string, extraBindingBytes: number[]): KernelDescriptor<number, { WG: number }> {
-  return {
-    name,
-    source,
-    entryPoint: name,
-    geometry: { WG: 64 },
-    describe: (count) => String(count),
-    shapeConstants: (count) => ({ COUNT: count }),
-    workgroups: (count, g) => [ceilDiv(count, g.WG), 1, 1],
-    bindingBytes: (count) => [count * F32, count * F32, count * F32, ...extraBindingBytes],
-  };
-}
-
 /** Masked momentum step for one layer, or its biases' unmasked one (shaders/update.wgsl); the fourth binding is the uniform (lr, momentum). */
 export const UPDATE = parameterUpdateDescriptor('update', updateSource, SEED_HYPER_BYTES, 0);
 
-/** w = v = 0 where the mask is 0, for one layer (shaders/apply_mask.wgsl). */
-export const APPLY_MASK = perWeightDescriptor('apply_mask', applyMaskSource, []);
+/** w = v = 0 where the mask is 0, for one layer's `count` weights, one invocation each (shaders/apply_mask.wgsl): bindings w, v, mask (f32 0/1). */
+export const APPLY_MASK: KernelDescriptor<number, { WG: number }> = {
+  name: 'apply_mask',
+  source: applyMaskSource,
+  entryPoint: 'apply_mask',
+  geometry: { WG: 64 },
+  describe: (count) => String(count),
+  shapeConstants: (count) => ({ COUNT: count }),
+  workgroups: (count, g) => [ceilDiv(count, g.WG), 1, 1],
+  bindingBytes: (count) => [count * F32, count * F32, count * F32],
+};
 
 /** The seed's update of a layer's `count` weights, or with `biases` its `count` biases. */
 export function updateKernel(ctx: GpuContext, count: number, biases = false): Promise<Kernel> {

@@ -193,6 +193,13 @@ describe('train: mistakes found before the first epoch', () => {
     expect(readdirSync(dir)).toEqual(['a-folder']);
   });
 
+  it('a --limit past the training set is one line, not a run on fewer samples than asked', async () => {
+    const outcome = await webgpuPrune('train', '--backend', 'cpu', '--limit', '100000');
+    expect(outcome.code).toBe(1);
+    expect(outcome.stderr.trim()).toMatch(/^webgpu-prune: --limit 100000 is more than the 60,000 training samples of .*train-images-idx3-ubyte$/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it('--checkpoint and --out cannot be one file', async () => {
     const outcome = await webgpuPrune('train', '--backend', 'cpu', '--out', 'm.safetensors', '--checkpoint', './m.safetensors');
     expect(outcome.stderr.trim()).toBe('webgpu-prune: --checkpoint and --out are the same file (m.safetensors)');

@@ -88,6 +88,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   const data = await loadMnist({ dir: dataDir });
   const recipe = resumed?.recipe ?? (cmd.sizesGiven ? cmd.recipe : sizedForData(cmd.recipe, data.train));
   const limit = resumed ? resumedLimit(resumed, cmd.limit) : cmd.limit;
+  if (limit !== undefined && limit > data.train.count) throw new UserError(`--limit ${limit} is more than the ${grouped(data.train.count)} training samples of ${data.train.source}`);
   const limited = limit ? takeSamples(data.train, limit) : data.train;
   const val = resumed ? resumedVal(resumed, cmd.val) : cmd.val;
   if (val !== undefined && val > limited.count - recipe.batchSize) {

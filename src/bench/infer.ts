@@ -16,7 +16,7 @@ import { createSparseInference } from '../gpu/sparse-inference';
 import { cloneNetwork, initNetwork, keptTotal, type Network } from '../model/network';
 import { compactNetwork } from '../prune/structured';
 import { pruneToSparsity } from '../prune/unstructured';
-import { median } from './timing';
+import { benchRepeats, median } from './timing';
 
 export type InferVariant = 'dense' | 'sparse' | 'compact' | 'hybrid' | 'compact-dense' | 'hybrid-unrolled';
 
@@ -199,7 +199,7 @@ export async function benchInferGrid(ctx: GpuContext, options: InferGridOptions 
   const sparsities = options.sparsities ?? grid.sparsities;
   const batches = options.batches ?? grid.batches;
   const widths = options.widths ?? grid.widths;
-  const repeats = options.repeats ?? (options.quick ? 3 : 5);
+  const repeats = benchRepeats(options.quick ?? false, options.repeats);
   const log = options.log ?? (() => {});
   const rows: InferRow[] = [];
   const skipped: string[] = [];
@@ -229,14 +229,15 @@ export async function benchInferGrid(ctx: GpuContext, options: InferGridOptions 
 export async function benchInferNetwork(
   ctx: GpuContext,
   net: Network,
-  options: { model?: string; batches?: readonly number[]; repeats?: number; unrolled?: boolean; log?: (line: string) => void } = {},
+  options: { model?: string; batches?: readonly number[]; quick?: boolean; repeats?: number; unrolled?: boolean; log?: (line: string) => void } = {},
 ): Promise<InferBenchResult> {
   const model = options.model ?? 'mnist-trained';
+  const repeats = benchRepeats(options.quick ?? false, options.repeats);
   const rows: InferRow[] = [];
   const skipped: string[] = [];
   for (const batch of options.batches ?? [1, 100, 10000]) {
     const started = performance.now();
-    const cell = await measureCell(ctx, model, net, [net], batch, options.repeats ?? 7, skipped, true, options.unrolled);
+    const cell = await measureCell(ctx, model, net, [net], batch, repeats, skipped, true, options.unrolled);
     rows.push(...cell);
     // With `unrolled` the first batch that runs the unrolled programs compiles them: its time says so.
     options.log?.(`${model} batch ${batch}: ${cell.length} cases in ${((performance.now() - started) / 1000).toFixed(1)} s`);

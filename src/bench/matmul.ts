@@ -6,7 +6,7 @@
  */
 import { adapterName, type AdapterDescription, type GpuContext } from '../gpu/device';
 import { matmulKernel, matmulVersionFor, subgroupSize, type MatmulSpec, type MatmulVersion } from '../gpu/kernels';
-import { kernelTimingMethod, matmulCase, median, runRounds, type KernelTimingMethod } from './timing';
+import { benchRepeats, kernelTimingMethod, matmulCase, median, runRounds, type KernelTimingMethod } from './timing';
 
 export interface MatmulBenchSettings {
   /** [label, shape] */
@@ -16,7 +16,7 @@ export interface MatmulBenchSettings {
   kernelTimingMs: number;
 }
 
-export function matmulBenchSettings(quick: boolean, repeats: number): MatmulBenchSettings {
+export function matmulBenchSettings(quick: boolean, repeats?: number): MatmulBenchSettings {
   const square = quick ? 512 : 1024;
   return {
     shapes: [
@@ -26,7 +26,7 @@ export function matmulBenchSettings(quick: boolean, repeats: number): MatmulBenc
       ['X·W, few rows', { m: 16, k: 784, n: 100 }],
       ['A·B', { m: square, k: square, n: square }],
     ],
-    repeats: quick ? Math.min(repeats, 3) : repeats,
+    repeats: benchRepeats(quick, repeats),
     kernelTimingMs: quick ? 30 : 150,
   };
 }

@@ -12,6 +12,14 @@ export function median(values: readonly number[]): number {
 }
 
 /**
+ * Timed repeats per case: a count the user gave, else fewer for a quick run than for a full one.
+ * One rule for every bench, so that --quick means the same everywhere and never overrides --repeats.
+ */
+export function benchRepeats(quick: boolean, repeats: number | undefined): number {
+  return repeats ?? (quick ? 3 : 7);
+}
+
+/**
  * How kernel timings are taken: the GPU's own timestamps at the start and end of the pass, where
  * the device has `timestamp-query`; else the host's clock from submit to the GPU being done.
  */

@@ -26,7 +26,7 @@ import { runTraining } from '../train/run';
 import type { OptimizerState, TrainConfig } from '../train/trainer';
 import { UserError } from '../util/errors';
 import { loadTfjsWebgpu, TfjsMlpTrainer } from './tfjs-peer';
-import { kernelCase, kernelTimingMethod, matmulCase, median, runRounds, type KernelTimingMethod, type TimedCase } from './timing';
+import { benchRepeats, kernelCase, kernelTimingMethod, matmulCase, median, runRounds, type KernelTimingMethod, type TimedCase } from './timing';
 
 export interface TrainBenchSettings {
   sizes: number[];
@@ -47,11 +47,11 @@ export interface TrainBenchSettings {
   seedRecipe: Recipe | null;
 }
 
-export function trainBenchSettings(quick: boolean, repeats: number): TrainBenchSettings {
-  const common = { sizes: [...SEED_SIZES], batch: SEED_RECIPE.batchSize, trainedEpochs: 5 };
+export function trainBenchSettings(quick: boolean, repeats?: number): TrainBenchSettings {
+  const common = { sizes: [...SEED_SIZES], batch: SEED_RECIPE.batchSize, trainedEpochs: 5, repeats: benchRepeats(quick, repeats) };
   return quick
-    ? { ...common, batches: 3, repeats: Math.min(repeats, 3), trainedSamples: 12_000, ceilingSize: 512, kernelTimingMs: 30, seedRecipe: null }
-    : { ...common, batches: 10, repeats, trainedSamples: 60_000, ceilingSize: 1024, kernelTimingMs: 150, seedRecipe: { ...SEED_RECIPE, sizes: [...SEED_RECIPE.sizes] } };
+    ? { ...common, batches: 3, trainedSamples: 12_000, ceilingSize: 512, kernelTimingMs: 30, seedRecipe: null }
+    : { ...common, batches: 10, trainedSamples: 60_000, ceilingSize: 1024, kernelTimingMs: 150, seedRecipe: { ...SEED_RECIPE, sizes: [...SEED_RECIPE.sizes] } };
 }
 
 export type ContenderName = 'webgpu-prune' | 'tfjs-webgpu' | 'js-reference';

@@ -93,7 +93,8 @@ function notRegularFile(info: Stats): string {
   return 'not a regular file';
 }
 
-function describeFsError(error: unknown): string {
+/** A file system error in plain words, for a one-line message. */
+export function describeFsError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
   switch (code) {
     case 'ENOENT':

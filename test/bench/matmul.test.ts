@@ -4,7 +4,7 @@
  * Speeds are never asserted (DESIGN.md, "Benchmarks, not timed tests").
  */
 import { describe, expect, it } from 'vitest';
-import { benchMatmul, formatMatmulBench } from '../../src/bench/matmul';
+import { benchMatmul, formatMatmulBench, matmulBenchSettings } from '../../src/bench/matmul';
 import { kernelCase, kernelTimingMethod, matmulInputBuffers } from '../../src/bench/timing';
 import { readBuffer } from '../../src/gpu/buffers';
 import type { GpuContext } from '../../src/gpu/device';
@@ -24,6 +24,13 @@ function withoutTimestamps(ctx: GpuContext): GpuContext {
   });
   return { ...ctx, device };
 }
+
+describe('matmulBenchSettings', () => {
+  it('runs the repeats asked for, quick or not; without a count, quick runs fewer', () => {
+    expect([matmulBenchSettings(true, 10).repeats, matmulBenchSettings(false, 2).repeats]).toEqual([10, 2]);
+    expect(matmulBenchSettings(true, undefined).repeats).toBeLessThan(matmulBenchSettings(false, undefined).repeats);
+  });
+});
 
 describe.skipIf(!gpu.context)(`bench matmul core and kernel timing ${gpu.label}`, () => {
   const ctx = gpu.context!;

@@ -4,7 +4,7 @@
  * (DESIGN.md, "Benchmarks, not timed tests").
  */
 import { describe, expect, it } from 'vitest';
-import { benchTrain, formatTrainBench, stepFlops, type TrainBenchSettings } from '../../src/bench/train';
+import { benchTrain, formatTrainBench, stepFlops, trainBenchSettings, type TrainBenchSettings } from '../../src/bench/train';
 import type { Dataset } from '../../src/data/dataset';
 import { dawnGpu } from '../../src/node/dawn';
 import { SEED_RECIPE } from '../../src/train/recipe';
@@ -18,6 +18,13 @@ describe('stepFlops', () => {
     // 784-100-100-10, batch 800: 2·800·(89 400 + 11 000 + 89 400)
     expect(stepFlops([784, 100, 100, 10], 800)).toBe(2 * 800 * (89_400 + 11_000 + 89_400));
     expect(stepFlops([5, 3], 2)).toBe(2 * 2 * 15 * 2);
+  });
+});
+
+describe('trainBenchSettings', () => {
+  it('runs the repeats asked for, quick or not; without a count, quick runs fewer', () => {
+    expect([trainBenchSettings(true, 10).repeats, trainBenchSettings(false, 2).repeats]).toEqual([10, 2]);
+    expect(trainBenchSettings(true, undefined).repeats).toBeLessThan(trainBenchSettings(false, undefined).repeats);
   });
 });
 

@@ -4,14 +4,20 @@
  * with no stack trace and leave no partial files behind.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { takeSamples } from '../../src/data/dataset';
+import { encodeModel } from '../../src/format/model-file';
 import { formatSeedText } from '../../src/format/seed-text';
 import { initNetwork } from '../../src/model/network';
+import { loadMnist } from '../../src/node/mnist';
+import { encodeCheckpoint } from '../../src/train/checkpoint';
+import { runTraining } from '../../src/train/run';
 import { testGpu } from '../helpers/gpu';
+import { cpuTrainerAt, SMALL_SEED_RECIPE } from '../helpers/training-runs';
 
 const gpu = await testGpu();
 
@@ -196,6 +202,64 @@ describe('webgpu-prune CLI', () => {
     const usage = await webgpuPrune('prune', 'seed.txt', '--scope', 'wide', '--out', 'out.safetensors');
     expect(usage.code).toBe(2);
     expect(usage.stderr).toBe(`webgpu-prune: --scope must be one of "global", "layer", got "wide"\nRun 'webgpu-prune prune --help' for usage.\n`);
+  });
+
+  it('bench refuses a bad --out-dir, and --unrolled without --model, before it opens a device or measures', async () => {
+    writeFileSync(join(dir, 'somefile'), '');
+    expectOneLineError(await webgpuPrune('bench', 'matmul', '--quick', '--repeats', '1', '--out-dir', 'somefile/sub'), /^webgpu-prune: cannot create --out-dir somefile\/sub: /);
+    mkdirSync(join(dir, 'results', 'bench-infer.svg'), { recursive: true });
+    expectOneLineError(await webgpuPrune('bench', 'infer', '--quick', '--repeats', '1', '--out-dir', 'results'), /^webgpu-prune: cannot write --out-dir results\/bench-infer\.svg: it is a folder$/);
+    for (const target of ['infer', 'train']) {
+      expectOneLineError(await webgpuPrune('bench', target, '--quick', '--repeats', '1', '--unrolled'), /^webgpu-prune: --unrolled goes with bench infer --model/);
+    }
+  });
+
+  it('prune and convert check --out before they read the network: one line saying what is wrong with it', async () => {
+    const prune = await webgpuPrune('prune', 'seed.txt', '--sparsity', '0.5', '--out', 'nowhere/p.safetensors');
+    expectOneLineError(prune, /^webgpu-prune: cannot write --out nowhere\/p\.safetensors: the folder nowhere does not exist$/);
+    mkdirSync(join(dir, 'afolder'), { recursive: true });
+    expectOneLineError(await webgpuPrune('convert', 'seed.txt', '--out', 'afolder/'), /^webgpu-prune: cannot write --out afolder\/: it is a folder$/);
+    expect(readdirSync(join(dir, 'afolder'))).toEqual([]);
+  });
+
+  it('prune drops the test accuracy it invalidates and convert keeps it; neither passes on a checkpoint\'s training state', async () => {
+    const metadata = { testAccuracy: '97.50', keptEpoch: '3' };
+    writeFileSync(join(dir, 'scored.safetensors'), encodeModel(initNetwork([784, 100, 100, 10], 1), 'safetensors', { metadata }));
+    await webgpuPrune('prune', 'scored.safetensors', '--threshold', '100', '--out', 'zero.safetensors');
+    await webgpuPrune('convert', 'scored.safetensors', '--out', 'same.safetensors', '--layout', 'csr');
+    const info = async (file: string) => JSON.parse((await webgpuPrune('info', file, '--json')).stdout);
+    const zero = await info('zero.safetensors');
+    expect(zero.weights).toBe(0);
+    expect(zero.metadata).toMatchObject({ keptEpoch: '3', keptWeights: '0' });
+    expect(zero.metadata).not.toHaveProperty('testAccuracy');
+    expect((await info('same.safetensors')).metadata).toMatchObject(metadata);
+
+    // A real checkpoint, stopped a few batches into its first epoch.
+    const train = takeSamples((await loadMnist()).train, 1_000);
+    let asked = 0;
+    const stopped = await runTraining(cpuTrainerAt(SMALL_SEED_RECIPE, train), SMALL_SEED_RECIPE, train.count, {}, { shouldStop: () => ++asked > 3, train });
+    if (stopped.status !== 'interrupted') throw new Error(`the run was not stopped: ${stopped.status}`);
+    writeFileSync(join(dir, 'run.ckpt'), encodeCheckpoint(stopped.checkpoint));
+    await webgpuPrune('convert', 'run.ckpt', '--out', 'from-ckpt.safetensors');
+    await webgpuPrune('prune', 'run.ckpt', '--sparsity', '0.5', '--out', 'pruned-ckpt.safetensors');
+    for (const file of ['from-ckpt.safetensors', 'pruned-ckpt.safetensors']) {
+      expect((await info(file)).metadata).not.toHaveProperty('checkpoint');
+      expectOneLineError(await webgpuPrune('train', '--resume', file), new RegExp(`^webgpu-prune: ${file.replace('.', '\\.')}: not a training checkpoint`));
+    }
+  });
+
+  it('info shows one shape where prune removed no neuron; eval, prune and convert show a file name safe for the terminal', async () => {
+    await webgpuPrune('prune', 'seed.txt', '--sparsity', '0.5', '--out', 'half.safetensors');
+    const first = (await webgpuPrune('info', 'half.safetensors')).stdout.split('\n')[0];
+    expect(first).toMatch(/^half\.safetensors: safetensors, 784-100-100-10, /);
+    expect(first).not.toContain('→');
+
+    const odd = 'odd\x1b[2Jname.txt';
+    writeFileSync(join(dir, odd), formatSeedText(initNetwork([784, 100, 100, 10], 1)));
+    const shown = 'odd\\x1b[2Jname.txt';
+    expect((await webgpuPrune('eval', odd, '--backend', 'cpu')).stdout.startsWith(`${shown}: 784-100-100-10, `)).toBe(true);
+    expect((await webgpuPrune('prune', odd, '--sparsity', '0.5', '--out', `${odd}.safetensors`)).stdout.startsWith(`${shown} → ${shown}.safetensors (safetensors), `)).toBe(true);
+    expect((await webgpuPrune('convert', odd, '--out', `${odd}.onnx`)).stdout.startsWith(`${shown} (seed-text) → ${shown}.onnx (onnx, logits out): `)).toBe(true);
   });
 
   it.skipIf(process.platform !== 'linux')("with no Vulkan driver, Dawn's complaints about it show only with --verbose", async () => {

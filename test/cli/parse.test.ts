@@ -147,7 +147,9 @@ describe('parseArgs', () => {
     expect(command(['convert', 'm.txt', '--out', 'm.onnx', '--softmax'])).toMatchObject({ name: 'convert', softmax: true });
     expect(failure(['convert', 'm.txt', '--out', 'm.safetensors', '--softmax'])).toMatch(/--softmax is for ONNX output \(--out ending in \.onnx\), not m\.safetensors/);
     expect(failure(['convert', 'm.txt', '--out', 'm.onnx', '--layout', 'torch'])).toMatch(/--layout is for safetensors output, not m\.onnx/);
-    expect(command(['bench', 'infer', '--quick'])).toMatchObject({ name: 'bench', target: 'infer', quick: true, repeats: 7 });
+    // Without --repeats the bench picks its default (fewer with --quick); a count given wins.
+    expect(command(['bench', 'infer', '--quick'])).toMatchObject({ name: 'bench', target: 'infer', quick: true, repeats: undefined });
+    expect(command(['bench', 'matmul', '--quick', '--repeats', '10'])).toMatchObject({ quick: true, repeats: 10 });
     expect(command(['bench', 'infer', '--quick'])).toMatchObject({ unrolled: false });
     expect(command(['bench', 'infer', '--model', 'm.safetensors', '--unrolled'])).toMatchObject({ model: 'm.safetensors', unrolled: true });
     expect(failure(['bench', 'everything'])).toMatch(/target must be one of "train", "infer"/);

@@ -4,7 +4,7 @@ import { benchInferGrid, benchInferNetwork, formatInferTable, renderInferChart, 
 import { benchMatmul, formatMatmulBench, matmulBenchSettings } from '../../bench/matmul';
 import { benchTrain, formatTrainBench, trainBenchSettings } from '../../bench/train';
 import { adapterName } from '../../gpu/device';
-import { writeFileAtomic } from '../../node/files';
+import { checkWritable, describeFsError, writeFileAtomic } from '../../node/files';
 import { loadMnist } from '../../node/mnist';
 import { UserError } from '../../util/errors';
 import { loadDawn, openTunedDevice } from '../gpu';
@@ -13,19 +13,31 @@ import { loadModel } from '../model-io';
 import { expandInputs } from '../../prune/structured';
 import type { BenchCommand } from '../parse';
 
-/** Writes results under `--out-dir`, atomically; returns the path. */
-async function writeResult(dir: string, name: string, text: string): Promise<string> {
-  await mkdir(dir, { recursive: true }).catch((err: Error) => {
-    throw new UserError(`cannot create ${dir}: ${err.message}`);
+/** The files each bench writes under `--out-dir`. */
+const RESULT_FILES = {
+  train: ['bench-train.json'],
+  matmul: ['bench-matmul.json'],
+  infer: ['bench-infer.json', 'bench-infer.svg'],
+} as const satisfies Record<BenchCommand['target'], readonly string[]>;
+
+/**
+ * Creates `--out-dir` and checks that each result file can be written there, before anything is
+ * measured: a bad --out-dir found after the run would lose the run. Returns the files' paths.
+ */
+async function prepareOutDir(dir: string, names: readonly string[]): Promise<string[]> {
+  await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+    throw new UserError(`cannot create --out-dir ${dir}: ${describeFsError(err)}`);
   });
-  const path = join(dir, name);
-  await writeFileAtomic(path, text);
-  return path;
+  const paths = names.map((name) => join(dir, name));
+  for (const path of paths) await checkWritable(path, '--out-dir');
+  return paths;
 }
 
 export async function runBench(cmd: BenchCommand, io: CommandIo): Promise<void> {
+  if (cmd.model && cmd.target !== 'infer') throw new UserError('--model goes with bench infer');
+  if (cmd.unrolled && !cmd.model) throw new UserError('--unrolled goes with bench infer --model (it races one more engine on that network)');
+  const paths = await prepareOutDir(cmd.outDir, RESULT_FILES[cmd.target]);
   const model = cmd.model ? await loadModel(cmd.model) : null;
-  if (model && cmd.target !== 'infer') throw new UserError('--model goes with bench infer');
   const gpu = loadDawn(cmd);
   const ctx = await openTunedDevice(gpu, io);
   const log = (line: string): void => io.err(line);
@@ -33,30 +45,31 @@ export async function runBench(cmd: BenchCommand, io: CommandIo): Promise<void> 
   if (cmd.target === 'train') {
     const data = await loadMnist();
     const report = await benchTrain({ ctx, gpu, train: data.train, test: data.test, settings: trainBenchSettings(cmd.quick, cmd.repeats), progress: log });
-    const path = await writeResult(cmd.outDir, 'bench-train.json', JSON.stringify(report, null, 2) + '\n');
+    await writeFileAtomic(paths[0]!, JSON.stringify(report, null, 2) + '\n');
     if (cmd.json) io.out(JSON.stringify(report));
-    else io.out(`${formatTrainBench(report)}\n\nwritten: ${path}`);
+    else io.out(`${formatTrainBench(report)}\n\nwritten: ${paths[0]}`);
     return;
   }
 
   if (cmd.target === 'matmul') {
     const report = await benchMatmul(ctx, matmulBenchSettings(cmd.quick, cmd.repeats), log);
-    const path = await writeResult(cmd.outDir, 'bench-matmul.json', JSON.stringify(report, null, 2) + '\n');
+    await writeFileAtomic(paths[0]!, JSON.stringify(report, null, 2) + '\n');
     if (cmd.json) io.out(JSON.stringify(report));
-    else io.out(`${formatMatmulBench(report)}\n\nwritten: ${path}`);
+    else io.out(`${formatMatmulBench(report)}\n\nwritten: ${paths[0]}`);
     return;
   }
 
   const grid = await benchInferGrid(ctx, { quick: cmd.quick, repeats: cmd.repeats, log });
-  if (model && cmd.unrolled) log(`${basename(cmd.model!)}: --unrolled compiles each small layer into a program of its own on first use (a minute or more on a software adapter)`);
+  if (cmd.unrolled) log(`${basename(cmd.model!)}: --unrolled compiles each small layer into a program of its own on first use (a minute or more on a software adapter)`);
   const trained: InferBenchResult | null = model
     ? // As the network of whole samples: dense reads every feature, the compact variants gather theirs.
-      await benchInferNetwork(ctx, expandInputs(model), { model: basename(cmd.model!), repeats: cmd.repeats, unrolled: cmd.unrolled, log })
+      await benchInferNetwork(ctx, expandInputs(model), { model: basename(cmd.model!), quick: cmd.quick, repeats: cmd.repeats, unrolled: cmd.unrolled, log })
     : null;
   const rows = [...grid.rows, ...(trained?.rows ?? [])];
   const report = { adapter: ctx.adapter, results: rows, skipped: [...grid.skipped, ...(trained?.skipped ?? [])] };
-  const jsonPath = await writeResult(cmd.outDir, 'bench-infer.json', JSON.stringify(report, null, 2) + '\n');
-  const svgPath = await writeResult(cmd.outDir, 'bench-infer.svg', renderInferChart(rows, `Inference on ${adapterName(ctx.adapter)}`));
+  const [jsonPath, svgPath] = paths as [string, string];
+  await writeFileAtomic(jsonPath, JSON.stringify(report, null, 2) + '\n');
+  await writeFileAtomic(svgPath, renderInferChart(rows, `Inference on ${adapterName(ctx.adapter)}`));
   if (cmd.json) {
     io.out(JSON.stringify(report));
     return;

@@ -1,13 +1,17 @@
 import { biasCount, keptTotal } from '../../model/network';
+import { checkWritable } from '../../node/files';
 import type { CommandIo } from '../io';
+import { printable } from '../../util/format';
 import { loadModel, saveModel } from '../model-io';
 import type { ConvertCommand } from '../parse';
-import { withoutReserved } from './prune';
+import { carriedMetadata } from './prune';
 
 export async function runConvert(cmd: ConvertCommand, io: CommandIo): Promise<void> {
+  await checkWritable(cmd.out, '--out');
   const model = await loadModel(cmd.model);
   const { net, format: from, layout: fromLayout, metadata } = model;
-  const to = await saveModel(cmd.out, model, withoutReserved(metadata), { layout: cmd.layout, softmax: cmd.softmax });
+  // The same network in another format: its test accuracy still holds.
+  const to = await saveModel(cmd.out, model, carriedMetadata(metadata), { layout: cmd.layout, softmax: cmd.softmax });
   const weights = keptTotal(net);
   const biases = biasCount(net);
   // Each option of the format written, and only those.
@@ -21,5 +25,5 @@ export async function runConvert(cmd: ConvertCommand, io: CommandIo): Promise<vo
   }
   const fromText = fromLayout === 'torch' ? `${from}, torch layout` : from;
   const toText = [to, layout && `${layout} layout`, output && `${output} out`].filter(Boolean).join(', ');
-  io.out(`${cmd.model} (${fromText}) → ${cmd.out} (${toText}): ${sizes.join('-')}, ${weights} weights${net.biases ? ` + ${biases} biases` : ''}`);
+  io.out(`${printable(cmd.model)} (${fromText}) → ${printable(cmd.out)} (${toText}): ${sizes.join('-')}, ${weights} weights${net.biases ? ` + ${biases} biases` : ''}`);
 }

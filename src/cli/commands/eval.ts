@@ -3,7 +3,7 @@ import { loadMnist } from '../../node/mnist';
 import { UserError } from '../../util/errors';
 import { selectBackend } from '../gpu';
 import type { CommandIo } from '../io';
-import { grouped, percent } from '../../util/format';
+import { grouped, percent, printable } from '../../util/format';
 import { loadModel } from '../model-io';
 import type { EvalCommand } from '../parse';
 import { checkDataFits, evaluateCpu, evaluateGpu } from '../evaluate';
@@ -41,7 +41,7 @@ export async function runEval(cmd: EvalCommand, io: CommandIo): Promise<void> {
   }
   const reads = inputIndices ? ` (${net.sizes[0]} of ${inputSize} inputs)` : '';
   const parameters = net.biases ? `; parameters (kept weights + biases) ${grouped(keptParameters(net))}` : '';
-  io.out(`${cmd.model}: ${net.sizes.join('-')}${reads}, ${grouped(weights)} of ${grouped(total)} weights (${percent(weights, total)}%)${parameters}, ${format}`);
+  io.out(`${printable(cmd.model)}: ${net.sizes.join('-')}${reads}, ${grouped(weights)} of ${grouped(total)} weights (${percent(weights, total)}%)${parameters}, ${format}`);
   io.out(`Test Accuracy = ${percent(result.correct, result.total).padStart(6)}% (${grouped(result.correct)}/${grouped(result.total)}) | ` +
     `Time = ${result.seconds.toFixed(3)}s | ${grouped(result.samplesPerSec)} samples/s on ${backend} (${result.kernel})`);
 }

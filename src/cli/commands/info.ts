@@ -38,7 +38,9 @@ export async function runInfo(cmd: InfoCommand, io: CommandIo): Promise<void> {
     io.out(JSON.stringify({ model: cmd.model, format, sizes: net.sizes, sizesBefore, inputs, inputSize, weights: kept, totalWeights: total, biases, parameters, layers, metadata }));
     return;
   }
-  const shape = sizesBefore === net.sizes ? net.sizes.join('-') : `${sizesBefore.join('-')} → ${net.sizes.join('-')}`;
+  // By value: `originalSizes` is read into an array of its own even where nothing was removed.
+  const [shapeBefore, shapeAfter] = [sizesBefore.join('-'), net.sizes.join('-')];
+  const shape = shapeBefore === shapeAfter ? shapeAfter : `${shapeBefore} → ${shapeAfter}`;
   const reads = inputIndices ? `, ${inputs} (of ${inputSize}) inputs` : '';
   io.out(`${printable(cmd.model)}: ${format}, ${shape}${reads}, ${grouped(kept)} of ${grouped(total)} weights kept (${percent(kept, total)}%)`);
   io.out('layer   shape before → after        kept weights   dense bytes     CSR bytes');

@@ -1,15 +1,18 @@
 import { UserError } from '../../util/errors';
 import { biasCount, keptParameters, keptPerLayer, keptTotal, totalWeights } from '../../model/network';
 import { RESERVED_METADATA_KEYS } from '../../format/safetensors';
+import { checkWritable } from '../../node/files';
 import { outputFormatForName } from '../../format/model-file';
 import { asCompact, compactNetwork, expandInputs, selectInputs, type CompactNetwork, type StructuredReport } from '../../prune/structured';
 import { pruneByThreshold, pruneToSparsity } from '../../prune/unstructured';
+import { CHECKPOINT_METADATA_KEY } from '../../train/checkpoint';
 import { type CommandIo } from '../io';
-import { grouped, percent } from '../../util/format';
+import { grouped, percent, printable } from '../../util/format';
 import { loadModel, saveModel } from '../model-io';
 import type { PruneCommand } from '../parse';
 
 export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> {
+  await checkWritable(cmd.out, '--out');
   const model = await loadModel(cmd.model);
   const { metadata } = model;
   // The rules see whole samples: the features a compact file does not read have only pruned weights.
@@ -64,7 +67,8 @@ export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> 
   const total = totalWeights(sizesBefore);
   const kept = keptTotal(result);
   const format = await saveModel(cmd.out, compacted, {
-    ...withoutReserved(metadata),
+    // The network is not the one that was tested.
+    ...carriedMetadata(metadata, ['testAccuracy']),
     pruned: rule,
     keptWeights: String(kept),
     originalSizes: sizesBefore.join(','),
@@ -88,7 +92,7 @@ export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> 
     }));
     return;
   }
-  io.out(`${cmd.model} → ${cmd.out} (${format}), ${rule}`);
+  io.out(`${printable(cmd.model)} → ${printable(cmd.out)} (${format}), ${rule}`);
   const reads = compacted.inputIndices ? ` (reads ${result.sizes[0]} of ${compacted.inputSize} inputs)` : '';
   const parameters = result.biases ? `; parameters (kept weights + biases) ${grouped(keptParameters(result))}` : '';
   io.out(`network ${sizesBefore.join('-')} → ${result.sizes.join('-')}${reads}; weights ${grouped(totalBefore)} → ${grouped(kept)} (${percent(kept, total)}% of ${grouped(total)})${parameters}`);
@@ -100,7 +104,14 @@ export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> 
   }
 }
 
-/** The format owns `format`, `sizes` and `inputSize`; a converted or pruned file gets fresh ones. */
-export function withoutReserved(metadata: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(metadata).filter(([key]) => !RESERVED_METADATA_KEYS.includes(key)));
+/**
+ * What a converted or pruned file keeps of its source's metadata (the recipe, how it was trained
+ * and pruned). Not the keys the format owns (`format`, `sizes`, `inputSize`): it writes fresh ones.
+ * Not a checkpoint's training state, whose tensors the file does not get: `train --resume` must
+ * find that the file is no checkpoint, not a checkpoint with missing tensors. `stale` names what
+ * else no longer holds for the file written.
+ */
+export function carriedMetadata(metadata: Record<string, string>, stale: readonly string[] = []): Record<string, string> {
+  const dropped = [...RESERVED_METADATA_KEYS, CHECKPOINT_METADATA_KEY, ...stale];
+  return Object.fromEntries(Object.entries(metadata).filter(([key]) => !dropped.includes(key)));
 }

@@ -11,6 +11,17 @@ export async function loadModel(path: string): Promise<ReturnType<typeof detectA
   return detectAndParseModel(bytes, basename(path));
 }
 
+/**
+ * The layer sizes a loaded network had before structured pruning removed neurons and inputs
+ * (written by `prune` as `originalSizes`), else its own with whole samples in: what its kept
+ * weights are counted against, as the training table counts them.
+ */
+export function sizesBeforePruning({ net, metadata, inputIndices, inputSize }: Awaited<ReturnType<typeof loadModel>>): number[] {
+  const before = metadata.originalSizes?.split(',').map(Number);
+  if (before && before.length === net.sizes.length && before.every((n) => Number.isInteger(n) && n > 0)) return before;
+  return inputIndices ? [inputSize, ...net.sizes.slice(1)] : net.sizes;
+}
+
 export interface SaveOptions {
   /** safetensors only; default `auto`. */
   layout?: SafetensorsLayout;

@@ -161,6 +161,8 @@ describe('webgpu-prune CLI', () => {
     const before = JSON.parse((await webgpuPrune('eval', 'p.safetensors', '--backend', 'cpu', '--json')).stdout);
     const after = JSON.parse((await webgpuPrune('eval', 'c.safetensors', '--backend', 'cpu', '--json')).stdout);
     expect(after.correct).toBe(before.correct);
+    // Kept weights counted against the network before structured pruning, as info and train count them.
+    expect([before.totalWeights, after.totalWeights]).toEqual([89_400, 89_400]);
     // The seed's text has no place for the features read: it holds the network of whole samples.
     await webgpuPrune('convert', 'c.safetensors', '--out', 'c.txt');
     expect(readFileSync(join(dir, 'c.txt'), 'utf8').split('\r\n')[0]).toBe(`784,${compact.sizes.slice(1).join(',')}`);

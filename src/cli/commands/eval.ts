@@ -4,7 +4,7 @@ import { UserError } from '../../util/errors';
 import { selectBackend } from '../gpu';
 import type { CommandIo } from '../io';
 import { grouped, percent, printable } from '../../util/format';
-import { loadModel } from '../model-io';
+import { loadModel, sizesBeforePruning } from '../model-io';
 import type { EvalCommand } from '../parse';
 import { checkDataFits, evaluateCpu, evaluateGpu } from '../evaluate';
 
@@ -18,7 +18,8 @@ export async function runEval(cmd: EvalCommand, io: CommandIo): Promise<void> {
   if (cmd.sparse && !gpu) throw new UserError('--sparse runs the GPU sparse kernel, and no WebGPU adapter is available');
   const result = gpu ? await evaluateGpu(gpu, model, data.test, cmd.sparse) : evaluateCpu(model, data.test);
   const weights = keptTotal(net);
-  const total = totalWeights(net.sizes);
+  // Against the network before structured pruning, as `info` and the training table count.
+  const total = totalWeights(sizesBeforePruning(model));
   const backend = gpu ? 'gpu' : 'cpu';
   if (cmd.json) {
     io.out(JSON.stringify({

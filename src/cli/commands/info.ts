@@ -1,15 +1,13 @@
 import { biasCount, keptParameters, keptWeights, totalWeights } from '../../model/network';
 import { type CommandIo } from '../io';
 import { grouped, percent, printable } from '../../util/format';
-import { loadModel } from '../model-io';
+import { loadModel, sizesBeforePruning } from '../model-io';
 import type { InfoCommand } from '../parse';
 
 export async function runInfo(cmd: InfoCommand, io: CommandIo): Promise<void> {
-  const { net, format, metadata, inputIndices, inputSize } = await loadModel(cmd.model);
-  // Written by `prune`: the layer sizes before structured pruning removed neurons.
-  const before = metadata.originalSizes?.split(',').map(Number);
-  const wholeSamples = inputIndices ? [inputSize, ...net.sizes.slice(1)] : net.sizes;
-  const sizesBefore = before && before.length === net.sizes.length && before.every((n) => Number.isInteger(n) && n > 0) ? before : wholeSamples;
+  const model = await loadModel(cmd.model);
+  const { net, format, metadata, inputIndices, inputSize } = model;
+  const sizesBefore = sizesBeforePruning(model);
   const layers = net.masks.map((mask, l) => {
     const inSize = net.sizes[l]!;
     const outSize = net.sizes[l + 1]!;

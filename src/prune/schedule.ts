@@ -44,7 +44,8 @@ export type PruneSchedule =
  */
 export function gradualTarget(s: GradualSchedule, epoch: number): number | number[] | null {
   if (epoch < s.start || epoch > (s.regrow?.end ?? s.end)) return null;
-  if ((epoch - s.start) % s.every !== 0) return null;
+  // Every `every` epochs from the start, and at the end whatever the step: the final sparsity is reached there.
+  if ((epoch - s.start) % s.every !== 0 && epoch !== s.end) return null;
   const span = s.end - s.start;
   const remaining = (1 - (span === 0 ? 1 : Math.min(1, (epoch - s.start) / span))) ** 3;
   const at = (final: number): number => final + (Math.min(s.initialSparsity, final) - final) * remaining;

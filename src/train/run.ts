@@ -185,9 +185,10 @@ async function trainEpochs(
   let lastGood = initial ?? checkpointAt(0, 0, rng.getState(), NO_COUNTS, await first.state());
   let kept = keptTotal(lastGood.net);
   let trainer = first;
-  // The first trainer switches to the smaller network once; later pruning passes compact it again (CompactTrainer.setMasks).
+  // The first trainer switches to the smaller network once, when no pruning pass is left, and
+  // only if an epoch is left to train with it.
   const compactFrom = async (state: TrainerState, epoch: number): Promise<void> => {
-    if (!options.compact) return;
+    if (!options.compact || epoch >= recipe.epochs) return;
     compacted.trainer ??= await CompactTrainer.start(state, recipe, options.compact);
     if (!compacted.trainer) return;
     trainer = compacted.trainer;

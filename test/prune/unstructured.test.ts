@@ -68,6 +68,13 @@ describe('gradual schedule (Zhu & Gupta)', () => {
     expect(gradualTarget(s, 13)).toBeNull();
   });
 
+  it('reaches the final sparsity at the end when the steps do not land on it', () => {
+    const s = { kind: 'gradual' as const, start: 2, end: 10, every: 3, initialSparsity: 0, sparsity: 0.95, scope: 'global' as const };
+    expect([2, 5, 8, 10].map((e) => gradualTarget(s, e) !== null)).toEqual([true, true, true, true]);
+    expect([3, 9, 11].map((e) => gradualTarget(s, e))).toEqual([null, null, null]);
+    expect(gradualTarget(s, 10)).toBe(0.95);
+  });
+
   it('a per-layer policy follows the same curve in every layer', () => {
     const s = { kind: 'gradual' as const, start: 0, end: 10, every: 1, initialSparsity: 0, sparsity: [0.96, 0.9, 0.5], scope: 'layer' as const };
     expect(gradualTarget(s, 0)).toEqual([0, 0, 0]);

@@ -114,6 +114,15 @@ describe('training the pruned network as the smaller one (JS reference)', () => 
     expectSameNetwork(full.net, compact.net);
   });
 
+  it('a pruning pass after the last epoch leaves nothing to train the smaller network for: none is made', async () => {
+    const recipe: Recipe = { ...SEED_SMALL, prune: { ...SEED_SMALL.prune, epoch: SEED_SMALL.epochs - 1 } as Recipe['prune'] };
+    const made: number[][] = [];
+    const compactedAt: number[] = [];
+    const run = finished(await runTraining(start(recipe), recipe, train.count, { onCompact: (_sizes, epoch) => void compactedAt.push(epoch) }, { compact: compactOn(recipe, made) }));
+    expect(run.epochs.at(-1)!.pruned).toBeTruthy();
+    expect([made, compactedAt]).toEqual([[], []]);
+  });
+
   it('a pruning pass on the smaller network (setMasks) compacts again from the full state', async () => {
     const recipe = ADAM;
     const fullTrainer = start(recipe);

@@ -117,13 +117,6 @@ export interface SoftmaxGradCounts {
   lossSum: number;
 }
 
-/**
- * Per sample: prediction = argmax of the logits (the first maximum wins), p = softmax(logits)
- * computed as exp(x − max) / Σ exp(x − max) (the same value as the seed's exp(x) / Σ exp(x),
- * without overflow), then grad = onehot(target) − p if p[target] < confidence, else 0. A sample
- * with a NaN or infinite logit (the network overflowed) only counts as non-finite: it predicts
- * nothing and its gradient is 0, so it spreads no NaN.
- */
 /** −ln softmax(logits)[target] for one row of finite logits, as ln Σ exp(x − max) − (x[target] − max), in f64. */
 export function crossEntropy(
   logits: ArrayLike<number>, // [classes]
@@ -138,6 +131,13 @@ export function crossEntropy(
   return Math.log(sum) - (logits[offset + target]! - max);
 }
 
+/**
+ * Per sample: prediction = argmax of the logits (the first maximum wins), p = softmax(logits)
+ * computed as exp(x − max) / Σ exp(x − max) (the same value as the seed's exp(x) / Σ exp(x),
+ * without overflow), then grad = onehot(target) − p if p[target] < confidence, else 0. A sample
+ * with a NaN or infinite logit (the network overflowed) only counts as non-finite: it predicts
+ * nothing and its gradient is 0, so it spreads no NaN.
+ */
 export function softmaxGrad(
   logits: Float32Array, // [batch, classes]
   targets: ArrayLike<number>, // [batch]: class indices

@@ -1,6 +1,7 @@
 /**
  * Unstructured (single-weight) magnitude pruning. Every pass only removes: a weight that is
- * already pruned stays pruned, and the velocities of removed weights are zeroed with them.
+ * already pruned stays pruned. The optimizer state of removed weights is the trainer's to zero
+ * (`Trainer.setMasks`).
  */
 import { keptTotal, keptWeights, totalWeights, type Network } from '../model/network';
 
@@ -11,7 +12,7 @@ export interface PruneResult {
   removed: number[];
 }
 
-function removeWhere(net: Network, velocities: Float32Array[] | null, drop: (l: number, k: number) => boolean): PruneResult {
+function removeWhere(net: Network, drop: (l: number, k: number) => boolean): PruneResult {
   const kept: number[] = [];
   const removed: number[] = [];
   net.weights.forEach((w, l) => {
@@ -21,7 +22,6 @@ function removeWhere(net: Network, velocities: Float32Array[] | null, drop: (l: 
       if (mask[k] === 1 && drop(l, k)) {
         mask[k] = 0;
         w[k] = 0;
-        if (velocities) velocities[l]![k] = 0;
         count++;
       }
     }
@@ -32,8 +32,8 @@ function removeWhere(net: Network, velocities: Float32Array[] | null, drop: (l: 
 }
 
 /** The seed's rule: drop every weight with w² < threshold. */
-export function pruneByThreshold(net: Network, threshold: number, velocities: Float32Array[] | null = null): PruneResult {
-  return removeWhere(net, velocities, (l, k) => net.weights[l]![k]! * net.weights[l]![k]! < threshold);
+export function pruneByThreshold(net: Network, threshold: number): PruneResult {
+  return removeWhere(net, (l, k) => net.weights[l]![k]! * net.weights[l]![k]! < threshold);
 }
 
 export type SparsityScope = 'global' | 'layer';
@@ -48,7 +48,6 @@ export function pruneToSparsity(
   net: Network,
   sparsity: number | readonly number[],
   scope: SparsityScope = 'global',
-  velocities: Float32Array[] | null = null,
 ): PruneResult {
   const layers = net.weights.length;
   const perLayer = typeof sparsity === 'number' ? new Array<number>(layers).fill(sparsity) : [...sparsity];
@@ -86,7 +85,7 @@ export function pruneToSparsity(
   };
   if (typeof sparsity === 'number' && scope === 'global') markSmallest([...net.weights.keys()], sparsity);
   else perLayer.forEach((s, l) => markSmallest([l], s));
-  return removeWhere(net, velocities, (l, k) => dropped[l]![k] === 1);
+  return removeWhere(net, (l, k) => dropped[l]![k] === 1);
 }
 
 export function sparsityOf(net: Network): number {

@@ -8,10 +8,12 @@
  * Synthetic models get random weights (the seed's init) pruned by magnitude in each layer to
  * the sparsity; `square-N` is one N→N layer, `mnist` the 784-100-100-10 network.
  */
+import { denseInfer } from '../cpu/sparse-forward';
 import { adapterName, type GpuContext } from '../gpu/device';
 import { createDenseInference } from '../gpu/dense-inference';
 import { createHybridInference } from '../gpu/hybrid-inference';
 import type { GpuInference } from '../gpu/inference';
+import { KernelError } from '../gpu/program';
 import { createSparseInference } from '../gpu/sparse-inference';
 import { cloneNetwork, initNetwork, keptTotal, type Network } from '../model/network';
 import { compactNetwork } from '../prune/structured';
@@ -96,18 +98,46 @@ function randomInputs(count: number, features: number): Float32Array {
 interface Contender {
   variant: InferVariant;
   engine: GpuInference;
+  /** The network whose function the engine computes (whole samples in), for the JS reference. */
+  reference: Network;
   sparsity: number;
   sizes: number[];
   weights: number;
   times: number[];
 }
 
-/** Warm-up, then round-robin repeats; returns one row per contender. */
+/** Multiply-adds of one JS reference check: rows enough to catch a wrong kernel, few for a 4096² layer. */
+const REFERENCE_WORK = 2e7;
+
+/**
+ * Throws unless the logits of `engine`'s last run over `inputs` ([batch, features]) are those of
+ * the JS reference of `reference` on the first rows: the speed of an engine that computes
+ * something else means nothing. The sums run in another order than the reference's, which moves
+ * f32 logits by far less than the tolerance.
+ */
+export async function checkAgainstReference(what: string, engine: Pick<GpuInference, 'name' | 'readLogits'>, reference: Network, inputs: Float32Array, batch: number): Promise<void> {
+  const weights = reference.weights.reduce((n, w) => n + w.length, 0);
+  const rows = Math.min(batch, Math.max(1, Math.floor(REFERENCE_WORK / Math.max(1, weights))));
+  const features = reference.sizes[0]!;
+  const classes = reference.sizes[reference.sizes.length - 1]!;
+  const expected = denseInfer(reference, inputs.subarray(0, rows * features), rows).logits;
+  const got = await engine.readLogits(batch);
+  for (let i = 0; i < expected.length; i++) {
+    const [e, g] = [expected[i]!, got[i]!];
+    if (!(Math.abs(g - e) <= 1e-3 * Math.max(1, Math.abs(e)))) {
+      const where = `sample ${Math.floor(i / classes)}, class ${i % classes}`;
+      throw new KernelError(`bench infer: ${what} (${engine.name}) gives the logit ${g} at ${where} where the JS reference gives ${e}; its speed would mean nothing`);
+    }
+  }
+}
+
+/** Warm-up and a check of every engine's results, then round-robin repeats; returns one row per contender. */
 async function raceCell(model: string, batch: number, contenders: Contender[], repeats: number): Promise<InferRow[]> {
   const inputs = randomInputs(batch, contenders[0]!.engine.features);
   for (const c of contenders) {
     c.engine.upload(inputs, batch);
     await c.engine.run(batch);
+    await checkAgainstReference(`${model} ${c.variant} at sparsity ${c.sparsity.toFixed(3)}, batch ${batch}`, c.engine, c.reference, inputs, batch);
     await c.engine.run(batch);
   }
   for (let r = 0; r < repeats; r++) {
@@ -157,9 +187,9 @@ async function measureCell(
 ): Promise<InferRow[]> {
   const contenders: Contender[] = [];
   const total = base.weights.reduce((n, w) => n + w.length, 0);
-  const add = async (variant: InferVariant, engine: Promise<GpuInference>, sparsity: number, sizes: number[], weights: number): Promise<void> => {
+  const add = async (variant: InferVariant, engine: Promise<GpuInference>, reference: Network, sparsity: number, sizes: number[], weights: number): Promise<void> => {
     try {
-      contenders.push({ variant, engine: await engine, sparsity, sizes, weights, times: [] });
+      contenders.push({ variant, engine: await engine, reference, sparsity, sizes, weights, times: [] });
     } catch (err) {
       skipped.push(`${model} ${variant} sparsity ${sparsity.toFixed(3)} batch ${batch}: ${(err as Error).message}`);
     }
@@ -168,7 +198,7 @@ async function measureCell(
     if (denseWork(base.sizes, batch) > MAX_DENSE_WORK) {
       skipped.push(`${model} dense batch ${batch}: ${denseWork(base.sizes, batch).toExponential(1)} multiply-adds per run, past the ${MAX_DENSE_WORK.toExponential(0)} cap`);
     } else {
-      await add('dense', createDenseInference(ctx, base, { maxBatch: batch }), 0, base.sizes, total);
+      await add('dense', createDenseInference(ctx, base, { maxBatch: batch }), base, 0, base.sizes, total);
     }
     for (const net of pruned) {
       const sparsity = measuredSparsity(net);
@@ -177,14 +207,15 @@ async function measureCell(
         skipped.push(`${model} sparse/compact sparsity ${sparsity.toFixed(3)} batch ${batch}: ${(kept * batch).toExponential(1)} multiply-adds per run, past the ${MAX_SPARSE_WORK.toExponential(0)} cap`);
         continue;
       }
-      await add('sparse', createSparseInference(ctx, net, { maxBatch: batch }), sparsity, net.sizes, kept);
+      await add('sparse', createSparseInference(ctx, net, { maxBatch: batch }), net, sparsity, net.sizes, kept);
+      // The compact forms compute the pruned network's function (structured pruning changes no output).
       const { compact } = compactNetwork(net);
-      await add('compact', createSparseInference(ctx, compact, { maxBatch: batch }), sparsity, compact.net.sizes, kept);
-      await add('hybrid', createHybridInference(ctx, compact, { maxBatch: batch }), sparsity, compact.net.sizes, kept);
-      if (unrolled) await add('hybrid-unrolled', createHybridInference(ctx, compact, { maxBatch: batch, unrolled: true }), sparsity, compact.net.sizes, kept);
+      await add('compact', createSparseInference(ctx, compact, { maxBatch: batch }), net, sparsity, compact.net.sizes, kept);
+      await add('hybrid', createHybridInference(ctx, compact, { maxBatch: batch }), net, sparsity, compact.net.sizes, kept);
+      if (unrolled) await add('hybrid-unrolled', createHybridInference(ctx, compact, { maxBatch: batch, unrolled: true }), net, sparsity, compact.net.sizes, kept);
       if (compactDense && denseWork(compact.net.sizes, batch) <= MAX_DENSE_WORK) {
         const weights = compact.net.weights.reduce((n, w) => n + w.length, 0);
-        await add('compact-dense', createDenseInference(ctx, compact, { maxBatch: batch }), sparsity, compact.net.sizes, weights);
+        await add('compact-dense', createDenseInference(ctx, compact, { maxBatch: batch }), net, sparsity, compact.net.sizes, weights);
       }
     }
     return contenders.length ? await raceCell(model, batch, contenders, repeats) : [];

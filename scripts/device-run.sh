@@ -5,6 +5,8 @@
 # It unpacks Node.js and Dawn to a scratch folder, brings the Vulkan loader when the machine has
 # none, points Vulkan at NVIDIA's driver when that is installed, then runs
 #   devices --json            → $OUT/devices.json   (the adapter the figures come from)
+#   train --verify --json     → $OUT/verify.json    (one short epoch; the GPU's first batches
+#                                                    against the JS reference: worst |Δw| in "verify")
 #   tune --json               → $OUT/tune.json      (its cache kept in the scratch folder)
 #   bench train --json        → $OUT/bench-train.json
 #   bench infer --model --json → $OUT/bench-infer.json and bench-infer.svg
@@ -64,6 +66,7 @@ step() {
   fi
   echo "run.sh: $name took $((SECONDS - started)) s" >&2
 }
+step "train --verify" "$node" "$cli" train --backend gpu --verify --epochs 1 --limit 8000 --no-checkpoint --json --out "$scratch/verify.safetensors" > "$out/verify.json"
 step tune "$node" "$cli" tune "${quick[@]}" --json > "$out/tune.json"
 step "bench train" "$node" "$cli" bench train "${quick[@]}" --json --out-dir "$out" > /dev/null
 step "bench infer --model" "$node" "$cli" bench infer "${quick[@]}" --model "$pack/model.safetensors" --json --out-dir "$out" > /dev/null

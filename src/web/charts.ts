@@ -9,14 +9,22 @@ const HEIGHT = 220;
 /** A uPlot chart that fills its container's width and follows it. */
 class Chart {
   private readonly plot: uPlot;
+  private readonly resized: ResizeObserver;
 
   constructor(container: HTMLElement, options: Omit<uPlot.Options, 'width' | 'height'>, data: uPlot.AlignedData) {
     this.plot = new uPlot({ ...options, width: Math.max(200, container.clientWidth), height: HEIGHT }, data, container);
-    new ResizeObserver(() => this.plot.setSize({ width: Math.max(200, container.clientWidth), height: HEIGHT })).observe(container);
+    this.resized = new ResizeObserver(() => this.plot.setSize({ width: Math.max(200, container.clientWidth), height: HEIGHT }));
+    this.resized.observe(container);
   }
 
   set(data: uPlot.AlignedData): void {
     this.plot.setData(data);
+  }
+
+  /** Removes the chart from its container, with the listeners that would keep it alive. */
+  destroy(): void {
+    this.resized.disconnect();
+    this.plot.destroy();
   }
 }
 
@@ -84,15 +92,17 @@ export class EpochCharts {
 
 /** Samples/s against batch size, both log scales, a line per engine. */
 export class RaceChart {
+  private chart: Chart | null = null;
+
   constructor(private readonly box: HTMLElement) {}
 
   show(rows: readonly RaceRow[]): void {
     const engines = [...new Set(rows.map((r) => r.engine))];
     const batches = [...new Set(rows.map((r) => r.batch))].sort((a, b) => a - b);
     const data: uPlot.AlignedData = [batches, ...engines.map((e) => batches.map((b) => rows.find((r) => r.engine === e && r.batch === b)?.samplesPerSec ?? null))];
-    // The series are known only now: the chart is made for them.
-    this.box.replaceChildren();
-    new Chart(
+    // The series are known only now: the chart is made for them, in place of the last race's.
+    this.chart?.destroy();
+    this.chart = new Chart(
       this.box,
       {
         scales: { x: { time: false, distr: 3 }, y: { distr: 3 } },

@@ -16,7 +16,7 @@ import { DigitPad, showInput } from './digit';
 import { drawNetwork, drawReceptiveFields } from './network-view';
 import { OPTION_DEFAULTS, PRESETS, presetValues, trainRequest } from './options';
 import type { BackendInfo, NetworkChoice, PruneRequest, PruneSummary, RaceRow, SaveFormat, Score, TrainSummary } from './protocol';
-import { element, megabytes, seconds, showPrediction, showRace, showScores } from './views';
+import { element, megabytes, seconds, showLines, showPrediction, showRace, showScores } from './views';
 
 /** What `#result` holds after an automatic run. */
 export interface AutoResult {
@@ -44,10 +44,28 @@ const raceForm = element<HTMLFormElement>('race-form');
 let backend: BackendInfo | null = null;
 let haveNetwork = false;
 let havePruned = false;
-let training = false;
-let tuning = false;
 
-/** The first failure wins: later ones are usually its consequences. */
+/** What the worker is doing for the page. */
+type Action = 'training' | 'pruning' | 'racing' | 'tuning' | 'loading';
+let busy: Action | null = null;
+
+/**
+ * Runs `work` as the page's one action: the controls of the others stay disabled until it ends,
+ * since the worker takes requests one after another and each changes what the next one finds.
+ */
+async function exclusive<T>(action: Action, work: () => Promise<T>): Promise<T> {
+  if (busy) throw new UserError(`the page is busy ${busy}: try again when that is done`);
+  busy = action;
+  updateButtons();
+  try {
+    return await work();
+  } finally {
+    busy = null;
+    updateButtons();
+  }
+}
+
+/** Within an action the first failure wins: later ones are usually its consequences. */
 function showError(message: string): void {
   const box = element('error');
   if (box.textContent) return;
@@ -57,10 +75,10 @@ function showError(message: string): void {
 
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-/** Runs a click's work; its failure is shown in `box` (the page's error box by default). */
+/** Runs a click's work; its failure is shown in `box` (the page's error box by default), which it empties first. */
 function guarded(work: () => Promise<void>, box?: HTMLElement): () => void {
   return () => {
-    if (box) box.textContent = '';
+    (box ?? element('error')).textContent = '';
     work().catch((err: unknown) => (box ? (box.textContent = messageOf(err)) : showError(messageOf(err))));
   };
 }
@@ -102,6 +120,9 @@ function formValues(): Record<string, string> {
   const values: Record<string, string> = {};
   for (const name of Object.keys(OPTION_DEFAULTS)) {
     const field = form.elements.namedItem(name);
+    // A number field's text that is no number reads as empty, which options.ts takes for the
+    // default; the browser's check, which caught it, is off (index.html says why).
+    if (field instanceof HTMLInputElement && field.validity.badInput && !field.closest('[hidden]')) throw new UserError(`${name} is not a number`);
     if (field instanceof HTMLInputElement && field.type === 'checkbox') values[name] = String(field.checked);
     else if (field instanceof HTMLInputElement || field instanceof HTMLSelectElement) values[name] = field.value;
   }
@@ -119,9 +140,22 @@ function showScheduleFields(): void {
   form.querySelectorAll<HTMLElement>('[data-decay]').forEach((label) => (label.hidden = lrSchedule !== 'seed-decay'));
 }
 
-/** URL parameters named like options override the preset (`preset=` picks one). */
+/** `preset=`, or the seed's when it names no preset (said on the page, which starts all the same). */
+function startPreset(): string {
+  const name = params.get('preset') ?? 'seed';
+  try {
+    presetValues(name);
+    return name;
+  } catch (err) {
+    showError(`${messageOf(err)}; the form starts from seed`);
+    return 'seed';
+  }
+}
+const preset = startPreset();
+
+/** URL parameters named like options override the preset. */
 function initialValues(): Record<string, string> {
-  const values = presetValues(params.get('preset') ?? 'seed');
+  const values = presetValues(preset);
   for (const name of Object.keys(OPTION_DEFAULTS)) {
     const given = params.get(name);
     if (given !== null) values[name] = given;
@@ -132,12 +166,12 @@ function initialValues(): Record<string, string> {
 // ---- buttons' states ----
 function updateButtons(): void {
   const ready = backend !== null && dataReady;
-  element<HTMLButtonElement>('train').disabled = !ready || training || tuning;
-  element<HTMLButtonElement>('tune-button').disabled = backend?.backend !== 'gpu' || training || tuning;
-  element<HTMLButtonElement>('pause').disabled = !training;
-  element<HTMLButtonElement>('stop').disabled = !training;
-  for (const id of ['prune-button', 'race-button', 'save-safetensors', 'save-text']) element<HTMLButtonElement>(id).disabled = !haveNetwork || training || tuning;
-  element<HTMLInputElement>('model-file').disabled = !ready || training;
+  element<HTMLButtonElement>('train').disabled = !ready || busy !== null;
+  element<HTMLButtonElement>('tune-button').disabled = backend?.backend !== 'gpu' || busy !== null;
+  element<HTMLButtonElement>('pause').disabled = busy !== 'training';
+  element<HTMLButtonElement>('stop').disabled = busy !== 'training';
+  for (const id of ['prune-button', 'race-button', 'save-safetensors', 'save-text']) element<HTMLButtonElement>(id).disabled = !haveNetwork || busy !== null;
+  element<HTMLInputElement>('model-file').disabled = !ready || busy !== null;
 }
 
 // ---- data ----
@@ -194,18 +228,27 @@ async function start(): Promise<void> {
 // ---- training ----
 async function train(values: Record<string, string>): Promise<TrainSummary> {
   const request = trainRequest(values);
-  training = true;
-  haveNetwork = false;
-  havePruned = false;
-  updateButtons();
-  charts.reset();
-  element('train-summary').textContent = '';
-  element('pause').textContent = 'Pause';
-  element('train-status').textContent = 'Starting…';
-  trainingSpan = { start: performance.now(), end: Infinity };
-  try {
-    const summary = await client.call('train', request);
-    trainingSpan.end = performance.now();
+  return exclusive('training', async () => {
+    // The worker keeps its networks until a run ends (session.ts): a run that fails leaves them.
+    const had = { network: haveNetwork, pruned: havePruned };
+    haveNetwork = false;
+    havePruned = false;
+    updateButtons();
+    charts.reset();
+    element('train-summary').textContent = '';
+    element('pause').textContent = 'Pause';
+    element('train-status').textContent = 'Starting…';
+    trainingSpan = { start: performance.now(), end: Infinity };
+    let summary: TrainSummary;
+    try {
+      summary = await client.call('train', request);
+    } catch (err) {
+      ({ network: haveNetwork, pruned: havePruned } = had);
+      element('train-status').textContent = `Failed: ${messageOf(err)}`;
+      throw err;
+    } finally {
+      trainingSpan.end = performance.now();
+    }
     const words = { finished: 'Finished', stopped: 'Stopped', diverged: 'Diverged' }[summary.status];
     element('train-status').textContent = `${words} after ${summary.epochs.length} epochs in ${seconds(summary.seconds)}.`;
     const t = summary.trained;
@@ -214,11 +257,7 @@ async function train(values: Record<string, string>): Promise<TrainSummary> {
     haveNetwork = true;
     await showNetwork('trained');
     return summary;
-  } finally {
-    trainingSpan.end = Math.min(trainingSpan.end, performance.now());
-    training = false;
-    updateButtons();
-  }
+  });
 }
 
 form.addEventListener('submit', (event) => {
@@ -260,16 +299,18 @@ function pruneRequest(): PruneRequest {
 }
 
 async function prune(request: PruneRequest): Promise<PruneSummary> {
-  const summary = await client.call('prune', request);
-  showScores(element<HTMLTableElement>('prune-table'), [
-    ['before', summary.before],
-    [`after ${summary.rule}`, summary.after],
-    ...(summary.compact ? [['as the smaller network', summary.compact] as [string, Score]] : []),
-  ]);
-  havePruned = true;
-  element<HTMLSelectElement>('save-which').value = 'pruned';
-  await showNetwork('pruned');
-  return summary;
+  return exclusive('pruning', async () => {
+    const summary = await client.call('prune', request);
+    showScores(element<HTMLTableElement>('prune-table'), [
+      ['before', summary.before],
+      [`after ${summary.rule}`, summary.after],
+      ...(summary.compact ? [['as the smaller network', summary.compact] as [string, Score]] : []),
+    ]);
+    havePruned = true;
+    element<HTMLSelectElement>('save-which').value = 'pruned';
+    await showNetwork('pruned');
+    return summary;
+  });
 }
 
 pruneForm.addEventListener('submit', (event) => {
@@ -296,18 +337,19 @@ element('network-choice').addEventListener(
 
 // ---- race ----
 async function race(batches: number[], repeats: number): Promise<RaceRow[]> {
-  const button = element<HTMLButtonElement>('race-button');
-  button.disabled = true;
-  button.textContent = 'Racing…';
-  try {
-    const rows = await client.call('race', { batches, repeats });
-    raceChart.show(rows);
-    showRace(element<HTMLTableElement>('race-table'), rows);
-    return rows;
-  } finally {
-    button.textContent = 'Race';
-    updateButtons();
-  }
+  return exclusive('racing', async () => {
+    const button = element('race-button');
+    button.textContent = 'Racing…';
+    try {
+      const { rows, skipped } = await client.call('race', { batches, repeats });
+      raceChart.show(rows);
+      showRace(element<HTMLTableElement>('race-table'), rows);
+      showLines(element('race-skipped'), skipped);
+      return rows;
+    } finally {
+      button.textContent = 'Race';
+    }
+  });
 }
 
 raceForm.addEventListener('submit', (event) => {
@@ -327,37 +369,32 @@ function showTuning(tuning: string | null): void {
 
 element('tune-button').addEventListener(
   'click',
-  guarded(async () => {
-    const button = element<HTMLButtonElement>('tune-button');
-    button.disabled = true;
-    tuning = true;
-    updateButtons();
-    try {
+  guarded(() =>
+    exclusive('tuning', async () => {
       const summary = await client.call('tune', { quick: element<HTMLInputElement>('tune-quick').checked });
       const table = element('tune-table');
       table.textContent = summary.table;
       table.hidden = false;
       element('tune-status').textContent = `Tuned in ${seconds(summary.seconds)}; kept in this browser.`;
       showTuning(`tuned ${summary.tunedAt.slice(0, 10)}`);
-    } finally {
-      tuning = false;
-      updateButtons();
-    }
-  }),
+    }),
+  ),
 );
 
 // ---- digit ----
 const pad = new DigitPad(element<HTMLCanvasElement>('digit-canvas'), (input) => {
   showInput(element<HTMLCanvasElement>('digit-preview'), input);
   if (!haveNetwork) {
-    element('probabilities').textContent = 'Train or load a network first, then draw again.';
+    element('probabilities').replaceChildren();
+    element('prediction').textContent = 'Train or load a network first, then draw again.';
     return;
   }
-  client.call('predict', { pixels: input }).then((p) => showPrediction(element('probabilities'), p), (err: unknown) => showError(messageOf(err)));
+  client.call('predict', { pixels: input }).then((p) => showPrediction(element('probabilities'), element('prediction'), p), (err: unknown) => showError(messageOf(err)));
 });
 element('clear-digit').addEventListener('click', () => {
   pad.clear();
   element('probabilities').replaceChildren();
+  element('prediction').textContent = '';
 });
 
 // ---- model files ----
@@ -373,21 +410,21 @@ async function save(format: SaveFormat): Promise<void> {
 }
 
 async function load(file: File): Promise<void> {
-  element('model-status').textContent = `Reading ${file.name}…`;
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  try {
-    const loaded = await client.call('load', { bytes, name: file.name }, [bytes.buffer]);
-    const s = loaded.score;
-    element('model-status').textContent = `${loaded.name} (${loaded.format}): ${s.sizes.join('-')}, ${grouped(s.keptWeights)} weights, test accuracy ${s.accuracy.toFixed(2)}%.`;
-    haveNetwork = true;
-    havePruned = false;
+  return exclusive('loading', async () => {
+    element('model-status').textContent = `Reading ${file.name}…`;
+    try {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      const loaded = await client.call('load', { bytes, name: file.name }, [bytes.buffer]);
+      const s = loaded.score;
+      element('model-status').textContent = `${loaded.name} (${loaded.format}): ${s.sizes.join('-')}, ${grouped(s.keptWeights)} weights, test accuracy ${s.accuracy.toFixed(2)}%.`;
+      haveNetwork = true;
+      havePruned = false;
+    } catch (err) {
+      element('model-status').textContent = '';
+      throw err;
+    }
     await showNetwork('trained');
-  } catch (err) {
-    element('model-status').textContent = '';
-    throw err;
-  } finally {
-    updateButtons();
-  }
+  });
 }
 
 const modelError = element('model-error');
@@ -399,17 +436,15 @@ fileInput.addEventListener('change', () => {
   if (file) guarded(() => load(file), modelError)();
   fileInput.value = '';
 });
+// A file dropped anywhere else would have the browser open it in place of the page, and of its run.
+for (const type of ['dragover', 'drop']) window.addEventListener(type, (event) => event.preventDefault());
 const dropZone = element('drop-zone');
-dropZone.addEventListener('dragover', (event) => {
-  event.preventDefault();
-  dropZone.classList.add('over');
-});
+dropZone.addEventListener('dragover', () => dropZone.classList.add('over'));
 dropZone.addEventListener('dragleave', () => dropZone.classList.remove('over'));
 dropZone.addEventListener('drop', (event) => {
-  event.preventDefault();
   dropZone.classList.remove('over');
   const file = event.dataTransfer?.files[0];
-  if (file && !training) guarded(() => load(file), modelError)();
+  if (file) guarded(() => load(file), modelError)();
 });
 
 // ---- automation ----
@@ -438,7 +473,7 @@ async function auto(): Promise<AutoResult> {
 
 fillPresets();
 setForm(initialValues());
-element<HTMLSelectElement>('preset').value = params.get('preset') ?? 'seed';
+element<HTMLSelectElement>('preset').value = preset;
 updateButtons();
 start()
   .then(async () => {

@@ -115,6 +115,12 @@ export interface RaceRow {
   sizes: number[];
 }
 
+export interface RaceResult {
+  rows: RaceRow[];
+  /** What was not measured and why, a line each: engines that cannot run a batch size, peers that failed. */
+  skipped: string[];
+}
+
 export interface Prediction {
   /** Softmax of each network's logits; `pruned` is null until a network was pruned. */
   trained: number[];
@@ -155,7 +161,7 @@ export interface WorkerApi {
   resume: { args: null; result: null };
   stop: { args: null; result: null };
   prune: { args: PruneRequest; result: PruneSummary };
-  race: { args: { batches: number[]; repeats: number }; result: RaceRow[] };
+  race: { args: { batches: number[]; repeats: number }; result: RaceResult };
   tune: { args: { quick: boolean }; result: TuneSummary };
   predict: { args: { pixels: Float32Array }; result: Prediction };
   network: { args: { which: NetworkChoice }; result: NetworkSnapshot };

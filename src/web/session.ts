@@ -27,8 +27,9 @@ import { optimizerOf } from '../train/optimizer';
 import { SEED_RECIPE, type Recipe } from '../train/recipe';
 import { runTraining, type TrainingResult } from '../train/run';
 import type { TrainerFactory } from '../train/compact-training';
-import { meanLoss } from '../train/trainer';
+import { meanLoss, type Trainer } from '../train/trainer';
 import { UserError } from '../util/errors';
+import { grouped } from '../util/format';
 import { version as PACKAGE_VERSION } from '../../package.json';
 import { loadMnist, type DataPlatform } from './data';
 import type {
@@ -42,6 +43,7 @@ import type {
   Prediction,
   PruneRequest,
   PruneSummary,
+  RaceResult,
   RaceRow,
   Request,
   SavedModel,
@@ -160,15 +162,19 @@ export class WebSession {
     return net;
   }
 
+  /** The test images of the last run (all of them before one). */
+  private testSet(): Dataset {
+    return this.test ?? this.requireData().test;
+  }
+
   /** Test accuracy: dense on the GPU (sparse when most weights are gone), or the JS reference. */
-  private async evaluate(net: Network): Promise<TestResult> {
-    const test = this.test ?? this.requireData().test;
+  private async evaluate(net: Network, test = this.testSet()): Promise<TestResult> {
     const sparse = keptTotal(net) < SPARSE_BELOW * totalWeights(net.sizes);
     return this.ctx ? evaluateGpu(this.ctx, net, test, sparse) : evaluateCpu(net, test);
   }
 
-  private async score(net: Network, sizes = net.sizes): Promise<Score> {
-    const result = await this.evaluate(net);
+  private async score(net: Network, sizes = net.sizes, test = this.testSet()): Promise<Score> {
+    const result = await this.evaluate(net, test);
     return {
       accuracy: percentOf(result.correct, result.total),
       correct: result.correct,
@@ -184,29 +190,28 @@ export class WebSession {
     if (this.control) throw new UserError('a training run is going on: stop it first');
     const data = this.requireData();
     const { recipe } = request;
+    // As the CLI's --limit: asking for more images than there are is a mistake, not "all of them".
+    if (request.limit && request.limit > data.train.count) throw new UserError(`limit ${request.limit} is more than the ${grouped(data.train.count)} training images`);
+    if (request.testLimit && request.testLimit > data.test.count) throw new UserError(`test ${request.testLimit} is more than the ${grouped(data.test.count)} test images`);
     const train = request.limit ? takeSamples(data.train, request.limit) : data.train;
-    this.test = request.testLimit ? takeSamples(data.test, request.testLimit) : data.test;
+    const test = request.testLimit ? takeSamples(data.test, request.testLimit) : data.test;
     if (recipe.batchSize > train.count) throw new UserError(`batch-size ${recipe.batchSize} is larger than the ${train.count} training images`);
     checkDataFits(recipe.sizes, train, `sizes ${recipe.sizes.join(',')}`);
     checkShiftable(train, recipe.shift ?? 0);
+    // Before the first await: a pause or stop sent while the trainer is made (the GPU compiles its pipelines) must find the run.
+    const control: RunControl = { paused: false, stopped: false, wake: null };
+    this.control = control;
     const net = initNetwork(recipe.sizes, recipe.seed, recipe.bias);
     const config = { batchSize: recipe.batchSize, confidence: recipe.confidence, updateRule: optimizerOf(recipe) };
     const ctx = this.ctx;
     const makeTrainer: TrainerFactory = async (start, data, optimizer) =>
       ctx ? await GpuTrainer.create(ctx, start, data, config, optimizer) : new CpuTrainer(start, data, config, optimizer);
-    const trainer = await makeTrainer(net, train);
-    const control: RunControl = { paused: false, stopped: false, wake: null };
-    this.control = control;
-    this.trained = null;
-    this.pruned = null;
-    this.recipe = recipe;
 
     const points: EpochPoint[] = [];
-    let testSeconds = 0;
     const batchesPerEpoch = Math.floor(train.count / recipe.batchSize);
-    // Training time for the progress line: test passes and pauses left out.
+    // Training time, for the progress line and the epochs' seconds: making trainers, test passes and pauses left out.
     let trainedMs = 0;
-    let runningSince: number | null = performance.now();
+    let runningSince: number | null = null;
     const clockMs = (): number => trainedMs + (runningSince === null ? 0 : performance.now() - runningSince);
     const halt = (): void => {
       trainedMs = clockMs();
@@ -225,10 +230,25 @@ export class WebSession {
       this.emit({ kind: 'progress', epochs, totalEpochs: recipe.epochs, samplesPerSec, secondsLeft, paused: control.paused });
     };
 
+    let trainer: Trainer | null = null;
     let resume: Checkpoint | undefined;
-    let result: TrainingResult;
+    let result: TrainingResult | undefined;
     try {
+      trainer = await makeTrainer(net, train);
       for (;;) {
+        if (control.paused && !control.stopped) {
+          progress(resume?.batch ?? 0, true);
+          await new Promise<void>((wake) => (control.wake = wake));
+        }
+        if (control.stopped) break;
+        if (resume) {
+          // The run may have gone on with trainers of its own (made again after a pruning pass, or
+          // the smaller network's), disposed when it stopped: `trainer` can be behind the checkpoint.
+          const behind = trainer;
+          trainer = await makeTrainer(resume.net, train, resume);
+          behind.dispose();
+        }
+        go();
         result = await runTraining(
           trainer,
           recipe,
@@ -237,17 +257,16 @@ export class WebSession {
             onCheckpoint: async (checkpoint) => {
               const report = checkpoint.reports.at(-1)!;
               halt();
-              const started = performance.now();
-              const test = await this.evaluate(checkpoint.net);
-              testSeconds += (performance.now() - started) / 1000;
+              const seconds = trainedMs / 1000;
+              const tested = await this.evaluate(checkpoint.net, test);
               go();
               const point: EpochPoint = {
                 epoch: report.epoch + 1,
                 trainAccuracy: percentOf(report.correct, report.samples),
                 loss: meanLoss(report),
-                testAccuracy: percentOf(test.correct, test.total),
+                testAccuracy: percentOf(tested.correct, tested.total),
                 keptWeights: percentOf(report.keptWeights, report.totalWeights),
-                seconds: report.elapsed - testSeconds,
+                seconds,
                 pruned: report.pruned?.rule ?? null,
               };
               points.push(point);
@@ -266,28 +285,28 @@ export class WebSession {
             },
           },
         );
+        halt();
         if (result.status !== 'interrupted') break;
-        if (control.paused && !control.stopped) {
-          halt();
-          progress(result.checkpoint.batch, true);
-          await new Promise<void>((wake) => (control.wake = wake));
-          go();
-        }
-        if (control.stopped) break;
         resume = result.checkpoint;
       }
     } finally {
-      trainer.dispose();
+      trainer?.dispose();
       this.control = null;
     }
-    const final = result.status === 'finished' ? result.net : result.status === 'interrupted' ? result.checkpoint.net : result.lastGood.net;
+    // Stopped before it trained a batch: the network as it started.
+    const final = result === undefined ? net : result.status === 'finished' ? result.net : result.status === 'interrupted' ? result.checkpoint.net : result.lastGood.net;
+    const trained = await this.score(final, final.sizes, test);
+    // Only now: a run that fails leaves the worker with the networks it had, as the page assumes.
     this.trained = final;
+    this.pruned = null;
+    this.recipe = recipe;
+    this.test = test;
     return {
-      status: result.status === 'interrupted' ? 'stopped' : result.status,
-      message: result.status === 'diverged' ? `training diverged in epoch ${result.epoch + 1}: ${result.reason}; lower lr or factor` : null,
+      status: result === undefined || result.status === 'interrupted' ? 'stopped' : result.status,
+      message: result?.status === 'diverged' ? `training diverged in epoch ${result.epoch + 1}: ${result.reason}; lower lr or factor` : null,
       epochs: points,
-      seconds: points.at(-1)?.seconds ?? 0,
-      trained: await this.score(final),
+      seconds: trainedMs / 1000,
+      trained,
     };
   }
 
@@ -332,55 +351,69 @@ export class WebSession {
       report.neurons.forEach((layer) => {
         for (const j of layer.removed) dropNeuron(net, layer.layer, j);
       });
+      // A removed neuron with no incoming weight passed relu(b) on through the weights just dropped:
+      // the compact network has that folded into the next layer's biases, so `net` takes them too.
+      if (net.biases) keepBiasesOf(compact.net, net, removed);
       saved = compact.net;
       rules.push(`structured${request.keepNeurons === undefined ? '' : ` keep ${request.keepNeurons} of hidden neurons`}`);
     }
     if (rules.length === 0) throw new UserError('nothing to do: give a threshold, a sparsity or layer sparsities, and/or structured');
     const rule = rules.join(' + ');
-    const before = await this.score(source);
-    this.pruned = { net, saved, rule, removed };
-    return {
+    const summary: PruneSummary = {
       rule,
-      before,
+      before: await this.score(source),
       after: await this.score(net, saved.sizes),
       compact: request.structured ? await this.score(saved) : null,
       removedNeurons: removed.map((r) => r.reduce((a, b) => a + b, 0)),
     };
+    // Only once it is scored: a pruning that fails leaves the worker with what the page thinks it has.
+    this.pruned = { net, saved, rule, removed };
+    return summary;
   }
 
   /** Dense vs sparse vs compact vs hybrid inference of the pruned network (else the trained one) over batch sizes. */
-  async race(batches: number[], repeats: number): Promise<RaceRow[]> {
+  async race(batches: number[], repeats: number): Promise<RaceResult> {
     const net = this.pruned?.net ?? this.requireNetwork('trained');
     if (this.ctx) {
-      const { rows } = await benchInferNetwork(this.ctx, net, { batches, repeats });
+      const { rows, skipped } = await benchInferNetwork(this.ctx, net, { batches, repeats });
       const ours = rows.map((r): RaceRow => ({ engine: r.variant, kernel: r.kernel, batch: r.batch, samplesPerSec: r.samplesPerSec, sizes: r.sizes }));
-      return [...ours, ...(await this.racePeers(net, batches, repeats))];
+      return { rows: [...ours, ...(await this.racePeers(net, batches, repeats, skipped))], skipped };
     }
-    return this.raceCpu(net, batches, repeats);
+    return { rows: this.raceCpu(net, batches, repeats), skipped: [] };
   }
 
   /**
    * The peers on the same adapter, each running the network densely from an input batch that
    * stays on the GPU: TF.js's `webgpu` backend, and ONNX Runtime Web's WebGPU provider on our
-   * ONNX export.
+   * ONNX export. A peer that fails (it would not load, or ran out of memory) is noted in
+   * `skipped` and costs no other engine its rows.
    */
-  private async racePeers(net: Network, batches: number[], repeats: number): Promise<RaceRow[]> {
+  private async racePeers(net: Network, batches: number[], repeats: number, skipped: string[]): Promise<RaceRow[]> {
     const inputs = repeatedSamples(this.requireData().test, Math.max(...batches));
-    const tfjs = await loadTfjsWebgpu(this.platform.gpu!);
-    const peers: { engine: string; kernel: string; create: () => Promise<{ time: TfjsMlpInference['time']; dispose: () => unknown }> }[] = [
-      { engine: 'tfjs-webgpu', kernel: `TF.js ${tfjs.version} matMul + relu`, create: async () => TfjsMlpInference.create(tfjs, net) },
-      { engine: 'onnxruntime-webgpu', kernel: 'ONNX Runtime Web (WebGPU provider), our ONNX export', create: () => OrtWebInference.create(net) },
+    const peers: { engine: string; start: () => Promise<{ kernel: string; inference: { time: TfjsMlpInference['time']; dispose: () => unknown } }> }[] = [
+      {
+        engine: 'tfjs-webgpu',
+        start: async () => {
+          const tfjs = await loadTfjsWebgpu(this.platform.gpu!);
+          return { kernel: `TF.js ${tfjs.version} matMul + relu`, inference: TfjsMlpInference.create(tfjs, net) };
+        },
+      },
+      { engine: 'onnxruntime-webgpu', start: async () => ({ kernel: 'ONNX Runtime Web (WebGPU provider), our ONNX export', inference: await OrtWebInference.create(net) }) },
     ];
     const rows: RaceRow[] = [];
     for (const peer of peers) {
-      const inference = await peer.create();
       try {
-        for (const batch of batches) {
-          const ms = await inference.time(inputs, batch, repeats);
-          rows.push({ engine: peer.engine, kernel: peer.kernel, batch, samplesPerSec: (1000 * batch) / median(ms), sizes: [...net.sizes] });
+        const { kernel, inference } = await peer.start();
+        try {
+          for (const batch of batches) {
+            const ms = await inference.time(inputs, batch, repeats);
+            rows.push({ engine: peer.engine, kernel, batch, samplesPerSec: (1000 * batch) / median(ms), sizes: [...net.sizes] });
+          }
+        } finally {
+          await inference.dispose();
         }
-      } finally {
-        await inference.dispose();
+      } catch (err) {
+        skipped.push(`${peer.engine}: ${(err as Error).message}`);
       }
     }
     return rows;
@@ -454,15 +487,15 @@ export class WebSession {
   /** Reads a network file (seed text or safetensors) as the trained network, and scores it. */
   async load(bytes: Uint8Array, name: string): Promise<LoadedModel> {
     const parsed = detectAndParseModel(bytes, name);
-    const test = this.test ?? this.requireData().test;
     // The page trains, prunes and races networks of whole samples: a compact file is expanded back.
     const net = expandInputs(parsed);
-    checkDataFits(net.sizes, test, name);
+    checkDataFits(net.sizes, this.testSet(), name);
     if (this.control) throw new UserError('a training run is going on: stop it before loading a network');
+    const score = await this.score(net);
     this.trained = net;
     this.pruned = null;
     this.recipe = null;
-    return { name, format: parsed.format, score: await this.score(net) };
+    return { name, format: parsed.format, score };
   }
 }
 
@@ -481,6 +514,14 @@ function dropNeuron(net: Network, layer: number, j: number): void {
     net.weights[layer]!.fill(0, j * out, (j + 1) * out);
     net.masks[layer]!.fill(0, j * out, (j + 1) * out);
   }
+}
+
+/** Sets the biases of `net`'s neurons that `removed` keeps to those of `compact`, its structured form. */
+function keepBiasesOf(compact: Network, net: Network, removed: Uint8Array[]): void {
+  net.biases!.forEach((biases, l) => {
+    const gone = removed[l + 1]!;
+    for (let o = 0, r = 0; o < biases.length; o++) if (!gone[o]) biases[o] = compact.biases![l]![r++]!;
+  });
 }
 
 /** `count` test images, the test set repeated as often as needed. */

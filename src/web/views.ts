@@ -9,9 +9,11 @@ export function element<T extends HTMLElement = HTMLElement>(id: string): T {
 }
 
 export function seconds(s: number): string {
-  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
-  const m = Math.floor(s / 60);
-  return m < 60 ? `${m} min ${Math.round(s % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+  if (s < 59.5) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  // Rounded before it is split, so that 119.6 s reads 2 min 0 s, not 1 min 60 s.
+  const whole = Math.round(s);
+  const m = Math.floor(whole / 60);
+  return m < 60 ? `${m} min ${whole % 60} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
 export function megabytes(bytes: number): string {
@@ -80,7 +82,20 @@ export function showRace(table: HTMLTableElement, rows: readonly RaceRow[]): voi
   );
 }
 
-export function showPrediction(box: HTMLElement, prediction: Prediction): void {
+/** `lines` as the items of `box`'s list; `box` is hidden when there are none. */
+export function showLines(box: HTMLElement, lines: readonly string[]): void {
+  box.querySelector('ul')!.replaceChildren(
+    ...lines.map((line) => {
+      const li = document.createElement('li');
+      li.textContent = line;
+      return li;
+    }),
+  );
+  box.hidden = lines.length === 0;
+}
+
+/** Each network's probabilities as bars in `box`, and in `summary` (read out on each stroke) the digit each reads. */
+export function showPrediction(box: HTMLElement, summary: HTMLElement, prediction: Prediction): void {
   const column = (title: string, p: number[]): HTMLElement => {
     const best = p.indexOf(Math.max(...p));
     const div = document.createElement('div');
@@ -97,6 +112,11 @@ export function showPrediction(box: HTMLElement, prediction: Prediction): void {
     return div;
   };
   box.replaceChildren(column('trained', prediction.trained), ...(prediction.pruned ? [column('pruned', prediction.pruned)] : []));
+  const reads = (title: string, p: number[]): string => {
+    const best = p.indexOf(Math.max(...p));
+    return `${title} network reads ${best} (${(100 * p[best]!).toFixed(1)}%)`;
+  };
+  summary.textContent = `${[reads('Trained', prediction.trained), ...(prediction.pruned ? [reads('pruned', prediction.pruned)] : [])].join('; ')}.`;
   box.dataset['trained'] = String(prediction.trained.indexOf(Math.max(...prediction.trained)));
   if (prediction.pruned) box.dataset['pruned'] = String(prediction.pruned.indexOf(Math.max(...prediction.pruned)));
 }

@@ -3,7 +3,9 @@
  * `webgpu-prune web`'s static server serves it, and the system Chromium runs it headless on its
  * WebGPU adapter (SwiftShader on machines without a GPU). Checked: the `?auto=1` pipeline against
  * the JS reference trained on the same samples; a run driven with real clicks (preset, train,
- * pause, resume, stop, save, load); digits drawn with the mouse; the page without WebGPU.
+ * pause, resume, stop, save, load); mistakes and clicks at the wrong time (a bad preset, a run
+ * that fails, invalid fields, pause before the first batch, drops, actions while another runs,
+ * races again); digits drawn with the mouse; the page without WebGPU.
  *
  * Without /usr/bin/chromium, or with the Vulkan drivers hidden, the suite is skipped with the
  * reason in its name; with REQUIRE_GPU=1 (set by CI, which installs Chromium) it fails instead.
@@ -214,6 +216,105 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
     await page.close();
   });
 
+  it('says what went wrong in one line and stays usable after mistakes and clicks at the wrong time', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'webgpu-prune-mistakes-'));
+    const modelFile = join(dir, 'start.safetensors');
+    await writeFile(modelFile, encodeModel(initNetwork([784, 100, 100, 10], 1), 'safetensors'));
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    // ResizeObservers still watching: one per chart on the page, unless a chart was left behind.
+    await page.addInitScript(() => {
+      const live = new Set<ResizeObserver>();
+      const { observe, disconnect } = ResizeObserver.prototype;
+      ResizeObserver.prototype.observe = function (this: ResizeObserver, ...args: Parameters<ResizeObserver['observe']>) {
+        live.add(this);
+        observe.apply(this, args);
+      };
+      ResizeObserver.prototype.disconnect = function (this: ResizeObserver) {
+        live.delete(this);
+        disconnect.call(this);
+      };
+      (window as unknown as { liveObservers: () => number }).liveObservers = () => live.size;
+    });
+    const text = (selector: string): Promise<string> => page.textContent(selector).then((t) => t ?? '');
+    const waitForText = (selector: string, pattern: RegExp): Promise<unknown> =>
+      page.waitForFunction(([selector, source]) => new RegExp(source!).test(document.querySelector(selector!)?.textContent ?? ''), [selector, pattern.source], { timeout: RESULT_TIMEOUT_MS });
+    /** Drags a file over `selector` and drops it there: whether the page kept the browser from each default. */
+    const drop = (selector: string): Promise<boolean[]> =>
+      page.$eval(selector, (target) => {
+        const data = new DataTransfer();
+        data.items.add(new File(['784 10'], 'dropped.txt'));
+        return ['dragover', 'drop'].map((type) => !target.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true })));
+      });
+
+    await page.goto(`${server.url}?preset=nope`);
+    await page.waitForSelector('#train:not([disabled])', { timeout: RESULT_TIMEOUT_MS });
+    expect(await text('#error')).toMatch(/^preset=nope: expected one of .*seed.*; the form starts from seed$/);
+    expect(await page.inputValue('#preset')).toBe('seed');
+    const pictures = ["the network's neurons and connections", 'receptive fields of the first hidden layer', 'drawing pad: draw a digit with the mouse or a finger', 'the drawing as the network sees it, 28×28'];
+    for (const name of pictures) {
+      expect(await page.getByRole('img', { name }).count(), name).toBe(1);
+    }
+    // Beside the drop zone the browser would open the file in place of the page.
+    expect(await drop('h1')).toEqual([true, true]);
+
+    await page.setInputFiles('#model-file', modelFile);
+    await waitForText('#model-status', /test accuracy/);
+
+    // Passes the form's checks, not the worker's: the run fails, the loaded network stays.
+    await page.fill('[name=batch-size]', '70000');
+    await page.click('#train');
+    await waitForText('#train-status', /^Failed/);
+    expect(await text('#train-status')).toBe('Failed: batch-size 70000 is larger than the 60000 training images');
+    expect(await text('#error')).toBe('batch-size 70000 is larger than the 60000 training images');
+    expect(await page.isEnabled('#prune-button')).toBe(true);
+
+    // A field that holds no number is named; one the chosen update rule hides is neither checked nor read.
+    await page.fill('[name=batch-size]', '100');
+    await page.fill('[name=epochs]', '40');
+    await page.fill('[name=limit]', '1600');
+    await page.fill('[name=test]', '500');
+    await page.locator('[name=lr]').pressSequentially('1e');
+    await page.click('#train');
+    await waitForText('#error', /./);
+    expect(await text('#error')).toBe('lr is not a number');
+    await page.fill('[name=lr]', '');
+    await page.selectOption('[name=optimizer]', 'adam');
+    await page.fill('[name=beta1]', '2');
+    await page.selectOption('[name=optimizer]', 'sgd');
+
+    // Paused while the worker still makes the trainer.
+    await page.click('#train');
+    await page.click('#pause');
+    await waitForText('#train-status', /^Paused\./);
+    expect(await text('#train-status')).toBe('Paused. Epoch 1 of 40');
+    expect(await text('#error')).toBe('');
+    expect(await drop('#drop-zone')).toEqual([true, true]);
+    await waitForText('#model-error', /./);
+    expect(await text('#model-error')).toBe('the page is busy training: try again when that is done');
+    await page.click('#stop');
+    await waitForText('#train-status', /^Stopped/);
+    expect(await text('#train-status')).toMatch(/^Stopped after 0 epochs in /);
+
+    // Raced twice, each time with Train disabled until it ends; at 4 500 images the sparse
+    // engines' work passes their cap on the stopped run's network, which keeps every weight.
+    await page.fill('[name=repeats]', '1');
+    for (const batches of ['1', '1,4500']) {
+      await page.fill('[name=batches]', batches);
+      expect(await page.$eval('#race-button', (button) => ((button as HTMLButtonElement).click(), (document.getElementById('train') as HTMLButtonElement).disabled))).toBe(true);
+      await page.waitForSelector('#race-button:not([disabled])', { timeout: RESULT_TIMEOUT_MS });
+    }
+    expect(await text('#error')).toBe('');
+    expect(await page.evaluate(() => (window as unknown as { liveObservers: () => number }).liveObservers())).toBe(4);
+    expect(await page.isVisible('#race-skipped')).toBe(true);
+    expect(await page.locator('#race-skipped li').allTextContents()).toContainEqual(expect.stringMatching(/sparse\/compact .*batch 4500: .*past the 4e\+8 cap$/));
+
+    expect(await page.$eval('#prune-button', (button) => ((button as HTMLButtonElement).click(), (document.getElementById('train') as HTMLButtonElement).disabled))).toBe(true);
+    await page.waitForSelector('#train:not([disabled])', { timeout: 60_000 });
+    expect(await text('#prune-table')).toContain('after global sparsity 0.95');
+    await page.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
   it('reads digits drawn with the mouse as MNIST digits and shows both networks’ probabilities', async () => {
     // A network trained on the JS reference, opened in the page as a user would open a CLI's file.
     const { train } = await loadMnist();
@@ -254,6 +355,7 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
       [0.5, 0.85],
     ]);
     expect(await predicted()).toBe('1');
+    expect(await page.textContent('#prediction')).toMatch(/^Trained network reads 1 \(\d+\.\d%\)\.$/);
     await screenshot(page, 'digit-1', '#draw');
     await clear();
     await stroke([

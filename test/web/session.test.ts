@@ -1,24 +1,33 @@
 /**
  * The browser app's worker logic (src/web/session.ts) driven directly in Node on the JS
  * reference: MNIST through the page's loader (gzip'd files over `fetch`, inflated with
- * DecompressionStream, kept in a Cache Storage), a short run with pause and stop, pruning with
- * the structured step, the race, predictions, and model files both ways.
+ * DecompressionStream, kept in a Cache Storage), a short run with pause and stop (also before
+ * its first batch), its seconds, runs refused or failed, pruning with the structured step (with
+ * biases too), the race, predictions, and model files both ways. On Dawn's GPU, where there is
+ * one: a paused run resumed after a pruning pass made its trainer again, and a race whose peer
+ * fails.
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { OrtWebInference } from '../../src/bench/ort-web-peer';
 import { countCorrect, predictAll } from '../../src/cpu/forward';
-import { CpuTrainer } from '../../src/cpu/trainer';
+import { denseInfer } from '../../src/cpu/sparse-forward';
+import { CpuTrainer, softmaxInPlace } from '../../src/cpu/trainer';
 import { takeSamples } from '../../src/data/dataset';
 import { detectAndParseModel } from '../../src/format/model-file';
 import { initNetwork } from '../../src/model/network';
+import { dawnGpu } from '../../src/node/dawn';
 import { runTraining } from '../../src/train/run';
 import { MNIST_FILES } from '../../src/web/mnist-files';
 import { trainRequest } from '../../src/web/options';
 import type { WorkerEvent } from '../../src/web/protocol';
-import { WebSession } from '../../src/web/session';
+import { WebSession, type SessionPlatform } from '../../src/web/session';
+import { testGpu } from '../helpers/gpu';
+
+const gpu = await testGpu();
 
 const BASE = 'http://app.test/';
 
@@ -51,10 +60,18 @@ describe('the browser app session on the JS reference', () => {
     const body = files.get(url);
     return body ? new Response(body as Uint8Array<ArrayBuffer>, { headers: { 'content-length': String(body.byteLength) } }) : new Response('missing', { status: 404, statusText: 'Not Found' });
   }) as typeof fetch;
-  const newSession = (): WebSession => new WebSession({ fetch: fetchFile, caches }, (event) => events.push(event));
+  const newSession = (platform: Partial<SessionPlatform> = {}, onEvent?: (event: WorkerEvent) => void): WebSession =>
+    new WebSession({ fetch: fetchFile, caches, ...platform }, (event) => {
+      events.push(event);
+      onEvent?.(event);
+    });
 
   beforeAll(async () => {
     files = await servedFiles();
+  });
+
+  afterEach(() => {
+    vi.restoreAllMocks();
   });
 
   it('says there is no WebGPU, loads the data once and from the cache the second time', async () => {
@@ -108,8 +125,9 @@ describe('the browser app session on the JS reference', () => {
     expect(pruned.after.sizes[0]).toBe(784);
 
     const race = await session.race([1, 50], 1);
-    expect(new Set(race.map((r) => r.engine))).toEqual(new Set(['js-dense', 'js-sparse', 'js-compact']));
-    expect(race.every((r) => r.samplesPerSec > 0 && Number.isFinite(r.samplesPerSec))).toBe(true);
+    expect(new Set(race.rows.map((r) => r.engine))).toEqual(new Set(['js-dense', 'js-sparse', 'js-compact']));
+    expect(race.rows.every((r) => r.samplesPerSec > 0 && Number.isFinite(r.samplesPerSec))).toBe(true);
+    expect(race.skipped).toEqual([]);
 
     const prediction = session.predict(testSubset.inputs.slice(0, 784));
     for (const p of [prediction.trained, prediction.pruned!]) expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
@@ -147,5 +165,113 @@ describe('the browser app session on the JS reference', () => {
     expect(summary.epochs.length).toBeGreaterThan(pausedAt);
     expect(summary.epochs.length).toBeLessThan(50);
     expect(summary.trained.total).toBe(200);
+  });
+
+  it('takes a stop or a pause sent while the trainer is being made', async () => {
+    const session = newSession();
+    await session.init(false);
+    await session.loadData(BASE);
+    const request = trainRequest({ epochs: '3', limit: '1600', test: '200', 'batch-size': '100', schedule: 'none' });
+    const stopped = session.train(request);
+    session.stop();
+    expect(await stopped).toMatchObject({ status: 'stopped', epochs: [] });
+
+    events.length = 0;
+    const paused = session.train(request);
+    session.setPaused(true);
+    await new Promise((done) => setTimeout(done, 300));
+    expect(events.filter((e) => e.kind === 'epoch')).toEqual([]);
+    expect(events.at(-1)).toMatchObject({ kind: 'progress', epochs: 0, paused: true });
+    session.setPaused(false);
+    expect(await paused).toMatchObject({ status: 'finished', epochs: [{ epoch: 1 }, { epoch: 2 }, { epoch: 3 }] });
+  });
+
+  it('counts seconds of training without the test passes', async () => {
+    const session = newSession();
+    await session.init(false);
+    await session.loadData(BASE);
+    // Each epoch trains 200 images and then tests 10 000: the test passes take most of the time.
+    const started = performance.now();
+    const summary = await session.train(trainRequest({ epochs: '3', limit: '200', 'batch-size': '100', schedule: 'none' }));
+    const wall = (performance.now() - started) / 1000;
+    const seconds = summary.epochs.map((e) => e.seconds);
+    expect(seconds[0]).toBeGreaterThan(0);
+    seconds.slice(1).forEach((s, e) => expect(s, `epoch ${e + 2}`).toBeGreaterThan(seconds[e]!));
+    expect(summary.seconds).toBeGreaterThanOrEqual(seconds.at(-1)!);
+    expect(summary.seconds).toBeLessThan(wall / 2);
+  });
+
+  it('refuses a run in one line, and keeps the networks it had when a run fails', async () => {
+    const session = newSession();
+    await session.init(false);
+    await session.loadData(BASE);
+    const small = { epochs: '1', limit: '800', test: '200', schedule: 'none' };
+    await session.train(trainRequest(small));
+    await session.prune({ sparsity: 0.5, scope: 'global', structured: false });
+    const digit = takeSamples((await import('../../src/node/mnist').then((m) => m.loadMnist())).test, 1).inputs;
+    const before = session.predict(digit);
+
+    await expect(session.train(trainRequest({ ...small, 'batch-size': '70000', limit: '' }))).rejects.toThrow(/^batch-size 70000 is larger than the 60000 training images$/);
+    await expect(session.train(trainRequest({ ...small, 'batch-size': '70000', limit: '70000' }))).rejects.toThrow(/^limit 70000 is more than the 60,000 training images$/);
+    await expect(session.train(trainRequest({ ...small, test: '20000' }))).rejects.toThrow(/^test 20000 is more than the 10,000 test images$/);
+    vi.spyOn(CpuTrainer.prototype, 'trainEpoch').mockRejectedValueOnce(new Error('the device was lost'));
+    await expect(session.train(trainRequest({ ...small, seed: '7' }))).rejects.toThrow(/^the device was lost$/);
+    expect(session.predict(digit)).toEqual(before);
+  });
+
+  it('prunes a network with biases to the network it saves', async () => {
+    const session = newSession();
+    await session.init(false);
+    await session.loadData(BASE);
+    await session.train(trainRequest({ epochs: '2', limit: '1600', test: '500', bias: 'true', schedule: 'none' }));
+    // Most of layer 1's neurons keep no input, only their bias, and keep their outgoing weights.
+    const pruned = await session.prune({ layerSparsity: [0.998, 0, 0], scope: 'layer', structured: true });
+    expect(pruned.removedNeurons.slice(1, -1).some((n) => n > 0)).toBe(true);
+    const saved = detectAndParseModel(session.save('pruned', 'safetensors').bytes, 'pruned.safetensors').net;
+    const test = takeSamples((await import('../../src/node/mnist').then((m) => m.loadMnist())).test, 50);
+    for (let s = 0; s < test.count; s++) {
+      const x = test.inputs.slice(s * 784, (s + 1) * 784);
+      const expected = denseInfer(saved, x, 1).logits;
+      softmaxInPlace(expected);
+      // The same sums (the dropped terms were zeros) and the same biases: the same bits.
+      expect(session.predict(x).pruned, `image ${s}`).toEqual(Array.from(expected));
+    }
+  });
+
+  describe.skipIf(!gpu.context)(`on the GPU ${gpu.label}`, () => {
+    it('resumes a paused run where it paused, also after a pruning pass made its trainer again', async () => {
+      // Layer 1 falls below the sparse-training crossover at the first pass (after epoch 1): the
+      // trainer is made again for its kernels, and epoch 2 trains on that one.
+      const request = trainRequest({ epochs: '4', limit: '1600', test: '500', 'batch-size': '100', schedule: 'gradual', 'prune-start': '1', 'prune-end': '3', 'initial-sparsity': '0.85', 'layer-sparsity': '0.9,0.9,0.5' });
+      const runOf = async (pauseAfter: number | null): Promise<unknown> => {
+        const session = newSession({ gpu: dawnGpu() }, (event) => {
+          if (event.kind !== 'epoch' || event.point.epoch !== pauseAfter) return;
+          session.setPaused(true);
+          setTimeout(() => session.setPaused(false), 50);
+        });
+        expect((await session.init(false)).backend).toBe('gpu');
+        await session.loadData(BASE);
+        events.length = 0;
+        const summary = await session.train(request);
+        if (pauseAfter !== null) expect(events.some((e) => e.kind === 'progress' && e.paused)).toBe(true);
+        return { epochs: summary.epochs.map(({ seconds: _, ...point }) => point), trained: summary.trained.correct, weights: session.network('trained').weights };
+      };
+      expect(await runOf(2)).toEqual(await runOf(null));
+    });
+
+    it('races our engines when a peer fails, and says what it could not measure', async () => {
+      const session = newSession({ gpu: dawnGpu() });
+      await session.init(false);
+      await session.loadData(BASE);
+      await session.train(trainRequest({ epochs: '1', limit: '800', test: '200', schedule: 'none' }));
+      vi.spyOn(OrtWebInference, 'create').mockRejectedValue(new Error('no WebGPU provider here'));
+      // Every weight kept: past 4 464 images a run of the sparse engines passes their cap.
+      const race = await session.race([1, 4500], 1);
+      const engines = (batch: number): string[] => race.rows.filter((r) => r.batch === batch).map((r) => r.engine).sort();
+      expect(engines(1)).toEqual(['compact', 'compact-dense', 'dense', 'hybrid', 'sparse', 'tfjs-webgpu']);
+      expect(engines(4500)).toEqual(['dense', 'tfjs-webgpu']);
+      expect(race.skipped).toContain('onnxruntime-webgpu: no WebGPU provider here');
+      expect(race.skipped.some((line) => /sparse\/compact .*batch 4500: .*past the 4e\+8 cap/.test(line))).toBe(true);
+    });
   });
 });

@@ -17,6 +17,7 @@
  * outgoing weights) are removed down to a target count; that one changes the outputs.
  */
 import { keptWeights, type Network } from '../model/network';
+import { UserError } from '../util/errors';
 
 /** A network whose first layer reads a subset of the original input features. */
 export interface CompactNetwork {
@@ -180,6 +181,15 @@ function extract(net: Network, alive: Uint8Array[], biases: Float32Array[] | und
  * already reads a subset of the features keeps its `inputSize`, and the indices stay those of
  * the original sample; the report counts the neurons of `model`'s own layers.
  */
+/**
+ * Throws unless every hidden layer of the structured step's network keeps a neuron: with one
+ * emptied, the outputs no longer depend on the input (and no file format holds a layer of none).
+ */
+export function checkHiddenLayersKept(sizes: readonly number[], what: string): void {
+  const empty = sizes.findIndex((n, l) => l > 0 && l < sizes.length - 1 && n === 0);
+  if (empty > 0) throw new UserError(`${what}: after pruning no neuron of hidden layer ${empty} can reach the output; the network no longer depends on its input (prune less)`);
+}
+
 export function compactNetwork(model: Network | CompactNetwork, options: StructuredOptions = {}): { compact: CompactNetwork; report: StructuredReport } {
   const { net, inputIndices: readIndices, inputSize } = asCompact(model);
   const { sizes } = net;

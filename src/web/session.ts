@@ -20,7 +20,7 @@ import { GpuTrainer } from '../gpu/trainer';
 import { formatTuneTable, tune, tuneSettings } from '../gpu/tune';
 import { tuningKey, useCachedTuning, type TuningStore } from '../gpu/tuning-cache';
 import { cloneNetwork, initNetwork, keptTotal, totalWeights, type Network } from '../model/network';
-import { compactNetwork, expandInputs } from '../prune/structured';
+import { checkHiddenLayersKept, compactNetwork, expandInputs } from '../prune/structured';
 import { pruneByThreshold, pruneToSparsity } from '../prune/unstructured';
 import type { Checkpoint } from '../train/checkpoint';
 import { optimizerOf } from '../train/optimizer';
@@ -346,6 +346,7 @@ export class WebSession {
     if (request.structured) {
       // As `webgpu-prune prune --structured`: input features stay (a saved network reads whole images).
       const { compact, report } = compactNetwork(net, { dropInputs: false, keepHidden: request.keepNeurons === undefined ? undefined : { fraction: request.keepNeurons } });
+      checkHiddenLayersKept(compact.net.sizes, 'the trained network');
       for (const layer of report.neurons) for (const j of layer.removed) removed[layer.layer]![j] = 1;
       // The weakest neurons it removed leave weights behind in `net`: drop them there too, so both forms are the same network.
       report.neurons.forEach((layer) => {

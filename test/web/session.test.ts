@@ -225,6 +225,8 @@ describe('the browser app session on the JS reference', () => {
     await session.loadData(BASE);
     await session.train(trainRequest({ epochs: '2', limit: '1600', test: '500', bias: 'true', schedule: 'none' }));
     // Most of layer 1's neurons keep no input, only their bias, and keep their outgoing weights.
+    // Pruned until no hidden neuron reaches the output: refused as the CLI refuses it, nothing replaced.
+    await expect(session.prune({ sparsity: 0.9999, scope: 'global', structured: true })).rejects.toThrow(/^the trained network: after pruning no neuron of hidden layer 1 can reach the output/);
     const pruned = await session.prune({ layerSparsity: [0.998, 0, 0], scope: 'layer', structured: true });
     expect(pruned.removedNeurons.slice(1, -1).some((n) => n > 0)).toBe(true);
     const saved = detectAndParseModel(session.save('pruned', 'safetensors').bytes, 'pruned.safetensors').net;

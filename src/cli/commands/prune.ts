@@ -3,7 +3,7 @@ import { biasCount, keptParameters, keptPerLayer, keptTotal, totalWeights } from
 import { RESERVED_METADATA_KEYS } from '../../format/safetensors';
 import { checkWritable } from '../../node/files';
 import { outputFormatForName } from '../../format/model-file';
-import { asCompact, compactNetwork, expandInputs, selectInputs, type CompactNetwork, type StructuredReport } from '../../prune/structured';
+import { asCompact, checkHiddenLayersKept, compactNetwork, expandInputs, selectInputs, type CompactNetwork, type StructuredReport } from '../../prune/structured';
 import { pruneByThreshold, pruneToSparsity } from '../../prune/unstructured';
 import { CHECKPOINT_METADATA_KEY } from '../../train/checkpoint';
 import { type CommandIo } from '../io';
@@ -42,11 +42,7 @@ export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> 
     const { compact, report } = compactNetwork(net, {
       keepHidden: cmd.keepNeurons === undefined ? undefined : { fraction: cmd.keepNeurons },
     });
-    const empty = compact.net.sizes.findIndex((n, l) => l > 0 && n === 0);
-    if (empty > 0) {
-      throw new UserError(`${cmd.model}: after pruning no neuron of hidden layer ${empty} can reach the output; ` +
-        'the network no longer depends on its input (prune less)');
-    }
+    checkHiddenLayersKept(compact.net.sizes, cmd.model);
     compacted = compact;
     structured = report;
     rule = [rule, `structured${cmd.keepNeurons === undefined ? '' : ` keep ${cmd.keepNeurons} of hidden neurons`}`].filter(Boolean).join(' + ');

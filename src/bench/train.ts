@@ -371,7 +371,7 @@ async function seedRecipeRun(ctx: GpuContext, recipe: Recipe, train: Dataset, te
           compactSeconds = (performance.now() - prunedAt) / 1000;
         },
       },
-      { compact: { train, makeTrainer } },
+      { trainers: { train, makeTrainer } },
     );
   } finally {
     trainer.dispose();

@@ -42,7 +42,7 @@ export interface TrainingEvents {
    */
   onCheckpoint?(checkpoint: Checkpoint): Promise<void> | void;
   /**
-   * Training goes on with the smaller network of `sizes` (options.compact), from epoch `epoch`
+   * Training goes on with the smaller network of `sizes` (options.trainers), from epoch `epoch`
    * (0-based): after a pruning pass removed neurons, or when the checkpoint resumed had.
    */
   onCompact?(sizes: number[], epoch: number): void;
@@ -57,11 +57,15 @@ export interface TrainingOptions {
   run?: Checkpoint['run'];
   now?: () => number;
   /**
-   * Once pruning has removed neurons and no pruning pass is left (after the last pass, or in the
-   * checkpoint resumed), train the smaller network with trainers this makes
-   * (src/train/compact-training.ts): the same results, faster. Absent: the full shape throughout.
+   * How the run makes trainers after its first: when a pruning pass takes a layer of the full
+   * shape below the sparse-training crossover (its kernels change), and, unless `fullShape`, for
+   * the smaller network once pruning has removed neurons and no pruning pass is left (after the
+   * last pass, or in the checkpoint resumed; src/train/compact-training.ts): the same results,
+   * faster. Absent: the first trainer throughout.
    */
-  compact?: CompactTraining;
+  trainers?: CompactTraining;
+  /** With `trainers`: train the full shape throughout (its trainers are made again only for their kernels). */
+  fullShape?: boolean;
   /**
    * The training set the trainer was made with: what a recipe's shift augmentation moves each
    * epoch, the teacher sees, and regrowth takes its gradients from.
@@ -188,8 +192,8 @@ async function trainEpochs(
   // The first trainer switches to the smaller network once, when no pruning pass is left, and
   // only if an epoch is left to train with it.
   const compactFrom = async (state: TrainerState, epoch: number): Promise<void> => {
-    if (!options.compact || epoch >= recipe.epochs) return;
-    compacted.trainer ??= await CompactTrainer.start(state, recipe, options.compact);
+    if (!options.trainers || options.fullShape || epoch >= recipe.epochs) return;
+    compacted.trainer ??= await CompactTrainer.start(state, recipe, options.trainers);
     if (!compacted.trainer) return;
     trainer = compacted.trainer;
     events.onCompact?.(compacted.trainer.sizes, epoch);
@@ -255,8 +259,8 @@ async function trainEpochs(
     if (pruned && !prunesFrom(recipe, epoch + 1)) await compactFrom(state, epoch + 1);
     // A pass that takes a layer below the sparse-training crossover while the full shape trains
     // on (a gradual schedule's middle, or nothing to compact): the trainer is made again.
-    if (pruned && options.compact && trainer !== compacted.trainer && trainer.kernelsOutdated?.()) {
-      const next = await options.compact.makeTrainer(state.net, options.compact.train, state);
+    if (pruned && options.trainers && trainer !== compacted.trainer && trainer.kernelsOutdated?.()) {
+      const next = await options.trainers.makeTrainer(state.net, options.trainers.train, state);
       remade.trainer?.dispose();
       remade.trainer = trainer = next;
     }

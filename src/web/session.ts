@@ -277,7 +277,7 @@ export class WebSession {
           {
             resume,
             // After a pruning pass, train the smaller network the structured step leaves (the same results, faster).
-            compact: { train, makeTrainer },
+            trainers: { train, makeTrainer },
             train,
             shouldStop: (batchesDone) => {
               progress(batchesDone);

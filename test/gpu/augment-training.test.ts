@@ -63,7 +63,7 @@ describe.skipIf(!gpu.context)(`shift augmentation on the GPU ${gpu.label}`, () =
       const result = finished(
         await runTraining(first, SHIFTED, train.count, {}, {
           train,
-          compact: {
+          trainers: {
             train,
             makeTrainer: async (net, data, start) => {
               sizes.push(net.sizes);

@@ -53,7 +53,7 @@ describe.skipIf(!gpu.context)(`training the pruned network as the smaller one on
         made.push({ sizes: net.sizes, backend: trainer.backend, kernels: trainer.layerKernels });
         return trainer;
       };
-      const result = finished(await runTraining(first, recipe, train.count, {}, { compact: { train, makeTrainer }, train }));
+      const result = finished(await runTraining(first, recipe, train.count, {}, { trainers: { train, makeTrainer }, train }));
       return { reference, result, made };
     } finally {
       first.dispose();

@@ -133,7 +133,7 @@ describe.skipIf(!gpu.context)(`distillation on the GPU ${gpu.label}`, () => {
         await runTraining(first, recipe, train.count, {}, {
           train,
           teacher,
-          compact: {
+          trainers: {
             train,
             makeTrainer: async (net, data, start) => {
               sizes.push(net.sizes);

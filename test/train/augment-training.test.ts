@@ -50,7 +50,7 @@ describe('shift augmentation in the training loop (JS reference)', () => {
     const compact = finished(
       await runTraining(cpuTrainerAt(SHIFTED, train), SHIFTED, train.count, {}, {
         train,
-        compact: {
+        trainers: {
           train,
           makeTrainer: async (net, data, start) => {
             sizes.push(net.sizes);

@@ -93,7 +93,7 @@ describe('training the pruned biased network as the smaller one (JS reference)',
           return new CpuTrainer(net, data, trainConfig(recipe), startState);
         },
       };
-      const compact = finished(await runTraining(start(recipe), recipe, train.count, { onCheckpoint: (c) => void compactCheckpoints.push(c) }, { compact: setup }));
+      const compact = finished(await runTraining(start(recipe), recipe, train.count, { onCheckpoint: (c) => void compactCheckpoints.push(c) }, { trainers: setup }));
 
       const afterPrune = fullCheckpoints[1]!.net;
       const { noOutputs, noInputs } = deadEnds(afterPrune.masks);

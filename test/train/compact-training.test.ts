@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuTrainer } from '../../src/cpu/trainer';
 import { takeSamples, type Dataset } from '../../src/data/dataset';
-import type { Network } from '../../src/model/network';
+import { initNetwork, type Network } from '../../src/model/network';
 import { loadMnist } from '../../src/node/mnist';
 import { pruneToSparsity } from '../../src/prune/unstructured';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/train/checkpoint';
@@ -76,7 +76,7 @@ describe('training the pruned network as the smaller one (JS reference)', () => 
       const made: number[][] = [];
       const compactCheckpoints: Checkpoint[] = [];
       const compact = finished(
-        await runTraining(start(recipe), recipe, train.count, { onCheckpoint: (c) => void compactCheckpoints.push(c) }, { compact: compactOn(recipe, made) }),
+        await runTraining(start(recipe), recipe, train.count, { onCheckpoint: (c) => void compactCheckpoints.push(c) }, { trainers: compactOn(recipe, made) }),
       );
 
       expect(made).toHaveLength(1);
@@ -107,18 +107,41 @@ describe('training the pruned network as the smaller one (JS reference)', () => 
     const full = finished(await runTraining(start(recipe), recipe, train.count));
     const made: number[][] = [];
     const compactedAt: number[] = [];
-    const compact = finished(await runTraining(start(recipe), recipe, train.count, { onCompact: (_sizes, epoch) => void compactedAt.push(epoch) }, { compact: compactOn(recipe, made) }));
+    const compact = finished(await runTraining(start(recipe), recipe, train.count, { onCompact: (_sizes, epoch) => void compactedAt.push(epoch) }, { trainers: compactOn(recipe, made) }));
     expect(made).toHaveLength(1);
     expect(compactedAt).toEqual([4]);
     expect(table(compact)).toEqual(table(full));
     expectSameNetwork(full.net, compact.net);
   });
 
+  it("with fullShape, a pass that changes a layer's kernels makes the full-shape trainer again, and no smaller one", async () => {
+    // A trainer whose kernels a pruning pass outdates, as the GPU trainer's are past the sparse-training crossover.
+    class Outdated extends CpuTrainer {
+      kernelsOutdated(): boolean {
+        return true;
+      }
+    }
+    const made: number[][] = [];
+    const trainers: CompactTraining = {
+      train,
+      makeTrainer: async (net, data, startState) => {
+        made.push(net.sizes);
+        return new Outdated(net, data, trainConfig(SEED_SMALL), startState);
+      },
+    };
+    const compactedAt: number[] = [];
+    const first = new Outdated(initNetwork(SEED_SMALL.sizes, SEED_SMALL.seed), train, trainConfig(SEED_SMALL));
+    const full = finished(await runTraining(first, SEED_SMALL, train.count, { onCompact: (_sizes, epoch) => void compactedAt.push(epoch) }, { trainers, fullShape: true }));
+    expect(compactedAt).toEqual([]);
+    expect(made).toEqual([SEED_SMALL.sizes]);
+    expect(table(full)).toEqual(table(finished(await runTraining(start(SEED_SMALL), SEED_SMALL, train.count))));
+  });
+
   it('a pruning pass after the last epoch leaves nothing to train the smaller network for: none is made', async () => {
     const recipe: Recipe = { ...SEED_SMALL, prune: { ...SEED_SMALL.prune, epoch: SEED_SMALL.epochs - 1 } as Recipe['prune'] };
     const made: number[][] = [];
     const compactedAt: number[] = [];
-    const run = finished(await runTraining(start(recipe), recipe, train.count, { onCompact: (_sizes, epoch) => void compactedAt.push(epoch) }, { compact: compactOn(recipe, made) }));
+    const run = finished(await runTraining(start(recipe), recipe, train.count, { onCompact: (_sizes, epoch) => void compactedAt.push(epoch) }, { trainers: compactOn(recipe, made) }));
     expect(run.epochs.at(-1)!.pruned).toBeTruthy();
     expect([made, compactedAt]).toEqual([[], []]);
   });
@@ -158,7 +181,7 @@ describe('training the pruned network as the smaller one (JS reference)', () => 
       // 10 batches per epoch and one question at each boundary: the 30th question is in epoch 3, after the pruning pass.
       const stopAt = 30;
       const made: number[][] = [];
-      const first = await runTraining(start(recipe), recipe, train.count, {}, { shouldStop: () => ++asked > stopAt, compact: compactOn(recipe, made) });
+      const first = await runTraining(start(recipe), recipe, train.count, {}, { shouldStop: () => ++asked > stopAt, trainers: compactOn(recipe, made) });
       if (first.status !== 'interrupted') throw new Error(`expected an interrupted run, got ${first.status}`);
       expect(made).toHaveLength(1);
       expect(first.checkpoint.epoch).toBe(2);
@@ -166,7 +189,7 @@ describe('training the pruned network as the smaller one (JS reference)', () => 
       const checkpoint = decodeCheckpoint(encodeCheckpoint(first.checkpoint), 'run.ckpt');
       expect(checkpoint.net.sizes).toEqual(recipe.sizes);
       const resumedMade: number[][] = [];
-      const rest = finished(await runTraining(start(recipe, checkpoint), recipe, train.count, {}, { resume: checkpoint, compact: compactOn(recipe, resumedMade) }));
+      const rest = finished(await runTraining(start(recipe, checkpoint), recipe, train.count, {}, { resume: checkpoint, trainers: compactOn(recipe, resumedMade) }));
       expect(resumedMade).toEqual(made);
       expect(table(rest)).toEqual(table(whole));
       expectSameNetwork(whole.net, rest.net);

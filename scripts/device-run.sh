@@ -66,7 +66,7 @@ step() {
   fi
   echo "run.sh: $name took $((SECONDS - started)) s" >&2
 }
-step "train --verify" "$node" "$cli" train --backend gpu --verify --epochs 1 --limit 8000 --no-checkpoint --json --out "$scratch/verify.safetensors" > "$out/verify.json"
+step "train --verify" "$node" "$cli" train --backend gpu --verify --epochs 1 --limit 8000 --schedule none --no-checkpoint --json --out "$scratch/verify.safetensors" > "$out/verify.json"
 step tune "$node" "$cli" tune "${quick[@]}" --json > "$out/tune.json"
 step "bench train" "$node" "$cli" bench train "${quick[@]}" --json --out-dir "$out" > /dev/null
 step "bench infer --model" "$node" "$cli" bench infer "${quick[@]}" --model "$pack/model.safetensors" --json --out-dir "$out" > /dev/null

@@ -63,7 +63,7 @@ export function csrForward(layer: CsrLayer, x: Float32Array, batch: number, relu
  * y[s, o] = Σ_i x[s, i] · w[i, o] (+ bias[o]), then ReLU when `relu`.
  * x `[batch, inSize]`, w `[inSize, outSize]`, bias `[outSize]`, returns y `[batch, outSize]`.
  */
-export function denseForward(w: Float32Array, x: Float32Array, batch: number, inSize: number, outSize: number, relu: boolean, bias?: Float32Array): Float32Array {
+function denseForward(w: Float32Array, x: Float32Array, batch: number, inSize: number, outSize: number, relu: boolean, bias?: Float32Array): Float32Array {
   const y = new Float32Array(batch * outSize);
   matmul(x, w, y, batch, inSize, outSize);
   if (bias) for (let i = 0; i < y.length; i++) y[i] += bias[i % outSize]!;

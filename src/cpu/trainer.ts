@@ -63,7 +63,7 @@ function hardLabelGradient(probabilities: Float32Array, target: number, out: Flo
  * `backpropSample` from an output gradient already in `gradients[last]` (there onehot − p, or
  * with distillation the mix of src/train/distill.ts): the sums and the gradients of the layers below.
  */
-export function backpropOutputGradient(
+function backpropOutputGradient(
   net: Network,
   activations: Float32Array[], // per layer [sizes[l]]: values after forwardSample
   gradients: Float32Array[], // per layer [sizes[l]]: the output layer's set, the others scratch

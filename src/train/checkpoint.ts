@@ -21,7 +21,7 @@ import type { Recipe } from './recipe';
 import type { EpochResult, OptimizerState } from './trainer';
 import type { EpochReport } from './run';
 
-export const CHECKPOINT_VERSION = 1;
+const CHECKPOINT_VERSION = 1;
 
 export interface Checkpoint extends OptimizerState {
   recipe: Recipe;

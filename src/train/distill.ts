@@ -49,7 +49,7 @@ export function distillationProblem(d: Distillation): string | null {
  * softmax(row / T) of `logits[offset .. offset + classes)` into `out` (from `outOffset`), in
  * float64 as the subtraction of the row's maximum keeps it finite.
  */
-export function temperedSoftmax(
+function temperedSoftmax(
   logits: ArrayLike<number>,
   offset: number,
   classes: number,

@@ -86,7 +86,7 @@ export type TrainingResult =
   | { status: 'diverged'; epoch: number; reason: string; lastGood: Checkpoint; epochs: EpochReport[]; seconds: number };
 
 /** A Fisher–Yates permutation of [0, n) from the recipe's generator. */
-export function shuffledOrder(n: number, rng: DotNetRandom): Uint32Array {
+function shuffledOrder(n: number, rng: DotNetRandom): Uint32Array {
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   for (let i = n - 1; i > 0; i--) {

@@ -9,7 +9,6 @@ import type { LayerKernel } from './cost-model';
 import type { GpuContext } from './device';
 import { createLayeredInference, type GpuInference, type InferenceOptions } from './inference';
 import { matmulChoiceName, type MatmulChoice } from './kernels';
-import { sparseKernelChooser } from './sparse-kernels';
 
 export interface DenseInferenceOptions extends InferenceOptions {
   /** Matmul version, or `auto` (default): by shape, small batches run the few-rows kernel (`matmulVersionFor`). */
@@ -24,7 +23,6 @@ export function createDenseInference(ctx: GpuContext, model: Network | CompactNe
     ...options,
     name: `dense ${matmulChoiceName(ctx, matmulVersion)}`,
     plan: () => plan,
-    sparseKernel: sparseKernelChooser(ctx, 'auto'),
     matmulVersion,
   });
 }

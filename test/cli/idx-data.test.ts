@@ -61,6 +61,31 @@ describe('train and eval --data with 3 classes of 20 pixels (JS reference)', () 
     expect(evaluated.correct).toBe(result.test.correct);
   });
 
+  it('eval needs only the test files; a test label past the network\'s outputs is one line', async () => {
+    const trained = await webgpuPrune('train', ...QUICK, '--backend', 'cpu', '--out', 'only-test.safetensors');
+    expect(trained.code, trained.stderr).toBe(0);
+    await promisify(execFile)('mkdir', [join(dir, 'test-only')]);
+    writeFileSync(join(dir, 'test-only', 't10k-images-idx3-ubyte'), idxClassificationSet(150, 4, 5, 3, 2).images);
+    writeFileSync(join(dir, 'test-only', 't10k-labels-idx1-ubyte'), idxClassificationSet(150, 4, 5, 3, 2).labels);
+    const evaluated = await webgpuPrune('eval', 'only-test.safetensors', '--data', 'test-only', '--backend', 'cpu', '--json');
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    expect(JSON.parse(evaluated.stdout).correct).toBe(JSON.parse(trained.stdout).test.correct);
+
+    const fourClasses = idxClassificationSet(150, 4, 5, 4, 3);
+    await promisify(execFile)('mkdir', [join(dir, 'four')]);
+    writeFileSync(join(dir, 'four', 't10k-images-idx3-ubyte'), fourClasses.images);
+    writeFileSync(join(dir, 'four', 't10k-labels-idx1-ubyte'), fourClasses.labels);
+    const tooMany = await webgpuPrune('eval', 'only-test.safetensors', '--data', 'four', '--backend', 'cpu');
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.stderr).toBe(`webgpu-prune: ${join('four', 't10k-labels-idx1-ubyte')}: label 3 of sample 3 is not one of the 3 classes of only-test.safetensors (0-2)\n`);
+    await promisify(execFile)('mkdir', [join(dir, 'train-only')]);
+    writeFileSync(join(dir, 'train-only', 'train-images-idx3-ubyte'), fourClasses.images);
+    writeFileSync(join(dir, 'train-only', 'train-labels-idx1-ubyte'), fourClasses.labels);
+    const trainOnly = await webgpuPrune('eval', 'only-test.safetensors', '--data', 'train-only', '--backend', 'cpu');
+    expect(trainOnly.code).toBe(1);
+    expect(trainOnly.stderr).toMatch(/^webgpu-prune: no test images file in train-only: looked for t10k-images-idx3-ubyte or test-images-idx3-ubyte /);
+  });
+
   it('a network that does not fit the data is one line', async () => {
     const wrongClasses = await webgpuPrune('train', ...QUICK, '--backend', 'cpu', '--sizes', '20,16,10');
     expect(wrongClasses.code).toBe(1);

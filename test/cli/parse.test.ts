@@ -46,6 +46,14 @@ describe('parseArgs', () => {
     expect(command(['prune', 'a.txt', '--out', 'b.txt', '--out', 'c.txt', '--threshold', '0.1', '--threshold', '0.2'])).toMatchObject({ name: 'prune', out: 'c.txt', threshold: 0.2 });
   });
 
+  it('a number option given text that is not a number names the text given, not NaN', () => {
+    expect(failure(['train', '--epochs', 'x'])).toMatch(/^webgpu-prune: --epochs must be a number, got "x"\n/);
+    expect(failure(['train', '--lr=1e'])).toMatch(/^webgpu-prune: --lr must be a number, got "1e"\n/);
+    expect(failure(['train', '--epochs', '3', '--epochs', '5x'])).toMatch(/^webgpu-prune: --epochs must be a number, got "5x"\n/);
+    expect(failure(['bench', 'infer', '--repeats', 'q'])).toMatch(/^webgpu-prune: --repeats must be a number, got "q"\n/);
+    expect(command(['train', '--lr', '2e-4'])).toMatchObject({ name: 'train', recipe: { learningRate: 0.0002 } });
+  });
+
   it('an option or positional given no value is named, before a default is taken unasked or a file called "" is looked for', () => {
     expect(failure(['train', '--data'])).toMatch(/^webgpu-prune: --data needs a value\n/);
     expect(failure(['train', '--teacher='])).toMatch(/^webgpu-prune: --teacher needs a value\n/);
@@ -96,7 +104,7 @@ describe('parseArgs', () => {
 
   it('rejects impossible train flags with one line', () => {
     expect(failure(['train', '--epochs', '0'])).toMatch(/--epochs must be a positive integer, got 0/);
-    expect(failure(['train', '--epochs', 'abc'])).toMatch(/--epochs must be a positive integer, got NaN/);
+    expect(failure(['train', '--epochs', 'abc'])).toMatch(/--epochs must be a number, got "abc"/);
     expect(failure(['train', '--batch-size', '2.5'])).toMatch(/--batch-size must be a positive integer/);
     expect(failure(['train', '--momentum', '1.5'])).toMatch(/--momentum must be a fraction in \[0, 1\)/);
     expect(failure(['train', '--prune-epoch', '60'])).toMatch(/--prune-epoch must be an epoch from 1 to 50, got 60/);
@@ -170,9 +178,10 @@ describe('parseArgs', () => {
   it('prune --keep-neurons takes a fraction above 0 (0 would empty every hidden layer)', () => {
     expect(command(['prune', 'm', '--out', 'o', '--structured', '--keep-neurons', '0.001'])).toMatchObject({ keepNeurons: 0.001 });
     expect(command(['prune', 'm', '--out', 'o', '--structured', '--keep-neurons', '1'])).toMatchObject({ keepNeurons: 1 });
-    for (const bad of ['0', '-0.5', '1.5', 'x']) {
+    for (const bad of ['0', '-0.5', '1.5']) {
       expect(failure(['prune', 'm', '--out', 'o', '--structured', '--keep-neurons', bad])).toMatch(/^webgpu-prune: --keep-neurons must be a fraction in \(0, 1\]/);
     }
+    expect(failure(['prune', 'm', '--out', 'o', '--structured', '--keep-neurons', 'x'])).toMatch(/^webgpu-prune: --keep-neurons must be a number, got "x"/);
   });
 
   it("usage errors are one line, then the command's --help", () => {

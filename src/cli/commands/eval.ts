@@ -1,5 +1,5 @@
 import { biasCount, keptParameters, keptTotal, totalWeights } from '../../model/network';
-import { loadMnist } from '../../node/mnist';
+import { loadTestSet } from '../../node/mnist';
 import { UserError } from '../../util/errors';
 import { selectBackend } from '../gpu';
 import type { CommandIo } from '../io';
@@ -12,11 +12,12 @@ import { checkDataFits, evaluateCpu, evaluateGpu } from '../evaluate';
 export async function runEval(cmd: EvalCommand, io: CommandIo): Promise<void> {
   const model = await loadModel(cmd.model);
   const { net, format, inputIndices, inputSize } = model;
-  const data = await loadMnist({ dir: cmd.data });
-  checkDataFits([inputSize, ...net.sizes.slice(1)], data.test, cmd.model);
+  const outputs = net.sizes[net.sizes.length - 1]!;
+  const test = await loadTestSet({ dir: cmd.data }, { count: outputs, from: printable(cmd.model) });
+  checkDataFits([inputSize, ...net.sizes.slice(1)], test, cmd.model);
   const gpu = await selectBackend(cmd.backend, cmd, io);
   if (cmd.sparse && !gpu) throw new UserError('--sparse runs the GPU sparse kernel, and no WebGPU adapter is available');
-  const result = gpu ? await evaluateGpu(gpu, model, data.test, cmd.sparse) : evaluateCpu(model, data.test);
+  const result = gpu ? await evaluateGpu(gpu, model, test, cmd.sparse) : evaluateCpu(model, test);
   const weights = keptTotal(net);
   // Against the network before structured pruning, as `info` and the training table count.
   const total = totalWeights(sizesBeforePruning(model));

@@ -36,6 +36,8 @@ export class EpochCharts {
   private readonly kept: Chart;
   private readonly loss: Chart;
   private points: EpochPoint[] = [];
+  /** What the charts showed before the last `reset`. */
+  private previous: EpochPoint[] = [];
 
   constructor(accuracyBox: HTMLElement, keptBox: HTMLElement, lossBox: HTMLElement) {
     this.accuracy = new Chart(
@@ -67,8 +69,17 @@ export class EpochCharts {
     );
   }
 
+  /** Empties the charts for a new run. */
   reset(): void {
+    this.previous = this.points;
     this.points = [];
+    this.draw();
+  }
+
+  /** After a run that failed: its epochs stay, and if it had none, the charts of the run before it come back. */
+  restoreIfNoneAdded(): void {
+    if (this.points.length > 0) return;
+    this.points = this.previous;
     this.draw();
   }
 

@@ -170,7 +170,9 @@ function updateButtons(): void {
   element<HTMLButtonElement>('tune-button').disabled = backend?.backend !== 'gpu' || busy !== null;
   element<HTMLButtonElement>('pause').disabled = busy !== 'training';
   element<HTMLButtonElement>('stop').disabled = busy !== 'training';
-  for (const id of ['prune-button', 'race-button', 'save-safetensors', 'save-text']) element<HTMLButtonElement>(id).disabled = !haveNetwork || busy !== null;
+  for (const id of ['prune-button', 'save-safetensors', 'save-text']) element<HTMLButtonElement>(id).disabled = !haveNetwork || busy !== null;
+  // While a race runs, its button stops it.
+  element<HTMLButtonElement>('race-button').disabled = !haveNetwork || (busy !== null && busy !== 'racing');
   element<HTMLInputElement>('model-file').disabled = !ready || busy !== null;
 }
 
@@ -244,6 +246,7 @@ async function train(values: Record<string, string>): Promise<TrainSummary> {
       summary = await client.call('train', request);
     } catch (err) {
       ({ network: haveNetwork, pruned: havePruned } = had);
+      charts.restoreIfNoneAdded();
       element('train-status').textContent = `Failed: ${messageOf(err)}`;
       throw err;
     } finally {
@@ -339,7 +342,7 @@ element('network-choice').addEventListener(
 async function race(batches: number[], repeats: number): Promise<RaceRow[]> {
   return exclusive('racing', async () => {
     const button = element('race-button');
-    button.textContent = 'Racing…';
+    button.textContent = 'Stop race';
     try {
       const { rows, skipped } = await client.call('race', { batches, repeats });
       raceChart.show(rows);
@@ -354,6 +357,12 @@ async function race(batches: number[], repeats: number): Promise<RaceRow[]> {
 
 raceForm.addEventListener('submit', (event) => {
   event.preventDefault();
+  if (busy === 'racing') {
+    // The race returns what it measured before the stop, and race() shows that.
+    element('race-button').textContent = 'Stopping…';
+    guarded(async () => void (await client.call('stop', null)))();
+    return;
+  }
   guarded(async () => {
     const data = new FormData(raceForm);
     const batches = String(data.get('batches')).split(',').map((s) => Number(s.trim()));

@@ -117,7 +117,7 @@ export interface RaceRow {
 
 export interface RaceResult {
   rows: RaceRow[];
-  /** What was not measured and why, a line each: engines that cannot run a batch size, peers that failed. */
+  /** What was not measured and why, a line each: engines that cannot run a batch size, peers that failed, where a stop ended the race. */
   skipped: string[];
 }
 

@@ -80,11 +80,26 @@ interface PrunedNetwork {
   removed: Uint8Array[];
 }
 
+/** The run going on (training or a race), which `stop` ends and, for training, `pause` holds. */
 interface RunControl {
+  /** What runs, for refusing other requests meanwhile: `a training run`, `a race`. */
+  what: string;
   paused: boolean;
   stopped: boolean;
   wake: (() => void) | null;
 }
+
+/**
+ * Gives the thread back to the worker's message loop for a moment, then says whether the run was
+ * asked to stop: the stop arrives as a message, which waits while JS code runs.
+ */
+async function stopAsked(control: RunControl): Promise<boolean> {
+  await new Promise((next) => setTimeout(next, 0));
+  return control.stopped;
+}
+
+/** The `skipped` line of a race stopped before `what`. */
+const stoppedBefore = (what: string): string => `${what} and what follows: the race was stopped`;
 
 function percentOf(part: number, whole: number): number {
   return whole === 0 ? 0 : (100 * part) / whole;
@@ -186,8 +201,14 @@ export class WebSession {
     };
   }
 
+  /** Makes `what` the run that `stop` and `pause` act on; refused while another one runs. */
+  private startRun(what: string): RunControl {
+    if (this.control) throw new UserError(`${this.control.what} is going on: stop it first`);
+    this.control = { what, paused: false, stopped: false, wake: null };
+    return this.control;
+  }
+
   async train(request: TrainRequest): Promise<TrainSummary> {
-    if (this.control) throw new UserError('a training run is going on: stop it first');
     const data = this.requireData();
     const { recipe } = request;
     // As the CLI's --limit: asking for more images than there are is a mistake, not "all of them".
@@ -199,8 +220,7 @@ export class WebSession {
     checkDataFits(recipe.sizes, train, `sizes ${recipe.sizes.join(',')}`);
     checkShiftable(train, recipe.shift ?? 0);
     // Before the first await: a pause or stop sent while the trainer is made (the GPU compiles its pipelines) must find the run.
-    const control: RunControl = { paused: false, stopped: false, wake: null };
-    this.control = control;
+    const control = this.startRun('a training run');
     const net = initNetwork(recipe.sizes, recipe.seed, recipe.bias);
     const config = { batchSize: recipe.batchSize, confidence: recipe.confidence, updateRule: optimizerOf(recipe) };
     const ctx = this.ctx;
@@ -372,15 +392,32 @@ export class WebSession {
     return summary;
   }
 
-  /** Dense vs sparse vs compact vs hybrid inference of the pruned network (else the trained one) over batch sizes. */
+  /**
+   * Dense vs sparse vs compact vs hybrid inference of the pruned network (else the trained one)
+   * over batch sizes. A stop is seen between timed runs (between batch sizes on the GPU): the
+   * race then returns the rows it measured, and says in `skipped` where it stopped.
+   */
   async race(batches: number[], repeats: number): Promise<RaceResult> {
     const net = this.pruned?.net ?? this.requireNetwork('trained');
-    if (this.ctx) {
-      const { rows, skipped } = await benchInferNetwork(this.ctx, net, { batches, repeats });
-      const ours = rows.map((r): RaceRow => ({ engine: r.variant, kernel: r.kernel, batch: r.batch, samplesPerSec: r.samplesPerSec, sizes: r.sizes }));
-      return { rows: [...ours, ...(await this.racePeers(net, batches, repeats, skipped))], skipped };
+    const control = this.startRun('a race');
+    try {
+      const skipped: string[] = [];
+      const ctx = this.ctx;
+      if (!ctx) return { rows: await this.raceCpu(net, batches, repeats, control, skipped), skipped };
+      const rows: RaceRow[] = [];
+      for (const batch of batches) {
+        if (await stopAsked(control)) {
+          skipped.push(stoppedBefore(`batch ${batch}`));
+          return { rows, skipped };
+        }
+        const cell = await benchInferNetwork(ctx, net, { batches: [batch], repeats });
+        rows.push(...cell.rows.map((r): RaceRow => ({ engine: r.variant, kernel: r.kernel, batch: r.batch, samplesPerSec: r.samplesPerSec, sizes: r.sizes })));
+        skipped.push(...cell.skipped);
+      }
+      return { rows: [...rows, ...(await this.racePeers(net, batches, repeats, control, skipped))], skipped };
+    } finally {
+      this.control = null;
     }
-    return { rows: this.raceCpu(net, batches, repeats), skipped: [] };
   }
 
   /**
@@ -389,7 +426,7 @@ export class WebSession {
    * ONNX export. A peer that fails (it would not load, or ran out of memory) is noted in
    * `skipped` and costs no other engine its rows.
    */
-  private async racePeers(net: Network, batches: number[], repeats: number, skipped: string[]): Promise<RaceRow[]> {
+  private async racePeers(net: Network, batches: number[], repeats: number, control: RunControl, skipped: string[]): Promise<RaceRow[]> {
     const inputs = repeatedSamples(this.requireData().test, Math.max(...batches));
     const peers: { engine: string; start: () => Promise<{ kernel: string; inference: { time: TfjsMlpInference['time']; dispose: () => unknown } }> }[] = [
       {
@@ -407,6 +444,10 @@ export class WebSession {
         const { kernel, inference } = await peer.start();
         try {
           for (const batch of batches) {
+            if (await stopAsked(control)) {
+              skipped.push(stoppedBefore(`${peer.engine} at batch ${batch}`));
+              return rows;
+            }
             const ms = await inference.time(inputs, batch, repeats);
             rows.push({ engine: peer.engine, kernel, batch, samplesPerSec: (1000 * batch) / median(ms), sizes: [...net.sizes] });
           }
@@ -427,7 +468,7 @@ export class WebSession {
   async tune(quick: boolean): Promise<TuneSummary> {
     const ctx = this.ctx;
     if (!ctx) throw new UserError('tuning measures the GPU, and this page runs on the JS reference');
-    if (this.control) throw new UserError('a training run is going on: stop it before tuning');
+    if (this.control) throw new UserError(`${this.control.what} is going on: stop it before tuning`);
     const result = await tune(ctx, tuneSettings(quick, this.recipe ?? SEED_RECIPE), (line) => this.emit({ kind: 'tune-log', line }));
     ctx.tuning = result.tuning;
     const tunedAt = new Date().toISOString();
@@ -435,7 +476,8 @@ export class WebSession {
     return { table: formatTuneTable(result), seconds: result.seconds, tunedAt };
   }
 
-  private raceCpu(net: Network, batches: number[], repeats: number): RaceRow[] {
+  /** The JS reference's engines, one run at a time: each is synchronous, and holds the worker's messages until it ends. */
+  private async raceCpu(net: Network, batches: number[], repeats: number, control: RunControl, skipped: string[]): Promise<RaceRow[]> {
     const test = this.requireData().test;
     const { compact } = compactNetwork(net);
     const layers = csrLayers(net);
@@ -448,12 +490,16 @@ export class WebSession {
     for (const batch of batches) {
       const inputs = repeatedSamples(test, batch);
       for (const e of engines) {
-        e.run(inputs, batch);
         const ms: number[] = [];
-        for (let r = 0; r < repeats; r++) {
+        // Run 0 warms up, untimed.
+        for (let r = 0; r <= repeats; r++) {
+          if (await stopAsked(control)) {
+            skipped.push(stoppedBefore(`${e.engine} at batch ${batch}`));
+            return rows;
+          }
           const start = performance.now();
           e.run(inputs, batch);
-          ms.push(Math.max(performance.now() - start, 0.001));
+          if (r > 0) ms.push(Math.max(performance.now() - start, 0.001));
         }
         rows.push({ engine: e.engine, kernel: e.kernel, batch, samplesPerSec: (1000 * batch) / median(ms), sizes: [...e.sizes] });
       }
@@ -491,7 +537,7 @@ export class WebSession {
     // The page trains, prunes and races networks of whole samples: a compact file is expanded back.
     const net = expandInputs(parsed);
     checkDataFits(net.sizes, this.testSet(), name);
-    if (this.control) throw new UserError('a training run is going on: stop it before loading a network');
+    if (this.control) throw new UserError(`${this.control.what} is going on: stop it before loading a network`);
     const score = await this.score(net);
     this.trained = net;
     this.pruned = null;

@@ -1,7 +1,7 @@
 /**
  * The app's Web Worker: it owns the GPU device, the data and the training, so the page never
  * waits on them. Requests arrive as messages (src/web/protocol.ts) and run one after another,
- * except pause, resume and stop, which act on the run in progress at once.
+ * except pause, resume and stop, which act at once on the run in progress (training, or a race).
  */
 import type { FromWorker, Request, WorkerEvent } from './protocol';
 import { WebSession } from './session';

@@ -3,9 +3,10 @@
  * `webgpu-prune web`'s static server serves it, and the system Chromium runs it headless on its
  * WebGPU adapter (SwiftShader on machines without a GPU). Checked: the `?auto=1` pipeline against
  * the JS reference trained on the same samples; a run driven with real clicks (preset, train,
- * pause, resume, stop, save, load); mistakes and clicks at the wrong time (a bad preset, a run
- * that fails, invalid fields, pause before the first batch, drops, actions while another runs,
- * races again); digits drawn with the mouse; the page without WebGPU.
+ * pause, resume, stop, a failed run that leaves the charts, save, load); mistakes and clicks at
+ * the wrong time (a bad preset, a run that fails, invalid fields, pause before the first batch,
+ * drops, actions while another runs, races again, a race stopped); digits drawn with the mouse;
+ * the page without WebGPU.
  *
  * Without /usr/bin/chromium, or with the Vulkan drivers hidden, the suite is skipped with the
  * reason in its name; with REQUIRE_GPU=1 (set by CI, which installs Chromium) it fails instead.
@@ -197,6 +198,14 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
       expect(inked, canvas).toBeGreaterThan(100);
     }
 
+    // A run that fails before its first epoch leaves the charts of the run before it.
+    await page.fill('[name=test]', '20000');
+    await page.click('#train');
+    await page.waitForFunction(() => document.getElementById('train-status')?.textContent?.startsWith('Failed:'), null, { timeout: 60_000 });
+    expect(await status()).toBe('Failed: test 20000 is more than the 10,000 test images');
+    await expect.poll(() => canvasHasColour(page, '#accuracy-chart canvas', [31, 119, 180])).toBe(true);
+    expect(await canvasHasColour(page, '#loss-chart canvas', [255, 127, 14])).toBe(true);
+
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save-safetensors')]);
     const file = await download.path();
     const saved = detectAndParseModel(new Uint8Array(await readFile(file)), download.suggestedFilename());
@@ -295,18 +304,29 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
     await waitForText('#train-status', /^Stopped/);
     expect(await text('#train-status')).toMatch(/^Stopped after 0 epochs in /);
 
-    // Raced twice, each time with Train disabled until it ends; at 4 500 images the sparse
-    // engines' work passes their cap on the stopped run's network, which keeps every weight.
+    // Raced twice, each time with Train disabled and the race's button stopping it until it ends;
+    // at 4 500 images the sparse engines' work passes their cap on the stopped run's network,
+    // which keeps every weight.
     await page.fill('[name=repeats]', '1');
     for (const batches of ['1', '1,4500']) {
       await page.fill('[name=batches]', batches);
-      expect(await page.$eval('#race-button', (button) => ((button as HTMLButtonElement).click(), (document.getElementById('train') as HTMLButtonElement).disabled))).toBe(true);
-      await page.waitForSelector('#race-button:not([disabled])', { timeout: RESULT_TIMEOUT_MS });
+      expect(await page.$eval('#race-button', (button) => ((button as HTMLButtonElement).click(), [(document.getElementById('train') as HTMLButtonElement).disabled, button.textContent]))).toEqual([true, 'Stop race']);
+      await waitForText('#race-button', /^Race$/);
     }
     expect(await text('#error')).toBe('');
     expect(await page.evaluate(() => (window as unknown as { liveObservers: () => number }).liveObservers())).toBe(4);
     expect(await page.isVisible('#race-skipped')).toBe(true);
     expect(await page.locator('#race-skipped li').allTextContents()).toContainEqual(expect.stringMatching(/sparse\/compact .*batch 4500: .*past the 4e\+8 cap$/));
+
+    // Stopped from its button: the race says where, and the page is free again.
+    await page.fill('[name=batches]', '1,2000,4000');
+    await page.fill('[name=repeats]', '5');
+    await page.click('#race-button');
+    await page.click('#race-button');
+    await waitForText('#race-button', /^Race$/);
+    expect(await page.locator('#race-skipped li').allTextContents()).toContainEqual(expect.stringMatching(/ and what follows: the race was stopped$/));
+    expect(await page.isEnabled('#train')).toBe(true);
+    expect(await text('#error')).toBe('');
 
     // Ranked across the untrained network, 5% keeps no weight of its first layer (the smallest at
     // initialisation): refused in one line, as `webgpu-prune prune` refuses it. Per layer it prunes.

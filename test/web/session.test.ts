@@ -3,9 +3,9 @@
  * reference: MNIST through the page's loader (gzip'd files over `fetch`, inflated with
  * DecompressionStream, kept in a Cache Storage), a short run with pause and stop (also before
  * its first batch), its seconds, runs refused or failed, pruning with the structured step (with
- * biases too), the race, predictions, and model files both ways. On Dawn's GPU, where there is
- * one: a paused run resumed after a pruning pass made its trainer again, and a race whose peer
- * fails.
+ * biases too), the race (and one stopped), predictions, and model files both ways. On Dawn's
+ * GPU, where there is one: a paused run resumed after a pruning pass made its trainer again, and
+ * a race whose peer fails.
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -184,6 +184,27 @@ describe('the browser app session on the JS reference', () => {
     expect(events.at(-1)).toMatchObject({ kind: 'progress', epochs: 0, paused: true });
     session.setPaused(false);
     expect(await paused).toMatchObject({ status: 'finished', epochs: [{ epoch: 1 }, { epoch: 2 }, { epoch: 3 }] });
+  });
+
+  it('stops a race between its timed runs with the rows it measured, and races again', async () => {
+    const session = newSession();
+    await session.init(false);
+    await session.loadData(BASE);
+    await session.train(trainRequest({ epochs: '1', limit: '800', test: '200', schedule: 'none' }));
+    // Batch 1 takes milliseconds; a run at batch 10 000 about a second, the whole race half a minute.
+    const racing = session.race([1, 10_000], 3);
+    setTimeout(() => session.stop(), 100);
+    const stopped = await racing;
+    // Where it stopped depends on the machine's speed: the rows before, none after.
+    const order = [1, 10_000].flatMap((batch) => ['js-dense', 'js-sparse', 'js-compact'].map((engine) => ({ engine, batch })));
+    const measured = stopped.rows.map(({ engine, batch }) => ({ engine, batch }));
+    expect(measured.length).toBeLessThan(order.length);
+    expect(measured).toEqual(order.slice(0, measured.length));
+    const next = order[measured.length]!;
+    expect(stopped.skipped).toEqual([`${next.engine} at batch ${next.batch} and what follows: the race was stopped`]);
+    const again = await session.race([1], 1);
+    expect(again.rows).toHaveLength(3);
+    expect(again.skipped).toEqual([]);
   });
 
   it('counts seconds of training without the test passes', async () => {

@@ -147,13 +147,14 @@ export const SPARSE_TRAIN_WEIGHT_GRAD: KernelDescriptor<SparseTrainingShape, { W
 
 /**
  * The geometries of each kernel that test/gpu/sparse-training.test.ts checks against the
- * references, and so the only ones a tuning may pick: the descriptor's own first, then one that
- * leaves partial blocks on the tests' shapes.
+ * references, and so the only ones a tuning may pick: the descriptor's own first (the fastest on
+ * the software adapters), one that leaves partial blocks on the tests' shapes, and one shaped for
+ * a GPU's wide subgroups (more invocations, fewer samples each).
  */
 export const SPARSE_TRAINING_VARIANTS = {
-  forward: [SPARSE_TRAIN_FORWARD, { ...SPARSE_TRAIN_FORWARD, geometry: { WG: 32, ROWS: 3 } }],
-  inputGrad: [SPARSE_TRAIN_INPUT_GRAD, { ...SPARSE_TRAIN_INPUT_GRAD, geometry: { WG: 32, ROWS: 3 } }],
-  weightGrad: [SPARSE_TRAIN_WEIGHT_GRAD, { ...SPARSE_TRAIN_WEIGHT_GRAD, geometry: { WG: 32 } }],
+  forward: [SPARSE_TRAIN_FORWARD, { ...SPARSE_TRAIN_FORWARD, geometry: { WG: 32, ROWS: 3 } }, { ...SPARSE_TRAIN_FORWARD, geometry: { WG: 64, ROWS: 2 } }],
+  inputGrad: [SPARSE_TRAIN_INPUT_GRAD, { ...SPARSE_TRAIN_INPUT_GRAD, geometry: { WG: 32, ROWS: 3 } }, { ...SPARSE_TRAIN_INPUT_GRAD, geometry: { WG: 64, ROWS: 2 } }],
+  weightGrad: [SPARSE_TRAIN_WEIGHT_GRAD, { ...SPARSE_TRAIN_WEIGHT_GRAD, geometry: { WG: 32 } }, { ...SPARSE_TRAIN_WEIGHT_GRAD, geometry: { WG: 256 } }],
 } as const;
 
 /** The three kernels of one pruned layer, in the geometry the tuning picks. */

@@ -36,7 +36,7 @@ import {
   type TransposeShape,
 } from './sparse-kernels';
 import { DEFAULT_TUNING, describeGeometry, type Tuning } from './tuning';
-import { SPARSE_TRAIN_FORWARD, SPARSE_TRAIN_INPUT_GRAD, SPARSE_TRAIN_WEIGHT_GRAD, sparseTrainingIndex, type SparseTrainingIndex, type SparseTrainingShape } from './sparse-training-kernels';
+import { SPARSE_TRAIN_FORWARD, SPARSE_TRAIN_INPUT_GRAD, SPARSE_TRAINING_VARIANTS, sparseTrainingIndex, type SparseTrainingIndex, type SparseTrainingShape } from './sparse-training-kernels';
 import { forwardSpec, inputGradientSpec, weightGradientSpec } from './trainer';
 
 export interface TuneSettings {
@@ -195,7 +195,7 @@ function timePerUnit(cases: readonly Measured[]): number | null {
 }
 
 /** One variant everywhere. */
-const always = (variant: Variant, label = variantLabel(variant)): Policy => ({ label, pick: () => variantLabel(variant) });
+const always = (variant: { name: string; geometry: Geometry }, label = variantLabel(variant)): Policy => ({ label, pick: () => variantLabel(variant) });
 
 /** One of two variants at each point. */
 const either = (label: string, first: (p: Point) => boolean, a: Variant, b: Variant): Policy => ({ label, pick: (p) => variantLabel(first(p) ? a : b) });
@@ -365,7 +365,7 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
   const matmulOf = new Map(([2, 3, 4] as const).filter((v) => v !== 3 || sg > 0).map((v) => [v, matmulVariants(v, sg)] as const));
 
   /** Decides among variants of one kernel; a winner other than the descriptor's own goes into the tuning's geometry. */
-  const bestVariant = (choice: string, variants: readonly Variant[], points: Point[], where: string): Variant => {
+  const bestVariant = <V extends Variant | SparseTrainingDescriptor>(choice: string, variants: readonly V[], points: Point[], where: string): V => {
     const { decision, winner } = decide(choice, where, points, variants.map((v) => always(v)), variantLabel(variants[0]!));
     decisions.push(decision);
     const picked = variants.find((v) => variantLabel(v) === winner.label)!;
@@ -422,15 +422,15 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
   const fullTileBest = new Map(fullTileVersions.map((v) => [v, bestVariant(`matmul_v${v} geometry`, matmulOf.get(v)!, fullTilePoints, fullTileWhere)] as const));
   const fullTileMatmul = bestVersion('fullTileMatmul', fullTileBest, fullTilePoints, fullTileWhere, DEFAULT_TUNING.fullTileMatmul);
   const fullTileKey: 2 | 3 = sg > 0 ? fullTileMatmul : 2;
-  const fullTile = fullTileBest.get(fullTileKey)! as MatmulDescriptor;
+  const fullTile = fullTileBest.get(fullTileKey)!;
   const fewRowsWhere = (batches: readonly number[]): string => `inference ${sizes.join('-')} at batch ${batches.join(', ')}`;
-  const fewRows = bestVariant('matmul_v4 geometry', matmulOf.get(4)!, pointsOf(phase1, inferenceAt(fewRowsGeometryBatches).map(matmulPoint)), fewRowsWhere(fewRowsGeometryBatches)) as MatmulDescriptor;
+  const fewRows = bestVariant('matmul_v4 geometry', matmulOf.get(4)!, pointsOf(phase1, inferenceAt(fewRowsGeometryBatches).map(matmulPoint)), fewRowsWhere(fewRowsGeometryBatches));
   const narrowPoints = pointsOf(phase1, narrowBatches.flatMap((b) => csr.map((layer) => sparsePoint(b, layer))));
-  const narrow = bestVariant('sparse_v1 geometry', sparseVariantsOn(ctx.adapter, 1), narrowPoints, sparseWhere(narrowBatches)) as SparseDescriptor;
+  const narrow = bestVariant('sparse_v1 geometry', sparseVariantsOn(ctx.adapter, 1), narrowPoints, sparseWhere(narrowBatches));
   const widePoints = pointsOf(phase1, wideBatches.flatMap((b) => csr.map((layer) => sparsePoint(b, layer))));
   const wideBest = new Map(wideVersions.map((v) => [v, bestVariant(`sparse_v${v} geometry`, sparseVariantsOn(ctx.adapter, v), widePoints, sparseWhere(wideBatches))] as const));
   const sparseWide = bestVersion('sparseWide', wideBest, widePoints, sparseWhere(wideBatches), DEFAULT_TUNING.sparseWide);
-  const wide = wideBest.get(wideVersions.includes(3) ? sparseWide : 2)! as SparseDescriptor;
+  const wide = wideBest.get(wideVersions.includes(3) ? sparseWide : 2)!;
 
   // Phase 2: the winners against each other, at the batches where the thresholds and the cost model choose.
   const thresholdRows = unique([...settings.fewRows, ...settings.inferBatches.filter((b) => b <= maxFewRows)]);
@@ -557,7 +557,7 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
   }
 
   progress('phase 3: dense or sparse training per layer');
-  const sparseTraining = await tuneSparseTraining(ctx, settings, fullTile, progress);
+  const sparseTraining = await tuneSparseTraining(ctx, settings, fullTile, bestVariant, progress);
   all.push(...sparseTraining.measured);
   decisions.push(sparseTraining.decision);
 
@@ -572,47 +572,57 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
 }
 
 /**
- * `sparseTrainingBelow`: each layer's share of a training step at the training batch with every
- * sample backpropagated, through the matmuls (`fullTile`: forward, input gradient, the weight
- * gradient over the whole batch) and through the sparse training kernels over the kept weights
- * of a magnitude-pruned random network at each of `trainingDensities`. A threshold is scored
- * like the other choices: sparse below it, dense from it, by time relative to the faster of the
- * two at each layer and density.
+ * The sparse training kernels' geometries, then `sparseTrainingBelow`: each layer's share of a
+ * training step at the training batch with every sample backpropagated, through the matmuls
+ * (`fullTile`: forward, input gradient, the weight gradient over the whole batch) and through
+ * the sparse training kernels over the kept weights of a magnitude-pruned random network at each
+ * of `trainingDensities`. Each kernel's geometry is picked over those layers and densities; the
+ * threshold is then scored like the other choices (sparse below it, dense from it, by time
+ * relative to the faster of the two at each layer and density) with the picked geometries.
  */
 async function tuneSparseTraining(
   ctx: GpuContext,
   settings: TuneSettings,
   fullTile: MatmulDescriptor,
+  pickVariant: (choice: string, variants: readonly SparseTrainingDescriptor[], points: Point[], where: string) => SparseTrainingDescriptor,
   progress: (line: string) => void,
 ): Promise<{ measured: Measured[]; decision: TuneDecision; below: number }> {
   const { sizes, trainBatch: batch, trainingDensities } = settings;
   const layers = sizes.length - 1;
-  const sparseCases = trainingDensities.flatMap((density) => {
+  const kinds: { variants: readonly SparseTrainingDescriptor[]; runsOn: (l: number) => boolean }[] = [
+    { variants: SPARSE_TRAINING_VARIANTS.forward, runsOn: () => true },
+    // The first layer's input gradient is never computed.
+    { variants: SPARSE_TRAINING_VARIANTS.inputGrad, runsOn: (l) => l > 0 },
+    { variants: SPARSE_TRAINING_VARIANTS.weightGrad, runsOn: () => true },
+  ];
+  const layerCases = trainingDensities.flatMap((density) => {
     const net = initNetwork([...sizes], 1);
     pruneToSparsity(net, 1 - density, 'layer');
-    return net.masks.flatMap((mask, l) => {
+    return net.masks.map((mask, l) => {
       const index = sparseTrainingIndex(mask, sizes[l]!, sizes[l + 1]!);
       const training: SparseTrainingShape = { batch, inSize: sizes[l]!, outSize: sizes[l + 1]!, capacity: index.positions.length, relu: l + 1 < layers };
-      const kernels = [SPARSE_TRAIN_FORWARD, ...(l > 0 ? [SPARSE_TRAIN_INPUT_GRAD] : []), SPARSE_TRAIN_WEIGHT_GRAD] as SparseTrainingDescriptor[];
-      return kernels.map((variant) => ({ variant, training, index, density, l }));
+      return { training, index, density, l };
     });
   });
+  const sparseCases = layerCases.flatMap((c) => kinds.filter((kind) => kind.runsOn(c.l)).flatMap((kind) => kind.variants.map((variant) => ({ ...c, variant }))));
   const dense = trainingSpecs(sizes, batch).map((spec) => ({ variant: fullTile, spec }));
   const measured = await measure(ctx, [...dense, ...sparseCases], settings, progress);
-  const msOf = (shape: string, name: string): number => measured.find((c) => c.shape === shape && c.variant.name === name)!.medianMs;
-  const denseMs = (l: number): number => layerTrainingSpecs(sizes, l, batch).reduce((sum, spec) => sum + msOf(matmulShape(spec), fullTile.name), 0);
-  const points: Point[] = trainingDensities.flatMap((density) =>
-    [...Array(layers).keys()].map((l) => {
-      const sparseMs = sparseCases
-        .filter((c) => c.density === density && c.l === l)
-        .reduce((sum, c) => sum + msOf(c.variant.describe(c.training), c.variant.name), 0);
-      return { shape: `layer ${l} at ${density * 100}% kept`, batch, density, ms: new Map([['dense', denseMs(l)], ['sparse', sparseMs]]) };
-    }),
-  );
+  const msOf = (shape: string, variant: Measured['variant']): number => measured.find((c) => c.shape === shape && c.variant === variant)!.medianMs;
+  const where = `training step ${sizes.join('-')} at batch ${batch}, every layer`;
+  const densities = trainingDensities.map((d) => `${d * 100}%`).join(', ');
+  const picked = kinds.map((kind) => {
+    const points = pointsOf(measured, layerCases.filter((c) => kind.runsOn(c.l)).map((c) => ({ shape: kind.variants[0]!.describe(c.training), batch })));
+    return { ...kind, variant: pickVariant(`${kind.variants[0]!.name} geometry`, kind.variants, points, `${where} at ${densities} kept`) };
+  });
+  const denseMs = (l: number): number => layerTrainingSpecs(sizes, l, batch).reduce((sum, spec) => sum + msOf(matmulShape(spec), fullTile), 0);
+  const points: Point[] = layerCases.map(({ training, density, l }) => {
+    const sparseMs = picked.filter((kind) => kind.runsOn(l)).reduce((sum, kind) => sum + msOf(kind.variant.describe(training), kind.variant), 0);
+    return { shape: `layer ${l} at ${density * 100}% kept`, batch, density, ms: new Map([['dense', denseMs(l)], ['sparse', sparseMs]]) };
+  });
   const thresholds = unique([0, ...trainingDensities, 1, DEFAULT_TUNING.sparseTrainingBelow]);
   const { decision, winner } = decide(
     'sparseTrainingBelow',
-    `training step ${sizes.join('-')} at batch ${batch}, every layer dense (${fullTile.name}) or sparse at ${trainingDensities.map((d) => `${d * 100}%`).join(', ')} kept: sparse below the density`,
+    `${where} dense (${fullTile.name}) or sparse at ${densities} kept: sparse below the density`,
     points,
     thresholds.map((t): Policy => ({ label: String(t), pick: (p) => (p.density! < t ? 'sparse' : 'dense') })),
     String(DEFAULT_TUNING.sparseTrainingBelow),

@@ -17,7 +17,7 @@ import { SPARSE_TRAINING_VARIANTS } from '../../src/gpu/sparse-training-kernels'
 import { GpuTrainer, layerKernelsFor } from '../../src/gpu/trainer';
 import { tune, type TuneSettings } from '../../src/gpu/tune';
 import { checkCovered, parseTuning } from '../../src/gpu/tuning-cache';
-import { DEFAULT_TUNING, type Tuning } from '../../src/gpu/tuning';
+import { DEFAULT_TUNING, describeGeometry, type Tuning } from '../../src/gpu/tuning';
 import { initNetwork } from '../../src/model/network';
 import { pruneToSparsity } from '../../src/prune/unstructured';
 import { expectClose } from '../helpers/expect-close';
@@ -93,6 +93,15 @@ describe.skipIf(!gpu.context)(`tune ${gpu.label}`, () => {
     expect([DEFAULT_TUNING.sampleMajorMaxFeatures, 39]).toContain(tuning.sampleMajorMaxFeatures);
     expect(tuning.sparseTrainingBelow).toBe(Number(tuned('sparseTrainingBelow')));
     expect([0, ...SMALL.trainingDensities, 1, DEFAULT_TUNING.sparseTrainingBelow]).toContain(tuning.sparseTrainingBelow);
+    // The sparse training kernels' geometries are measured too; one other than the default goes into the tuning.
+    for (const variants of Object.values(SPARSE_TRAINING_VARIANTS)) {
+      const own = variants[0];
+      const decision = result.decisions.find((d) => d.choice === `${own.name} geometry`)!;
+      const labels = variants.map((v) => `${v.name} (${describeGeometry(v.geometry)})`);
+      expect(decision.candidates.map((c) => c.label), own.name).toEqual(labels);
+      const picked = variants[labels.indexOf(decision.tuned)]!;
+      expect(tuning.geometry[own.name], own.name).toEqual(picked === own ? undefined : picked.geometry);
+    }
     expect(result.cases.every((c) => c.ms > 0)).toBe(true);
     expect(lines.some((line) => line.startsWith('round'))).toBe(true);
   });

@@ -146,33 +146,44 @@ describe.skipIf(!gpu.context)(`tune ${gpu.label}`, () => {
     });
   });
 
-  it('trains with a forced non-default tuning as the JS reference does', async () => {
-    await withTuning(ctx, FORCED, async () => {
-      const [features, classes, count] = [37, 5, 60];
-      const random = mulberry32(4);
-      const train = {
-        source: 'synthetic',
-        count,
-        features,
-        classes,
-        inputs: randomFloats(random, count * features, 0, 1),
-        labels: Uint8Array.from({ length: count }, () => Math.floor(random() * classes)),
-      };
-      const config = { batchSize: 13, confidence: 0.99 };
-      for (const layerKernels of ['dense', 'sparse'] as const) {
-        const gpuTrainer = await GpuTrainer.create(ctx, initNetwork([features, 19, classes], 1), train, config, undefined, { layerKernels });
-        const cpuTrainer = new CpuTrainer(initNetwork([features, 19, classes], 1), train, config);
-        try {
-          for (let epoch = 0; epoch < 2; epoch++) {
-            expectSameCounts(await gpuTrainer.trainEpoch(null, 0.0005, 0.67), await cpuTrainer.trainEpoch(null, 0.0005, 0.67), `${layerKernels} epoch`);
+  it('trains with a forced non-default tuning as the JS reference does (each sparse training geometry)', async () => {
+    const wideTraining: Tuning = {
+      ...FORCED,
+      geometry: {
+        ...FORCED.geometry,
+        sparse_train_forward: SPARSE_TRAINING_VARIANTS.forward[2].geometry,
+        sparse_train_input_grad: SPARSE_TRAINING_VARIANTS.inputGrad[2].geometry,
+        sparse_train_weight_grad: SPARSE_TRAINING_VARIANTS.weightGrad[2].geometry,
+      },
+    };
+    for (const tuning of [FORCED, wideTraining]) {
+      await withTuning(ctx, tuning, async () => {
+        const [features, classes, count] = [37, 5, 60];
+        const random = mulberry32(4);
+        const train = {
+          source: 'synthetic',
+          count,
+          features,
+          classes,
+          inputs: randomFloats(random, count * features, 0, 1),
+          labels: Uint8Array.from({ length: count }, () => Math.floor(random() * classes)),
+        };
+        const config = { batchSize: 13, confidence: 0.99 };
+        for (const layerKernels of ['dense', 'sparse'] as const) {
+          const gpuTrainer = await GpuTrainer.create(ctx, initNetwork([features, 19, classes], 1), train, config, undefined, { layerKernels });
+          const cpuTrainer = new CpuTrainer(initNetwork([features, 19, classes], 1), train, config);
+          try {
+            for (let epoch = 0; epoch < 2; epoch++) {
+              expectSameCounts(await gpuTrainer.trainEpoch(null, 0.0005, 0.67), await cpuTrainer.trainEpoch(null, 0.0005, 0.67), `${layerKernels} epoch`);
+            }
+            const [g, c] = [await gpuTrainer.state(), await cpuTrainer.state()];
+            c.net.weights.forEach((w, l) => expectClose(g.net.weights[l]!, w, { rel: 1e-4, abs: 1e-6 }, `${layerKernels} weights ${l}`));
+          } finally {
+            gpuTrainer.dispose();
           }
-          const [g, c] = [await gpuTrainer.state(), await cpuTrainer.state()];
-          c.net.weights.forEach((w, l) => expectClose(g.net.weights[l]!, w, { rel: 1e-4, abs: 1e-6 }, `${layerKernels} weights ${l}`));
-        } finally {
-          gpuTrainer.dispose();
         }
-      }
-    });
+      });
+    }
   });
 
   it('the trainer runs a layer sparse below the tuning’s density (sparseTrainingBelow), and as told', async () => {

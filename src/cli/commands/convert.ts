@@ -1,7 +1,7 @@
 import { biasCount, keptTotal } from '../../model/network';
 import { checkWritable } from '../../node/files';
 import type { CommandIo } from '../io';
-import { printable } from '../../util/format';
+import { grouped, printable } from '../../util/format';
 import { loadModel, saveModel } from '../model-io';
 import type { ConvertCommand } from '../parse';
 import { carriedMetadata } from './prune';
@@ -25,5 +25,5 @@ export async function runConvert(cmd: ConvertCommand, io: CommandIo): Promise<vo
   }
   const fromText = fromLayout === 'torch' ? `${from}, torch layout` : from;
   const toText = [to, layout && `${layout} layout`, output && `${output} out`].filter(Boolean).join(', ');
-  io.out(`${printable(cmd.model)} (${fromText}) → ${printable(cmd.out)} (${toText}): ${sizes.join('-')}, ${weights} weights${net.biases ? ` + ${biases} biases` : ''}`);
+  io.out(`${printable(cmd.model)} (${fromText}) → ${printable(cmd.out)} (${toText}): ${sizes.join('-')}, ${grouped(weights)} weights${net.biases ? ` + ${grouped(biases)} biases` : ''}`);
 }

@@ -343,7 +343,7 @@ export const benchOptions = {
 } as const satisfies Record<string, Options>;
 
 export const tuneOptions = {
-  quick: { type: 'boolean', default: false, describe: 'Fewer batch sizes and rounds (about 10 s instead of 2 minutes on a software adapter)' },
+  quick: { type: 'boolean', default: false, describe: 'Fewer batch sizes and rounds (on a software adapter both take minutes, most of it compiling each shape\'s kernels on first use: about 90 s against 120 s on lavapipe)' },
   ...gpuOptions,
   ...jsonOption,
 } as const satisfies Record<string, Options>;

@@ -131,7 +131,7 @@ describe('webgpu-prune CLI', () => {
     const pruned = JSON.parse((await webgpuPrune('prune', 'torch.safetensors', '--sparsity', '0.5', '--out', 'torch-p.safetensors', '--json')).stdout);
     expect(pruned.weights).toBe(44_700);
     const onnx = await webgpuPrune('convert', 'torch.safetensors', '--out', 'seed.onnx');
-    expect(onnx.stdout).toBe('torch.safetensors (safetensors, torch layout) → seed.onnx (onnx, logits out): 784-100-100-10, 89400 weights\n');
+    expect(onnx.stdout).toBe('torch.safetensors (safetensors, torch layout) → seed.onnx (onnx, logits out): 784-100-100-10, 89,400 weights\n');
     expect(readFileSync(join(dir, 'seed.onnx'))[0]).toBe(0x08);
   });
 

@@ -109,6 +109,9 @@ export interface TuneResult {
  */
 const KEEP_DEFAULT_WITHIN = 0.05;
 
+/** At most how long the first runs of a phase go without a progress line. */
+const PROGRESS_EVERY_MS = 5000;
+
 type Variant = MatmulDescriptor | SparseDescriptor;
 type SparseTrainingDescriptor = KernelDescriptor<SparseTrainingShape>;
 
@@ -275,7 +278,14 @@ async function measure(ctx: GpuContext, cases: readonly CaseSpec[], settings: Tu
       ),
     );
     const measured: Measured[] = [];
+    // A software adapter compiles each kernel on its first run, seconds apiece: say how far it got.
+    progress(`first run of ${cases.length} cases`);
+    let reported = performance.now();
     for (const [i, c] of cases.entries()) {
+      if (performance.now() - reported > PROGRESS_EVERY_MS) {
+        progress(`first run: ${i}/${cases.length} cases`);
+        reported = performance.now();
+      }
       const kernel = kernels[i]!;
       if ('spec' in c) {
         const shape = matmulShape(c.spec);

@@ -104,6 +104,7 @@ describe.skipIf(!gpu.context)(`tune ${gpu.label}`, () => {
     }
     expect(result.cases.every((c) => c.ms > 0)).toBe(true);
     expect(lines.some((line) => line.startsWith('round'))).toBe(true);
+    expect(lines.some((line) => /^first run of \d+ cases$/.test(line))).toBe(true);
   });
 
   it('runs a forced non-default tuning: the kernels it names, matching the JS reference', async () => {

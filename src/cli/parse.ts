@@ -450,12 +450,11 @@ function fromRecipe(message: string, argv: readonly string[], recipe: RecipeOpti
   return flag && Object.hasOwn(recipe.options, flag) && !given(argv, flag) ? `${message}; --${flag} comes from ${recipe.file}` : message;
 }
 
+/** The options of every command, by their dashed names. */
+const EVERY_OPTION: readonly [string, Options][] = Object.entries({ ...trainOptions, ...evalOptions, ...pruneOptions, ...convertOptions, ...benchOptions, ...tuneOptions, ...webOptions });
+
 /** Every option that takes a value (not a boolean flag), by its dashed name: no name is a flag in one command and takes a value in another. */
-const VALUE_OPTIONS: ReadonlySet<string> = new Set(
-  Object.entries({ ...trainOptions, ...evalOptions, ...pruneOptions, ...convertOptions, ...benchOptions, ...tuneOptions, ...webOptions })
-    .filter(([, option]) => (option as Options).type !== 'boolean')
-    .map(([name]) => name),
-);
+const VALUE_OPTIONS: ReadonlySet<string> = new Set(EVERY_OPTION.filter(([, option]) => option.type !== 'boolean').map(([name]) => name));
 
 /**
  * An option given no value: last on the line or followed by another flag (which yargs answers with
@@ -471,9 +470,7 @@ function emptyValue(raw: Raw, argv: readonly string[]): string | undefined {
 }
 
 /** Number options by their dashed names. */
-const NUMBER_OPTIONS: readonly string[] = Object.entries({ ...trainOptions, ...evalOptions, ...pruneOptions, ...convertOptions, ...benchOptions, ...tuneOptions, ...webOptions })
-  .filter(([, option]) => (option as Options).type === 'number')
-  .map(([name]) => name);
+const NUMBER_OPTIONS: readonly string[] = EVERY_OPTION.filter(([, option]) => option.type === 'number').map(([name]) => name);
 
 /** A number option given text that is not a number (yargs reads it as NaN), with the text given. */
 function notANumber(raw: Raw, argv: readonly string[]): string | undefined {

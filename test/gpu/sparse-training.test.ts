@@ -25,7 +25,7 @@ import { mulberry32, randomFloats, randomMask } from '../helpers/random';
 
 const gpu = await testGpu();
 
-/** [in, out, batch]: single elements; either side of the row tiles (16·8, 32·3 rows); layers that pruning emptied. */
+/** [in, out, batch]: single elements; either side of the row tiles (16·8, 32·3, 64·2 rows); layers that pruning emptied. */
 const SHAPES: [number, number, number][] = [
   [1, 1, 1],
   [37, 19, 13],

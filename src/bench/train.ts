@@ -3,9 +3,11 @@
  * batches of MNIST, for our WebGPU trainer (each matmul version, and its default kernels from a
  * fresh start and after a few epochs, when most samples are confident and skip the backward
  * pass), TF.js's `webgpu` backend on the same adapter, and the JS reference at both stages, plus
- * the ceiling (our best matmul on a large square shape), the time of each kernel of one training
- * step run alone, and (unless quick) one whole run of the seed recipe on the GPU: its epoch time
- * before and after the pruning pass, test accuracy and weights kept.
+ * the ceiling (our best matmul on a large square shape), our trainer after a pruning pass (the
+ * trained state pruned to the seed's sparsity, trained as the smaller network it is), the time of
+ * each dispatch of one batch at each of our three stages run alone, and (unless quick) one whole
+ * run of the seed recipe on the GPU: its epoch time before and after the pruning pass, test
+ * accuracy and weights kept.
  *
  * Everything runs in one process, round-robin: every case is timed once per round and the
  * figure is the median over rounds, because the machine is shared and its speed drifts.
@@ -15,18 +17,18 @@ import { grouped } from '../util/format';
 import { CpuTrainer } from '../cpu/trainer';
 import { takeSamples, type Dataset } from '../data/dataset';
 import { adapterName, type AdapterDescription, type GpuContext } from '../gpu/device';
-import { defaultMatmulVersion, matmulKernel, softmaxGradKernel, subgroupSize, type MatmulSpec, type MatmulVersion } from '../gpu/kernels';
-import { compactScanKernel, gatherGroups, gatherRowsKernel } from '../gpu/compact-kernels';
-import { GpuTrainer, weightGradientSpec, type GpuTrainerOptions } from '../gpu/trainer';
+import { defaultMatmulVersion, matmulKernel, subgroupSize, type MatmulVersion } from '../gpu/kernels';
+import { GpuTrainer, type GpuTrainerOptions } from '../gpu/trainer';
 import { waitForGpu } from '../gpu/wait';
-import { initNetwork, SEED_SIZES, type Network } from '../model/network';
-import type { TrainerFactory } from '../train/compact-training';
+import { applyMasks, cloneNetwork, initNetwork, SEED_SIZES, type Network } from '../model/network';
+import { pruneToSparsity } from '../prune/unstructured';
+import { smallerTraining, type TrainerFactory } from '../train/compact-training';
 import { SEED_RECIPE, type Recipe } from '../train/recipe';
 import { runTraining } from '../train/run';
-import type { OptimizerState, TrainConfig } from '../train/trainer';
+import type { OptimizerState, TrainConfig, TrainerState } from '../train/trainer';
 import { UserError } from '../util/errors';
 import { loadTfjsWebgpu, TfjsMlpTrainer } from './tfjs-peer';
-import { benchRepeats, kernelCase, kernelTimingMethod, matmulCase, median, runRounds, type KernelTimingMethod, type TimedCase } from './timing';
+import { benchRepeats, dispatchCase, kernelTimingMethod, matmulCase, median, runRounds, type KernelTimingMethod, type TimedCase } from './timing';
 
 export interface TrainBenchSettings {
   sizes: number[];
@@ -41,7 +43,7 @@ export interface TrainBenchSettings {
   trainedSamples: number;
   /** The ceiling is an n×n×n matmul. */
   ceilingSize: number;
-  /** Milliseconds of GPU work one ceiling or step-kernel timing aims at. */
+  /** Milliseconds of GPU work one ceiling or dispatch timing aims at. */
   kernelTimingMs: number;
   /** Run this recipe once on the GPU, on the whole training set (null: skip, as --quick does). */
   seedRecipe: Recipe | null;
@@ -69,12 +71,31 @@ export interface TrainBenchResult {
   /** Fastest and slowest round. */
   msPerBatchRange: [number, number];
   matmulVersion?: MatmulVersion;
-  /** The kernels GpuTrainer picks on this device: the default version's row and both stage rows. */
+  /** The kernels GpuTrainer picks on this device: the default version's row and the stage rows. */
   isDefault?: boolean;
-  /** From the recipe's initial network, or from its state after `trainedEpochs` epochs. */
-  stage?: 'fresh' | 'trained';
+  stage?: TrainStage;
   /** Share of samples backpropagated (the rest are skipped as confident). */
   backpropagatedFraction?: number;
+}
+
+/**
+ * Where a stage's epochs start: the recipe's initial network; its state after `trainedEpochs`
+ * epochs; that state pruned to the seed recipe's sparsity and trained `trainedEpochs` more epochs
+ * as the smaller network the structured step leaves, as `train` does after a pruning pass (ours
+ * only).
+ */
+export type TrainStage = 'fresh' | 'trained' | 'pruned';
+
+/** Each dispatch of one batch of our trainer at a stage, timed alone (repeated in one pass). */
+export interface StageKernels {
+  stage: TrainStage;
+  /** The sizes the stage's trainer runs: the smaller network after pruning. */
+  sizes: number[];
+  /** Labelled as the trainer labels its dispatches. */
+  kernels: { kernel: string; ms: number }[];
+  sumMs: number;
+  /** The stage's whole epoch per batch, from its row. */
+  measuredStepMs: number;
 }
 
 /** One whole run of the seed recipe on the GPU, as `train` runs it. */
@@ -110,10 +131,18 @@ export interface TrainBenchReport {
   flopsPerStep: number;
   results: TrainBenchResult[];
   /** Samples/s of the first over the second, the median over rounds of the ratio within a round. */
-  ratios: { oursOverTfjs: number; oursOverJsFresh: number; oursOverJsTrained: number; jsTrainedOverJsFresh: number; oursTrainedOverOursFresh: number };
+  ratios: {
+    oursOverTfjs: number;
+    oursOverJsFresh: number;
+    oursOverJsTrained: number;
+    jsTrainedOverJsFresh: number;
+    oursTrainedOverOursFresh: number;
+    /** Our pruned stage over our trained one: what training the pruned network as a smaller one gains. */
+    oursPrunedOverOursTrained: number;
+  };
   ceiling: { shape: [number, number, number]; matmulVersion: MatmulVersion; ms: number; gflops: number; perVersion: KernelTiming[]; trainerFraction: number };
-  /** Each kernel of one step of the default trainer, timed alone (repeated in one pass). */
-  stepKernels: { kernels: KernelTiming[]; sumMs: number; measuredStepMs: number };
+  /** Our default trainer's dispatches of one batch, timed alone, at each stage. */
+  stepKernels: StageKernels[];
   /** How the ceiling and the step's kernels were timed. */
   kernelTiming: KernelTimingMethod;
   /** Absent when settings.seedRecipe is null. */
@@ -142,21 +171,6 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
   return performance.now() - start;
 }
 
-/**
- * The matmuls of one training step that backpropagates every sample, as GpuTrainer builds them
- * (src/gpu/trainer.ts) for the seed's rule, with each layer's weight gradient over the whole
- * batch (the trainer's reads how many rows are backpropagated from the GPU: all of them here),
- * the momentum step in its epilogue.
- */
-function stepKernelSpecs(sizes: readonly number[], batch: number): MatmulSpec[] {
-  const layers = sizes.length - 1;
-  const specs: MatmulSpec[] = [];
-  for (let l = 0; l < layers; l++) specs.push({ m: batch, k: sizes[l]!, n: sizes[l + 1]!, epilogue: l + 1 < layers ? 'relu' : 'none' });
-  for (let l = layers - 1; l >= 1; l--) specs.push({ m: batch, k: sizes[l + 1]!, n: sizes[l]!, transB: true, epilogue: 'reluGrad' });
-  for (let l = 0; l < layers; l++) specs.push({ ...weightGradientSpec(sizes, l, batch, 'momentumStep'), kFromCount: false });
-  return specs;
-}
-
 export interface TrainBenchInput {
   ctx: GpuContext;
   /** The `GPU` that `ctx` came from: TF.js opens its own device on it. */
@@ -183,7 +197,15 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
   const { learningRate: lr, momentum } = recipe;
 
   progress(`JS reference: training ${settings.trainedEpochs} epochs on ${settings.trainedSamples} samples for its trained stage`);
-  const trained = await trainedState(ctx, initial, takeSamples(train, settings.trainedSamples), config, settings.trainedEpochs);
+  const trainedData = takeSamples(train, settings.trainedSamples);
+  const trained = await trainedState(ctx, { net: initial, train: trainedData, start: {} }, config, settings.trainedEpochs, lr, momentum);
+  progress(`pruning that state to ${fixed(100 * (1 - PRUNED_STAGE_SPARSITY))}% of its weights, then ${settings.trainedEpochs} more epochs as the smaller network`);
+  const pruned = await prunedState(ctx, trained, trainedData, data, config, settings.trainedEpochs);
+  const stageStarts: Record<TrainStage, StageStart> = {
+    fresh: { net: initial, train: data, start: {} },
+    trained: { net: trained.state.net, train: data, start: trained.state },
+    pruned: pruned.from,
+  };
 
   progress('compiling our kernels and starting TF.js');
   const versions: MatmulVersion[] = subgroupSize(ctx) > 0 ? [1, 2, 3] : [1, 2];
@@ -194,11 +216,11 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
   const backpropagated = new Map<string, number>();
   // A new trainer from the same state each time, so every round does the same work: a trainer
   // that went on learning would skip more samples every round.
-  const gpuCase = (label: string, start: { net: Network } & Partial<OptimizerState>, epochLr: number, epochMomentum: number, options: GpuTrainerOptions = {}): TimedCase => ({
+  const gpuCase = (label: string, from: StageStart, epochLr: number, epochMomentum: number, options: GpuTrainerOptions = {}): TimedCase => ({
     label,
     ms: [],
     run: async () => {
-      const trainer = await GpuTrainer.create(ctx, start.net, data, config, start, options);
+      const trainer = await GpuTrainer.create(ctx, from.net, from.train, config, from.start, options);
       try {
         // The upload of the samples is not part of the epoch.
         await waitForGpu(ctx.device.queue.onSubmittedWorkDone());
@@ -228,15 +250,17 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
     },
   });
 
-  const versionCases = versions.map((v) => gpuCase(`webgpu-prune v${v}`, { net: initial }, lr, momentum, { matmulVersion: v }));
-  const oursFreshCase = gpuCase('webgpu-prune fresh', { net: initial }, lr, momentum);
-  const oursTrainedCase = gpuCase('webgpu-prune trained', trained.state, trained.lr, trained.momentum);
+  const versionCases = versions.map((v) => gpuCase(`webgpu-prune v${v}`, stageStarts.fresh, lr, momentum, { matmulVersion: v }));
+  const oursFreshCase = gpuCase('webgpu-prune fresh', stageStarts.fresh, lr, momentum);
+  const oursTrainedCase = gpuCase('webgpu-prune trained', stageStarts.trained, trained.lr, trained.momentum);
+  const oursPrunedCase = gpuCase('webgpu-prune pruned', stageStarts.pruned, pruned.lr, pruned.momentum);
+  const oursStageCases: Record<TrainStage, TimedCase> = { fresh: oursFreshCase, trained: oursTrainedCase, pruned: oursPrunedCase };
   const tfjsCase: TimedCase = { label: 'tfjs-webgpu', ms: [], run: () => timed(() => tfjs.trainEpoch()) };
   const jsFreshCase = jsCase('fresh', { net: initial }, lr, momentum);
   const jsTrainedCase = jsCase('trained', trained.state, trained.lr, trained.momentum);
   // Our two stages next to each other, after GPU work as both are: a case that follows the JS
   // reference's epochs runs while their garbage is collected.
-  const trainerCases = [...versionCases, oursFreshCase, oursTrainedCase, tfjsCase, jsFreshCase, jsTrainedCase];
+  const trainerCases = [...versionCases, oursFreshCase, oursTrainedCase, oursPrunedCase, tfjsCase, jsFreshCase, jsTrainedCase];
 
   const ceilingVersions = versions.filter((v) => v > 1);
   const ceilingCases = await Promise.all(
@@ -245,16 +269,22 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
       return matmulCase(ctx, await matmulKernel(ctx, { m: n, k: n, n }, v), settings.kernelTimingMs);
     }),
   );
-  const stepSpecs = stepKernelSpecs(sizes, batch);
-  const stepCases = [
-    ...(await Promise.all(stepSpecs.map(async (spec) => matmulCase(ctx, await matmulKernel(ctx, spec, defaultVersion), settings.kernelTimingMs)))),
-    await kernelCase(ctx, await softmaxGradKernel(ctx, batch, sizes[sizes.length - 1]!, recipe.confidence), settings.kernelTimingMs),
-    // The compaction, over a whole batch (every sample backpropagated: its most work).
-    await kernelCase(ctx, await compactScanKernel(ctx, batch, [{ x: 1, rowsPerWorkgroup: 1 }]), settings.kernelTimingMs),
-    ...(await Promise.all(
-      [[sizes[0]!], ...gatherGroups(sizes.slice(1))].map(async (widths) => kernelCase(ctx, await gatherRowsKernel(ctx, batch, widths), settings.kernelTimingMs)),
-    )),
-  ];
+  // Each stage's trainer after an epoch at lr 0, whose buffers hold its last batch, and a case per dispatch of that batch.
+  const stages = Object.keys(stageStarts) as TrainStage[];
+  const profiled: { stage: TrainStage; trainer: GpuTrainer; cases: TimedCase[] }[] = [];
+  try {
+    for (const stage of stages) {
+      const from = stageStarts[stage];
+      const trainer = await GpuTrainer.create(ctx, from.net, from.train, config, from.start);
+      profiled.push({ stage, trainer, cases: [] });
+      await trainer.trainEpoch(null, 0, 0);
+      for (const dispatch of trainer.lastBatchDispatches()) profiled[profiled.length - 1]!.cases.push({ ...(await dispatchCase(ctx, dispatch, settings.kernelTimingMs)), label: dispatch.label });
+    }
+  } catch (e) {
+    for (const p of profiled) p.trainer.dispose();
+    throw e;
+  }
+  const stepCases = profiled.flatMap((p) => p.cases);
   const cases = [...trainerCases, ...ceilingCases, ...stepCases];
 
   try {
@@ -265,6 +295,7 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
     });
   } finally {
     tfjs.dispose();
+    for (const p of profiled) p.trainer.dispose();
   }
 
   const row = (c: TimedCase, name: ContenderName, variant: string, extra: Partial<TrainBenchResult> = {}): TrainBenchResult => {
@@ -298,6 +329,11 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
       isDefault: true,
       backpropagatedFraction: backpropagated.get(oursTrainedCase.label),
     }),
+    row(oursPrunedCase, 'webgpu-prune', `default kernels, pruned then, after ${settings.trainedEpochs} more epochs as ${stageStarts.pruned.net.sizes.join('-')}`, {
+      stage: 'pruned',
+      isDefault: true,
+      backpropagatedFraction: backpropagated.get(oursPrunedCase.label),
+    }),
   ];
   const best = results.find((r) => r.isDefault && r.matmulVersion !== undefined)!;
   const oursCase = versionCases[versions.indexOf(defaultVersion)]!;
@@ -312,9 +348,15 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
   const n = settings.ceilingSize;
   const perVersion = ceilingCases.map((c) => kernelTiming(c, 2 * n * n * n));
   const bestCeiling = perVersion.reduce((a, b) => (b.gflops! > a.gflops! ? b : a));
-  const kernels = stepCases.map((c, i) => {
-    const spec = stepSpecs[i];
-    return kernelTiming(c, spec ? 2 * spec.m * spec.k * spec.n : null);
+  const stepKernels = profiled.map(({ stage, cases: stageCases }): StageKernels => {
+    const kernels = stageCases.map((c) => ({ kernel: c.label, ms: median(c.ms) }));
+    return {
+      stage,
+      sizes: [...stageStarts[stage].net.sizes],
+      kernels,
+      sumMs: kernels.reduce((sum, k) => sum + k.ms, 0),
+      measuredStepMs: median(oursStageCases[stage].ms) / batches,
+    };
   });
 
   return {
@@ -329,6 +371,7 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
       oursOverJsTrained: speedup(oursCase, jsTrainedCase),
       jsTrainedOverJsFresh: speedup(jsTrainedCase, jsFreshCase),
       oursTrainedOverOursFresh: speedup(oursTrainedCase, oursFreshCase),
+      oursPrunedOverOursTrained: speedup(oursPrunedCase, oursTrainedCase),
     },
     ceiling: {
       shape: [n, n, n],
@@ -338,7 +381,7 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
       perVersion,
       trainerFraction: best.gflops / bestCeiling.gflops!,
     },
-    stepKernels: { kernels, sumMs: kernels.reduce((s, k) => s + k.ms, 0), measuredStepMs: best.msPerBatch },
+    stepKernels,
     kernelTiming: kernelTimingMethod(ctx),
     ...(settings.seedRecipe ? { seedRecipe: await seedRecipeRun(ctx, settings.seedRecipe, train, test, progress) } : {}),
   };
@@ -399,26 +442,58 @@ async function seedRecipeRun(ctx: GpuContext, recipe: Recipe, train: Dataset, te
   };
 }
 
+/** Where a stage's trainer starts: its network, the training set it reads (the kept features only, after pruning) and its optimizer state. */
+interface StageStart {
+  net: Network;
+  train: Dataset;
+  start: Partial<OptimizerState>;
+}
+
+/** The seed recipe's sparsity after its pruning pass (9.26% of the weights kept, README): the pruned stage's. */
+const PRUNED_STAGE_SPARSITY = 0.9074;
+
+/** A stage's state after some epochs, with the lr and momentum of its next epoch. */
+interface StageState {
+  state: TrainerState;
+  lr: number;
+  momentum: number;
+}
+
 /**
- * The network and velocities after `epochs` of the seed recipe (file order, lr and momentum
- * decayed per epoch), trained by GpuTrainer, which the tests hold to the JS reference's results;
- * with the lr and momentum of the next epoch.
+ * The state after `epochs` epochs of the seed's rule from `from` (file order, lr and momentum
+ * decayed per epoch, starting at `lr` and `momentum`), trained by GpuTrainer, which the tests
+ * hold to the JS reference's results.
  */
-async function trainedState(ctx: GpuContext, initial: Network, train: Dataset, config: TrainConfig, epochs: number) {
-  const recipe = SEED_RECIPE;
-  const trainer = await GpuTrainer.create(ctx, initial, train, config);
-  let lr = recipe.learningRate;
-  let momentum = recipe.momentum;
+async function trainedState(ctx: GpuContext, from: StageStart, config: TrainConfig, epochs: number, lr: number, momentum: number): Promise<StageState> {
+  const trainer = await GpuTrainer.create(ctx, from.net, from.train, config, from.start);
   try {
     for (let e = 0; e < epochs; e++) {
       await trainer.trainEpoch(null, lr, momentum);
-      lr *= recipe.factor;
-      momentum *= recipe.factor;
+      lr *= SEED_RECIPE.factor;
+      momentum *= SEED_RECIPE.factor;
     }
     return { state: await trainer.state(), lr, momentum };
   } finally {
     trainer.dispose();
   }
+}
+
+/**
+ * `trained` pruned to the seed recipe's sparsity (by magnitude over the whole network), as the
+ * smaller network that `train` goes on with after a pruning pass (the full shape, masked, when
+ * the structured step removes nothing), trained `epochs` more epochs on `trainedData`: the
+ * pruned stage, timed on the kept features of `data`.
+ */
+async function prunedState(ctx: GpuContext, trained: StageState, trainedData: Dataset, data: Dataset, config: TrainConfig, epochs: number) {
+  const net = cloneNetwork(trained.state.net);
+  pruneToSparsity(net, PRUNED_STAGE_SPARSITY, 'global');
+  const velocities = trained.state.velocities.map((v) => v.slice());
+  applyMasks(net, velocities);
+  const masked: TrainerState = { ...trained.state, net, velocities };
+  const smaller = smallerTraining(masked, trainedData) ?? { net, train: trainedData, start: masked };
+  const after = await trainedState(ctx, smaller, config, epochs, trained.lr, trained.momentum);
+  const timed = smallerTraining(masked, data)?.train ?? data;
+  return { from: { net: after.state.net, train: timed, start: after.state } satisfies StageStart, lr: after.lr, momentum: after.momentum };
 }
 
 const fixed = (x: number, digits = 1) => x.toFixed(digits);
@@ -439,14 +514,17 @@ export function formatTrainBench(r: TrainBenchReport): string {
     '',
     `speed-ups (median of per-round ratios): ours / TF.js ${fixed(r.ratios.oursOverTfjs, 2)}×, ours / JS fresh ${fixed(r.ratios.oursOverJsFresh)}×, ` +
       `ours / JS after ${r.settings.trainedEpochs} epochs ${fixed(r.ratios.oursOverJsTrained)}× (JS trained / JS fresh ${fixed(r.ratios.jsTrainedOverJsFresh, 2)}×)`,
-    `skipping the backward pass: ours after ${r.settings.trainedEpochs} epochs / ours fresh ${fixed(r.ratios.oursTrainedOverOursFresh, 2)}× (default kernels)`,
+    `skipping the backward pass: ours after ${r.settings.trainedEpochs} epochs / ours fresh ${fixed(r.ratios.oursTrainedOverOursFresh, 2)}×; ` +
+      `the smaller network after pruning: ours pruned / ours after ${r.settings.trainedEpochs} epochs ${fixed(r.ratios.oursPrunedOverOursTrained, 2)}× (default kernels)`,
     `ceiling: matmul ${r.ceiling.shape.join('×')} v${r.ceiling.matmulVersion} ${fixed(r.ceiling.gflops)} GFLOP/s ` +
       `(${r.ceiling.perVersion.map((k) => `${k.kernel} ${fixed(k.gflops!)}`).join(', ')}); the trainer reaches ${fixed(100 * r.ceiling.trainerFraction)}% of it`,
-    '',
-    `one step's kernels alone: ${fixed(r.stepKernels.sumMs, 2)} ms of ${fixed(r.stepKernels.measuredStepMs, 2)} ms per trained batch (kernels timed by ${r.kernelTiming})`,
-    '| kernel | ms | GFLOP/s |',
-    '| --- | ---: | ---: |',
-    ...r.stepKernels.kernels.map((k) => `| ${k.kernel} | ${fixed(k.ms, 3)} | ${k.gflops === null ? '' : fixed(k.gflops)} |`),
+    ...r.stepKernels.flatMap((s) => [
+      '',
+      `one batch's dispatches alone, ${s.stage} (${s.sizes.join('-')}): ${fixed(s.sumMs, 2)} ms of ${fixed(s.measuredStepMs, 2)} ms per batch in an epoch (timed by ${r.kernelTiming})`,
+      '| dispatch | ms | share |',
+      '| --- | ---: | ---: |',
+      ...s.kernels.map((k) => `| ${k.kernel} | ${fixed(k.ms, 3)} | ${fixed((100 * k.ms) / s.sumMs)}% |`),
+    ]),
   ];
   const run = r.seedRecipe;
   if (run) {

@@ -373,7 +373,7 @@ function cli(): Argv {
     .command('convert <model>', "Convert between the seed text format and safetensors (ours or PyTorch's layout), or export to ONNX", (y) =>
       y.positional('model', { type: 'string', describe: 'Network file' }).options(convertOptions),
     )
-    .command('bench <target>', 'Measure throughput: train (ours vs JS vs TF.js), infer (dense vs sparse) or matmul (each kernel version)', (y) =>
+    .command('bench <target>', 'Measure throughput: train (ours vs JS vs TF.js, and where each dispatch of a batch goes), infer (dense vs sparse) or matmul (each kernel version)', (y) =>
       y.positional('target', { choices: ['train', 'infer', 'matmul'] as const, describe: 'What to measure' }).options(benchOptions),
     )
     .command(

@@ -74,6 +74,8 @@ export interface Kernel {
  */
 export interface Dispatch {
   kernel: Kernel;
+  /** The kernel and what it was bound to, e.g. `matmul_v3[800x784x100 A·B relu] layer 0 forward, batch 3`. */
+  label: string;
   bindGroup: GPUBindGroup;
   indirect?: { buffer: GPUBuffer; offset: number };
 }
@@ -135,7 +137,8 @@ export function bindKernel(ctx: GpuContext, kernel: Kernel, label: string, given
       throw new KernelError(`kernel ${kernel.name}: binding ${i} (${label}) has ${size} bytes, the shape needs ${kernel.bindingBytes[i]}`);
     }
   });
-  return { kernel, bindGroup: bindBuffers(ctx.device, kernel.pipeline, `${kernel.name} ${label}`, bindings) };
+  const named = `${kernel.name} ${label}`;
+  return { kernel, label: named, bindGroup: bindBuffers(ctx.device, kernel.pipeline, named, bindings) };
 }
 
 /**

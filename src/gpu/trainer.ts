@@ -634,6 +634,16 @@ export class GpuTrainer implements Trainer {
     });
   }
 
+  /**
+   * The dispatches of the epoch's last batch, in order, for timing each alone (bench train). After
+   * an epoch at lr 0 and momentum 0 each of them, run again, reads what the ones before it wrote
+   * for that batch and writes the same again: the weights do not move and the seed's velocities
+   * end every step at 0.
+   */
+  lastBatchDispatches(): readonly Dispatch[] {
+    return this.batchDispatches[this.batchCount - 1]!;
+  }
+
   /** The epoch's counters and loss sums start from 0. */
   private clearEpochSums(encoder: GPUCommandEncoder): void {
     encoder.clearBuffer(this.counters);

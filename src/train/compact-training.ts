@@ -144,6 +144,47 @@ function gatherOutputs(full: Float32Array, layout: Layout, l: number): Float32Ar
   return Float32Array.from(layout.kept[l + 1]!, (o) => full[o]!);
 }
 
+/** What the smaller network's trainer starts from: `state` gathered onto `layout`, and the training set's kept features. */
+function smallerOf(state: TrainerState, layout: Layout, full: Dataset): SmallerTraining {
+  const gather = (arrays: Float32Array[]): Float32Array[] => arrays.map((a, l) => gatherLayer(a, layout, l));
+  const net: Network = {
+    sizes: layout.kept.map((k) => k.length),
+    weights: gather(state.net.weights),
+    masks: state.net.masks.map((m, l) => gatherLayer(m, layout, l)),
+  };
+  const start: OptimizerState = { velocities: gather(state.velocities), secondMoments: gather(state.secondMoments), steps: state.steps };
+  if (state.net.biases) {
+    const outputs = (arrays: Float32Array[]): Float32Array[] => arrays.map((a, l) => gatherOutputs(a, layout, l));
+    net.biases = outputs(state.net.biases);
+    start.biasVelocities = outputs(state.biasVelocities!);
+    start.biasSecondMoments = outputs(state.biasSecondMoments ?? []);
+  }
+  const features = layout.kept[0]!;
+  const readsAll = features.length === full.features;
+  const train: Dataset = readsAll
+    ? full
+    : { ...full, features: features.length, inputs: gatherInputs(full.inputs, full.count, full.features, features) };
+  return { net, train, start };
+}
+
+/** A pruned network as the smaller network it trains as: what `CompactTrainer` hands its backend's trainer. */
+export interface SmallerTraining {
+  net: Network;
+  /** The training set with the kept input features only (the full set when every feature is kept). */
+  train: Dataset;
+  /** The optimizer state of the kept weights and biases. */
+  start: OptimizerState;
+}
+
+/**
+ * The smaller network of `state` (a full-shape state whose pruned weights and optimizer state
+ * are 0) on `full`, or null when the structured step removes nothing.
+ */
+export function smallerTraining(state: TrainerState, full: Dataset): SmallerTraining | null {
+  const layout = layoutOf(state.net);
+  return layout ? smallerOf(state, layout, full) : null;
+}
+
 /**
  * A trainer of the smaller network that reads and writes the full-shape state: what the
  * training loop drives once pruning has removed neurons. A later pruning pass (`setMasks`)
@@ -179,26 +220,8 @@ export class CompactTrainer implements Trainer {
 
   private static async parts(state: TrainerState, layout: Layout, setup: CompactTraining) {
     const layers = layout.fullSizes.length - 1;
-    const gather = (arrays: Float32Array[]): Float32Array[] => arrays.map((a, l) => gatherLayer(a, layout, l));
-    const net: Network = {
-      sizes: layout.kept.map((k) => k.length),
-      weights: gather(state.net.weights),
-      masks: state.net.masks.map((m, l) => gatherLayer(m, layout, l)),
-    };
-    const start: OptimizerState = { velocities: gather(state.velocities), secondMoments: gather(state.secondMoments), steps: state.steps };
-    if (state.net.biases) {
-      const outputs = (arrays: Float32Array[]): Float32Array[] => arrays.map((a, l) => gatherOutputs(a, layout, l));
-      net.biases = outputs(state.net.biases);
-      start.biasVelocities = outputs(state.biasVelocities!);
-      start.biasSecondMoments = outputs(state.biasSecondMoments ?? []);
-    }
-    const features = layout.kept[0]!;
-    const full = setup.train;
-    const readsAll = features.length === full.features;
-    const train: Dataset = readsAll
-      ? full
-      : { ...full, features: features.length, inputs: gatherInputs(full.inputs, full.count, full.features, features) };
-    const inner = await setup.makeTrainer(net, train, start);
+    const smaller = smallerOf(state, layout, setup.train);
+    const inner = await setup.makeTrainer(smaller.net, smaller.train, smaller.start);
     const residuals = Array.from({ length: layers }, (_, l) => residualOf(state, layout, l));
     const biasResiduals = state.net.biases ? Array.from({ length: layers }, (_, l) => biasResidualOf(state, layout, l)) : [];
     return { inner, residuals, biasResiduals, fullMasks: state.net.masks.map((m) => m.slice()) };

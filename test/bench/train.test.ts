@@ -1,6 +1,7 @@
 /**
- * `bench train`'s core on tiny settings: the report has every contender, both stages of ours and
- * the JS reference, a tiny recipe's whole run, and sane numbers. Speeds are never asserted
+ * `bench train`'s core on tiny settings: the report has every contender, the stages of ours and
+ * the JS reference, each stage's dispatches timed alone, a tiny recipe's whole run, and sane
+ * numbers. Speeds are never asserted
  * (DESIGN.md, "Benchmarks, not timed tests").
  */
 import { describe, expect, it } from 'vitest';
@@ -58,13 +59,12 @@ describe.skipIf(!gpu.context)(`bench train core ${gpu.label}`, () => {
     const report = await benchTrain({ ctx: gpu.context!, gpu: dawnGpu(), train, test, settings, progress: (line) => progress.push(line) });
 
     expect(new Set(report.results.map((r) => r.name))).toEqual(new Set(['webgpu-prune', 'tfjs-webgpu', 'js-reference']));
-    // The default matmul version's row, and ours at both stages.
+    // The default matmul version's row, ours at three stages and the JS reference at two.
     expect(report.results.filter((r) => r.isDefault && r.matmulVersion !== undefined)).toHaveLength(1);
-    for (const name of ['webgpu-prune', 'js-reference']) {
-      const staged = report.results.filter((r) => r.name === name && r.stage);
-      expect(staged.map((r) => r.stage), name).toEqual(['fresh', 'trained']);
-      if (name === 'webgpu-prune') expect(staged.every((r) => r.isDefault)).toBe(true);
-    }
+    const staged = (name: string) => report.results.filter((r) => r.name === name && r.stage);
+    expect(staged('webgpu-prune').map((r) => r.stage)).toEqual(['fresh', 'trained', 'pruned']);
+    expect(staged('webgpu-prune').every((r) => r.isDefault)).toBe(true);
+    expect(staged('js-reference').map((r) => r.stage)).toEqual(['fresh', 'trained']);
     const positive = (x: number) => Number.isFinite(x) && x > 0;
     for (const r of report.results) {
       expect(r.batch).toBe(20);
@@ -82,10 +82,33 @@ describe.skipIf(!gpu.context)(`bench train core ${gpu.label}`, () => {
     expect(Object.values(report.ratios).every(positive)).toBe(true);
     expect(report.ceiling.shape).toEqual([64, 64, 64]);
     expect([report.ceiling.gflops, report.ceiling.ms, report.ceiling.trainerFraction].every(positive)).toBe(true);
-    // Forward 2, backward 1, weight gradients with the momentum step 2, softmax 1, compact_scan 1,
-    // gather_rows 2 (the inputs; the hidden activations and output gradients together).
-    expect(report.stepKernels.kernels).toHaveLength(9);
-    expect(report.stepKernels.kernels.every((k) => positive(k.ms))).toBe(true);
+    // Each stage's batch as the trainer records it: forward 2, softmax 1, compact_scan 1,
+    // gather_rows 2 (the hidden activations and output gradients together; the inputs), backward
+    // 1, weight gradients with the momentum step 2; after pruning a sparse layer's forward and
+    // weight gradient run over its kept weights.
+    expect(report.stepKernels.map((s) => s.stage)).toEqual(['fresh', 'trained', 'pruned']);
+    for (const stage of report.stepKernels) {
+      const labels = stage.kernels.map((k) => k.kernel.replace(/^.*?\] /, ''));
+      const expected = [
+        /^layer 0 forward, batch 1$/,
+        /^layer 1 forward$/,
+        /^batch 1$/,
+        /^backpropagated samples, backward workgroups$/,
+        /^layers 1, 2$/,
+        /^inputs, batch 1$/,
+        /^layer 1 backprop( over kept weights)?$/,
+        /^layer 0 gradient sum( at kept weights)?$/,
+        /^layer 1 gradient sum( at kept weights)?$/,
+      ];
+      expect(labels, stage.stage).toHaveLength(expected.length);
+      labels.forEach((label, i) => expect(label, stage.stage).toMatch(expected[i]!));
+      if (stage.stage !== 'pruned') expect(labels.some((label) => label.includes('kept')), stage.stage).toBe(false);
+      expect([...stage.kernels.map((k) => k.ms), stage.measuredStepMs].every(positive), stage.stage).toBe(true);
+      expect(stage.sumMs).toBeCloseTo(stage.kernels.reduce((sum, k) => sum + k.ms, 0));
+    }
+    // The pruned stage trains the smaller network, or the full one where nothing could be removed.
+    const prunedSizes = report.stepKernels[2]!.sizes;
+    expect(prunedSizes.every((n, i) => n > 0 && n <= settings.sizes[i]!)).toBe(true);
     expect(report.flopsPerStep).toBe(stepFlops(settings.sizes, settings.batch));
     expect(report.adapter.description).toBe(gpu.context!.adapter.description);
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
@@ -100,6 +123,7 @@ describe.skipIf(!gpu.context)(`bench train core ${gpu.label}`, () => {
     const text = formatTrainBench(report);
     expect(text).toContain('tfjs-webgpu');
     expect(text).toContain('default kernels, after 1 epochs');
+    expect(text).toContain("one batch's dispatches alone, pruned");
     expect(text).toContain('seed recipe on the GPU (4 epochs');
     expect(progress.some((line) => line.startsWith('round 1/1'))).toBe(true);
   });

@@ -1,5 +1,5 @@
 /** Timing primitives shared by the benchmarks. */
-import { createBuffer, STORAGE_OR_UNIFORM, uniformBuffer, uploadBuffer } from '../gpu/buffers';
+import { STORAGE_OR_UNIFORM, uploadBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { bindKernel, recordDispatches, type Dispatch, type Kernel } from '../gpu/dispatch';
 import { waitForGpu } from '../gpu/wait';
@@ -91,16 +91,6 @@ export interface TimedCase {
   label: string;
   run: () => Promise<number>;
   ms: number[];
-}
-
-/** A kernel bound to zeroed scratch buffers of its sizes (the last a uniform when `uniformLast`), repeated in one pass for about `targetMs`. */
-export async function kernelCase(ctx: GpuContext, kernel: Kernel, targetMs: number, uniformLast = false): Promise<TimedCase> {
-  const buffers = kernel.bindingBytes.map((bytes, i) =>
-    uniformLast && i === kernel.bindingBytes.length - 1
-      ? uniformBuffer(ctx, 'bench uniform', new Float32Array(Math.max(1, bytes / 4)))
-      : createBuffer(ctx, `bench ${kernel.name} ${i}`, Math.ceil(bytes / 4) * 4),
-  );
-  return dispatchCase(ctx, bindKernel(ctx, kernel, 'bench', buffers), targetMs);
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { benchMatmul, formatMatmulBench, matmulBenchSettings } from '../../src/bench/matmul';
-import { kernelCase, kernelTimingMethod, matmulInputBuffers } from '../../src/bench/timing';
+import { kernelTimingMethod, matmulCase, matmulInputBuffers } from '../../src/bench/timing';
 import { readBuffer } from '../../src/gpu/buffers';
 import type { GpuContext } from '../../src/gpu/device';
 import { matmulKernel, subgroupSize } from '../../src/gpu/kernels';
@@ -74,7 +74,7 @@ describe.skipIf(!gpu.context)(`bench matmul core and kernel timing ${gpu.label}`
     const contexts = [ctx, withoutTimestamps(ctx)];
     expect(contexts.map(kernelTimingMethod)).toEqual([ctx.device.features.has('timestamp-query') ? 'timestamp-query' : 'submit-to-done', 'submit-to-done']);
     for (const c of contexts) {
-      const timed = await kernelCase(c, kernel, 1);
+      const timed = await matmulCase(c, kernel, 1);
       expect(positive(await timed.run()), kernelTimingMethod(c)).toBe(true);
     }
   });

@@ -8,11 +8,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuTrainer } from '../../src/cpu/trainer';
 import { takeSamples, type Dataset } from '../../src/data/dataset';
-import { initNetwork, type Network } from '../../src/model/network';
+import { applyMasks, initNetwork, type Network } from '../../src/model/network';
 import { loadMnist } from '../../src/node/mnist';
 import { pruneToSparsity } from '../../src/prune/unstructured';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/train/checkpoint';
-import { CompactTrainer, type CompactTraining } from '../../src/train/compact-training';
+import { CompactTrainer, smallerTraining, type CompactTraining } from '../../src/train/compact-training';
 import { optimizerOf } from '../../src/train/optimizer';
 import type { Recipe } from '../../src/train/recipe';
 import { runTraining } from '../../src/train/run';
@@ -195,4 +195,38 @@ describe('training the pruned network as the smaller one (JS reference)', () => 
       expectSameNetwork(whole.net, rest.net);
     });
   }
+});
+
+describe('smallerTraining', () => {
+  const sizes = [5, 3, 2];
+  /** A 5-3-2 state whose masks drop input 1 entirely and every weight into hidden neuron 2. */
+  function prunedState() {
+    const net = initNetwork(sizes, 7);
+    net.masks[0]!.forEach((_, k) => (net.masks[0]![k] = Math.floor(k / 3) === 1 || k % 3 === 2 ? 0 : 1));
+    const velocities = net.weights.map((w) => w.map((_, k) => 0.01 * (k + 1)));
+    applyMasks(net, velocities);
+    return { net, velocities, secondMoments: [], steps: 4 };
+  }
+  const data: Dataset = { source: 'test', count: 2, features: 5, classes: 2, inputs: Float32Array.from({ length: 10 }, (_, i) => i + 1), labels: Uint8Array.of(0, 1) };
+
+  it('gathers the kept neurons, their optimizer state and the kept input features', () => {
+    const state = prunedState();
+    const smaller = smallerTraining(state, data)!;
+    expect(smaller.net.sizes).toEqual([4, 2, 2]);
+    // Inputs 0, 2, 3, 4 of each sample.
+    expect([...smaller.train.inputs]).toEqual([1, 3, 4, 5, 6, 8, 9, 10]);
+    expect(smaller.train.features).toBe(4);
+    // Layer 0's block: rows 0, 2, 3, 4 and columns 0, 1 of the full [5, 3] layer.
+    const block = (full: Float32Array) => [0, 2, 3, 4].flatMap((r) => [full[r * 3]!, full[r * 3 + 1]!]);
+    expect([...smaller.net.weights[0]!]).toEqual(block(state.net.weights[0]!));
+    expect([...smaller.start.velocities![0]!]).toEqual(block(state.velocities[0]!));
+    expect(smaller.start.steps).toBe(4);
+    // Layer 1 keeps hidden neurons 0 and 1: rows 0 and 1 of the full [3, 2] layer.
+    expect([...smaller.net.weights[1]!]).toEqual([...state.net.weights[1]!.subarray(0, 4)]);
+  });
+
+  it('is null when the structured step removes nothing', () => {
+    const net = initNetwork(sizes, 7);
+    expect(smallerTraining({ net, velocities: net.weights.map((w) => new Float32Array(w.length)), secondMoments: [], steps: 0 }, data)).toBeNull();
+  });
 });

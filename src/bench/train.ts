@@ -258,7 +258,7 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
   const tfjsCase: TimedCase = { label: 'tfjs-webgpu', ms: [], run: () => timed(() => tfjs.trainEpoch()) };
   const jsFreshCase = jsCase('fresh', { net: initial }, lr, momentum);
   const jsTrainedCase = jsCase('trained', trained.state, trained.lr, trained.momentum);
-  // Our two stages next to each other, after GPU work as both are: a case that follows the JS
+  // Our stages next to each other, after GPU work as they all are: a case that follows the JS
   // reference's epochs runs while their garbage is collected.
   const trainerCases = [...versionCases, oursFreshCase, oursTrainedCase, oursPrunedCase, tfjsCase, jsFreshCase, jsTrainedCase];
 
@@ -269,27 +269,20 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
       return matmulCase(ctx, await matmulKernel(ctx, { m: n, k: n, n }, v), settings.kernelTimingMs);
     }),
   );
-  // Each stage's trainer after an epoch at lr 0, whose buffers hold its last batch, and a case per dispatch of that batch.
-  const stages = Object.keys(stageStarts) as TrainStage[];
+  // Each stage's trainer after an epoch at lr 0, whose buffers hold its last batch, and a case per
+  // dispatch of that batch; the trainers live until the rounds are done.
   const profiled: { stage: TrainStage; trainer: GpuTrainer; cases: TimedCase[] }[] = [];
   try {
-    for (const stage of stages) {
+    for (const stage of Object.keys(stageStarts) as TrainStage[]) {
       const from = stageStarts[stage];
       const trainer = await GpuTrainer.create(ctx, from.net, from.train, config, from.start);
-      profiled.push({ stage, trainer, cases: [] });
+      const cases: TimedCase[] = [];
+      profiled.push({ stage, trainer, cases });
       await trainer.trainEpoch(null, 0, 0);
-      for (const dispatch of trainer.lastBatchDispatches()) profiled[profiled.length - 1]!.cases.push({ ...(await dispatchCase(ctx, dispatch, settings.kernelTimingMs)), label: dispatch.label });
+      for (const dispatch of trainer.lastBatchDispatches()) cases.push({ ...(await dispatchCase(ctx, dispatch, settings.kernelTimingMs)), label: dispatch.label });
     }
-  } catch (e) {
-    for (const p of profiled) p.trainer.dispose();
-    throw e;
-  }
-  const stepCases = profiled.flatMap((p) => p.cases);
-  const cases = [...trainerCases, ...ceilingCases, ...stepCases];
-
-  try {
     progress('warming up');
-    await runRounds(cases, settings.repeats, (round) => {
+    await runRounds([...trainerCases, ...ceilingCases, ...profiled.flatMap((p) => p.cases)], settings.repeats, (round) => {
       const summary = trainerCases.map((c) => `${c.label} ${grouped((samples / c.ms[c.ms.length - 1]!) * 1000)}/s`).join(', ');
       progress(`round ${round}/${settings.repeats}: ${summary}`);
     });

@@ -322,7 +322,7 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
       isDefault: true,
       backpropagatedFraction: backpropagated.get(oursTrainedCase.label),
     }),
-    row(oursPrunedCase, 'webgpu-prune', `default kernels, pruned then, after ${settings.trainedEpochs} more epochs as ${stageStarts.pruned.net.sizes.join('-')}`, {
+    row(oursPrunedCase, 'webgpu-prune', `default kernels, pruned to ${fixed(100 * (1 - PRUNED_STAGE_SPARSITY))}% after ${settings.trainedEpochs} epochs, then ${settings.trainedEpochs} more as ${stageStarts.pruned.net.sizes.join('-')}`, {
       stage: 'pruned',
       isDefault: true,
       backpropagatedFraction: backpropagated.get(oursPrunedCase.label),

@@ -57,15 +57,6 @@ struct Hyper {
 @group(0) @binding(6) var<storage, read_write> w: array<f32>;
 @group(0) @binding(7) var<uniform> hyper: Hyper;
 
-// NaN and ±Inf have every exponent bit set. Tested on the bits: WGSL lets a compiler assume that
-// no float operation meets them, so a float comparison cannot be trusted to see one.
-fn is_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
-fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
-
-// ReLU that passes NaN on (max(NaN, 0) may be 0), as the JS reference does: an overflow must
-// reach the logits, where it is detected.
-fn relu(x: f32) -> f32 { return select(max(x, 0.0), x, is_nan(x)); }
-
 // How many k the sum runs over: K, or with K_FROM_COUNT the count in binding 5 (at most K). A
 // value read from a read-only binding is uniform, so v2 may loop to it around its barriers.
 fn k_end() -> u32 {

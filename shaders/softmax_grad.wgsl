@@ -43,12 +43,6 @@ override TEMPERATURE: f32;
 @group(0) @binding(5) var<storage, read_write> loss: array<f32>;
 @group(0) @binding(6) var<storage, read> soft: array<f32>;
 
-// NaN or ±Inf: all exponent bits set. Tested on the bits because WGSL lets a compiler assume that
-// float operations never meet NaN or Inf, which can fold a float comparison away.
-fn is_finite(x: f32) -> bool {
-  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
-}
-
 @compute @workgroup_size(WG)
 fn softmax_grad(@builtin(global_invocation_id) gid: vec3u) {
   let s = gid.x;

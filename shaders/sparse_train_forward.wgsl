@@ -39,13 +39,6 @@ override ROWS: u32;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
 
-// A NaN has every exponent bit set and a nonzero mantissa. Tested on the bits: WGSL lets a
-// compiler assume that no float operation meets one.
-fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
-
-// ReLU that passes NaN on (max(NaN, 0) may be 0), as the JS reference does.
-fn relu(v: f32) -> f32 { return select(max(v, 0.0), v, is_nan(v)); }
-
 // Up to 8 samples per invocation: the accumulators live in registers.
 const MAX_ROWS = 8u;
 

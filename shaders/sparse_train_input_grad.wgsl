@@ -41,9 +41,6 @@ override ROWS: u32;
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(5) var<storage, read_write> a: array<f32>;
 
-// NaN and ±Inf have every exponent bit set (tested on the bits, see matmul.wgsl).
-fn is_finite(v: f32) -> bool { return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u; }
-
 const MAX_ROWS = 8u;
 
 @compute @workgroup_size(WG)

@@ -12,28 +12,17 @@
 //   overflow reaches the logits)
 //
 // Each output sums its products in ascending input order, the order of its CSR row.
-// x(s, i) is x[i · x_feature_stride + s · x_sample_stride] and y(s, o) likewise (see sparse_v1).
+// x(s, i) is x[i · x_feature_stride + s · x_sample_stride] and y(s, o) likewise (see sparse_common).
 //
 // JS reference: csrForward in src/cpu/sparse-forward.ts.
 // Bindings (group 0):
 //   0 x       array<f32>  [batch · in_size]  input activations, laid out by the x strides
 //   1 y       array<f32>  [batch · out_size] output activations, laid out by the y strides (read_write)
-//   2 params  uniform SparseParams
+//   2 params  uniform SparseParams (shaders/sparse_common.wgsl)
 //   3 bias    array<f32>  [out_size]         read with HAS_BIAS (override, default false); any 4 bytes otherwise
 // Workgroup: WG invocations along samples, one sample each (override, from the host's descriptor).
 // An invocation past the batch computes the last sample again and stores nothing.
 // Dispatch: (ceil(batch / WG), 1, 1).
-
-struct SparseParams {
-  batch: u32,
-  in_size: u32,
-  out_size: u32,
-  relu: u32,
-  x_feature_stride: u32,
-  x_sample_stride: u32,
-  y_feature_stride: u32,
-  y_sample_stride: u32,
-}
 
 override WG: u32;
 override HAS_BIAS: bool = false;
@@ -42,14 +31,6 @@ override HAS_BIAS: bool = false;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> params: SparseParams;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
-
-// A NaN has every exponent bit set and a nonzero mantissa. Tested on the bits: WGSL lets a
-// compiler assume that no float operation meets one, so a float comparison cannot be trusted to
-// see it.
-fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
-
-// ReLU that passes NaN on (max(NaN, 0) may be 0), as the JS reference does.
-fn relu(v: f32) -> f32 { return select(max(v, 0.0), v, is_nan(v)); }
 
 fn store(o: u32, s: u32, sum: f32) {
   var v = sum;

@@ -6,7 +6,7 @@
 //   HAS_BIAS, once, after the sum), then ReLU if relu (0 where y ≤ 0; NaN passes on, so an
 //   overflow reaches the logits)
 //
-// x(s, i) is x[i · x_feature_stride + s · x_sample_stride] and y(s, o) likewise (see sparse_v1).
+// x(s, i) is x[i · x_feature_stride + s · x_sample_stride] and y(s, o) likewise (see sparse_common).
 //
 // JS reference: csrForward in src/cpu/sparse-forward.ts.
 // Bindings (group 0): as sparse_v2.
@@ -15,7 +15,7 @@
 //   2 values  array<f32>  [nnz]              the weights
 //   3 x       array<f32>  [batch · in_size]  input activations, laid out by the x strides
 //   4 y       array<f32>  [batch · out_size] output activations, laid out by the y strides (read_write)
-//   5 params  uniform SparseParams
+//   5 params  uniform SparseParams (shaders/sparse_common.wgsl)
 //   6 bias    array<f32>  [out_size]         read with HAS_BIAS (override, default false); any 4 bytes otherwise
 // Workgroup: WG invocations along samples, 4 samples each; ROWS output rows per workgroup. Both
 // are overrides with no default: the host's descriptor (src/gpu/sparse-kernels.ts) gives them.
@@ -26,17 +26,6 @@
 // src/gpu/sparse-kernels.ts).
 // Dispatch: (ceil(out_size / ROWS), ceil(batch / (4 · WG)), 1).
 enable subgroups;
-
-struct SparseParams {
-  batch: u32,
-  in_size: u32,
-  out_size: u32,
-  relu: u32,
-  x_feature_stride: u32,
-  x_sample_stride: u32,
-  y_feature_stride: u32,
-  y_sample_stride: u32,
-}
 
 override WG: u32;
 override ROWS: u32;
@@ -50,15 +39,6 @@ override ROWS: u32;
 @group(0) @binding(6) var<storage, read> bias: array<f32>;
 
 override HAS_BIAS: bool = false;
-
-// A NaN has every exponent bit set and a nonzero mantissa. Tested on the bits: WGSL lets a
-// compiler assume that no float operation meets one, so a float comparison cannot be trusted to
-// see it.
-fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
-
-// ReLU that passes NaN on (max(NaN, 0) may be 0), as the JS reference does: an overflow must
-// reach the logits, where it is detected.
-fn relu(x: f32) -> f32 { return select(max(x, 0.0), x, is_nan(x)); }
 
 fn store(o: u32, s: u32, v: f32) {
   if (s < params.batch) {

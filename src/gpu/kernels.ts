@@ -16,6 +16,7 @@ import type { AdapterDescription, GpuContext } from './device';
 import { compileKernel, type CostedDescriptor, type Geometry, type Kernel, type KernelDescriptor } from './dispatch';
 import { parameterUpdateDescriptor } from './optimizer-kernels';
 import { KernelError } from './program';
+import { withNumerics } from './shared-wgsl';
 import { tunedVariant } from './tuning';
 
 /** What the matmul does with each finished element of C (see shaders/matmul.wgsl). */
@@ -64,10 +65,10 @@ export interface MatmulDescriptor<G extends Geometry = Geometry> extends CostedD
 
 /**
  * A matmul program: a version's file, then the shape, bindings and epilogues every version shares
- * (appended, so that the version's directives, `enable subgroups`, stay first).
+ * and the shared float tests (appended, so that the version's directives, `enable subgroups`, stay first).
  */
-const matmulSource = `${matmulVersionsSource}\n${matmulCommonSource}`;
-const matmulSubgroupSource = `${matmulSubgroupVersionSource}\n${matmulCommonSource}`;
+const matmulSource = withNumerics(`${matmulVersionsSource}\n${matmulCommonSource}`);
+const matmulSubgroupSource = withNumerics(`${matmulSubgroupVersionSource}\n${matmulCommonSource}`);
 
 const F32 = 4;
 /** The binding of the matmul's bias ([n]), read only with `MatmulSpec.bias`. */
@@ -282,7 +283,7 @@ const SOFT_TARGETS_BINDING = 6;
  */
 export const SOFTMAX_GRAD: KernelDescriptor<SoftmaxShape, { WG: number }> = {
   name: 'softmax_grad',
-  source: softmaxGradSource,
+  source: withNumerics(softmaxGradSource),
   entryPoint: 'softmax_grad',
   geometry: { WG: 64 },
   describe: ({ batch, classes, distill }) => `${batch}x${classes}${distill ? ` distill α ${distill.weight} T ${distill.temperature}` : ''}`,

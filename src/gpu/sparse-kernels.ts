@@ -13,6 +13,7 @@ import { ceilDiv } from '../util/math';
 import type { AdapterDescription, GpuContext } from './device';
 import type { CostedDescriptor, KernelDescriptor } from './dispatch';
 import { KernelError } from './program';
+import { withSparseCommon } from './shared-wgsl';
 import { tunedVariant, type Tuning } from './tuning';
 
 /** 1 one invocation per (output, sample); 2 lanes over samples; 3 as 2 with subgroup-shared nonzeros. */
@@ -60,7 +61,7 @@ const sparseCommon = {
 /** WG invocations along the outputs, one sample per workgroup row; an invocation past the outputs does nothing. */
 export const SPARSE_V1: CostedDescriptor<SparseShape, { WG: number }> = {
   name: 'sparse_v1',
-  source: sparseV1Source,
+  source: withSparseCommon(sparseV1Source),
   geometry: { WG: 64 },
   ...sparseCommon,
   workgroups: ({ batch, outSize }, g) => [ceilDiv(outSize, g.WG), batch, 1],
@@ -84,8 +85,8 @@ function lanesOverSamples(version: 2 | 3, source: string): CostedDescriptor<Spar
   };
 }
 
-export const SPARSE_V2 = lanesOverSamples(2, sparseV2Source);
-export const SPARSE_V3 = lanesOverSamples(3, sparseV3Source);
+export const SPARSE_V2 = lanesOverSamples(2, withSparseCommon(sparseV2Source));
+export const SPARSE_V3 = lanesOverSamples(3, withSparseCommon(sparseV3Source));
 
 /**
  * The geometries of each version that test/gpu/sparse.test.ts checks against the reference, and

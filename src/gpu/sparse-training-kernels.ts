@@ -14,6 +14,7 @@ import { ceilDiv } from '../util/math';
 import type { GpuContext } from './device';
 import { compileKernel, type Kernel, type KernelDescriptor } from './dispatch';
 import { integersFrom, SEED_HYPER_BYTES } from './kernels';
+import { withNumerics } from './shared-wgsl';
 import { tunedVariant } from './tuning';
 
 const F32 = 4;
@@ -81,7 +82,7 @@ const BIAS_BINDING = 5;
 /** y = (relu)(x·W + b) over the kept weights; workgroup (output, row tile). */
 export const SPARSE_TRAIN_FORWARD: KernelDescriptor<SparseTrainingShape, RowsGeometry> = {
   name: 'sparse_train_forward',
-  source: forwardSource,
+  source: withNumerics(forwardSource),
   entryPoint: 'sparse_train_forward',
   geometry: { WG: 16, ROWS: 8 },
   describe: (shape) => `${shapeLabel(shape)}${shape.bias ? ' +bias' : ''}${shape.relu ? ' relu' : ''}`,
@@ -101,7 +102,7 @@ export const SPARSE_TRAIN_FORWARD: KernelDescriptor<SparseTrainingShape, RowsGeo
 /** dx = (dY·Wᵀ)·[a > 0] over the kept weights; workgroup (input, row tile). */
 export const SPARSE_TRAIN_INPUT_GRAD: KernelDescriptor<SparseTrainingShape, RowsGeometry> = {
   name: 'sparse_train_input_grad',
-  source: inputGradSource,
+  source: withNumerics(inputGradSource),
   entryPoint: 'sparse_train_input_grad',
   geometry: { WG: 16, ROWS: 8 },
   describe: shapeLabel,

@@ -13,6 +13,7 @@ import { ceilDiv } from '../util/math';
 import type { GpuContext } from './device';
 import type { CostedDescriptor } from './dispatch';
 import { KernelError } from './program';
+import { withSparseCommon } from './shared-wgsl';
 import { SPARSE_PARAMS_BYTES, sparseLayerText, type SparseShape } from './sparse-kernels';
 import { tunedVariant } from './tuning';
 
@@ -108,7 +109,7 @@ export function unrolledSparseKernel(layer: UnrolledLayer, geometry: { WG: numbe
   if (!canUnroll(layer)) throw new KernelError(`${SPARSE_UNROLLED}: a weight is not finite or is subnormal, so it cannot be written into the program`);
   if (layer.values.length === 0) throw new KernelError(`${SPARSE_UNROLLED}: the layer keeps no weight, so the program would read no input`);
   if (!sparseUnrolledSource.includes(GENERATED)) throw new KernelError(`${SPARSE_UNROLLED}: the shader has lost its GENERATED line`);
-  const source = sparseUnrolledSource.replace(GENERATED, unrolledBody(layer));
+  const source = withSparseCommon(sparseUnrolledSource.replace(GENERATED, unrolledBody(layer)));
   return {
     name: SPARSE_UNROLLED,
     programId: digest(source),

@@ -421,7 +421,7 @@ async function seedRecipeRun(ctx: GpuContext, recipe: Recipe, train: Dataset, te
   if (pruneEpoch + 1 < seconds.length) seconds[pruneEpoch + 1]! -= compactSeconds;
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const last = epochs[epochs.length - 1]!;
-  const scored = await evaluateGpu(ctx, result.net, test, false);
+  const scored = await evaluateGpu(ctx, result.net, test, { sparse: false });
   return {
     epochSecondsBeforePrune: mean(seconds.slice(0, pruneEpoch)),
     epochSecondsAfterPrune: mean(seconds.slice(pruneEpoch + 1)),

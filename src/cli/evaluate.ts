@@ -55,16 +55,23 @@ export function evaluateCpu(model: Network | CompactNetwork, test: Dataset): Tes
 /**
  * Test accuracy on the GPU. Dense: the training matmul over the masked weights. Sparse: the
  * structured step first drops every neuron that cannot reach the output, then each layer runs
- * as CSR, or on the matmul where a layer is dense enough for that to be cheaper. One untimed
- * sample first warms the buffers, so the timing covers the test set alone.
+ * as CSR, or on the matmul where a layer is dense enough for that to be cheaper (with
+ * `unrolled`, or written into a program of its own where that is cheaper still). An untimed
+ * pass over the set first compiles what a batch of its size runs (the kernels are chosen by the
+ * batch), so the timing covers the inference alone.
  */
-export async function evaluateGpu(ctx: GpuContext, model: Network | CompactNetwork, test: Dataset, sparse: boolean): Promise<TestResult> {
+export async function evaluateGpu(
+  ctx: GpuContext,
+  model: Network | CompactNetwork,
+  test: Dataset,
+  engineChoice: { sparse: boolean; unrolled?: boolean },
+): Promise<TestResult> {
   const maxBatch = test.count;
-  const engine = sparse
-    ? await createHybridInference(ctx, compactNetwork(model).compact, { maxBatch })
+  const engine = engineChoice.sparse
+    ? await createHybridInference(ctx, compactNetwork(model).compact, { maxBatch, unrolled: engineChoice.unrolled })
     : await createDenseInference(ctx, model, { maxBatch });
   try {
-    await engine.infer(test.inputs.subarray(0, test.features), 1);
+    await engine.infer(test.inputs, test.count);
     const start = performance.now();
     const inference = await engine.infer(test.inputs, test.count);
     return testResult(test, inference, (performance.now() - start) / 1000, engine.name);

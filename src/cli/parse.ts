@@ -67,6 +67,8 @@ export interface EvalCommand extends GpuSelection {
   model: string;
   backend: BackendChoice;
   sparse: boolean;
+  /** With `sparse`: small layers may run written into programs of their own (sparse_unrolled). */
+  unrolled: boolean;
   data?: string;
   json: boolean;
 }
@@ -292,6 +294,11 @@ export const trainOptions = {
 
 export const evalOptions = {
   sparse: { type: 'boolean', default: false, describe: 'GPU: run the pruned network through the sparse (CSR) kernel' },
+  unrolled: {
+    type: 'boolean',
+    default: false,
+    describe: 'With --sparse: a small pruned layer may run compiled into a program of its own (sparse_unrolled: fast at large batches, but compiling it can take minutes on a software adapter)',
+  },
   ...backendOption,
   data: {
     type: 'string',
@@ -787,7 +794,8 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
     case 'eval': {
       const backend = raw.backend as BackendChoice;
       if (raw.sparse && backend === 'cpu') throw new UserError('--sparse runs the GPU sparse kernel; it needs --backend gpu or auto');
-      return { name, model: raw.model as string, backend, sparse: raw.sparse as boolean, data: raw.data as string | undefined, json, ...gpuSelection(raw) };
+      if (raw.unrolled && !raw.sparse) throw new UserError('--unrolled goes with --sparse (it picks among the sparse kernels)');
+      return { name, model: raw.model as string, backend, sparse: raw.sparse as boolean, unrolled: raw.unrolled as boolean, data: raw.data as string | undefined, json, ...gpuSelection(raw) };
     }
     case 'info':
       return { name, model: raw.model as string, json };

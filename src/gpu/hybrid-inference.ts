@@ -55,7 +55,7 @@ export function createHybridInference(ctx: GpuContext, model: Network | CompactN
   const forced = options.layerKernels;
   return createLayeredInference(ctx, model, {
     ...options,
-    name: `hybrid(${sparseChoiceName(ctx, sparseVersion)}|${matmulChoiceName(ctx, 'auto')})`,
+    name: `hybrid(${sparseChoiceName(ctx, sparseVersion)}|${matmulChoiceName(ctx, 'auto')}${options.unrolled ? '|sparse_unrolled' : ''})`,
     plan: forced ? () => forced : choose,
     sparseKernel,
     matmulVersion: 'auto',

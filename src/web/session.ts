@@ -185,7 +185,7 @@ export class WebSession {
   /** Test accuracy: dense on the GPU (sparse when most weights are gone), or the JS reference. */
   private async evaluate(net: Network, test = this.testSet()): Promise<TestResult> {
     const sparse = keptTotal(net) < SPARSE_BELOW * totalWeights(net.sizes);
-    return this.ctx ? evaluateGpu(this.ctx, net, test, sparse) : evaluateCpu(net, test);
+    return this.ctx ? evaluateGpu(this.ctx, net, test, { sparse }) : evaluateCpu(net, test);
   }
 
   private async score(net: Network, sizes = net.sizes, test = this.testSet()): Promise<Score> {

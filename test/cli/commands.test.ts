@@ -147,6 +147,20 @@ describe('webgpu-prune CLI', () => {
     expect(Math.abs(sparse.correct - cpu.correct)).toBeLessThanOrEqual(3);
   });
 
+  it.skipIf(!gpu.context)(`eval --sparse --unrolled runs the small layers as programs of their own, counting what --sparse counts ${gpu.label}`, async () => {
+    // 99% pruned: small layers, whose programs compile in seconds even on a software adapter.
+    await webgpuPrune('prune', 'seed.txt', '--sparsity', '0.99', '--scope', 'layer', '--out', 'p99.safetensors');
+    const sparse = JSON.parse((await webgpuPrune('eval', 'p99.safetensors', '--backend', 'gpu', '--sparse', '--json')).stdout);
+    const run = await webgpuPrune('eval', 'p99.safetensors', '--backend', 'gpu', '--sparse', '--unrolled', '--json');
+    const unrolled = JSON.parse(run.stdout);
+    expect(run.stderr).toContain('--unrolled compiles each small layer');
+    expect(sparse.kernel).not.toContain('sparse_unrolled');
+    expect(unrolled.kernel).toContain('sparse_unrolled');
+    expect(unrolled.total).toBe(10_000);
+    // Another summation order may flip a near-tie or two.
+    expect(Math.abs(unrolled.correct - sparse.correct)).toBeLessThanOrEqual(3);
+  }, 300_000);
+
   it('prune --sparsity then --structured shrinks the network and reports it', async () => {
     const pruned = JSON.parse((await webgpuPrune('prune', 'seed.txt', '--sparsity', '0.99', '--scope', 'layer', '--out', 'p.safetensors', '--json')).stdout);
     expect(pruned.weights).toBe(784 + 100 + 10);

@@ -149,6 +149,7 @@ describe('parseArgs', () => {
 
   it('eval, info, devices, convert and bench parse their positionals and flags', () => {
     expect(command(['eval', 'm.txt', '--backend', 'cpu', '--json'])).toMatchObject({ name: 'eval', model: 'm.txt', backend: 'cpu', json: true, sparse: false });
+    expect(command(['eval', 'm.txt', '--sparse', '--unrolled'])).toMatchObject({ name: 'eval', sparse: true, unrolled: true });
     expect(command(['info', 'm.safetensors'])).toEqual({ name: 'info', model: 'm.safetensors', json: false });
     expect(command(['devices', '--json'])).toMatchObject({ name: 'devices', json: true });
     expect(command(['convert', 'm.txt', '--out', 'm.safetensors', '--layout', 'csr'])).toMatchObject({ name: 'convert', layout: 'csr' });
@@ -163,6 +164,7 @@ describe('parseArgs', () => {
     expect(failure(['bench', 'everything'])).toMatch(/target must be one of "train", "infer"/);
     expect(failure(['eval'])).toMatch(/Missing required argument: model/);
     expect(failure(['eval', 'm.txt', '--backend', 'cpu', '--sparse'])).toMatch(/--sparse runs the GPU sparse kernel/);
+    expect(failure(['eval', 'm.txt', '--unrolled'])).toMatch(/--unrolled goes with --sparse/);
   });
 
   it('prune takes exactly one rule, or --structured alone', () => {

@@ -50,7 +50,7 @@ describe.skipIf(!gpu.context)(`eval on the GPU of networks with biases ${gpu.lab
     const models = [net, compactNetwork(net).compact];
     for (const model of models) {
       for (const sparse of [false, true]) {
-        const result = await evaluateGpu(ctx, model, data, sparse);
+        const result = await evaluateGpu(ctx, model, data, { sparse });
         const what = `${result.kernel} on ${model === net ? 'the network' : 'its compact form'}`;
         expect(result.correct, what).toBe(cpu.correct);
         expect(Math.abs(result.loss - cpu.loss), what).toBeLessThan(1e-5);

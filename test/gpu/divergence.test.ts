@@ -72,12 +72,12 @@ describe.skipIf(!gpu.context)(`non-finite outputs on the GPU ${gpu.label}`, () =
   for (const sparse of [false, true]) {
     it(`evaluateGpu (${sparse ? 'sparse' : 'dense'}) refuses to score overflowing outputs, in one line`, async () => {
       const test = overflowingData(10, SIZES[0]!, CLASSES, 3, 5);
-      const failure = evaluateGpu(ctx, net, test, sparse);
+      const failure = evaluateGpu(ctx, net, test, { sparse });
       await expect(failure).rejects.toThrow(UserError);
-      await expect(evaluateGpu(ctx, net, test, sparse)).rejects.toThrow(
+      await expect(evaluateGpu(ctx, net, test, { sparse })).rejects.toThrow(
         /^the network's outputs are not finite for 4 of 10 test samples \(its activations overflow float32\)$/,
       );
-      expect((await evaluateGpu(ctx, initNetwork(SIZES, 2), test, sparse)).total).toBe(10);
+      expect((await evaluateGpu(ctx, initNetwork(SIZES, 2), test, { sparse })).total).toBe(10);
     });
   }
 

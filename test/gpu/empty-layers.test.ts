@@ -78,7 +78,7 @@ describe.skipIf(!gpu.context)(`networks with an empty layer on the GPU ${gpu.lab
     it(`${name} layer empty: evaluateGpu, dense and sparse, scores it as the JS reference does`, async () => {
       const expected = evaluateCpu(net, data).correct;
       for (const sparse of [false, true]) {
-        expect((await evaluateGpu(ctx, net, data, sparse)).correct, sparse ? 'sparse' : 'dense').toBe(expected);
+        expect((await evaluateGpu(ctx, net, data, { sparse })).correct, sparse ? 'sparse' : 'dense').toBe(expected);
       }
     });
 

@@ -17,7 +17,8 @@ export async function runEval(cmd: EvalCommand, io: CommandIo): Promise<void> {
   checkDataFits([inputSize, ...net.sizes.slice(1)], test, cmd.model);
   const gpu = await selectBackend(cmd.backend, cmd, io);
   if (cmd.sparse && !gpu) throw new UserError('--sparse runs the GPU sparse kernel, and no WebGPU adapter is available');
-  const result = gpu ? await evaluateGpu(gpu, model, test, cmd.sparse) : evaluateCpu(model, test);
+  if (cmd.unrolled) io.err(`${printable(cmd.model)}: --unrolled compiles each small layer into a program of its own on first use (a minute or more on a software adapter)`);
+  const result = gpu ? await evaluateGpu(gpu, model, test, { sparse: cmd.sparse, unrolled: cmd.unrolled }) : evaluateCpu(model, test);
   const weights = keptTotal(net);
   // Against the network before structured pruning, as `info` and the training table count.
   const total = totalWeights(sizesBeforePruning(model));

@@ -142,7 +142,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   const progress = new Progress(io, 'epoch', recipe.epochs);
   // A pruned network runs as it is meant to: through the sparse kernel.
   const evaluateOn = (model: Network, samples: Dataset): Promise<TestResult> | TestResult =>
-    gpu ? evaluateGpu(gpu, model, samples, keptTotal(model) < SPARSE_BELOW * total) : evaluateCpu(model, samples);
+    gpu ? evaluateGpu(gpu, model, samples, { sparse: keptTotal(model) < SPARSE_BELOW * total }) : evaluateCpu(model, samples);
   /** Per finished epoch (0-based), its network on the held-out samples; kept in the checkpoint's run. */
   const validations: (Validation | null)[] = resumed ? resumedValidations(resumed, cmd.resume!) : [];
   let bestEpoch = bestEpochOf(validations);

@@ -25,23 +25,11 @@
 // Dispatch: (ceil(batch / WG), 1, 1).
 
 override WG: u32;
-override HAS_BIAS: bool = false;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> params: SparseParams;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
-
-fn store(o: u32, s: u32, sum: f32) {
-  var v = sum;
-  if (HAS_BIAS) {
-    v += bias[o];
-  }
-  if (params.relu != 0u) {
-    v = relu(v);
-  }
-  y[o * params.y_feature_stride + s * params.y_sample_stride] = v;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {

@@ -31,8 +31,6 @@ override WG: u32;
 @group(0) @binding(5) var<uniform> params: SparseParams;
 @group(0) @binding(6) var<storage, read> bias: array<f32>;
 
-override HAS_BIAS: bool = false;
-
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let o = gid.x;
@@ -46,11 +44,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   for (var k = u32(indptr[o]); k < end; k++) {
     acc += values[k] * x[u32(indices[k]) * params.x_feature_stride + sample];
   }
-  if (HAS_BIAS) {
-    acc += bias[o];
-  }
-  if (params.relu != 0u) {
-    acc = relu(acc);
-  }
-  y[o * params.y_feature_stride + s * params.y_sample_stride] = acc;
+  store(o, s, acc);
 }

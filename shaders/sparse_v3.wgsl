@@ -38,14 +38,6 @@ override ROWS: u32;
 @group(0) @binding(5) var<uniform> params: SparseParams;
 @group(0) @binding(6) var<storage, read> bias: array<f32>;
 
-override HAS_BIAS: bool = false;
-
-fn store(o: u32, s: u32, v: f32) {
-  if (s < params.batch) {
-    y[o * params.y_feature_stride + s * params.y_sample_stride] = select(v, relu(v), params.relu != 0u);
-  }
-}
-
 @compute @workgroup_size(WG)
 fn main(
   @builtin(workgroup_id) wid: vec3u,
@@ -70,9 +62,6 @@ fn main(
         let f = subgroupShuffle(lane_feature, t);
         acc += subgroupShuffle(lane_weight, t) * vec4f(x[f + xo.x], x[f + xo.y], x[f + xo.z], x[f + xo.w]);
       }
-    }
-    if (HAS_BIAS) {
-      acc += vec4f(bias[o]);
     }
     store(o, s0, acc.x);
     store(o, s0 + WG, acc.y);

@@ -93,9 +93,8 @@ export function unrolledBody({ inSize, outSize, indptr, indices, values }: Unrol
   byInput.forEach((uses, i) => {
     if (uses.length > 0) lines.push(`  { let v = x[xs + ${i}u * fs];${uses.map(({ o, k }) => ` a${o} += ${f32Literal(values[k]!)} * v;`).join('')} }`);
   });
-  lines.push('  if (gid.x < params.batch) {');
-  for (let o = 0; o < outSize; o++) lines.push(`    store(${o}u, s, a${o});`);
-  lines.push('  }');
+  // store (shaders/sparse_common.wgsl) writes nothing for an invocation past the batch.
+  for (let o = 0; o < outSize; o++) lines.push(`  store(${o}u, gid.x, a${o});`);
   return lines.join('\n') + '\n';
 }
 

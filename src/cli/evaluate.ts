@@ -52,6 +52,11 @@ export function evaluateCpu(model: Network | CompactNetwork, test: Dataset): Tes
   return testResult(test, inference, (performance.now() - start) / 1000, 'js-reference');
 }
 
+/** The line `--unrolled` prints before its first compile, which can take minutes. */
+export function unrolledCompileNote(file: string): string {
+  return `${file}: --unrolled compiles each small layer into a program of its own on first use (a minute or more on a software adapter)`;
+}
+
 /**
  * Test accuracy on the GPU. Dense: the training matmul over the masked weights. Sparse: the
  * structured step first drops every neuron that cannot reach the output, then each layer runs

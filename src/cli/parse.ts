@@ -292,12 +292,15 @@ export const trainOptions = {
   ...jsonOption,
 } as const satisfies Record<string, Options>;
 
+/** What `--unrolled` adds, for `eval` and `bench infer`. */
+const UNROLLED_ENGINE = 'sparse_unrolled: fast at large batches, but compiling it can take minutes on a software adapter';
+
 export const evalOptions = {
   sparse: { type: 'boolean', default: false, describe: 'GPU: run the pruned network through the sparse (CSR) kernel' },
   unrolled: {
     type: 'boolean',
     default: false,
-    describe: 'With --sparse: a small pruned layer may run compiled into a program of its own (sparse_unrolled: fast at large batches, but compiling it can take minutes on a software adapter)',
+    describe: `With --sparse: a small pruned layer may run compiled into a program of its own (${UNROLLED_ENGINE})`,
   },
   ...backendOption,
   data: {
@@ -343,7 +346,7 @@ export const benchOptions = {
   unrolled: {
     type: 'boolean',
     default: false,
-    describe: 'bench infer --model: also race the hybrid engine that may compile a small pruned layer into its own program (sparse_unrolled: fast at large batches, but compiling it can take minutes on a software adapter)',
+    describe: `bench infer --model: also race the hybrid engine that may compile a small pruned layer into its own program (${UNROLLED_ENGINE})`,
   },
   ...gpuOptions,
   ...jsonOption,

@@ -9,6 +9,7 @@ import { loadMnist } from '../../node/mnist';
 import { UserError } from '../../util/errors';
 import { loadDawn, openTunedDevice } from '../gpu';
 import type { CommandIo } from '../io';
+import { unrolledCompileNote } from '../evaluate';
 import { loadModel } from '../model-io';
 import { expandInputs } from '../../prune/structured';
 import type { BenchCommand } from '../parse';
@@ -60,7 +61,7 @@ export async function runBench(cmd: BenchCommand, io: CommandIo): Promise<void> 
   }
 
   const grid = await benchInferGrid(ctx, { quick: cmd.quick, repeats: cmd.repeats, log });
-  if (cmd.unrolled) log(`${basename(cmd.model!)}: --unrolled compiles each small layer into a program of its own on first use (a minute or more on a software adapter)`);
+  if (cmd.unrolled) log(unrolledCompileNote(basename(cmd.model!)));
   const trained: InferBenchResult | null = model
     ? // As the network of whole samples: dense reads every feature, the compact variants gather theirs.
       await benchInferNetwork(ctx, expandInputs(model), { model: basename(cmd.model!), quick: cmd.quick, repeats: cmd.repeats, unrolled: cmd.unrolled, log })

@@ -113,14 +113,15 @@ fn matmul_v2(@builtin(workgroup_id) wid: vec3u,
     }
     workgroupBarrier();
   }
-  for (var h = 0u; h < 2u; h++) {
-    for (var i = 0u; i < 4u; i++) {
-      for (var g = 0u; g < 2u; g++) {
-        for (var j = 0u; j < 4u; j++) {
-          store_c(row0 + 4u * lid.y + i + h * V2_TILE / 2u, col0 + 4u * lid.x + j + g * V2_TILE / 2u, acc[(4u * h + i) * 2u + g][j]);
-        }
-      }
-    }
+  // One loop over a copy of the block (matmul_common.wgsl, "Storing a register block"); e walks
+  // (h, i, g, j) with j fastest.
+  let block = acc;
+  for (var e = 0u; e < 64u; e++) {
+    let j = e % 4u;
+    let g = (e / 4u) % 2u;
+    let i = (e / 8u) % 4u;
+    let h = e / 32u;
+    store_c(row0 + 4u * lid.y + i + h * V2_TILE / 2u, col0 + 4u * lid.x + j + g * V2_TILE / 2u, block[(4u * h + i) * 2u + g][j]);
   }
 }
 
@@ -150,9 +151,9 @@ fn matmul_v4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
       }
     }
   }
-  for (var i = 0u; i < V4_ROWS; i++) {
-    for (var j = 0u; j < V4_COLS; j++) {
-      store_c(row0 + i, col0 + j, acc[i][j]);
-    }
+  // One loop over a copy of the block (matmul_common.wgsl, "Storing a register block").
+  let block = acc;
+  for (var e = 0u; e < V4_ROWS * V4_COLS; e++) {
+    store_c(row0 + e / V4_COLS, col0 + e % V4_COLS, block[e / V4_COLS][e % V4_COLS]);
   }
 }

@@ -31,6 +31,12 @@
 //   count the GPU wrote, in one direct dispatch (an indirect one costs Dawn a validation
 //   dispatch).
 // M, N, K are override constants: one pipeline per layer shape, so strides are compile-time.
+// Storing a register block: v2, v3 and v4 keep a block of C in a private array that every k step
+// indexes with constants, so the compiler keeps it in registers. Their store_c calls run in one
+// loop over a copy of that array (`let block = acc;`), indexed by the loop counter: written as
+// nested loops over the array itself, the compiler unrolls them into one store_c per element, and
+// llvmpipe then spent seconds per pipeline on each layer shape's first dispatch (13 s for the
+// 64-element block with EPILOGUE 4, 0.14 s as one loop; BENCHMARKS.md, "Compiling the matmuls").
 // JS references: matmul / matmulTransB / matmulTransA, addBias, relu, reluGradMask, accumulateVelocity
 // and maskedMomentumUpdate in src/cpu/ops.ts.
 

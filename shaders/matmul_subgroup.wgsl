@@ -78,9 +78,10 @@ fn matmul_v3(@builtin(workgroup_id) wid: vec3u,
       }
     }
   }
-  for (var i = 0u; i < ROWS; i++) {
-    for (var j = 0u; j < COLS; j++) {
-      store_c(row0 + i * WG, col0 + j, acc[i * COLS + j]);
-    }
+  // One loop over a copy of the block, not two over the registers: see "Storing a register block"
+  // in matmul_common.wgsl.
+  let block = acc;
+  for (var e = 0u; e < ROWS * COLS; e++) {
+    store_c(row0 + (e / COLS) * WG, col0 + e % COLS, block[e]);
   }
 }

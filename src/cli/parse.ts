@@ -353,7 +353,7 @@ export const benchOptions = {
 } as const satisfies Record<string, Options>;
 
 export const tuneOptions = {
-  quick: { type: 'boolean', default: false, describe: 'Fewer batch sizes and rounds (on a software adapter both take minutes, most of it compiling each shape\'s kernels on first use: about 90 s against 120 s on lavapipe)' },
+  quick: { type: 'boolean', default: false, describe: 'Fewer batch sizes and rounds (on lavapipe about 55 s against 105 s the first time, when every shape\'s kernels are compiled)' },
   ...gpuOptions,
   ...jsonOption,
 } as const satisfies Record<string, Options>;

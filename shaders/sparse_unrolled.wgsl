@@ -1,11 +1,13 @@
 // sparse_unrolled: one CSR layer written into the program, its weights as constants. The host
 // (src/gpu/sparse-unrolled.ts) generates the body of main from the layer's indptr, indices and
-// values: one invocation per sample walks the used inputs in ascending order, loads each once
-// and adds it times its weights into one accumulator per output. The other CSR kernels gather
+// values: one invocation per sample copies the sample's inputs into a private row with a loop,
+// then, per block of up to 16 outputs, walks the inputs that feed the block in ascending order
+// and adds each times its weights into one accumulator per output. The other CSR kernels gather
 // the input once per nonzero and sample and load an index and a weight with it; here a sample
-// costs one load per used input and one multiply-add per nonzero. One program per layer, whose
-// first compile on lavapipe took from seconds to minutes (BENCHMARKS.md, "pruned inference at
-// batch 10 000"): the host caps the nonzeros it unrolls and runs it only when asked.
+// costs one gathered load per input and one multiply-add per nonzero. The blocks keep their
+// accumulators in registers, and the one load in a loop keeps the program quick to compile:
+// written once per used input, with all outputs' accumulators live, lavapipe compiled a layer for
+// minutes (BENCHMARKS.md, "sparse_unrolled compiles in seconds").
 //
 //   y(s, o) = Σ_{k in indptr[o] .. indptr[o + 1]} values[k] · x(s, indices[k]) (+ bias[o] with
 //   HAS_BIAS, once, after the sum), then ReLU if relu (0 where y ≤ 0; NaN passes on, so an
@@ -36,5 +38,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let s = min(gid.x, params.batch - 1u);
   let xs = s * params.x_sample_stride;
   let fs = params.x_feature_stride;
-  // GENERATED: an accumulator per output; per used input one load and its products; the stores.
+  // GENERATED: the sample's inputs into a private row; per block of outputs their accumulators, products and stores.
 }

@@ -20,7 +20,7 @@ import { compactNetwork } from '../prune/structured';
 import { pruneToSparsity } from '../prune/unstructured';
 import { benchRepeats, median } from './timing';
 
-export type InferVariant = 'dense' | 'sparse' | 'compact' | 'hybrid' | 'compact-dense' | 'hybrid-unrolled';
+export type InferVariant = 'dense' | 'sparse' | 'compact' | 'hybrid' | 'compact-dense';
 
 export interface InferRow {
   /** `mnist`, `square-1024`, ... or the name given to `benchInferNetwork`. */
@@ -57,6 +57,8 @@ export interface InferGridOptions {
   batches?: readonly number[];
   /** Square layer widths; the `mnist` model is always measured too. */
   widths?: readonly number[];
+  /** Whether the hybrid engine may run layers written into programs of their own (`HybridInferenceOptions.unrolled`; default true). */
+  unrolled?: boolean;
   /** Progress lines (stderr in the CLI). */
   log?: (line: string) => void;
 }
@@ -183,7 +185,7 @@ async function measureCell(
   repeats: number,
   skipped: string[],
   compactDense: boolean,
-  unrolled = false,
+  unrolled: boolean,
 ): Promise<InferRow[]> {
   const contenders: Contender[] = [];
   const total = base.weights.reduce((n, w) => n + w.length, 0);
@@ -211,8 +213,7 @@ async function measureCell(
       // The compact forms compute the pruned network's function (structured pruning changes no output).
       const { compact } = compactNetwork(net);
       await add('compact', createSparseInference(ctx, compact, { maxBatch: batch }), net, sparsity, compact.net.sizes, kept);
-      await add('hybrid', createHybridInference(ctx, compact, { maxBatch: batch }), net, sparsity, compact.net.sizes, kept);
-      if (unrolled) await add('hybrid-unrolled', createHybridInference(ctx, compact, { maxBatch: batch, unrolled: true }), net, sparsity, compact.net.sizes, kept);
+      await add('hybrid', createHybridInference(ctx, compact, { maxBatch: batch, unrolled }), net, sparsity, compact.net.sizes, kept);
       if (compactDense && denseWork(compact.net.sizes, batch) <= MAX_DENSE_WORK) {
         const weights = compact.net.weights.reduce((n, w) => n + w.length, 0);
         await add('compact-dense', createDenseInference(ctx, compact, { maxBatch: batch }), net, sparsity, compact.net.sizes, weights);
@@ -244,7 +245,7 @@ export async function benchInferGrid(ctx: GpuContext, options: InferGridOptions 
     });
     for (const batch of batches) {
       const started = performance.now();
-      const cell = await measureCell(ctx, model, base, pruned, batch, repeats, skipped, false);
+      const cell = await measureCell(ctx, model, base, pruned, batch, repeats, skipped, false, options.unrolled ?? true);
       rows.push(...cell);
       log(`${model} batch ${batch}: ${cell.length} cases in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
@@ -268,9 +269,9 @@ export async function benchInferNetwork(
   const skipped: string[] = [];
   for (const batch of options.batches ?? [1, 100, 10000]) {
     const started = performance.now();
-    const cell = await measureCell(ctx, model, net, [net], batch, repeats, skipped, true, options.unrolled);
+    const cell = await measureCell(ctx, model, net, [net], batch, repeats, skipped, true, options.unrolled ?? true);
     rows.push(...cell);
-    // With `unrolled` the first batch that runs the unrolled programs compiles them: its time says so.
+    // The first batch that runs the unrolled programs compiles them: its time says so.
     options.log?.(`${model} batch ${batch}: ${cell.length} cases in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
   return { adapter: adapterName(ctx.adapter), rows, skipped };
@@ -294,7 +295,7 @@ export function formatInferTable(rows: readonly InferRow[]): string {
   return [header, ...lines].map((l) => l.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }
 
-const VARIANT_COLORS: Record<InferVariant, string> = { dense: '#444444', sparse: '#d95f02', compact: '#1b9e77', hybrid: '#e7298a', 'compact-dense': '#7570b3', 'hybrid-unrolled': '#66a61e' };
+const VARIANT_COLORS: Record<InferVariant, string> = { dense: '#444444', sparse: '#d95f02', compact: '#1b9e77', hybrid: '#e7298a', 'compact-dense': '#7570b3' };
 
 function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

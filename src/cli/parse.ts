@@ -67,7 +67,7 @@ export interface EvalCommand extends GpuSelection {
   model: string;
   backend: BackendChoice;
   sparse: boolean;
-  /** With `sparse`: small layers may run written into programs of their own (sparse_unrolled). */
+  /** With `sparse`: small layers may run written into programs of their own (sparse_unrolled; default true). */
   unrolled: boolean;
   data?: string;
   json: boolean;
@@ -116,7 +116,7 @@ export interface BenchCommand extends GpuSelection {
   repeats?: number;
   outDir: string;
   model?: string;
-  /** bench infer --model: also race the hybrid engine allowed to write small layers into their own program. */
+  /** bench infer: the hybrid engine may write small layers into their own program (default true). */
   unrolled: boolean;
   json: boolean;
 }
@@ -292,15 +292,17 @@ export const trainOptions = {
   ...jsonOption,
 } as const satisfies Record<string, Options>;
 
-/** What `--unrolled` adds, for `eval` and `bench infer`. */
-const UNROLLED_ENGINE = 'sparse_unrolled: fast at large batches, but compiling it can take minutes on a software adapter';
+/** What `--unrolled` means, for `eval` and `bench infer`. */
+const UNROLLED_ENGINE =
+  'sparse_unrolled: the fastest at large batches; its first run compiles it, seconds on a software adapter, cached by the driver after that; ' +
+  '--no-unrolled keeps to the kernels compiled once per shape';
 
 export const evalOptions = {
   sparse: { type: 'boolean', default: false, describe: 'GPU: run the pruned network through the sparse (CSR) kernel' },
   unrolled: {
     type: 'boolean',
-    default: false,
-    describe: `With --sparse: a small pruned layer may run compiled into a program of its own (${UNROLLED_ENGINE})`,
+    default: true,
+    describe: `With --sparse: a small pruned layer may run compiled into a program of its own where that is cheaper (${UNROLLED_ENGINE})`,
   },
   ...backendOption,
   data: {
@@ -345,8 +347,8 @@ export const benchOptions = {
   model: { type: 'string', describe: 'bench infer: also measure this trained network (dense vs pruned)' },
   unrolled: {
     type: 'boolean',
-    default: false,
-    describe: `bench infer --model: also race the hybrid engine that may compile a small pruned layer into its own program (${UNROLLED_ENGINE})`,
+    default: true,
+    describe: `bench infer: the hybrid engine may run a small pruned layer compiled into a program of its own where that is cheaper (${UNROLLED_ENGINE})`,
   },
   ...gpuOptions,
   ...jsonOption,
@@ -797,7 +799,7 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
     case 'eval': {
       const backend = raw.backend as BackendChoice;
       if (raw.sparse && backend === 'cpu') throw new UserError('--sparse runs the GPU sparse kernel; it needs --backend gpu or auto');
-      if (raw.unrolled && !raw.sparse) throw new UserError('--unrolled goes with --sparse (it picks among the sparse kernels)');
+      if (!raw.unrolled && !raw.sparse) throw new UserError('--no-unrolled goes with --sparse (it picks among the sparse kernels)');
       return { name, model: raw.model as string, backend, sparse: raw.sparse as boolean, unrolled: raw.unrolled as boolean, data: raw.data as string | undefined, json, ...gpuSelection(raw) };
     }
     case 'info':

@@ -54,7 +54,7 @@ export function chooseLayerKernel(layer: LayerShape, batch: number, kernels: Lay
   const dense = kernelCost(costs, kernels.dense, batch, layer.outSize, layer.inSize);
   // A CSR row costs its nonzeros per sample; over all outputs, the layer's nonzeros.
   const sparse = kernelCost(costs, kernels.sparse, batch, 1, layer.nonzeros);
-  // sparse_unrolled is priced only where the costs have it (`HybridInferenceOptions.unrolled`).
+  // sparse_unrolled is priced only where the costs have it (the hybrid engine adds it: `HybridInferenceOptions.unrolled`).
   const unrolled = kernels.unrolled && costs[kernels.unrolled.name] !== undefined ? kernelCost(costs, kernels.unrolled, batch, 1, layer.nonzeros) : Infinity;
   if (unrolled < Math.min(sparse, dense)) return 'unrolled';
   return sparse < dense ? 'sparse' : 'dense';

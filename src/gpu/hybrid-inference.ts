@@ -21,9 +21,10 @@ export interface HybridInferenceOptions extends SparseInferenceOptions {
   /** The kernel of each layer at every batch, instead of `chooseLayerKernel` (tests use it to cover every mix). */
   layerKernels?: readonly LayerKernel[];
   /**
-   * Also price sparse_unrolled for layers it can take (at `UNROLLED_COST` unless the tuning has a
-   * cost for it): faster at large batches, but each layer is a program of its own, compiled on
-   * the first run (seconds to minutes on a CPU adapter). Off by default.
+   * Whether to price sparse_unrolled for the layers it can take (at `UNROLLED_COST` unless the
+   * tuning has a cost for it; default true): the fastest kernel at large batches, but each layer
+   * is a program of its own, compiled on its first run (seconds on a CPU adapter). false keeps
+   * to the kernels compiled once per shape.
    */
   unrolled?: boolean;
 }
@@ -31,16 +32,18 @@ export interface HybridInferenceOptions extends SparseInferenceOptions {
 /**
  * Uploads `model` to run each layer on whichever kernel `chooseLayerKernel` finds cheaper for its
  * density, shape and the batch: sparse CSR for the very sparse layers, the dense matmul for the
- * small, denser ones that structured pruning leaves; with `unrolled`, a layer of at most
- * `UNROLLED_MAX_NONZEROS` weights written into its own program where that is cheaper still.
+ * small, denser ones that structured pruning leaves, and a layer of at most
+ * `UNROLLED_MAX_NONZEROS` weights written into its own program where that is cheaper still
+ * (unless `unrolled` is false).
  */
 export function createHybridInference(ctx: GpuContext, model: Network | CompactNetwork, options: HybridInferenceOptions): Promise<GpuInference> {
   const { net } = asCompact(model);
   const csr = csrLayers(net);
   const layers = csr.map((layer) => ({ inSize: layer.inSize, outSize: layer.outSize, nonzeros: layer.indices.length }));
-  // Asked for, small layers may run written into their own program (sparse_unrolled), priced like the others.
-  const unrolled = csr.map((layer) => (options.unrolled && unrollable(layer) ? unrolledKernelFor(ctx, layer) : undefined));
-  const costs = options.unrolled ? { sparse_unrolled: UNROLLED_COST, ...ctx.tuning.costs } : ctx.tuning.costs;
+  // Small layers may run written into their own program (sparse_unrolled), priced like the others.
+  const withUnrolled = options.unrolled ?? true;
+  const unrolled = csr.map((layer) => (withUnrolled && unrollable(layer) ? unrolledKernelFor(ctx, layer) : undefined));
+  const costs = withUnrolled ? { sparse_unrolled: UNROLLED_COST, ...ctx.tuning.costs } : ctx.tuning.costs;
   if (options.layerKernels && options.layerKernels.length !== layers.length) {
     throw new KernelError(`hybrid inference: ${options.layerKernels.length} layer kernels given for ${layers.length} layers`);
   }
@@ -55,7 +58,7 @@ export function createHybridInference(ctx: GpuContext, model: Network | CompactN
   const forced = options.layerKernels;
   return createLayeredInference(ctx, model, {
     ...options,
-    name: `hybrid(${sparseChoiceName(ctx, sparseVersion)}|${matmulChoiceName(ctx, 'auto')}${options.unrolled ? '|sparse_unrolled' : ''})`,
+    name: `hybrid(${sparseChoiceName(ctx, sparseVersion)}|${matmulChoiceName(ctx, 'auto')}${withUnrolled ? '|sparse_unrolled' : ''})`,
     plan: forced ? () => forced : choose,
     sparseKernel,
     matmulVersion: 'auto',

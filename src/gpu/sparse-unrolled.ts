@@ -1,8 +1,8 @@
 /**
  * sparse_unrolled (shaders/sparse_unrolled.wgsl): one CSR layer written into the program, its
- * weights as constants, one invocation per sample. Each used input is loaded once per sample and
- * multiplied into every output that keeps a weight from it, where the other CSR kernels gather
- * the input, an index and a weight once per nonzero. The descriptor is made per layer
+ * weights as constants, one invocation per sample. Each input is loaded once per sample into a
+ * private row and multiplied from there into every output that keeps a weight from it, where the
+ * other CSR kernels gather the input, an index and a weight once per nonzero. The descriptor is made per layer
  * (`unrolledSparseKernel`); its `programId` is a digest of the generated program, so the pipeline
  * cache tells layers apart.
  * JS reference: csrForward in src/cpu/sparse-forward.ts.
@@ -24,7 +24,7 @@ export const SPARSE_UNROLLED_GEOMETRIES: readonly { WG: number }[] = [{ WG: 64 }
 
 const F32 = 4;
 const BIAS_BINDING = 3;
-const GENERATED = '  // GENERATED: an accumulator per output; per used input one load and its products; the stores.\n';
+const GENERATED = "  // GENERATED: the sample's inputs into a private row; per block of outputs their accumulators, products and stores.\n";
 
 /** The part of a CSR layer the program is generated from (the bias stays a binding). */
 export type UnrolledLayer = Pick<CsrLayer, 'inSize' | 'outSize' | 'indptr' | 'indices' | 'values'>;
@@ -38,12 +38,15 @@ const MIN_NORMAL_F32 = 2 ** -126;
  */
 export const UNROLLED_MAX_NONZEROS = 8192;
 
+/** Most inputs a layer may have to be unrolled: the program keeps a sample's inputs in a private row of 4 bytes each, 8 KiB at most. */
+export const UNROLLED_MAX_INPUTS = 2048;
+
 /**
  * What sparse_unrolled costs per nonzero and sample, in multiply-adds of the full-tile matmul
  * (`Tuning.costs`): on the seed network's 90→93 layer at 35% kept it ran in 0.5–0.66 of the
- * matmul's time on 2.9k of its 8.4k (padded 8.9k) multiply-adds. Not in the default tuning: the
- * hybrid engine prices the kernel only when asked to (`HybridInferenceOptions.unrolled`), since
- * lavapipe's first compile of a layer took from seconds to minutes.
+ * matmul's time on 2.9k of its 8.4k (padded 8.9k) multiply-adds. Not in `DEFAULT_TUNING`, whose
+ * costs every tuned kernel shares: the hybrid engine adds it where it may run the kernel
+ * (`HybridInferenceOptions.unrolled`).
  */
 export const UNROLLED_COST = 2;
 
@@ -58,7 +61,7 @@ function canUnroll({ values }: UnrolledLayer): boolean {
  * bind one; the looped kernels run it.
  */
 export function unrollable(layer: UnrolledLayer): boolean {
-  return layer.values.length >= 1 && layer.values.length <= UNROLLED_MAX_NONZEROS && canUnroll(layer);
+  return layer.values.length >= 1 && layer.values.length <= UNROLLED_MAX_NONZEROS && layer.inSize <= UNROLLED_MAX_INPUTS && canUnroll(layer);
 }
 
 /**
@@ -79,22 +82,36 @@ function digest(text: string): string {
 }
 
 /**
- * The body of main for one layer: an accumulator per output, then for each used input in
- * ascending order one load and a product per output it feeds (so every output sums in its CSR
- * row's order), then the stores of the samples inside the batch.
+ * Outputs per block of the program. A block's accumulators stay in registers while it walks the
+ * inputs; all of a layer's at once spilled, and lavapipe compiled the long spilling block for
+ * minutes (BENCHMARKS.md, "sparse_unrolled compiles in seconds").
+ */
+const OUTPUTS_PER_BLOCK = 16;
+
+/**
+ * The body of main for one layer: the sample's inputs copied into a private row by a loop (a
+ * load written once in the program, where one per used input made the compile take minutes),
+ * then per block of `OUTPUTS_PER_BLOCK` outputs an accumulator each, for each input that feeds
+ * the block in ascending order its products (so every output sums in its CSR row's order), and
+ * the stores of the samples inside the batch.
  */
 export function unrolledBody({ inSize, outSize, indptr, indices, values }: UnrolledLayer): string {
-  const byInput: { o: number; k: number }[][] = Array.from({ length: inSize }, () => []);
-  for (let o = 0; o < outSize; o++) {
-    for (let k = indptr[o]!; k < indptr[o + 1]!; k++) byInput[indices[k]!]!.push({ o, k });
+  const lines = [`  var row: array<f32, ${inSize}>;`, '  for (var i = 0u; i < params.in_size; i++) {', '    row[i] = x[xs + i * fs];', '  }'];
+  for (let first = 0; first < outSize; first += OUTPUTS_PER_BLOCK) {
+    const end = Math.min(outSize, first + OUTPUTS_PER_BLOCK);
+    const byInput: string[][] = Array.from({ length: inSize }, () => []);
+    for (let o = first; o < end; o++) {
+      for (let k = indptr[o]!; k < indptr[o + 1]!; k++) byInput[indices[k]!]!.push(` a${o} += ${f32Literal(values[k]!)} * v;`);
+    }
+    lines.push('  {');
+    for (let o = first; o < end; o++) lines.push(`    var a${o} = 0.0;`);
+    byInput.forEach((products, i) => {
+      if (products.length > 0) lines.push(`    { let v = row[${i}];${products.join('')} }`);
+    });
+    // store (shaders/sparse_common.wgsl) writes nothing for an invocation past the batch.
+    for (let o = first; o < end; o++) lines.push(`    store(${o}u, gid.x, a${o});`);
+    lines.push('  }');
   }
-  const lines: string[] = [];
-  for (let o = 0; o < outSize; o++) lines.push(`  var a${o} = 0.0;`);
-  byInput.forEach((uses, i) => {
-    if (uses.length > 0) lines.push(`  { let v = x[xs + ${i}u * fs];${uses.map(({ o, k }) => ` a${o} += ${f32Literal(values[k]!)} * v;`).join('')} }`);
-  });
-  // store (shaders/sparse_common.wgsl) writes nothing for an invocation past the batch.
-  for (let o = 0; o < outSize; o++) lines.push(`  store(${o}u, gid.x, a${o});`);
   return lines.join('\n') + '\n';
 }
 
@@ -107,6 +124,7 @@ function bindingBytes({ batch, inSize, outSize, bias }: SparseShape): number[] {
 export function unrolledSparseKernel(layer: UnrolledLayer, geometry: { WG: number } = SPARSE_UNROLLED_GEOMETRIES[0]!): CostedDescriptor<SparseShape, { WG: number }> {
   if (!canUnroll(layer)) throw new KernelError(`${SPARSE_UNROLLED}: a weight is not finite or is subnormal, so it cannot be written into the program`);
   if (layer.values.length === 0) throw new KernelError(`${SPARSE_UNROLLED}: the layer keeps no weight, so the program would read no input`);
+  if (layer.inSize > UNROLLED_MAX_INPUTS) throw new KernelError(`${SPARSE_UNROLLED}: the layer has ${layer.inSize} inputs, more than the ${UNROLLED_MAX_INPUTS} its program can hold per sample`);
   if (!sparseUnrolledSource.includes(GENERATED)) throw new KernelError(`${SPARSE_UNROLLED}: the shader has lost its GENERATED line`);
   const source = withSparseCommon(sparseUnrolledSource.replace(GENERATED, unrolledBody(layer)));
   return {

@@ -147,13 +147,10 @@ describe('webgpu-prune CLI', () => {
     expect(Math.abs(sparse.correct - cpu.correct)).toBeLessThanOrEqual(3);
   });
 
-  it.skipIf(!gpu.context)(`eval --sparse --unrolled runs the small layers as programs of their own, counting what --sparse counts ${gpu.label}`, async () => {
-    // 99% pruned: small layers, whose programs compile in seconds even on a software adapter.
+  it.skipIf(!gpu.context)(`eval --sparse runs the small layers as programs of their own, counting what --no-unrolled counts ${gpu.label}`, async () => {
     await webgpuPrune('prune', 'seed.txt', '--sparsity', '0.99', '--scope', 'layer', '--out', 'p99.safetensors');
-    const sparse = JSON.parse((await webgpuPrune('eval', 'p99.safetensors', '--backend', 'gpu', '--sparse', '--json')).stdout);
-    const run = await webgpuPrune('eval', 'p99.safetensors', '--backend', 'gpu', '--sparse', '--unrolled', '--json');
-    const unrolled = JSON.parse(run.stdout);
-    expect(run.stderr).toContain('--unrolled compiles each small layer');
+    const sparse = JSON.parse((await webgpuPrune('eval', 'p99.safetensors', '--backend', 'gpu', '--sparse', '--no-unrolled', '--json')).stdout);
+    const unrolled = JSON.parse((await webgpuPrune('eval', 'p99.safetensors', '--backend', 'gpu', '--sparse', '--json')).stdout);
     expect(sparse.kernel).not.toContain('sparse_unrolled');
     expect(unrolled.kernel).toContain('sparse_unrolled');
     expect(unrolled.total).toBe(10_000);
@@ -220,13 +217,13 @@ describe('webgpu-prune CLI', () => {
     expect(usage.stderr).toBe(`webgpu-prune: --scope must be one of "global", "layer", got "wide"\nRun 'webgpu-prune prune --help' for usage.\n`);
   });
 
-  it('bench refuses a bad --out-dir, and --unrolled without --model, before it opens a device or measures', async () => {
+  it('bench refuses a bad --out-dir, and --no-unrolled but for bench infer, before it opens a device or measures', async () => {
     writeFileSync(join(dir, 'somefile'), '');
     expectOneLineError(await webgpuPrune('bench', 'matmul', '--quick', '--repeats', '1', '--out-dir', 'somefile/sub'), /^webgpu-prune: cannot create --out-dir somefile\/sub: /);
     mkdirSync(join(dir, 'results', 'bench-infer.svg'), { recursive: true });
     expectOneLineError(await webgpuPrune('bench', 'infer', '--quick', '--repeats', '1', '--out-dir', 'results'), /^webgpu-prune: cannot write --out-dir results\/bench-infer\.svg: it is a folder$/);
-    for (const target of ['infer', 'train']) {
-      expectOneLineError(await webgpuPrune('bench', target, '--quick', '--repeats', '1', '--unrolled'), /^webgpu-prune: --unrolled goes with bench infer --model/);
+    for (const target of ['matmul', 'train']) {
+      expectOneLineError(await webgpuPrune('bench', target, '--quick', '--repeats', '1', '--no-unrolled'), /^webgpu-prune: --no-unrolled goes with bench infer/);
     }
   });
 

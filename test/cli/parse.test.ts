@@ -149,7 +149,8 @@ describe('parseArgs', () => {
 
   it('eval, info, devices, convert and bench parse their positionals and flags', () => {
     expect(command(['eval', 'm.txt', '--backend', 'cpu', '--json'])).toMatchObject({ name: 'eval', model: 'm.txt', backend: 'cpu', json: true, sparse: false });
-    expect(command(['eval', 'm.txt', '--sparse', '--unrolled'])).toMatchObject({ name: 'eval', sparse: true, unrolled: true });
+    expect(command(['eval', 'm.txt', '--sparse'])).toMatchObject({ name: 'eval', sparse: true, unrolled: true });
+    expect(command(['eval', 'm.txt', '--sparse', '--no-unrolled'])).toMatchObject({ name: 'eval', sparse: true, unrolled: false });
     expect(command(['info', 'm.safetensors'])).toEqual({ name: 'info', model: 'm.safetensors', json: false });
     expect(command(['devices', '--json'])).toMatchObject({ name: 'devices', json: true });
     expect(command(['convert', 'm.txt', '--out', 'm.safetensors', '--layout', 'csr'])).toMatchObject({ name: 'convert', layout: 'csr' });
@@ -159,12 +160,12 @@ describe('parseArgs', () => {
     // Without --repeats the bench picks its default (fewer with --quick); a count given wins.
     expect(command(['bench', 'infer', '--quick'])).toMatchObject({ name: 'bench', target: 'infer', quick: true, repeats: undefined });
     expect(command(['bench', 'matmul', '--quick', '--repeats', '10'])).toMatchObject({ quick: true, repeats: 10 });
-    expect(command(['bench', 'infer', '--quick'])).toMatchObject({ unrolled: false });
-    expect(command(['bench', 'infer', '--model', 'm.safetensors', '--unrolled'])).toMatchObject({ model: 'm.safetensors', unrolled: true });
+    expect(command(['bench', 'infer', '--quick'])).toMatchObject({ unrolled: true });
+    expect(command(['bench', 'infer', '--model', 'm.safetensors', '--no-unrolled'])).toMatchObject({ model: 'm.safetensors', unrolled: false });
     expect(failure(['bench', 'everything'])).toMatch(/target must be one of "train", "infer"/);
     expect(failure(['eval'])).toMatch(/Missing required argument: model/);
     expect(failure(['eval', 'm.txt', '--backend', 'cpu', '--sparse'])).toMatch(/--sparse runs the GPU sparse kernel/);
-    expect(failure(['eval', 'm.txt', '--unrolled'])).toMatch(/--unrolled goes with --sparse/);
+    expect(failure(['eval', 'm.txt', '--no-unrolled'])).toMatch(/--no-unrolled goes with --sparse/);
   });
 
   it('prune takes exactly one rule, or --structured alone', () => {

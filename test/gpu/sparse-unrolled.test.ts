@@ -15,7 +15,7 @@ import { bindKernel, compileKernel, submitDispatches } from '../../src/gpu/dispa
 import { createHybridInference } from '../../src/gpu/hybrid-inference';
 import { matmulV3 } from '../../src/gpu/kernels';
 import { SPARSE_V3, sparseParams } from '../../src/gpu/sparse-kernels';
-import { SPARSE_UNROLLED_GEOMETRIES, UNROLLED_COST, UNROLLED_MAX_NONZEROS, unrollable, unrolledSparseKernel } from '../../src/gpu/sparse-unrolled';
+import { SPARSE_UNROLLED_GEOMETRIES, UNROLLED_COST, UNROLLED_MAX_INPUTS, UNROLLED_MAX_NONZEROS, unrollable, unrolledSparseKernel } from '../../src/gpu/sparse-unrolled';
 import { DEFAULT_TUNING } from '../../src/gpu/tuning';
 import { initNetwork } from '../../src/model/network';
 import { compactNetwork } from '../../src/prune/structured';
@@ -121,7 +121,7 @@ describe.skipIf(!gpu.context)(`sparse_unrolled ${gpu.label}`, () => {
 describe('sparse_unrolled eligibility and cost', () => {
   const layerOf = (values: number[]): CsrLayer => csrLayer(Float32Array.from(values), new Uint8Array(values.length).fill(1), values.length, 1);
 
-  it('refuses weights the program cannot carry (NaN, infinity, subnormal), layers without weights and layers past UNROLLED_MAX_NONZEROS', () => {
+  it('refuses weights the program cannot carry (NaN, infinity, subnormal), layers without weights and layers past UNROLLED_MAX_NONZEROS or UNROLLED_MAX_INPUTS', () => {
     expect(unrollable(layerOf([0.5, -2, 0]))).toBe(true);
     for (const bad of [NaN, Infinity, 2 ** -130]) {
       expect(unrollable(layerOf([0.5, bad])), String(bad)).toBe(false);
@@ -129,8 +129,11 @@ describe('sparse_unrolled eligibility and cost', () => {
     }
     expect(unrollable(layerOf([]))).toBe(false);
     expect(() => unrolledSparseKernel(layerOf([]))).toThrow(/keeps no weight/);
-    expect(unrollable(layerOf(new Array(UNROLLED_MAX_NONZEROS + 1).fill(0.5)))).toBe(false);
-    expect(unrollable(layerOf(new Array(UNROLLED_MAX_NONZEROS).fill(0.5)))).toBe(true);
+    const full = (inSize: number, outSize: number): CsrLayer => csrLayer(new Float32Array(inSize * outSize).fill(0.5), new Uint8Array(inSize * outSize).fill(1), inSize, outSize);
+    expect(unrollable(full(UNROLLED_MAX_INPUTS, UNROLLED_MAX_NONZEROS / UNROLLED_MAX_INPUTS))).toBe(true);
+    expect(unrollable(full(UNROLLED_MAX_INPUTS / 2 + 1, (2 * UNROLLED_MAX_NONZEROS) / UNROLLED_MAX_INPUTS))).toBe(false);
+    expect(unrollable(layerOf(new Array(UNROLLED_MAX_INPUTS + 1).fill(0.5)))).toBe(false);
+    expect(() => unrolledSparseKernel(layerOf(new Array(UNROLLED_MAX_INPUTS + 1).fill(0.5)))).toThrow(/more than the 2048 its program can hold/);
   });
 
   it('gives distinct layers distinct programs and the same layer the same one', () => {

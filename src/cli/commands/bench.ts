@@ -9,7 +9,6 @@ import { loadMnist } from '../../node/mnist';
 import { UserError } from '../../util/errors';
 import { loadDawn, openTunedDevice } from '../gpu';
 import type { CommandIo } from '../io';
-import { unrolledCompileNote } from '../evaluate';
 import { loadModel } from '../model-io';
 import { expandInputs } from '../../prune/structured';
 import type { BenchCommand } from '../parse';
@@ -36,7 +35,7 @@ async function prepareOutDir(dir: string, names: readonly string[]): Promise<str
 
 export async function runBench(cmd: BenchCommand, io: CommandIo): Promise<void> {
   if (cmd.model && cmd.target !== 'infer') throw new UserError('--model goes with bench infer');
-  if (cmd.unrolled && !cmd.model) throw new UserError('--unrolled goes with bench infer --model (it races one more engine on that network)');
+  if (!cmd.unrolled && cmd.target !== 'infer') throw new UserError('--no-unrolled goes with bench infer (it picks among the hybrid engine\'s kernels)');
   const paths = await prepareOutDir(cmd.outDir, RESULT_FILES[cmd.target]);
   const model = cmd.model ? await loadModel(cmd.model) : null;
   const gpu = loadDawn(cmd);
@@ -60,8 +59,7 @@ export async function runBench(cmd: BenchCommand, io: CommandIo): Promise<void> 
     return;
   }
 
-  const grid = await benchInferGrid(ctx, { quick: cmd.quick, repeats: cmd.repeats, log });
-  if (cmd.unrolled) log(unrolledCompileNote(basename(cmd.model!)));
+  const grid = await benchInferGrid(ctx, { quick: cmd.quick, repeats: cmd.repeats, unrolled: cmd.unrolled, log });
   const trained: InferBenchResult | null = model
     ? // As the network of whole samples: dense reads every feature, the compact variants gather theirs.
       await benchInferNetwork(ctx, expandInputs(model), { model: basename(cmd.model!), quick: cmd.quick, repeats: cmd.repeats, unrolled: cmd.unrolled, log })

@@ -6,7 +6,7 @@ import type { CommandIo } from '../io';
 import { grouped, percent, printable } from '../../util/format';
 import { loadModel, sizesBeforePruning } from '../model-io';
 import type { EvalCommand } from '../parse';
-import { checkDataFits, evaluateCpu, evaluateGpu, unrolledCompileNote } from '../evaluate';
+import { checkDataFits, evaluateCpu, evaluateGpu } from '../evaluate';
 
 
 export async function runEval(cmd: EvalCommand, io: CommandIo): Promise<void> {
@@ -17,7 +17,6 @@ export async function runEval(cmd: EvalCommand, io: CommandIo): Promise<void> {
   checkDataFits([inputSize, ...net.sizes.slice(1)], test, cmd.model);
   const gpu = await selectBackend(cmd.backend, cmd, io);
   if (cmd.sparse && !gpu) throw new UserError('--sparse runs the GPU sparse kernel, and no WebGPU adapter is available');
-  if (cmd.unrolled) io.err(unrolledCompileNote(printable(cmd.model)));
   const result = gpu ? await evaluateGpu(gpu, model, test, { sparse: cmd.sparse, unrolled: cmd.unrolled }) : evaluateCpu(model, test);
   const weights = keptTotal(net);
   // Against the network before structured pruning, as `info` and the training table count.

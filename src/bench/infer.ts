@@ -26,7 +26,7 @@ export interface InferRow {
   /** `mnist`, `square-1024`, ... or the name given to `benchInferNetwork`. */
   model: string;
   variant: InferVariant;
-  /** The engine that ran, e.g. `sparse_auto(v1|v3)`, `dense matmul_auto(v4|v3)`, `hybrid(sparse_auto(v1|v3)|matmul_auto(v4|v3))`. */
+  /** The engine that ran, e.g. `sparse_auto(v1|v3)`, `dense matmul_auto(v4|v3)`, `hybrid(sparse_auto(v1|v3)|matmul_auto(v4|v3)|sparse_unrolled)`. */
   kernel: string;
   /** Fraction of the weights pruned (measured, not requested). */
   sparsity: number;

@@ -355,7 +355,7 @@ export const benchOptions = {
 } as const satisfies Record<string, Options>;
 
 export const tuneOptions = {
-  quick: { type: 'boolean', default: false, describe: 'Fewer batch sizes and rounds (on lavapipe about 55 s against 105 s the first time, when every shape\'s kernels are compiled)' },
+  quick: { type: 'boolean', default: false, describe: 'Fewer batch sizes and rounds (on lavapipe about 80 s against 150 s the first time, when every shape\'s kernels and each layer\'s own program are compiled, and 16 s once the driver has them cached)' },
   ...gpuOptions,
   ...jsonOption,
 } as const satisfies Record<string, Options>;

@@ -14,7 +14,7 @@ import { createLayeredInference, type GpuInference } from './inference';
 import { matmulChoiceName, matmulDescriptorOf, matmulVersionFor } from './kernels';
 import { KernelError } from './program';
 import { sparseChoiceName, sparseKernelChooser } from './sparse-kernels';
-import { UNROLLED_COST, unrollable, unrolledKernelFor } from './sparse-unrolled';
+import { unrollable, unrolledKernelFor, withUnrolledCost } from './sparse-unrolled';
 import type { SparseInferenceOptions } from './sparse-inference';
 
 export interface HybridInferenceOptions extends SparseInferenceOptions {
@@ -43,7 +43,7 @@ export function createHybridInference(ctx: GpuContext, model: Network | CompactN
   // Small layers may run written into their own program (sparse_unrolled), priced like the others.
   const withUnrolled = options.unrolled ?? true;
   const unrolled = csr.map((layer) => (withUnrolled && unrollable(layer) ? unrolledKernelFor(ctx, layer) : undefined));
-  const costs = withUnrolled ? { sparse_unrolled: UNROLLED_COST, ...ctx.tuning.costs } : ctx.tuning.costs;
+  const costs = withUnrolled ? withUnrolledCost(ctx.tuning.costs) : ctx.tuning.costs;
   if (options.layerKernels && options.layerKernels.length !== layers.length) {
     throw new KernelError(`hybrid inference: ${options.layerKernels.length} layer kernels given for ${layers.length} layers`);
   }

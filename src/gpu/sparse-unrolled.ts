@@ -15,7 +15,7 @@ import type { CostedDescriptor } from './dispatch';
 import { KernelError } from './program';
 import { withSparseCommon } from './shared-wgsl';
 import { SPARSE_PARAMS_BYTES, sparseLayerText, type SparseShape } from './sparse-kernels';
-import { tunedVariant } from './tuning';
+import { tunedVariant, type Tuning } from './tuning';
 
 export const SPARSE_UNROLLED = 'sparse_unrolled';
 
@@ -49,6 +49,11 @@ export const UNROLLED_MAX_INPUTS = 2048;
  * (`HybridInferenceOptions.unrolled`).
  */
 export const UNROLLED_COST = 2;
+
+/** `costs` with sparse_unrolled at `UNROLLED_COST` unless they have a measured cost for it: what the hybrid engine prices. */
+export function withUnrolledCost(costs: Tuning['costs']): Tuning['costs'] {
+  return { [SPARSE_UNROLLED]: UNROLLED_COST, ...costs };
+}
 
 /** Whether every weight can be written into the program and read back as it is: finite, and zero or normal. */
 function canUnroll({ values }: UnrolledLayer): boolean {

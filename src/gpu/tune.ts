@@ -5,7 +5,8 @@
  *
  *   training: X·W, dY·Wᵀ and Xᵀ·dY of every layer at the training batch
  *   inference: every layer at the few-rows batches and the inference batches, dense (the
- *              matmul) and sparse (CSR at `density`, from a magnitude-pruned random network)
+ *              matmul) and sparse (CSR at `density`, from a magnitude-pruned random network, and
+ *              that layer written into its own program where sparse_unrolled can take it)
  *
  * Candidates are the covered variants only (`matmulVariants`, `SPARSE_VARIANTS`): what the kernel
  * tests check against the JS reference, less those the adapter cannot run (`sparseVariantsOn`). Every case is timed alone with the benchmarks' timing
@@ -35,6 +36,7 @@ import {
   type SparseShape,
   type TransposeShape,
 } from './sparse-kernels';
+import { SPARSE_UNROLLED, unrollable, unrolledSparseKernel, withUnrolledCost } from './sparse-unrolled';
 import { DEFAULT_TUNING, describeGeometry, type Tuning } from './tuning';
 import { SPARSE_TRAIN_FORWARD, SPARSE_TRAIN_INPUT_GRAD, SPARSE_TRAINING_VARIANTS, sparseTrainingIndex, type SparseTrainingIndex, type SparseTrainingShape } from './sparse-training-kernels';
 import { forwardSpec, inputGradientSpec, weightGradientSpec } from './trainer';
@@ -337,7 +339,9 @@ async function measure(ctx: GpuContext, cases: readonly CaseSpec[], settings: Tu
         createBuffer(ctx, 'tune y', Math.max(4, batch * layer.outSize * 4)),
         uniformBuffer(ctx, 'tune params', sparseParams(batch, layer, true, xLayout, 'feature-major')),
       ]);
-      const timed = await dispatchCase(ctx, bindKernel(ctx, kernel, 'tune', [...csr, ...io]), settings.kernelTimingMs);
+      // sparse_unrolled has the layer in its program: it binds the activations only.
+      const bindings = c.variant.name === SPARSE_UNROLLED ? io : [...csr, ...io];
+      const timed = await dispatchCase(ctx, bindKernel(ctx, kernel, 'tune', bindings), settings.kernelTimingMs);
       measured.push({ variant: c.variant, shape, batch, units: sparseUnits(c.variant, sparseShape), timed, medianMs: NaN });
     }
     progress(`timing ${measured.length} cases`);
@@ -445,6 +449,8 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
   // Phase 2: the winners against each other, at the batches where the thresholds and the cost model choose.
   const thresholdRows = unique([...settings.fewRows, ...settings.inferBatches.filter((b) => b <= maxFewRows)]);
   const thresholdBatches = unique([...settings.sparseBatches, ...settings.inferBatches]);
+  // Each layer sparse_unrolled can take, written into its program (one per layer, in the default geometry).
+  const unrolled = csr.map((layer) => (unrollable(layer) ? unrolledSparseKernel(layer) : undefined));
   progress('phase 2: thresholds and costs');
   const phase2 = await measure(
     ctx,
@@ -453,6 +459,7 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
         inferenceAt([m]).flatMap((spec) => (m <= maxFewRows ? [fewRows, fullTile] : [fullTile]).map((variant) => ({ variant, spec }))),
       ),
       ...thresholdBatches.flatMap((batch) => csr.flatMap((layer) => [narrow, wide].map((variant) => ({ variant, layer, batch })))),
+      ...settings.inferBatches.flatMap((batch) => csr.flatMap((layer, l) => (unrolled[l] ? [{ variant: unrolled[l], layer, batch }] : []))),
       // The first layer reading the input as it arrives (sample-major), against transposing it first.
       { variant: wide, layer: csr[0]!, batch: largest, xLayout: 'sample-major' as const },
       { variant: SPARSE_TRANSPOSE, transpose: { batch: largest, features: sizes[0]! } },
@@ -530,38 +537,46 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
     const base = unitCost(fullTile, cases);
     if (unit !== null && base !== null) measuredCosts[variant.name] = Number((unit / base).toPrecision(3));
   }
+  // sparse_unrolled over all its layers (a descriptor per layer); the hybrid engine prices it at UNROLLED_COST untuned.
+  const unrolledUnit = timePerUnit(phase2.filter((c) => c.variant.name === SPARSE_UNROLLED && c.units > 0));
+  const fullTileUnit = unitCost(fullTile, phase2);
+  if (unrolledUnit !== null && fullTileUnit !== null) measuredCosts[SPARSE_UNROLLED] = Number((unrolledUnit / fullTileUnit).toPrecision(3));
 
   // Dense vs sparse per layer at the inference batches: the measured costs are kept if they choose as well as the defaults.
   const layerPoints = settings.inferBatches.flatMap((batch) =>
-    csr.map((layer, l): Point => {
+    csr.map((layer, l): Point & { unrolled?: SparseDescriptor } => {
       const [dense, sparse] = pointsOf(phase2, [matmulPoint(inferenceSpec(sizes, l, batch)), sparsePoint(batch, layer)]);
-      return { ...sparse!, ms: new Map([...dense!.ms, ...sparse!.ms]) };
+      return { ...sparse!, ms: new Map([...dense!.ms, ...sparse!.ms]), unrolled: unrolled[l] };
     }),
   );
   const costPolicy = (label: string, costs: Tuning['costs']): Policy => ({
     label,
     pick: (p) => {
-      const kernels = { dense: p.batch <= fewRowsMaxM[fullTileKey] ? fewRows : fullTile, sparse: p.batch < sparseV1Below ? narrow : wide };
-      // No sparse_unrolled candidate here (its programs are made per layer, not tuned): the choice is dense or sparse.
-      return variantLabel(chooseLayerKernel(p.layer!, p.batch, kernels, costs) === 'dense' ? kernels.dense : kernels.sparse);
+      const { unrolled: own } = p as (typeof layerPoints)[number];
+      const kernels = { dense: p.batch <= fewRowsMaxM[fullTileKey] ? fewRows : fullTile, sparse: p.batch < sparseV1Below ? narrow : wide, unrolled: own };
+      const choice = chooseLayerKernel(p.layer!, p.batch, kernels, costs);
+      return variantLabel(choice === 'unrolled' ? own! : choice === 'dense' ? kernels.dense : kernels.sparse);
     },
   });
+  // The hybrid engine's untuned costs: the defaults, with sparse_unrolled at UNROLLED_COST.
+  const untunedCosts = withUnrolledCost(DEFAULT_TUNING.costs);
   const costsDecision = decide(
     'costs',
-    `dense vs sparse per layer: ${sparseWhere(settings.inferBatches)}`,
+    `dense vs sparse vs unrolled per layer: ${sparseWhere(settings.inferBatches)}`,
     layerPoints,
-    [costPolicy('default costs', DEFAULT_TUNING.costs), costPolicy('measured costs', measuredCosts)],
+    [costPolicy('default costs', untunedCosts), costPolicy('measured costs', measuredCosts)],
     'default costs',
   );
   decisions.push(costsDecision.decision);
   const costs = costsDecision.winner.label === 'measured costs' ? measuredCosts : DEFAULT_TUNING.costs;
-  for (const [variant] of costed) {
+  const costedNames = [...costed.map(([variant]) => variant.name), ...(SPARSE_UNROLLED in measuredCosts ? [SPARSE_UNROLLED] : [])];
+  for (const name of costedNames) {
     decisions.push({
-      choice: `costs.${variant.name}`,
+      choice: `costs.${name}`,
       measured: `time per unit of work where it runs (beyond a fixed cost per dispatch), over ${fullTile.name}'s`,
       candidates: [],
-      tuned: `${measuredCosts[variant.name]}${costs === measuredCosts ? '' : ' (not used)'}`,
-      default: String(DEFAULT_TUNING.costs[variant.name]),
+      tuned: `${measuredCosts[name]}${costs === measuredCosts ? '' : ' (not used)'}`,
+      default: String(untunedCosts[name]),
       defaultOverTuned: null,
     });
   }

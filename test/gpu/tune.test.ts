@@ -102,6 +102,10 @@ describe.skipIf(!gpu.context)(`tune ${gpu.label}`, () => {
       const picked = variants[labels.indexOf(decision.tuned)]!;
       expect(tuning.geometry[own.name], own.name).toEqual(picked === own ? undefined : picked.geometry);
     }
+    // sparse_unrolled is timed on each layer written into its program, and costed against the full-tile matmul.
+    expect(result.cases.filter((c) => c.kernel.startsWith('sparse_unrolled')).length).toBe(SMALL.inferBatches.length * (SMALL.sizes.length - 1));
+    expect(Number(tuned('costs.sparse_unrolled').replace(' (not used)', ''))).toBeGreaterThan(0);
+    expect(tuning.costs.sparse_unrolled === undefined).toBe(tuned('costs') === 'default costs');
     expect(result.cases.every((c) => c.ms > 0)).toBe(true);
     expect(lines.some((line) => line.startsWith('round'))).toBe(true);
     expect(lines.some((line) => /^first run of \d+ cases$/.test(line))).toBe(true);
@@ -125,7 +129,7 @@ describe.skipIf(!gpu.context)(`tune ${gpu.label}`, () => {
         await createSparseInference(ctx, net, { maxBatch: 130 }),
         await createHybridInference(ctx, net, { maxBatch: 130 }),
       ];
-      expect(engines.map((e) => e.name)).toEqual(['dense matmul_auto(v4|v2)', 'sparse_auto(v1|v2)', 'hybrid(sparse_auto(v1|v2)|matmul_auto(v4|v2))']);
+      expect(engines.map((e) => e.name)).toEqual(['dense matmul_auto(v4|v2)', 'sparse_auto(v1|v2)', 'hybrid(sparse_auto(v1|v2)|matmul_auto(v4|v2)|sparse_unrolled)']);
       for (const count of [5, 49, 130]) {
         const inputs = randomFloats(mulberry32(count), count * 40, 0, 1);
         const expected = sparseInfer(csrLayers(net), inputs, count);

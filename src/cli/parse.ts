@@ -292,7 +292,7 @@ export const trainOptions = {
   ...jsonOption,
 } as const satisfies Record<string, Options>;
 
-/** What `--unrolled` means, for `eval` and `bench infer`. */
+/** What `--unrolled` (on by default) means, for `eval` and `bench infer`. */
 const UNROLLED_ENGINE =
   'sparse_unrolled: the fastest at large batches; its first run compiles it, seconds on a software adapter, cached by the driver after that; ' +
   '--no-unrolled keeps to the kernels compiled once per shape';

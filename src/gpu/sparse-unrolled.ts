@@ -2,9 +2,9 @@
  * sparse_unrolled (shaders/sparse_unrolled.wgsl): one CSR layer written into the program, its
  * weights as constants, one invocation per sample. Each input is loaded once per sample into a
  * private row and multiplied from there into every output that keeps a weight from it, where the
- * other CSR kernels gather the input, an index and a weight once per nonzero. The descriptor is made per layer
- * (`unrolledSparseKernel`); its `programId` is a digest of the generated program, so the pipeline
- * cache tells layers apart.
+ * other CSR kernels gather the input, an index and a weight once per nonzero. The descriptor is
+ * made per layer (`unrolledSparseKernel`); its `programId` is a digest of the generated program,
+ * so the pipeline cache tells layers apart.
  * JS reference: csrForward in src/cpu/sparse-forward.ts.
  */
 import sparseUnrolledSource from '../../shaders/sparse_unrolled.wgsl';
@@ -44,7 +44,9 @@ export const UNROLLED_MAX_INPUTS = 2048;
 /**
  * What sparse_unrolled costs per nonzero and sample, in multiply-adds of the full-tile matmul
  * (`Tuning.costs`): on the seed network's 90→93 layer at 35% kept it ran in 0.5–0.66 of the
- * matmul's time on 2.9k of its 8.4k (padded 8.9k) multiply-adds. Not in `DEFAULT_TUNING`, whose
+ * matmul's time on 2.9k of its 8.4k (padded 8.9k) multiply-adds; with the private row, the plan
+ * it gives the seed network ran within 5% of the best forced plan, and `tune` measured 2.7–3.6
+ * (BENCHMARKS.md, "sparse_unrolled compiles in seconds"). Not in `DEFAULT_TUNING`, whose
  * costs every tuned kernel shares: the hybrid engine adds it where it may run the kernel
  * (`HybridInferenceOptions.unrolled`).
  */
@@ -62,7 +64,7 @@ function canUnroll({ values }: UnrolledLayer): boolean {
 
 /**
  * Whether sparse_unrolled may run this layer: 1 to `UNROLLED_MAX_NONZEROS` weights, every one
- * writable into the program. A layer without weights reads no input, so its program would not
+ * writable into the program, and at most `UNROLLED_MAX_INPUTS` inputs. A layer without weights reads no input, so its program would not
  * bind one; the looped kernels run it.
  */
 export function unrollable(layer: UnrolledLayer): boolean {

@@ -298,7 +298,11 @@ const UNROLLED_ENGINE =
   '--no-unrolled keeps to the kernels compiled once per shape';
 
 export const evalOptions = {
-  sparse: { type: 'boolean', default: false, describe: 'GPU: run the pruned network through the sparse (CSR) kernel' },
+  sparse: {
+    type: 'boolean',
+    default: false,
+    describe: 'GPU: run the pruned network on the hybrid engine: after the structured step, each layer on the sparse (CSR) kernel, the dense matmul or a program of its own, whichever the cost model finds cheaper',
+  },
   unrolled: {
     type: 'boolean',
     default: true,

@@ -64,8 +64,8 @@ function canUnroll({ values }: UnrolledLayer): boolean {
 
 /**
  * Whether sparse_unrolled may run this layer: 1 to `UNROLLED_MAX_NONZEROS` weights, every one
- * writable into the program, and at most `UNROLLED_MAX_INPUTS` inputs. A layer without weights reads no input, so its program would not
- * bind one; the looped kernels run it.
+ * writable into the program, and at most `UNROLLED_MAX_INPUTS` inputs. A layer without weights
+ * reads no input, so its program would not bind one; the looped kernels run it.
  */
 export function unrollable(layer: UnrolledLayer): boolean {
   return layer.values.length >= 1 && layer.values.length <= UNROLLED_MAX_NONZEROS && layer.inSize <= UNROLLED_MAX_INPUTS && canUnroll(layer);

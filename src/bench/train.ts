@@ -386,7 +386,7 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
  */
 async function seedRecipeRun(ctx: GpuContext, recipe: Recipe, train: Dataset, test: Dataset, progress: (line: string) => void): Promise<SeedRecipeRun> {
   const config: TrainConfig = { batchSize: recipe.batchSize, confidence: recipe.confidence };
-  const makeTrainer: TrainerFactory = (start, data, optimizer) => GpuTrainer.create(ctx, start, data, config, optimizer);
+  const makeTrainer: TrainerFactory = (start, data, optimizer, options) => GpuTrainer.create(ctx, start, data, config, optimizer, options);
   const trainer = await makeTrainer(initNetwork(recipe.sizes, recipe.seed), train);
   let trainedSizes: number[] | null = null;
   let prunedAt = 0;

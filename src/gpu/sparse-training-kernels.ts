@@ -160,7 +160,8 @@ export const SPARSE_TRAINING_VARIANTS = {
 
 /** The three kernels of one pruned layer, in the geometry the tuning picks. */
 export interface SparseTrainingKernels {
-  forward: Kernel;
+  /** Absent where the layer's forward pass runs its own program (sparse_unrolled's training form). */
+  forward?: Kernel;
   /** Absent for the first layer, whose input gradient is never needed. */
   inputGrad?: Kernel;
   weightGrad: Kernel;
@@ -168,7 +169,7 @@ export interface SparseTrainingKernels {
   inputGradRows: number;
 }
 
-export async function sparseTrainingKernels(ctx: GpuContext, shape: SparseTrainingShape, withInputGrad: boolean): Promise<SparseTrainingKernels> {
+export async function sparseTrainingKernels(ctx: GpuContext, shape: SparseTrainingShape, { withForward, withInputGrad }: { withForward: boolean; withInputGrad: boolean }): Promise<SparseTrainingKernels> {
   integersFrom(1, `sparse training[${shapeLabel(shape)}]`, { batch: shape.batch });
   integersFrom(0, `sparse training[${shapeLabel(shape)}]`, { inSize: shape.inSize, outSize: shape.outSize, capacity: shape.capacity });
   const [forward, inputGrad, weightGrad] = [
@@ -177,9 +178,9 @@ export async function sparseTrainingKernels(ctx: GpuContext, shape: SparseTraini
     tunedVariant(ctx.tuning, SPARSE_TRAINING_VARIANTS.weightGrad),
   ];
   const [f, i, w] = await Promise.all([
-    compileKernel(ctx, forward, shape),
+    withForward ? compileKernel(ctx, forward, shape) : undefined,
     withInputGrad ? compileKernel(ctx, inputGrad, shape) : undefined,
     compileKernel(ctx, weightGrad, shape),
   ]);
-  return { forward: f, ...(i ? { inputGrad: i } : {}), weightGrad: w, inputGradRows: rowTile(inputGrad.geometry) };
+  return { ...(f ? { forward: f } : {}), ...(i ? { inputGrad: i } : {}), weightGrad: w, inputGradRows: rowTile(inputGrad.geometry) };
 }

@@ -1,17 +1,20 @@
 /**
- * sparse_unrolled (shaders/sparse_unrolled.wgsl): one CSR layer written into the program, its
- * weights as constants, one invocation per sample. Each input is loaded once per sample into a
- * private row and multiplied from there into every output that keeps a weight from it, where the
- * other CSR kernels gather the input, an index and a weight once per nonzero. The descriptor is
- * made per layer (`unrolledSparseKernel`); its `programId` is a digest of the generated program,
- * so the pipeline cache tells layers apart.
+ * sparse_unrolled (shaders/sparse_unrolled.wgsl): one CSR layer written into the program, one
+ * invocation per sample. Each input is loaded once per sample into a private row and multiplied
+ * from there into every output that keeps a weight from it, where the other CSR kernels gather
+ * the input, an index and a weight once per nonzero. Two forms: inference writes the weights into
+ * the program as constants (`unrolledSparseKernel`); training, whose weights change every step
+ * under a final mask, writes only the structure and reads the kept weights from the trainer's
+ * dense buffer through workgroup memory (`unrolledTrainingForward`). The descriptor is made per
+ * layer; its `programId` is a digest of the generated program, so the pipeline cache tells
+ * layers apart.
  * JS reference: csrForward in src/cpu/sparse-forward.ts.
  */
 import sparseUnrolledSource from '../../shaders/sparse_unrolled.wgsl';
 import type { CsrLayer } from '../cpu/sparse-forward';
 import { ceilDiv } from '../util/math';
 import type { GpuContext } from './device';
-import type { CostedDescriptor } from './dispatch';
+import type { CostedDescriptor, KernelDescriptor } from './dispatch';
 import { KernelError } from './program';
 import { withSparseCommon } from './shared-wgsl';
 import { SPARSE_PARAMS_BYTES, sparseLayerText, type SparseShape } from './sparse-kernels';
@@ -25,9 +28,20 @@ export const SPARSE_UNROLLED_GEOMETRIES: readonly { WG: number }[] = [{ WG: 64 }
 const F32 = 4;
 const BIAS_BINDING = 3;
 const GENERATED = "  // GENERATED: the sample's inputs into a private row; per block of outputs their accumulators, products and stores.\n";
+const GENERATED_BINDINGS = '// GENERATED: the weight buffer\'s bindings and workgroup copy, with weights from a buffer.\n';
 
-/** The part of a CSR layer the program is generated from (the bias stays a binding). */
-export type UnrolledLayer = Pick<CsrLayer, 'inSize' | 'outSize' | 'indptr' | 'indices' | 'values'>;
+/** The structure of a CSR layer: what the program is generated from when its weights come from a buffer. */
+export interface UnrolledStructure {
+  inSize: number;
+  outSize: number;
+  /** [outSize + 1]: output o's entries are indptr[o] .. indptr[o + 1]. */
+  indptr: ArrayLike<number>;
+  /** [nonzeros]: the input of each entry, ascending within an output. */
+  indices: ArrayLike<number>;
+}
+
+/** The part of a CSR layer the program is generated from with its weights as constants (the bias stays a binding). */
+export type UnrolledLayer = UnrolledStructure & Pick<CsrLayer, 'values'>;
 
 /** Smallest normal f32: a subnormal constant may be flushed to zero. */
 const MIN_NORMAL_F32 = 2 ** -126;
@@ -68,7 +82,21 @@ function canUnroll({ values }: UnrolledLayer): boolean {
  * reads no input, so its program would not bind one; the looped kernels run it.
  */
 export function unrollable(layer: UnrolledLayer): boolean {
-  return layer.values.length >= 1 && layer.values.length <= UNROLLED_MAX_NONZEROS && layer.inSize <= UNROLLED_MAX_INPUTS && canUnroll(layer);
+  return unrollableStructure(layer) && canUnroll(layer);
+}
+
+/** Whether a layer's structure fits the program: 1 to `UNROLLED_MAX_NONZEROS` weights and at most `UNROLLED_MAX_INPUTS` inputs. */
+function unrollableStructure({ inSize, indptr }: UnrolledStructure): boolean {
+  const nonzeros = indptr[indptr.length - 1]!;
+  return nonzeros >= 1 && nonzeros <= UNROLLED_MAX_NONZEROS && inSize <= UNROLLED_MAX_INPUTS;
+}
+
+/**
+ * Whether the training form may run a pruned layer on this device: its structure fits the
+ * program (`unrollable`), and its kept weights fit the workgroup memory they are copied into.
+ */
+export function unrollableForTraining(ctx: GpuContext, structure: UnrolledStructure): boolean {
+  return unrollableStructure(structure) && structure.indptr[structure.outSize]! * F32 <= ctx.device.limits.maxComputeWorkgroupStorageSize;
 }
 
 /**
@@ -95,26 +123,53 @@ function digest(text: string): string {
  */
 const OUTPUTS_PER_BLOCK = 16;
 
+/** A product of the program: the weight of CSR entry k times its input, into output o. */
+interface Product {
+  k: number;
+  o: number;
+}
+
+/** One block of outputs of the program: for each input that feeds it, in ascending order, its products. */
+interface ProgramBlock {
+  first: number;
+  end: number;
+  inputs: { input: number; products: Product[] }[];
+}
+
+/**
+ * The products of a layer in the order its program computes them: per block of
+ * `OUTPUTS_PER_BLOCK` outputs, by input ascending, then by output (so every output sums in its
+ * CSR row's order).
+ */
+function programBlocks({ inSize, outSize, indptr, indices }: UnrolledStructure): ProgramBlock[] {
+  const blocks: ProgramBlock[] = [];
+  for (let first = 0; first < outSize; first += OUTPUTS_PER_BLOCK) {
+    const end = Math.min(outSize, first + OUTPUTS_PER_BLOCK);
+    const byInput: Product[][] = Array.from({ length: inSize }, () => []);
+    for (let o = first; o < end; o++) {
+      for (let k = indptr[o]!; k < indptr[o + 1]!; k++) byInput[indices[k]!]!.push({ k, o });
+    }
+    blocks.push({ first, end, inputs: byInput.flatMap((products, input) => (products.length > 0 ? [{ input, products }] : [])) });
+  }
+  return blocks;
+}
+
 /**
  * The body of main for one layer: the sample's inputs copied into a private row by a loop (a
  * load written once in the program, where one per used input made the compile take minutes),
- * then per block of `OUTPUTS_PER_BLOCK` outputs an accumulator each, for each input that feeds
- * the block in ascending order its products (so every output sums in its CSR row's order), and
- * the stores of the samples inside the batch.
+ * then per block of outputs (`programBlocks`) an accumulator each, the products, and the stores
+ * of the samples inside the batch. `weight(product, n)` writes the weight of the program's n-th
+ * product.
  */
-export function unrolledBody({ inSize, outSize, indptr, indices, values }: UnrolledLayer): string {
-  const lines = [`  var row: array<f32, ${inSize}>;`, '  for (var i = 0u; i < params.in_size; i++) {', '    row[i] = x[xs + i * fs];', '  }'];
-  for (let first = 0; first < outSize; first += OUTPUTS_PER_BLOCK) {
-    const end = Math.min(outSize, first + OUTPUTS_PER_BLOCK);
-    const byInput: string[][] = Array.from({ length: inSize }, () => []);
-    for (let o = first; o < end; o++) {
-      for (let k = indptr[o]!; k < indptr[o + 1]!; k++) byInput[indices[k]!]!.push(` a${o} += ${f32Literal(values[k]!)} * v;`);
-    }
+export function unrolledBody(structure: UnrolledStructure, weight: (product: Product, n: number) => string): string {
+  const lines = [`  var row: array<f32, ${structure.inSize}>;`, '  for (var i = 0u; i < params.in_size; i++) {', '    row[i] = x[xs + i * fs];', '  }'];
+  let n = 0;
+  for (const { first, end, inputs } of programBlocks(structure)) {
     lines.push('  {');
     for (let o = first; o < end; o++) lines.push(`    var a${o} = 0.0;`);
-    byInput.forEach((products, i) => {
-      if (products.length > 0) lines.push(`    { let v = row[${i}];${products.join('')} }`);
-    });
+    for (const { input, products } of inputs) {
+      lines.push(`    { let v = row[${input}];${products.map((p) => ` a${p.o} += ${weight(p, n++)} * v;`).join('')} }`);
+    }
     // store (shaders/sparse_common.wgsl) writes nothing for an invocation past the batch.
     for (let o = first; o < end; o++) lines.push(`    store(${o}u, gid.x, a${o});`);
     lines.push('  }');
@@ -127,28 +182,82 @@ function bindingBytes({ batch, inSize, outSize, bias }: SparseShape): number[] {
   return [batch * inSize * F32, batch * outSize * F32, SPARSE_PARAMS_BYTES, bias ? outSize * F32 : F32];
 }
 
-/** The descriptor of sparse_unrolled for one layer: WG samples per workgroup, one per invocation. */
-export function unrolledSparseKernel(layer: UnrolledLayer, geometry: { WG: number } = SPARSE_UNROLLED_GEOMETRIES[0]!): CostedDescriptor<SparseShape, { WG: number }> {
-  if (!canUnroll(layer)) throw new KernelError(`${SPARSE_UNROLLED}: a weight is not finite or is subnormal, so it cannot be written into the program`);
-  if (layer.values.length === 0) throw new KernelError(`${SPARSE_UNROLLED}: the layer keeps no weight, so the program would read no input`);
-  if (layer.inSize > UNROLLED_MAX_INPUTS) throw new KernelError(`${SPARSE_UNROLLED}: the layer has ${layer.inSize} inputs, more than the ${UNROLLED_MAX_INPUTS} its program can hold per sample`);
-  if (!sparseUnrolledSource.includes(GENERATED)) throw new KernelError(`${SPARSE_UNROLLED}: the shader has lost its GENERATED line`);
-  const source = withSparseCommon(sparseUnrolledSource.replace(GENERATED, unrolledBody(layer)));
+/** The shader with its GENERATED lines replaced: the weight buffer's declarations (or none) and the body of main. */
+function generatedSource(declarations: string, body: string): string {
+  if (!sparseUnrolledSource.includes(GENERATED) || !sparseUnrolledSource.includes(GENERATED_BINDINGS)) {
+    throw new KernelError(`${SPARSE_UNROLLED}: the shader has lost a GENERATED line`);
+  }
+  return withSparseCommon(sparseUnrolledSource.replace(GENERATED_BINDINGS, declarations).replace(GENERATED, body));
+}
+
+/** What both forms' descriptors share, for the program `source`. */
+function unrolledDescriptor(source: string, geometry: { WG: number }) {
   return {
     name: SPARSE_UNROLLED,
     programId: digest(source),
     source,
     geometry,
     ...sparseLayerText,
-    workgroups: ({ batch }, g) => [ceilDiv(batch, g.WG), 1, 1],
-    bindingBytes,
-    unreadBindings: ({ bias }) => (bias ? [] : [BIAS_BINDING]),
-    costBlock: (g) => [g.WG, 1],
+    workgroups: ({ batch }: SparseShape, g: { WG: number }): [number, number, number] => [ceilDiv(batch, g.WG), 1, 1],
+    unreadBindings: ({ bias }: SparseShape) => (bias ? [] : [BIAS_BINDING]),
   };
 }
 
-/** sparse_unrolled for one layer in the geometry the device's tuning picks (one of `SPARSE_UNROLLED_GEOMETRIES`). */
-export function unrolledKernelFor(ctx: GpuContext, layer: UnrolledLayer): CostedDescriptor<SparseShape, { WG: number }> {
+/** The descriptor of sparse_unrolled for one layer, its weights written into the program: WG samples per workgroup, one per invocation. */
+export function unrolledSparseKernel(layer: UnrolledLayer, geometry: { WG: number } = SPARSE_UNROLLED_GEOMETRIES[0]!): CostedDescriptor<SparseShape, { WG: number }> {
+  if (!canUnroll(layer)) throw new KernelError(`${SPARSE_UNROLLED}: a weight is not finite or is subnormal, so it cannot be written into the program`);
+  checkStructure(layer);
+  const source = generatedSource('', unrolledBody(layer, ({ k }) => f32Literal(layer.values[k]!)));
+  return { ...unrolledDescriptor(source, geometry), bindingBytes, costBlock: (g) => [g.WG, 1] };
+}
+
+/** Throws for a structure no program can be generated for: no weight (it would read no input), or too many inputs for the private row. */
+function checkStructure({ inSize, indptr, outSize }: UnrolledStructure): void {
+  if (indptr[outSize] === 0) throw new KernelError(`${SPARSE_UNROLLED}: the layer keeps no weight, so the program would read no input`);
+  if (inSize > UNROLLED_MAX_INPUTS) throw new KernelError(`${SPARSE_UNROLLED}: the layer has ${inSize} inputs, more than the ${UNROLLED_MAX_INPUTS} its program can hold per sample`);
+}
+
+/**
+ * The training form of sparse_unrolled for one pruned layer (see the shader's header): the
+ * descriptor, whose extra bindings are the dense weights [inSize, outSize] and `kept`, the
+ * weights' indices into them in the program's order, which the caller uploads. The program
+ * depends on the structure only, so it serves the layer for as long as its mask stays.
+ */
+export function unrolledTrainingForward(structure: UnrolledStructure, geometry: { WG: number } = SPARSE_UNROLLED_GEOMETRIES[0]!): { descriptor: KernelDescriptor<SparseShape, { WG: number }>; kept: Uint32Array } {
+  checkStructure(structure);
+  const { inSize, outSize, indices } = structure;
+  const nonzeros = structure.indptr[outSize]!;
+  const kept = new Uint32Array(nonzeros);
+  const body = unrolledBody(structure, ({ k, o }, n) => {
+    kept[n] = indices[k]! * outSize + o;
+    return `wk[${n}]`;
+  });
+  const declarations = [
+    '@group(0) @binding(4) var<storage, read> w: array<f32>;',
+    '@group(0) @binding(5) var<storage, read> kept: array<u32>;',
+    `var<workgroup> wk: array<f32, ${nonzeros}>;`,
+  ].join('\n');
+  const copy = [`  for (var n = lid; n < ${nonzeros}u; n += WG) {`, '    wk[n] = w[kept[n]];', '  }', '  workgroupBarrier();'].join('\n');
+  const source = generatedSource(`${declarations}\n`, `${copy}\n${body}`);
+  const descriptor: KernelDescriptor<SparseShape, { WG: number }> = {
+    ...unrolledDescriptor(source, geometry),
+    bindingBytes: (shape) => [...bindingBytes(shape), inSize * outSize * F32, nonzeros * 4],
+  };
+  return { descriptor, kept };
+}
+
+/** sparse_unrolled's geometry on this device: the tuning's pick among `SPARSE_UNROLLED_GEOMETRIES`. */
+function tunedGeometry(ctx: GpuContext): { WG: number } {
   const { geometry } = tunedVariant(ctx.tuning, SPARSE_UNROLLED_GEOMETRIES.map((g) => ({ name: SPARSE_UNROLLED, geometry: g })));
-  return unrolledSparseKernel(layer, { WG: geometry.WG! });
+  return { WG: geometry.WG! };
+}
+
+/** sparse_unrolled for one layer in the geometry the device's tuning picks. */
+export function unrolledKernelFor(ctx: GpuContext, layer: UnrolledLayer): CostedDescriptor<SparseShape, { WG: number }> {
+  return unrolledSparseKernel(layer, tunedGeometry(ctx));
+}
+
+/** The training form for one pruned layer in the geometry the device's tuning picks. */
+export function unrolledTrainingForwardFor(ctx: GpuContext, structure: UnrolledStructure): ReturnType<typeof unrolledTrainingForward> {
+  return unrolledTrainingForward(structure, tunedGeometry(ctx));
 }

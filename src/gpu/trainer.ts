@@ -59,14 +59,16 @@ import type { Dataset } from '../data/dataset';
 import { applyMasks, cloneNetwork, keptWeights, layerCount, type Network } from '../model/network';
 import { checkFirstBatch, epochInputs, epochSoftTargets, type EpochOptions, type EpochResult, type Trainer, type TrainConfig, type TrainerState } from '../train/trainer';
 import { ceilDiv } from '../util/math';
-import { createBuffer, readBuffer, uniformBuffer, writeArray } from './buffers';
+import { createBuffer, readBuffer, uniformBuffer, uploadBuffer, writeArray } from './buffers';
 import { detectDeviceLoss, throwIfLost, type GpuContext } from './device';
-import { bindKernel, compileKernel, recordDispatches, submitDispatches, type Dispatch, type Kernel } from './dispatch';
+import { bindKernel, compileKernel, recordDispatches, submitDispatches, type Dispatch, type Kernel, type KernelDescriptor } from './dispatch';
 import { isAdam, SEED_OPTIMIZER, type OptimizerSettings } from '../train/optimizer';
 import { startingOptimizerState, type OptimizerState } from '../train/trainer';
 import { applyMaskKernel, matmulDescriptorFor, matmulKernel, SEED_HYPER_BYTES, SOFTMAX_COUNTERS, softmaxGradKernel, updateKernel, type MatmulSpec, type MatmulVersion } from './kernels';
 import { biasGradKernel } from './bias-kernels';
+import { sparseParams, type SparseShape } from './sparse-kernels';
 import { sparseTrainingIndex, sparseTrainingKernels, type SparseTrainingIndex } from './sparse-training-kernels';
+import { unrollableForTraining, unrolledTrainingForwardFor } from './sparse-unrolled';
 import { compactScanKernel, GATHER_ROWS, gatherGroups, gatherRowsKernel, INDIRECT_ARGS_BYTES, INDIRECT_STORAGE, indirectTable } from './compact-kernels';
 import type { IndirectEntry } from '../cpu/compact';
 import { HYPER_FLOATS, optimizerUpdateKernel, writeHyper } from './optimizer-kernels';
@@ -84,6 +86,12 @@ export interface GpuTrainerOptions {
    * every layer one way (tests, benchmarks).
    */
   layerKernels?: LayerKernelChoice;
+  /**
+   * The masks will not change (no pruning pass is left): a sparse layer's forward pass may then
+   * run its own program, generated from its mask (sparse_unrolled's training form), and
+   * `setMasks` refuses masks that change such a layer.
+   */
+  masksFinal?: boolean;
 }
 
 export type LayerKernelChoice = 'auto' | 'dense' | 'sparse';
@@ -95,6 +103,15 @@ interface SparseIndexBuffers {
   inPtr: GPUBuffer;
   positions: GPUBuffer;
   capacity: number;
+}
+
+/** A sparse layer whose forward pass runs the program of its final mask: the descriptor, its `kept` order and shape uniform. */
+interface UnrolledForward {
+  descriptor: KernelDescriptor<SparseShape, { WG: number }>;
+  /** [nonzeros] u32: the weights' indices into the layer's dense buffer, in the program's order. */
+  kept: GPUBuffer;
+  params: GPUBuffer;
+  nonzeros: number;
 }
 
 /** Kept weights over all weights of a mask (1 for a layer with none: nothing to skip). */
@@ -219,6 +236,8 @@ export class GpuTrainer implements Trainer {
     /** Per layer: the index of its kept weights when it runs sparse, else null. */
     private readonly sparseIndexes: (SparseIndexBuffers | null)[],
     private readonly layerChoice: LayerKernelChoice,
+    /** Per layer: whether its forward pass runs the program of its mask (`GpuTrainerOptions.masksFinal`). */
+    private readonly unrolledLayers: readonly boolean[],
   ) {
     this.optimizer = config.updateRule ?? SEED_OPTIMIZER;
   }
@@ -308,14 +327,25 @@ export class GpuTrainer implements Trainer {
     const weights = perLayer('weights', masked.weights);
     const maskBuffers = perLayer('mask', masked.masks.map((m) => Float32Array.from(m)));
     // A sparse layer's index of its kept weights, as many as it keeps now: later passes keep no more (magnitude pruning removes, regrowth moves).
-    const sparseIndexes = layerKernelsFor(ctx, masked.masks, options.layerKernels).map((kind, l): SparseIndexBuffers | null => {
-      if (kind === 'dense') return null;
-      const index = sparseTrainingIndex(masked.masks[l]!, sizes[l]!, sizes[l + 1]!);
+    const indexes = layerKernelsFor(ctx, masked.masks, options.layerKernels).map((kind, l) => (kind === 'dense' ? null : sparseTrainingIndex(masked.masks[l]!, sizes[l]!, sizes[l + 1]!)));
+    const sparseIndexes = indexes.map((index, l): SparseIndexBuffers | null => {
+      if (!index) return null;
       const indexBuffer = (name: keyof SparseTrainingIndex): GPUBuffer => buffer(`layer ${l} kept weights, ${name}`, index[name].byteLength);
       const buffers = { outPtr: indexBuffer('outPtr'), outRows: indexBuffer('outRows'), inPtr: indexBuffer('inPtr'), positions: indexBuffer('positions'), capacity: index.positions.length };
       writeSparseIndex(ctx, buffers, index);
       return buffers;
     });
+    // With final masks, a sparse layer's forward pass runs the program of its mask where it fits
+    // (on lavapipe 3× the CSR kernel's speed: BENCHMARKS.md, "The pruned layer's own program in training").
+    const unrolled = indexes.map((index, l): UnrolledForward | null => {
+      const structure = index && { inSize: sizes[l]!, outSize: sizes[l + 1]!, indptr: index.outPtr, indices: index.outRows };
+      if (!options.masksFinal || !structure || !unrollableForTraining(ctx, structure)) return null;
+      const { descriptor, kept } = unrolledTrainingForwardFor(ctx, structure);
+      const params = uniformBuffer(ctx, `layer ${l} sparse_unrolled params`, sparseParams(batch, structure, l + 1 < layers, 'sample-major', 'sample-major'));
+      owned.push(params);
+      return { descriptor, kept: uploadBuffer(ctx, `layer ${l} kept weights, program order`, kept), params, nonzeros: kept.length };
+    });
+    for (const u of unrolled) if (u) owned.push(u.kept);
     const velocityLabel = rule === 'seed' ? 'velocities' : rule === 'momentum' ? 'momentum buffers' : 'first moments';
     const velocityBuffers = rule === 'sgd' ? [] : perLayer(velocityLabel, startState.velocities);
     const secondMoments = isAdam(rule) ? perLayer('second moments', startState.secondMoments) : [];
@@ -370,7 +400,7 @@ export class GpuTrainer implements Trainer {
     const seedStep = rule === 'seed';
     // The gathers after the scan: layer l's activations (0 < l < L) and at l = L the output gradients, a few to a dispatch.
     const packedGroups = gatherGroups(layerIndices.map((l) => l + 1));
-    const [forward, backward, weightGrad, sparse, update, applyMask, softmax, inputGather, packedGather, biasGrad, biasUpdate] = await Promise.all([
+    const [forward, backward, weightGrad, sparse, unrolledKernels, update, applyMask, softmax, inputGather, packedGather, biasGrad, biasUpdate] = await Promise.all([
       Promise.all(layerIndices.map((l) => (isSparse(l) ? null : matmulKernel(ctx, forwardSpec(sizes, l, batch, bias), version)))),
       Promise.all(backwardSpecs.map((spec, i) => (isSparse(i + 1) ? null : compileKernel(ctx, backwardDescriptors[i]!, spec)))),
       Promise.all(layerIndices.map((l) => (isSparse(l) ? null : matmulKernel(ctx, weightGradientSpec(sizes, l, batch, seedStep ? 'momentumStep' : 'accumulateVelocity'), version)))),
@@ -380,11 +410,12 @@ export class GpuTrainer implements Trainer {
             ? sparseTrainingKernels(
                 ctx,
                 { batch, inSize: sizes[l]!, outSize: sizes[l + 1]!, capacity: sparseIndexes[l]!.capacity, relu: l + 1 < layers, bias, seedStep },
-                l > 0,
+                { withForward: !unrolled[l], withInputGrad: l > 0 },
               )
             : null,
         ),
       ),
+      Promise.all(unrolled.map((u, l) => u && compileKernel(ctx, u.descriptor, { batch, inSize: sizes[l]!, outSize: sizes[l + 1]!, nonzeros: u.nonzeros, bias }))),
       Promise.all(layerIndices.map((l) => (seedStep ? null : updateOf(sizes[l]! * sizes[l + 1]!, false)))),
       Promise.all(layerIndices.map((l) => applyMaskKernel(ctx, sizes[l]! * sizes[l + 1]!))),
       softmaxGradKernel(ctx, batch, sizes[layers]!, config.confidence, config.distill),
@@ -421,7 +452,9 @@ export class GpuTrainer implements Trainer {
     /** Layer l's forward pass from `input`: the matmul, or over a sparse layer's kept weights. */
     const forwardDispatch = (l: number, input: GPUBuffer | GPUBufferBinding, label: string): Dispatch => {
       const index = sparseIndexes[l];
-      if (index) return bindKernel(ctx, sparse[l]!.forward, label, [input, index.outPtr, index.outRows, weights[l]!, act(l + 1), ...biasOf(l)]);
+      const own = unrolled[l];
+      if (own) return bindKernel(ctx, unrolledKernels[l]!, label, [input, act(l + 1), own.params, biases?.values[l] ?? unread, weights[l]!, own.kept]);
+      if (index) return bindKernel(ctx, sparse[l]!.forward!, label, [input, index.outPtr, index.outRows, weights[l]!, act(l + 1), ...biasOf(l)]);
       return bindKernel(ctx, forward[l]!, label, [input, weights[l]!, act(l + 1), unread, ...biasOf(l)]);
     };
     const hiddenForward = layerIndices.slice(1).map((l) => forwardDispatch(l, act(l), `layer ${l} forward`));
@@ -522,6 +555,7 @@ export class GpuTrainer implements Trainer {
       owned,
       sparseIndexes,
       options.layerKernels ?? 'auto',
+      unrolled.map((u) => u !== null),
     );
     trainer.uploadSamples(null);
     return trainer;
@@ -686,6 +720,8 @@ export class GpuTrainer implements Trainer {
     if (masks.length !== this.masks.length || masks.some((m, l) => m.length !== this.masks[l]!.length)) {
       throw new KernelError('GPU trainer: masks do not match the network’s weight shapes');
     }
+    const changed = masks.findIndex((mask, l) => this.unrolledLayers[l] && mask.some((m, i) => m !== this.masks[l]![i]));
+    if (changed >= 0) throw new KernelError(`GPU trainer: layer ${changed}'s forward pass runs the program of its mask, made as final (masksFinal), so the mask cannot change`);
     // A sparse layer's index has room for the weights it kept when the trainer was made.
     const indexes = masks.map((mask, l) => (this.sparseIndexes[l] ? sparseTrainingIndex(mask, this.sizes[l]!, this.sizes[l + 1]!) : null));
     indexes.forEach((index, l) => {

@@ -38,8 +38,12 @@ import { optimizerOf, type OptimizerSettings } from './optimizer';
 import type { Recipe } from './recipe';
 import { epochInputs, type EpochOptions, type EpochResult, type OptimizerState, type Trainer, type TrainerState } from './trainer';
 
-/** Makes a trainer of the caller's backend for `net` on `train`, its optimizer starting at `start` (absent: zeros). */
-export type TrainerFactory = (net: Network, train: Dataset, start?: Partial<OptimizerState>) => Promise<Trainer>;
+/**
+ * Makes a trainer of the caller's backend for `net` on `train`, its optimizer starting at `start`
+ * (absent: zeros); with `masksFinal` its masks will not change, which lets the GPU trainer run a
+ * sparse layer's forward pass as a program of its own (`GpuTrainerOptions.masksFinal`).
+ */
+export type TrainerFactory = (net: Network, train: Dataset, start?: Partial<OptimizerState>, options?: { masksFinal?: boolean }) => Promise<Trainer>;
 
 /** What training the smaller network needs beyond the run's first trainer. */
 export interface CompactTraining {
@@ -221,7 +225,9 @@ export class CompactTrainer implements Trainer {
   private static async parts(state: TrainerState, layout: Layout, setup: CompactTraining) {
     const layers = layout.fullSizes.length - 1;
     const smaller = smallerOf(state, layout, setup.train);
-    const inner = await setup.makeTrainer(smaller.net, smaller.train, smaller.start);
+    // The training loop switches to the smaller network once no pruning pass is left; a later
+    // setMasks compacts again into a trainer of its own.
+    const inner = await setup.makeTrainer(smaller.net, smaller.train, smaller.start, { masksFinal: true });
     const residuals = Array.from({ length: layers }, (_, l) => residualOf(state, layout, l));
     const biasResiduals = state.net.biases ? Array.from({ length: layers }, (_, l) => biasResidualOf(state, layout, l)) : [];
     return { inner, residuals, biasResiduals, fullMasks: state.net.masks.map((m) => m.slice()) };

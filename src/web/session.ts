@@ -224,8 +224,8 @@ export class WebSession {
     const net = initNetwork(recipe.sizes, recipe.seed, recipe.bias);
     const config = { batchSize: recipe.batchSize, confidence: recipe.confidence, updateRule: optimizerOf(recipe) };
     const ctx = this.ctx;
-    const makeTrainer: TrainerFactory = async (start, data, optimizer) =>
-      ctx ? await GpuTrainer.create(ctx, start, data, config, optimizer) : new CpuTrainer(start, data, config, optimizer);
+    const makeTrainer: TrainerFactory = async (start, data, optimizer, options) =>
+      ctx ? await GpuTrainer.create(ctx, start, data, config, optimizer, options) : new CpuTrainer(start, data, config, optimizer);
 
     const points: EpochPoint[] = [];
     const batchesPerEpoch = Math.floor(train.count / recipe.batchSize);

@@ -5,7 +5,9 @@
  * (see trainer.test.ts: the GPU sums the same products in another order). The compaction itself
  * is exact; only the GPU's float32 summation order differs. With biases (layer 2 pruned harder,
  * as a neuron whose bias still trains keeps it when only its inputs go), the biases and their
- * gathered optimizer state too.
+ * gathered optimizer state too. The smaller network's trainer is made with final masks, so its
+ * sparse first layer runs its forward pass as a program of its own (sparse_unrolled's training
+ * form), and refuses to change that mask.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { takeSamples, type Dataset } from '../../src/data/dataset';
@@ -45,12 +47,12 @@ describe.skipIf(!gpu.context)(`training the pruned network as the smaller one on
    */
   async function bothRuns(recipe: Recipe) {
     const reference = finished(await runTraining(cpuTrainerAt(recipe, train), recipe, train.count, {}, { train }));
-    const made: { sizes: number[]; backend: string; kernels: string[] }[] = [];
+    const made: { sizes: number[]; backend: string; kernels: string[]; firstForward: string }[] = [];
     const first = await GpuTrainer.create(ctx, initNetwork(recipe.sizes, recipe.seed, recipe.bias), train, trainConfig(recipe));
     try {
-      const makeTrainer: TrainerFactory = async (net, data, start) => {
-        const trainer = await GpuTrainer.create(ctx, net, data, trainConfig(recipe), start);
-        made.push({ sizes: net.sizes, backend: trainer.backend, kernels: trainer.layerKernels });
+      const makeTrainer: TrainerFactory = async (net, data, start, options) => {
+        const trainer = await GpuTrainer.create(ctx, net, data, trainConfig(recipe), start, options);
+        made.push({ sizes: net.sizes, backend: trainer.backend, kernels: trainer.layerKernels, firstForward: trainer.lastBatchDispatches()[0]!.kernel.name });
         return trainer;
       };
       const result = finished(await runTraining(first, recipe, train.count, {}, { trainers: { train, makeTrainer }, train }));
@@ -79,6 +81,8 @@ describe.skipIf(!gpu.context)(`training the pruned network as the smaller one on
       expect(made[0]!.backend).toBe('gpu');
       expect(made[0]!.sizes[0]).toBeLessThan(784);
       expect(made[0]!.sizes[1]).toBeLessThan(24);
+      expect(made[0]!.kernels[0]).toBe('sparse');
+      expect(made[0]!.firstForward).toMatch(/^sparse_unrolled\[/);
       expect(counts(result)).toEqual(counts(reference));
       result.epochs.forEach((e, k) => expect(e.lossSum).toBeCloseTo(reference.epochs[k]!.lossSum, 2));
       expect(result.net.sizes).toEqual(recipe.sizes);
@@ -127,6 +131,8 @@ describe.skipIf(!gpu.context)(`training the pruned network as the smaller one on
           ['sparse', 'dense', 'dense'],
         ]);
         expect(made[0]!.sizes).toEqual(recipe.sizes);
+        // Made while passes were left, the full-shape trainer runs the CSR forward kernel; the smaller one its own program.
+        expect(made.map((m) => m.firstForward.split('[')[0])).toEqual(['sparse_train_forward', 'sparse_unrolled']);
         expect(made[1]!.sizes[0]).toBeLessThan(784);
         // The epoch table includes each pass's report: with regrowth, the weights it moved per layer.
         expect(counts(result)).toEqual(counts(reference));
@@ -139,4 +145,19 @@ describe.skipIf(!gpu.context)(`training the pruned network as the smaller one on
       }
     });
   }
+
+  it('a trainer made with final masks keeps the mask of a layer that runs its own program: the same masks pass, a changed one is refused', async () => {
+    const net = initNetwork([784, 24, 10], 3);
+    net.masks[0]!.forEach((_, p) => (net.masks[0]![p] = p % 17 === 0 ? 1 : 0));
+    const trainer = await GpuTrainer.create(ctx, net, train, trainConfig(SMALL_SEED_RECIPE), undefined, { masksFinal: true });
+    try {
+      expect(trainer.lastBatchDispatches()[0]!.kernel.name).toMatch(/^sparse_unrolled\[/);
+      await trainer.setMasks(net.masks);
+      const changed = net.masks.map((m) => m.slice());
+      changed[0]![0] = 0;
+      await expect(trainer.setMasks(changed)).rejects.toThrow(/layer 0's forward pass runs the program of its mask, made as final/);
+    } finally {
+      trainer.dispose();
+    }
+  });
 });

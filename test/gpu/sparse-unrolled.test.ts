@@ -4,18 +4,21 @@
  * full and one-entry rows, both layouts, biases on and off, in both geometries the tuning may
  * pick; the weights written as literals come back exactly; layers it cannot take are refused;
  * and the hybrid engine with unrolled layers next to CSR and dense ones gives sparseInfer's logits.
+ * The training form (weights read from the dense buffer through workgroup memory) on the same
+ * shapes, the dense buffer's pruned positions NaN so that reading one fails.
  *
  * Tolerance as in sparse.test.ts: rel 1e-4 plus abs 1e-6·(nonzeros in the longest row).
  */
 import { describe, expect, it } from 'vitest';
 import { csrForward, csrLayer, csrLayers, sparseInfer, transpose, type CsrLayer } from '../../src/cpu/sparse-forward';
+import { csrIndexByOutput } from '../../src/model/csr';
 import { readBuffer, uniformBuffer } from '../../src/gpu/buffers';
 import { chooseLayerKernel } from '../../src/gpu/cost-model';
 import { bindKernel, compileKernel, submitDispatches } from '../../src/gpu/dispatch';
 import { createHybridInference } from '../../src/gpu/hybrid-inference';
 import { matmulV3 } from '../../src/gpu/kernels';
 import { SPARSE_V3, sparseParams } from '../../src/gpu/sparse-kernels';
-import { SPARSE_UNROLLED_GEOMETRIES, UNROLLED_COST, UNROLLED_MAX_INPUTS, UNROLLED_MAX_NONZEROS, unrollable, unrolledSparseKernel } from '../../src/gpu/sparse-unrolled';
+import { SPARSE_UNROLLED_GEOMETRIES, UNROLLED_COST, UNROLLED_MAX_INPUTS, UNROLLED_MAX_NONZEROS, unrollable, unrollableForTraining, unrolledSparseKernel, unrolledTrainingForward } from '../../src/gpu/sparse-unrolled';
 import { DEFAULT_TUNING } from '../../src/gpu/tuning';
 import { initNetwork } from '../../src/model/network';
 import { compactNetwork } from '../../src/prune/structured';
@@ -37,6 +40,19 @@ function randomLayer(random: () => number, inSize: number, outSize: number, dens
     mask[i * outSize + 2] = i === inSize - 1 ? 1 : 0;
   }
   return csrLayer(weights, mask, inSize, outSize, bias ? randomFloats(random, outSize) : undefined);
+}
+
+/** A CSR layer's dense [in, out] weights and mask. */
+function denseOf(layer: CsrLayer): { weights: Float32Array; mask: Uint8Array } {
+  const weights = new Float32Array(layer.inSize * layer.outSize);
+  const mask = new Uint8Array(layer.inSize * layer.outSize);
+  for (let o = 0; o < layer.outSize; o++) {
+    for (let k = layer.indptr[o]!; k < layer.indptr[o + 1]!; k++) {
+      weights[layer.indices[k]! * layer.outSize + o] = layer.values[k]!;
+      mask[layer.indices[k]! * layer.outSize + o] = 1;
+    }
+  }
+  return { weights, mask };
 }
 
 function longestRow(layer: CsrLayer): number {
@@ -89,6 +105,53 @@ describe.skipIf(!gpu.context)(`sparse_unrolled ${gpu.label}`, () => {
     });
   }
 
+  /** The training form on a dense [in, out] buffer whose pruned positions are NaN, sample-major as the trainer holds activations. */
+  async function runTrainingForm(weights: Float32Array, mask: Uint8Array, inSize: number, outSize: number, x: Float32Array, batch: number, relu: boolean, bias: Float32Array | undefined, WG: number): Promise<Float32Array> {
+    const { indptr, indices } = csrIndexByOutput(mask, inSize, outSize);
+    const { descriptor, kept } = unrolledTrainingForward({ inSize, outSize, indptr, indices }, { WG });
+    const kernel = await compileKernel(ctx, descriptor, { batch, inSize, outSize, nonzeros: kept.length, bias: bias !== undefined });
+    const dense = weights.map((w, p) => (mask[p] ? w : NaN));
+    const buffers = [
+      inputBuffer(ctx, 'x', x.length ? x : new Float32Array(1)),
+      poisonedBuffer(ctx, 'y', Math.max(1, batch * outSize)),
+      uniformBuffer(ctx, 'params', sparseParams(batch, { inSize, outSize }, relu, 'sample-major', 'sample-major')),
+      inputBuffer(ctx, 'bias', bias?.length ? bias : new Float32Array(1)),
+      inputBuffer(ctx, 'w', dense),
+      inputBuffer(ctx, 'kept', kept),
+    ];
+    await submitDispatches(ctx, kernel.name, [bindKernel(ctx, kernel, 'test', buffers)]);
+    const y = await readBuffer(ctx, buffers[1]!, new Float32Array(batch * outSize));
+    for (const b of buffers) b.destroy();
+    return y;
+  }
+
+  for (const { WG } of SPARSE_UNROLLED_GEOMETRIES) {
+    it.each(SHAPES.filter(([, , , density]) => density > 0))(`training form, WG ${WG}: [%i → %i] × batch %i at density %f, weights from the dense buffer, matches csrForward`, async (inSize, outSize, batch, density) => {
+      const random = mulberry32(inSize * 7919 + outSize * 31 + batch + WG + 1);
+      for (const bias of [false, true]) {
+        const layer = randomLayer(random, inSize, outSize, density, bias);
+        const { weights, mask } = denseOf(layer);
+        const x = randomFloats(random, batch * inSize);
+        const tolerance = { rel: 1e-4, abs: 1e-6 * longestRow(layer) };
+        for (const relu of [false, true]) {
+          const y = await runTrainingForm(weights, mask, inSize, outSize, x, batch, relu, layer.bias, WG);
+          expectClose(y, csrForward(layer, x, batch, relu), tolerance, `[${batch}, ${outSize}] relu ${relu} bias ${bias}`);
+        }
+      }
+    });
+  }
+
+  it('training form: the seed network\'s first layer after compaction (447 → 90, 11.5% kept) matches csrForward at batch 800', async () => {
+    const random = mulberry32(447);
+    const layer = randomLayer(random, 447, 90, 0.115, false);
+    const { weights, mask } = denseOf(layer);
+    const x = randomFloats(random, 800 * 447, 0, 1);
+    expect(unrollableForTraining(ctx, layer)).toBe(ctx.device.limits.maxComputeWorkgroupStorageSize >= layer.values.length * 4);
+    if (!unrollableForTraining(ctx, layer)) return;
+    const y = await runTrainingForm(weights, mask, 447, 90, x, 800, true, undefined, SPARSE_UNROLLED_GEOMETRIES[0]!.WG);
+    expectClose(y, csrForward(layer, x, 800, true), { rel: 1e-4, abs: 1e-6 * longestRow(layer) }, '447 → 90');
+  });
+
   it('writes the weights into the program exactly: one weight times 1 gives the weight', async () => {
     const values = Float32Array.of(0.1, -1 / 3, 3.4028234e38, 2 ** -126, -0);
     for (const w of values) {
@@ -134,6 +197,24 @@ describe('sparse_unrolled eligibility and cost', () => {
     expect(unrollable(full(UNROLLED_MAX_INPUTS / 2 + 1, (2 * UNROLLED_MAX_NONZEROS) / UNROLLED_MAX_INPUTS))).toBe(false);
     expect(unrollable(layerOf(new Array(UNROLLED_MAX_INPUTS + 1).fill(0.5)))).toBe(false);
     expect(() => unrolledSparseKernel(layerOf(new Array(UNROLLED_MAX_INPUTS + 1).fill(0.5)))).toThrow(/more than the 2048 its program can hold/);
+  });
+
+  it('training form: refuses a layer without weights or with more inputs than the row holds, and takes one only where its kept weights fit the workgroup memory', () => {
+    const structure = (inSize: number, outSize: number, nonzeros: number) => ({
+      inSize,
+      outSize,
+      indptr: Int32Array.from({ length: outSize + 1 }, (_, o) => Math.min(o, nonzeros)),
+      indices: Int32Array.from({ length: nonzeros }, () => 0),
+    });
+    expect(() => unrolledTrainingForward(structure(3, 2, 0))).toThrow(/keeps no weight/);
+    expect(() => unrolledTrainingForward(structure(UNROLLED_MAX_INPUTS + 1, 2, 2))).toThrow(/more than the 2048/);
+    const withLimit = (bytes: number) => ({ device: { limits: { maxComputeWorkgroupStorageSize: bytes } } }) as unknown as Parameters<typeof unrollableForTraining>[0];
+    expect(unrollableForTraining(withLimit(16384), structure(3, 4096, 4096))).toBe(true);
+    expect(unrollableForTraining(withLimit(16384), structure(3, 4097, 4097))).toBe(false);
+    expect(unrollableForTraining(withLimit(16384), structure(3, 2, 0))).toBe(false);
+    const { kept } = unrolledTrainingForward({ inSize: 3, outSize: 2, indptr: [0, 2, 3], indices: [0, 2, 1] });
+    // Program order: block of outputs 0–1, by input (0: output 0; 1: output 1; 2: output 0), as indices into the [3, 2] buffer.
+    expect([...kept]).toEqual([0, 3, 4]);
   });
 
   it('gives distinct layers distinct programs and the same layer the same one', () => {

@@ -116,8 +116,8 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   const parameters = (keptWeights: number): string => (biases > 0 ? `; parameters (kept weights + biases) ${grouped(keptWeights + biases)}` : '');
   const config = trainConfig(recipe);
   const verification = gpu && cmd.verify ? await verifyAgainstReference(gpu, net, train, recipe, teacher) : null;
-  const makeTrainer: TrainerFactory = async (start, data, optimizer) =>
-    gpu ? await GpuTrainer.create(gpu, start, data, config, optimizer) : new CpuTrainer(start, data, config, optimizer);
+  const makeTrainer: TrainerFactory = async (start, data, optimizer, options) =>
+    gpu ? await GpuTrainer.create(gpu, start, data, config, optimizer, options) : new CpuTrainer(start, data, config, optimizer);
   const trainer = await makeTrainer(net, train, resumed ?? undefined);
   const backend = gpu ? `gpu (WebGPU on ${adapterName(gpu.adapter)})` : 'cpu (JS reference)';
   const batches = Math.floor(train.count / recipe.batchSize);

@@ -253,7 +253,7 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
   const versionCases = versions.map((v) => gpuCase(`webgpu-prune v${v}`, stageStarts.fresh, lr, momentum, { matmulVersion: v }));
   const oursFreshCase = gpuCase('webgpu-prune fresh', stageStarts.fresh, lr, momentum);
   const oursTrainedCase = gpuCase('webgpu-prune trained', stageStarts.trained, trained.lr, trained.momentum);
-  const oursPrunedCase = gpuCase('webgpu-prune pruned', stageStarts.pruned, pruned.lr, pruned.momentum);
+  const oursPrunedCase = gpuCase('webgpu-prune pruned', stageStarts.pruned, pruned.lr, pruned.momentum, STAGE_OPTIONS.pruned);
   const oursStageCases: Record<TrainStage, TimedCase> = { fresh: oursFreshCase, trained: oursTrainedCase, pruned: oursPrunedCase };
   const tfjsCase: TimedCase = { label: 'tfjs-webgpu', ms: [], run: () => timed(() => tfjs.trainEpoch()) };
   const jsFreshCase = jsCase('fresh', { net: initial }, lr, momentum);
@@ -275,7 +275,7 @@ export async function benchTrain({ ctx, gpu, train, test, settings, progress }: 
   try {
     for (const stage of Object.keys(stageStarts) as TrainStage[]) {
       const from = stageStarts[stage];
-      const trainer = await GpuTrainer.create(ctx, from.net, from.train, config, from.start);
+      const trainer = await GpuTrainer.create(ctx, from.net, from.train, config, from.start, STAGE_OPTIONS[stage]);
       const cases: TimedCase[] = [];
       profiled.push({ stage, trainer, cases });
       await trainer.trainEpoch(null, 0, 0);
@@ -442,6 +442,9 @@ interface StageStart {
   start: Partial<OptimizerState>;
 }
 
+/** How each stage's trainer is made: the pruned stage's as `train` makes the smaller network's, its masks final. */
+const STAGE_OPTIONS: Record<TrainStage, GpuTrainerOptions> = { fresh: {}, trained: {}, pruned: { masksFinal: true } };
+
 /** The seed recipe's sparsity after its pruning pass (9.26% of the weights kept, README): the pruned stage's. */
 const PRUNED_STAGE_SPARSITY = 0.9074;
 
@@ -457,8 +460,8 @@ interface StageState {
  * decayed per epoch, starting at `lr` and `momentum`), trained by GpuTrainer, which the tests
  * hold to the JS reference's results.
  */
-async function trainedState(ctx: GpuContext, from: StageStart, config: TrainConfig, epochs: number, lr: number, momentum: number): Promise<StageState> {
-  const trainer = await GpuTrainer.create(ctx, from.net, from.train, config, from.start);
+async function trainedState(ctx: GpuContext, from: StageStart, config: TrainConfig, epochs: number, lr: number, momentum: number, options: GpuTrainerOptions = {}): Promise<StageState> {
+  const trainer = await GpuTrainer.create(ctx, from.net, from.train, config, from.start, options);
   try {
     for (let e = 0; e < epochs; e++) {
       await trainer.trainEpoch(null, lr, momentum);
@@ -484,7 +487,7 @@ async function prunedState(ctx: GpuContext, trained: StageState, trainedData: Da
   applyMasks(net, velocities);
   const masked: TrainerState = { ...trained.state, net, velocities };
   const smaller = smallerTraining(masked, trainedData) ?? { net, train: trainedData, start: masked };
-  const after = await trainedState(ctx, smaller, config, epochs, trained.lr, trained.momentum);
+  const after = await trainedState(ctx, smaller, config, epochs, trained.lr, trained.momentum, STAGE_OPTIONS.pruned);
   const timed = smallerTraining(masked, data)?.train ?? data;
   return { from: { net: after.state.net, train: timed, start: after.state } satisfies StageStart, lr: after.lr, momentum: after.momentum };
 }

@@ -336,10 +336,11 @@ export class GpuTrainer implements Trainer {
       return buffers;
     });
     // With final masks, a sparse layer's forward pass runs the program of its mask where it fits
-    // (on lavapipe 3× the CSR kernel's speed: BENCHMARKS.md, "The pruned layer's own program in training").
+    // and the tuning prefers it (on lavapipe 2.8× the CSR kernel's speed: BENCHMARKS.md, "The
+    // pruned layer's own program in training").
     const unrolled = indexes.map((index, l): UnrolledForward | null => {
       const structure = index && { inSize: sizes[l]!, outSize: sizes[l + 1]!, indptr: index.outPtr, indices: index.outRows };
-      if (!options.masksFinal || !structure || !unrollableForTraining(ctx, structure)) return null;
+      if (!options.masksFinal || !ctx.tuning.unrolledTrainingForward || !structure || !unrollableForTraining(ctx, structure)) return null;
       const { descriptor, kept } = unrolledTrainingForwardFor(ctx, structure);
       const params = uniformBuffer(ctx, `layer ${l} sparse_unrolled params`, sparseParams(batch, structure, l + 1 < layers, 'sample-major', 'sample-major'));
       owned.push(params);

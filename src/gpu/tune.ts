@@ -36,7 +36,7 @@ import {
   type SparseShape,
   type TransposeShape,
 } from './sparse-kernels';
-import { SPARSE_UNROLLED, unrollable, unrolledSparseKernel, withUnrolledCost } from './sparse-unrolled';
+import { SPARSE_UNROLLED, unrollable, unrollableForTraining, unrolledSparseKernel, unrolledTrainingForward, withUnrolledCost } from './sparse-unrolled';
 import { DEFAULT_TUNING, describeGeometry, type Tuning } from './tuning';
 import { SPARSE_TRAIN_FORWARD, SPARSE_TRAIN_INPUT_GRAD, SPARSE_TRAINING_VARIANTS, sparseTrainingIndex, type SparseTrainingIndex, type SparseTrainingShape } from './sparse-training-kernels';
 import { forwardSpec, inputGradientSpec, weightGradientSpec } from './trainer';
@@ -116,12 +116,13 @@ const PROGRESS_EVERY_MS = 5000;
 
 type Variant = MatmulDescriptor | SparseDescriptor;
 type SparseTrainingDescriptor = KernelDescriptor<SparseTrainingShape>;
+type UnrolledTrainingDescriptor = KernelDescriptor<SparseShape>;
 
 const variantLabel = (v: { name: string; geometry: Geometry }): string => `${v.name} (${describeGeometry(v.geometry)})`;
 
 /** A measured case: one variant on one shape, with the units of work the cost model charges for it. */
 interface Measured {
-  variant: Variant | typeof SPARSE_TRANSPOSE | SparseTrainingDescriptor;
+  variant: Variant | typeof SPARSE_TRANSPOSE | SparseTrainingDescriptor | UnrolledTrainingDescriptor;
   shape: string;
   /** Rows of the output (samples in inference): what the thresholds look at. */
   batch: number;
@@ -239,7 +240,8 @@ type CaseSpec =
   | { variant: MatmulDescriptor; spec: MatmulSpec }
   | { variant: SparseDescriptor; layer: CsrLayer; batch: number; xLayout?: Layout }
   | { variant: typeof SPARSE_TRANSPOSE; transpose: TransposeShape }
-  | { variant: SparseTrainingDescriptor; training: SparseTrainingShape; index: SparseTrainingIndex };
+  | { variant: SparseTrainingDescriptor; training: SparseTrainingShape; index: SparseTrainingIndex }
+  | { variant: UnrolledTrainingDescriptor; unrolled: SparseShape; kept: Uint32Array };
 
 /** The shape label of a CSR case: the x layout is named when it is not the hidden layers' feature-major. */
 const sparseCaseShape = (variant: SparseDescriptor, shape: SparseShape, xLayout: Layout = 'feature-major'): string =>
@@ -276,7 +278,9 @@ async function measure(ctx: GpuContext, cases: readonly CaseSpec[], settings: Tu
             ? compileKernel(ctx, c.variant, c.transpose)
             : 'training' in c
               ? compileKernel(ctx, c.variant, c.training)
-              : compileKernel(ctx, c.variant, sparseShapeOf(c)),
+              : 'unrolled' in c
+                ? compileKernel(ctx, c.variant, c.unrolled)
+                : compileKernel(ctx, c.variant, sparseShapeOf(c)),
       ),
     );
     const measured: Measured[] = [];
@@ -324,6 +328,22 @@ async function measure(ctx: GpuContext, cases: readonly CaseSpec[], settings: Tu
               : [zeros(batch * inSize), zeros(batch * outSize), inPtr!, positions!, track(uploadBuffer(ctx, 'tune count', Uint32Array.of(batch))), zeros(inSize * outSize)];
         const timed = await dispatchCase(ctx, bindKernel(ctx, kernel, 'tune', bindings), settings.kernelTimingMs);
         measured.push({ variant: c.variant, shape, batch, units: index.positions.length * batch, timed, medianMs: NaN });
+        continue;
+      }
+      if ('unrolled' in c) {
+        // The training form: sample-major activations, the dense weights and the order of its kept ones.
+        const { batch, inSize, outSize } = c.unrolled;
+        const shape = c.variant.describe(c.unrolled);
+        const bindings = [
+          track(createBuffer(ctx, 'tune x', batch * inSize * 4)),
+          track(createBuffer(ctx, 'tune y', batch * outSize * 4)),
+          track(uniformBuffer(ctx, 'tune params', sparseParams(batch, c.unrolled, true, 'sample-major', 'sample-major'))),
+          track(createBuffer(ctx, 'tune bias', 4)),
+          track(createBuffer(ctx, 'tune weights', inSize * outSize * 4)),
+          track(uploadBuffer(ctx, 'tune kept', c.kept)),
+        ];
+        const timed = await dispatchCase(ctx, bindKernel(ctx, kernel, 'tune', bindings), settings.kernelTimingMs);
+        measured.push({ variant: c.variant, shape, batch, units: c.kept.length * batch, timed, medianMs: NaN });
         continue;
       }
       const { layer, batch, xLayout = 'feature-major' } = c;
@@ -584,10 +604,10 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
   progress('phase 3: dense or sparse training per layer');
   const sparseTraining = await tuneSparseTraining(ctx, settings, fullTile, bestVariant, progress);
   all.push(...sparseTraining.measured);
-  decisions.push(sparseTraining.decision);
+  decisions.push(...sparseTraining.decisions);
 
   return {
-    tuning: { ...DEFAULT_TUNING, fewRowsMaxM, fullTileMatmul, sparseV1Below, sparseWide, sampleMajorMaxFeatures, sparseTrainingBelow: sparseTraining.below, costs, geometry },
+    tuning: { ...DEFAULT_TUNING, fewRowsMaxM, fullTileMatmul, sparseV1Below, sparseWide, sampleMajorMaxFeatures, sparseTrainingBelow: sparseTraining.below, unrolledTrainingForward: sparseTraining.unrolled, costs, geometry },
     decisions,
     cases: all.map((c) => ({ kernel: variantLabel(c.variant), shape: c.shape, ms: c.medianMs })),
     kernelTiming: kernelTimingMethod(ctx),
@@ -604,6 +624,8 @@ export async function tune(ctx: GpuContext, settings: TuneSettings, progress: (l
  * of `trainingDensities`. Each kernel's geometry is picked over those layers and densities; the
  * threshold is then scored like the other choices (sparse below it, dense from it, by time
  * relative to the faster of the two at each layer and density) with the picked geometries.
+ * Last `unrolledTrainingForward`: on the layers below the default threshold that sparse_unrolled's
+ * training form can take, its forward pass against the picked sparse_train_forward.
  */
 async function tuneSparseTraining(
   ctx: GpuContext,
@@ -611,7 +633,7 @@ async function tuneSparseTraining(
   fullTile: MatmulDescriptor,
   pickVariant: (choice: string, variants: readonly SparseTrainingDescriptor[], points: Point[], where: string) => SparseTrainingDescriptor,
   progress: (line: string) => void,
-): Promise<{ measured: Measured[]; decision: TuneDecision; below: number }> {
+): Promise<{ measured: Measured[]; decisions: TuneDecision[]; below: number; unrolled: boolean }> {
   const { sizes, trainBatch: batch, trainingDensities } = settings;
   const layers = sizes.length - 1;
   const kinds: { variants: readonly SparseTrainingDescriptor[]; runsOn: (l: number) => boolean }[] = [
@@ -631,7 +653,15 @@ async function tuneSparseTraining(
   });
   const sparseCases = layerCases.flatMap((c) => kinds.filter((kind) => kind.runsOn(c.l)).flatMap((kind) => kind.variants.map((variant) => ({ ...c, variant }))));
   const dense = trainingSpecs(sizes, batch).map((spec) => ({ variant: fullTile, spec }));
-  const measured = await measure(ctx, [...dense, ...sparseCases], settings, progress);
+  // The training form of sparse_unrolled where a trainer with final masks would run it by default.
+  const unrolledCases = layerCases.flatMap((c) => {
+    const { inSize, outSize } = c.training;
+    const structure = { inSize, outSize, indptr: c.index.outPtr, indices: c.index.outRows };
+    if (c.density >= DEFAULT_TUNING.sparseTrainingBelow || !unrollableForTraining(ctx, structure)) return [];
+    const { descriptor, kept } = unrolledTrainingForward(structure);
+    return [{ layerCase: c, spec: { variant: descriptor, unrolled: { batch, inSize, outSize, nonzeros: kept.length }, kept } }];
+  });
+  const measured = await measure(ctx, [...dense, ...sparseCases, ...unrolledCases.map((c) => c.spec)], settings, progress);
   const msOf = (shape: string, variant: Measured['variant']): number => measured.find((c) => c.shape === shape && c.variant === variant)!.medianMs;
   const where = `training step ${sizes.join('-')} at batch ${batch}, every layer`;
   const densities = trainingDensities.map((d) => `${d * 100}%`).join(', ');
@@ -652,7 +682,26 @@ async function tuneSparseTraining(
     thresholds.map((t): Policy => ({ label: String(t), pick: (p) => (p.density! < t ? 'sparse' : 'dense') })),
     String(DEFAULT_TUNING.sparseTrainingBelow),
   );
-  return { measured, decision, below: Number(winner.label) };
+  const forward = picked[0]!.variant;
+  const unrolledPoints: Point[] = unrolledCases.map(({ layerCase: { training, density, l }, spec }) => ({
+    shape: `layer ${l} at ${density * 100}% kept`,
+    batch,
+    ms: new Map([
+      [forward.name, msOf(forward.describe(training), forward)],
+      [SPARSE_UNROLLED, msOf(spec.variant.describe(spec.unrolled), spec.variant)],
+    ]),
+  }));
+  const unrolled = decide(
+    'unrolledTrainingForward',
+    `${where}: the forward pass of each layer below ${DEFAULT_TUNING.sparseTrainingBelow * 100}% kept that fits, through ${forward.name} or its own program (${SPARSE_UNROLLED})`,
+    unrolledPoints,
+    [
+      { label: 'true', pick: () => SPARSE_UNROLLED },
+      { label: 'false', pick: () => forward.name },
+    ],
+    String(DEFAULT_TUNING.unrolledTrainingForward),
+  );
+  return { measured, decisions: [decision, unrolled.decision], below: Number(winner.label), unrolled: unrolled.winner.label === 'true' };
 }
 
 /** The decisions as a Markdown table, then each choice's candidates. */

@@ -76,6 +76,11 @@ function density(value: unknown, what: string): number {
   return value;
 }
 
+function boolean(value: unknown, what: string): boolean {
+  if (typeof value !== 'boolean') fail(`${what} is not true or false`);
+  return value;
+}
+
 function version23(value: unknown, what: string): 2 | 3 {
   if (value !== 2 && value !== 3) fail(`${what} is not 2 or 3`);
   return value;
@@ -100,6 +105,8 @@ export function parseTuning(value: unknown): Tuning {
     sampleMajorMaxFeatures: nonNegativeInteger(value.sampleMajorMaxFeatures, 'sampleMajorMaxFeatures'),
     // Measured only by tunes since the sparse training kernels; an older entry runs the default.
     sparseTrainingBelow: value.sparseTrainingBelow === undefined ? DEFAULT_TUNING.sparseTrainingBelow : density(value.sparseTrainingBelow, 'sparseTrainingBelow'),
+    // Measured only by tunes since sparse_unrolled's training form; an older entry runs the default.
+    unrolledTrainingForward: value.unrolledTrainingForward === undefined ? DEFAULT_TUNING.unrolledTrainingForward : boolean(value.unrolledTrainingForward, 'unrolledTrainingForward'),
     costs: { ...DEFAULT_TUNING.costs, ...numberRecord(value.costs, 'costs', positive) },
     geometry: Object.fromEntries(Object.entries(geometry).map(([name, g]) => [name, numberRecord(g, `geometry.${name}`, positive)])),
   };
@@ -152,7 +159,7 @@ export function summarizeTuning(t: Tuning, adapter: AdapterDescription): string 
   return [
     `matmul v${fullTile} (v4 up to ${t.fewRowsMaxM[fullTile]} rows)`,
     `sparse v1 below batch ${t.sparseV1Below}, else v${wideSparseVersion(adapter, t)}`,
-    `sparse training below ${t.sparseTrainingBelow * 100}% kept`,
+    `sparse training below ${t.sparseTrainingBelow * 100}% kept${t.unrolledTrainingForward ? ', its forward pass unrolled once the masks are final' : ''}`,
     geometry.length ? `geometry ${geometry.join(', ')}` : "the descriptors' geometry",
     JSON.stringify(t.costs) === JSON.stringify(DEFAULT_TUNING.costs) ? 'default costs' : 'measured costs',
   ].join('; ');

@@ -30,6 +30,12 @@ export interface Tuning {
    */
   sparseTrainingBelow: number;
   /**
+   * Whether a sparse layer of a trainer made with final masks runs its forward pass as a program
+   * of its own (sparse_unrolled's training form, src/gpu/sparse-unrolled.ts) where it fits,
+   * rather than through sparse_train_forward.
+   */
+  unrolledTrainingForward: boolean;
+  /**
    * What one unit of work costs, by kernel name, in multiply-adds of the full-tile matmul
    * (matmul_v3 in the defaults; only the ratios matter): a
    * multiply-add for the matmuls (padding included: see `CostedDescriptor.costBlock`), one
@@ -63,6 +69,8 @@ export const DEFAULT_TUNING: Tuning = {
   // backpropagated, the sparse kernels took 0.37–0.58× the matmuls' time at 5% kept, 0.73–0.93×
   // at 15%, 0.97–1.23× at 20%, 1.5–2.2× at 30%.
   sparseTrainingBelow: 0.2,
+  // 2.8× sparse_train_forward's speed on the seed network's first layer (BENCHMARKS.md, "The pruned layer's own program in training").
+  unrolledTrainingForward: true,
   costs: {
     // The quiet runs of BENCHMARKS.md: v3 15–19 GFLOP/s on full tiles, v2 8.5 on 1024³; v4
     // 3.4–3.5 G multiply-adds/s on 4096² at M = 16–24 against 14 for v3 (its tiles padded to

@@ -146,7 +146,7 @@ describe.skipIf(!gpu.context)(`training the pruned network as the smaller one on
     });
   }
 
-  it('a trainer made with final masks keeps the mask of a layer that runs its own program: the same masks pass, a changed one is refused', async () => {
+  it('a trainer made with final masks keeps the mask of a layer that runs its own program (a changed one is refused), unless the tuning prefers the CSR kernel', async () => {
     const net = initNetwork([784, 24, 10], 3);
     net.masks[0]!.forEach((_, p) => (net.masks[0]![p] = p % 17 === 0 ? 1 : 0));
     const trainer = await GpuTrainer.create(ctx, net, train, trainConfig(SMALL_SEED_RECIPE), undefined, { masksFinal: true });
@@ -158,6 +158,16 @@ describe.skipIf(!gpu.context)(`training the pruned network as the smaller one on
       await expect(trainer.setMasks(changed)).rejects.toThrow(/layer 0's forward pass runs the program of its mask, made as final/);
     } finally {
       trainer.dispose();
+    }
+    // A tuning that found the CSR kernel faster keeps it, and the masks free.
+    const before = ctx.tuning;
+    ctx.tuning = { ...before, unrolledTrainingForward: false };
+    try {
+      const csr = await GpuTrainer.create(ctx, net, train, trainConfig(SMALL_SEED_RECIPE), undefined, { masksFinal: true });
+      expect(csr.lastBatchDispatches()[0]!.kernel.name).toMatch(/^sparse_train_forward\[/);
+      csr.dispose();
+    } finally {
+      ctx.tuning = before;
     }
   });
 });

@@ -93,6 +93,9 @@ describe.skipIf(!gpu.context)(`tune ${gpu.label}`, () => {
     expect([DEFAULT_TUNING.sampleMajorMaxFeatures, 39]).toContain(tuning.sampleMajorMaxFeatures);
     expect(tuning.sparseTrainingBelow).toBe(Number(tuned('sparseTrainingBelow')));
     expect([0, ...SMALL.trainingDensities, 1, DEFAULT_TUNING.sparseTrainingBelow]).toContain(tuning.sparseTrainingBelow);
+    // sparse_unrolled's training form: timed on each layer below the default crossover (both at 10% kept), against sparse_train_forward.
+    expect(result.cases.filter((c) => c.kernel.startsWith('sparse_unrolled') && c.shape.startsWith(`${SMALL.trainBatch}x`))).toHaveLength(SMALL.sizes.length - 1);
+    expect(tuning.unrolledTrainingForward).toBe(tuned('unrolledTrainingForward') === 'true');
     // The sparse training kernels' geometries are measured too; one other than the default goes into the tuning.
     for (const variants of Object.values(SPARSE_TRAINING_VARIANTS)) {
       const own = variants[0];
@@ -103,7 +106,8 @@ describe.skipIf(!gpu.context)(`tune ${gpu.label}`, () => {
       expect(tuning.geometry[own.name], own.name).toEqual(picked === own ? undefined : picked.geometry);
     }
     // sparse_unrolled is timed on each layer written into its program, and costed against the full-tile matmul.
-    expect(result.cases.filter((c) => c.kernel.startsWith('sparse_unrolled')).length).toBe(SMALL.inferBatches.length * (SMALL.sizes.length - 1));
+    const unrolledCases = result.cases.filter((c) => c.kernel.startsWith('sparse_unrolled'));
+    expect(unrolledCases.filter((c) => !c.shape.startsWith(`${SMALL.trainBatch}x`))).toHaveLength(SMALL.inferBatches.length * (SMALL.sizes.length - 1));
     expect(Number(tuned('costs.sparse_unrolled').replace(' (not used)', ''))).toBeGreaterThan(0);
     expect(tuning.costs.sparse_unrolled === undefined).toBe(tuned('costs') === 'default costs');
     expect(result.cases.every((c) => c.ms > 0)).toBe(true);

@@ -82,6 +82,7 @@ describe('FileTuningStore', () => {
     ['not JSON', '{"format": "webgpu-prune tuning", "entr', /not valid JSON/],
     ['another file', '{"name": "something else"}', /not a webgpu-prune tuning file/],
     ['a bad value', JSON.stringify({ format: 'webgpu-prune tuning', entries: [{ ...entryFor(ADAPTER, TUNED), tuning: { ...TUNED, fullTileMatmul: 4 } }] }), /fullTileMatmul is not 2 or 3/],
+    ['a flag that is not true or false', JSON.stringify({ format: 'webgpu-prune tuning', entries: [{ ...entryFor(ADAPTER, TUNED), tuning: { ...TUNED, unrolledTrainingForward: 'yes' } }] }), /unrolledTrainingForward is not true or false/],
     ['a density out of range', JSON.stringify({ format: 'webgpu-prune tuning', entries: [{ ...entryFor(ADAPTER, TUNED), tuning: { ...TUNED, sparseTrainingBelow: 1.5 } }] }), /sparseTrainingBelow is not a number from 0 to 1/],
     ['a missing key field', JSON.stringify({ format: 'webgpu-prune tuning', entries: [{ ...entryFor(ADAPTER, TUNED), key: { vendor: 'mesa' } }] }), /key\.architecture/],
   ])('a cache file with %s: one warning line, and the defaults', async (_, text, reason) => {
@@ -105,6 +106,16 @@ describe('an entry written before the sparse training kernels', () => {
     await s.save(entryFor(ADAPTER, TUNED));
     writeFileSync(path, JSON.stringify({ format: 'webgpu-prune tuning', entries: [{ ...entryFor(ADAPTER, TUNED), tuning: older }] }));
     expect((await s.load(tuningKey(ADAPTER, PACKAGE_VERSION)))?.tuning).toEqual(TUNED);
+  });
+});
+
+describe('an entry written before sparse_unrolled\'s training form', () => {
+  it('has no unrolledTrainingForward and runs the default', async () => {
+    const { store: s, path } = store();
+    const { unrolledTrainingForward: _, ...older } = TUNED;
+    await s.save(entryFor(ADAPTER, TUNED));
+    writeFileSync(path, JSON.stringify({ format: 'webgpu-prune tuning', entries: [{ ...entryFor(ADAPTER, TUNED), tuning: older }] }));
+    expect((await s.load(tuningKey(ADAPTER, PACKAGE_VERSION)))?.tuning).toEqual({ ...TUNED, unrolledTrainingForward: DEFAULT_TUNING.unrolledTrainingForward });
   });
 });
 
@@ -134,8 +145,9 @@ describe('useCachedTuning', () => {
 
 describe('summarizeTuning', () => {
   it('says what runs on the adapter: the tuned versions with subgroups, v2 without', () => {
-    expect(summarizeTuning(TUNED, ADAPTER)).toBe('matmul v3 (v4 up to 32 rows); sparse v1 below batch 16, else v3; sparse training below 20% kept; geometry matmul_v2 V2_WG 8 V2_TK 16; measured costs');
-    expect(summarizeTuning(DEFAULT_TUNING, { ...ADAPTER, features: [] })).toBe("matmul v2 (v4 up to 64 rows); sparse v1 below batch 64, else v2; sparse training below 20% kept; the descriptors' geometry; default costs");
+    expect(summarizeTuning(TUNED, ADAPTER)).toBe('matmul v3 (v4 up to 32 rows); sparse v1 below batch 16, else v3; sparse training below 20% kept, its forward pass unrolled once the masks are final; geometry matmul_v2 V2_WG 8 V2_TK 16; measured costs');
+    expect(summarizeTuning({ ...TUNED, unrolledTrainingForward: false }, ADAPTER)).toContain('; sparse training below 20% kept; geometry');
+    expect(summarizeTuning(DEFAULT_TUNING, { ...ADAPTER, features: [] })).toBe("matmul v2 (v4 up to 64 rows); sparse v1 below batch 64, else v2; sparse training below 20% kept, its forward pass unrolled once the masks are final; the descriptors' geometry; default costs");
   });
 });
 

@@ -99,23 +99,19 @@ describe('FileTuningStore', () => {
   });
 });
 
-describe('an entry written before the sparse training kernels', () => {
-  it('has no sparseTrainingBelow and runs the default', async () => {
+describe('an entry written before a choice was tuned', () => {
+  // TUNED keeps the defaults of both, so a default filled in reads back as TUNED.
+  it.each([
+    ['sparseTrainingBelow', 'the sparse training kernels'],
+    ['unrolledTrainingForward', "sparse_unrolled's training form"],
+  ] as const)('has no %s (written before %s) and runs the default', async (field, _introduced) => {
     const { store: s, path } = store();
-    const { sparseTrainingBelow: _, ...older } = TUNED;
+    const older: Partial<Tuning> = { ...TUNED };
+    delete older[field];
     await s.save(entryFor(ADAPTER, TUNED));
     writeFileSync(path, JSON.stringify({ format: 'webgpu-prune tuning', entries: [{ ...entryFor(ADAPTER, TUNED), tuning: older }] }));
+    expect(TUNED[field]).toBe(DEFAULT_TUNING[field]);
     expect((await s.load(tuningKey(ADAPTER, PACKAGE_VERSION)))?.tuning).toEqual(TUNED);
-  });
-});
-
-describe('an entry written before sparse_unrolled\'s training form', () => {
-  it('has no unrolledTrainingForward and runs the default', async () => {
-    const { store: s, path } = store();
-    const { unrolledTrainingForward: _, ...older } = TUNED;
-    await s.save(entryFor(ADAPTER, TUNED));
-    writeFileSync(path, JSON.stringify({ format: 'webgpu-prune tuning', entries: [{ ...entryFor(ADAPTER, TUNED), tuning: older }] }));
-    expect((await s.load(tuningKey(ADAPTER, PACKAGE_VERSION)))?.tuning).toEqual({ ...TUNED, unrolledTrainingForward: DEFAULT_TUNING.unrolledTrainingForward });
   });
 });
 

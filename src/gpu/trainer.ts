@@ -29,7 +29,9 @@
  * apply_mask and state() are the dense layer's; another rule's update runs as for a dense
  * layer. The index of kept positions is built on the CPU from the mask when the trainer is made
  * and at setMasks, which may keep no more of such a layer's weights than it had then (regrowth
- * moves weights, and keeps their count).
+ * moves weights, and keeps their count). Made with final masks (`GpuTrainerOptions.masksFinal`),
+ * such a layer's forward pass runs a program generated from its mask instead
+ * (src/gpu/sparse-unrolled.ts), which reads the kept weights of W[l] through workgroup memory.
  * A skipped sample's gradient is 0, so the backward pass needs only the n packed rows: the gathers
  * and the input-gradient matmuls run ⌈n/tile rows⌉ row tiles, whose counts reach the dispatches
  * through an indirect buffer written on the GPU, and the weight-gradient matmul sums the first n
@@ -88,8 +90,9 @@ export interface GpuTrainerOptions {
   layerKernels?: LayerKernelChoice;
   /**
    * The masks will not change (no pruning pass is left): a sparse layer's forward pass may then
-   * run its own program, generated from its mask (sparse_unrolled's training form), and
-   * `setMasks` refuses masks that change such a layer.
+   * run its own program, generated from its mask (sparse_unrolled's training form, where it fits
+   * and `Tuning.unrolledTrainingForward` holds), and `setMasks` refuses masks that change such a
+   * layer.
    */
   masksFinal?: boolean;
 }

@@ -161,7 +161,7 @@ function programBlocks({ inSize, outSize, indptr, indices }: UnrolledStructure):
  * of the samples inside the batch. `weight(product, n)` writes the weight of the program's n-th
  * product.
  */
-export function unrolledBody(structure: UnrolledStructure, weight: (product: Product, n: number) => string): string {
+function unrolledBody(structure: UnrolledStructure, weight: (product: Product, n: number) => string): string {
   const lines = [`  var row: array<f32, ${structure.inSize}>;`, '  for (var i = 0u; i < params.in_size; i++) {', '    row[i] = x[xs + i * fs];', '  }'];
   let n = 0;
   for (const { first, end, inputs } of programBlocks(structure)) {

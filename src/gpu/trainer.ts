@@ -346,10 +346,10 @@ export class GpuTrainer implements Trainer {
       if (!options.masksFinal || !ctx.tuning.unrolledTrainingForward || !structure || !unrollableForTraining(ctx, structure)) return null;
       const { descriptor, kept } = unrolledTrainingForwardFor(ctx, structure);
       const params = uniformBuffer(ctx, `layer ${l} sparse_unrolled params`, sparseParams(batch, structure, l + 1 < layers, 'sample-major', 'sample-major'));
-      owned.push(params);
-      return { descriptor, kept: uploadBuffer(ctx, `layer ${l} kept weights, program order`, kept), params, nonzeros: kept.length };
+      const keptBuffer = uploadBuffer(ctx, `layer ${l} kept weights, program order`, kept);
+      owned.push(params, keptBuffer);
+      return { descriptor, kept: keptBuffer, params, nonzeros: kept.length };
     });
-    for (const u of unrolled) if (u) owned.push(u.kept);
     const velocityLabel = rule === 'seed' ? 'velocities' : rule === 'momentum' ? 'momentum buffers' : 'first moments';
     const velocityBuffers = rule === 'sgd' ? [] : perLayer(velocityLabel, startState.velocities);
     const secondMoments = isAdam(rule) ? perLayer('second moments', startState.secondMoments) : [];

@@ -86,17 +86,19 @@ export function unrollable(layer: UnrolledLayer): boolean {
 }
 
 /** Whether a layer's structure fits the program: 1 to `UNROLLED_MAX_NONZEROS` weights and at most `UNROLLED_MAX_INPUTS` inputs. */
-function unrollableStructure({ inSize, indptr }: UnrolledStructure): boolean {
-  const nonzeros = indptr[indptr.length - 1]!;
-  return nonzeros >= 1 && nonzeros <= UNROLLED_MAX_NONZEROS && inSize <= UNROLLED_MAX_INPUTS;
+function unrollableStructure(structure: UnrolledStructure): boolean {
+  const nonzeros = nonzerosOf(structure);
+  return nonzeros >= 1 && nonzeros <= UNROLLED_MAX_NONZEROS && structure.inSize <= UNROLLED_MAX_INPUTS;
 }
+
+const nonzerosOf = ({ indptr, outSize }: UnrolledStructure): number => indptr[outSize]!;
 
 /**
  * Whether the training form may run a pruned layer on this device: its structure fits the
  * program (`unrollable`), and its kept weights fit the workgroup memory they are copied into.
  */
 export function unrollableForTraining(ctx: GpuContext, structure: UnrolledStructure): boolean {
-  return unrollableStructure(structure) && structure.indptr[structure.outSize]! * F32 <= ctx.device.limits.maxComputeWorkgroupStorageSize;
+  return unrollableStructure(structure) && nonzerosOf(structure) * F32 <= ctx.device.limits.maxComputeWorkgroupStorageSize;
 }
 
 /**
@@ -212,8 +214,9 @@ export function unrolledSparseKernel(layer: UnrolledLayer, geometry: { WG: numbe
 }
 
 /** Throws for a structure no program can be generated for: no weight (it would read no input), or too many inputs for the private row. */
-function checkStructure({ inSize, indptr, outSize }: UnrolledStructure): void {
-  if (indptr[outSize] === 0) throw new KernelError(`${SPARSE_UNROLLED}: the layer keeps no weight, so the program would read no input`);
+function checkStructure(structure: UnrolledStructure): void {
+  const { inSize } = structure;
+  if (nonzerosOf(structure) === 0) throw new KernelError(`${SPARSE_UNROLLED}: the layer keeps no weight, so the program would read no input`);
   if (inSize > UNROLLED_MAX_INPUTS) throw new KernelError(`${SPARSE_UNROLLED}: the layer has ${inSize} inputs, more than the ${UNROLLED_MAX_INPUTS} its program can hold per sample`);
 }
 
@@ -226,7 +229,7 @@ function checkStructure({ inSize, indptr, outSize }: UnrolledStructure): void {
 export function unrolledTrainingForward(structure: UnrolledStructure, geometry: { WG: number } = SPARSE_UNROLLED_GEOMETRIES[0]!): { descriptor: KernelDescriptor<SparseShape, { WG: number }>; kept: Uint32Array } {
   checkStructure(structure);
   const { inSize, outSize, indices } = structure;
-  const nonzeros = structure.indptr[outSize]!;
+  const nonzeros = nonzerosOf(structure);
   const kept = new Uint32Array(nonzeros);
   const body = unrolledBody(structure, ({ k, o }, n) => {
     kept[n] = indices[k]! * outSize + o;

@@ -18,7 +18,8 @@ import {
   type LrSchedule,
   type OptimizerKind,
 } from '../train/optimizer';
-import type { PruneSchedule } from '../prune/schedule';
+import type { PruneSchedule, SparsityTarget } from '../prune/schedule';
+import type { PruneScore, SparsityScope } from '../prune/unstructured';
 import { DISTILL_DEFAULTS } from '../train/distill';
 import { validateSizes } from '../model/network';
 import { UserError } from '../util/errors';
@@ -92,6 +93,8 @@ export interface PruneCommand {
   sparsity?: number;
   layerSparsity?: number[];
   scope: 'global' | 'layer';
+  /** With --sparsity or --layer-sparsity: what is ranked. */
+  score: PruneScore;
   structured: boolean;
   /** With --structured: keep this fraction of each hidden layer's neurons (weakest by L2 norm go). */
   keepNeurons?: number;
@@ -248,6 +251,12 @@ export const trainOptions = {
     describe: 'Instead of --sparsity/--final-sparsity: one target per layer, comma-separated (e.g. 0.96,0.93,0.75)',
   },
   scope: { choices: ['global', 'layer'] as const, default: 'global' as const, describe: 'Rank weights across the network or within each layer' },
+  'prune-score': {
+    choices: ['magnitude', 'lookahead'] as const,
+    default: 'magnitude' as const,
+    describe: 'With a sparsity target: rank weights by |w|, or by lookahead (Park et al. 2020: |w| times the norms of the weights into ' +
+      'the neuron it reads and out of the neuron it feeds), which ranks weights that can no longer reach the output last',
+  },
   'prune-start': { type: 'number', describe: 'With --schedule gradual: first pruning epoch (1-based; default 10% of epochs)' },
   'prune-end': { type: 'number', describe: 'With --schedule gradual: last pruning epoch (1-based; default 60% of epochs)' },
   'prune-every': { type: 'number', default: 1, describe: 'With --schedule gradual: epochs between pruning steps' },
@@ -323,6 +332,12 @@ export const pruneOptions = {
   sparsity: { type: 'number', describe: 'Drop the smallest weights until this fraction is gone' },
   'layer-sparsity': { type: 'string', describe: 'One sparsity per layer, comma-separated (e.g. 0.95,0.9,0.5)' },
   scope: { choices: ['global', 'layer'] as const, default: 'global' as const, describe: 'With --sparsity: rank weights across the network or per layer' },
+  'prune-score': {
+    choices: ['magnitude', 'lookahead'] as const,
+    default: 'magnitude' as const,
+    describe: 'With --sparsity or --layer-sparsity: rank weights by |w|, or by lookahead (|w| times the norms of the weights into the ' +
+      'neuron it reads and out of the neuron it feeds)',
+  },
   structured: { type: 'boolean', default: false, describe: 'Then remove every neuron that can no longer affect the output' },
   'keep-neurons': { type: 'number', describe: 'With --structured: also keep only this fraction (0 < f ≤ 1) of each hidden layer, at least one neuron (weakest by L2 norm go)' },
   ...jsonOption,
@@ -570,7 +585,7 @@ function checkScheduleFlags(raw: Raw, argv: readonly string[]): void {
   const readers: [readonly string[], readonly string[]][] = [
     [SCHEDULE_FLAGS.once, ['once']],
     [SCHEDULE_FLAGS.gradual, ['gradual']],
-    [['layer-sparsity', 'scope'], ['once', 'gradual']],
+    [['layer-sparsity', 'scope', 'prune-score'], ['once', 'gradual']],
   ];
   for (const [flags, kinds] of readers) {
     const flag = flags.find((f) => given(argv, f));
@@ -580,6 +595,9 @@ function checkScheduleFlags(raw: Raw, argv: readonly string[]): void {
   // --layer-sparsity is per layer already.
   if (given(argv, 'scope') && (raw['layer-sparsity'] !== undefined || (kind === 'once' && raw.sparsity === undefined))) {
     throw new UserError(`--scope goes with ${kind === 'once' ? '--sparsity' : '--final-sparsity'}, not ${raw['layer-sparsity'] !== undefined ? '--layer-sparsity' : '--threshold'}`);
+  }
+  if (given(argv, 'prune-score') && kind === 'once' && raw.sparsity === undefined && raw['layer-sparsity'] === undefined) {
+    throw new UserError('--prune-score goes with --sparsity or --layer-sparsity, not --threshold (a threshold is a cut on |w|)');
   }
 }
 
@@ -604,7 +622,7 @@ function pruneSchedule(raw: Raw, argv: readonly string[], epochs: number, layers
       throw new UserError('give one of --threshold, --sparsity, --layer-sparsity');
     }
     const sparsity = layerSparsity(raw, layers) ?? fraction(raw, 'sparsity', { open: true });
-    if (sparsity !== undefined) return { kind: 'once-sparsity', epoch, sparsity, scope: sparsityScope(raw, sparsity) };
+    if (sparsity !== undefined) return { kind: 'once-sparsity', epoch, sparsity, ...sparsityRanking(raw, sparsity) };
     const threshold = (raw.threshold as number | undefined) ?? 0.01;
     if (!Number.isFinite(threshold) || threshold < 0) throw new UserError(`--threshold must be ≥ 0, got ${threshold}`);
     return { kind: 'once', epoch, threshold };
@@ -616,7 +634,7 @@ function pruneSchedule(raw: Raw, argv: readonly string[], epochs: number, layers
   const sparsity = layerSparsity(raw, layers) ?? fraction(raw, 'final-sparsity', { open: true })!;
   if (typeof sparsity === 'number' && sparsity < initialSparsity) throw new UserError('--final-sparsity must be at least --initial-sparsity');
   if (typeof sparsity !== 'number' && sparsity.some((s) => s < initialSparsity)) throw new UserError('every --layer-sparsity value must be at least --initial-sparsity');
-  const schedule: PruneSchedule = { kind: 'gradual', start, end, every: positiveInteger(raw, 'prune-every'), initialSparsity, sparsity, scope: sparsityScope(raw, sparsity) };
+  const schedule: PruneSchedule = { kind: 'gradual', start, end, every: positiveInteger(raw, 'prune-every'), initialSparsity, sparsity, ...sparsityRanking(raw, sparsity) };
   const regrow = fraction(raw, 'regrow', { open: true }) ?? 0;
   if (regrow === 0) {
     if (raw['regrow-end'] !== undefined) throw new UserError('--regrow-end needs --regrow above 0');
@@ -670,9 +688,14 @@ function updateRule(raw: Raw, epochs: number): UpdateRuleFields {
   return fields;
 }
 
-/** A list of per-layer targets is ranked within each layer, whatever --scope says. */
-function sparsityScope(raw: Raw, sparsity: number | number[]): 'global' | 'layer' {
-  return typeof sparsity === 'number' ? (raw.scope as 'global' | 'layer') : 'layer';
+/**
+ * Where and by what a sparsity target ranks: a list of per-layer targets within each layer,
+ * whatever --scope says. The default magnitude adds nothing, so that such recipes stay as they were.
+ */
+function sparsityRanking(raw: Raw, sparsity: number | number[]): Omit<SparsityTarget, 'sparsity'> {
+  const scope = typeof sparsity === 'number' ? (raw.scope as SparsityScope) : 'layer';
+  const score = raw['prune-score'] as PruneScore;
+  return score === 'magnitude' ? { scope } : { scope, score };
 }
 
 /** `--layer-sparsity`: one fraction in [0, 1) per weight layer. */
@@ -687,7 +710,7 @@ function layerSparsity(raw: Raw, layers: number): number[] | undefined {
 /** The train flags that make up the recipe: fixed once a run has started. */
 const RECIPE_FLAGS = [
   'epochs', 'batch-size', 'optimizer', 'lr', 'momentum', 'weight-decay', 'beta1', 'beta2', 'eps', 'lr-schedule', 'warmup', 'factor', 'confidence', 'seed', 'shuffle', 'bias', 'shift', 'teacher', 'distill-weight', 'temperature', 'sizes', 'schedule', 'prune-epoch', 'threshold',
-  'sparsity', 'initial-sparsity', 'final-sparsity', 'layer-sparsity', 'scope', 'prune-start', 'prune-end', 'prune-every', 'regrow', 'regrow-end',
+  'sparsity', 'initial-sparsity', 'final-sparsity', 'layer-sparsity', 'scope', 'prune-score', 'prune-start', 'prune-end', 'prune-every', 'regrow', 'regrow-end',
 ] as const;
 
 /** Train options that make no sense in a recipe file: itself, and continuing another run. */
@@ -826,6 +849,9 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
       }
       if (keepNeurons !== undefined && !raw.structured) throw new UserError('--keep-neurons goes with --structured');
       if (given(argv, 'scope') && raw.sparsity === undefined) throw new UserError('--scope goes with --sparsity (it says where the fraction is ranked)');
+      if (given(argv, 'prune-score') && raw.sparsity === undefined && layerSparsity === undefined) {
+        throw new UserError('--prune-score goes with --sparsity or --layer-sparsity (it says what is ranked)');
+      }
       return {
         name,
         model: raw.model as string,
@@ -834,6 +860,7 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
         sparsity: fraction(raw, 'sparsity', { open: true }),
         layerSparsity,
         scope: raw.scope as 'global' | 'layer',
+        score: raw['prune-score'] as PruneScore,
         structured: raw.structured as boolean,
         keepNeurons,
         json,

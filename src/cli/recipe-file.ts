@@ -12,6 +12,7 @@ import { readModelFile } from '../node/files';
 import { recipeProblem } from '../train/checkpoint';
 import { SHIPPED_RECIPE_NAMES, shippedRecipe } from '../train/shipped-recipes';
 import { defaultSchedule, usesMomentum } from '../train/optimizer';
+import type { SparsityTarget } from '../prune/schedule';
 import type { Recipe } from '../train/recipe';
 import { UserError } from '../util/errors';
 import { printable } from '../util/format';
@@ -119,15 +120,17 @@ export function recipeOptions(recipe: Recipe): Record<string, unknown> {
   for (const [key, value] of Object.entries(optional)) if (value !== undefined) options[key] = value;
   if (recipe.distill) Object.assign(options, { teacher: recipe.distill.teacher, 'distill-weight': recipe.distill.weight, temperature: recipe.distill.temperature });
   const prune = recipe.prune;
-  const target = (sparsityKey: string, sparsity: number | number[], scope: string): Record<string, unknown> =>
-    typeof sparsity === 'number' ? { [sparsityKey]: sparsity, scope } : { 'layer-sparsity': sparsity.join(',') };
+  const target = (sparsityKey: string, { sparsity, scope, score }: SparsityTarget): Record<string, unknown> => ({
+    ...(typeof sparsity === 'number' ? { [sparsityKey]: sparsity, scope } : { 'layer-sparsity': sparsity.join(',') }),
+    ...(score ? { 'prune-score': score } : {}),
+  });
   switch (prune.kind) {
     case 'none':
       return { ...options, schedule: 'none' };
     case 'once':
       return { ...options, schedule: 'once', 'prune-epoch': prune.epoch + 1, threshold: prune.threshold };
     case 'once-sparsity':
-      return { ...options, schedule: 'once', 'prune-epoch': prune.epoch + 1, ...target('sparsity', prune.sparsity, prune.scope) };
+      return { ...options, schedule: 'once', 'prune-epoch': prune.epoch + 1, ...target('sparsity', prune) };
     case 'gradual':
       return {
         ...options,
@@ -136,7 +139,7 @@ export function recipeOptions(recipe: Recipe): Record<string, unknown> {
         'prune-end': prune.end + 1,
         'prune-every': prune.every,
         'initial-sparsity': prune.initialSparsity,
-        ...target('final-sparsity', prune.sparsity, prune.scope),
+        ...target('final-sparsity', prune),
         ...(prune.regrow ? { regrow: prune.regrow.fraction, 'regrow-end': prune.regrow.end + 1 } : {}),
       };
   }

@@ -9,6 +9,7 @@
 import { allocateActivations, forwardSample } from '../cpu/forward';
 import { backpropSample, softmaxInPlace } from '../cpu/trainer';
 import type { Network } from '../model/network';
+import { weightScores, type PruneScore } from './unstructured';
 
 /** Samples a pass reads for its gradients: the first of the epoch's order. */
 export const REGROWTH_SAMPLES = 2000;
@@ -41,11 +42,13 @@ export function denseGradients(
 /**
  * Moves `fraction` of each layer's kept weights (rounded; fewer where fewer pruned positions have
  * a nonzero gradient): grows the pruned positions of largest |gradient| (mask 1, weight 0) and
- * drops as many kept weights of smallest |w| (mask 0, weight 0). Ties go to the lower position.
- * Returns the weights moved per layer.
+ * drops as many kept weights of smallest `score` (mask 0, weight 0; the pruning passes' ranking,
+ * taken before anything moves). Ties go to the lower position. Returns the weights moved per layer.
  */
-export function regrow(net: Network, gradients: readonly Float32Array[], fraction: number): number[] {
+export function regrow(net: Network, gradients: readonly Float32Array[], fraction: number, score: PruneScore = 'magnitude'): number[] {
+  const scores = weightScores(net, score);
   return net.weights.map((w, l) => {
+    const s = scores[l]!;
     const mask = net.masks[l]!;
     const g = gradients[l]!;
     const kept: number[] = [];
@@ -56,7 +59,7 @@ export function regrow(net: Network, gradients: readonly Float32Array[], fractio
     }
     const n = Math.min(Math.round(fraction * kept.length), growable.length);
     growable.sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!) || a - b);
-    kept.sort((a, b) => Math.abs(w[a]!) - Math.abs(w[b]!) || a - b);
+    kept.sort((a, b) => s[a]! - s[b]! || a - b);
     for (let i = 0; i < n; i++) {
       mask[kept[i]!] = 0;
       w[kept[i]!] = 0;

@@ -10,7 +10,7 @@
  *   kept weights to where the gradient is largest, and the passes go on at the final sparsity,
  *   moving weights only, until `regrow.end`.
  */
-import type { SparsityScope } from './unstructured';
+import type { PruneScore, SparsityScope } from './unstructured';
 
 /**
  * A sparsity target: one fraction, ranked across the network (`global`) or within each layer
@@ -19,6 +19,8 @@ import type { SparsityScope } from './unstructured';
 export interface SparsityTarget {
   sparsity: number | number[];
   scope: SparsityScope;
+  /** What the passes rank (and regrowth drops) by (absent: magnitude, as recipes written before it was an option). */
+  score?: PruneScore;
 }
 
 /** Regrowth in a gradual schedule (RigL-style, src/prune/regrow.ts). */

@@ -9,7 +9,7 @@ import { DotNetRandom, type DotNetRandomState } from '../model/dotnet-random';
 import { keptTotal, totalWeights, type Network } from '../model/network';
 import { denseGradients, regrow, REGROWTH_SAMPLES } from '../prune/regrow';
 import { gradualTarget, regrowthFraction } from '../prune/schedule';
-import { pruneByThreshold, pruneToSparsity, type PruneResult } from '../prune/unstructured';
+import { pruneByThreshold, pruneToSparsity, sparsityRule, type PruneResult, type PruneScore } from '../prune/unstructured';
 import type { Checkpoint } from './checkpoint';
 import { CompactTrainer, type CompactTraining } from './compact-training';
 import { softTargets, type Teacher } from './distill';
@@ -278,21 +278,28 @@ async function trainEpochs(
  * The recipe's pruning pass after epoch `epoch` (0-based), or null when it has none; `regrowth` is
  * the share of kept weights the pass moves, null when the schedule does not regrow.
  */
-function pruningAt(recipe: Recipe, epoch: number): { apply: (net: Network) => PruneResult; rule: string; regrowth: number | null } | null {
+function pruningAt(
+  recipe: Recipe,
+  epoch: number,
+): { apply: (net: Network) => PruneResult; rule: string; regrowth: number | null; score?: PruneScore } | null {
   const schedule = recipe.prune;
   if (schedule.kind === 'once' && epoch === schedule.epoch) {
     return { apply: (net) => pruneByThreshold(net, schedule.threshold), rule: `w² < ${schedule.threshold}`, regrowth: null };
   }
   if (schedule.kind === 'once-sparsity' && epoch === schedule.epoch) {
-    return { apply: (net) => pruneToSparsity(net, schedule.sparsity, schedule.scope), rule: `${schedule.scope} sparsity ${schedule.sparsity}`, regrowth: null };
+    return {
+      apply: (net) => pruneToSparsity(net, schedule.sparsity, schedule.scope, schedule.score),
+      rule: sparsityRule(String(schedule.sparsity), schedule.scope, schedule.score),
+      regrowth: null,
+    };
   }
   if (schedule.kind === 'gradual') {
     const target = gradualTarget(schedule, epoch);
     if (target === null) return null;
     const regrowth = schedule.regrow ? regrowthFraction(schedule, epoch) : null;
     const sparsity = typeof target === 'number' ? target.toFixed(4) : target.map((t) => t.toFixed(4)).join(',');
-    const rule = `gradual ${schedule.scope} sparsity ${sparsity}${regrowth === null ? '' : `, regrowth ${regrowth.toFixed(4)}`}`;
-    return { apply: (net) => pruneToSparsity(net, target, schedule.scope), rule, regrowth };
+    const rule = `gradual ${sparsityRule(sparsity, schedule.scope, schedule.score)}${regrowth === null ? '' : `, regrowth ${regrowth.toFixed(4)}`}`;
+    return { apply: (net) => pruneToSparsity(net, target, schedule.scope, schedule.score), rule, regrowth, score: schedule.score };
   }
   return null;
 }
@@ -317,7 +324,7 @@ async function prunePass(trainer: Trainer, recipe: Recipe, epoch: number, gradie
   const result: PruningPass = { ...pruning.apply(net), rule: pruning.rule };
   if (pruning.regrowth !== null) {
     const { inputs, labels, samples } = gradientSamples();
-    result.moved = pruning.regrowth > 0 ? regrow(net, denseGradients(net, inputs, labels, samples), pruning.regrowth) : net.weights.map(() => 0);
+    result.moved = pruning.regrowth > 0 ? regrow(net, denseGradients(net, inputs, labels, samples), pruning.regrowth, pruning.score) : net.weights.map(() => 0);
   }
   await trainer.setMasks(net.masks);
   return result;

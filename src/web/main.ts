@@ -288,7 +288,11 @@ function pruneRequest(): PruneRequest {
   const rule = String(data.get('rule'));
   const text = String(data.get('value')).trim();
   const value = Number(text);
-  const request: PruneRequest = { scope: data.get('scope') === 'layer' ? 'layer' : 'global', structured: data.get('structured') !== null };
+  const request: PruneRequest = {
+    scope: data.get('scope') === 'layer' ? 'layer' : 'global',
+    score: data.get('prune-score') === 'lookahead' ? 'lookahead' : 'magnitude',
+    structured: data.get('structured') !== null,
+  };
   if (rule === 'threshold' || rule === 'sparsity') {
     if (text === '' || !Number.isFinite(value) || value < 0 || (rule === 'sparsity' && value >= 1)) throw new UserError(`${rule} must be ${rule === 'sparsity' ? 'a fraction in [0, 1)' : 'a number ≥ 0'}, got "${text}"`);
     request[rule] = value;

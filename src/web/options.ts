@@ -5,7 +5,8 @@
  */
 import { isShift, SHIFT_RANGE } from '../data/augment';
 import { validateSizes } from '../model/network';
-import type { PruneSchedule } from '../prune/schedule';
+import type { PruneSchedule, SparsityTarget } from '../prune/schedule';
+import type { SparsityScope } from '../prune/unstructured';
 import { ADAM_DEFAULTS, defaultSchedule, isAdam, OPTIMIZER_DEFAULTS, usesMomentum, type LrSchedule, type OptimizerKind } from '../train/optimizer';
 import { SEED_RECIPE, type Recipe } from '../train/recipe';
 import { SHIPPED_RECIPES } from '../train/shipped-recipes';
@@ -54,6 +55,7 @@ export const OPTION_DEFAULTS: Readonly<Record<string, string>> = {
   'final-sparsity': '0.95',
   'layer-sparsity': '',
   scope: 'global',
+  'prune-score': 'magnitude',
   'prune-start': '',
   'prune-end': '',
   'prune-every': '1',
@@ -149,12 +151,16 @@ function epochOption(get: Get, name: string, epochs: number, fallback: number): 
 function schedule(get: Get, epochs: number, layers: number): PruneSchedule {
   const kind = get('schedule');
   const layerSparsity = optional(get, 'layer-sparsity', (g, n) => list(g, n, layers, (v) => v >= 0 && v < 1, 'fractions in [0, 1)'));
-  const scope = get('scope') === 'layer' || layerSparsity ? 'layer' : 'global';
+  const scope: SparsityScope = get('scope') === 'layer' || layerSparsity ? 'layer' : 'global';
+  const score = get('prune-score');
+  if (score !== 'magnitude' && score !== 'lookahead') throw new UserError(`prune-score must be magnitude or lookahead, got "${score}"`);
+  // The default magnitude adds nothing, so that such recipes stay as they were (as on the command line).
+  const ranking: Omit<SparsityTarget, 'sparsity'> = score === 'magnitude' ? { scope } : { scope, score };
   if (kind === 'none') return { kind };
   if (kind === 'once') {
     const epoch = epochOption(get, 'prune-epoch', epochs, Math.floor(epochs / 2) + 1);
     const sparsity = layerSparsity ?? optional(get, 'sparsity', fraction);
-    if (sparsity !== undefined) return { kind: 'once-sparsity', epoch, sparsity, scope };
+    if (sparsity !== undefined) return { kind: 'once-sparsity', epoch, sparsity, ...ranking };
     return { kind, epoch, threshold: optional(get, 'threshold', (g, n) => number(g, n, (v) => v >= 0, 'a number ≥ 0')) ?? 0.01 };
   }
   if (kind !== 'gradual') throw new UserError(`schedule must be once, gradual or none, got "${kind}"`);
@@ -163,7 +169,7 @@ function schedule(get: Get, epochs: number, layers: number): PruneSchedule {
   if (end < start) throw new UserError(`prune-end (${end + 1}) comes before prune-start (${start + 1})`);
   const initialSparsity = fraction(get, 'initial-sparsity');
   const sparsity = layerSparsity ?? fraction(get, 'final-sparsity');
-  const gradual: PruneSchedule = { kind, start, end, every: positiveInteger(get, 'prune-every'), initialSparsity, sparsity, scope };
+  const gradual: PruneSchedule = { kind, start, end, every: positiveInteger(get, 'prune-every'), initialSparsity, sparsity, ...ranking };
   const regrow = fraction(get, 'regrow');
   if (regrow === 0) return gradual;
   const regrowEnd = epochOption(get, 'regrow-end', epochs, end + 1);

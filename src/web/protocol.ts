@@ -4,7 +4,7 @@
  * (`WorkerApi`); while a call runs, the worker also sends events (download and training progress,
  * epochs, errors reported by the device). Everything here is structured-cloneable.
  */
-import type { SparsityScope } from '../prune/unstructured';
+import type { PruneScore, SparsityScope } from '../prune/unstructured';
 import type { Recipe } from '../train/recipe';
 
 /** Where training and inference run. */
@@ -88,6 +88,8 @@ export interface PruneRequest {
   sparsity?: number;
   layerSparsity?: number[];
   scope: SparsityScope;
+  /** With a sparsity: what is ranked (absent: magnitude). */
+  score?: PruneScore;
   /** Then remove every neuron that cannot affect the output. */
   structured: boolean;
   /** With `structured`: keep this fraction of each hidden layer (weakest go). */

@@ -21,7 +21,7 @@ import { formatTuneTable, tune, tuneSettings } from '../gpu/tune';
 import { tuningKey, useCachedTuning, type TuningStore } from '../gpu/tuning-cache';
 import { cloneNetwork, initNetwork, keptTotal, totalWeights, type Network } from '../model/network';
 import { checkHiddenLayersKept, compactNetwork, expandInputs } from '../prune/structured';
-import { pruneByThreshold, pruneToSparsity } from '../prune/unstructured';
+import { pruneByThreshold, pruneToSparsity, sparsityRule } from '../prune/unstructured';
 import type { Checkpoint } from '../train/checkpoint';
 import { optimizerOf } from '../train/optimizer';
 import { SEED_RECIPE, type Recipe } from '../train/recipe';
@@ -355,11 +355,11 @@ export class WebSession {
       rules.push(`w² < ${request.threshold}`);
     } else if (request.layerSparsity) {
       if (request.layerSparsity.length !== net.weights.length) throw new UserError(`layer sparsity needs ${net.weights.length} values, got ${request.layerSparsity.length}`);
-      pruneToSparsity(net, request.layerSparsity);
-      rules.push(`layer sparsity ${request.layerSparsity.join(',')}`);
+      pruneToSparsity(net, request.layerSparsity, 'layer', request.score);
+      rules.push(sparsityRule(request.layerSparsity.join(','), 'layer', request.score));
     } else if (request.sparsity !== undefined) {
-      pruneToSparsity(net, request.sparsity, request.scope);
-      rules.push(`${request.scope} sparsity ${request.sparsity}`);
+      pruneToSparsity(net, request.sparsity, request.scope, request.score);
+      rules.push(sparsityRule(String(request.sparsity), request.scope, request.score));
     }
     let saved = net;
     const removed = net.sizes.map((n) => new Uint8Array(n));

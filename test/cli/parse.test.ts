@@ -102,6 +102,25 @@ describe('parseArgs', () => {
     expect(failure([...gradual, '--regrow', '0.1', '--regrow-end', '60'])).toMatch(/--regrow-end must be an epoch from 1 to 50, got 60/);
   });
 
+  it('train --prune-score ranks a sparsity target by lookahead; the default magnitude adds nothing to the recipe', () => {
+    const gradual = ['train', '--schedule', 'gradual', '--layer-sparsity', '0.99,0.98,0.9', '--regrow', '0.1'];
+    const lookahead = command([...gradual, '--prune-score', 'lookahead']);
+    if (lookahead.name !== 'train') throw new Error('not train');
+    expect(lookahead.recipe.prune).toMatchObject({ kind: 'gradual', scope: 'layer', score: 'lookahead' });
+    const once = command(['train', '--sparsity', '0.9', '--prune-score', 'lookahead']);
+    if (once.name !== 'train') throw new Error('not train');
+    expect(once.recipe.prune).toMatchObject({ kind: 'once-sparsity', sparsity: 0.9, score: 'lookahead' });
+    const plain = command([...gradual, '--prune-score', 'magnitude']);
+    if (plain.name !== 'train') throw new Error('not train');
+    expect(plain.recipe.prune).not.toHaveProperty('score');
+    expect(failure(['train', '--prune-score', 'lookahead'])).toMatch(/^webgpu-prune: --prune-score goes with --sparsity or --layer-sparsity, not --threshold/);
+    expect(failure(['train', '--schedule', 'none', '--prune-score', 'lookahead'])).toMatch(/--prune-score needs --schedule once or gradual/);
+    expect(failure([...gradual, '--prune-score', 'taylor'])).toMatch(/--prune-score must be one of "magnitude", "lookahead", got "taylor"/);
+    expect(command(['prune', 'm', '--out', 'o', '--layer-sparsity', '0.9,0.5,0.1', '--prune-score', 'lookahead'])).toMatchObject({ score: 'lookahead' });
+    expect(command(['prune', 'm', '--out', 'o', '--sparsity', '0.9'])).toMatchObject({ score: 'magnitude' });
+    expect(failure(['prune', 'm', '--out', 'o', '--threshold', '0.1', '--prune-score', 'lookahead'])).toMatch(/^webgpu-prune: --prune-score goes with --sparsity or --layer-sparsity/);
+  });
+
   it('rejects impossible train flags with one line', () => {
     expect(failure(['train', '--epochs', '0'])).toMatch(/--epochs must be a positive integer, got 0/);
     expect(failure(['train', '--epochs', 'abc'])).toMatch(/--epochs must be a number, got "abc"/);

@@ -120,6 +120,8 @@ describe('recipes as flags', () => {
     ['--schedule', 'gradual', '--final-sparsity', '0.97', '--initial-sparsity', '0.1', '--prune-every', '3', '--scope', 'global'],
     ['--schedule', 'gradual', '--layer-sparsity', '0.956,0.925,0.73', '--prune-start', '3', '--prune-end', '25', '--shuffle'],
     ['--schedule', 'gradual', '--layer-sparsity', '0.99,0.98,0.9', '--prune-end', '25', '--regrow', '0.1', '--regrow-end', '45'],
+    ['--schedule', 'gradual', '--final-sparsity', '0.9', '--prune-score', 'lookahead', '--regrow', '0.2'],
+    ['--sparsity', '0.8', '--prune-score', 'lookahead'],
     ['--optimizer', 'adam', '--lr', '0.001', '--beta2', '0.99', '--warmup', '2'],
     ['--optimizer', 'adamw', '--weight-decay', '0.01', '--lr-schedule', 'constant'],
     ['--optimizer', 'sgd', '--lr-schedule', 'seed-decay', '--factor', '0.97'],

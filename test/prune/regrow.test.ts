@@ -93,6 +93,20 @@ describe('regrow', () => {
   });
 });
 
+describe('regrow by lookahead', () => {
+  it('drops the kept weights of smallest lookahead score: first those into a neuron that feeds nothing', () => {
+    const net = layer([0.5, 0, 0.9, 0, 0.3, 0, 0.8, 0], [1, 0, 1, 0, 1, 0, 1, 0]);
+    net.weights[1]!.set([1, 1, 0, 1]);
+    net.masks[1]!.set([1, 1, 0, 1]); // hidden 2 feeds nothing: 0.9 and 0.8 score 0
+    const gradients = [Float32Array.from([0, 4, 0, 3, 0, 2, 0, 1]), new Float32Array(4)];
+    const byMagnitude = structuredClone(net);
+    expect(regrow(byMagnitude, gradients, 0.5)).toEqual([2, 0]);
+    expect([...byMagnitude.masks[0]!]).toEqual([0, 1, 1, 1, 0, 0, 1, 0]);
+    expect(regrow(net, gradients, 0.5, 'lookahead')).toEqual([2, 0]);
+    expect([...net.masks[0]!]).toEqual([1, 1, 0, 1, 1, 0, 0, 0]);
+  });
+});
+
 describe('a regrowing gradual schedule', () => {
   const schedule: GradualSchedule = {
     kind: 'gradual',

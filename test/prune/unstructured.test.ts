@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { keptPerLayer, zeroNetwork } from '../../src/model/network';
+import { keptPerLayer, zeroNetwork, type Network } from '../../src/model/network';
 import { gradualTarget } from '../../src/prune/schedule';
-import { pruneByThreshold, pruneToSparsity, sparsityOf } from '../../src/prune/unstructured';
+import { pruneByThreshold, pruneToSparsity, sparsityOf, weightScores } from '../../src/prune/unstructured';
+import { mulberry32, randomFloats, randomMask } from '../helpers/random';
 
 function network() {
   const net = zeroNetwork([3, 2, 2]);
@@ -51,6 +52,88 @@ describe('pruneToSparsity', () => {
     pruneByThreshold(net, 0.01); // 4 of 10 gone
     pruneToSparsity(net, 0.5);
     expect(sparsityOf(net)).toBe(0.5);
+  });
+});
+
+/**
+ * Lookahead scores with plain loops in float64: |w[i→o]| · √(Σ_j w_prev[j→i]² + b_prev[i]²) ·
+ * √(Σ_p w_next[o→p]²), the first factor 1 in the first layer and the second 1 in the last.
+ */
+function lookaheadReference(net: Network): number[][] {
+  const layers = net.weights.length;
+  return net.weights.map((w, l) => {
+    const inputs = net.sizes[l]!;
+    const outputs = net.sizes[l + 1]!;
+    const scores: number[] = [];
+    for (let i = 0; i < inputs; i++) {
+      let into = 1;
+      if (l > 0) {
+        let sum = net.biases ? net.biases[l - 1]![i]! ** 2 : 0;
+        for (let j = 0; j < net.sizes[l - 1]!; j++) sum += net.weights[l - 1]![j * inputs + i]! ** 2;
+        into = Math.sqrt(sum);
+      }
+      for (let o = 0; o < outputs; o++) {
+        let outOf = 1;
+        if (l + 1 < layers) {
+          let sum = 0;
+          const next = net.sizes[l + 2]!;
+          for (let p = 0; p < next; p++) sum += net.weights[l + 1]![o * next + p]! ** 2;
+          outOf = Math.sqrt(sum);
+        }
+        scores.push(Math.abs(w[i * outputs + o]!) * into * outOf);
+      }
+    }
+    return scores;
+  });
+}
+
+describe('weightScores', () => {
+  it('magnitude is |w|; lookahead matches the plain-loop reference, with and without biases', () => {
+    const random = mulberry32(41);
+    for (const bias of [false, true]) {
+      const net = zeroNetwork([13, 7, 5, 3], bias);
+      net.weights.forEach((w, l) => {
+        w.set(randomFloats(random, w.length));
+        net.masks[l]!.set(randomMask(random, w.length, 0.4));
+        w.forEach((_, k) => net.masks[l]![k] === 0 && (w[k] = 0));
+      });
+      net.biases?.forEach((b) => b.set(randomFloats(random, b.length)));
+      // A neuron with nothing out of it: every weight into it scores 0.
+      for (let p = 0; p < 5; p++) {
+        net.weights[1]![2 * 5 + p] = 0;
+        net.masks[1]![2 * 5 + p] = 0;
+      }
+      expect(weightScores(net, 'magnitude').map((s) => [...s])).toEqual(net.weights.map((w) => [...w].map(Math.abs)));
+      const scores = weightScores(net, 'lookahead');
+      const reference = lookaheadReference(net);
+      // float32 scores of float64 products: within a few float32 ulps
+      scores.forEach((s, l) => s.forEach((v, k) => expect(Math.abs(v - reference[l]![k]!)).toBeLessThanOrEqual(1e-6 * reference[l]![k]!)));
+      for (let i = 0; i < 13; i++) expect(scores[0]![i * 7 + 2]).toBe(0);
+    }
+  });
+});
+
+describe('pruneToSparsity by lookahead', () => {
+  it('drops a large weight that can no longer reach the output before a small one that can', () => {
+    const net = zeroNetwork([2, 2, 1]);
+    // Hidden neuron 1 feeds nothing: its inputs 0.9 and 0.8 are the largest |w| but score 0.
+    net.weights[0]!.set([0.3, 0.9, 0.2, 0.8]);
+    net.weights[1]!.set([0.5, 0]);
+    net.masks[1]!.set([1, 0]);
+    const byMagnitude = structuredClone(net);
+    pruneToSparsity(byMagnitude, [0.5, 0], 'layer');
+    expect([...byMagnitude.masks[0]!]).toEqual([0, 1, 0, 1]);
+    pruneToSparsity(net, [0.5, 0], 'layer', 'lookahead');
+    expect([...net.masks[0]!]).toEqual([1, 0, 1, 0]);
+    expect([...net.weights[0]!].map(Math.fround)).toEqual([0.3, 0, 0.2, 0].map(Math.fround));
+  });
+
+  it('weighs a weight by the neurons on both sides: a small weight on a strong path outranks a larger one on a weak path', () => {
+    const net = zeroNetwork([1, 2, 1]);
+    net.weights[0]!.set([0.2, 0.3]);
+    net.weights[1]!.set([2, 0.1]); // out of hidden 0: 2, out of hidden 1: 0.1
+    pruneToSparsity(net, [0.5, 0], 'layer', 'lookahead'); // 0.2 · 2 = 0.4 beats 0.3 · 0.1
+    expect([...net.masks[0]!]).toEqual([1, 0]);
   });
 });
 

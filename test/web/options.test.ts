@@ -29,6 +29,9 @@ describe('browser run options', () => {
     [{ factor: '0.97', lr: '0.001', schedule: 'gradual', 'final-sparsity': '0.9' }],
     [{ schedule: 'gradual', 'prune-end': '20', regrow: '0.1', 'regrow-end': '40' }],
     [{ schedule: 'gradual', regrow: '0.2' }],
+    [{ schedule: 'gradual', 'layer-sparsity': '0.99,0.98,0.9', 'prune-score': 'lookahead', regrow: '0.2' }],
+    [{ sparsity: '0.9', 'prune-score': 'lookahead' }],
+    [{ schedule: 'gradual', 'prune-score': 'magnitude' }],
     [{ bias: 'true', optimizer: 'adam' }],
     [{ bias: 'false' }],
   ])('%j gives the recipe the same train flags give the CLI', (values: Record<string, string>) => {
@@ -60,6 +63,7 @@ describe('browser run options', () => {
     [{ optimizer: 'adam', beta2: '1' }, 'beta2 must be a fraction in (0, 1), got "1"'],
     [{ warmup: '50' }, 'warmup must be a whole number of epochs from 0 to 49, got "50"'],
     [{ schedule: 'gradual', regrow: '1' }, 'regrow must be a fraction in [0, 1), got "1"'],
+    [{ schedule: 'gradual', 'prune-score': 'taylor' }, 'prune-score must be magnitude or lookahead, got "taylor"'],
     [{ schedule: 'gradual', 'prune-end': '20', regrow: '0.1', 'regrow-end': '10' }, 'regrow-end (10) comes before prune-end (20)'],
   ])('refuses %j in one line', (values, message) => {
     expect(() => trainRequest(values)).toThrow(message);

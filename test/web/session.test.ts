@@ -19,6 +19,7 @@ import { CpuTrainer, softmaxInPlace } from '../../src/cpu/trainer';
 import { takeSamples } from '../../src/data/dataset';
 import { detectAndParseModel } from '../../src/format/model-file';
 import { initNetwork } from '../../src/model/network';
+import { pruneToSparsity } from '../../src/prune/unstructured';
 import { dawnGpu } from '../../src/node/dawn';
 import { runTraining } from '../../src/train/run';
 import { MNIST_FILES } from '../../src/web/mnist-files';
@@ -248,6 +249,11 @@ describe('the browser app session on the JS reference', () => {
     // Most of layer 1's neurons keep no input, only their bias, and keep their outgoing weights.
     // Pruned until no hidden neuron reaches the output: refused as the CLI refuses it, nothing replaced.
     await expect(session.prune({ sparsity: 0.9999, scope: 'global', structured: true })).rejects.toThrow(/^the trained network: after pruning no neuron of hidden layer 1 can reach the output/);
+    const byLookahead = await session.prune({ layerSparsity: [0.99, 0.5, 0], scope: 'layer', score: 'lookahead', structured: false });
+    expect(byLookahead.rule).toBe('layer lookahead sparsity 0.99,0.5,0');
+    const expected = detectAndParseModel(session.save('trained', 'safetensors').bytes, 'trained.safetensors').net;
+    pruneToSparsity(expected, [0.99, 0.5, 0], 'layer', 'lookahead');
+    expect(detectAndParseModel(session.save('pruned', 'safetensors').bytes, 'pruned.safetensors').net.masks).toEqual(expected.masks);
     const pruned = await session.prune({ layerSparsity: [0.998, 0, 0], scope: 'layer', structured: true });
     expect(pruned.removedNeurons.slice(1, -1).some((n) => n > 0)).toBe(true);
     const saved = detectAndParseModel(session.save('pruned', 'safetensors').bytes, 'pruned.safetensors').net;

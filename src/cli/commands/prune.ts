@@ -4,7 +4,7 @@ import { RESERVED_METADATA_KEYS } from '../../format/safetensors';
 import { checkWritable } from '../../node/files';
 import { outputFormatForName } from '../../format/model-file';
 import { asCompact, checkHiddenLayersKept, compactNetwork, expandInputs, selectInputs, type CompactNetwork, type StructuredReport } from '../../prune/structured';
-import { pruneByThreshold, pruneToSparsity } from '../../prune/unstructured';
+import { pruneByThreshold, pruneToSparsity, sparsityRule } from '../../prune/unstructured';
 import { CHECKPOINT_METADATA_KEY } from '../../train/checkpoint';
 import { type CommandIo } from '../io';
 import { grouped, percent, printable } from '../../util/format';
@@ -28,11 +28,11 @@ export async function runPrune(cmd: PruneCommand, io: CommandIo): Promise<void> 
     if (cmd.layerSparsity.length !== net.weights.length) {
       throw new UserError(`--layer-sparsity needs ${net.weights.length} values for ${cmd.model}, got ${cmd.layerSparsity.length}`);
     }
-    pruneToSparsity(net, cmd.layerSparsity);
-    rule = `layer sparsity ${cmd.layerSparsity.join(',')}`;
+    pruneToSparsity(net, cmd.layerSparsity, 'layer', cmd.score);
+    rule = sparsityRule(cmd.layerSparsity.join(','), 'layer', cmd.score);
   } else if (cmd.sparsity !== undefined) {
-    pruneToSparsity(net, cmd.sparsity, cmd.scope);
-    rule = `${cmd.scope} sparsity ${cmd.sparsity}`;
+    pruneToSparsity(net, cmd.sparsity, cmd.scope, cmd.score);
+    rule = sparsityRule(String(cmd.sparsity), cmd.scope, cmd.score);
   }
   // Without the structured step a compact file keeps reading the features it read.
   let compacted: CompactNetwork = selectInputs(net, model.inputIndices);

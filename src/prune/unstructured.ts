@@ -46,7 +46,7 @@ export type SparsityScope = 'global' | 'layer';
  *   it, and its bias) and times the L2 norm of the weights out of the neuron it feeds; 1 at the
  *   network's inputs and outputs. It ranks a weight by the two-layer paths through it, so a weight
  *   whose neurons have nothing left on the far side (it can no longer change the output) ranks
- *   last, and at 1–2% kept the budget goes to weights that still matter.
+ *   last. README.md, "Ranking by lookahead", has what it gave.
  */
 export type PruneScore = 'magnitude' | 'lookahead';
 
@@ -81,7 +81,7 @@ export function weightScores(net: Network, score: PruneScore): Float32Array[] {
 }
 
 /**
- * Keeps the `round((1 − sparsity) · total)` largest |w| and drops the rest. `sparsity` is one
+ * Keeps the `round((1 − sparsity) · total)` largest scores (|w| by default) and drops the rest. `sparsity` is one
  * fraction for the whole network (`scope: 'global'`, one ranking across layers) or per layer
  * (`scope: 'layer'`, or an array with one fraction per layer, e.g. a denser output layer).
  * `score` says what "largest" ranks (`PruneScore`). Ties at the cut are broken by position, so the

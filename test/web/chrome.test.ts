@@ -339,9 +339,14 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
     expect(await page.$eval('#prune-button', (button) => ((button as HTMLButtonElement).click(), (document.getElementById('train') as HTMLButtonElement).disabled))).toBe(true);
     await waitForText('#prune-table', /after layer sparsity 0\.95/);
     await page.waitForSelector('#train:not([disabled])', { timeout: 60_000 });
+    // Ranked by lookahead, the rule says so.
+    await page.selectOption('#prune-form [name=prune-score]', 'lookahead');
+    await page.click('#prune-button');
+    await waitForText('#prune-table', /after layer lookahead sparsity 0\.95/);
+    await page.waitForSelector('#train:not([disabled])', { timeout: 60_000 });
     await page.close();
     await rm(dir, { recursive: true, force: true });
-  });
+  }, RESULT_TIMEOUT_MS);
 
   it('reads digits drawn with the mouse as MNIST digits and shows both networks’ probabilities', async () => {
     // A network trained on the JS reference, opened in the page as a user would open a CLI's file.

@@ -81,11 +81,10 @@ export function weightScores(net: Network, score: PruneScore): Float32Array[] {
 }
 
 /**
- * Keeps the `round((1 − sparsity) · total)` largest scores (|w| by default) and drops the rest. `sparsity` is one
- * fraction for the whole network (`scope: 'global'`, one ranking across layers) or per layer
- * (`scope: 'layer'`, or an array with one fraction per layer, e.g. a denser output layer).
- * `score` says what "largest" ranks (`PruneScore`). Ties at the cut are broken by position, so the
- * result is deterministic.
+ * Keeps the `round((1 − sparsity) · total)` largest scores (`score`: |w| by default) and drops the
+ * rest. `sparsity` is one fraction for the whole network (`scope: 'global'`, one ranking across
+ * layers) or per layer (`scope: 'layer'`, or an array with one fraction per layer, e.g. a denser
+ * output layer). Ties at the cut are broken by position, so the result is deterministic.
  */
 export function pruneToSparsity(
   net: Network,

@@ -16,6 +16,7 @@ export default defineConfig({
   plugins: [wgslAsText()],
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setup.ts'],
     // Software adapters run kernels on the CPU: GPU suites are slow but must not time out.
     testTimeout: 120_000,
     hookTimeout: 120_000,

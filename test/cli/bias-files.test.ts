@@ -1,9 +1,8 @@
 /** info and convert on networks with biases: the counts they report and the round trips between safetensors, the torch layout and ONNX. */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runConvert } from '../../src/cli/commands/convert';
 import { runInfo } from '../../src/cli/commands/info';
 import type { CommandIo } from '../../src/cli/io';
@@ -13,18 +12,17 @@ import { encodeSafetensors } from '../../src/format/safetensors';
 import { keptTotal } from '../../src/model/network';
 import { UserError } from '../../src/util/errors';
 import { prunedNetwork, randomBiasedNetwork } from '../helpers/fixtures';
+import { temporaryFolder } from '../helpers/temporary-folder';
 
 let dir = '';
 const net = randomBiasedNetwork([12, 8, 6, 4], 51, 0.4);
 const biasTotal = 8 + 6 + 4;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'bias-files-test-'));
+  dir = temporaryFolder('bias-files-test-');
   writeFileSync(join(dir, 'biased.safetensors'), encodeSafetensors(net));
   writeFileSync(join(dir, 'plain.safetensors'), encodeSafetensors(prunedNetwork([12, 8, 4], 3, 0.05)));
 });
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function capture(): { io: CommandIo; lines: string[] } {
   const lines: string[] = [];

@@ -8,10 +8,10 @@
  * reference trains, biases included.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/cli/parse';
 import { detectAndParseModel } from '../../src/format/model-file';
 import { SEED_RECIPE } from '../../src/train/recipe';
@@ -32,8 +32,6 @@ beforeAll(async () => {
   await promisify(execFile)(process.execPath, ['scripts/build.mjs']);
   dir = toyDataFolder('webgpu-prune-bias-');
 }, 120_000);
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('the --bias option', () => {
   it('is off by default (the seed recipe has no bias key at all), on with the flag or a recipe file', () => {

@@ -4,8 +4,7 @@
  * with no stack trace and leave no partial files behind.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +16,7 @@ import { loadMnist } from '../../src/node/mnist';
 import { encodeCheckpoint } from '../../src/train/checkpoint';
 import { runTraining } from '../../src/train/run';
 import { testGpu } from '../helpers/gpu';
+import { temporaryFolder } from '../helpers/temporary-folder';
 import { cpuTrainerAt, SMALL_SEED_RECIPE } from '../helpers/training-runs';
 
 const gpu = await testGpu();
@@ -59,7 +59,7 @@ function expectOneLineError(outcome: Outcome, pattern: RegExp): void {
 
 beforeAll(async () => {
   await run(process.execPath, ['scripts/build.mjs']);
-  dir = mkdtempSync(join(tmpdir(), 'webgpu-prune-cli-'));
+  dir = temporaryFolder('webgpu-prune-cli-');
   writeFileSync(join(dir, 'seed.txt'), formatSeedText(initNetwork([784, 100, 100, 10], 1337)));
 }, 120_000);
 

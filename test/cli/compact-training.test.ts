@@ -5,11 +5,11 @@
  * and Adam shuffled). Through the bundled CLI in a child process, as a user runs it.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { temporaryFolder } from '../helpers/temporary-folder';
 
 const cli = join(process.cwd(), 'dist', 'cli.js');
 
@@ -30,7 +30,7 @@ describe('train: the pruned network trained as the smaller one (JS reference)', 
     },
   ]) {
     it(`${label}: the same file and table as --no-compact-training`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'webgpu-prune-compact-'));
+      const dir = temporaryFolder('webgpu-prune-compact-');
       const [compact, full] = await Promise.all([
         trainJson(dir, [...args, '--out', `compact-${out}`]),
         trainJson(dir, [...args, '--out', `full-${out}`, '--no-compact-training']),

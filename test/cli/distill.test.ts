@@ -6,10 +6,10 @@
  * an interrupted run resumes only with its teacher, and the teacher's refusals.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/cli/parse';
 import { loadTeacher } from '../../src/cli/teacher';
 import { CpuTrainer } from '../../src/cpu/trainer';
@@ -35,8 +35,6 @@ beforeAll(async () => {
   const teacher = await runCli(dir, [...RUN, '--sizes', '20,16,3', '--epochs', '6', '--shuffle', '--out', 'teacher.safetensors']);
   if (teacher.code !== 0) throw new Error(teacher.stderr);
 }, 120_000);
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The one line a refused command prints. */
 function refusal(args: string[], recipe?: Record<string, unknown>): string {

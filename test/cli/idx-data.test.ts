@@ -5,18 +5,18 @@
  * network's recipe reruns bit for bit, and the GPU trains what the JS reference trains.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { detectAndParseModel } from '../../src/format/model-file';
 import { formatSeedText } from '../../src/format/seed-text';
 import { initNetwork, type Network } from '../../src/model/network';
 import { runCli, type CliOutcome } from '../helpers/cli';
 import { idxClassificationSet } from '../helpers/fixtures';
 import { testGpu } from '../helpers/gpu';
+import { temporaryFolder } from '../helpers/temporary-folder';
 
 const gpu = await testGpu();
 let dir = '';
@@ -33,7 +33,7 @@ const QUICK = ['--data', 'toy', '--epochs', '4', '--batch-size', '30', '--lr', '
 
 beforeAll(async () => {
   await promisify(execFile)(process.execPath, ['scripts/build.mjs']);
-  dir = mkdtempSync(join(tmpdir(), 'webgpu-prune-idx-'));
+  dir = temporaryFolder('webgpu-prune-idx-');
   data = join(dir, 'toy');
   const train = idxClassificationSet(600, 4, 5, 3, 1);
   const test = idxClassificationSet(150, 4, 5, 3, 2);
@@ -44,8 +44,6 @@ beforeAll(async () => {
   writeFileSync(join(data, 'toy-test-labels-idx1-ubyte.gz'), gzipSync(test.labels));
   writeFileSync(join(dir, 'mnist-sized.txt'), formatSeedText(initNetwork([784, 100, 100, 10], 1337)));
 }, 120_000);
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('train and eval --data with 3 classes of 20 pixels (JS reference)', () => {
   it('sizes the network 20-100-100-3 from the data, learns it, and eval scores the same', async () => {

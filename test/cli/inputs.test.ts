@@ -1,14 +1,14 @@
 /** Hostile inputs at the command line's edge: flags and files that must fail with one line, text that must not reach the terminal raw. */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runInfo } from '../../src/cli/commands/info';
 import { parseArgs } from '../../src/cli/parse';
 import { encodeSafetensors } from '../../src/format/safetensors';
 import { initNetwork } from '../../src/model/network';
+import { temporaryFolder } from '../helpers/temporary-folder';
 
 const run = promisify(execFile);
 const cli = join(process.cwd(), 'dist', 'cli.js');
@@ -28,10 +28,8 @@ async function webgpuPrune(...args: string[]): Promise<{ code: number; stdout: s
 
 beforeAll(async () => {
   await run(process.execPath, ['scripts/build.mjs']);
-  dir = mkdtempSync(join(tmpdir(), 'cli-inputs-test-'));
+  dir = temporaryFolder('cli-inputs-test-');
 });
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('--sizes', () => {
   it('refuses a network over the weight limit before anything is allocated', () => {

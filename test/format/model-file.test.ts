@@ -1,13 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { detectAndParseModel, detectModelFormat, encodeModel, outputFormatForName } from '../../src/format/model-file';
 import { applyMasks, initNetwork, type Network } from '../../src/model/network';
 import { readModelFile, writeFileAtomic } from '../../src/node/files';
 import { UserError } from '../../src/util/errors';
 import { randomBiasedNetwork } from '../helpers/fixtures';
+import { temporaryFolder } from '../helpers/temporary-folder';
 
 function prunedNetwork(): Network {
   const net = initNetwork([20, 8, 4], 11);
@@ -26,17 +26,9 @@ function expectSameNetwork(actual: Network, expected: Network): void {
   });
 }
 
-const folders: string[] = [];
-
 function tempFolder(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'model-file-test-'));
-  folders.push(dir);
-  return dir;
+  return temporaryFolder('model-file-test-');
 }
-
-afterEach(() => {
-  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
 
 describe('detectAndParseModel', () => {
   it('recognises safetensors from the content', () => {

@@ -3,18 +3,18 @@
  * values, truncations and raw bytes; and the gzip path of `loadMnist` on mutated and inflated
  * files. Every input becomes a consistent dataset or one `UserError` line.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Dataset } from '../../src/data/dataset';
 import { parseIdxImages, parseIdxLabels } from '../../src/data/idx';
 import { mnistDataset } from '../../src/data/mnist';
 import { loadMnist } from '../../src/node/mnist';
 import { UserError } from '../../src/util/errors';
 import { idxFile } from '../helpers/fixtures';
+import { temporaryFolder } from '../helpers/temporary-folder';
 import { applyByteMutation, byteMutation, concat, edgeInteger, FUZZ_RUNS, fuzz, readOrRefuse, type ByteMutation } from './mutate';
 
 const IMAGES = idxFile(0x803, [3, 2, 2], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 255]);
@@ -69,8 +69,7 @@ describe('IDX readers, fuzzed', () => {
 });
 
 describe('gzipped IDX files, fuzzed', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'idx-fuzz-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = temporaryFolder('idx-fuzz-');
   const runs = Math.ceil(FUZZ_RUNS / 5);
 
   it(`loadMnist reads ${runs} mutated, inflated or corrupted gzip files into a dataset or one UserError line`, async () => {

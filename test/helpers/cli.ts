@@ -1,12 +1,12 @@
 /** The bundled CLI (dist/cli.js, from scripts/build.mjs) run as a user runs it, in a child process. */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ParseResult } from '../../src/cli/parse';
 import type { Recipe } from '../../src/train/recipe';
 import { idxClassificationSet } from './fixtures';
+import { temporaryFolder } from './temporary-folder';
 
 export interface CliOutcome {
   code: number;
@@ -26,9 +26,9 @@ export async function runCli(cwd: string, args: readonly string[]): Promise<CliO
   }
 }
 
-/** A new temporary folder holding `toy/`: a generated IDX set of 3 classes of 4×5 pixels (600 training, 150 test samples). */
+/** A new temporary folder (removed when the test file ends) holding `toy/`: a generated IDX set of 3 classes of 4×5 pixels (600 training, 150 test samples). */
 export function toyDataFolder(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = temporaryFolder(prefix);
   mkdirSync(join(dir, 'toy'));
   const train = idxClassificationSet(600, 4, 5, 3, 1);
   const test = idxClassificationSet(150, 4, 5, 3, 2);

@@ -4,23 +4,23 @@
  * the middle of a write.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../src/node/files';
+import { temporaryFolder } from '../helpers/temporary-folder';
 
 let dir = '';
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'webgpu-prune-write-'));
+  dir = temporaryFolder('webgpu-prune-write-');
 });
 
 describe('writeFileAtomic', () => {
   it('follows no symlink planted where a temporary file might go', async () => {
-    const outside = join(mkdtempSync(join(tmpdir(), 'webgpu-prune-outside-')), 'precious');
+    const outside = join(temporaryFolder('webgpu-prune-outside-'), 'precious');
     writeFileSync(outside, 'precious');
     const out = join(dir, 'model.safetensors');
     // Names anyone could guess: `OUT.tmp-PID` (what a pid-based scheme would pick) and the like.

@@ -3,8 +3,7 @@
  * kept apart, and a file that cannot be used costing one warning line and the defaults. The GPU
  * context here is a stand-in with what the cache reads of it (the adapter and its features).
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AdapterDescription, GpuContext } from '../../src/gpu/device';
@@ -13,6 +12,7 @@ import { sparseKernelChooser, sparseVariantsOn, wideSparseVersion } from '../../
 import { summarizeTuning, tuningKey, useCachedTuning, type TunedEntry } from '../../src/gpu/tuning-cache';
 import { DEFAULT_TUNING, type Tuning } from '../../src/gpu/tuning';
 import { FileTuningStore, PACKAGE_VERSION, tuningCachePath } from '../../src/node/tuning-store';
+import { temporaryFolder } from '../helpers/temporary-folder';
 
 const ADAPTER = {
   vendor: 'mesa',
@@ -42,7 +42,7 @@ function fakeContext(adapter: AdapterDescription): GpuContext {
 
 function store(): { store: FileTuningStore; warnings: string[]; path: string } {
   const warnings: string[] = [];
-  const path = join(mkdtempSync(join(tmpdir(), 'webgpu-prune-tuning-')), 'cache', 'tuning.json');
+  const path = join(temporaryFolder('webgpu-prune-tuning-'), 'cache', 'tuning.json');
   return { store: new FileTuningStore(path, (line) => warnings.push(line)), warnings, path };
 }
 

@@ -13,8 +13,7 @@
  * With SCREENSHOT_DIR set, each stage is written there as a PNG (the README's pictures).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
@@ -29,6 +28,7 @@ import { loadMnist } from '../../src/node/mnist';
 import type { Recipe } from '../../src/train/recipe';
 import { runTraining } from '../../src/train/run';
 import type { AutoResult } from '../../src/web/main';
+import { temporaryFolder } from '../helpers/temporary-folder';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -115,7 +115,7 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
   let browser: Browser;
 
   beforeAll(async () => {
-    site = await mkdtemp(join(tmpdir(), 'webgpu-prune-site-'));
+    site = temporaryFolder('webgpu-prune-site-');
     await build({ configFile: new URL('../../scripts/vite.config.ts', import.meta.url).pathname, logLevel: 'warn', build: { outDir: site, sourcemap: false } });
     server = await startStaticServer(site, 0);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: WEBGPU_ARGS });
@@ -124,7 +124,6 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
   afterAll(async () => {
     await browser?.close();
     await server?.close();
-    if (site) await rm(site, { recursive: true, force: true });
   });
 
   it('?auto=1 trains, prunes, compacts and races on WebGPU as the JS reference does, without blocking the page', async () => {
@@ -228,7 +227,7 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
   });
 
   it('says what went wrong in one line and stays usable after mistakes and clicks at the wrong time', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'webgpu-prune-mistakes-'));
+    const dir = temporaryFolder('webgpu-prune-mistakes-');
     const modelFile = join(dir, 'start.safetensors');
     await writeFile(modelFile, encodeModel(initNetwork([784, 100, 100, 10], 1), 'safetensors'));
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -345,7 +344,6 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
     await waitForText('#prune-table', /after layer lookahead sparsity 0\.95/);
     await page.waitForSelector('#train:not([disabled])', { timeout: 60_000 });
     await page.close();
-    await rm(dir, { recursive: true, force: true });
   }, RESULT_TIMEOUT_MS);
 
   it('reads digits drawn with the mouse as MNIST digits and shows both networks’ probabilities', async () => {
@@ -355,7 +353,7 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
     const trainer = new CpuTrainer(initNetwork(recipe.sizes, recipe.seed), takeSamples(train, 12_000), recipe);
     const run = await runTraining(trainer, recipe, 12_000, {});
     if (run.status !== 'finished') throw new Error(`training ended ${run.status}`);
-    const dir = await mkdtemp(join(tmpdir(), 'webgpu-prune-digit-'));
+    const dir = temporaryFolder('webgpu-prune-digit-');
     const modelFile = join(dir, 'digits.safetensors');
     await writeFile(modelFile, encodeModel(run.net, 'safetensors'));
 
@@ -399,7 +397,6 @@ describe.skipIf(skipReason !== null)(`browser app in Chrome${skipReason ? ` (ski
     expect(await predicted()).toBe('7');
     await screenshot(page, 'digit-7', '#draw');
     await page.close();
-    await rm(dir, { recursive: true, force: true });
   }, 120_000);
 
   it('without WebGPU says so in one sentence and runs everything on the JS reference', async () => {

@@ -4,13 +4,13 @@
  * (`npm run serve`) and `webgpu-prune web`'s static server. The static server also keeps to its
  * folder and sends the MNIST files compressed, as the page inflates them itself.
  */
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLoopbackHost, runWeb, startStaticServer, type StaticServer } from '../../src/cli/commands/web';
+import { temporaryFolder } from '../helpers/temporary-folder';
 
 interface Reply {
   status: number;
@@ -47,17 +47,18 @@ describe('webgpu-prune web: the static server', () => {
   let server: StaticServer;
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'webgpu-prune-web-'));
-    await mkdir(join(root, 'data'));
+    // The served folder sits inside the temporary one, so a file can lie just outside it.
+    const base = temporaryFolder('webgpu-prune-web-');
+    root = join(base, 'site');
+    await mkdir(join(root, 'data'), { recursive: true });
     await writeFile(join(root, 'index.html'), '<!doctype html><title>app</title>');
     await writeFile(join(root, 'data', 'labels.gz'), Buffer.from([0x1f, 0x8b, 8, 0]));
-    await writeFile(join(root, '..', 'outside.txt'), 'secret').catch(() => {});
+    await writeFile(join(base, 'outside.txt'), 'secret');
     server = await startStaticServer(root, 0);
   });
 
   afterAll(async () => {
     await server?.close();
-    await rm(root, { recursive: true, force: true });
   });
 
   it('serves 127.0.0.1:PORT with the folder index and refuses foreign Host headers with 403', async () => {

@@ -219,6 +219,11 @@ export const trainOptions = {
     default: 0,
     describe: 'Augmentation: every epoch each training image moves by up to this many pixels in x and y (reproducible from --seed; 0: none, as the seed)',
   },
+  deskew: {
+    type: 'boolean',
+    default: false,
+    describe: 'Straighten and centre every image, training and test, before the network sees it (LeCun\'s "deskewing"); the file records it and eval does the same',
+  },
   teacher: {
     type: 'string',
     describe: 'Knowledge distillation: a trained network file (any format eval reads, inputs and classes as the data\'s) whose softened outputs the network also learns',
@@ -709,7 +714,7 @@ function layerSparsity(raw: Raw, layers: number): number[] | undefined {
 
 /** The train flags that make up the recipe: fixed once a run has started. */
 const RECIPE_FLAGS = [
-  'epochs', 'batch-size', 'optimizer', 'lr', 'momentum', 'weight-decay', 'beta1', 'beta2', 'eps', 'lr-schedule', 'warmup', 'factor', 'confidence', 'seed', 'shuffle', 'bias', 'shift', 'teacher', 'distill-weight', 'temperature', 'sizes', 'schedule', 'prune-epoch', 'threshold',
+  'epochs', 'batch-size', 'optimizer', 'lr', 'momentum', 'weight-decay', 'beta1', 'beta2', 'eps', 'lr-schedule', 'warmup', 'factor', 'confidence', 'seed', 'shuffle', 'bias', 'shift', 'deskew', 'teacher', 'distill-weight', 'temperature', 'sizes', 'schedule', 'prune-epoch', 'threshold',
   'sparsity', 'initial-sparsity', 'final-sparsity', 'layer-sparsity', 'scope', 'prune-score', 'prune-start', 'prune-end', 'prune-every', 'regrow', 'regrow-end',
 ] as const;
 
@@ -788,11 +793,15 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
         // The seed's recipe has no `bias` at all, so its files and metadata stay as they were.
         ...(raw.bias ? { bias: true } : {}),
         ...shiftOf(raw.shift as number),
+        ...(raw.deskew ? { deskew: true } : {}),
         ...distillOf(raw),
       };
       // Refused before training rather than after it, when the network would be saved.
       if (recipe.bias && outputFormatForName(raw.out as string) === 'seed-text') {
         throw new UserError(`--bias: the network will have biases, which the seed's text format (--out ${raw.out}) cannot hold; save as .safetensors`);
+      }
+      if (recipe.deskew && outputFormatForName(raw.out as string) === 'seed-text') {
+        throw new UserError(`--deskew: the network will read deskewed images, which the seed's text format (--out ${raw.out}) cannot say; save as .safetensors`);
       }
       const backend = raw.backend as BackendChoice;
       if (raw.verify && backend === 'cpu') throw new UserError('--verify compares the GPU with the JS reference; it needs --backend gpu or auto');

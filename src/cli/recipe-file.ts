@@ -116,6 +116,7 @@ export function recipeOptions(recipe: Recipe): Record<string, unknown> {
     warmup: recipe.warmup,
     bias: recipe.bias,
     shift: recipe.shift,
+    deskew: recipe.deskew,
   };
   for (const [key, value] of Object.entries(optional)) if (value !== undefined) options[key] = value;
   if (recipe.distill) Object.assign(options, { teacher: recipe.distill.teacher, 'distill-weight': recipe.distill.weight, temperature: recipe.distill.temperature });

@@ -5,6 +5,7 @@
  */
 import { inferAll } from '../cpu/forward';
 import type { Dataset } from '../data/dataset';
+import { readsDeskewed } from '../data/deskew';
 import { createDenseInference } from '../gpu/dense-inference';
 import type { GpuContext } from '../gpu/device';
 import type { GpuInference } from '../gpu/inference';
@@ -24,10 +25,11 @@ export interface LoadedTeacher extends Teacher {
 }
 
 /**
- * The teacher in `file` for training on `train`: its inputs and classes must be the data's.
+ * The teacher in `file` for training on `train`: its inputs and classes must be the data's, and
+ * it must read deskewed images if and only if the run trains on them (`deskewed`).
  * `resumedFrom`: the checkpoint being resumed, which needs the same file again.
  */
-export async function loadTeacher(file: string, train: Dataset, gpu: GpuContext | null, resumedFrom?: string): Promise<LoadedTeacher> {
+export async function loadTeacher(file: string, train: Dataset, deskewed: boolean, gpu: GpuContext | null, resumedFrom?: string): Promise<LoadedTeacher> {
   let model: Awaited<ReturnType<typeof loadModel>>;
   try {
     model = await loadModel(file);
@@ -40,6 +42,9 @@ export async function loadTeacher(file: string, train: Dataset, gpu: GpuContext 
   const { net, inputIndices, inputSize } = model;
   const sizes = [inputSize, ...net.sizes.slice(1)];
   checkDataFits(sizes, train, `--teacher ${file}`);
+  if (readsDeskewed(model.metadata, file) !== deskewed) {
+    throw new UserError(deskewed ? `--teacher ${file} was trained on images as they are, and this run deskews them (--deskew): train the teacher with --deskew too` : `--teacher ${file} reads deskewed images: add --deskew, or pick a teacher trained without it`);
+  }
   const classes = sizes[sizes.length - 1]!;
   let engine: GpuInference | null = null;
   return {

@@ -89,13 +89,16 @@ export function outputFormatForName(name: string): OutputFormat {
  * A compact network keeps reading only its features in safetensors (our layout) and ONNX; the
  * seed's text and the torch layout have no place for that and get the network expanded back to
  * whole samples, the unread features' weights pruned. The seed's text has no place for biases
- * either: a network with biases is refused there (a `UserError`).
+ * or for metadata either: a network with biases, or one whose metadata says its inputs are
+ * preprocessed (`preprocess`, e.g. deskewed), is refused there (a `UserError`).
  */
 export function encodeModel(model: Network | CompactNetwork, format: OutputFormat, options: EncodeModelOptions = {}): Uint8Array {
   if (format === 'safetensors') return encodeSafetensors(model, { layout: options.layout, metadata: options.metadata });
   if (format === 'onnx') return encodeOnnx(model, { softmax: options.softmax, metadata: options.metadata });
   // On the network as given, whatever expanding it to whole samples carries over.
   refuseBiasesInSeedText(asCompact(model).net);
+  const preprocess = options.metadata?.['preprocess'];
+  if (preprocess !== undefined) throw new UserError(`the network reads images preprocessed by "${preprocess}", which the seed's text format cannot record; save as .safetensors`);
   const lineEnding = options.lineEnding;
   return new TextEncoder().encode(formatSeedText(expandInputs(model), lineEnding ? { lineEnding } : {}));
 }

@@ -173,6 +173,7 @@ export function recipeProblem(recipe: Recipe, sizes?: readonly number[]): string
   if (typeof recipe.shuffle !== 'boolean') return 'shuffle is not true or false';
   if (recipe.bias !== undefined && typeof recipe.bias !== 'boolean') return 'bias is not true or false';
   if (recipe.shift !== undefined && !isShift(recipe.shift)) return `shift is ${JSON.stringify(recipe.shift)}, not ${SHIFT_RANGE}`;
+  if (recipe.deskew !== undefined && typeof recipe.deskew !== 'boolean') return 'deskew is not true or false';
   if (recipe.distill !== undefined) {
     const d = recipe.distill;
     if (typeof d !== 'object' || d === null || typeof d.teacher !== 'string' || d.teacher === '') return 'distill does not name its teacher file';

@@ -35,6 +35,8 @@ export interface Recipe {
   bias?: boolean;
   /** Shift augmentation: each epoch every training image moves by up to this many pixels (src/data/augment.ts; absent: 0). */
   shift?: number;
+  /** Every image, training and test, deskewed before the network sees it (src/data/deskew.ts; absent: not, as the seed). */
+  deskew?: boolean;
   /**
    * Knowledge distillation (src/train/distill.ts) from the network in the file `teacher` (the
    * path as given), with weight α and temperature T (absent: none, as the seed).

@@ -47,6 +47,7 @@ export const OPTION_DEFAULTS: Readonly<Record<string, string>> = {
   shuffle: 'false',
   bias: 'false',
   shift: '0',
+  deskew: 'false',
   schedule: 'once',
   'prune-epoch': '',
   threshold: '',
@@ -203,6 +204,7 @@ export function trainRequest(values: Readonly<Record<string, string | undefined>
     // As on the CLI: the seed's recipe has no `bias` at all.
     ...(checked(get, 'bias') ? { bias: true } : {}),
     ...shiftOf(number(get, 'shift', isShift, SHIFT_RANGE)),
+    ...(checked(get, 'deskew') ? { deskew: true } : {}),
   };
   const limit = optional(get, 'limit', positiveInteger) ?? null;
   if (limit !== null && limit < recipe.batchSize) throw new UserError(`limit ${limit} is smaller than one batch (batch-size ${recipe.batchSize})`);

@@ -14,6 +14,7 @@ import { CpuTrainer, softmaxInPlace } from '../cpu/trainer';
 import { compactInfer, csrLayers, denseInfer, sparseInfer } from '../cpu/sparse-forward';
 import { checkShiftable } from '../data/augment';
 import { takeSamples, type Dataset, type TrainTestData } from '../data/dataset';
+import { DESKEW_METADATA, deskewDataset, deskewImage, readsDeskewed } from '../data/deskew';
 import { encodeModel, detectAndParseModel } from '../format/model-file';
 import { acquireDevice, adapterName, type GpuContext } from '../gpu/device';
 import { GpuTrainer } from '../gpu/trainer';
@@ -108,7 +109,12 @@ function percentOf(part: number, whole: number): number {
 export class WebSession {
   private ctx: GpuContext | null = null;
   private data: TrainTestData | null = null;
+  /** The test images of the last run, as loaded (not deskewed). */
   private test: Dataset | null = null;
+  /** Whether the trained network reads deskewed images (trained with deskew, or its file says so). */
+  private deskewed = false;
+  /** Each test set deskewed once, for the networks that read deskewed images. */
+  private readonly deskewedSets = new WeakMap<Dataset, Dataset>();
   private trained: Network | null = null;
   private recipe: Recipe | null = null;
   private pruned: PrunedNetwork | null = null;
@@ -177,9 +183,16 @@ export class WebSession {
     return net;
   }
 
-  /** The test images of the last run (all of them before one). */
+  /** The test images of the last run (all of them before one), as the trained network reads them. */
   private testSet(): Dataset {
-    return this.test ?? this.requireData().test;
+    const images = this.test ?? this.requireData().test;
+    return this.deskewed ? this.deskewedOnce(images) : images;
+  }
+
+  private deskewedOnce(images: Dataset): Dataset {
+    let deskewed = this.deskewedSets.get(images);
+    if (!deskewed) this.deskewedSets.set(images, (deskewed = deskewDataset(images, 'deskew')));
+    return deskewed;
   }
 
   /** Test accuracy: dense on the GPU (sparse when most weights are gone), or the JS reference. */
@@ -214,8 +227,10 @@ export class WebSession {
     // As the CLI's --limit: asking for more images than there are is a mistake, not "all of them".
     if (request.limit && request.limit > data.train.count) throw new UserError(`limit ${request.limit} is more than the ${grouped(data.train.count)} training images`);
     if (request.testLimit && request.testLimit > data.test.count) throw new UserError(`test ${request.testLimit} is more than the ${grouped(data.test.count)} test images`);
-    const train = request.limit ? takeSamples(data.train, request.limit) : data.train;
-    const test = request.testLimit ? takeSamples(data.test, request.testLimit) : data.test;
+    const trainImages = request.limit ? takeSamples(data.train, request.limit) : data.train;
+    const testImages = request.testLimit ? takeSamples(data.test, request.testLimit) : data.test;
+    const train = recipe.deskew ? deskewDataset(trainImages, 'deskew') : trainImages;
+    const test = recipe.deskew ? this.deskewedOnce(testImages) : testImages;
     if (recipe.batchSize > train.count) throw new UserError(`batch-size ${recipe.batchSize} is larger than the ${train.count} training images`);
     checkDataFits(recipe.sizes, train, `sizes ${recipe.sizes.join(',')}`);
     checkShiftable(train, recipe.shift ?? 0);
@@ -320,7 +335,8 @@ export class WebSession {
     this.trained = final;
     this.pruned = null;
     this.recipe = recipe;
-    this.test = test;
+    this.test = testImages;
+    this.deskewed = recipe.deskew ?? false;
     return {
       status: result === undefined || result.status === 'interrupted' ? 'stopped' : result.status,
       message: result?.status === 'diverged' ? `training diverged in epoch ${result.epoch + 1}: ${result.reason}; lower lr or factor` : null,
@@ -508,8 +524,11 @@ export class WebSession {
   }
 
   predict(pixels: Float32Array): Prediction {
+    const image = this.requireData().test.image!;
+    const inputs = this.deskewed ? new Float32Array(pixels.length) : pixels;
+    if (this.deskewed) deskewImage(pixels, image.rows, image.cols, inputs);
     const probabilities = (net: Network): number[] => {
-      const logits = denseInfer(net, pixels, 1).logits;
+      const logits = denseInfer(net, inputs, 1).logits;
       softmaxInPlace(logits);
       return Array.from(logits);
     };
@@ -524,7 +543,7 @@ export class WebSession {
 
   save(which: NetworkChoice, format: SaveFormat): SavedModel {
     const net = which === 'pruned' ? (this.pruned?.saved ?? this.requireNetwork('pruned')) : this.requireNetwork('trained');
-    const metadata: Record<string, string> = { keptWeights: String(keptTotal(net)), totalWeights: String(totalWeights(net.sizes)) };
+    const metadata: Record<string, string> = { ...(this.deskewed ? DESKEW_METADATA : {}), keptWeights: String(keptTotal(net)), totalWeights: String(totalWeights(net.sizes)) };
     if (this.recipe) metadata['recipe'] = JSON.stringify(this.recipe);
     if (which === 'pruned') metadata['pruned'] = this.pruned!.rule;
     const base = `mnist-${which}-${net.sizes.join('-')}`;
@@ -536,12 +555,16 @@ export class WebSession {
     const parsed = detectAndParseModel(bytes, name);
     // The page trains, prunes and races networks of whole samples: a compact file is expanded back.
     const net = expandInputs(parsed);
-    checkDataFits(net.sizes, this.testSet(), name);
+    const deskewed = readsDeskewed(parsed.metadata, name);
+    const images = this.test ?? this.requireData().test;
+    const test = deskewed ? this.deskewedOnce(images) : images;
+    checkDataFits(net.sizes, test, name);
     if (this.control) throw new UserError(`${this.control.what} is going on: stop it before loading a network`);
-    const score = await this.score(net);
+    const score = await this.score(net, net.sizes, test);
     this.trained = net;
     this.pruned = null;
     this.recipe = null;
+    this.deskewed = deskewed;
     return { name, format: parsed.format, score };
   }
 }

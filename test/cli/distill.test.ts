@@ -98,7 +98,7 @@ describe('train --teacher on the JS reference (3 classes of 4×5 pixels)', () =>
     // The same run stopped after 2 of its 4 epochs, in process, its checkpoint written as train writes one.
     const recipe = trainRecipe(parseArgs(args));
     const data = await loadMnist({ dir: join(dir, 'toy') });
-    const teacher = await loadTeacher(join(dir, 'teacher.safetensors'), data.train, null);
+    const teacher = await loadTeacher(join(dir, 'teacher.safetensors'), data.train, false, null);
     const config = { batchSize: recipe.batchSize, confidence: recipe.confidence, updateRule: optimizerOf(recipe), distill: recipe.distill };
     const trainer = new CpuTrainer(initNetwork(recipe.sizes, recipe.seed), data.train, config);
     let epochs = 0;

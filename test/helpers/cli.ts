@@ -3,7 +3,9 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { expect } from 'vitest';
 import type { ParseResult } from '../../src/cli/parse';
+import type { Network } from '../../src/model/network';
 import type { Recipe } from '../../src/train/recipe';
 import { idxClassificationSet } from './fixtures';
 import { temporaryFolder } from './temporary-folder';
@@ -43,4 +45,25 @@ export function toyDataFolder(prefix: string): string {
 export function trainRecipe(result: ParseResult): Recipe {
   if (result.kind !== 'command' || result.command.name !== 'train') throw new Error(`not a train command: ${JSON.stringify(result)}`);
   return result.command.recipe;
+}
+
+/**
+ * The same `train --json` command on the GPU and on the JS reference, with the networks they
+ * saved: the same recipe, train accuracy every epoch and test count, and weights within 1e-4 of
+ * each layer's largest (float32 sums in another order).
+ */
+export function expectGpuTrainsAsReference(onGpu: CliOutcome, onCpu: CliOutcome, gpuNet: Network, reference: Network): void {
+  expect(onGpu.code, onGpu.stderr).toBe(0);
+  expect(onCpu.code, onCpu.stderr).toBe(0);
+  const [g, c] = [JSON.parse(onGpu.stdout), JSON.parse(onCpu.stdout)];
+  expect(g.backend).toBe('gpu');
+  expect(g.recipe).toEqual(c.recipe);
+  expect(g.epochs.map((e: { trainAccuracy: number }) => e.trainAccuracy)).toEqual(c.epochs.map((e: { trainAccuracy: number }) => e.trainAccuracy));
+  expect(g.test.correct).toBe(c.test.correct);
+  expect(gpuNet.sizes).toEqual(reference.sizes);
+  reference.weights.forEach((ref, l) => {
+    const scale = ref.reduce((m, w) => Math.max(m, Math.abs(w)), 0);
+    const worst = ref.reduce((m, w, k) => Math.max(m, Math.abs(w - gpuNet.weights[l]![k]!)), 0);
+    expect(worst / scale, `layer ${l}`).toBeLessThan(1e-4);
+  });
 }

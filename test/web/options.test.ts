@@ -34,6 +34,8 @@ describe('browser run options', () => {
     [{ schedule: 'gradual', 'prune-score': 'magnitude' }],
     [{ bias: 'true', optimizer: 'adam' }],
     [{ bias: 'false' }],
+    [{ deskew: 'true', shift: '1' }],
+    [{ deskew: 'false' }],
   ])('%j gives the recipe the same train flags give the CLI', (values: Record<string, string>) => {
     const flags = Object.entries(values).flatMap(([name, value]) => [`--${name}`, value]);
     const result = parseArgs(['train', ...flags]);

@@ -3,7 +3,8 @@
  * reference: MNIST through the page's loader (gzip'd files over `fetch`, inflated with
  * DecompressionStream, kept in a Cache Storage), a short run with pause and stop (also before
  * its first batch), its seconds, runs refused or failed, pruning with the structured step (with
- * biases too), the race (and one stopped), predictions, and model files both ways. On Dawn's
+ * biases too), the race (and one stopped), predictions, and model files both ways, and a network
+ * that reads deskewed images trained, scored, asked and saved as one. On Dawn's
  * GPU, where there is one: a paused run resumed after a pruning pass made its trainer again, and
  * a race whose peer fails.
  */
@@ -17,6 +18,7 @@ import { countCorrect, predictAll } from '../../src/cpu/forward';
 import { denseInfer } from '../../src/cpu/sparse-forward';
 import { CpuTrainer, softmaxInPlace } from '../../src/cpu/trainer';
 import { takeSamples } from '../../src/data/dataset';
+import { deskewDataset } from '../../src/data/deskew';
 import { detectAndParseModel } from '../../src/format/model-file';
 import { initNetwork } from '../../src/model/network';
 import { pruneToSparsity } from '../../src/prune/unstructured';
@@ -265,6 +267,40 @@ describe('the browser app session on the JS reference', () => {
       // The same sums (the dropped terms were zeros) and the same biases: the same bits.
       expect(session.predict(x).pruned, `image ${s}`).toEqual(Array.from(expected));
     }
+  });
+
+  it('trains on deskewed images, and scores, asks and saves the network as one that reads them', async () => {
+    const session = newSession();
+    await session.init(false);
+    await session.loadData(BASE);
+    const request = trainRequest({ epochs: '1', limit: '1600', test: '500', schedule: 'none', deskew: 'true' });
+    expect(request.recipe.deskew).toBe(true);
+    const summary = await session.train(request);
+
+    // The same run through the library, on the deskewed samples.
+    const { train, test } = await import('../../src/node/mnist').then((m) => m.loadMnist());
+    const reference = await runTraining(new CpuTrainer(initNetwork(request.recipe.sizes, request.recipe.seed), deskewDataset(takeSamples(train, 1600), 'deskew'), request.recipe), request.recipe, 1600, {});
+    if (reference.status !== 'finished') throw new Error(`reference run ${reference.status}`);
+    expect(summary.epochs.map((e) => e.loss)).toEqual(reference.epochs.map((e) => e.lossSum / e.samples));
+    const testImages = takeSamples(test, 500);
+    const deskewedTest = deskewDataset(testImages, 'deskew');
+    const correct = countCorrect(predictAll(reference.net, deskewedTest), testImages.labels);
+    expect(summary.trained.correct).toBe(correct);
+
+    // A digit as drawn is deskewed before the network reads it.
+    const expected = denseInfer(reference.net, deskewedTest.inputs.slice(0, 784), 1).logits;
+    softmaxInPlace(expected);
+    expect(session.predict(testImages.inputs.slice(0, 784)).trained).toEqual(Array.from(expected));
+
+    const saved = session.save('trained', 'safetensors');
+    expect(detectAndParseModel(saved.bytes, saved.fileName).metadata['preprocess']).toBe('deskew');
+    expect(() => session.save('trained', 'seed-text')).toThrow(/^the network reads images preprocessed by "deskew", which the seed's text format cannot record/);
+    // Opened in a fresh page, the file is scored on deskewed images too.
+    const fresh = newSession();
+    await fresh.init(false);
+    await fresh.loadData(BASE);
+    const loaded = await fresh.load(saved.bytes, saved.fileName);
+    expect(loaded.score.correct).toBe(countCorrect(predictAll(reference.net, deskewDataset(test, 'deskew')), test.labels));
   });
 
   describe.skipIf(!gpu.context)(`on the GPU ${gpu.label}`, () => {

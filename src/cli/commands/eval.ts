@@ -1,4 +1,5 @@
 import { biasCount, keptParameters, keptTotal, totalWeights } from '../../model/network';
+import { deskewDataset, readsDeskewed } from '../../data/deskew';
 import { loadTestSet } from '../../node/mnist';
 import { UserError } from '../../util/errors';
 import { selectBackend } from '../gpu';
@@ -13,7 +14,9 @@ export async function runEval(cmd: EvalCommand, io: CommandIo): Promise<void> {
   const model = await loadModel(cmd.model);
   const { net, format, inputIndices, inputSize } = model;
   const outputs = net.sizes[net.sizes.length - 1]!;
-  const test = await loadTestSet({ dir: cmd.data }, { count: outputs, from: printable(cmd.model) });
+  const images = await loadTestSet({ dir: cmd.data }, { count: outputs, from: printable(cmd.model) });
+  const deskewed = readsDeskewed(model.metadata, printable(cmd.model));
+  const test = deskewed ? deskewDataset(images, `${printable(cmd.model)} (trained with --deskew)`) : images;
   checkDataFits([inputSize, ...net.sizes.slice(1)], test, cmd.model);
   const gpu = await selectBackend(cmd.backend, cmd, io);
   if (cmd.sparse && !gpu) throw new UserError('--sparse runs the GPU sparse kernel, and no WebGPU adapter is available');
@@ -34,6 +37,7 @@ export async function runEval(cmd: EvalCommand, io: CommandIo): Promise<void> {
       total: result.total,
       inputs: net.sizes[0],
       inputSize,
+      deskewed,
       weights,
       totalWeights: total,
       ...(net.biases ? { biases: biasCount(net), parameters: keptParameters(net) } : {}),
@@ -41,7 +45,7 @@ export async function runEval(cmd: EvalCommand, io: CommandIo): Promise<void> {
     }));
     return;
   }
-  const reads = inputIndices ? ` (${net.sizes[0]} of ${inputSize} inputs)` : '';
+  const reads = (inputIndices ? ` (${net.sizes[0]} of ${inputSize} inputs)` : '') + (deskewed ? ', deskewed images' : '');
   const parameters = net.biases ? `; parameters (kept weights + biases) ${grouped(keptParameters(net))}` : '';
   io.out(`${printable(cmd.model)}: ${net.sizes.join('-')}${reads}, ${grouped(weights)} of ${grouped(total)} weights (${percent(weights, total)}%)${parameters}, ${format}`);
   io.out(`Test Accuracy = ${percent(result.correct, result.total).padStart(6)}% (${grouped(result.correct)}/${grouped(result.total)}) | ` +

@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { checkShiftable } from '../../data/augment';
+import { DESKEW_METADATA, deskewDataset } from '../../data/deskew';
 import { dropSamples, takeSamples, type Dataset } from '../../data/dataset';
 import { CpuTrainer } from '../../cpu/trainer';
 import { adapterName, type GpuContext } from '../../gpu/device';
@@ -85,8 +86,9 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   }
   const human = cmd.json ? () => {} : io.out;
   const dataDir = cmd.data ?? (resumed ? runString(resumed, 'data') : undefined);
-  const data = await loadMnist({ dir: dataDir });
-  const recipe = resumed?.recipe ?? (cmd.sizesGiven ? cmd.recipe : sizedForData(cmd.recipe, data.train));
+  const files = await loadMnist({ dir: dataDir });
+  const recipe = resumed?.recipe ?? (cmd.sizesGiven ? cmd.recipe : sizedForData(cmd.recipe, files.train));
+  const data = recipe.deskew ? { train: deskewDataset(files.train, '--deskew'), test: deskewDataset(files.test, '--deskew') } : files;
   const limit = resumed ? resumedLimit(resumed, cmd.limit) : cmd.limit;
   if (limit !== undefined && limit > data.train.count) throw new UserError(`--limit ${limit} is more than the ${grouped(data.train.count)} training samples of ${data.train.source}`);
   const limited = limit ? takeSamples(data.train, limit) : data.train;
@@ -109,7 +111,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   const gpu = await selectBackend(backendChoice, cmd, io);
   // A resumed run reads its teacher where it was when the run started, from any folder.
   const teacherFile = recipe.distill ? ((resumed && runString(resumed, 'teacher')) ?? recipe.distill.teacher) : null;
-  const teacher = teacherFile ? await loadTeacher(teacherFile, train, gpu, cmd.resume) : null;
+  const teacher = teacherFile ? await loadTeacher(teacherFile, train, recipe.deskew ?? false, gpu, cmd.resume) : null;
   const net = resumed?.net ?? initNetwork(recipe.sizes, recipe.seed, recipe.bias);
   const biases = biasCount(net);
   /** `; parameters (kept weights + biases) N` for a network with biases, as compression is counted then. */
@@ -124,7 +126,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
 
   const total = totalWeights(recipe.sizes);
   human(`Network    ${recipe.sizes.join('-')}, ${grouped(total)} weights${biases > 0 ? ` and ${grouped(biases)} biases` : ''}, init seed ${recipe.seed}`);
-  human(`Recipe     ${recipe.epochs} epochs, batch ${recipe.batchSize}, confidence ${recipe.confidence}${recipe.shuffle ? ', shuffled' : ''}${recipe.shift ? `, images shifted by up to ${recipe.shift} px` : ''}`);
+  human(`Recipe     ${recipe.epochs} epochs, batch ${recipe.batchSize}, confidence ${recipe.confidence}${recipe.shuffle ? ', shuffled' : ''}${recipe.deskew ? ', images deskewed' : ''}${recipe.shift ? `, images shifted by up to ${recipe.shift} px` : ''}`);
   human(`Optimizer  ${describeOptimizer(recipe)}`);
   human(`Pruning    ${describeSchedule(recipe.prune)}`);
   if (recipe.distill && teacher) {
@@ -149,6 +151,8 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   // With --keep best, the best network so far is also kept beside the checkpoint, so that a
   // resumed run still has the one of the epochs before it.
   const bestFile = keep === 'best' && checkpointFile !== null ? `${checkpointFile}.best` : null;
+  /** What every network file of the run says of the images it reads. */
+  const reads = recipe.deskew ? DESKEW_METADATA : {};
   let bestNet: Network | null = null;
   if (keep === 'best' && bestEpoch !== null) {
     const file = `${cmd.resume}.best`;
@@ -161,7 +165,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
     }
     if (loaded.sizes.join('-') !== recipe.sizes.join('-')) throw new UserError(`${file} is a ${loaded.sizes.join('-')} network, not the ${recipe.sizes.join('-')} of this run's best epoch`);
     bestNet = loaded;
-    if (bestFile !== null && resolve(bestFile) !== resolve(file)) await saveModel(bestFile, loaded, { keptEpoch: String(bestEpoch + 1) });
+    if (bestFile !== null && resolve(bestFile) !== resolve(file)) await saveModel(bestFile, loaded, { ...reads, keptEpoch: String(bestEpoch + 1) });
   }
   const interrupts = deferInterrupts();
   let saved: Checkpoint | null = resumed;
@@ -207,7 +211,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
               if (keep === 'best') {
                 bestNet = cloneNetwork(checkpoint.net);
                 // Before the checkpoint that counts this epoch in: it never names a best network not on disk.
-                if (bestFile !== null) await saveModel(bestFile, bestNet, { keptEpoch: String(epoch + 1) });
+                if (bestFile !== null) await saveModel(bestFile, bestNet, { ...reads, keptEpoch: String(epoch + 1) });
               }
             }
             progress.update(epoch + 1, `validation ${percent(v.correct, v.total)}%, loss ${v.loss.toFixed(4)} (best: epoch ${bestEpoch + 1})`);
@@ -269,7 +273,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   const keptEpoch = keep === 'best' && bestEpoch !== null && bestNet ? { epoch: bestEpoch, net: bestNet } : { epoch: recipe.epochs - 1, net: result.net };
   const final = keptEpoch.net;
   const kept = keptTotal(final);
-  const metadata: Record<string, string> = { recipe: JSON.stringify(recipe), keptWeights: String(kept), totalWeights: String(total) };
+  const metadata: Record<string, string> = { ...reads, recipe: JSON.stringify(recipe), keptWeights: String(kept), totalWeights: String(total) };
   if (validation) metadata['keptEpoch'] = String(keptEpoch.epoch + 1);
   // Saved before the test pass, so that nothing after training can lose the network.
   let format: Awaited<ReturnType<typeof saveModel>>;

@@ -6,6 +6,7 @@
 import fivePercentShift from '../../scripts/recipes/five-percent-shift.json';
 import fivePercent from '../../scripts/recipes/five-percent.json';
 import lenetTwoPercent from '../../scripts/recipes/lenet-two-percent.json';
+import onePercentDeskew from '../../scripts/recipes/one-percent-deskew.json';
 import seed from '../../scripts/recipes/seed.json';
 import twoPercentCosine from '../../scripts/recipes/two-percent-cosine.json';
 import twoPercentRegrow from '../../scripts/recipes/two-percent-regrow.json';
@@ -31,6 +32,11 @@ export const SHIPPED_RECIPES: readonly ShippedRecipe[] = [
     options: twoPercentCosine,
   },
   { name: 'two-percent-regrow', summary: '2% kept: two-percent-cosine over 200 epochs, regrowing weights until epoch 170 (97.9%)', options: twoPercentRegrow },
+  {
+    name: 'one-percent-deskew',
+    summary: '1% kept: per layer 99.25/98/91%, batch 400, regrowing 0.2, on deskewed images (98.0%)',
+    options: onePercentDeskew,
+  },
   { name: 'lenet-two-percent', summary: 'LeNet-300-100, 2% kept: per layer 98.3/96.7/70%, shifted (98.6%)', options: lenetTwoPercent },
 ];
 

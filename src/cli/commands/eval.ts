@@ -16,7 +16,7 @@ export async function runEval(cmd: EvalCommand, io: CommandIo): Promise<void> {
   const outputs = net.sizes[net.sizes.length - 1]!;
   const images = await loadTestSet({ dir: cmd.data }, { count: outputs, from: printable(cmd.model) });
   const deskewed = readsDeskewed(model.metadata, printable(cmd.model));
-  const test = deskewed ? deskewDataset(images, `${printable(cmd.model)} (trained with --deskew)`) : images;
+  const test = deskewed ? deskewDataset(images, `${printable(cmd.model)} (reads deskewed images)`) : images;
   checkDataFits([inputSize, ...net.sizes.slice(1)], test, cmd.model);
   const gpu = await selectBackend(cmd.backend, cmd, io);
   if (cmd.sparse && !gpu) throw new UserError('--sparse runs the GPU sparse kernel, and no WebGPU adapter is available');

@@ -26,7 +26,7 @@ import { deferInterrupts, Interrupted } from '../interrupt';
 import { Progress, type CommandIo } from '../io';
 import { grouped, percent } from '../../util/format';
 import { loadModel, saveModel } from '../model-io';
-import type { BackendChoice, TrainCommand } from '../parse';
+import { seedTextRefusal, type BackendChoice, type TrainCommand } from '../parse';
 
 /** Below this fraction of weights kept, the test pass uses the sparse kernel. */
 const SPARSE_BELOW = 0.5;
@@ -88,10 +88,14 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   const dataDir = cmd.data ?? (resumed ? runString(resumed, 'data') : undefined);
   const files = await loadMnist({ dir: dataDir });
   const recipe = resumed?.recipe ?? (cmd.sizesGiven ? cmd.recipe : sizedForData(cmd.recipe, files.train));
-  const data = recipe.deskew ? { train: deskewDataset(files.train, '--deskew'), test: deskewDataset(files.test, '--deskew') } : files;
+  const unsavable = resumed ? seedTextRefusal(recipe, out) : null;
+  if (unsavable) throw new UserError(unsavable);
   const limit = resumed ? resumedLimit(resumed, cmd.limit) : cmd.limit;
-  if (limit !== undefined && limit > data.train.count) throw new UserError(`--limit ${limit} is more than the ${grouped(data.train.count)} training samples of ${data.train.source}`);
-  const limited = limit ? takeSamples(data.train, limit) : data.train;
+  if (limit !== undefined && limit > files.train.count) throw new UserError(`--limit ${limit} is more than the ${grouped(files.train.count)} training samples of ${files.train.source}`);
+  const chosen = limit ? takeSamples(files.train, limit) : files.train;
+  // Only the samples the run uses are deskewed.
+  const limited = recipe.deskew ? deskewDataset(chosen, '--deskew') : chosen;
+  const testSet = recipe.deskew ? deskewDataset(files.test, '--deskew') : files.test;
   const val = resumed ? resumedVal(resumed, cmd.val) : cmd.val;
   if (val !== undefined && val > limited.count - recipe.batchSize) {
     throw new UserError(`--val ${val} leaves less than one batch (${recipe.batchSize}) of the ${limited.count} training samples to train on`);
@@ -134,7 +138,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
     human(`Teacher    ${file} (${teacher.sizes.join('-')}): distillation weight ${weight}, temperature ${temperature}`);
   }
   human(`Backend    ${backend}`);
-  human(`Data       ${train.source}: ${grouped(train.count)} training, ${validation ? `${grouped(validation.count)} validation (held out), ` : ''}${grouped(data.test.count)} test samples`);
+  human(`Data       ${train.source}: ${grouped(train.count)} training, ${validation ? `${grouped(validation.count)} validation (held out), ` : ''}${grouped(testSet.count)} test samples`);
   human(`Checkpoint ${checkpointFile ?? 'none (--no-checkpoint)'}`);
   if (resumed) human(`Resumed    ${cmd.resume} at ${position(resumed.epoch, resumed.batch, recipe.epochs, batches)}`);
   if (verification) human(`Verify     ${describeVerification(verification)}`);
@@ -286,7 +290,7 @@ export async function runTrain(cmd: TrainCommand, io: CommandIo): Promise<void> 
   }
   let test: TestResult;
   try {
-    test = await evaluateOn(final, data.test);
+    test = await evaluateOn(final, testSet);
   } catch (err) {
     if (err instanceof UserError || err instanceof KernelError) throw new UserError(`testing the trained network: ${err.message} (the network is saved in ${out})`);
     throw err;

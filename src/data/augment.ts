@@ -7,7 +7,7 @@
  */
 import { UserError } from '../util/errors';
 import { DotNetRandom } from '../model/dotnet-random';
-import type { Dataset } from './dataset';
+import { imageShape, type Dataset } from './dataset';
 
 /** The generator of epoch `epoch`'s shifts: its own stream, apart from the init's and the shuffle's. */
 function shiftGenerator(seed: number, epoch: number): DotNetRandom {
@@ -24,11 +24,7 @@ export function isShift(shift: unknown): shift is number {
 /** Refuses a shift that `train`'s samples cannot take: they must be images (IDX rows × cols). */
 export function checkShiftable(train: Dataset, maxShift: number): void {
   if (!isShift(maxShift)) throw new UserError(`--shift must be ${SHIFT_RANGE}, got ${maxShift}`);
-  if (maxShift === 0) return;
-  const image = train.image;
-  if (!image || image.rows * image.cols !== train.features) {
-    throw new UserError(`--shift moves images, but the samples of ${train.source} are not images of rows × cols pixels`);
-  }
+  if (maxShift > 0) imageShape(train, '--shift moves images');
 }
 
 /**

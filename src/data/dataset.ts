@@ -1,3 +1,5 @@
+import { UserError } from '../util/errors';
+
 /** Samples as the network consumes them. */
 export interface Dataset {
   /** Where the samples came from, for messages. */
@@ -40,4 +42,16 @@ export function takeSamples(data: Dataset, count: number): Dataset {
     inputs: data.inputs.subarray(0, n * data.features),
     labels: data.labels.subarray(0, n),
   };
+}
+
+/**
+ * The rows × cols of `data`'s images, refusing samples that are not images (IDX rows × cols) in
+ * one line that starts with `needs` (e.g. "--shift moves images").
+ */
+export function imageShape(data: Dataset, needs: string): { rows: number; cols: number } {
+  const image = data.image;
+  if (!image || image.rows * image.cols !== data.features) {
+    throw new UserError(`${needs}, but the samples of ${data.source} are not images of rows × cols pixels`);
+  }
+  return image;
 }

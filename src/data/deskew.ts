@@ -12,7 +12,7 @@
  * the centre of mass, which lands on (R, C). A blank image stays blank.
  */
 import { UserError } from '../util/errors';
-import type { Dataset } from './dataset';
+import { imageShape, type Dataset } from './dataset';
 
 /** The `__metadata__` entry of a network that reads deskewed images. */
 export const DESKEW_METADATA: Readonly<Record<string, string>> = Object.freeze({ preprocess: 'deskew' });
@@ -75,18 +75,9 @@ export function deskewImage(image: Float32Array, rows: number, cols: number, out
   }
 }
 
-/** Refuses to deskew samples that are not images (IDX rows × cols); `what` names the samples' user. */
-function imageShape(data: Dataset, what: string): { rows: number; cols: number } {
-  const image = data.image;
-  if (!image || image.rows * image.cols !== data.features) {
-    throw new UserError(`${what} deskews images, but the samples of ${data.source} are not images of rows × cols pixels`);
-  }
-  return image;
-}
-
 /** `data` with every image deskewed (a new inputs array); `what` names the option or file that asks. */
 export function deskewDataset(data: Dataset, what: string): Dataset {
-  const { rows, cols } = imageShape(data, what);
+  const { rows, cols } = imageShape(data, `${what} deskews images`);
   const inputs = new Float32Array(data.count * data.features);
   for (let s = 0; s < data.count; s++) {
     const at = s * data.features;
